@@ -1,0 +1,126 @@
+/**
+ * The model repository: `models/<name>/` folders holding `model.onnx`, `config.json` and `labels.txt`.
+ * Only this module knows that layout; everything else asks it for entries or hands it files to install.
+ */
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { displayLabel, parseModelConfig, type ModelConfig } from '../../../lib/model-config.ts';
+
+export const CONFIG_FILE = 'config.json';
+
+export interface ModelEntry {
+  name: string;
+  dir: string;
+  config: ModelConfig;
+  /** Display names, one per output class, in output order. */
+  labels: string[];
+  modelPath: string;
+  sizeBytes: number;
+}
+
+export class ModelNotFoundError extends Error {
+  override name = 'ModelNotFoundError';
+}
+
+/** Reads and validates one model folder. Throws with the folder named when anything is missing or wrong. */
+export async function loadModelEntry(modelsDir: string, name: string): Promise<ModelEntry> {
+  const dir = join(modelsDir, name);
+  let rawConfig: string;
+  try {
+    rawConfig = await readFile(join(dir, CONFIG_FILE), 'utf8');
+  } catch {
+    throw new ModelNotFoundError(`model "${name}" not found: no ${join(dir, CONFIG_FILE)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(rawConfig);
+  } catch (err) {
+    throw new Error(`${join(dir, CONFIG_FILE)} is not valid JSON: ${(err as Error).message}`);
+  }
+  const config = parseModelConfig(json, join(dir, CONFIG_FILE));
+  if (config.name !== name) {
+    throw new Error(`${join(dir, CONFIG_FILE)} names the model "${config.name}" but its folder is "${name}"`);
+  }
+  const modelPath = join(dir, config.file);
+  const info = await stat(modelPath).catch(() => {
+    throw new Error(`model "${name}": ${modelPath} is missing`);
+  });
+  const labelLines = (await readFile(join(dir, config.labels.file), 'utf8').catch(() => {
+    throw new Error(`model "${name}": labels file ${join(dir, config.labels.file)} is missing`);
+  }))
+    .split(/\r?\n/)
+    .filter((line) => line.trim() !== '');
+  const labels = labelLines.map((line) => displayLabel(line, config.labels.display));
+  return { name, dir, config, labels, modelPath, sizeBytes: info.size };
+}
+
+/** Every model folder, split into the ones that load and the ones that don't (with why). */
+export async function listModels(
+  modelsDir: string,
+): Promise<{ models: ModelEntry[]; broken: { name: string; error: string }[] }> {
+  const names = await readdir(modelsDir, { withFileTypes: true }).catch(() => []);
+  const models: ModelEntry[] = [];
+  const broken: { name: string; error: string }[] = [];
+  for (const d of names) {
+    if (!d.isDirectory() || d.name.startsWith('.')) continue;
+    try {
+      models.push(await loadModelEntry(modelsDir, d.name));
+    } catch (err) {
+      broken.push({ name: d.name, error: (err as Error).message });
+    }
+  }
+  models.sort((a, b) => a.name.localeCompare(b.name));
+  return { models, broken };
+}
+
+export interface ModelFiles {
+  config: ModelConfig;
+  /** Label lines as they go into labels.txt. */
+  labels: string[];
+  /** The ONNX bytes, or the path of a finished file to move in. */
+  onnx: Uint8Array | { path: string };
+}
+
+/**
+ * Installs a model folder atomically: everything is written into a hidden temporary folder
+ * beside the target and renamed into place, so a reader never sees half a model.
+ * An existing folder of that name is replaced.
+ */
+export async function installModel(modelsDir: string, files: ModelFiles): Promise<string> {
+  const name = files.config.name;
+  parseModelConfig(files.config, `config for ${name}`);
+  await mkdir(modelsDir, { recursive: true });
+  const tmp = join(modelsDir, `.tmp-${name}-${randomBytes(4).toString('hex')}`);
+  await mkdir(tmp);
+  try {
+    const onnxTarget = join(tmp, files.config.file);
+    if (files.onnx instanceof Uint8Array) await writeFile(onnxTarget, files.onnx);
+    else await rename(files.onnx.path, onnxTarget).catch(() => copyFile((files.onnx as { path: string }).path, onnxTarget));
+    await writeFile(join(tmp, files.config.labels.file), files.labels.join('\n') + '\n');
+    await writeFile(join(tmp, CONFIG_FILE), JSON.stringify(files.config, null, 2) + '\n');
+    const target = join(modelsDir, name);
+    const old = join(modelsDir, `.old-${name}-${randomBytes(4).toString('hex')}`);
+    const hadOld = await rename(target, old).then(
+      () => true,
+      () => false,
+    );
+    await rename(tmp, target);
+    if (hadOld) await rm(old, { recursive: true, force: true });
+    return target;
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Deletes a model folder; throws ModelNotFoundError when there is none. */
+export async function removeModel(modelsDir: string, name: string): Promise<void> {
+  const dir = join(modelsDir, name);
+  const exists = await stat(join(dir, CONFIG_FILE)).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) throw new ModelNotFoundError(`model "${name}" not found in ${modelsDir}`);
+  await rm(dir, { recursive: true, force: true });
+}
