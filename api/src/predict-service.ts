@@ -1,0 +1,75 @@
+/**
+ * Turns a stored upload into a prediction: picks the model, builds the job, waits for the result.
+ * Knows nothing of HTTP; throws AppErrors.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { pickDefaultModel } from '../../lib/default-model.ts';
+import { AppError } from '../../lib/errors.ts';
+import type { JobProducer, JobResult } from '../../lib/job-contract.ts';
+import type { StoredUpload } from './upload/upload-store.ts';
+
+export interface PredictOptions {
+  model?: string;
+  topK: number;
+  /** Epoch ms when the request arrived: the deadline counts from here. */
+  receivedAt: number;
+}
+
+export interface PredictOutcome {
+  result: JobResult;
+  totalMs: number;
+}
+
+export interface PredictServiceConfig {
+  defaultModel?: string;
+  timeoutMs: number;
+  imageTransport: 'path' | 'bytes';
+}
+
+/** Served models change only when workers come and go; one Redis read per second is plenty. */
+const SERVED_CACHE_MS = 1000;
+
+export class PredictService {
+  private served?: { at: number; models: Promise<Map<string, number>> };
+
+  constructor(
+    private readonly producer: JobProducer,
+    private readonly config: PredictServiceConfig,
+  ) {}
+
+  /** Models with at least one live worker, and how many workers hold each. */
+  servedModels(): Promise<Map<string, number>> {
+    const now = Date.now();
+    if (!this.served || now - this.served.at > SERVED_CACHE_MS) {
+      const models = this.producer.servedModels();
+      this.served = { at: now, models };
+      models.catch(() => (this.served = undefined));
+    }
+    return this.served.models;
+  }
+
+  async defaultModel(): Promise<string | undefined> {
+    return pickDefaultModel(this.config.defaultModel, (await this.servedModels()).keys());
+  }
+
+  async predict(upload: StoredUpload, opts: PredictOptions): Promise<PredictOutcome> {
+    const served = await this.servedModels();
+    const model = opts.model ?? pickDefaultModel(this.config.defaultModel, served.keys());
+    if (!model) throw new AppError('NOT_READY', 'no model worker is running yet', { retryAfterS: 2 });
+    if (!served.has(model)) {
+      if (opts.model) throw new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);
+      throw new AppError('NOT_READY', `no worker holds the default model "${model}"`, { retryAfterS: 2 });
+    }
+    const result = await this.producer.submit({
+      id: randomUUID(),
+      image: upload.name,
+      imageBase64: this.config.imageTransport === 'bytes' ? (await readFile(upload.path)).toString('base64') : undefined,
+      model,
+      deadline: opts.receivedAt + this.config.timeoutMs,
+      enqueuedAt: Date.now(),
+      topK: opts.topK,
+    });
+    return { result, totalMs: Date.now() - opts.receivedAt };
+  }
+}

@@ -1,0 +1,39 @@
+/** The api process in Redis mode: listens, and shuts down gracefully. */
+import { loadConfig, ConfigError } from '../../lib/config.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { BullmqProducer } from '../../lib/queue/bullmq-queue.ts';
+import { createShutdown, exitOnSignals, type ShutdownStep } from '../../lib/shutdown.ts';
+import { buildApp } from './app.ts';
+
+/** Runs the api; `afterDrain` steps (e.g. stopping local workers) run once HTTP has drained. */
+export async function runApiServer(afterDrain: ShutdownStep[] = []): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL, 'api');
+  const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const producer = new BullmqProducer({
+    redisUrl,
+    prefix: config.REDIS_PREFIX,
+    resultTtlS: config.RESULT_TTL_S,
+    maxWaiting: config.QUEUE_MAX_WAITING,
+    log,
+  });
+  const { app, beginShutdown } = await buildApp(config, producer, log);
+  await app.listen({ port: config.PORT, host: config.HOST });
+  log.info({ redis: redisUrl, port: config.PORT }, 'api ready (redis mode)');
+  exitOnSignals(
+    createShutdown(log, [
+      ['stop readiness', () => beginShutdown()],
+      ['drain http', () => app.close()],
+      ['close queue', () => producer.close()],
+      ...afterDrain,
+    ]),
+    log,
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runApiServer().catch((err: unknown) => {
+    console.error(err instanceof ConfigError ? err.message : err);
+    process.exit(1);
+  });
+}

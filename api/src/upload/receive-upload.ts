@@ -1,0 +1,48 @@
+/**
+ * Reads a multipart request the way the original did (field `file`), in its order of checks:
+ * no `file` part → empty file name → extension → then ours: size, content, pixels.
+ * Other form fields (e.g. `model`) are collected too.
+ */
+import type { FastifyRequest } from 'fastify';
+import { AppError } from '../../../lib/errors.ts';
+import { allowedExtension } from './allowed-file.ts';
+import type { StoredUpload, UploadStore } from './upload-store.ts';
+
+export interface ReceivedUpload {
+  upload: StoredUpload;
+  fields: Record<string, string>;
+}
+
+export async function receiveUpload(request: FastifyRequest, store: UploadStore): Promise<ReceivedUpload> {
+  if (!request.isMultipart()) throw new AppError('NO_FILE_PART', 'send the image as multipart/form-data field "file"');
+  const fields: Record<string, string> = {};
+  let upload: StoredUpload | undefined;
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'field') {
+        if (typeof part.value === 'string') fields[part.fieldname] = part.value;
+        continue;
+      }
+      if (part.fieldname !== 'file' || upload) {
+        part.file.resume(); // not ours: let it flow past
+        continue;
+      }
+      if (!part.filename) {
+        part.file.resume();
+        throw new AppError('NO_FILE_SELECTED');
+      }
+      const ext = allowedExtension(part.filename);
+      if (!ext) {
+        part.file.resume();
+        throw new AppError('EXTENSION_NOT_ALLOWED');
+      }
+      upload = await store.store(part.file, ext, () => part.file.truncated);
+    }
+  } catch (err) {
+    if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new AppError('FILE_TOO_LARGE', undefined, { cause: err });
+    if ((err as { code?: string }).code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') throw new AppError('NO_FILE_PART');
+    throw err;
+  }
+  if (!upload) throw new AppError('NO_FILE_PART');
+  return { upload, fields };
+}

@@ -1,0 +1,138 @@
+/**
+ * The one typed configuration of every process (api, model worker, embedded start).
+ * Every environment variable is declared here once, with its default and meaning; the README's
+ * config table is checked against this list by a test. Start-up fails fast with the variable's name.
+ */
+import { cpus } from 'node:os';
+import { resolve } from 'node:path';
+
+type Parser<T> = (raw: string) => T;
+
+interface VarSpec<T> {
+  default: string | undefined;
+  parse: Parser<T>;
+  doc: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const int =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> =>
+  (raw) => {
+    if (!/^-?\d+$/.test(raw.trim())) throw new Error(`must be a whole number, got "${raw}"`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+const oneOf =
+  <T extends string>(...values: T[]): Parser<T> =>
+  (raw) => {
+    if (!(values as string[]).includes(raw)) throw new Error(`must be one of ${values.join(', ')}, got "${raw}"`);
+    return raw as T;
+  };
+const text: Parser<string> = (raw) => raw;
+const path: Parser<string> = (raw) => {
+  if (raw.trim() === '') throw new Error('must not be empty');
+  return resolve(raw);
+};
+const optionalText: Parser<string | undefined> = (raw) => (raw === '' ? undefined : raw);
+const url: Parser<string | undefined> = (raw) => {
+  if (raw === '') return undefined;
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error('bad protocol');
+  } catch {
+    throw new Error(`must be a redis:// or rediss:// URL, got "${raw}"`);
+  }
+  return raw;
+};
+const list: Parser<string[]> = (raw) =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+const spec = {
+  PORT: { default: '8080', parse: int(0, 65535), doc: 'HTTP port of the api' },
+  HOST: { default: '0.0.0.0', parse: text, doc: 'address the api listens on' },
+  QUEUE_MODE: {
+    default: 'auto',
+    parse: oneOf('auto', 'redis', 'embedded'),
+    doc: '`redis`: jobs go through Redis; `embedded`: api and model in one process, in-process queue; `auto`: redis when REDIS_URL is set or a Redis answers on localhost, else embedded',
+  },
+  REDIS_URL: { default: '', parse: url, doc: 'Redis to use (auto mode tries redis://127.0.0.1:6379 when unset)' },
+  REDIS_PREFIX: { default: 'icls', parse: text, doc: 'prefix of every Redis key, so several deployments share one Redis' },
+  MODELS_DIR: { default: './models', parse: path, doc: 'model repository: one folder per model' },
+  DEFAULT_MODEL: {
+    default: '',
+    parse: optionalText,
+    doc: 'model used when a request names none (default: nsfw-mobilenetv2 when present, else the first model in MODELS_DIR)',
+  },
+  MODELS: { default: '', parse: list, doc: 'comma-separated models a worker loads (default: every model in MODELS_DIR)' },
+  UPLOAD_DIR: { default: './data/uploads', parse: path, doc: 'where uploads are stored as `<md5>.<ext>`' },
+  FEEDBACK_DIR: { default: './data/feedback', parse: path, doc: 'folder of the `feedback` file (one report per line)' },
+  MAX_UPLOAD_BYTES: { default: String(20 * 1024 * 1024), parse: int(1), doc: 'largest upload accepted (413 above)' },
+  MAX_PIXELS: { default: String(50_000_000), parse: int(1), doc: 'largest image accepted, in pixels (width × height)' },
+  REQUEST_TIMEOUT_MS: { default: '10000', parse: int(1), doc: 'deadline of a prediction; 504 when it passes' },
+  QUEUE_MAX_WAITING: { default: '200', parse: int(1), doc: 'jobs allowed to wait per model; beyond it 503 + Retry-After' },
+  RESULT_TTL_S: { default: '60', parse: int(1), doc: 'how long finished jobs and results stay in Redis' },
+  IMAGE_TRANSPORT: {
+    default: 'path',
+    parse: oneOf('path', 'bytes'),
+    doc: '`path`: workers read the upload from the shared UPLOAD_DIR; `bytes`: the image travels inside the job (workers on other hosts)',
+  },
+  WORKER_CONCURRENCY: {
+    default: '2',
+    parse: int(1, 64),
+    doc: 'jobs one worker process handles at once (2 overlaps decoding of one image with inference of another)',
+  },
+  ORT_THREADS: {
+    default: '0',
+    parse: int(0, 256),
+    doc: 'ONNX Runtime intra-op threads per session (0: one per core)',
+  },
+  MODEL_WORKERS: {
+    default: '1',
+    parse: int(0, 64),
+    doc: '`npm start` in redis mode: worker processes to start beside the api (0: api only)',
+  },
+  WORKER_LOCK_MS: {
+    default: '15000',
+    parse: int(500),
+    doc: 'a job whose worker stops renewing its lock this long (e.g. killed) is delivered again',
+  },
+  LOG_LEVEL: { default: 'info', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), doc: 'log level' },
+} satisfies Record<string, VarSpec<unknown>>;
+
+type Spec = typeof spec;
+export type Config = { [K in keyof Spec]: ReturnType<Spec[K]['parse']> };
+export type ConfigKey = keyof Spec;
+
+/** Each variable with its default and meaning, for docs and `--help`. */
+export function describeConfig(): { name: string; default: string; doc: string }[] {
+  return Object.entries(spec).map(([name, s]) => ({ name, default: s.default ?? '', doc: s.doc }));
+}
+
+/**
+ * Reads and validates the whole configuration from an environment (process.env by default).
+ * Collects every problem, then throws one ConfigError naming each variable and what was wrong.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const out: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const [name, s] of Object.entries(spec) as [string, VarSpec<unknown>][]) {
+    const raw = env[name] ?? s.default ?? '';
+    try {
+      out[name] = s.parse(raw);
+    } catch (err) {
+      problems.push(`${name} ${(err as Error).message}`);
+    }
+  }
+  if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  return out as Config;
+}
+
+/** Cores visible to this process; used for ORT threads and the ceiling in the bench. */
+export const coreCount = (): number => Math.max(1, cpus().length);

@@ -1,0 +1,89 @@
+/**
+ * The job contract between api and model workers: what travels through the queue, in one place
+ * for both sides. Keep it JSON-serialisable; Redis and the in-process queue carry the same shapes.
+ */
+import type { ErrorCode } from './errors.ts';
+
+/** One prediction request. */
+export interface JobData {
+  /** Unique per request; results are idempotent by this id. */
+  id: string;
+  /** Stored upload name (`<md5>.<ext>`), relative to UPLOAD_DIR. */
+  image: string;
+  /** The image bytes as base64 when IMAGE_TRANSPORT=bytes (workers without the shared folder). */
+  imageBase64?: string;
+  model: string;
+  /** Epoch ms after which nobody waits for the answer: workers skip the job. */
+  deadline: number;
+  /** Epoch ms when the api enqueued it, to measure queue time. */
+  enqueuedAt: number;
+  /** How many classes to return. */
+  topK: number;
+}
+
+export interface Prediction {
+  label: string;
+  score: number;
+}
+
+/** A finished prediction. */
+export interface JobResult {
+  id: string;
+  model: string;
+  modelVersion: string;
+  predictions: Prediction[];
+  timings: { queueMs: number; preprocessMs: number; inferenceMs: number };
+  worker: string;
+}
+
+/**
+ * Why a job failed, when the failure is the image's or the request's fault (not retried).
+ * `code` is an ErrorCode so the api can answer with the right status.
+ */
+export interface JobFailure {
+  code: ErrorCode;
+  detail: string;
+}
+
+/** Thrown by a job handler for a failure that retrying cannot fix (corrupt image, expired deadline). */
+export class JobRejectedError extends Error {
+  override name = 'JobRejectedError';
+  constructor(readonly failure: JobFailure) {
+    super(`${failure.code}: ${failure.detail}`);
+  }
+}
+
+/** Failure reasons travel as text through BullMQ; this prefix marks the structured ones. */
+const FAILURE_PREFIX = 'job-failure:';
+export const encodeFailure = (f: JobFailure): string => FAILURE_PREFIX + JSON.stringify(f);
+export function decodeFailure(reason: string): JobFailure {
+  if (reason.startsWith(FAILURE_PREFIX)) {
+    try {
+      return JSON.parse(reason.slice(FAILURE_PREFIX.length)) as JobFailure;
+    } catch {
+      // falls through: an unparseable reason is reported as an internal failure below
+    }
+  }
+  return { code: 'PREDICTION_FAILED', detail: reason };
+}
+
+/** What a worker does with one job: the same function serves Redis and embedded mode. */
+export type JobHandler = (job: JobData) => Promise<JobResult>;
+
+/** The api's side of the queue. */
+export interface JobProducer {
+  /** Enqueues and waits for the result until the job's deadline; rejects with an AppError. */
+  submit(job: JobData): Promise<JobResult>;
+  /** Models held by live workers, with how many workers hold each. */
+  servedModels(): Promise<Map<string, number>>;
+  /** True when the queue's backing store answers. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** The worker's side of the queue. */
+export interface JobConsumer {
+  start(): Promise<void>;
+  /** Stops taking jobs and lets the running ones finish. Safe to call twice. */
+  close(): Promise<void>;
+}

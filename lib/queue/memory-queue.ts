@@ -1,0 +1,90 @@
+/**
+ * The in-process queue of embedded mode: api and model in one process, no Redis.
+ * It keeps the same promises as the Redis queue (bound → 503, deadline → 504, expired jobs skipped,
+ * a failing job fails only its own request) so the code above the queue interface is the same.
+ */
+import { AppError } from '../errors.ts';
+import {
+  JobRejectedError,
+  type JobConsumer,
+  type JobData,
+  type JobHandler,
+  type JobProducer,
+  type JobResult,
+} from '../job-contract.ts';
+import type { Logger } from '../logger.ts';
+import { WaiterRegistry } from './waiter-registry.ts';
+
+export interface MemoryQueueOptions {
+  maxWaiting: number;
+  concurrency: number;
+  models: string[];
+  handler: JobHandler;
+  log: Logger;
+}
+
+export class MemoryQueue implements JobProducer, JobConsumer {
+  private readonly waiting: JobData[] = [];
+  private readonly waiters = new WaiterRegistry<JobResult>();
+  private running = 0;
+  private started = false;
+  private closed = false;
+
+  constructor(private readonly opts: MemoryQueueOptions) {}
+
+  async start(): Promise<void> {
+    this.started = true;
+    this.pump();
+  }
+
+  async submit(job: JobData): Promise<JobResult> {
+    if (this.closed) throw new AppError('NOT_READY', 'the service is shutting down');
+    if (!this.opts.models.includes(job.model)) throw new AppError('UNKNOWN_MODEL', job.model);
+    if (this.waiting.length >= this.opts.maxWaiting) {
+      throw new AppError('QUEUE_FULL', `${this.waiting.length} jobs are waiting`, { retryAfterS: 1 });
+    }
+    const result = this.waiters.wait(job.id, job.deadline);
+    this.waiting.push(job);
+    this.pump();
+    return result;
+  }
+
+  private pump(): void {
+    while (this.started && !this.closed && this.running < this.opts.concurrency && this.waiting.length > 0) {
+      const job = this.waiting.shift()!;
+      if (Date.now() > job.deadline) continue; // its request has already been answered with 504
+      this.running++;
+      this.opts
+        .handler(job)
+        .then(
+          (result) => this.waiters.resolve(job.id, result),
+          (err: unknown) => this.waiters.reject(job.id, toAppError(err, this.opts.log, job.id)),
+        )
+        .finally(() => {
+          this.running--;
+          this.pump();
+        });
+    }
+  }
+
+  async servedModels(): Promise<Map<string, number>> {
+    return new Map(this.started && !this.closed ? this.opts.models.map((m) => [m, 1]) : []);
+  }
+
+  async ping(): Promise<boolean> {
+    return !this.closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.waiting.length = 0;
+    this.waiters.rejectAll(() => new AppError('NOT_READY', 'the service is shutting down'));
+  }
+}
+
+function toAppError(err: unknown, log: Logger, jobId: string): AppError {
+  if (err instanceof JobRejectedError) return new AppError(err.failure.code, err.failure.detail);
+  log.error({ err, jobId }, 'job failed');
+  return new AppError('PREDICTION_FAILED', (err as Error).message);
+}

@@ -1,0 +1,57 @@
+/**
+ * What a worker does with one job, whichever queue delivered it: skip it if nobody waits any more,
+ * load the image, classify it. Faults of the image or the request are rejected (never retried);
+ * anything else is thrown so the queue can count it.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { ImageDecodeError, ImageTooLargeError } from '../../lib/image.ts';
+import { JobRejectedError, type JobData, type JobHandler, type JobResult } from '../../lib/job-contract.ts';
+import type { Classifier } from './classifier.ts';
+
+export interface JobHandlerDeps {
+  classifiers: Map<string, Classifier>;
+  uploadDir: string;
+  workerId: string;
+}
+
+export function createJobHandler(deps: JobHandlerDeps): JobHandler {
+  return async (job: JobData): Promise<JobResult> => {
+    const startedAt = Date.now();
+    if (startedAt > job.deadline) {
+      throw new JobRejectedError({ code: 'DEADLINE_EXCEEDED', detail: 'the job expired before a worker took it' });
+    }
+    const classifier = deps.classifiers.get(job.model);
+    if (!classifier) throw new JobRejectedError({ code: 'UNKNOWN_MODEL', detail: `this worker does not hold "${job.model}"` });
+    const image = job.imageBase64 ? Buffer.from(job.imageBase64, 'base64') : await readStoredImage(deps.uploadDir, job.image);
+    let result;
+    try {
+      result = await classifier.classify(image, job.topK);
+    } catch (err) {
+      if (err instanceof ImageTooLargeError) throw new JobRejectedError({ code: 'IMAGE_TOO_MANY_PIXELS', detail: err.message });
+      if (err instanceof ImageDecodeError) throw new JobRejectedError({ code: 'IMAGE_UNREADABLE', detail: err.message });
+      throw err;
+    }
+    return {
+      id: job.id,
+      model: classifier.name,
+      modelVersion: classifier.entry.config.version,
+      predictions: result.predictions,
+      timings: { queueMs: Math.max(0, startedAt - job.enqueuedAt), preprocessMs: result.preprocessMs, inferenceMs: result.inferenceMs },
+      worker: deps.workerId,
+    };
+  };
+}
+
+async function readStoredImage(uploadDir: string, name: string): Promise<Buffer> {
+  // Only a bare stored name is valid; basename() keeps a forged job from reading outside the folder.
+  const safe = basename(name);
+  try {
+    return await readFile(join(uploadDir, safe));
+  } catch (err) {
+    throw new JobRejectedError({
+      code: 'IMAGE_UNREADABLE',
+      detail: `stored image ${safe} cannot be read by the worker (${(err as NodeJS.ErrnoException).code ?? 'error'}); with workers on other hosts set IMAGE_TRANSPORT=bytes`,
+    });
+  }
+}

@@ -1,0 +1,41 @@
+/** A model worker process: loads its models, takes jobs from Redis, drains on SIGTERM. */
+import { ConfigError, loadConfig } from '../../lib/config.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { BullmqConsumer } from '../../lib/queue/bullmq-queue.ts';
+import { createShutdown, exitOnSignals } from '../../lib/shutdown.ts';
+import { startModelHost } from './model-host.ts';
+
+export async function runWorker(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL, 'model');
+  const host = await startModelHost(config, log);
+  const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const consumer = new BullmqConsumer({
+    redisUrl,
+    prefix: config.REDIS_PREFIX,
+    resultTtlS: config.RESULT_TTL_S,
+    maxWaiting: config.QUEUE_MAX_WAITING,
+    log,
+    models: host.models,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockMs: config.WORKER_LOCK_MS,
+    workerId: host.workerId,
+    handler: host.handler,
+  });
+  await consumer.start();
+  log.info({ worker: host.workerId, models: host.models, redis: redisUrl, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
+  exitOnSignals(
+    createShutdown(log, [
+      ['stop taking jobs and drain', () => consumer.close()],
+      ['release models', () => host.close()],
+    ]),
+    log,
+  );
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runWorker().catch((err: unknown) => {
+    console.error(err instanceof ConfigError ? err.message : (err as Error).message ?? err);
+    process.exit(1);
+  });
+}

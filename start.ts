@@ -1,0 +1,75 @@
+/**
+ * `npm start`: one command for a laptop or a server.
+ * With Redis (REDIS_URL set, or one answering on localhost) it runs the api here and MODEL_WORKERS
+ * worker processes beside it, talking through Redis. Without Redis it runs api and model in this one
+ * process over an in-process queue. The code above the queue interface is the same in both.
+ */
+import { ConfigError, loadConfig, type Config } from './lib/config.ts';
+import { createLogger, type Logger } from './lib/logger.ts';
+import { MemoryQueue } from './lib/queue/memory-queue.ts';
+import { redisAnswers } from './lib/redis-probe.ts';
+import { createShutdown, exitOnSignals } from './lib/shutdown.ts';
+import { WorkerSupervisor } from './lib/worker-supervisor.ts';
+import { buildApp } from './api/src/app.ts';
+import { runApiServer } from './api/src/server.ts';
+import { startModelHost } from './model/src/model-host.ts';
+import { ensureModels } from './model/src/ensure-models.ts';
+
+const LOCAL_REDIS = 'redis://127.0.0.1:6379';
+
+async function chooseMode(config: Config): Promise<'redis' | 'embedded'> {
+  if (config.QUEUE_MODE !== 'auto') return config.QUEUE_MODE;
+  if (config.REDIS_URL) return 'redis';
+  return (await redisAnswers(LOCAL_REDIS)) ? 'redis' : 'embedded';
+}
+
+async function runEmbedded(config: Config, log: Logger): Promise<void> {
+  log.info('embedded mode: no Redis configured or answering on localhost, so api and model run in this one process over an in-process queue');
+  const host = await startModelHost(config, log);
+  const queue = new MemoryQueue({
+    maxWaiting: config.QUEUE_MAX_WAITING,
+    concurrency: config.WORKER_CONCURRENCY,
+    models: host.models,
+    handler: host.handler,
+    log,
+  });
+  await queue.start();
+  const { app, beginShutdown } = await buildApp(config, queue, log);
+  await app.listen({ port: config.PORT, host: config.HOST });
+  log.info({ port: config.PORT, models: host.models }, `ready: open http://localhost:${config.PORT}/`);
+  exitOnSignals(
+    createShutdown(log, [
+      ['stop readiness', () => beginShutdown()],
+      ['drain http', () => app.close()],
+      ['close queue', () => queue.close()],
+      ['release models', () => host.close()],
+    ]),
+    log,
+  );
+}
+
+async function runWithRedis(config: Config, log: Logger): Promise<void> {
+  const redisUrl = config.REDIS_URL ?? LOCAL_REDIS;
+  log.info({ redis: redisUrl, workers: config.MODEL_WORKERS }, 'redis mode: api here, model workers in their own processes');
+  const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_MODE: 'redis' };
+  process.env.REDIS_URL = redisUrl;
+  const supervisor = new WorkerSupervisor(config.MODEL_WORKERS, env, log);
+  supervisor.start();
+  // HTTP drains first (in-flight requests still get their answers), then the workers stop.
+  await runApiServer([['stop model workers', () => supervisor.stop()]]);
+  log.info(`ready: open http://localhost:${config.PORT}/ (answers once a worker has loaded its model)`);
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL, 'start');
+  await ensureModels(config, log);
+  const mode = await chooseMode(config);
+  if (mode === 'embedded') await runEmbedded(config, log);
+  else await runWithRedis(config, log);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : `start failed: ${(err as Error).message ?? err}`);
+  process.exit(1);
+});
