@@ -1,0 +1,287 @@
+/**
+ * The api through app.inject(): every test of the original Flask ML API, ported with the same
+ * assertions, plus the upload checks it lacked. Predictions are real: an in-process queue and the
+ * generated tiny-rgb model on ONNX Runtime.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { loadConfig } from '../../lib/config.ts';
+import { createLogger } from '../../lib/logger.ts';
+import { MemoryQueue } from '../../lib/queue/memory-queue.ts';
+import { startModelHost, type ModelHost } from '../../model/src/model-host.ts';
+import { expectedTinyRgb, fixtureModels, image, solidPng, tempDir } from '../../tests/helpers/fixtures.ts';
+import { buildApp } from './app.ts';
+import { esc } from './views/page.ts';
+
+interface Part {
+  name: string;
+  value: string | Buffer;
+  filename?: string;
+  type?: string;
+}
+
+/** A multipart body as a browser would send it. */
+async function multipart(parts: Part[]): Promise<{ payload: Buffer; headers: Record<string, string> }> {
+  const form = new FormData();
+  for (const p of parts) {
+    if (p.filename !== undefined) form.append(p.name, new Blob([p.value], { type: p.type ?? 'application/octet-stream' }), p.filename);
+    else form.append(p.name, String(p.value));
+  }
+  const r = new Response(form);
+  return { payload: Buffer.from(await r.arrayBuffer()), headers: { 'content-type': r.headers.get('content-type')! } };
+}
+
+const fileOf = async (name: string, filename = name) => multipart([{ name: 'file', value: await readFile(image(name)), filename }]);
+
+describe('api (inject, embedded queue, tiny-rgb model)', () => {
+  let app: FastifyInstance;
+  let host: ModelHost;
+  let queue: MemoryQueue;
+  let uploadDir: string;
+  let feedbackDir: string;
+
+  before(async () => {
+    uploadDir = await tempDir('uploads');
+    feedbackDir = await tempDir('feedback');
+    const config = loadConfig({
+      MODELS_DIR: await fixtureModels(['tiny-rgb']),
+      UPLOAD_DIR: uploadDir,
+      FEEDBACK_DIR: feedbackDir,
+      MAX_UPLOAD_BYTES: String(1024 * 1024),
+      MAX_PIXELS: String(1_000_000),
+      LOG_LEVEL: 'silent',
+    });
+    const log = createLogger('silent', 'test');
+    host = await startModelHost(config, log);
+    queue = new MemoryQueue({ maxWaiting: 10, concurrency: 2, models: host.models, handler: host.handler, log });
+    await queue.start();
+    ({ app } = await buildApp(config, queue, log));
+  });
+  after(async () => {
+    await app.close();
+    await queue.close();
+    await host.close();
+  });
+
+  describe('ported from the original', () => {
+    it('bad parameters: JSON body to /predict → 400 with false/null/null', async () => {
+      const r = await app.inject({ method: 'POST', url: '/predict', payload: { not_a_file: 'blabla' } });
+      assert.equal(r.statusCode, 400);
+      assert.deepEqual(r.json(), { success: false, prediction: null, score: null });
+    });
+
+    it('predict ok: three keys, the class and the score rounded to 4 decimals', async () => {
+      const expected = await expectedTinyRgb(image('chelsea.png'));
+      const r = await app.inject({ method: 'POST', url: '/predict', ...(await fileOf('chelsea.png')) });
+      assert.equal(r.statusCode, 200);
+      assert.deepEqual(Object.keys(r.json()).sort(), ['prediction', 'score', 'success']);
+      assert.deepEqual(r.json(), { success: true, prediction: expected.label, score: expected.score });
+    });
+
+    it('feedback: the report becomes the last line of the feedback file', async () => {
+      const report = "{'filename': 'test', 'prediction': 'test-pred', 'score': 1. }";
+      const file = join(feedbackDir, 'feedback');
+      const before = await readFile(file, 'utf8').catch(() => '');
+      const r = await app.inject({ method: 'POST', url: '/feedback', payload: { report } });
+      assert.equal(r.statusCode, 200);
+      const lines = (await readFile(file, 'utf8')).split('\n').filter(Boolean);
+      assert.equal(lines.length, before.split('\n').filter(Boolean).length + 1);
+      assert.equal(lines.at(-1), report);
+    });
+
+    it('feedback as an urlencoded form, as the page posts it', async () => {
+      const report = "{'filename': 'abc.png', 'prediction': 'red', 'score': 0.5 }";
+      const r = await app.inject({
+        method: 'POST',
+        url: '/feedback',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ report }).toString(),
+      });
+      assert.equal(r.statusCode, 200);
+      assert.equal((await readFile(join(feedbackDir, 'feedback'), 'utf8')).trimEnd().split('\n').at(-1), report);
+    });
+
+    it('index: GET / → 200; empty POST / → 302', async () => {
+      const g = await app.inject({ method: 'GET', url: '/' });
+      assert.equal(g.statusCode, 200);
+      assert.match(g.body, /<form[^>]+enctype="multipart\/form-data"/);
+      assert.match(g.body, /name="file"/);
+      const p = await app.inject({ method: 'POST', url: '/' });
+      assert.equal(p.statusCode, 302);
+      assert.equal(p.headers.location, '/');
+    });
+
+    it('feedback availability: GET /feedback → 200; empty POST /feedback → 200, nothing written', async () => {
+      const file = join(feedbackDir, 'feedback');
+      const before = await readFile(file, 'utf8').catch(() => '');
+      assert.equal((await app.inject({ method: 'GET', url: '/feedback' })).statusCode, 200);
+      assert.equal((await app.inject({ method: 'POST', url: '/feedback' })).statusCode, 200);
+      assert.equal(await readFile(file, 'utf8').catch(() => ''), before);
+    });
+
+    it('predict availability: GET /predict → 405; empty POST /predict → 400', async () => {
+      assert.equal((await app.inject({ method: 'GET', url: '/predict' })).statusCode, 405);
+      const r = await app.inject({ method: 'POST', url: '/predict' });
+      assert.equal(r.statusCode, 400);
+      assert.deepEqual(r.json(), { success: false, prediction: null, score: null });
+    });
+
+    it('file hash: stored as md5(bytes).ext, and the stored file is the upload', async () => {
+      const bytes = await readFile(image('rocket.jpg'));
+      const md5 = createHash('md5').update(bytes).digest('hex');
+      const r = await app.inject({ method: 'POST', url: '/v1/predict', ...(await fileOf('rocket.jpg')) });
+      assert.equal(r.statusCode, 200);
+      assert.equal(r.json().image, `${md5}.jpg`);
+      assert.deepEqual(await readFile(join(uploadDir, `${md5}.jpg`)), bytes);
+    });
+  });
+
+  describe('the original page flow', () => {
+    it('POST / with a file shows the image, class, score and a report form', async () => {
+      const expected = await expectedTinyRgb(image('coffee.png'));
+      const r = await app.inject({ method: 'POST', url: '/', ...(await fileOf('coffee.png')) });
+      assert.equal(r.statusCode, 200);
+      const md5 = createHash('md5').update(await readFile(image('coffee.png'))).digest('hex');
+      assert.match(r.body, new RegExp(`<img src="/display/${md5}.png"`));
+      assert.match(r.body, new RegExp(`id="prediction">${expected.label}<`));
+      assert.match(r.body, new RegExp(`id="score">${expected.score}<`));
+      assert.match(r.body, /<form method="post" action="\/feedback">/);
+      // The hidden report keeps the original's Python-dict-looking text.
+      assert.ok(r.body.includes(`&#39;filename&#39;: &#39;${md5}.png&#39;, &#39;prediction&#39;: &#39;${expected.label}&#39;, &#39;score&#39;: ${expected.score} }`));
+    });
+
+    for (const [what, parts, flash] of [
+      ['no file part', [{ name: 'other', value: 'x' }], 'No file part'],
+      ['an empty file name', [{ name: 'file', value: '', filename: '' }], 'No image selected for uploading'],
+      ['a disallowed extension', [{ name: 'file', value: 'x', filename: 'invoice.pdf' }], 'Allowed image types are -> png, jpg, jpeg, gif'],
+    ] as const) {
+      it(`POST / with ${what} → 302 to / with the flash "${flash}"`, async () => {
+        const r = await app.inject({ method: 'POST', url: '/', ...(await multipart([...parts])) });
+        assert.equal(r.statusCode, 302);
+        const cookie = String(r.headers['set-cookie']).split(';')[0]!;
+        const page = await app.inject({ method: 'GET', url: '/', headers: { cookie } });
+        assert.ok(page.body.includes(esc(flash)), `flash "${flash}" not shown`);
+        // shown once only
+        assert.match(String(page.headers['set-cookie']), /Max-Age=0/);
+      });
+    }
+
+    it('GET /display/<name> → 301 to the static URL, which serves the bytes', async () => {
+      const up = await app.inject({ method: 'POST', url: '/v1/predict', ...(await fileOf('chelsea.png')) });
+      const name = up.json().image as string;
+      const r = await app.inject({ method: 'GET', url: `/display/${name}` });
+      assert.equal(r.statusCode, 301);
+      assert.equal(r.headers.location, `/static/uploads/${name}`);
+      const s = await app.inject({ method: 'GET', url: `/static/uploads/${name}` });
+      assert.equal(s.statusCode, 200);
+      assert.equal(s.headers['content-type'], 'image/png');
+      assert.deepEqual(s.rawPayload, await readFile(image('chelsea.png')));
+    });
+
+    it('static uploads serve only stored names: traversal and odd names are 404', async () => {
+      for (const bad of ['..%2F..%2Fetc%2Fpasswd', '.upload-abc', 'feedback', '0123.png', `${'a'.repeat(32)}.exe`]) {
+        const r = await app.inject({ method: 'GET', url: `/static/uploads/${bad}` });
+        assert.equal(r.statusCode, 404, bad);
+      }
+    });
+  });
+
+  describe('upload checks the original lacked', () => {
+    it('an upload over MAX_UPLOAD_BYTES → 413, nothing stored', async () => {
+      const big = Buffer.concat([await readFile(image('rocket.jpg')), Buffer.alloc(1024 * 1024)]);
+      const r = await app.inject({ method: 'POST', url: '/predict', ...(await multipart([{ name: 'file', value: big, filename: 'big.jpg' }])) });
+      assert.equal(r.statusCode, 413);
+      assert.equal(r.json().error.code, 'FILE_TOO_LARGE');
+      assert.deepEqual((await readdir(uploadDir)).filter((f) => f.startsWith('.upload-')), []);
+    });
+
+    it('text named .jpg → 415 saying it is not an image', async () => {
+      const r = await app.inject({ method: 'POST', url: '/predict', ...(await fileOf('corrupt.jpg')) });
+      assert.equal(r.statusCode, 415);
+      assert.equal(r.json().success, false);
+      assert.match(r.json().error.message, /not a PNG, JPEG, GIF or WebP/);
+    });
+
+    it('more pixels than MAX_PIXELS → 400 naming the size', async () => {
+      const huge = await solidPng([10, 20, 30], 1200, 1000);
+      const r = await app.inject({ method: 'POST', url: '/v1/predict', ...(await multipart([{ name: 'file', value: huge, filename: 'huge.png' }])) });
+      assert.equal(r.statusCode, 400);
+      assert.equal(r.json().error.code, 'IMAGE_TOO_MANY_PIXELS');
+      assert.match(r.json().error.message, /1200×1000/);
+    });
+
+    it('a truncated JPEG → 400 from the worker, and the next request is served', async () => {
+      const r = await app.inject({ method: 'POST', url: '/predict', ...(await fileOf('truncated.jpg')) });
+      assert.equal(r.statusCode, 400);
+      assert.equal(r.json().error.code, 'IMAGE_UNREADABLE');
+      const ok = await app.inject({ method: 'POST', url: '/predict', ...(await fileOf('chelsea.png')) });
+      assert.equal(ok.statusCode, 200);
+    });
+
+    it('a PNG named .gif is accepted (content decides) and keeps the client extension', async () => {
+      const png = await solidPng([0, 0, 255]);
+      const r = await app.inject({ method: 'POST', url: '/v1/predict', ...(await multipart([{ name: 'file', value: png, filename: 'Blue.GIF' }])) });
+      assert.equal(r.statusCode, 200);
+      assert.match(r.json().image, /^[0-9a-f]{32}\.gif$/);
+      assert.equal(r.json().prediction, 'blue');
+    });
+  });
+
+  describe('versioned JSON API', () => {
+    it('/v1/predict: top-k, model, stored image and timings', async () => {
+      const expected = await expectedTinyRgb(image('astronaut.png'));
+      const r = await app.inject({ method: 'POST', url: '/v1/predict?top_k=3', ...(await fileOf('astronaut.png')) });
+      assert.equal(r.statusCode, 200);
+      const body = r.json();
+      assert.equal(body.prediction, expected.label);
+      assert.deepEqual(body.model, { name: 'tiny-rgb', version: '1' });
+      assert.equal(body.predictions.length, 3);
+      const byLabel = Object.fromEntries(body.predictions.map((p: { label: string; score: number }) => [p.label, p.score]));
+      ['red', 'green', 'blue'].forEach((l, i) => assert.ok(Math.abs(byLabel[l] - expected.scores[i]!) < 1e-5, l));
+      for (const k of ['queueMs', 'preprocessMs', 'inferenceMs', 'totalMs', 'overheadMs']) assert.equal(typeof body.timings[k], 'number', k);
+    });
+
+    it('an unknown model → 404 naming the served ones', async () => {
+      const r = await app.inject({ method: 'POST', url: '/v1/predict?model=nope', ...(await fileOf('chelsea.png')) });
+      assert.equal(r.statusCode, 404);
+      assert.match(r.json().error.message, /nope.*tiny-rgb/);
+    });
+
+    it('/v1/models, /healthz, /readyz', async () => {
+      assert.deepEqual((await app.inject({ url: '/v1/models' })).json(), { default: 'tiny-rgb', models: [{ name: 'tiny-rgb', workers: 1 }] });
+      assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200);
+      const ready = await app.inject({ url: '/readyz' });
+      assert.equal(ready.statusCode, 200);
+      assert.equal(ready.json().defaultModel, 'tiny-rgb');
+    });
+
+    it('/openapi.json documents the routes with their response schemas', async () => {
+      const spec = (await app.inject({ url: '/openapi.json' })).json();
+      assert.equal(spec.openapi.startsWith('3.'), true);
+      for (const path of ['/predict', '/v1/predict', '/v1/models', '/v1/feedback', '/healthz', '/readyz']) assert.ok(spec.paths[path], path);
+      assert.ok(spec.paths['/predict'].post.responses['200']);
+      assert.ok(spec.paths['/v1/predict'].post.responses['200']);
+    });
+
+    it('/v1/feedback stores one line and lists it back', async () => {
+      const r = await app.inject({ method: 'POST', url: '/v1/feedback', payload: { report: 'line one\nforged line' } });
+      assert.equal(r.statusCode, 201);
+      assert.equal(r.json().stored, 'line one\\nforged line');
+      const list = await app.inject({ url: '/v1/feedback?limit=1' });
+      assert.deepEqual(list.json().reports, ['line one\\nforged line']);
+    });
+
+    it('errors are JSON with a code and never leak a stack trace', async () => {
+      const r = await app.inject({ method: 'POST', url: '/v1/predict', payload: { x: 1 } });
+      assert.equal(r.statusCode, 400);
+      assert.equal(r.json().error.code, 'NO_FILE_PART');
+      const nf = await app.inject({ url: '/nope' });
+      assert.equal(nf.statusCode, 404);
+      assert.doesNotMatch(nf.body, /at .*\.ts:\d+/);
+    });
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * Starts the project's real entry points as child processes for end-to-end tests, with their logs
+ * kept so a failing test shows what the service said.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { ROOT } from './fixtures.ts';
+
+export interface Service {
+  proc: ChildProcess;
+  logs: () => string;
+  /** Resolves when the process has printed a line matching `pattern`. */
+  waitForLog: (pattern: RegExp, timeoutMs?: number) => Promise<string>;
+  stop: (signal?: NodeJS.Signals) => Promise<void>;
+}
+
+export const ENTRY = {
+  start: join(ROOT, 'start.ts'),
+  api: join(ROOT, 'api/src/server.ts'),
+  worker: join(ROOT, 'model/src/worker-main.ts'),
+};
+
+export function startService(entry: string, env: Record<string, string>): Service {
+  const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const listeners = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const l of listeners) l();
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const waitForLog = (pattern: RegExp, timeoutMs = 20_000) =>
+    new Promise<string>((resolve, reject) => {
+      const check = () => {
+        const m = out.match(pattern);
+        if (m) {
+          listeners.delete(check);
+          clearTimeout(timer);
+          resolve(m[0]);
+        }
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms; output:\n${out}`));
+      }, timeoutMs);
+      listeners.add(check);
+      check();
+    });
+  const stop = (signal: NodeJS.Signals = 'SIGTERM') =>
+    new Promise<void>((resolve) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+      const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      proc.once('exit', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      proc.kill(signal);
+    });
+  return { proc, logs: () => out, waitForLog, stop };
+}
+
+/** A free TCP port on localhost. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Fails loudly when Redis is missing: these tests never skip (CI starts Redis). */
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
