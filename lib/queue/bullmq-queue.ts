@@ -109,17 +109,20 @@ export class BullmqProducer implements JobProducer {
       // Nobody will read the answer: drop the job if no worker has taken it yet.
       queue.remove(job.id).catch((err: unknown) => this.opts.log.warn({ err, jobId: job.id }, 'could not drop expired job'));
     });
-    try {
-      await queue.add('predict', job, {
+    const added = queue
+      .add('predict', job, {
         jobId: job.id,
         attempts: 1,
         removeOnComplete: { age: this.opts.resultTtlS },
         removeOnFail: { age: this.opts.resultTtlS },
-      });
-    } catch (err) {
-      this.waiters.reject(job.id, new AppError('NOT_READY', 'the queue did not accept the job', { cause: err, retryAfterS: 1 }));
-    }
-    return result;
+      })
+      .then(
+        () => undefined,
+        (err: unknown) => this.waiters.reject(job.id, new AppError('NOT_READY', 'the queue did not accept the job', { cause: err, retryAfterS: 1 })),
+      );
+    // Both settle through one handler: the deadline may pass while the add is still in flight.
+    const [answer] = await Promise.all([result, added]);
+    return answer;
   }
 
   async servedModels(): Promise<Map<string, number>> {
@@ -200,6 +203,7 @@ export class BullmqConsumer implements JobConsumer {
   }
 
   private async process(job: Job<JobData>): Promise<JobResult> {
+    this.opts.log.debug({ jobId: job.id, model: job.data.model, attempt: job.attemptsStarted }, 'job started');
     try {
       return await this.opts.handler(job.data);
     } catch (err) {

@@ -27,6 +27,8 @@ export class MemoryQueue implements JobProducer, JobConsumer {
   private readonly waiting: JobData[] = [];
   private readonly waiters = new WaiterRegistry<JobResult>();
   private running = 0;
+  /** Handlers still running, so close() can let them finish (the JobConsumer contract). */
+  private readonly inflight = new Set<Promise<unknown>>();
   private started = false;
   private closed = false;
 
@@ -54,7 +56,7 @@ export class MemoryQueue implements JobProducer, JobConsumer {
       const job = this.waiting.shift()!;
       if (Date.now() > job.deadline) continue; // its request has already been answered with 504
       this.running++;
-      this.opts
+      const run: Promise<unknown> = this.opts
         .handler(job)
         .then(
           (result) => this.waiters.resolve(job.id, result),
@@ -62,8 +64,10 @@ export class MemoryQueue implements JobProducer, JobConsumer {
         )
         .finally(() => {
           this.running--;
+          this.inflight.delete(run);
           this.pump();
         });
+      this.inflight.add(run);
     }
   }
 
@@ -76,10 +80,12 @@ export class MemoryQueue implements JobProducer, JobConsumer {
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.waiting.length = 0;
-    this.waiters.rejectAll(() => new AppError('NOT_READY', 'the service is shutting down'));
+    if (!this.closed) {
+      this.closed = true;
+      this.waiting.length = 0;
+      this.waiters.rejectAll(() => new AppError('NOT_READY', 'the service is shutting down'));
+    }
+    await Promise.allSettled([...this.inflight]);
   }
 }
 

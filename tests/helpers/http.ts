@@ -13,7 +13,7 @@ export async function postFile(url: string, file: string | Buffer, opts: UploadO
   const bytes = typeof file === 'string' ? await readFile(file) : file;
   const form = new FormData();
   for (const [k, v] of Object.entries(opts.fields ?? {})) form.set(k, v);
-  form.set('file', new Blob([bytes], { type: opts.contentType ?? 'application/octet-stream' }), opts.filename ?? (typeof file === 'string' ? basename(file) : 'upload.png'));
+  form.set('file', new Blob([new Uint8Array(bytes)], { type: opts.contentType ?? 'application/octet-stream' }), opts.filename ?? (typeof file === 'string' ? basename(file) : 'upload.png'));
   return fetch(url, { method: 'POST', body: form, redirect: 'manual' });
 }
 

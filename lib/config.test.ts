@@ -1,0 +1,136 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig } from './config.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+function configError(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail(`loadConfig(${JSON.stringify(env)}) did not fail`);
+}
+
+describe('loadConfig', () => {
+  test('an empty environment gives every default', () => {
+    const cwd = process.cwd();
+    assert.deepEqual(loadConfig({}), {
+      PORT: 8080,
+      HOST: '0.0.0.0',
+      QUEUE_MODE: 'auto',
+      REDIS_URL: undefined,
+      REDIS_PREFIX: 'icls',
+      MODELS_DIR: join(cwd, 'models'),
+      DEFAULT_MODEL: undefined,
+      MODELS: [],
+      UPLOAD_DIR: join(cwd, 'data', 'uploads'),
+      FEEDBACK_DIR: join(cwd, 'data', 'feedback'),
+      MAX_UPLOAD_BYTES: 20971520, // 20 × 1024 × 1024
+      MAX_PIXELS: 50000000,
+      REQUEST_TIMEOUT_MS: 10000,
+      QUEUE_MAX_WAITING: 200,
+      RESULT_TTL_S: 60,
+      IMAGE_TRANSPORT: 'path',
+      WORKER_CONCURRENCY: 2,
+      ORT_THREADS: 0,
+      MODEL_WORKERS: 1,
+      WORKER_LOCK_MS: 15000,
+      LOG_LEVEL: 'info',
+    });
+  });
+
+  test('given values are parsed', () => {
+    const c = loadConfig({
+      PORT: '3000',
+      QUEUE_MODE: 'embedded',
+      REDIS_URL: 'rediss://user:pw@redis.example:6380/2',
+      MODELS: ' a, b ,,c ',
+      DEFAULT_MODEL: 'squeezenet',
+      MODELS_DIR: '/srv/models',
+      MAX_PIXELS: '1000',
+      LOG_LEVEL: 'silent',
+    });
+    assert.equal(c.PORT, 3000);
+    assert.equal(c.QUEUE_MODE, 'embedded');
+    assert.equal(c.REDIS_URL, 'rediss://user:pw@redis.example:6380/2');
+    assert.deepEqual(c.MODELS, ['a', 'b', 'c']);
+    assert.equal(c.DEFAULT_MODEL, 'squeezenet');
+    assert.equal(c.MODELS_DIR, '/srv/models');
+    assert.equal(c.MAX_PIXELS, 1000);
+    assert.equal(c.LOG_LEVEL, 'silent');
+    assert.equal(loadConfig({ PORT: '0' }).PORT, 0);
+    assert.equal(loadConfig({ PORT: '65535' }).PORT, 65535);
+    assert.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).REDIS_URL, 'redis://127.0.0.1:6379');
+  });
+
+  test('PORT=abc names the variable and says it must be a whole number', () => {
+    const err = configError({ PORT: 'abc' });
+    assert.match(err.message, /PORT must be a whole number, got "abc"/);
+  });
+
+  test('PORT=70000 names the variable and its range', () => {
+    assert.match(configError({ PORT: '70000' }).message, /PORT must be between 0 and 65535, got 70000/);
+    assert.match(configError({ PORT: '-1' }).message, /PORT must be between 0 and 65535, got -1/);
+    assert.match(configError({ PORT: '80.5' }).message, /PORT must be a whole number/);
+    assert.match(configError({ PORT: '' }).message, /PORT must be a whole number/);
+  });
+
+  test('QUEUE_MODE=fast lists the allowed values', () => {
+    assert.match(configError({ QUEUE_MODE: 'fast' }).message, /QUEUE_MODE must be one of auto, redis, embedded, got "fast"/);
+  });
+
+  test('REDIS_URL=http://x must be a redis URL', () => {
+    assert.match(configError({ REDIS_URL: 'http://x' }).message, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/x"/);
+    assert.match(configError({ REDIS_URL: 'not a url' }).message, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+  });
+
+  test('other kinds of bad values', () => {
+    assert.match(configError({ WORKER_CONCURRENCY: '0' }).message, /WORKER_CONCURRENCY must be between 1 and 64, got 0/);
+    assert.match(configError({ MODELS_DIR: '  ' }).message, /MODELS_DIR must not be empty/);
+    assert.match(configError({ IMAGE_TRANSPORT: 'ftp' }).message, /IMAGE_TRANSPORT must be one of path, bytes, got "ftp"/);
+    assert.match(configError({ LOG_LEVEL: 'INFO' }).message, /LOG_LEVEL must be one of/);
+  });
+
+  test('several bad variables are all reported at once, one per line', () => {
+    const err = configError({ PORT: 'abc', QUEUE_MODE: 'fast', REDIS_URL: 'http://x', MAX_PIXELS: '0', HOST: 'fine' });
+    const lines = err.message.split('\n');
+    assert.equal(lines[0], 'invalid configuration:');
+    assert.equal(lines.length, 5);
+    assert.match(err.message, /^ {2}PORT must be a whole number/m);
+    assert.match(err.message, /^ {2}QUEUE_MODE must be one of/m);
+    assert.match(err.message, /^ {2}REDIS_URL must be a redis:\/\//m);
+    assert.match(err.message, /^ {2}MAX_PIXELS must be between 1 and/m);
+    assert.doesNotMatch(err.message, /HOST/);
+  });
+
+  test('the real worker process exits 1 at once on a bad variable, naming it without a stack trace', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'model/src/worker-main.ts'], {
+      cwd: ROOT,
+      env: { ...process.env, PORT: 'abc', REDIS_URL: '', QUEUE_MODE: 'auto', LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout.resume();
+    const started = Date.now();
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve(null);
+      }, 8000);
+      child.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    assert.equal(code, 1, `exit code after ${Date.now() - started} ms; stderr: ${stderr}`);
+    assert.match(stderr, /PORT must be a whole number, got "abc"/);
+    assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
+  });
+});
