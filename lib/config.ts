@@ -76,7 +76,7 @@ const spec = {
   MAX_UPLOAD_BYTES: { default: String(20 * 1024 * 1024), parse: int(1), doc: 'largest upload accepted (413 above)' },
   MAX_PIXELS: { default: String(50_000_000), parse: int(1), doc: 'largest image accepted, in pixels (width × height)' },
   REQUEST_TIMEOUT_MS: { default: '10000', parse: int(1), doc: 'deadline of a prediction; 504 when it passes' },
-  QUEUE_MAX_WAITING: { default: '200', parse: int(1), doc: 'jobs allowed to wait per model; beyond it 503 + Retry-After' },
+  QUEUE_MAX_WAITING: { default: '200', parse: int(1), doc: 'jobs allowed queued or running per model; beyond it 503 + Retry-After at once' },
   RESULT_TTL_S: { default: '60', parse: int(1), doc: 'how long finished jobs and results stay in Redis' },
   IMAGE_TRANSPORT: {
     default: 'path',

@@ -53,20 +53,6 @@ export class JobRejectedError extends Error {
   }
 }
 
-/** Failure reasons travel as text through BullMQ; this prefix marks the structured ones. */
-const FAILURE_PREFIX = 'job-failure:';
-export const encodeFailure = (f: JobFailure): string => FAILURE_PREFIX + JSON.stringify(f);
-export function decodeFailure(reason: string): JobFailure {
-  if (reason.startsWith(FAILURE_PREFIX)) {
-    try {
-      return JSON.parse(reason.slice(FAILURE_PREFIX.length)) as JobFailure;
-    } catch {
-      // falls through: an unparseable reason is reported as an internal failure below
-    }
-  }
-  return { code: 'PREDICTION_FAILED', detail: reason };
-}
-
 /** What a worker does with one job: the same function serves Redis and embedded mode. */
 export type JobHandler = (job: JobData) => Promise<JobResult>;
 

@@ -1,7 +1,7 @@
 /** The api process in Redis mode: listens, and shuts down gracefully. */
 import { loadConfig, ConfigError } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { BullmqProducer } from '../../lib/queue/bullmq-queue.ts';
+import { RedisProducer } from '../../lib/queue/redis-producer.ts';
 import { createShutdown, exitOnSignals, type ShutdownStep } from '../../lib/shutdown.ts';
 import { buildApp } from './app.ts';
 
@@ -10,13 +10,8 @@ export async function runApiServer(afterDrain: ShutdownStep[] = []): Promise<voi
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL, 'api');
   const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const producer = new BullmqProducer({
-    redisUrl,
-    prefix: config.REDIS_PREFIX,
-    resultTtlS: config.RESULT_TTL_S,
-    maxWaiting: config.QUEUE_MAX_WAITING,
-    log,
-  });
+  const producer = new RedisProducer({ redisUrl, prefix: config.REDIS_PREFIX, maxQueued: config.QUEUE_MAX_WAITING, log });
+  await producer.start();
   const { app, beginShutdown } = await buildApp(config, producer, log);
   await app.listen({ port: config.PORT, host: config.HOST });
   log.info({ redis: redisUrl, port: config.PORT }, 'api ready (redis mode)');

@@ -44,6 +44,11 @@ export class WaiterRegistry<T> {
     for (const id of [...this.waiters.keys()]) this.reject(id, make());
   }
 
+  /** Ids of every request still waiting. */
+  ids(): string[] {
+    return [...this.waiters.keys()];
+  }
+
   get size(): number {
     return this.waiters.size;
   }

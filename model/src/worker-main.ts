@@ -1,7 +1,7 @@
 /** A model worker process: loads its models, takes jobs from Redis, drains on SIGTERM. */
 import { ConfigError, loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
-import { BullmqConsumer } from '../../lib/queue/bullmq-queue.ts';
+import { RedisConsumer } from '../../lib/queue/redis-consumer.ts';
 import { createShutdown, exitOnSignals } from '../../lib/shutdown.ts';
 import { startModelHost } from './model-host.ts';
 
@@ -10,11 +10,10 @@ export async function runWorker(): Promise<void> {
   const log = createLogger(config.LOG_LEVEL, 'model');
   const host = await startModelHost(config, log);
   const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const consumer = new BullmqConsumer({
+  const consumer = new RedisConsumer({
     redisUrl,
     prefix: config.REDIS_PREFIX,
     resultTtlS: config.RESULT_TTL_S,
-    maxWaiting: config.QUEUE_MAX_WAITING,
     log,
     models: host.models,
     concurrency: config.WORKER_CONCURRENCY,

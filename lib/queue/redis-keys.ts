@@ -1,0 +1,45 @@
+/**
+ * The Redis layout of the queue, shared by api and workers. All keys start with REDIS_PREFIX; on a
+ * Redis Cluster use a hash tag prefix such as `{icls}` so a model's keys share one slot.
+ *
+ * - `<p>:jobs:<model>`  stream of jobs; consumer group `workers`; entries are deleted once answered
+ * - `<p>:result:<id>`   the reply of a finished job (expires after RESULT_TTL_S); makes replies idempotent
+ * - `<p>:replies:<api>` pub/sub channel of one api process, where workers publish replies
+ * - `<p>:workers`       hash of worker heartbeats (which models each live worker holds)
+ */
+import type { JobFailure, JobResult } from '../job-contract.ts';
+import type { RedisConnection } from './redis-connection.ts';
+
+export const GROUP = 'workers';
+export const jobsKey = (prefix: string, model: string) => `${prefix}:jobs:${model}`;
+export const resultKey = (prefix: string, id: string) => `${prefix}:result:${id}`;
+export const repliesChannel = (prefix: string, apiId: string) => `${prefix}:replies:${apiId}`;
+export const workersKey = (prefix: string) => `${prefix}:workers`;
+
+/** What a worker sends back for one job. */
+export type Reply = { id: string; ok: true; result: JobResult } | { id: string; ok: false; failure: JobFailure };
+
+/** A job as it sits in the stream: the job plus where to reply. */
+export const JOB_FIELD = 'job';
+export const REPLY_TO_FIELD = 'replyTo';
+
+export interface WorkerBeat {
+  models: string[];
+  host: string;
+  pid: number;
+  at: number;
+}
+export const HEARTBEAT_MS = 2000;
+/** A worker that has not beaten for this long is presumed dead. */
+export const HEARTBEAT_STALE_MS = 3 * HEARTBEAT_MS;
+/** A job whose workers died this many times is failed instead of being delivered again (a poison image). */
+export const MAX_DELIVERIES = 3;
+
+/** Creates the consumer group (and the stream) when missing; a group that exists is fine. */
+export async function ensureGroup(redis: RedisConnection, key: string): Promise<void> {
+  try {
+    await redis.xgroup('CREATE', key, GROUP, '0', 'MKSTREAM');
+  } catch (err) {
+    if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+  }
+}
