@@ -1,0 +1,47 @@
+/**
+ * Asks the running api which models it serves, so `models list` can say whether a folder on disk is
+ * actually loaded. The api may well be down while models are managed; that is a normal answer here.
+ */
+import { describeCause } from '../pull/download-errors.ts';
+
+/** Default address of the api, as `npm start` binds it. */
+export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
+/** Short: a listing must not hang because the api is slow or a firewall drops packets. */
+export const API_TIMEOUT_MS = 500;
+
+export type ApiStatus =
+  | { reachable: true; workers: Map<string, number>; defaultModel?: string }
+  /** `reason` is for the table; `detail` is the underlying error, for DEBUG output. */
+  | { reachable: false; reason: string; detail?: string };
+
+/** GET `${apiUrl}/v1/models` → `{default?, models:[{name, workers}]}`; never throws. */
+export async function fetchServedModels(apiUrl: string, fetchImpl: typeof fetch = fetch): Promise<ApiStatus> {
+  const url = `${apiUrl.replace(/\/+$/, '')}/v1/models`;
+  let response: Response;
+  try {
+    response = await fetchImpl(url, { signal: AbortSignal.timeout(API_TIMEOUT_MS) });
+  } catch (err) {
+    // Refused, timed out or unresolvable all mean the same to the user: nothing answers there.
+    return { reachable: false, reason: 'api not running', detail: `${url}: ${describeCause(err)}` };
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    return { reachable: false, reason: `api answered HTTP ${response.status}` };
+  }
+  // A body that is not JSON is reported below as an unexpected body, like JSON of the wrong shape.
+  const body = (await response.json().catch(() => undefined)) as { models?: unknown; default?: unknown } | undefined;
+  if (!body || !Array.isArray(body.models)) return { reachable: false, reason: 'api answered an unexpected body' };
+  const workers = new Map<string, number>();
+  for (const m of body.models as { name?: unknown; workers?: unknown }[]) {
+    if (typeof m?.name === 'string') workers.set(m.name, typeof m.workers === 'number' ? m.workers : 0);
+  }
+  return { reachable: true, workers, ...(typeof body.default === 'string' ? { defaultModel: body.default } : {}) };
+}
+
+/** `yes (2 workers)`, `yes (1 worker, default)`, `no`, or `? (api not running)`. */
+export function loadedColumn(status: ApiStatus, name: string): string {
+  if (!status.reachable) return `? (${status.reason})`;
+  const n = status.workers.get(name) ?? 0;
+  const isDefault = status.defaultModel === name ? ', default' : '';
+  return n > 0 ? `yes (${n} worker${n === 1 ? '' : 's'}${isDefault})` : 'no';
+}

@@ -1,0 +1,70 @@
+/**
+ * What every `models` verb shares: the context it runs in, the usage error, argument parsing
+ * and plain-text tables.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ProgressStream } from '../pull/progress-bar.ts';
+
+/** Where a verb reads its settings and writes its output; tests can build one by hand. */
+export interface CliContext {
+  modelsDir: string;
+  env: NodeJS.ProcessEnv;
+  /** One line of the verb's result, to stdout. */
+  print(line: string): void;
+  /** Progress and notes, to stderr, so stdout stays clean for scripts. */
+  stderr: ProgressStream;
+  /** Fires on Ctrl-C so long verbs stop and clean up. */
+  signal: AbortSignal;
+}
+
+/** A command line that does not make sense: exit code 2 and the verb's usage. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+  constructor(
+    message: string,
+    /** The verb whose usage to show; undefined for the general usage. */
+    readonly verb?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** node:util parseArgs, with its errors turned into usage errors for `verb`. */
+export function parseVerbArgs<T extends ParseArgsConfig['options']>(
+  verb: string,
+  args: string[],
+  options: T,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals: true, strict: true });
+    return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
+  } catch (err) {
+    throw new UsageError((err as Error).message, verb);
+  }
+}
+
+/** Exactly one positional argument called `what`, or a usage error. */
+export function onePositional(verb: string, positionals: string[], what: string): string {
+  if (positionals.length === 0) throw new UsageError(`${verb} needs a ${what}`, verb);
+  if (positionals.length > 1) throw new UsageError(`${verb} takes one ${what}, got ${positionals.length}: ${positionals.join(' ')}`, verb);
+  return positionals[0]!;
+}
+
+/** Left-aligned columns two spaces apart; the header is upper-cased. */
+export function renderTable(headers: string[], rows: string[][]): string[] {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers.map((h) => h.toUpperCase())), ...rows.map(line)];
+}
+
+/** Folds a multi-line message (e.g. a config error listing problems) into one line for stderr or a table. */
+export function oneLine(text: string): string {
+  return text
+    .trim()
+    .replace(/:\s*\n\s*/g, ': ')
+    .replace(/\s*\n\s*/g, '; ');
+}

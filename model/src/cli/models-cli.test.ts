@@ -1,0 +1,252 @@
+/**
+ * The `models` command. The behaviours users rely on (exit codes, no stack traces, list/info/remove/pull)
+ * run it as users do: a child process with its own MODELS_DIR, talking to local HTTP servers (a fake api
+ * and a fake zoo mirror) on 127.0.0.1 only. Argument handling and help run `main()` in-process, because
+ * each child process costs a second or more of start-up.
+ */
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { installModel } from '../repository/model-repository.ts';
+import { CATALOG, findCatalogEntry } from '../pull/catalog.ts';
+import { FakeMirror } from '../pull/fixtures/fake-mirror.ts';
+import { fixtureEntry, fixtureModelBytes, FIXTURE_LABELS } from '../pull/fixtures/test-catalog.ts';
+import { main } from './models-cli.ts';
+
+const CLI = fileURLToPath(new URL('./models-cli.ts', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+let modelsDir: string;
+let mirror: FakeMirror;
+let api: Server;
+let apiUrl: string;
+let deadApiUrl: string;
+
+/** Runs the CLI asynchronously (the local servers live in this process and must keep answering). */
+function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MODELS_DIR: modelsDir, API_URL: deadApiUrl, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Runs `main` in this process with captured output. */
+async function runMain(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(args, { MODELS_DIR: modelsDir, API_URL: deadApiUrl, ...env }, new AbortController().signal, {
+    stdout: { write: (t: string) => (stdout += t) },
+    stderr: { write: (t: string) => (stderr += t), isTTY: false },
+  });
+  return { code, stdout, stderr };
+}
+
+function listen(server: Server): Promise<string> {
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+  );
+}
+
+async function installFixture(name: string): Promise<void> {
+  const entry = fixtureEntry(name, fixtureModelBytes(2048));
+  await installModel(modelsDir, { config: entry.config, labels: FIXTURE_LABELS.trim().split('\n'), onnx: fixtureModelBytes(2048) });
+}
+
+function assertNoStack(run: Run): void {
+  assert.doesNotMatch(run.stderr, /^\s+at /m, 'no stack trace without DEBUG=1');
+}
+
+before(async () => {
+  mirror = await FakeMirror.start();
+  api = createServer((req, res) => {
+    if (req.url === '/v1/models') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ default: 'alpha', models: [{ name: 'alpha', workers: 2 }, { name: 'beta', workers: 0 }] }));
+    } else res.writeHead(404).end();
+  });
+  apiUrl = await listen(api);
+  // A port that was just free: connecting to it is refused, like an api that is not running.
+  const dead = createServer();
+  deadApiUrl = await listen(dead);
+  await new Promise<void>((resolve) => dead.close(() => resolve()));
+});
+after(async () => {
+  await mirror.close();
+  api.closeAllConnections();
+  await new Promise<void>((resolve) => api.close(() => resolve()));
+});
+beforeEach(async () => {
+  modelsDir = await mkdtemp(join(tmpdir(), 'models-cli-test-'));
+});
+afterEach(async () => {
+  await rm(modelsDir, { recursive: true, force: true });
+});
+
+describe('models command, spawned', () => {
+  test('list on an empty models folder says so and how to get a model', async () => {
+    const run = await runCli(['list']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^no models in .*models-cli-test-/);
+    assert.match(run.stdout, /pull mobilenetv2-12-int8/);
+  });
+
+  test('list shows models with input, classes and what the api serves, then broken folders', async () => {
+    await installFixture('alpha');
+    await installFixture('beta');
+    await mkdir(join(modelsDir, 'half-copied'));
+    await writeFile(join(modelsDir, 'half-copied', 'config.json'), '{"name": "half-copied"');
+
+    const run = await runCli(['list'], { API_URL: apiUrl });
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.split('\n');
+    assert.match(lines[0]!, /^NAME\s+SOURCE\s+SIZE\s+INPUT\s+CLASSES\s+LOADED$/);
+    assert.match(lines[1]!, /^alpha\s+zoo\.invalid\s+2\.00 KiB\s+NCHW float32 32×32 RGB\s+3\s+yes \(2 workers, default\)$/);
+    assert.match(lines[2]!, /^beta\s+.*\s+no$/);
+    assert.match(run.stdout, /broken folders in .*:\n {2}half-copied: .*config\.json is not valid JSON/);
+
+    const offline = await runMain(['list']);
+    assert.match(offline.stdout, /^alpha\s+.*\? \(api not running\)$/m);
+  });
+
+  test('info of a missing model: exit 1 and one clear line', async () => {
+    const run = await runCli(['info', 'ghost']);
+    assert.equal(run.code, 1);
+    assert.equal(run.stdout, '');
+    assert.match(run.stderr, /^error: model "ghost" not found: no .*ghost\/config\.json \(`list` shows the installed models\)\n$/);
+    assertNoStack(run);
+  });
+
+  test('remove deletes the folder; removing it again is an error', async () => {
+    await installFixture('alpha');
+    const run = await runCli(['remove', 'alpha']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^removed alpha from /);
+    assert.deepEqual(await readdir(modelsDir), []);
+
+    const again = await runMain(['remove', 'alpha']);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /^error: model "alpha" not found in /);
+  });
+
+  test('an unknown verb exits 2 with the usage', async () => {
+    const run = await runCli(['frobnicate']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /^error: unknown command "frobnicate"/);
+    assert.match(run.stderr, /Commands:\n {2}list/);
+    assertNoStack(run);
+  });
+
+  test('pull through MODELS_MIRROR_URL installs a model, resuming a dropped connection', async () => {
+    const bytes = fixtureModelBytes();
+    const entry = fixtureEntry('mirrored', bytes);
+    mirror.serve('mirrored/model.onnx', bytes, 'drop-half-once');
+    mirror.serve('mirrored/labels.txt', FIXTURE_LABELS);
+    const catalogFile = `${modelsDir}-catalog.json`;
+    await writeFile(catalogFile, JSON.stringify([entry]));
+    try {
+      const run = await runCli(['pull', 'mirrored'], { MODELS_MIRROR_URL: mirror.baseUrl, MODELS_CATALOG_FILE: catalogFile });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^installed mirrored in .*mirrored \(size and sha256 [0-9a-f]{12}… verified\)$/m);
+      assert.match(run.stderr, /mirrored model : done 100% .*attempt 2/);
+      assert.deepEqual(await readdir(modelsDir), ['mirrored']);
+
+      const again = await runMain(['pull', 'mirrored'], { MODELS_MIRROR_URL: mirror.baseUrl, MODELS_CATALOG_FILE: catalogFile });
+      assert.equal(again.code, 0);
+      assert.match(again.stdout, /already installed .*--force/);
+
+      await rm(join(modelsDir, 'mirrored', 'labels.txt'));
+      const repair = await runMain(['pull', 'mirrored'], { MODELS_MIRROR_URL: mirror.baseUrl, MODELS_CATALOG_FILE: catalogFile });
+      assert.equal(repair.code, 0, repair.stderr);
+      assert.match(repair.stderr, /^replacing the broken folder .*labels file .* is missing\)$/m);
+      assert.match(repair.stdout, /^installed mirrored/m);
+    } finally {
+      await rm(catalogFile, { force: true });
+    }
+  });
+
+  test('pull of a real catalog entry from a mirror with wrong bytes fails clearly and installs nothing', async () => {
+    const entry = findCatalogEntry(CATALOG, 'mobilenetv2-12-int8');
+    mirror.serve(entry.model.mirrorPath!, fixtureModelBytes(entry.model.sizeBytes));
+    mirror.serve(entry.labels.mirrorPath!, fixtureModelBytes(entry.labels.sizeBytes));
+
+    const run = await runCli(['pull', 'mobilenetv2-12-int8'], { MODELS_MIRROR_URL: mirror.baseUrl });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^error: sha256 mismatch for http:\/\/127\.0\.0\.1:\d+\/validated\/vision\/classification\/synset\.txt: expected acf75ef0/m);
+    assertNoStack(run);
+    assert.deepEqual(await readdir(modelsDir), []);
+  });
+});
+
+describe('models command, in-process', () => {
+  test('info shows the config, labels and the file sha256', async () => {
+    await installFixture('alpha');
+    const run = await runMain(['info', 'alpha'], { API_URL: apiUrl });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^sha256: +[0-9a-f]{64} \(no sha256 recorded in provenance\)$/m);
+    assert.match(run.stdout, /^labels: +labels\.txt: 3 classes shown as keras: red_thing, green_thing, blue_thing$/m);
+    assert.match(run.stdout, /^loaded: +yes \(2 workers, default\)$/m);
+    assert.match(run.stdout, /"name": "alpha"/);
+  });
+
+  test('a name that is not a folder name is a usage error, so nothing outside MODELS_DIR is touched', async () => {
+    const run = await runMain(['remove', '../etc']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /^error: "\.\.\/etc" is not a model name/);
+    assert.match(run.stderr, /Usage: npm run models -- remove <name>/);
+  });
+
+  test('no verb exits 2; --help exits 0 with the usage on stdout', async () => {
+    assert.equal((await runMain([])).code, 2);
+    const help = await runMain(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: npm run models -- <command>/);
+    const verbHelp = await runMain(['pull', '--help']);
+    assert.equal(verbHelp.code, 0);
+    assert.match(verbHelp.stdout, /^Usage: npm run models -- pull <name> \[--force\]/);
+  });
+
+  test('a missing argument or an unknown option exits 2', async () => {
+    const missing = await runMain(['info']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^error: info needs a model name/);
+    const unknown = await runMain(['list', '--colour']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^error: Unknown option '--colour'/);
+  });
+
+  test('catalog and pull --list show the built-in entries', async () => {
+    for (const args of [['catalog'], ['pull', '--list']]) {
+      const run = await runMain(args);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^mobilenetv2-12-int8\s+3\.49 MiB\s+NCHW float32 224×224 RGB\s+1000\s+Apache-2\.0\s+cc028fe6cae7\s+no\s/m);
+      assert.match(run.stdout, /^efficientnet-lite4-11\s+49\.5 MiB\s+NHWC float32 224×224 RGB\s+1000\s+MIT\s/m);
+    }
+  });
+
+  test('pull of a name not in the catalog lists the names', async () => {
+    const run = await runMain(['pull', 'resnet9000']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^error: "resnet9000" is not in the catalog; available: mobilenetv2-12-int8, squeezenet1\.1-7, /);
+  });
+});

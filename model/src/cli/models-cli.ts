@@ -1,0 +1,187 @@
+/**
+ * The `models` command: `npm run models -- <verb>` (or `node --import tsx model/src/cli/models-cli.ts <verb>`).
+ * Manages the model repository: list, inspect, pull from the catalog, remove, import, generate.
+ *
+ * Exit codes: 0 done, 1 the verb failed (one line on stderr), 2 the command line is wrong (with usage),
+ * 130 cancelled with Ctrl-C. Stack traces only with DEBUG=1.
+ */
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ModelNotFoundError, removeModel } from '../repository/model-repository.ts';
+import { DownloadCancelledError, NetworkError } from '../pull/download-errors.ts';
+import { DEFAULT_API_URL } from './api-status.ts';
+import { oneLine, onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
+import type { ProgressStream } from '../pull/progress-bar.ts';
+import { infoVerb, listVerb } from './models-list.ts';
+import { catalogVerb, checkModelName, pullVerb } from './models-pull.ts';
+import { generateVerb, importVerb, listChoices } from './models-external.ts';
+
+interface Verb {
+  usage: string;
+  summary: string;
+  /** Extra help lines; may look things up (e.g. the variants a module offers). */
+  details: () => Promise<string[]> | string[];
+  run(ctx: CliContext, args: string[]): Promise<void>;
+}
+
+const PREFIX = 'npm run models --';
+
+const VERBS: Record<string, Verb> = {
+  list: {
+    usage: 'list',
+    summary: 'installed models, their input, and whether the running api serves them',
+    details: () => [
+      `Asks the api at $API_URL (default ${DEFAULT_API_URL}) for /v1/models, waiting at most 500 ms;`,
+      'LOADED shows "yes (N workers)", "no", or "? (api not running)". Folders that fail to load are',
+      'listed after the table with the reason.',
+    ],
+    run: listVerb,
+  },
+  info: {
+    usage: 'info <name>',
+    summary: 'one model in full: config, labels, provenance, size and the sha256 of its file',
+    details: () => [`Example: ${PREFIX} info mobilenetv2-12-int8`],
+    run: infoVerb,
+  },
+  pull: {
+    usage: 'pull <name> [--force]',
+    summary: 'download a catalog model, verify its size and sha256, and install it',
+    details: () => [
+      '  --force, -f   download again even when the model is installed',
+      '  --list        show the catalog (same as `catalog`)',
+      'A dropped connection is resumed; a file with the wrong sha256 is discarded and nothing is installed.',
+      'MODELS_MIRROR_URL fetches the same repository paths from a mirror instead of the ONNX Model Zoo.',
+      `Example: ${PREFIX} pull squeezenet1.1-7`,
+    ],
+    run: pullVerb,
+  },
+  catalog: {
+    usage: 'catalog',
+    summary: 'the models `pull` can fetch, with sizes and checksums (also `pull --list`)',
+    details: () => ['MODELS_CATALOG_FILE names a JSON file of extra entries (same shape as the built-in ones).'],
+    run: catalogVerb,
+  },
+  remove: {
+    usage: 'remove <name>',
+    summary: 'delete an installed model folder',
+    details: () => [`Example: ${PREFIX} remove squeezenet1.1-7`],
+    run: removeVerb,
+  },
+  import: {
+    usage: 'import <nsfwjs-variant>',
+    summary: 'convert an NSFWJS model bundled with the nsfwjs package to ONNX and install it',
+    details: async () => [`Variants: ${await listChoices('import')}`],
+    run: importVerb,
+  },
+  generate: {
+    usage: 'generate <kind> [--name <folder>]',
+    summary: 'build a generated model (test fixtures, benchmarks) and install it',
+    details: async () => [`Kinds: ${await listChoices('generate')}`, '  --name <folder>   install under another folder name (default: the kind)'],
+    run: generateVerb,
+  },
+};
+
+function generalUsage(): string {
+  const width = Math.max(...Object.values(VERBS).map((v) => v.usage.length));
+  return [
+    `Usage: ${PREFIX} <command> [options]`,
+    '',
+    'Commands:',
+    ...Object.values(VERBS).map((v) => `  ${v.usage.padEnd(width)}  ${v.summary}`),
+    '',
+    'Environment:',
+    '  MODELS_DIR           model repository (default ./models, relative to the current folder)',
+    `  API_URL              api asked by \`list\` which models are loaded (default ${DEFAULT_API_URL})`,
+    '  MODELS_MIRROR_URL    mirror of the ONNX Model Zoo tree used by `pull`',
+    '  MODELS_CATALOG_FILE  JSON file of extra catalog entries',
+    '  DEBUG=1              print stack traces on errors',
+    '',
+    `Run \`${PREFIX} <command> --help\` for a command's details.`,
+  ].join('\n');
+}
+
+async function verbUsage(name: string): Promise<string> {
+  const verb = VERBS[name]!;
+  return [`Usage: ${PREFIX} ${verb.usage}`, '', verb.summary, ...(await verb.details())].join('\n');
+}
+
+async function removeVerb(ctx: CliContext, args: string[]): Promise<void> {
+  const { positionals } = parseVerbArgs('remove', args, {});
+  const name = checkModelName('remove', onePositional('remove', positionals, 'model name'));
+  await removeModel(ctx.modelsDir, name);
+  ctx.print(`removed ${name} from ${ctx.modelsDir}; workers that loaded it keep serving it until they restart`);
+}
+
+/** Where `main` writes; the process's streams by default, buffers in tests. */
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: ProgressStream;
+}
+
+/**
+ * Runs one command line and returns the exit code. Errors are reported here, never thrown,
+ * so the entry point only has to exit.
+ */
+export async function main(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  signal: AbortSignal,
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  const ctx: CliContext = {
+    modelsDir: resolve(env.MODELS_DIR || './models'),
+    env,
+    print: (line) => io.stdout.write(`${line}\n`),
+    stderr: io.stderr,
+    signal,
+  };
+  const [verbName, ...rest] = argv;
+  try {
+    if (verbName === undefined) throw new UsageError('no command given');
+    if (verbName === '--help' || verbName === '-h' || verbName === 'help') {
+      const topic = rest[0];
+      ctx.print(topic && topic in VERBS ? await verbUsage(topic) : generalUsage());
+      return 0;
+    }
+    const verb = Object.hasOwn(VERBS, verbName) ? VERBS[verbName] : undefined;
+    if (!verb) throw new UsageError(`unknown command "${verbName}"`);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      ctx.print(await verbUsage(verbName));
+      return 0;
+    }
+    await verb.run(ctx, rest);
+    return 0;
+  } catch (err) {
+    return report(err, ctx);
+  }
+}
+
+/** One line on stderr (plus usage for usage errors); the stack only with DEBUG=1. */
+async function report(err: unknown, { env, signal, stderr }: CliContext): Promise<number> {
+  const write = (text: string): unknown => stderr.write(`${text}\n`);
+  if (env.DEBUG === '1') write(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  if (err instanceof UsageError) {
+    write(`error: ${err.message}\n`);
+    write(err.verb ? await verbUsage(err.verb) : generalUsage());
+    return 2;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  write(`error: ${oneLine(message)}${hintFor(err)}`);
+  return err instanceof DownloadCancelledError || signal.aborted ? 130 : 1;
+}
+
+function hintFor(err: unknown): string {
+  if (err instanceof ModelNotFoundError) return ' (`list` shows the installed models)';
+  if (err instanceof NetworkError) return ' (check the network, or set MODELS_MIRROR_URL to a mirror)';
+  return '';
+}
+
+// Run only as a program, so tests and other tools can import `main`.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const controller = new AbortController();
+  // First Ctrl-C cancels cleanly (partial downloads removed); a second one kills as usual.
+  process.once('SIGINT', () => controller.abort());
+  const code = await main(process.argv.slice(2), process.env, controller.signal);
+  // Exit explicitly: keep-alive sockets of fetch must not hold the process open.
+  process.exit(code);
+}

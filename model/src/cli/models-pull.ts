@@ -1,0 +1,103 @@
+/**
+ * The catalog verbs: `catalog` (also `pull --list`) shows what can be fetched, `pull <name>` fetches,
+ * verifies and installs it with a progress bar on stderr.
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CONFIG_FILE, loadModelEntry } from '../repository/model-repository.ts';
+import { findCatalogEntry, loadCatalog, type CatalogEntry } from '../pull/catalog.ts';
+import { pullModel, type PullProgress } from '../pull/pull.ts';
+import { createProgressBar, type ProgressRenderer } from '../pull/progress-bar.ts';
+import { formatBytes } from '../pull/format-units.ts';
+import { describeInput } from './models-list.ts';
+import { oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
+
+/** Model names are folder names: this keeps `../x` and `a/b` from reaching outside the models folder. */
+export function checkModelName(verb: string, name: string): string {
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(name)) {
+    throw new UsageError(`"${name}" is not a model name (lower-case letters, digits, ".", "_" and "-")`, verb);
+  }
+  return name;
+}
+
+function catalogFor(ctx: CliContext): Promise<CatalogEntry[]> {
+  return loadCatalog(ctx.env.MODELS_CATALOG_FILE || undefined);
+}
+
+async function isInstalled(ctx: CliContext, name: string): Promise<boolean> {
+  return stat(join(ctx.modelsDir, name, CONFIG_FILE)).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** `catalog` / `pull --list`: every entry with its size, input, licence and checksum prefix. */
+export async function catalogVerb(ctx: CliContext, args: string[]): Promise<void> {
+  const { positionals } = parseVerbArgs('catalog', args, {});
+  if (positionals.length > 0) throw new UsageError(`catalog takes no arguments, got: ${positionals.join(' ')}`, 'catalog');
+  const catalog = await catalogFor(ctx);
+  const rows = await Promise.all(
+    catalog.map(async (e) => [
+      e.name,
+      formatBytes(e.model.sizeBytes),
+      describeInput(e.config.input),
+      String(e.classes),
+      e.license,
+      e.model.sha256.slice(0, 12),
+      (await isInstalled(ctx, e.name)) ? 'yes' : 'no',
+      e.title,
+    ]),
+  );
+  for (const line of renderTable(['name', 'size', 'input', 'classes', 'license', 'sha256', 'installed', 'description'], rows)) {
+    ctx.print(line);
+  }
+  const mirror = ctx.env.MODELS_MIRROR_URL;
+  ctx.print('');
+  ctx.print(`source: ${mirror ? `the mirror ${mirror}` : 'the ONNX Model Zoo (github.com/onnx/models)'}; install one with \`npm run models -- pull <name>\``);
+}
+
+/** `pull <name> [--force]`, or `pull --list`. */
+export async function pullVerb(ctx: CliContext, args: string[]): Promise<void> {
+  const { values, positionals } = parseVerbArgs('pull', args, { list: { type: 'boolean' }, force: { type: 'boolean', short: 'f' } });
+  if (values.list) {
+    if (positionals.length > 0) throw new UsageError('pull --list takes no model name', 'pull');
+    await catalogVerb(ctx, []);
+    return;
+  }
+  const name = checkModelName('pull', onePositional('pull', positionals, 'model name (see `catalog`)'));
+  const catalog = await catalogFor(ctx);
+  const entry = findCatalogEntry(catalog, name);
+  if (!values.force && (await isInstalled(ctx, name))) {
+    const problem = await loadModelEntry(ctx.modelsDir, name).then(
+      () => undefined,
+      (err: Error) => err.message,
+    );
+    if (problem === undefined) {
+      ctx.print(`${name} is already installed in ${join(ctx.modelsDir, name)}; use --force to download it again`);
+      return;
+    }
+    ctx.stderr.write(`replacing the broken folder ${join(ctx.modelsDir, name)} (${oneLine(problem)})\n`);
+  }
+  const mirror = ctx.env.MODELS_MIRROR_URL || undefined;
+  ctx.stderr.write(`pulling ${name} (${formatBytes(entry.model.sizeBytes)}) from ${mirror ?? new URL(entry.model.url).host}\n`);
+  const bars: Record<PullProgress['file'], ProgressRenderer> = {
+    labels: createProgressBar(`${name} labels`, ctx.stderr),
+    model: createProgressBar(`${name} model `, ctx.stderr),
+  };
+  try {
+    const dir = await pullModel(name, ctx.modelsDir, {
+      catalog,
+      baseUrl: mirror,
+      signal: ctx.signal,
+      onProgress: (p) => {
+        bars[p.file].update(p);
+        if (p.finished) bars[p.file].finish();
+      },
+    });
+    ctx.print(`installed ${name} in ${dir} (size and sha256 ${entry.model.sha256.slice(0, 12)}… verified)`);
+    ctx.print('restart the model workers (or `npm start`) to serve it');
+  } finally {
+    // Ends a half-drawn bar so an error message starts on its own line.
+    for (const bar of Object.values(bars)) bar.finish();
+  }
+}

@@ -1,0 +1,175 @@
+import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pullModel, LabelsCountError, type PullProgress } from './pull.ts';
+import { ChecksumMismatchError, HttpStatusError, NetworkError } from './download-errors.ts';
+import { UnknownCatalogEntryError } from './catalog.ts';
+import { loadModelEntry } from '../repository/model-repository.ts';
+import { FakeMirror } from './fixtures/fake-mirror.ts';
+import { fixtureEntry, fixtureModelBytes, FIXTURE_LABELS } from './fixtures/test-catalog.ts';
+
+const FAST_RETRY = { retryDelayMs: 5, maxAttempts: 3, stallTimeoutMs: 2000 };
+
+let mirror: FakeMirror;
+let modelsDir: string;
+
+before(async () => {
+  mirror = await FakeMirror.start();
+});
+after(async () => {
+  await mirror.close();
+});
+beforeEach(async () => {
+  modelsDir = await mkdtemp(join(tmpdir(), 'pull-test-'));
+});
+afterEach(async () => {
+  await rm(modelsDir, { recursive: true, force: true });
+});
+
+/** A catalog entry whose files the mirror serves under its own name, with the model behaving as told. */
+function publish(name: string, behaviour: Parameters<FakeMirror['serve']>[2] = 'normal', servedBody?: Uint8Array) {
+  const bytes = fixtureModelBytes();
+  const entry = fixtureEntry(name, bytes);
+  mirror.serve(`${name}/model.onnx`, servedBody ?? bytes, behaviour);
+  mirror.serve(`${name}/labels.txt`, FIXTURE_LABELS);
+  return { entry, bytes };
+}
+
+async function assertNoTrace(dir: string): Promise<void> {
+  assert.deepEqual(await readdir(dir), [], 'modelsDir must be left empty: no model folder, staging folder or temp file');
+}
+
+describe('pullModel', () => {
+  test('a good download installs the folder with config, labels and model', async () => {
+    const { entry, bytes } = publish('good');
+    const dir = await pullModel('good', modelsDir, { catalog: [entry], baseUrl: mirror.baseUrl });
+
+    assert.equal(dir, join(modelsDir, 'good'));
+    assert.deepEqual(await readdir(modelsDir), ['good']);
+    assert.deepEqual((await readdir(dir)).sort(), ['config.json', 'labels.txt', 'model.onnx']);
+    assert.deepEqual(new Uint8Array(await readFile(join(dir, 'model.onnx'))), bytes);
+    assert.equal(await readFile(join(dir, 'labels.txt'), 'utf8'), FIXTURE_LABELS);
+
+    const loaded = await loadModelEntry(modelsDir, 'good');
+    assert.deepEqual(loaded.labels, ['red_thing', 'green_thing', 'blue_thing']);
+    assert.equal(loaded.config.provenance?.sha256, entry.model.sha256);
+    assert.match(loaded.config.provenance?.notes ?? '', /mirror/);
+  });
+
+  test('a corrupted body fails with ChecksumMismatchError and leaves no trace', async () => {
+    const { entry } = publish('corrupt');
+    const tampered = fixtureModelBytes(entry.model.sizeBytes);
+    mirror.serve('corrupt/model.onnx', tampered);
+
+    const err = await pullModel('corrupt', modelsDir, { catalog: [entry], baseUrl: mirror.baseUrl }).catch((e) => e);
+    assert.ok(err instanceof ChecksumMismatchError, `got ${err}`);
+    assert.equal(err.expected, entry.model.sha256);
+    assert.notEqual(err.actual, entry.model.sha256);
+    assert.match(err.message, /sha256 mismatch .*corrupt\/model\.onnx/);
+    await assertNoTrace(modelsDir);
+  });
+
+  test('a connection dropped half way is resumed with a Range request', async () => {
+    const { entry, bytes } = publish('dropped', 'drop-half-once');
+    const dir = await pullModel('dropped', modelsDir, { catalog: [entry], baseUrl: mirror.baseUrl, download: FAST_RETRY });
+
+    assert.deepEqual(new Uint8Array(await readFile(join(dir, 'model.onnx'))), bytes);
+    const modelRequests = mirror.seen.filter((r) => r.path === '/dropped/model.onnx');
+    assert.equal(modelRequests.length, 2);
+    assert.equal(modelRequests[0]!.range, undefined);
+    assert.equal(modelRequests[1]!.status, 206);
+    const resumedAt = Number(modelRequests[1]!.range?.match(/^bytes=(\d+)-$/)?.[1]);
+    assert.ok(resumedAt > 0 && resumedAt <= bytes.byteLength / 2, `resumed at ${modelRequests[1]!.range}`);
+    assert.deepEqual(await readdir(modelsDir), ['dropped']);
+  });
+
+  test('a 404 fails with a clear HttpStatusError and leaves no trace', async () => {
+    const { entry } = publish('missing');
+    const moved = { ...entry, model: { ...entry.model, mirrorPath: 'missing/moved-away.onnx' } };
+
+    const err = await pullModel('missing', modelsDir, { catalog: [moved], baseUrl: mirror.baseUrl }).catch((e) => e);
+    assert.ok(err instanceof HttpStatusError, `got ${err}`);
+    assert.equal(err.status, 404);
+    assert.equal(err.message, `GET ${mirror.baseUrl}/missing/moved-away.onnx answered HTTP 404 Not Found (no such file at that address: check the URL or the mirror)`);
+    await assertNoTrace(modelsDir);
+  });
+
+  test('the progress callback reaches 100% of the model', async () => {
+    const { entry, bytes } = publish('progress');
+    const events: PullProgress[] = [];
+    await pullModel('progress', modelsDir, { catalog: [entry], baseUrl: mirror.baseUrl, onProgress: (p) => events.push(p) });
+
+    const model = events.filter((e) => e.file === 'model');
+    assert.ok(model.length >= 2, 'several reports for a multi-chunk body');
+    for (let i = 1; i < model.length; i += 1) assert.ok(model[i]!.bytesDone >= model[i - 1]!.bytesDone, 'bytesDone never goes back');
+    const last = model.at(-1)!;
+    assert.equal(last.finished, true);
+    assert.equal(last.bytesDone, bytes.byteLength);
+    assert.equal(last.bytesTotal, bytes.byteLength);
+    assert.equal(last.etaSeconds, 0);
+    assert.equal(last.model, 'progress');
+    assert.ok(events.some((e) => e.file === 'labels' && e.finished), 'labels report too');
+  });
+
+  test('a server that is not there fails with NetworkError naming the URL and attempts, leaving no trace', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const { entry } = publish('unreachable');
+
+    const err = await pullModel('unreachable', modelsDir, {
+      catalog: [entry],
+      baseUrl: `http://127.0.0.1:${port}`,
+      download: { retryDelayMs: 1, maxAttempts: 2 },
+    }).catch((e) => e);
+    assert.ok(err instanceof NetworkError, `got ${err}`);
+    assert.equal(err.attempts, 2);
+    assert.match(err.message, new RegExp(`could not download http://127\\.0\\.0\\.1:${port}/unreachable/labels\\.txt after 2 attempts: .*ECONNREFUSED`));
+    await assertNoTrace(modelsDir);
+  });
+
+  test('MODELS_MIRROR_URL is the mirror when no baseUrl is given', async () => {
+    const { entry } = publish('from-env');
+    process.env.MODELS_MIRROR_URL = `${mirror.baseUrl}/`;
+    try {
+      await pullModel('from-env', modelsDir, { catalog: [entry] });
+    } finally {
+      delete process.env.MODELS_MIRROR_URL;
+    }
+    assert.deepEqual(await readdir(modelsDir), ['from-env']);
+  });
+
+  test('pulling again replaces the installed folder', async () => {
+    const { entry } = publish('again');
+    await pullModel('again', modelsDir, { catalog: [entry], baseUrl: mirror.baseUrl });
+    await pullModel('again', modelsDir, { catalog: [entry], baseUrl: mirror.baseUrl });
+    assert.deepEqual(await readdir(modelsDir), ['again']);
+  });
+
+  test('labels with the wrong number of lines are refused', async () => {
+    const bytes = fixtureModelBytes(1024);
+    const twoLabels = 'n00000001 red\nn00000002 green\n';
+    const entry = fixtureEntry('short-labels', bytes, twoLabels);
+    mirror.serve('short-labels/model.onnx', bytes);
+    mirror.serve('short-labels/labels.txt', twoLabels);
+
+    const err = await pullModel('short-labels', modelsDir, { catalog: [entry], baseUrl: mirror.baseUrl }).catch((e) => e);
+    assert.ok(err instanceof LabelsCountError, `got ${err}`);
+    assert.match(err.message, /2 lines but the model has 3 classes/);
+    await assertNoTrace(modelsDir);
+  });
+
+  test('an unknown name lists what the catalog has', async () => {
+    const { entry } = publish('known');
+    await assert.rejects(pullModel('nope', modelsDir, { catalog: [entry] }), (err: unknown) => {
+      assert.ok(err instanceof UnknownCatalogEntryError);
+      assert.match(err.message, /"nope" is not in the catalog; available: known/);
+      return true;
+    });
+  });
+});
