@@ -1,0 +1,61 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
+import { SIGNATURE_BYTES, sniffImage } from './image-signature.ts';
+
+const IMAGES = fileURLToPath(new URL('../../../tests/fixtures/images/', import.meta.url));
+const red = () => sharp({ create: { width: 3, height: 2, channels: 3, background: { r: 255, g: 0, b: 0 } } });
+/** Only the first SIGNATURE_BYTES bytes, as the upload store reads them. */
+const head = (b: Buffer) => b.subarray(0, SIGNATURE_BYTES);
+
+/** A complete 1×1 GIF87a written by hand (sharp writes GIF89a). */
+const GIF87A = Buffer.from([
+  0x47, 0x49, 0x46, 0x38, 0x37, 0x61, // "GIF87a"
+  0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, // 1×1, global colour table of 2
+  0x00, 0x00, 0x00, 0xff, 0xff, 0xff, // black, white
+  0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, // image descriptor
+  0x02, 0x02, 0x44, 0x01, 0x00, // LZW data
+  0x3b, // trailer
+]);
+
+describe('sniffImage', () => {
+  test('PNG, JPEG, GIF89a and WebP made by sharp', async () => {
+    assert.equal(sniffImage(head(await red().png().toBuffer())), 'png');
+    assert.equal(sniffImage(head(await red().jpeg().toBuffer())), 'jpeg');
+    const gif = await red().gif().toBuffer();
+    assert.equal(gif.subarray(0, 6).toString('latin1'), 'GIF89a');
+    assert.equal(sniffImage(head(gif)), 'gif');
+    const webp = await red().webp().toBuffer();
+    assert.equal(sniffImage(head(webp)), 'webp');
+    assert.equal(sniffImage(await red().webp({ lossless: true }).toBuffer()), 'webp');
+  });
+
+  test('GIF87a', async () => {
+    assert.equal((await sharp(GIF87A).metadata()).format, 'gif', 'the hand-made GIF87a is a real image');
+    assert.equal(sniffImage(head(GIF87A)), 'gif');
+  });
+
+  test('the photo fixtures', async () => {
+    assert.equal(sniffImage(head(await readFile(join(IMAGES, 'chelsea.png')))), 'png');
+    assert.equal(sniffImage(head(await readFile(join(IMAGES, 'rocket.jpg')))), 'jpeg');
+    // truncated.jpg keeps a valid start: the signature alone cannot tell (the decode does)
+    assert.equal(sniffImage(head(await readFile(join(IMAGES, 'truncated.jpg')))), 'jpeg');
+  });
+
+  test('rejects text, PDF, empty input and near misses', async () => {
+    assert.equal(sniffImage(Buffer.from('hello, this is plain text')), undefined);
+    assert.equal(sniffImage(await readFile(join(IMAGES, 'corrupt.jpg'))), undefined);
+    assert.equal(sniffImage(Buffer.from('%PDF-1.7\n%âãÏÓ\n')), undefined);
+    assert.equal(sniffImage(Buffer.alloc(0)), undefined);
+    assert.equal(sniffImage(new Uint8Array(SIGNATURE_BYTES)), undefined); // zeros
+    assert.equal(sniffImage(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a])), undefined); // PNG cut at 7 bytes
+    assert.equal(sniffImage(Buffer.from([0xff, 0xd8])), undefined); // JPEG SOI without a marker
+    assert.equal(sniffImage(Buffer.from('GIF88a')), undefined);
+    assert.equal(sniffImage(Buffer.from('GIF8')), undefined);
+    assert.equal(sniffImage(Buffer.from('RIFF\x24\x00\x00\x00WAVE', 'latin1')), undefined); // a WAV file
+    assert.equal(sniffImage(Buffer.from('RIFF\x24\x00\x00\x00WEB', 'latin1')), undefined); // cut short
+  });
+});

@@ -1,0 +1,137 @@
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { AppError } from '../../../lib/errors.ts';
+import { UploadStore } from './upload-store.ts';
+
+const IMAGES = fileURLToPath(new URL('../../../tests/fixtures/images/', import.meta.url));
+const fixture = (name: string) => join(IMAGES, name);
+const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const notTruncated = () => false;
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+/** A fresh store in a folder that does not exist yet (the store creates it). */
+async function freshStore(limits: { maxBytes?: number; maxPixels?: number } = {}): Promise<UploadStore> {
+  const parent = await mkdtemp(join(tmpdir(), 'icls-upload-test-'));
+  dirs.push(parent);
+  return new UploadStore(join(parent, 'uploads'), { maxBytes: limits.maxBytes ?? 10_000_000, maxPixels: limits.maxPixels ?? 10_000_000 });
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string, status: number): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof AppError, String(err));
+    assert.equal(err.code, code);
+    assert.equal(err.status, status);
+    return true;
+  });
+}
+
+describe('UploadStore', () => {
+  test('stores a PNG as <md5>.png with its exact bytes', async () => {
+    const store = await freshStore();
+    const bytes = await readFile(fixture('chelsea.png'));
+    const stored = await store.store(createReadStream(fixture('chelsea.png')), 'png', notTruncated);
+    assert.equal(stored.name, `${md5(bytes)}.png`);
+    assert.equal(stored.path, join(store.dir, stored.name));
+    assert.equal(store.pathOf(stored.name), stored.path);
+    assert.equal(stored.bytes, bytes.length);
+    assert.deepEqual(stored.image, { format: 'png', width: 451, height: 300 });
+    assert.deepEqual(await readFile(stored.path), bytes);
+    assert.deepEqual(await readdir(store.dir), [stored.name]);
+  });
+
+  test('the extension given is used, whatever the content (the name is from the client)', async () => {
+    const store = await freshStore();
+    const bytes = await readFile(fixture('rocket.jpg'));
+    const stored = await store.store(Readable.from([bytes]), 'jpeg', notTruncated);
+    assert.equal(stored.name, `${md5(bytes)}.jpeg`);
+    assert.deepEqual(stored.image, { format: 'jpeg', width: 640, height: 427 });
+  });
+
+  test('an identical upload lands on the same single file', async () => {
+    const store = await freshStore();
+    const a = await store.store(createReadStream(fixture('rocket.jpg')), 'jpg', notTruncated);
+    const b = await store.store(createReadStream(fixture('rocket.jpg')), 'jpg', notTruncated);
+    assert.equal(a.name, b.name);
+    assert.deepEqual(await readdir(store.dir), [a.name]);
+  });
+
+  test('many small chunks hash the same as one buffer', async () => {
+    const store = await freshStore();
+    const bytes = await readFile(fixture('chelsea.png'));
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < bytes.length; i += 997) chunks.push(bytes.subarray(i, i + 997));
+    const stored = await store.store(Readable.from(chunks), 'png', notTruncated);
+    assert.equal(stored.name, `${md5(bytes)}.png`);
+    assert.equal(stored.bytes, bytes.length);
+  });
+
+  test('20 concurrent identical uploads leave exactly one file and no temp files', async () => {
+    const store = await freshStore();
+    const bytes = await readFile(fixture('rocket.jpg'));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => store.store(createReadStream(fixture('rocket.jpg')), 'jpg', notTruncated)),
+    );
+    const expected = `${md5(bytes)}.jpg`;
+    for (const r of results) assert.equal(r.name, expected);
+    assert.deepEqual(await readdir(store.dir), [expected]);
+    assert.deepEqual(await readFile(join(store.dir, expected)), bytes);
+  });
+
+  test('over maxBytes → FILE_TOO_LARGE (413) and nothing left behind', async () => {
+    const size = (await stat(fixture('rocket.jpg'))).size;
+    const store = await freshStore({ maxBytes: size - 1 });
+    await rejectsWith(store.store(createReadStream(fixture('rocket.jpg')), 'jpg', notTruncated), 'FILE_TOO_LARGE', 413);
+    assert.deepEqual(await readdir(store.dir), []);
+  });
+
+  test('exactly maxBytes is accepted', async () => {
+    const size = (await stat(fixture('rocket.jpg'))).size;
+    const store = await freshStore({ maxBytes: size });
+    const stored = await store.store(createReadStream(fixture('rocket.jpg')), 'jpg', notTruncated);
+    assert.equal(stored.bytes, size);
+  });
+
+  test('a stream the parser truncated → FILE_TOO_LARGE, nothing left behind', async () => {
+    const store = await freshStore();
+    // the parser ends the stream quietly at its limit: the bytes are a valid prefix, only the flag says so
+    await rejectsWith(store.store(createReadStream(fixture('chelsea.png')), 'png', () => true), 'FILE_TOO_LARGE', 413);
+    assert.deepEqual(await readdir(store.dir), []);
+  });
+
+  test('text bytes with an image extension → NOT_AN_IMAGE (415), nothing left behind', async () => {
+    const store = await freshStore();
+    await rejectsWith(store.store(createReadStream(fixture('corrupt.jpg')), 'jpg', notTruncated), 'NOT_AN_IMAGE', 415);
+    await rejectsWith(store.store(Readable.from([Buffer.from('%PDF-1.4\n')]), 'png', notTruncated), 'NOT_AN_IMAGE', 415);
+    await rejectsWith(store.store(Readable.from([]), 'png', notTruncated), 'NOT_AN_IMAGE', 415);
+    assert.deepEqual(await readdir(store.dir), []);
+  });
+
+  test('more pixels than allowed → IMAGE_TOO_MANY_PIXELS (400), nothing left behind', async () => {
+    const store = await freshStore({ maxPixels: 451 * 300 - 1 });
+    await rejectsWith(store.store(createReadStream(fixture('chelsea.png')), 'png', notTruncated), 'IMAGE_TOO_MANY_PIXELS', 400);
+    assert.deepEqual(await readdir(store.dir), []);
+  });
+
+  test('a source stream that fails leaves no temp file', async () => {
+    const store = await freshStore();
+    const bytes = await readFile(fixture('chelsea.png'));
+    const failing = new Readable({
+      read() {
+        this.push(bytes.subarray(0, 1000));
+        this.destroy(new Error('client went away'));
+      },
+    });
+    await assert.rejects(store.store(failing, 'png', notTruncated), /client went away/);
+    assert.deepEqual(await readdir(store.dir), []);
+  });
+});
