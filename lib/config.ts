@@ -77,7 +77,7 @@ const spec = {
   MAX_PIXELS: { default: String(50_000_000), parse: int(1), doc: 'largest image accepted, in pixels (width × height)' },
   REQUEST_TIMEOUT_MS: { default: '10000', parse: int(1), doc: 'deadline of a prediction; 504 when it passes' },
   QUEUE_MAX_WAITING: { default: '200', parse: int(1), doc: 'jobs allowed queued or running per model; beyond it 503 + Retry-After at once' },
-  RESULT_TTL_S: { default: '60', parse: int(1), doc: 'how long finished jobs and results stay in Redis' },
+  RESULT_TTL_S: { default: '60', parse: int(1), doc: 'how long replies stay in Redis, keyed by job id' },
   IMAGE_TRANSPORT: {
     default: 'path',
     parse: oneOf('path', 'bytes'),
@@ -101,7 +101,7 @@ const spec = {
   WORKER_LOCK_MS: {
     default: '15000',
     parse: int(500),
-    doc: 'a job whose worker stops renewing its lock this long (e.g. killed) is delivered again',
+    doc: 'a job its worker has not touched for this long (the worker was killed) is taken over by another worker; keep it well above the slowest inference, which blocks the worker\'s event loop',
   },
   LOG_LEVEL: { default: 'info', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), doc: 'log level' },
 } satisfies Record<string, VarSpec<unknown>>;

@@ -35,11 +35,12 @@ const V1Result = Type.Object({
   model: Type.Object({ name: Type.String(), version: Type.String() }),
   image: Type.String({ description: 'stored upload name, `<md5>.<ext>`' }),
   timings: Type.Object({
+    uploadMs: Type.Number({ description: 'receiving, checking and storing the upload, in the api' }),
     queueMs: Type.Number(),
     preprocessMs: Type.Number(),
     inferenceMs: Type.Number(),
     totalMs: Type.Number({ description: 'from request arrival to answer, in the api' }),
-    overheadMs: Type.Number({ description: 'totalMs minus queue, preprocess and inference: upload, storage and transport' }),
+    overheadMs: Type.Number({ description: 'totalMs minus queue, preprocess and inference: what the serving layer adds (upload included)' }),
   }),
   worker: Type.String(),
 });
@@ -90,6 +91,7 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     async (request) => {
       const receivedAt = Date.now();
       const { upload, fields } = await receiveUpload(request, deps.uploads);
+      const uploadMs = Date.now() - receivedAt;
       const model = request.query.model ?? (fields.model || undefined);
       const topK = request.query.top_k ?? (fields.top_k ? Number(fields.top_k) : 5);
       if (!Number.isInteger(topK) || topK < 1) throw new AppError('BAD_REQUEST', 'top_k must be a whole number ≥ 1');
@@ -103,7 +105,7 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
         predictions: result.predictions,
         model: { name: result.model, version: result.modelVersion },
         image: upload.name,
-        timings: { ...t, totalMs, overheadMs: Math.max(0, totalMs - t.queueMs - t.preprocessMs - t.inferenceMs) },
+        timings: { uploadMs, ...t, totalMs, overheadMs: Math.max(0, totalMs - t.queueMs - t.preprocessMs - t.inferenceMs) },
         worker: result.worker,
       };
     },

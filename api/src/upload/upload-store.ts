@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -48,11 +48,11 @@ export class UploadStore {
     await this.ready;
     const tmp = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
     try {
-      const { md5, bytes } = await this.writeHashed(source, tmp);
+      const { md5, bytes, head } = await this.writeHashed(source, tmp);
       if (isTruncated() || bytes > this.limits.maxBytes) {
         throw new AppError('FILE_TOO_LARGE', `the limit is ${this.limits.maxBytes} bytes`);
       }
-      const image = await this.check(tmp);
+      const image = await this.check(tmp, head);
       const name = `${md5}.${ext}`;
       await rename(tmp, join(this.dir, name));
       return { name, path: join(this.dir, name), bytes, image };
@@ -62,31 +62,27 @@ export class UploadStore {
     }
   }
 
-  private async writeHashed(source: Readable, target: string): Promise<{ md5: string; bytes: number }> {
+  /** Streams to `target`, hashing and counting as it goes, and keeps the first bytes for the format check. */
+  private async writeHashed(source: Readable, target: string): Promise<{ md5: string; bytes: number; head: Buffer }> {
     const hash = createHash('md5');
     let bytes = 0;
+    let head = Buffer.alloc(0);
     const maxBytes = this.limits.maxBytes;
     const meter = new Transform({
       transform(chunk: Buffer, _enc, done) {
         bytes += chunk.length;
         if (bytes > maxBytes) return done(new AppError('FILE_TOO_LARGE', `the limit is ${maxBytes} bytes`));
+        if (head.length < SIGNATURE_BYTES) head = Buffer.concat([head, chunk.subarray(0, SIGNATURE_BYTES - head.length)]);
         hash.update(chunk);
         done(null, chunk);
       },
     });
     await pipeline(source, meter, createWriteStream(target, { flags: 'wx' }));
-    return { md5: hash.digest('hex'), bytes };
+    return { md5: hash.digest('hex'), bytes, head };
   }
 
   /** Magic bytes first (cheap, names the problem), then a header decode with the pixel limit. */
-  private async check(path: string): Promise<ImageInfo> {
-    const fh = await open(path, 'r');
-    const head = Buffer.alloc(SIGNATURE_BYTES);
-    try {
-      await fh.read(head, 0, SIGNATURE_BYTES, 0);
-    } finally {
-      await fh.close();
-    }
+  private async check(path: string, head: Buffer): Promise<ImageInfo> {
     if (!sniffImage(head)) throw new AppError('NOT_AN_IMAGE', 'its content is not a known image format');
     try {
       return await probeImage(path, this.limits.maxPixels);

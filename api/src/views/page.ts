@@ -39,18 +39,21 @@ const STYLE = `
   main { max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
   h1 { font-size: 1.5rem; margin-bottom: .25rem; }
   p.lead { color: #555; margin-top: 0; }
-  form.upload, section.result, ul.flashes, p.error { background: #fff; border-radius: .5rem; padding: 1rem 1.25rem; box-shadow: 0 1px 3px #0002; }
+  form.upload, section.result, ul.flashes, p.error, p.saved { background: #fff; border-radius: .5rem; padding: 1rem 1.25rem; box-shadow: 0 1px 3px #0002; }
   form.upload { display: flex; gap: .75rem; flex-wrap: wrap; align-items: center; }
   button { background: #2456d6; color: #fff; border: 0; border-radius: .35rem; padding: .5rem 1rem; font-size: 1rem; cursor: pointer; }
   button.secondary { background: #fff; color: #b3261e; border: 1px solid #b3261e; }
   ul.flashes { list-style: none; color: #8a4b00; border-left: 4px solid #e69a00; }
   p.error { color: #b3261e; border-left: 4px solid #b3261e; }
-  p.saved { color: #1b7a3a; }
+  p.saved { color: #1b7a3a; border-left: 4px solid #1b7a3a; }
   section.result { margin-top: 1rem; }
   section.result img { max-width: 100%; max-height: 22rem; border-radius: .35rem; display: block; margin-bottom: .75rem; }
   .prediction { font-size: 1.35rem; font-weight: 600; }
   table.top { border-collapse: collapse; width: 100%; margin: .75rem 0; }
   table.top td { padding: .2rem .4rem; }
+  table.top td:first-child { padding-left: 0; }
+  table.top td:last-child { text-align: right; white-space: nowrap; padding-right: 0; }
+  section.result form { margin-top: .75rem; }
   .bar { background: #2456d6; height: .6rem; border-radius: .3rem; }
   small { color: #666; }
 `;
