@@ -29,7 +29,7 @@ export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps): Promi
   });
 
   app.get('/feedback/review', { schema: { hide: true } }, async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').send(renderFeedbackReview(await deps.feedback.recent(200), deps.feedback.file)),
+    reply.type('text/html; charset=utf-8').send(renderFeedbackReview(await deps.feedback.recent(200))),
   );
 
   app.post<{ Body: { report: string } }>(

@@ -116,10 +116,10 @@ function renderResult(r: PageResult): string {
 </section>`;
 }
 
-export function renderFeedbackReview(reports: string[], file: string): string {
+export function renderFeedbackReview(reports: string[]): string {
   const items = reports.length ? reports.map((r) => `<li><code>${esc(r)}</code></li>`).join('') : '<li>No reports yet.</li>';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Reported predictions</title><style>${STYLE} li { margin: .4rem 0; }</style></head>
-<body><main><h1>Reported predictions</h1><p class="lead">Newest first, from <code>${esc(file)}</code>.</p>
+<body><main><h1>Reported predictions</h1><p class="lead">Newest first, as stored in the feedback file.</p>
 <ol>${items}</ol><p><a href="/">Back to the classifier</a></p></main></body></html>`;
 }
