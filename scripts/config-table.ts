@@ -1,6 +1,13 @@
-/** Prints the README's configuration table from lib/config.ts, the single source of the variables. */
+/** The README's configuration table, generated from lib/config.ts (the single list of variables). */
 import { describeConfig } from '../lib/config.ts';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
-console.log('| variable | default | meaning |\n|---|---|---|');
-for (const v of describeConfig()) console.log(`| \`${v.name}\` | ${v.default === '' ? '(unset)' : `\`${cell(v.default)}\``} | ${cell(v.doc)} |`);
+
+export function configTable(): string {
+  const rows = describeConfig().map(
+    (v) => `| \`${v.name}\` | ${v.default === '' ? '(unset)' : `\`${cell(v.default)}\``} | ${cell(v.doc)} |`,
+  );
+  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) console.log(configTable());

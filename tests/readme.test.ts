@@ -1,0 +1,25 @@
+/** The README is the user's manual: its config table and commands must match the code. */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { configTable } from '../scripts/config-table.ts';
+import { ROOT } from './helpers/fixtures.ts';
+
+const readme = () => readFile(join(ROOT, 'README.md'), 'utf8');
+
+it('the README config table is the one generated from lib/config.ts', async () => {
+  const text = await readme();
+  const table = text.split('<!-- config-table:start -->\n')[1]?.split('\n<!-- config-table:end -->')[0];
+  assert.ok(table, 'README has no config-table markers');
+  assert.equal(table, configTable(), 'run: node --import tsx scripts/config-table.ts, and paste it into the README');
+});
+
+it('every `npm run <script>` and `npm <cmd>` the README shows exists', async () => {
+  const text = await readme();
+  const scripts = Object.keys((JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts);
+  const used = [...text.matchAll(/npm run (?:-s )?([a-z:]+)/g)].map((m) => m[1]!);
+  assert.ok(used.length > 3);
+  for (const s of used) assert.ok(scripts.includes(s), `README uses "npm run ${s}", which package.json lacks`);
+  for (const s of ['start', 'test']) assert.ok(scripts.includes(s));
+});
