@@ -275,6 +275,15 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       assert.deepEqual(list.json().reports, ['line one\\nforged line']);
     });
 
+    it('/metrics counts requests by route and status, in Prometheus text format', async () => {
+      await app.inject({ method: 'POST', url: '/predict', ...(await fileOf('chelsea.png')) });
+      const m = await app.inject({ url: '/metrics' });
+      assert.equal(m.statusCode, 200);
+      assert.match(m.body, /^icls_http_requests_total\{route="POST \/predict",status="200"\} [1-9]\d*$/m);
+      assert.match(m.body, /^icls_http_request_duration_ms_count\{route="POST \/predict"\} [1-9]\d*$/m);
+      assert.match(m.body, /^icls_http_requests_in_flight 1$/m); // the /metrics request itself
+    });
+
     it('errors are JSON with a code and never leak a stack trace', async () => {
       const r = await app.inject({ method: 'POST', url: '/v1/predict', payload: { x: 1 } });
       assert.equal(r.statusCode, 400);

@@ -11,6 +11,7 @@ import { AppError, ERRORS, isAppError } from '../../lib/errors.ts';
 import type { JobProducer } from '../../lib/job-contract.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { FeedbackStore } from './feedback/feedback-store.ts';
+import { Metrics } from './metrics.ts';
 import { PredictService } from './predict-service.ts';
 import { feedbackRoutes } from './routes/feedback.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
@@ -81,6 +82,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     reply.status(404).send({ success: false, error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),
   );
 
+  new Metrics().register(app);
   await app.register(async (scope) => pageRoutes(scope, deps));
   await app.register(async (scope) => predictRoutes(scope, deps));
   await app.register(async (scope) => feedbackRoutes(scope, deps));
