@@ -1,0 +1,264 @@
+/**
+ * The bench's results: one JSON document (everything), the same tables as Markdown (for the README)
+ * and as plain text (for the terminal). Tables are built once as rows and rendered twice.
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CeilingResult } from './ceiling.ts';
+import type { StepResult } from './steps.ts';
+import { fmt, textTable, type Distribution } from './stats.ts';
+
+export interface BenchResult {
+  version: 1;
+  startedAt: string;
+  finishedAt: string;
+  elapsedS: number;
+  model: string;
+  modelsDir: string;
+  quick: boolean;
+  machine: { hostname: string; cpuModel: string; cores: number; memoryGB: number; node: string; kernel: string; loadavgAtStart: number[] };
+  target: { url: string; startedByBench: boolean; mode?: string; apiPid?: number; endpoint: string };
+  /** Server settings as the started system (and the ceiling) read them from the environment. */
+  config: Record<string, string | number>;
+  images: { name: string; width: number; height: number; bytes: number }[];
+  ceiling?: CeilingResult;
+  /** GET /healthz round trips: the pure HTTP floor of this client and server. */
+  healthz?: Distribution;
+  steps: StepResult[];
+  peak?: { throughput: number; step: string };
+  /** The highest open-loop step, when it is at least 2× the peak. */
+  saturation?: {
+    step: string;
+    rateMultiple?: number;
+    rejected: number;
+    rejectedP50Ms: number;
+    rejectedP99Ms: number;
+    status504: number;
+    overDeadline: number;
+    anyOverDeadline: boolean;
+    acceptedP50Ms: number;
+    acceptedP99Ms: number;
+    acceptedP99OverP50: number;
+  };
+  /** Things to know before trusting the numbers (busy machine, saturated client…). */
+  notes: string[];
+}
+
+interface Table {
+  title: string;
+  intro?: string;
+  rows: string[][];
+}
+
+const ms = (v: number | undefined) => fmt(v, v !== undefined && v < 10 ? 2 : 1);
+const pct = (v: number | undefined) => (v === undefined ? '–' : `${fmt(v, 0)}%`);
+const mb = (v: number | undefined) => fmt(v, 0);
+
+function errorsCell(s: StepResult): string {
+  const other = Object.entries(s.errors).filter(([code]) => code !== 'QUEUE_FULL' && code !== 'DEADLINE_EXCEEDED');
+  const parts = other.map(([code, n]) => `${code}×${n}`);
+  if (s.droppedByClient) parts.push(`client-cap×${s.droppedByClient}`);
+  return parts.join(' ') || '0';
+}
+
+function tables(r: BenchResult): Table[] {
+  const out: Table[] = [];
+  const c = r.ceiling;
+  if (c) {
+    out.push({
+      title: 'Ceiling (model alone, in-process)',
+      intro:
+        `Same Classifier and ORT_THREADS=${c.ortThreads} as the workers, images one at a time. ` +
+        `Ceiling = ${c.cores} cores / core-seconds per image. Other work on the machine meanwhile: ${pct(c.sequential.othersBusyPct)} of all cores.`,
+      rows: [
+        ['measure', 'value'],
+        ['images measured', String(c.sequential.images)],
+        ['core-ms per image', ms(c.sequential.coreSecondsPerImage * 1000)],
+        ['ceiling images/s (cores / core-s per image)', fmt(c.imagesPerSecond, 1)],
+        ['one at a time, images/s (wall)', fmt(c.sequential.imagesPerSecondWall, 1)],
+        ...(c.parallel
+          ? [[`${c.parallel.concurrency} in flight in one process, images/s`, fmt(c.parallel.imagesPerSecond, 1)], [`${c.parallel.concurrency} in flight, core-ms per image`, ms(c.parallel.coreSecondsPerImage * 1000)]]
+          : []),
+        ['single image latency p50 (preprocess + inference), ms', ms(c.sequential.latencyMs.p50)],
+        ['preprocess p50, ms', ms(c.sequential.preprocessMs.p50)],
+        ['inference p50, ms', ms(c.sequential.inferenceMs.p50)],
+      ],
+    });
+    out.push({
+      title: 'Ceiling per image (p50, ms)',
+      rows: [['image', 'size', 'preprocess', 'inference'], ...c.perImage.map((p) => [p.name, `${p.width}×${p.height}`, ms(p.preprocessP50Ms), ms(p.inferenceP50Ms)])],
+    });
+  }
+  if (r.healthz) {
+    out.push({
+      title: 'HTTP floor',
+      intro: 'GET /healthz round trips from this client: what any request costs before the service does anything.',
+      rows: [
+        ['requests', 'p50 ms', 'p90 ms', 'p99 ms'],
+        [String(r.healthz.count), ms(r.healthz.p50), ms(r.healthz.p90), ms(r.healthz.p99)],
+      ],
+    });
+  }
+  const steps = r.steps;
+  if (steps.length) {
+    out.push({
+      title: 'Load steps',
+      intro: 'Latency of successful requests, from when each request was due (open loop: its scheduled time). served = successful answers per second inside the step window.',
+      rows: [
+        ['step', 'offered/s', 'served/s', 'served/ceiling', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'ok', '503', '504', 'other errors'],
+        ...steps.map((s) => [
+          s.label,
+          fmt(s.offeredRate, 1),
+          fmt(s.throughput, 1),
+          s.servedOverCeiling === undefined ? '–' : pct(s.servedOverCeiling * 100),
+          ms(s.latencyOk.p50),
+          ms(s.latencyOk.p90),
+          ms(s.latencyOk.p99),
+          ms(s.latencyOk.max),
+          String(s.ok),
+          String(s.byStatus['503'] ?? 0),
+          String(s.byStatus['504'] ?? 0),
+          errorsCell(s),
+        ]),
+      ],
+    });
+    out.push({
+      title: 'Where the time goes (successful /v1/predict, mean ms)',
+      intro:
+        'queue: enqueued → a worker took it. overhead: server total − queue − preprocess − inference (upload, storage, Redis round trips, result delivery). ' +
+        'client extra: client latency − server total (HTTP before the handler, loopback, response, client).',
+      rows: [
+        ['step', 'queue', 'preprocess', 'inference', 'overhead', 'server total', 'client extra', 'overhead p50', 'total p50'],
+        ...steps.map((s) =>
+          s.split
+            ? [s.label, ms(s.split.queue.mean), ms(s.split.preprocess.mean), ms(s.split.inference.mean), ms(s.split.overhead.mean), ms(s.split.serverTotal.mean), ms(s.split.clientExtra.mean), ms(s.split.overhead.p50), ms(s.split.serverTotal.p50)]
+            : [s.label, '–', '–', '–', '–', '–', '–', '–', '–'],
+        ),
+      ],
+    });
+    if (steps.some((s) => s.procs)) {
+      out.push({
+        title: 'Processes',
+        intro: 'CPU in % of one core (200% = two cores). server core-ms/image = (api + workers CPU) / successful images; compare with the ceiling\'s core-ms per image. redis may be shared with other users.',
+        rows: [
+          ['step', 'api CPU', 'api RSS MB', 'workers CPU', 'workers RSS MB', 'redis CPU', 'client CPU', 'machine busy', 'server core-ms/image'],
+          ...steps.map((s) => {
+            const p = s.procs;
+            return [
+              s.label,
+              pct(p?.api?.cpuPct),
+              mb(p?.api?.rssMaxMB),
+              pct(p?.workersTotal?.cpuPct),
+              mb(p?.workersTotal?.rssMaxMB),
+              pct(p?.redis?.cpuPct),
+              pct(p?.client.cpuPct),
+              pct(p?.machineBusyPct),
+              s.coreSecondsPerImage === undefined ? '–' : ms(s.coreSecondsPerImage * 1000),
+            ];
+          }),
+        ],
+      });
+    }
+    const open = steps.filter((s) => s.kind === 'open');
+    if (open.length) {
+      out.push({
+        title: 'Open loop: overload behaviour',
+        intro: `Deadline (REQUEST_TIMEOUT_MS) ${steps[0]!.deadline.deadlineMs} ms. "over deadline": answered later than the deadline after being sent.`,
+        rows: [
+          ['step', '503', '503 p50 ms', '503 p99 ms', 'Retry-After', '504', 'over deadline', 'client timeouts', 'accepted p50', 'accepted p99', 'p99/p50', 'send lag p99'],
+          ...open.map((s) => [
+            s.label,
+            String(s.rejected.count),
+            ms(s.rejected.latency.p50),
+            ms(s.rejected.latency.p99),
+            s.rejected.count ? s.rejected.retryAfter.join(',') : '–',
+            String(s.deadline.status504),
+            String(s.deadline.overDeadline),
+            String(s.deadline.clientTimeouts),
+            ms(s.latencyOk.p50),
+            ms(s.latencyOk.p99),
+            fmt(s.acceptedTailRatio, 1),
+            ms(s.sendLagP99Ms),
+          ]),
+        ],
+      });
+    }
+  }
+  return out;
+}
+
+function mdTable(rows: string[][]): string {
+  const [head, ...body] = rows;
+  if (!head) return '';
+  const esc = (c: string) => c.replace(/\|/g, '\\|');
+  return [`| ${head.map(esc).join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`, ...body.map((r) => `| ${r.map(esc).join(' | ')} |`)].join('\n');
+}
+
+function headline(r: BenchResult): string[] {
+  const lines: string[] = [];
+  if (r.ceiling) lines.push(`ceiling ${fmt(r.ceiling.imagesPerSecond, 1)} images/s (${ms(r.ceiling.sequential.coreSecondsPerImage * 1000)} core-ms/image on ${r.ceiling.cores} cores)`);
+  if (r.peak) lines.push(`closed-loop peak ${fmt(r.peak.throughput, 1)} images/s at ${r.peak.step}${r.ceiling ? ` (${pct((100 * r.peak.throughput) / r.ceiling.imagesPerSecond)} of the ceiling)` : ''}`);
+  const s = r.saturation;
+  if (s) {
+    lines.push(
+      `at ${s.step}: ${s.rejected} rejected (503 p99 ${ms(s.rejectedP99Ms)} ms), ${s.status504} × 504, ` +
+        `${s.anyOverDeadline ? `${s.overDeadline} answered after the deadline` : 'none answered after the deadline'}, accepted p99/p50 = ${fmt(s.acceptedP99OverP50, 1)}`,
+    );
+  }
+  return lines;
+}
+
+/** The whole report as Markdown; `svgFile` is embedded when given (a path relative to the .md). */
+export function renderMarkdown(r: BenchResult, svgFile?: string): string {
+  const parts = [
+    `# Bench: ${r.model}, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC${r.quick ? ' (quick sanity run)' : ''}`,
+    '',
+    `- machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${fmt(r.machine.memoryGB, 1)} GB, Node ${r.machine.node}, Linux ${r.machine.kernel}, load average at start ${r.machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+    `- target: ${r.target.url}${r.target.startedByBench ? ` (started by the bench, ${r.target.mode} mode)` : ' (already running)'}, ${r.target.endpoint}`,
+    `- settings: ${Object.entries(r.config)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}`,
+    `- images (${r.images.length}, sent round robin): ${r.images.map((i) => `${i.name} ${i.width}×${i.height}`).join(', ')}`,
+    `- run took ${fmt(r.elapsedS, 0)} s`,
+    '',
+    ...headline(r).map((l) => `**${l}**  `),
+    '',
+  ];
+  if (svgFile) parts.push(`![latency p50/p99 vs throughput](${svgFile})`, '');
+  for (const t of tables(r)) {
+    parts.push(`## ${t.title}`, '');
+    if (t.intro) parts.push(t.intro, '');
+    parts.push(mdTable(t.rows), '');
+  }
+  if (r.notes.length) parts.push('## Notes', '', ...r.notes.map((n) => `- ${n}`), '');
+  return parts.join('\n');
+}
+
+/** The tables as plain text for the terminal. */
+export function renderText(r: BenchResult): string {
+  const parts: string[] = [];
+  for (const t of tables(r)) parts.push('', `== ${t.title} ==`, textTable(t.rows));
+  parts.push('', ...headline(r));
+  if (r.notes.length) parts.push('', 'notes:', ...r.notes.map((n) => `  - ${n}`));
+  return parts.join('\n');
+}
+
+/** Writes a file atomically (a reader never sees half a report). */
+export async function writeAtomic(path: string, content: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, content);
+  await rename(tmp, path);
+}
+
+/** Writes `<stem>.json`, `<stem>.md` and (when given) `<stem>.svg` into `dir`; returns their paths. */
+export async function writeResults(dir: string, stem: string, result: BenchResult, svg?: string): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const files = [join(dir, `${stem}.json`), join(dir, `${stem}.md`)];
+  await writeAtomic(files[0]!, JSON.stringify(result, null, 2) + '\n');
+  if (svg !== undefined) {
+    files.push(join(dir, `${stem}.svg`));
+    await writeAtomic(files[2]!, svg);
+  }
+  await writeAtomic(files[1]!, renderMarkdown(result, svg !== undefined ? `${stem}.svg` : undefined));
+  return files;
+}

@@ -1,0 +1,84 @@
+/**
+ * Small statistics helpers shared by the bench and the stress scenario.
+ * Percentiles use the nearest-rank method: the reported value is one that was really observed,
+ * which is what latency reports conventionally show (no interpolated "p99" nobody saw).
+ */
+
+/** Sorts a copy ascending (numbers, not the default string sort). */
+export function sortedCopy(values: readonly number[]): number[] {
+  return [...values].sort((a, b) => a - b);
+}
+
+/** Nearest-rank percentile of an ascending array; NaN when empty. `p` is 0..100. */
+export function percentileSorted(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}
+
+/** Median of unsorted values; NaN when empty. */
+export function median(values: readonly number[]): number {
+  return percentileSorted(sortedCopy(values), 50);
+}
+
+/** Arithmetic mean; NaN when empty. */
+export function mean(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  let s = 0;
+  for (const v of values) s += v;
+  return s / values.length;
+}
+
+/** The latency summary printed in every table. */
+export interface Distribution {
+  count: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+}
+
+/** Summarises a set of values (NaNs everywhere when empty, so tables show "–"). */
+export function distribution(values: readonly number[]): Distribution {
+  const s = sortedCopy(values);
+  return {
+    count: s.length,
+    mean: mean(s),
+    p50: percentileSorted(s, 50),
+    p90: percentileSorted(s, 90),
+    p99: percentileSorted(s, 99),
+    max: s.length ? s[s.length - 1]! : Number.NaN,
+  };
+}
+
+/** Formats a number for a table: "–" for NaN/undefined, fixed decimals otherwise. */
+export function fmt(value: number | undefined | null, decimals = 1): string {
+  if (value === undefined || value === null || !Number.isFinite(value)) return '–';
+  return value.toFixed(decimals);
+}
+
+/**
+ * A seeded pseudo-random generator (mulberry32), so open-loop arrival schedules are the same on
+ * every run and two runs differ only by the system, not by the dice.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Renders rows as an aligned plain-text table (first row is the header). */
+export function textTable(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  const line = (row: string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  const [head, ...body] = rows;
+  if (!head) return '';
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}

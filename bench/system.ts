@@ -1,0 +1,211 @@
+/**
+ * Starts and stops the system under test: `node --import tsx start.ts` (the same entry as
+ * `npm start`) on a free port, bound to 127.0.0.1, with its own Redis key prefix and temporary
+ * upload/feedback folders, serving only the benched model. Also the readiness/reachability checks
+ * used when benching a system started elsewhere (`--url`).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { HttpClient } from './http-client.ts';
+import { childrenOf } from './proc-stats.ts';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const START_ENTRY = join(ROOT, 'start.ts');
+
+export interface SystemOptions {
+  modelsDir: string;
+  model: string;
+  /** MODEL_WORKERS; undefined keeps the environment's (default 1). */
+  workers?: number;
+  readyTimeoutMs: number;
+  log: (msg: string) => void;
+}
+
+export interface RunningSystem {
+  url: string;
+  /** The start.ts process: the api, parent of the model workers. */
+  pid: number;
+  /** The environment it was given, minus what it inherited unchanged (for the report). */
+  env: Record<string, string>;
+  /** "redis" or "embedded", as start.ts logged it. */
+  mode: string;
+  /** The last lines it printed (api and workers share its stdout). */
+  logTail(): string;
+  /** SIGTERM, wait (SIGKILL after the grace period), delete temp folders and this run's Redis keys. */
+  stop(): Promise<void>;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Throws a one-line error when nothing answers HTTP at `url`. */
+export async function checkReachable(url: string): Promise<void> {
+  const client = new HttpClient(url);
+  try {
+    const r = await client.request('GET', '/healthz', { timeoutMs: 5000 });
+    if (r.status === 0) throw new Error(`target ${url} is not reachable (${r.error})`);
+    if (r.status !== 200) throw new Error(`target ${url} answered ${r.status} to GET /healthz; is it this service?`);
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * Polls GET /readyz until it answers 200 (start-up only). `alive` lets the caller stop waiting for
+ * a process that already exited.
+ */
+export async function waitReady(url: string, timeoutMs: number, alive: () => string | undefined = () => undefined): Promise<void> {
+  const client = new HttpClient(url);
+  const until = Date.now() + timeoutMs;
+  let last = 'no answer';
+  try {
+    while (Date.now() < until) {
+      const dead = alive();
+      if (dead) throw new Error(dead);
+      const r = await client.request('GET', '/readyz', { timeoutMs: 3000 });
+      if (r.status === 200) return;
+      last = r.status ? `${r.status} ${r.body.slice(0, 200)}` : (r.error ?? 'no answer');
+      await new Promise((res) => setTimeout(res, 250));
+    }
+    throw new Error(`${url}/readyz not 200 after ${Math.round(timeoutMs / 1000)} s (last: ${last})`);
+  } finally {
+    client.close();
+  }
+}
+
+/** Starts start.ts and waits until it is ready to classify with the benched model. */
+export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
+  const port = await freePort();
+  const work = await mkdtemp(join(tmpdir(), 'icls-bench-run-'));
+  const prefix = `icls-bench-${Date.now().toString(36)}-${process.pid}`;
+  const env: Record<string, string> = {
+    PORT: String(port),
+    // Only this machine can reach the benched instance.
+    HOST: '127.0.0.1',
+    REDIS_PREFIX: prefix,
+    MODELS_DIR: opts.modelsDir,
+    // Workers load only the benched model (memory and load time), and it is the default.
+    MODELS: opts.model,
+    DEFAULT_MODEL: opts.model,
+    UPLOAD_DIR: join(work, 'uploads'),
+    FEEDBACK_DIR: join(work, 'feedback'),
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  };
+  if (opts.workers !== undefined) env.MODEL_WORKERS = String(opts.workers);
+  const child = spawn(process.execPath, ['--import', 'tsx', START_ENTRY], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const tail: string[] = [];
+  let mode = 'unknown';
+  const onData = (d: Buffer) => {
+    for (const line of d.toString().split('\n')) {
+      if (!line) continue;
+      if (line.includes('embedded mode')) mode = 'embedded';
+      else if (line.includes('redis mode')) mode = 'redis';
+      tail.push(line);
+      if (tail.length > 60) tail.shift();
+    }
+  };
+  // The pipes must be drained whatever happens, or a chatty child blocks on a full pipe.
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const killOnExit = () => killTree(child, 'SIGKILL');
+  process.once('exit', killOnExit);
+
+  const url = `http://127.0.0.1:${port}`;
+  const exited = () =>
+    child.exitCode !== null || child.signalCode !== null
+      ? `the system exited (${child.exitCode ?? child.signalCode}) during start-up; its last lines:\n${tail.join('\n')}`
+      : undefined;
+  opts.log(`starting the system: node --import tsx start.ts on ${url} (REDIS_PREFIX=${prefix}, MODELS=${opts.model})`);
+  let stopped = false;
+  const system: RunningSystem = {
+    url,
+    pid: child.pid!,
+    env,
+    get mode() {
+      return mode;
+    },
+    logTail: () => tail.join('\n'),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await stopChild(child, 20_000);
+      process.removeListener('exit', killOnExit);
+      await rm(work, { recursive: true, force: true });
+      if (mode === 'redis') await deleteRedisKeys(process.env.REDIS_URL || 'redis://127.0.0.1:6379', prefix, opts.log);
+    },
+  };
+  try {
+    await waitReady(url, opts.readyTimeoutMs, exited);
+  } catch (err) {
+    await system.stop();
+    throw new Error(`${(err as Error).message}\n--- system output ---\n${tail.join('\n')}`);
+  }
+  return system;
+}
+
+/** SIGKILLs a child and the workers it started (by pid: only processes this bench started). */
+function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  for (const pid of childrenOf(child.pid)) {
+    try {
+      process.kill(pid, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+  child.kill(signal);
+}
+
+/** SIGTERM (start.ts drains HTTP, then stops its workers), SIGKILL of the tree after `graceMs`. */
+function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const kill = setTimeout(() => killTree(child, 'SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Deletes this run's keys (its prefix is unique), so repeated runs do not litter a shared Redis. */
+async function deleteRedisKeys(redisUrl: string, prefix: string, log: (msg: string) => void): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 2000 });
+  redis.on('error', () => undefined); // the failure surfaces through the awaited commands below
+  try {
+    await redis.connect();
+    let cursor = '0';
+    let deleted = 0;
+    // Bounded: a run makes a few dozen keys; 1000 SCAN pages is far beyond that.
+    for (let i = 0; i < 1000; i++) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      if (keys.length) deleted += await redis.del(...keys);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+    log(`deleted ${deleted} Redis keys of prefix ${prefix}`);
+  } catch (err) {
+    log(`warning: could not delete Redis keys of prefix ${prefix}: ${(err as Error).message}`);
+  } finally {
+    redis.disconnect();
+  }
+}
