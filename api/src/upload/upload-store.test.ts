@@ -20,10 +20,14 @@ after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 /** A fresh store in a folder that does not exist yet (the store creates it). */
-async function freshStore(limits: { maxBytes?: number; maxPixels?: number } = {}): Promise<UploadStore> {
+async function freshStore(limits: { maxBytes?: number; maxPixels?: number; memoryBytes?: number } = {}): Promise<UploadStore> {
   const parent = await mkdtemp(join(tmpdir(), 'icls-upload-test-'));
   dirs.push(parent);
-  return new UploadStore(join(parent, 'uploads'), { maxBytes: limits.maxBytes ?? 10_000_000, maxPixels: limits.maxPixels ?? 10_000_000 });
+  return new UploadStore(join(parent, 'uploads'), {
+    maxBytes: limits.maxBytes ?? 10_000_000,
+    maxPixels: limits.maxPixels ?? 10_000_000,
+    memoryBytes: limits.memoryBytes,
+  });
 }
 
 async function rejectsWith(p: Promise<unknown>, code: string, status: number): Promise<void> {
@@ -133,5 +137,30 @@ describe('UploadStore', () => {
     });
     await assert.rejects(store.store(failing, 'png', notTruncated), /client went away/);
     assert.deepEqual(await readdir(store.dir), []);
+  });
+
+  test('an upload larger than the memory threshold streams to disk and is stored the same way', async () => {
+    const store = await freshStore({ memoryBytes: 1024 });
+    const bytes = await readFile(fixture('rocket.jpg'));
+    const stored = await store.store(createReadStream(fixture('rocket.jpg'), { highWaterMark: 4096 }), 'jpg', notTruncated);
+    assert.equal(stored.name, `${md5(bytes)}.jpg`);
+    assert.deepEqual(await readFile(stored.path), bytes);
+    assert.deepEqual(await readdir(store.dir), [stored.name]);
+  });
+
+  test('a spilled upload over the limit leaves no temporary file', async () => {
+    const store = await freshStore({ memoryBytes: 1024, maxBytes: 50_000 });
+    await rejectsWith(store.store(createReadStream(fixture('rocket.jpg'), { highWaterMark: 4096 }), 'jpg', notTruncated), 'FILE_TOO_LARGE', 413);
+    assert.deepEqual(await readdir(store.dir), []);
+  });
+
+  test('an identical upload is not written again (the stored file keeps its first mtime)', async () => {
+    const store = await freshStore();
+    const first = await store.store(createReadStream(fixture('chelsea.png')), 'png', notTruncated);
+    const before = (await stat(first.path)).mtimeMs;
+    await new Promise((r) => setTimeout(r, 20));
+    const second = await store.store(createReadStream(fixture('chelsea.png')), 'png', notTruncated);
+    assert.equal(second.path, first.path);
+    assert.equal((await stat(second.path)).mtimeMs, before);
   });
 });

@@ -1,18 +1,24 @@
 /**
- * Stores uploads content-addressed (`<md5>.<ext>`). Bytes are streamed to a temporary file while
- * they are hashed and counted; the file is checked to be a real image, then renamed into place
- * atomically. An identical upload lands on the same name, so concurrent duplicates are harmless.
+ * Stores uploads content-addressed (`<md5>.<ext>`). Bytes are hashed and counted as they arrive;
+ * the upload is checked to be a real image, then put in place atomically (temporary file + rename),
+ * so a worker never reads half a file. An identical upload lands on the same name and is not
+ * written again.
+ *
+ * Uploads up to `memoryBytes` are held in memory while they arrive: one write instead of one per
+ * chunk, and the header is probed from memory. Larger ones are spilled to a temporary file as they
+ * stream in, so memory per request stays bounded whatever MAX_UPLOAD_BYTES is.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { AppError } from '../../../lib/errors.ts';
 import { ImageTooLargeError, probeImage, type ImageInfo } from '../../../lib/image.ts';
 import type { AllowedExtension } from './allowed-file.ts';
-import { SIGNATURE_BYTES, sniffImage } from './image-signature.ts';
+import { sniffImage } from './image-signature.ts';
 
 export interface StoredUpload {
   /** `<md5>.<ext>` */
@@ -25,6 +31,18 @@ export interface StoredUpload {
 export interface UploadLimits {
   maxBytes: number;
   maxPixels: number;
+  /** Uploads up to this size are held in memory; larger ones stream to disk. */
+  memoryBytes?: number;
+}
+
+const DEFAULT_MEMORY_BYTES = 4 * 1024 * 1024;
+
+/** What arrived: in memory, or spilled to a temporary file. */
+interface Received {
+  md5: string;
+  bytes: number;
+  data?: Buffer;
+  spilled?: string;
 }
 
 export class UploadStore {
@@ -40,55 +58,96 @@ export class UploadStore {
   }
 
   /**
-   * Streams `source` to disk and stores it. `isTruncated` tells whether the multipart parser cut the
-   * stream at the size limit (it ends the stream quietly instead of failing it).
+   * Reads `source` and stores it. `isTruncated` tells whether the multipart parser cut the stream at
+   * the size limit (it ends the stream quietly instead of failing it).
    */
   async store(source: Readable, ext: AllowedExtension, isTruncated: () => boolean): Promise<StoredUpload> {
     this.ready ??= mkdir(this.dir, { recursive: true });
     await this.ready;
     const tmp = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
     try {
-      const { md5, bytes, head } = await this.writeHashed(source, tmp);
-      if (isTruncated() || bytes > this.limits.maxBytes) {
+      const received = await this.receive(source, tmp);
+      if (isTruncated() || received.bytes > this.limits.maxBytes) {
         throw new AppError('FILE_TOO_LARGE', `the limit is ${this.limits.maxBytes} bytes`);
       }
-      const image = await this.check(tmp, head);
-      const name = `${md5}.${ext}`;
-      await rename(tmp, join(this.dir, name));
-      return { name, path: join(this.dir, name), bytes, image };
+      const image = await this.check(received);
+      const name = `${received.md5}.${ext}`;
+      const path = join(this.dir, name);
+      if (received.spilled) await rename(received.spilled, path);
+      else if (!(await isFile(path))) {
+        await writeFile(tmp, received.data!, { flag: 'wx' });
+        await rename(tmp, path);
+      }
+      return { name, path, bytes: received.bytes, image };
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
     }
   }
 
-  /** Streams to `target`, hashing and counting as it goes, and keeps the first bytes for the format check. */
-  private async writeHashed(source: Readable, target: string): Promise<{ md5: string; bytes: number; head: Buffer }> {
-    const hash = createHash('md5');
+  private async receive(source: Readable, tmp: string): Promise<Received> {
+    const hash: Hash = createHash('md5');
+    const memoryBytes = this.limits.memoryBytes ?? DEFAULT_MEMORY_BYTES;
+    let chunks: Buffer[] = [];
     let bytes = 0;
-    let head = Buffer.alloc(0);
-    const maxBytes = this.limits.maxBytes;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
+    let spill: WriteStream | undefined;
+    const spillErrors: Error[] = [];
+    try {
+      for await (const chunk of source as AsyncIterable<Buffer>) {
         bytes += chunk.length;
-        if (bytes > maxBytes) return done(new AppError('FILE_TOO_LARGE', `the limit is ${maxBytes} bytes`));
-        if (head.length < SIGNATURE_BYTES) head = Buffer.concat([head, chunk.subarray(0, SIGNATURE_BYTES - head.length)]);
+        if (bytes > this.limits.maxBytes) throw new AppError('FILE_TOO_LARGE', `the limit is ${this.limits.maxBytes} bytes`);
         hash.update(chunk);
-        done(null, chunk);
-      },
-    });
-    await pipeline(source, meter, createWriteStream(target, { flags: 'wx' }));
-    return { md5: hash.digest('hex'), bytes, head };
+        if (!spill && bytes <= memoryBytes) {
+          chunks.push(chunk);
+          continue;
+        }
+        if (!spill) {
+          spill = createWriteStream(tmp, { flags: 'wx' });
+          // Write errors surface through once('drain') and finished() below; this listener only keeps
+          // a write that fails after we destroyed the stream (the upload was refused) from crashing us.
+          spill.on('error', (err) => spillErrors.push(err));
+          for (const c of chunks) spill.write(c);
+          chunks = [];
+        }
+        if (!spill.write(chunk)) await once(spill, 'drain');
+      }
+      if (!spill) return { md5: hash.digest('hex'), bytes, data: Buffer.concat(chunks, bytes) };
+      spill.end();
+      await finished(spill);
+      return { md5: hash.digest('hex'), bytes, spilled: tmp };
+    } catch (err) {
+      spill?.destroy();
+      throw err;
+    }
   }
 
   /** Magic bytes first (cheap, names the problem), then a header decode with the pixel limit. */
-  private async check(path: string, head: Buffer): Promise<ImageInfo> {
+  private async check(received: Received): Promise<ImageInfo> {
+    const head = received.data ?? (await readHead(received.spilled!));
     if (!sniffImage(head)) throw new AppError('NOT_AN_IMAGE', 'its content is not a known image format');
     try {
-      return await probeImage(path, this.limits.maxPixels);
+      return await probeImage(received.data ?? received.spilled!, this.limits.maxPixels);
     } catch (err) {
       if (err instanceof ImageTooLargeError) throw new AppError('IMAGE_TOO_MANY_PIXELS', err.message);
       throw new AppError('IMAGE_UNREADABLE', (err as Error).message);
     }
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
+}
+
+async function readHead(path: string): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(16);
+    await fh.read(head, 0, 16, 0);
+    return head;
+  } finally {
+    await fh.close();
   }
 }
