@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { decodeRgb, ImageDecodeError, ImageTooLargeError, probeImage, type ResizePlan, type RgbPixels } from './image.ts';
+import { decodeRgb, ImageDecodeError, ImageTooLargeError, type ResizePlan, type RgbPixels } from './image.ts';
 
 const IMAGES = fileURLToPath(new URL('../tests/fixtures/images/', import.meta.url));
 
@@ -186,25 +186,3 @@ describe('decodeRgb', () => {
   });
 });
 
-describe('probeImage', () => {
-  test('format, width and height of the fixtures, from a path and from bytes', async () => {
-    assert.deepEqual(await probeImage(join(IMAGES, 'chelsea.png'), 1e9), { format: 'png', width: 451, height: 300 });
-    assert.deepEqual(await probeImage(join(IMAGES, 'rocket.jpg'), 1e9), { format: 'jpeg', width: 640, height: 427 });
-    assert.deepEqual(await probeImage(await readFile(join(IMAGES, 'rocket.jpg')), 1e9), { format: 'jpeg', width: 640, height: 427 });
-    const webp = await sharp(rawRgb(5, 3, () => RED), { raw: { width: 5, height: 3, channels: 3 } }).webp().toBuffer();
-    assert.deepEqual(await probeImage(webp, 1e9), { format: 'webp', width: 5, height: 3 });
-    const gif = await sharp(rawRgb(4, 7, () => BLUE), { raw: { width: 4, height: 7, channels: 3 } }).gif().toBuffer();
-    assert.deepEqual(await probeImage(gif, 1e9), { format: 'gif', width: 4, height: 7 });
-  });
-
-  test('enforces maxPixels: 451 × 300 = 135300', async () => {
-    await assert.rejects(probeImage(join(IMAGES, 'chelsea.png'), 135_299), ImageTooLargeError);
-    assert.equal((await probeImage(join(IMAGES, 'chelsea.png'), 135_300)).width, 451);
-  });
-
-  test('unreadable header → ImageDecodeError', async () => {
-    await assert.rejects(probeImage(join(IMAGES, 'corrupt.jpg'), 1e9), ImageDecodeError);
-    await assert.rejects(probeImage(Buffer.alloc(0), 1e9), ImageDecodeError);
-    await assert.rejects(probeImage(Buffer.from('%PDF-1.7\n'), 1e9), ImageDecodeError);
-  });
-});

@@ -1,41 +1,18 @@
 /**
  * Image decoding and resizing, on sharp. The only module that imports sharp.
- * The api uses `probeImage` to check an upload's header; workers use `decodeRgb` to get the pixels a
- * model needs, with EXIF orientation applied and JPEG shrink-on-load for large photos.
+ * Workers use `decodeRgb` to get the pixels a model needs, with EXIF orientation applied and JPEG
+ * shrink-on-load for large photos. (The api checks uploads without decoding: api/src/upload/image-header.ts.)
  */
-import sharp, { type KernelEnum, type Metadata } from 'sharp';
+import sharp, { type KernelEnum } from 'sharp';
 
 // Decoding is on libuv's pool; the cache only helps repeated identical operations, which we never do.
 sharp.cache(false);
-
-export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp';
 
 export class ImageDecodeError extends Error {
   override name = 'ImageDecodeError';
 }
 export class ImageTooLargeError extends Error {
   override name = 'ImageTooLargeError';
-}
-
-export interface ImageInfo {
-  format: string;
-  width: number;
-  height: number;
-}
-
-/** Reads an image's header (no pixel decode) and enforces the pixel limit. */
-export async function probeImage(input: string | Buffer, maxPixels: number): Promise<ImageInfo> {
-  let meta: Metadata;
-  try {
-    meta = await sharp(input, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw new ImageDecodeError(`cannot read the image header (${(err as Error).message})`);
-  }
-  if (!meta.width || !meta.height || !meta.format) throw new ImageDecodeError('the image has no size');
-  if (meta.width * meta.height > maxPixels) {
-    throw new ImageTooLargeError(`${meta.width}×${meta.height} is more than ${maxPixels} pixels`);
-  }
-  return { format: meta.format, width: meta.width, height: meta.height };
 }
 
 export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'lanczos3';

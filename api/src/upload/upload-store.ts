@@ -5,27 +5,26 @@
  * written again.
  *
  * Uploads up to `memoryBytes` are held in memory while they arrive: one write instead of one per
- * chunk, and the header is probed from memory. Larger ones are spilled to a temporary file as they
+ * chunk, and the header is read from memory. Larger ones are spilled to a temporary file as they
  * stream in, so memory per request stays bounded whatever MAX_UPLOAD_BYTES is.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AppError } from '../../../lib/errors.ts';
-import { ImageTooLargeError, probeImage, type ImageInfo } from '../../../lib/image.ts';
 import type { AllowedExtension } from './allowed-file.ts';
-import { sniffImage } from './image-signature.ts';
+import { ImageHeaderError, readImageHeader, type ImageHeader } from './image-header.ts';
 
 export interface StoredUpload {
   /** `<md5>.<ext>` */
   name: string;
   path: string;
   bytes: number;
-  image: ImageInfo;
+  image: ImageHeader;
 }
 
 export interface UploadLimits {
@@ -37,11 +36,14 @@ export interface UploadLimits {
 
 const DEFAULT_MEMORY_BYTES = 4 * 1024 * 1024;
 
-/** What arrived: in memory, or spilled to a temporary file. */
+/** Enough bytes for any real header: JPEG metadata (EXIF, ICC) may come before the frame size. */
+const HEADER_BYTES = 256 * 1024;
+
+/** What arrived: the chunks in memory, or spilled to a temporary file. */
 interface Received {
   md5: string;
   bytes: number;
-  data?: Buffer;
+  chunks?: Buffer[];
   spilled?: string;
 }
 
@@ -75,7 +77,7 @@ export class UploadStore {
       const path = join(this.dir, name);
       if (received.spilled) await rename(received.spilled, path);
       else if (!(await isFile(path))) {
-        await writeFile(tmp, received.data!, { flag: 'wx' });
+        await writeChunks(tmp, received.chunks!);
         await rename(tmp, path);
       }
       return { name, path, bytes: received.bytes, image };
@@ -111,7 +113,7 @@ export class UploadStore {
         }
         if (!spill.write(chunk)) await once(spill, 'drain');
       }
-      if (!spill) return { md5: hash.digest('hex'), bytes, data: Buffer.concat(chunks, bytes) };
+      if (!spill) return { md5: hash.digest('hex'), bytes, chunks };
       spill.end();
       await finished(spill);
       return { md5: hash.digest('hex'), bytes, spilled: tmp };
@@ -121,16 +123,44 @@ export class UploadStore {
     }
   }
 
-  /** Magic bytes first (cheap, names the problem), then a header decode with the pixel limit. */
-  private async check(received: Received): Promise<ImageInfo> {
-    const head = received.data ?? (await readHead(received.spilled!));
-    if (!sniffImage(head)) throw new AppError('NOT_AN_IMAGE', 'its content is not a known image format');
+  /** Magic bytes and header (format, size), then the pixel limit. */
+  private async check(received: Received): Promise<ImageHeader> {
+    const head = received.chunks ? firstBytes(received.chunks, HEADER_BYTES) : await readHead(received.spilled!, HEADER_BYTES);
+    let header: ImageHeader | undefined;
     try {
-      return await probeImage(received.data ?? received.spilled!, this.limits.maxPixels);
+      header = readImageHeader(head);
     } catch (err) {
-      if (err instanceof ImageTooLargeError) throw new AppError('IMAGE_TOO_MANY_PIXELS', err.message);
-      throw new AppError('IMAGE_UNREADABLE', (err as Error).message);
+      if (err instanceof ImageHeaderError) throw new AppError('IMAGE_UNREADABLE', err.message);
+      throw err;
     }
+    if (!header) throw new AppError('NOT_AN_IMAGE', 'its content is not a known image format');
+    if (header.width * header.height > this.limits.maxPixels) {
+      throw new AppError('IMAGE_TOO_MANY_PIXELS', `${header.width}×${header.height} is more than ${this.limits.maxPixels} pixels`);
+    }
+    return header;
+  }
+}
+
+/** The first `n` bytes of a list of chunks, copying only what is needed. */
+function firstBytes(chunks: Buffer[], n: number): Buffer {
+  if (chunks.length > 0 && chunks[0]!.length >= n) return chunks[0]!.subarray(0, n);
+  const parts: Buffer[] = [];
+  let got = 0;
+  for (const c of chunks) {
+    if (got >= n) break;
+    parts.push(c.subarray(0, n - got));
+    got += parts.at(-1)!.length;
+  }
+  return Buffer.concat(parts, got);
+}
+
+/** Writes the chunks with one writev, without joining them first. */
+async function writeChunks(path: string, chunks: Buffer[]): Promise<void> {
+  const fh = await open(path, 'wx');
+  try {
+    await fh.writev(chunks);
+  } finally {
+    await fh.close();
   }
 }
 
@@ -141,12 +171,12 @@ async function isFile(path: string): Promise<boolean> {
   );
 }
 
-async function readHead(path: string): Promise<Buffer> {
+async function readHead(path: string, n: number): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
-    const head = Buffer.alloc(16);
-    await fh.read(head, 0, 16, 0);
-    return head;
+    const head = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(head, 0, n, 0);
+    return head.subarray(0, bytesRead);
   } finally {
     await fh.close();
   }

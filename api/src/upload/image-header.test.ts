@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { SIGNATURE_BYTES, sniffImage } from './image-signature.ts';
+import { ImageHeaderError, readImageHeader, SIGNATURE_BYTES, sniffImage } from './image-header.ts';
 
 const IMAGES = fileURLToPath(new URL('../../../tests/fixtures/images/', import.meta.url));
 const red = () => sharp({ create: { width: 3, height: 2, channels: 3, background: { r: 255, g: 0, b: 0 } } });
@@ -57,5 +57,43 @@ describe('sniffImage', () => {
     assert.equal(sniffImage(Buffer.from('GIF8')), undefined);
     assert.equal(sniffImage(Buffer.from('RIFF\x24\x00\x00\x00WAVE', 'latin1')), undefined); // a WAV file
     assert.equal(sniffImage(Buffer.from('RIFF\x24\x00\x00\x00WEB', 'latin1')), undefined); // cut short
+  });
+});
+
+describe('readImageHeader', () => {
+  const sized = (w: number, h: number, alpha = false) =>
+    sharp({ create: { width: w, height: h, channels: alpha ? 4 : 3, background: { r: 10, g: 200, b: 30, alpha: 0.5 } } });
+
+  test('agrees with sharp on every format and variant the api accepts', async () => {
+    const cases: [string, Buffer][] = [
+      ['png', await sized(451, 300).png().toBuffer()],
+      ['jpeg baseline', await sized(641, 427).jpeg().toBuffer()],
+      ['jpeg progressive', await sized(1000, 17).jpeg({ progressive: true }).toBuffer()],
+      ['jpeg with EXIF and an ICC profile', await sized(300, 200).jpeg().withMetadata({ orientation: 6 }).toBuffer()],
+      ['gif', await sized(7, 5).gif().toBuffer()],
+      ['webp lossy (VP8)', await sized(333, 222).webp().toBuffer()],
+      ['webp lossless (VP8L)', await sized(16383, 3).webp({ lossless: true }).toBuffer()],
+      ['webp with alpha (VP8X)', await sized(40, 30, true).webp({ lossless: false, alphaQuality: 50 }).toBuffer()],
+      ['chelsea.png', await readFile(join(IMAGES, 'chelsea.png'))],
+      ['rocket.jpg', await readFile(join(IMAGES, 'rocket.jpg'))],
+      ['truncated.jpg (header intact)', await readFile(join(IMAGES, 'truncated.jpg'))],
+    ];
+    for (const [what, bytes] of cases) {
+      const meta = await sharp(bytes).metadata();
+      assert.deepEqual(readImageHeader(bytes), { format: meta.format, width: meta.width, height: meta.height }, what);
+    }
+  });
+
+  test('GIF87a written by hand', () => {
+    assert.deepEqual(readImageHeader(GIF87A), { format: 'gif', width: 1, height: 1 });
+  });
+
+  test('not an image → undefined; an image header cut short → ImageHeaderError', async () => {
+    assert.equal(readImageHeader(Buffer.from('%PDF-1.7\n')), undefined);
+    assert.equal(readImageHeader(Buffer.alloc(0)), undefined);
+    const jpeg = await readFile(join(IMAGES, 'rocket.jpg'));
+    assert.throws(() => readImageHeader(jpeg.subarray(0, 20)), ImageHeaderError);
+    const png = await sized(4, 4).png().toBuffer();
+    assert.throws(() => readImageHeader(png.subarray(0, 20)), /PNG header is damaged or incomplete/);
   });
 });
