@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { redisAnswers } from '../lib/redis-probe.ts';
 import { expectedTinyRgb, fixtureModels, image, tempDir } from './helpers/fixtures.ts';
 import { postFile, waitFor200 } from './helpers/http.ts';
-import { ENTRY, freePort, REDIS_URL, startService, type Service } from './helpers/processes.ts';
+import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, startService, type Service } from './helpers/processes.ts';
 
 describe('api + workers through Redis', () => {
   const services: Service[] = [];
@@ -54,6 +54,7 @@ describe('api + workers through Redis', () => {
 
   after(async () => {
     await Promise.all(services.map((s) => s.stop()));
+    await deleteRedisPrefix(env.REDIS_PREFIX!);
   });
 
   /** A second api process on the same Redis, with its own settings. */

@@ -8,12 +8,14 @@ import { after, describe, it } from 'node:test';
 import { redisAnswers } from '../lib/redis-probe.ts';
 import { expectedTinyRgb, fixtureModels, image, tempDir } from './helpers/fixtures.ts';
 import { postFile, waitFor200 } from './helpers/http.ts';
-import { ENTRY, freePort, REDIS_URL, startService, type Service } from './helpers/processes.ts';
+import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, startService, type Service } from './helpers/processes.ts';
 
 describe('npm start', () => {
   const services: Service[] = [];
+  const prefix = `test-${randomBytes(4).toString('hex')}`;
   after(async () => {
     await Promise.all(services.map((s) => s.stop()));
+    await deleteRedisPrefix(prefix);
   });
 
   async function startWith(extra: Record<string, string>) {
@@ -43,7 +45,7 @@ describe('npm start', () => {
 
   it('auto mode picks Redis when one answers on localhost, and runs a worker process', async () => {
     assert.ok(await redisAnswers(REDIS_URL, 1000), `Redis must answer at ${REDIS_URL}`);
-    const { s, base } = await startWith({ QUEUE_MODE: 'auto', REDIS_URL: '', REDIS_PREFIX: `test-${randomBytes(4).toString('hex')}` });
+    const { s, base } = await startWith({ QUEUE_MODE: 'auto', REDIS_URL: '', REDIS_PREFIX: prefix });
     assert.match(s.logs(), /redis mode/);
     const r = await postFile(`${base}/v1/predict`, image('chelsea.png'));
     const body = (await r.json()) as { worker: string };

@@ -29,6 +29,8 @@ export interface PredictServiceConfig {
 
 /** Served models change only when workers come and go; one Redis read per second is plenty. */
 const SERVED_CACHE_MS = 1000;
+/** When a named model is missing from the cache, a list this fresh is trusted. */
+const FRESH_ENOUGH_MS = 100;
 
 export class PredictService {
   private served?: { at: number; models: Promise<Map<string, number>> };
@@ -38,10 +40,10 @@ export class PredictService {
     private readonly config: PredictServiceConfig,
   ) {}
 
-  /** Models with at least one live worker, and how many workers hold each. */
-  servedModels(): Promise<Map<string, number>> {
+  /** Models with at least one live worker, and how many workers hold each (at most `maxAgeMs` old). */
+  servedModels(maxAgeMs = SERVED_CACHE_MS): Promise<Map<string, number>> {
     const now = Date.now();
-    if (!this.served || now - this.served.at > SERVED_CACHE_MS) {
+    if (!this.served || now - this.served.at > maxAgeMs) {
       const models = this.producer.servedModels();
       this.served = { at: now, models };
       models.catch(() => (this.served = undefined));
@@ -53,8 +55,21 @@ export class PredictService {
     return pickDefaultModel(this.config.defaultModel, (await this.servedModels()).keys());
   }
 
+  /**
+   * Refuses at once (503) when the queue of the model the request will most likely use was just
+   * found full, so the api does not read, hash and store uploads it cannot serve.
+   */
+  async rejectIfFull(modelHint: string | undefined): Promise<void> {
+    const model = modelHint ?? (await this.defaultModel());
+    if (model && !this.producer.admits(model)) {
+      throw new AppError('QUEUE_FULL', `the queue for model ${model} is full`, { retryAfterS: 1 });
+    }
+  }
+
   async predict(upload: StoredUpload, opts: PredictOptions): Promise<PredictOutcome> {
-    const served = await this.servedModels();
+    let served = await this.servedModels();
+    // A worker that just started may not be in the cached list yet: look again before refusing.
+    if (opts.model && !served.has(opts.model)) served = await this.servedModels(FRESH_ENOUGH_MS);
     const model = opts.model ?? pickDefaultModel(this.config.defaultModel, served.keys());
     if (!model) throw new AppError('NOT_READY', 'no model worker is running yet', { retryAfterS: 2 });
     if (!served.has(model)) {

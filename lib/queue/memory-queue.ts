@@ -51,6 +51,10 @@ export class MemoryQueue implements JobProducer, JobConsumer {
     return result;
   }
 
+  admits(): boolean {
+    return this.waiting.length < this.opts.maxWaiting;
+  }
+
   private pump(): void {
     while (this.started && !this.closed && this.running < this.opts.concurrency && this.waiting.length > 0) {
       const job = this.waiting.shift()!;

@@ -39,6 +39,9 @@ if n >= tonumber(ARGV[1]) then return -1 - n end
 redis.call('XADD', KEYS[1], '*', '${JOB_FIELD}', ARGV[2], '${REPLY_TO_FIELD}', ARGV[3])
 return n`;
 
+/** How long a full queue is remembered: short, so capacity freed by workers is used at once. */
+const FULL_MEMORY_MS = 100;
+
 type BoundedAdd = RedisConnection & { boundedAdd(key: string, max: number, job: string, replyTo: string): Promise<number> };
 
 export class RedisProducer implements JobProducer {
@@ -47,6 +50,8 @@ export class RedisProducer implements JobProducer {
   private readonly channel: string;
   private readonly waiters = new WaiterRegistry<JobResult>();
   private readonly groups = new Map<string, Promise<void>>();
+  /** Per model, until when to refuse without trying: set when an add found the queue full. */
+  private readonly fullUntil = new Map<string, number>();
   private subscribed?: Promise<unknown>;
   private closed = false;
 
@@ -107,6 +112,7 @@ export class RedisProducer implements JobProducer {
       (before) => {
         if (before < 0) {
           const queued = -1 - before;
+          this.fullUntil.set(job.model, Date.now() + FULL_MEMORY_MS);
           this.waiters.reject(job.id, new AppError('QUEUE_FULL', `${queued} jobs are queued or running for model ${job.model}`, { retryAfterS: 1 }));
         }
       },
@@ -115,6 +121,10 @@ export class RedisProducer implements JobProducer {
     // One handler for both: the deadline may pass while the add is still in flight.
     const [answer] = await Promise.all([result, added]);
     return answer;
+  }
+
+  admits(model: string): boolean {
+    return (this.fullUntil.get(model) ?? 0) <= Date.now();
   }
 
   async servedModels(): Promise<Map<string, number>> {

@@ -79,3 +79,16 @@ export function freePort(): Promise<number> {
 
 /** Fails loudly when Redis is missing: these tests never skip (CI starts Redis). */
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Deletes every key of a test's prefix, so test runs leave nothing behind in a shared Redis. */
+export async function deleteRedisPrefix(prefix: string): Promise<void> {
+  const { connectRedis } = await import('../../lib/queue/redis-connection.ts');
+  const { createLogger } = await import('../../lib/logger.ts');
+  const redis = connectRedis(REDIS_URL, 'test-cleanup', createLogger('silent', 'test'));
+  try {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
+}

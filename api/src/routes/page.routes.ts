@@ -28,6 +28,7 @@ export async function pageRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
   app.post('/', { schema: { hide: true } }, async (request, reply) => {
     const receivedAt = Date.now();
     try {
+      await deps.predictor.rejectIfFull(undefined);
       const { upload, fields } = await receiveUpload(request, deps.uploads);
       const { result, totalMs } = await deps.predictor.predict(upload, { model: fields.model || undefined, topK: 5, receivedAt });
       const top = result.predictions[0]!;

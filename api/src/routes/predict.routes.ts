@@ -68,6 +68,7 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     async (request, reply) => {
       const receivedAt = Date.now();
       try {
+        await deps.predictor.rejectIfFull(undefined);
         const { upload, fields } = await receiveUpload(request, deps.uploads);
         const { result } = await deps.predictor.predict(upload, { model: fields.model || undefined, topK: 1, receivedAt });
         const top = result.predictions[0]!;
@@ -90,6 +91,7 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     },
     async (request) => {
       const receivedAt = Date.now();
+      await deps.predictor.rejectIfFull(request.query.model);
       const { upload, fields } = await receiveUpload(request, deps.uploads);
       const uploadMs = Date.now() - receivedAt;
       const model = request.query.model ?? (fields.model || undefined);

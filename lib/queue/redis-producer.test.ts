@@ -1,0 +1,44 @@
+/** The api side of the Redis queue against a real Redis (fails, never skips, without one). */
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { after, it } from 'node:test';
+import { AppError } from '../errors.ts';
+import { createLogger } from '../logger.ts';
+import { redisAnswers } from '../redis-probe.ts';
+import { deleteRedisPrefix } from '../../tests/helpers/processes.ts';
+import { RedisProducer } from './redis-producer.ts';
+
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `test-${randomBytes(4).toString('hex')}`;
+const producer = new RedisProducer({
+  redisUrl: REDIS_URL,
+  prefix,
+  maxQueued: 1,
+  log: createLogger('silent', 'test'),
+});
+after(async () => {
+  await producer.close();
+  await deleteRedisPrefix(prefix);
+});
+
+const job = (deadlineMs: number) => ({
+  id: randomUUID(),
+  image: 'x.png',
+  model: 'm',
+  deadline: Date.now() + deadlineMs,
+  enqueuedAt: Date.now(),
+  topK: 1,
+});
+
+it('a full queue refuses the next job at once, and admits() says so before any upload is read', async () => {
+  assert.ok(await redisAnswers(REDIS_URL, 1000), `Redis must answer at ${REDIS_URL}`);
+  assert.equal(producer.admits('m'), true);
+  // No worker: the first job stays queued until its deadline.
+  const first = producer.submit(job(1500)).catch((err: unknown) => err);
+  await new Promise((r) => setTimeout(r, 50));
+  await assert.rejects(producer.submit(job(1500)), (err: unknown) => err instanceof AppError && err.code === 'QUEUE_FULL' && err.retryAfterS === 1);
+  assert.equal(producer.admits('m'), false);
+  assert.equal(producer.admits('other-model'), true);
+  const firstOutcome = await first;
+  assert.ok(firstOutcome instanceof AppError && firstOutcome.code === 'DEADLINE_EXCEEDED');
+});
