@@ -76,7 +76,11 @@ const spec = {
   MAX_UPLOAD_BYTES: { default: String(20 * 1024 * 1024), parse: int(1), doc: 'largest upload accepted (413 above)' },
   MAX_PIXELS: { default: String(50_000_000), parse: int(1), doc: 'largest image accepted, in pixels (width × height)' },
   REQUEST_TIMEOUT_MS: { default: '10000', parse: int(1), doc: 'deadline of a prediction; 504 when it passes' },
-  QUEUE_MAX_WAITING: { default: '200', parse: int(1), doc: 'jobs allowed queued or running per model; beyond it 503 + Retry-After at once' },
+  QUEUE_MAX_WAITING: {
+    default: '64',
+    parse: int(1),
+    doc: 'jobs allowed queued or running per model; beyond it 503 + Retry-After at once. Keep it under (images/s the workers serve) × (REQUEST_TIMEOUT_MS in s), or accepted requests wait until their 504',
+  },
   RESULT_TTL_S: { default: '60', parse: int(1), doc: 'how long replies stay in Redis, keyed by job id' },
   IMAGE_TRANSPORT: {
     default: 'path',
