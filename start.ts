@@ -4,7 +4,7 @@
  * worker processes beside it, talking through Redis. Without Redis it runs api and model in this one
  * process over an in-process queue. The code above the queue interface is the same in both.
  */
-import { ConfigError, loadConfig, type Config } from './lib/config.ts';
+import { ConfigError, loadConfig, workerProcessCount, type Config } from './lib/config.ts';
 import { createLogger, type Logger } from './lib/logger.ts';
 import { MemoryQueue } from './lib/queue/memory-queue.ts';
 import { redisAnswers } from './lib/redis-probe.ts';
@@ -25,7 +25,7 @@ async function chooseMode(config: Config): Promise<'redis' | 'embedded'> {
 
 async function runEmbedded(config: Config, log: Logger): Promise<void> {
   log.info('embedded mode: no Redis configured or answering on localhost, so api and model run in this one process over an in-process queue');
-  const host = await startModelHost(config, log);
+  const host = await startModelHost(config, log, { embedded: true });
   const queue = new MemoryQueue({
     maxWaiting: config.QUEUE_MAX_WAITING,
     concurrency: config.WORKER_CONCURRENCY,
@@ -50,10 +50,11 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
 
 async function runWithRedis(config: Config, log: Logger): Promise<void> {
   const redisUrl = config.REDIS_URL ?? LOCAL_REDIS;
-  log.info({ redis: redisUrl, workers: config.MODEL_WORKERS }, 'redis mode: api here, model workers in their own processes');
+  const workers = workerProcessCount(config);
+  log.info({ redis: redisUrl, workers }, 'redis mode: api here, model workers in their own processes');
   const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_MODE: 'redis' };
   process.env.REDIS_URL = redisUrl;
-  const supervisor = new WorkerSupervisor(config.MODEL_WORKERS, env, log);
+  const supervisor = new WorkerSupervisor(workers, env, log);
   supervisor.start();
   // HTTP drains first (in-flight requests still get their answers), then the workers stop.
   await runApiServer([['stop model workers', () => supervisor.stop()]]);

@@ -8,7 +8,7 @@
  * `--overhead` instead measures the serving layer's own cost at one client.
  */
 import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
-import { ConfigError, loadConfig, type Config } from '../lib/config.ts';
+import { ConfigError, loadConfig, ortThreadsPerSession, workerProcessCount, type Config } from '../lib/config.ts';
 import { HELP, parseBenchArgs, UsageError, type BenchArgs } from './args.ts';
 import { measureCeiling, type CeilingResult } from './ceiling.ts';
 import { renderChart } from './chart-svg.ts';
@@ -68,11 +68,13 @@ async function main(): Promise<void> {
   // 1. The ceiling, while nothing of ours runs.
   let ceiling: CeilingResult | undefined;
   if (args.ceiling && resolved) {
-    log(`ceiling: ${args.model}, ORT_THREADS=${config.ORT_THREADS}, WORKER_CONCURRENCY=${config.WORKER_CONCURRENCY}, ~${args.ceilingSeconds} s`);
+    // The same threads per session as the workers the bench starts will use.
+    const threads = ortThreadsPerSession({ ...config, MODEL_WORKERS: args.workers ?? config.MODEL_WORKERS }, { embedded: false });
+    log(`ceiling: ${args.model}, ${threads} ORT thread(s) per session, WORKER_CONCURRENCY=${config.WORKER_CONCURRENCY}, ~${args.ceilingSeconds} s`);
     ceiling = await measureCeiling({
       entry: resolved.entry,
       images: images.images,
-      threads: config.ORT_THREADS,
+      threads,
       concurrency: config.WORKER_CONCURRENCY,
       maxPixels: config.MAX_PIXELS,
       warmupSeconds: args.quick ? 0.5 : 2,
@@ -242,7 +244,7 @@ function buildResult(
     if (s.droppedByClient) notes.push(`${s.label}: ${s.droppedByClient} arrivals were not sent (client in-flight cap reached).`);
   }
   if (!steps.some((s) => s.procs)) notes.push('no process statistics: the target was not started by the bench (give --pid with --url on this machine) or /proc is unavailable.');
-  const workers = args.url ? undefined : (args.workers ?? config.MODEL_WORKERS);
+  const workers = args.url ? undefined : (args.workers ?? workerProcessCount(config));
   const maxSeen = Math.max(0, ...steps.map((s) => s.workersSeen));
   if (workers !== undefined && maxSeen < workers) notes.push(`only ${maxSeen} of ${workers} workers answered during the steps.`);
   notes.push('the load generator runs on the same machine and competes for the same cores (see client CPU).');

@@ -20,7 +20,7 @@ const START_ENTRY = join(ROOT, 'start.ts');
 export interface SystemOptions {
   modelsDir: string;
   model: string;
-  /** MODEL_WORKERS; undefined keeps the environment's (default 1). */
+  /** MODEL_WORKERS; undefined keeps the environment's (default: one per core). */
   workers?: number;
   readyTimeoutMs: number;
   log: (msg: string) => void;

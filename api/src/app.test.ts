@@ -56,7 +56,7 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       LOG_LEVEL: 'silent',
     });
     const log = createLogger('silent', 'test');
-    host = await startModelHost(config, log);
+    host = await startModelHost(config, log, { embedded: true });
     queue = new MemoryQueue({ maxWaiting: 10, concurrency: 2, models: host.models, handler: host.handler, log });
     await queue.start();
     ({ app } = await buildApp(config, queue, log));

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Config } from '../../lib/config.ts';
+import { ortThreadsPerSession, type Config } from '../../lib/config.ts';
 import type { JobHandler } from '../../lib/job-contract.ts';
 import type { Logger } from '../../lib/logger.ts';
 import { Classifier } from './classifier.ts';
@@ -18,7 +18,8 @@ export interface ModelHost {
   close(): Promise<void>;
 }
 
-export async function startModelHost(config: Config, log: Logger): Promise<ModelHost> {
+/** `embedded`: the api shares this process (decides the default thread count). */
+export async function startModelHost(config: Config, log: Logger, where: { embedded: boolean }): Promise<ModelHost> {
   const entries = config.MODELS.length
     ? await Promise.all(config.MODELS.map((name) => loadModelEntry(config.MODELS_DIR, name)))
     : await loadAll(config.MODELS_DIR, log);
@@ -26,10 +27,11 @@ export async function startModelHost(config: Config, log: Logger): Promise<Model
     throw new Error(`no model to serve in ${config.MODELS_DIR}: run "npm run models -- list" and "npm run models -- --help"`);
   }
   const classifiers = new Map<string, Classifier>();
+  const threads = ortThreadsPerSession(config, where);
   for (const entry of entries) {
     const t0 = performance.now();
-    classifiers.set(entry.name, await Classifier.load(entry, { threads: config.ORT_THREADS, maxPixels: config.MAX_PIXELS }));
-    log.info({ model: entry.name, ms: Math.round(performance.now() - t0), bytes: entry.sizeBytes }, 'model loaded');
+    classifiers.set(entry.name, await Classifier.load(entry, { threads, maxPixels: config.MAX_PIXELS }));
+    log.info({ model: entry.name, ms: Math.round(performance.now() - t0), bytes: entry.sizeBytes, threads }, 'model loaded');
   }
   const workerId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   let closed = false;

@@ -8,7 +8,7 @@ import { startModelHost } from './model-host.ts';
 export async function runWorker(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL, 'model');
-  const host = await startModelHost(config, log);
+  const host = await startModelHost(config, log, { embedded: false });
   const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const consumer = new RedisConsumer({
     redisUrl,
