@@ -63,10 +63,10 @@ export interface JobProducer {
   /** Models held by live workers, with how many workers hold each. */
   servedModels(): Promise<Map<string, number>>;
   /**
-   * False when the model's queue was full a moment ago: the api then answers 503 before reading the
-   * upload, so overload costs it almost nothing. A stale true is harmless (submit enforces the bound).
+   * False when the model's queue is full: the api then answers 503 before reading the upload, so
+   * overload costs it almost nothing. A true that turns stale is harmless (submit enforces the bound).
    */
-  admits(model: string): boolean;
+  admits(model: string): Promise<boolean>;
   /** True when the queue's backing store answers. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

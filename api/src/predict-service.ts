@@ -56,12 +56,12 @@ export class PredictService {
   }
 
   /**
-   * Refuses at once (503) when the queue of the model the request will most likely use was just
-   * found full, so the api does not read, hash and store uploads it cannot serve.
+   * Refuses at once (503) when the queue of the model the request will most likely use is full, so
+   * the api does not read, hash and store uploads it cannot serve.
    */
   async rejectIfFull(modelHint: string | undefined): Promise<void> {
     const model = modelHint ?? (await this.defaultModel());
-    if (model && !this.producer.admits(model)) {
+    if (model && !(await this.producer.admits(model))) {
       throw new AppError('QUEUE_FULL', `the queue for model ${model} is full`, { retryAfterS: 1 });
     }
   }

@@ -51,7 +51,7 @@ export class MemoryQueue implements JobProducer, JobConsumer {
     return result;
   }
 
-  admits(): boolean {
+  async admits(): Promise<boolean> {
     return this.waiting.length < this.opts.maxWaiting;
   }
 

@@ -32,13 +32,13 @@ const job = (deadlineMs: number) => ({
 
 it('a full queue refuses the next job at once, and admits() says so before any upload is read', async () => {
   assert.ok(await redisAnswers(REDIS_URL, 1000), `Redis must answer at ${REDIS_URL}`);
-  assert.equal(producer.admits('m'), true);
+  assert.equal(await producer.admits('m'), true);
   // No worker: the first job stays queued until its deadline.
   const first = producer.submit(job(1500)).catch((err: unknown) => err);
   await new Promise((r) => setTimeout(r, 50));
   await assert.rejects(producer.submit(job(1500)), (err: unknown) => err instanceof AppError && err.code === 'QUEUE_FULL' && err.retryAfterS === 1);
-  assert.equal(producer.admits('m'), false);
-  assert.equal(producer.admits('other-model'), true);
+  assert.equal(await producer.admits('m'), false);
+  assert.equal(await producer.admits('other-model'), true);
   const firstOutcome = await first;
   assert.ok(firstOutcome instanceof AppError && firstOutcome.code === 'DEADLINE_EXCEEDED');
 });

@@ -39,8 +39,8 @@ if n >= tonumber(ARGV[1]) then return -1 - n end
 redis.call('XADD', KEYS[1], '*', '${JOB_FIELD}', ARGV[2], '${REPLY_TO_FIELD}', ARGV[3])
 return n`;
 
-/** How long a full queue is remembered: short, so capacity freed by workers is used at once. */
-const FULL_MEMORY_MS = 100;
+/** How long a queue length seen in a reply is trusted for admission without asking Redis again. */
+const LENGTH_FRESH_MS = 100;
 
 type BoundedAdd = RedisConnection & { boundedAdd(key: string, max: number, job: string, replyTo: string): Promise<number> };
 
@@ -50,8 +50,8 @@ export class RedisProducer implements JobProducer {
   private readonly channel: string;
   private readonly waiters = new WaiterRegistry<JobResult>();
   private readonly groups = new Map<string, Promise<void>>();
-  /** Per model, until when to refuse without trying: set when an add found the queue full. */
-  private readonly fullUntil = new Map<string, number>();
+  /** Per model, the last queue length seen (from adds or XLEN) and when. */
+  private readonly lastLength = new Map<string, { length: number; at: number }>();
   private subscribed?: Promise<unknown>;
   private closed = false;
 
@@ -110,9 +110,9 @@ export class RedisProducer implements JobProducer {
     const result = this.waiters.wait(job.id, job.deadline);
     const added = this.cmd.boundedAdd(jobsKey(this.opts.prefix, job.model), this.opts.maxQueued, JSON.stringify(job), this.channel).then(
       (before) => {
+        this.lastLength.set(job.model, { length: before < 0 ? -1 - before : before + 1, at: Date.now() });
         if (before < 0) {
           const queued = -1 - before;
-          this.fullUntil.set(job.model, Date.now() + FULL_MEMORY_MS);
           this.waiters.reject(job.id, new AppError('QUEUE_FULL', `${queued} jobs are queued or running for model ${job.model}`, { retryAfterS: 1 }));
         }
       },
@@ -123,8 +123,20 @@ export class RedisProducer implements JobProducer {
     return answer;
   }
 
-  admits(model: string): boolean {
-    return (this.fullUntil.get(model) ?? 0) <= Date.now();
+  /**
+   * A recent length settles it without a round trip (full, or less than half full); near the bound, or
+   * when nothing recent is known, one XLEN decides, which costs far less than reading an upload.
+   */
+  async admits(model: string): Promise<boolean> {
+    const seen = this.lastLength.get(model);
+    const now = Date.now();
+    if (seen && now - seen.at < LENGTH_FRESH_MS) {
+      if (seen.length >= this.opts.maxQueued) return false;
+      if (seen.length < this.opts.maxQueued / 2) return true;
+    }
+    const length = await this.cmd.xlen(jobsKey(this.opts.prefix, model));
+    this.lastLength.set(model, { length, at: Date.now() });
+    return length < this.opts.maxQueued;
   }
 
   async servedModels(): Promise<Map<string, number>> {
