@@ -102,6 +102,11 @@ const spec = {
     parse: int(0, 64),
     doc: 'worker processes per host: `npm start` in redis mode starts this many beside the api (0: one per core); also what ORT_THREADS=0 divides the cores by',
   },
+  WORKER_NICE: {
+    default: '5',
+    parse: int(0, 19),
+    doc: 'scheduling priority (nice) of worker processes: above 0, the api keeps answering quickly (and refusing overload quickly) while workers use every core',
+  },
   WORKER_LOCK_MS: {
     default: '15000',
     parse: int(500),

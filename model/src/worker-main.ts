@@ -1,4 +1,5 @@
 /** A model worker process: loads its models, takes jobs from Redis, drains on SIGTERM. */
+import { getPriority, setPriority } from 'node:os';
 import { ConfigError, loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { RedisConsumer } from '../../lib/queue/redis-consumer.ts';
@@ -8,6 +9,7 @@ import { startModelHost } from './model-host.ts';
 export async function runWorker(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL, 'model');
+  lowerPriority(config.WORKER_NICE, log);
   const host = await startModelHost(config, log, { embedded: false });
   const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const consumer = new RedisConsumer({
@@ -30,6 +32,19 @@ export async function runWorker(): Promise<void> {
     ]),
     log,
   );
+}
+
+/**
+ * Workers yield the CPU to the api when both want it: the api's work per request is small, and a
+ * delayed api delays every client (and every refusal), while a delayed worker only delays its job.
+ */
+function lowerPriority(nice: number, log: ReturnType<typeof createLogger>): void {
+  if (nice === 0) return;
+  try {
+    setPriority(Math.max(getPriority(), nice));
+  } catch (err) {
+    log.warn({ err: (err as Error).message, nice }, 'could not lower the worker priority; running at normal priority');
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
