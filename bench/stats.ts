@@ -3,6 +3,7 @@
  * Percentiles use the nearest-rank method: the reported value is one that was really observed,
  * which is what latency reports conventionally show (no interpolated "p99" nobody saw).
  */
+import { mulberry32 } from '../lib/seeded-random.ts';
 
 /** Sorts a copy ascending (numbers, not the default string sort). */
 export function sortedCopy(values: readonly number[]): number[] {
@@ -58,20 +59,8 @@ export function fmt(value: number | undefined | null, decimals = 1): string {
   return value.toFixed(decimals);
 }
 
-/**
- * A seeded pseudo-random generator (mulberry32), so open-loop arrival schedules are the same on
- * every run and two runs differ only by the system, not by the dice.
- */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded, so open-loop arrival schedules are the same on every run and two runs differ only by the system. */
+export const seededRandom = mulberry32;
 
 /** Renders rows as an aligned plain-text table (first row is the header). */
 export function textTable(rows: string[][]): string {

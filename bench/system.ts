@@ -4,13 +4,13 @@
  * upload/feedback folders, serving only the benched model. Also the readiness/reachability checks
  * used when benching a system started elsewhere (`--url`).
  */
+import { freePort } from '../lib/free-port.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { deleteKeysWithPrefix } from '../lib/queue/redis-connection.ts';
 import { HttpClient } from './http-client.ts';
 import { childrenOf } from './proc-stats.ts';
 
@@ -40,17 +40,7 @@ export interface RunningSystem {
   stop(): Promise<void>;
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Throws a one-line error when nothing answers HTTP at `url`. */
 export async function checkReachable(url: string): Promise<void> {
@@ -189,23 +179,9 @@ function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
 
 /** Deletes this run's keys (its prefix is unique), so repeated runs do not litter a shared Redis. */
 async function deleteRedisKeys(redisUrl: string, prefix: string, log: (msg: string) => void): Promise<void> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 2000 });
-  redis.on('error', () => undefined); // the failure surfaces through the awaited commands below
   try {
-    await redis.connect();
-    let cursor = '0';
-    let deleted = 0;
-    // Bounded: a run makes a few dozen keys; 1000 SCAN pages is far beyond that.
-    for (let i = 0; i < 1000; i++) {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
-      if (keys.length) deleted += await redis.del(...keys);
-      cursor = next;
-      if (cursor === '0') break;
-    }
-    log(`deleted ${deleted} Redis keys of prefix ${prefix}`);
+    log(`deleted ${await deleteKeysWithPrefix(redisUrl, prefix)} Redis keys of prefix ${prefix}`);
   } catch (err) {
     log(`warning: could not delete Redis keys of prefix ${prefix}: ${(err as Error).message}`);
-  } finally {
-    redis.disconnect();
   }
 }

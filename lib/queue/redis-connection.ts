@@ -29,3 +29,26 @@ export function connectRedis(url: string, name: string, log: Logger): RedisConne
   });
   return redis;
 }
+
+/**
+ * Deletes every key under `prefix` (SCAN, bounded), for tests and the bench, which run under a
+ * unique prefix of their own. Returns how many keys went. Fails fast when Redis does not answer.
+ */
+export async function deleteKeysWithPrefix(url: string, prefix: string): Promise<number> {
+  const redis = new Redis(url, { protocol: 2, maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 2000 });
+  redis.on('error', () => undefined); // the failure surfaces through the awaited commands below
+  try {
+    await redis.connect();
+    let cursor = '0';
+    let deleted = 0;
+    for (let page = 0; page < 1000; page++) {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      if (keys.length) deleted += await redis.del(...keys);
+      cursor = next;
+      if (cursor === '0') break;
+    }
+    return deleted;
+  } finally {
+    redis.disconnect();
+  }
+}

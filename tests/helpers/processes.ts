@@ -3,8 +3,8 @@
  * kept so a failing test shows what the service said.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { deleteKeysWithPrefix } from '../../lib/queue/redis-connection.ts';
 import { ROOT } from './fixtures.ts';
 
 export interface Service {
@@ -65,30 +65,12 @@ export function startService(entry: string, env: Record<string, string>): Servic
   return { proc, logs: () => out, waitForLog, stop };
 }
 
-/** A free TCP port on localhost. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../lib/free-port.ts';
 
 /** Fails loudly when Redis is missing: these tests never skip (CI starts Redis). */
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Deletes every key of a test's prefix, so test runs leave nothing behind in a shared Redis. */
 export async function deleteRedisPrefix(prefix: string): Promise<void> {
-  const { connectRedis } = await import('../../lib/queue/redis-connection.ts');
-  const { createLogger } = await import('../../lib/logger.ts');
-  const redis = connectRedis(REDIS_URL, 'test-cleanup', createLogger('silent', 'test'));
-  try {
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-  } finally {
-    redis.disconnect();
-  }
+  await deleteKeysWithPrefix(REDIS_URL, prefix);
 }

@@ -3,20 +3,9 @@
  * reproducible, so nothing here may touch Math.random or the clock.
  */
 
-/** A source of uniform numbers in [0, 1). */
-export type Rng = () => number;
+import { mulberry32, type Rng } from '../../../lib/seeded-random.ts';
 
-/** mulberry32: a tiny, fast 32-bit PRNG; plenty for weight noise, not for anything secret. */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32, type Rng };
 
 /** FNV-1a hash of a string, so each model family gets its own stable seed from its name. */
 export function seedFromString(text: string): number {
