@@ -12,7 +12,6 @@ import { createShutdown, exitOnSignals } from './lib/shutdown.ts';
 import { WorkerSupervisor } from './lib/worker-supervisor.ts';
 import { buildApp } from './api/src/app.ts';
 import { runApiServer } from './api/src/server.ts';
-import { startModelHost } from './model/src/model-host.ts';
 import { ensureModels } from './model/src/ensure-models.ts';
 
 const LOCAL_REDIS = 'redis://127.0.0.1:6379';
@@ -25,6 +24,8 @@ async function chooseMode(config: Config): Promise<'redis' | 'embedded'> {
 
 async function runEmbedded(config: Config, log: Logger): Promise<void> {
   log.info('embedded mode: no Redis configured or answering on localhost, so api and model run in this one process over an in-process queue');
+  // Loaded here only: in Redis mode the api process never holds ONNX Runtime or sharp (≈ 50 MB less).
+  const { startModelHost } = await import('./model/src/model-host.ts');
   const host = await startModelHost(config, log, { embedded: true });
   const queue = new MemoryQueue({
     maxWaiting: config.QUEUE_MAX_WAITING,
