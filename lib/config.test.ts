@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, coreCount, loadConfig, ortThreadsPerSession, workerProcessCount } from './config.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -34,12 +34,13 @@ describe('loadConfig', () => {
       MAX_UPLOAD_BYTES: 20971520, // 20 × 1024 × 1024
       MAX_PIXELS: 50000000,
       REQUEST_TIMEOUT_MS: 10000,
-      QUEUE_MAX_WAITING: 200,
+      QUEUE_MAX_WAITING: 64,
       RESULT_TTL_S: 60,
       IMAGE_TRANSPORT: 'path',
       WORKER_CONCURRENCY: 2,
       ORT_THREADS: 0,
-      MODEL_WORKERS: 1,
+      MODEL_WORKERS: 0,
+      WORKER_NICE: 5,
       WORKER_LOCK_MS: 15000,
       LOG_LEVEL: 'info',
     });
@@ -132,5 +133,18 @@ describe('loadConfig', () => {
     assert.equal(code, 1, `exit code after ${Date.now() - started} ms; stderr: ${stderr}`);
     assert.match(stderr, /PORT must be a whole number, got "abc"/);
     assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
+  });
+});
+
+describe('threads and worker processes', () => {
+  test('ORT_THREADS=0 divides the cores among the workers of a host; embedded mode takes them all', () => {
+    const cores = coreCount();
+    assert.equal(workerProcessCount({ MODEL_WORKERS: 0 }), cores);
+    assert.equal(workerProcessCount({ MODEL_WORKERS: 3 }), 3);
+    assert.equal(ortThreadsPerSession({ ORT_THREADS: 0, MODEL_WORKERS: 0 }, { embedded: false }), 1);
+    assert.equal(ortThreadsPerSession({ ORT_THREADS: 0, MODEL_WORKERS: 1 }, { embedded: false }), cores);
+    assert.equal(ortThreadsPerSession({ ORT_THREADS: 0, MODEL_WORKERS: 4 * cores }, { embedded: false }), 1);
+    assert.equal(ortThreadsPerSession({ ORT_THREADS: 0, MODEL_WORKERS: 0 }, { embedded: true }), cores);
+    assert.equal(ortThreadsPerSession({ ORT_THREADS: 3, MODEL_WORKERS: 0 }, { embedded: false }), 3);
   });
 });
