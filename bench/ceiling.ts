@@ -19,7 +19,7 @@ import { ProcSampler } from './proc-stats.ts';
 export interface CeilingOptions {
   entry: ModelEntry;
   images: readonly BenchImage[];
-  /** ORT_THREADS as the workers read it (0: one per core). */
+  /** Threads per session, as the workers resolve ORT_THREADS (see ortThreadsPerSession). */
   threads: number;
   /** WORKER_CONCURRENCY as the workers read it: the in-flight count of the parallel phase. */
   concurrency: number;

@@ -173,6 +173,8 @@ export class RedisConsumer implements JobConsumer {
         number,
       ][];
       for (const [entryId, consumer, , deliveries] of pending) {
+        // Our own job looks idle when a long inference delayed the touch timer: it is still running here.
+        if (consumer === this.opts.workerId && [...this.running.values()].some((r) => r.entryId === entryId)) continue;
         const claimed = (await this.cmd.call('XCLAIM', key, GROUP, this.opts.workerId, this.opts.lockMs, entryId)) as StreamEntry[];
         const entry = claimed[0];
         if (!entry || !entry[1]) continue; // someone else claimed it first, or it was deleted meanwhile
