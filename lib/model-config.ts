@@ -70,6 +70,19 @@ export const ModelConfigSchema = Type.Object(
 
 export type ModelConfig = Static<typeof ModelConfigSchema>;
 
+/**
+ * The usual ImageNet preprocessing of torchvision-trained models (ResNet, MobileNet, …): shorter side to
+ * 256, centre crop, [0,1], per-channel mean/std.
+ */
+export const IMAGENET_TORCH_PREPROCESS: ModelConfig['preprocess'] = {
+  resize: 'shorter-side-then-center-crop',
+  shorterSide: 256,
+  interpolation: 'bilinear',
+  scale: 1 / 255,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+};
+
 /** Thrown when a config.json does not match the vocabulary; the message lists every problem. */
 export class ModelConfigError extends Error {
   override name = 'ModelConfigError';

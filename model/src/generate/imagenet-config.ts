@@ -1,5 +1,5 @@
 /** Config and labels shared by the random-weight ImageNet-shaped benchmark models. */
-import type { ModelConfig } from '../../../lib/model-config.ts';
+import { IMAGENET_TORCH_PREPROCESS, type ModelConfig } from '../../../lib/model-config.ts';
 import { generatedProvenance, type GeneratedKind } from './generated-model.ts';
 
 export const IMAGENET_CLASSES = 1000;
@@ -27,14 +27,7 @@ export function imagenetRandomConfig(kind: GeneratedKind, name: string, descript
       height: IMAGENET_SIZE,
       channels: 'RGB',
     },
-    preprocess: {
-      resize: 'shorter-side-then-center-crop',
-      shorterSide: 256,
-      interpolation: 'bilinear',
-      scale: 1 / 255,
-      mean: [0.485, 0.456, 0.406],
-      std: [0.229, 0.224, 0.225],
-    },
+    preprocess: IMAGENET_TORCH_PREPROCESS,
     output: { name: IMAGENET_OUTPUT, kind: 'logits' },
     labels: { file: 'labels.txt', display: 'raw' },
     batch: 'dynamic',

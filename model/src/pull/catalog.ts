@@ -5,7 +5,7 @@
  * gives wrong answers, so every number here cites where it comes from.
  */
 import { readFile } from 'node:fs/promises';
-import { parseModelConfig, type ModelConfig } from '../../../lib/model-config.ts';
+import { IMAGENET_TORCH_PREPROCESS, parseModelConfig, type ModelConfig } from '../../../lib/model-config.ts';
 
 /**
  * The zoo is pinned to one commit of github.com/onnx/models, so a URL always names the same bytes;
@@ -76,14 +76,7 @@ export const IMAGENET_SYNSET: RemoteFile = {
  * The zoo's "imagenet_preprocess.py" for its MXNet/PyTorch-born models: shorter side to 256 (bilinear),
  * centre 224×224 crop, values /255 then mean/std per RGB channel.
  */
-const IMAGENET_TORCH_STYLE: ModelConfig['preprocess'] = {
-  resize: 'shorter-side-then-center-crop',
-  shorterSide: 256,
-  interpolation: 'bilinear',
-  scale: 1 / 255,
-  mean: [0.485, 0.456, 0.406],
-  std: [0.229, 0.224, 0.225],
-};
+const IMAGENET_TORCH_STYLE: ModelConfig['preprocess'] = IMAGENET_TORCH_PREPROCESS;
 
 interface EntrySpec {
   name: string;
