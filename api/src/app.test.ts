@@ -245,6 +245,21 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       for (const k of ['queueMs', 'preprocessMs', 'inferenceMs', 'totalMs', 'overheadMs']) assert.equal(typeof body.timings[k], 'number', k);
     });
 
+    it('a raw image body (Content-Type: image/*) works like a multipart upload', async () => {
+      const bytes = await readFile(image('rocket.jpg'));
+      const expected = await expectedTinyRgb(image('rocket.jpg'));
+      const r = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/jpeg' }, payload: bytes });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(r.json().image, `${createHash('md5').update(bytes).digest('hex')}.jpg`);
+      assert.equal(r.json().prediction, expected.label);
+      const p = await app.inject({ method: 'POST', url: '/predict', headers: { 'content-type': 'image/png' }, payload: await readFile(image('chelsea.png')) });
+      assert.deepEqual(Object.keys(p.json()).sort(), ['prediction', 'score', 'success']);
+      const text = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: 'not an image at all' });
+      assert.equal(text.statusCode, 415);
+      const big = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/jpeg' }, payload: Buffer.concat([bytes, Buffer.alloc(1024 * 1024)]) });
+      assert.equal(big.statusCode, 413);
+    });
+
     it('an unknown model → 404 naming the served ones', async () => {
       const r = await app.inject({ method: 'POST', url: '/v1/predict?model=nope', ...(await fileOf('chelsea.png')) });
       assert.equal(r.statusCode, 404);

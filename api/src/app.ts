@@ -17,6 +17,7 @@ import { feedbackRoutes } from './routes/feedback.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { pageRoutes } from './routes/page.routes.ts';
 import { predictRoutes } from './routes/predict.routes.ts';
+import { RAW_IMAGE_TYPES } from './upload/receive-upload.ts';
 import { UploadStore } from './upload/upload-store.ts';
 
 export interface ApiDeps {
@@ -69,6 +70,9 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     // One byte over the limit is enough to know the upload is too large; the store names the limit.
     limits: { fileSize: config.MAX_UPLOAD_BYTES + 1, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 30 },
   });
+
+  // A raw image body is handed to the route as a stream; the upload store enforces the size limit.
+  app.addContentTypeParser(Object.keys(RAW_IMAGE_TYPES), (_request, payload, done) => done(null, payload));
 
   app.setErrorHandler((err, request, reply) => {
     const known = toAppError(err);

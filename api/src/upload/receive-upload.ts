@@ -5,7 +5,8 @@
  */
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../../../lib/errors.ts';
-import { allowedExtension } from './allowed-file.ts';
+import type { Readable } from 'node:stream';
+import { allowedExtension, type AllowedExtension } from './allowed-file.ts';
 import type { StoredUpload, UploadStore } from './upload-store.ts';
 
 export interface ReceivedUpload {
@@ -13,7 +14,18 @@ export interface ReceivedUpload {
   fields: Record<string, string>;
 }
 
+/** Image types a program may send as the raw request body, and the extension they are stored with. */
+export const RAW_IMAGE_TYPES: Record<string, AllowedExtension> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/gif': 'gif',
+  'image/webp': 'webp',
+};
+
 export async function receiveUpload(request: FastifyRequest, store: UploadStore): Promise<ReceivedUpload> {
+  // Programs may skip multipart: the body is the image, its type in Content-Type (curl --data-binary).
+  const rawExt = RAW_IMAGE_TYPES[(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()];
+  if (rawExt) return { upload: await store.store(request.body as Readable, rawExt, () => false), fields: {} };
   if (!request.isMultipart()) throw new AppError('NO_FILE_PART', 'send the image as multipart/form-data field "file"');
   const fields: Record<string, string> = {};
   let upload: StoredUpload | undefined;
