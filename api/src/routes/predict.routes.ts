@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, isAppError } from '../../../lib/errors.ts';
 import type { ApiDeps } from '../app.ts';
-import { receiveUpload } from '../upload/receive-upload.ts';
+import { RAW_IMAGE_TYPES, receiveUpload } from '../upload/receive-upload.ts';
 import { round4 } from './page.routes.ts';
 import { ErrorBody } from './schemas.ts';
 
@@ -61,7 +61,7 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     {
       schema: {
         summary: 'Classify an image (original contract: exactly three keys)',
-        consumes: ['multipart/form-data'],
+        consumes: ['multipart/form-data', ...Object.keys(RAW_IMAGE_TYPES)],
         response: { 200: ThreeKeys, 400: ThreeKeysError, 413: ThreeKeysError, 415: ThreeKeysError, 404: ThreeKeysError, 503: ThreeKeysError, 504: ThreeKeysError, 500: ThreeKeysError },
       },
     },
@@ -84,7 +84,7 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     {
       schema: {
         summary: 'Classify an image: top-k, model, stored image name and timings',
-        consumes: ['multipart/form-data'],
+        consumes: ['multipart/form-data', ...Object.keys(RAW_IMAGE_TYPES)],
         querystring: V1Query,
         response: { 200: V1Result, '4xx': ErrorBody, '5xx': ErrorBody },
       },
