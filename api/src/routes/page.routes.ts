@@ -6,7 +6,7 @@ import { AppError, isAppError } from '../../../lib/errors.ts';
 import type { ApiDeps } from '../app.ts';
 import { setFlash, takeFlashes } from '../flash.ts';
 import { STORED_NAME } from '../upload/allowed-file.ts';
-import { receiveUpload } from '../upload/receive-upload.ts';
+import { classifyUpload, roundScore } from './classify-upload.ts';
 import { renderPage } from '../views/page.ts';
 
 /** Upload errors the original answered with a flash and a redirect; the rest render the page with the error. */
@@ -26,18 +26,15 @@ export async function pageRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
   });
 
   app.post('/', { schema: { hide: true } }, async (request, reply) => {
-    const receivedAt = Date.now();
     try {
-      await deps.predictor.rejectIfFull(undefined);
-      const { upload, fields } = await receiveUpload(request, deps.uploads);
-      const { result, totalMs } = await deps.predictor.predict(upload, { model: fields.model || undefined, topK: 5, receivedAt });
+      const { upload, result, totalMs } = await classifyUpload(request, deps, { topK: 5 });
       const top = result.predictions[0]!;
       const page = renderPage({
         ...(await modelChoices()),
         result: {
           filename: upload.name,
           prediction: top.label,
-          score: round4(top.score),
+          score: roundScore(top.score),
           predictions: result.predictions,
           model: result.model,
           totalMs,
@@ -77,5 +74,3 @@ export async function pageRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
       .send(createReadStream(path));
   });
 }
-
-export const round4 = (x: number): number => Math.round(x * 10_000) / 10_000;

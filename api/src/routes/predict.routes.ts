@@ -4,10 +4,10 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, isAppError } from '../../../lib/errors.ts';
+import { isAppError } from '../../../lib/errors.ts';
 import type { ApiDeps } from '../app.ts';
-import { RAW_IMAGE_TYPES, receiveUpload } from '../upload/receive-upload.ts';
-import { round4 } from './page.routes.ts';
+import { RAW_IMAGE_TYPES } from '../upload/receive-upload.ts';
+import { classifyUpload, roundScore } from './classify-upload.ts';
 import { ErrorBody } from './schemas.ts';
 
 const ThreeKeys = Type.Object(
@@ -66,13 +66,10 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       },
     },
     async (request, reply) => {
-      const receivedAt = Date.now();
       try {
-        await deps.predictor.rejectIfFull(undefined);
-        const { upload, fields } = await receiveUpload(request, deps.uploads);
-        const { result } = await deps.predictor.predict(upload, { model: fields.model || undefined, topK: 1, receivedAt });
+        const { result } = await classifyUpload(request, deps, { topK: 1 });
         const top = result.predictions[0]!;
-        return { success: true, prediction: top.label, score: round4(top.score) };
+        return { success: true, prediction: top.label, score: roundScore(top.score) };
       } catch (err) {
         return sendThreeKeyError(err, request, reply);
       }
@@ -90,20 +87,13 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       },
     },
     async (request) => {
-      const receivedAt = Date.now();
-      await deps.predictor.rejectIfFull(request.query.model);
-      const { upload, fields } = await receiveUpload(request, deps.uploads);
-      const uploadMs = Date.now() - receivedAt;
-      const model = request.query.model ?? (fields.model || undefined);
-      const topK = request.query.top_k ?? (fields.top_k ? Number(fields.top_k) : 5);
-      if (!Number.isInteger(topK) || topK < 1) throw new AppError('BAD_REQUEST', 'top_k must be a whole number ≥ 1');
-      const { result, totalMs } = await deps.predictor.predict(upload, { model, topK, receivedAt });
+      const { upload, uploadMs, result, totalMs } = await classifyUpload(request, deps, { model: request.query.model, topK: request.query.top_k });
       const top = result.predictions[0]!;
       const t = result.timings;
       return {
         success: true,
         prediction: top.label,
-        score: round4(top.score),
+        score: roundScore(top.score),
         predictions: result.predictions,
         model: { name: result.model, version: result.modelVersion },
         image: upload.name,
