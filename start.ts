@@ -54,11 +54,10 @@ async function runWithRedis(config: Config, log: Logger): Promise<void> {
   const workers = workerProcessCount(config);
   log.info({ redis: redisUrl, workers }, 'redis mode: api here, model workers in their own processes');
   const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_MODE: 'redis' };
-  process.env.REDIS_URL = redisUrl;
   const supervisor = new WorkerSupervisor(workers, env, log);
   supervisor.start();
   // HTTP drains first (in-flight requests still get their answers), then the workers stop.
-  await runApiServer([['stop model workers', () => supervisor.stop()]]);
+  await runApiServer({ ...config, REDIS_URL: redisUrl }, [['stop model workers', () => supervisor.stop()]]);
   log.info(`ready: open http://localhost:${config.PORT}/ (answers once a worker has loaded its model)`);
 }
 

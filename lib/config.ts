@@ -117,7 +117,6 @@ const spec = {
 
 type Spec = typeof spec;
 export type Config = { [K in keyof Spec]: ReturnType<Spec[K]['parse']> };
-export type ConfigKey = keyof Spec;
 
 /** Each variable with its default and meaning, for docs and `--help`. */
 export function describeConfig(): { name: string; default: string; doc: string }[] {

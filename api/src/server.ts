@@ -1,13 +1,12 @@
 /** The api process in Redis mode: listens, and shuts down gracefully. */
-import { loadConfig, ConfigError } from '../../lib/config.ts';
+import { loadConfig, ConfigError, type Config } from '../../lib/config.ts';
 import { createLogger } from '../../lib/logger.ts';
 import { RedisProducer } from '../../lib/queue/redis-producer.ts';
 import { createShutdown, exitOnSignals, type ShutdownStep } from '../../lib/shutdown.ts';
 import { buildApp } from './app.ts';
 
 /** Runs the api; `afterDrain` steps (e.g. stopping local workers) run once HTTP has drained. */
-export async function runApiServer(afterDrain: ShutdownStep[] = []): Promise<void> {
-  const config = loadConfig();
+export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = []): Promise<void> {
   const log = createLogger(config.LOG_LEVEL, 'api');
   const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const producer = new RedisProducer({ redisUrl, prefix: config.REDIS_PREFIX, maxQueued: config.QUEUE_MAX_WAITING, log });
@@ -27,8 +26,10 @@ export async function runApiServer(afterDrain: ShutdownStep[] = []): Promise<voi
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  runApiServer().catch((err: unknown) => {
-    console.error(err instanceof ConfigError ? err.message : err);
-    process.exit(1);
-  });
+  Promise.resolve()
+    .then(() => runApiServer(loadConfig()))
+    .catch((err: unknown) => {
+      console.error(err instanceof ConfigError ? err.message : err);
+      process.exit(1);
+    });
 }
