@@ -6,6 +6,7 @@ import { AppError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { redisAnswers } from '../redis-probe.ts';
 import { deleteRedisPrefix } from '../../tests/helpers/processes.ts';
+import { RedisConsumer } from './redis-consumer.ts';
 import { RedisProducer } from './redis-producer.ts';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -41,4 +42,26 @@ it('a full queue refuses the next job at once, and admits() says so before any u
   assert.equal(await producer.admits('other-model'), true);
   const firstOutcome = await first;
   assert.ok(firstOutcome instanceof AppError && firstOutcome.code === 'DEADLINE_EXCEEDED');
+});
+
+it('a job added before any worker exists is answered once a worker starts', async () => {
+  const consumer = new RedisConsumer({
+    redisUrl: REDIS_URL,
+    prefix,
+    resultTtlS: 60,
+    models: ['late'],
+    concurrency: 1,
+    lockMs: 5000,
+    workerId: 'late-worker',
+    log: createLogger('silent', 'test'),
+    handler: async (j) => ({ id: j.id, model: j.model, modelVersion: '1', predictions: [{ label: 'x', score: 1 }], timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0 }, worker: 'late-worker' }),
+  });
+  const answer = producer.submit({ ...job(5000), model: 'late' });
+  await new Promise((r) => setTimeout(r, 100));
+  await consumer.start();
+  try {
+    assert.equal((await answer).worker, 'late-worker');
+  } finally {
+    await consumer.close();
+  }
 });

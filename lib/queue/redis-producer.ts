@@ -11,7 +11,6 @@ import type { JobData, JobProducer, JobResult } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
 import { connectRedis, type RedisConnection } from './redis-connection.ts';
 import {
-  ensureGroup,
   HEARTBEAT_STALE_MS,
   JOB_FIELD,
   jobsKey,
@@ -49,7 +48,6 @@ export class RedisProducer implements JobProducer {
   private readonly sub: RedisConnection;
   private readonly channel: string;
   private readonly waiters = new WaiterRegistry<JobResult>();
-  private readonly groups = new Map<string, Promise<void>>();
   /** Per model, the last queue length seen (from adds or XLEN) and when. */
   private readonly lastLength = new Map<string, { length: number; at: number }>();
   private subscribed?: Promise<unknown>;
@@ -94,19 +92,11 @@ export class RedisProducer implements JobProducer {
     }
   }
 
-  private groupFor(model: string): Promise<void> {
-    let g = this.groups.get(model);
-    if (!g) {
-      g = ensureGroup(this.cmd, jobsKey(this.opts.prefix, model));
-      this.groups.set(model, g);
-      g.catch(() => this.groups.delete(model));
-    }
-    return g;
-  }
-
   async submit(job: JobData): Promise<JobResult> {
     if (this.closed) throw new AppError('NOT_READY', 'the api is shutting down');
-    await Promise.all([this.start(), this.groupFor(job.model)]);
+    // No consumer group is made here: workers create it reading from the stream's start, so jobs
+    // added before any worker ran are still delivered.
+    await this.start();
     const result = this.waiters.wait(job.id, job.deadline);
     const added = this.cmd.boundedAdd(jobsKey(this.opts.prefix, job.model), this.opts.maxQueued, JSON.stringify(job), this.channel).then(
       (before) => {
