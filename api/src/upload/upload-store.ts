@@ -93,7 +93,7 @@ export class UploadStore {
     let chunks: Buffer[] = [];
     let bytes = 0;
     let spill: WriteStream | undefined;
-    const spillErrors: Error[] = [];
+    let writeError: Error | undefined;
     try {
       for await (const chunk of source as AsyncIterable<Buffer>) {
         bytes += chunk.length;
@@ -105,12 +105,13 @@ export class UploadStore {
         }
         if (!spill) {
           spill = createWriteStream(tmp, { flags: 'wx' });
-          // Write errors surface through once('drain') and finished() below; this listener only keeps
-          // a write that fails after we destroyed the stream (the upload was refused) from crashing us.
-          spill.on('error', (err) => spillErrors.push(err));
+          // Kept, not thrown from the event: the loop stops on it at the next chunk (a full disk stops
+          // the upload at once), and an error after we destroyed the stream cannot crash the process.
+          spill.on('error', (err) => (writeError ??= err));
           for (const c of chunks) spill.write(c);
           chunks = [];
         }
+        if (writeError) throw writeError;
         if (!spill.write(chunk)) await once(spill, 'drain');
       }
       if (!spill) return { md5: hash.digest('hex'), bytes, chunks };
