@@ -4,28 +4,26 @@
  * worker processes beside it, talking through Redis. Without Redis it runs api and model in this one
  * process over an in-process queue. The code above the queue interface is the same in both.
  */
-import { ConfigError, loadConfig, workerProcessCount, type Config } from './lib/config.ts';
-import { createLogger, type Logger } from './lib/logger.ts';
-import { MemoryQueue } from './lib/queue/memory-queue.ts';
-import { redisAnswers } from './lib/redis-probe.ts';
-import { createShutdown, exitOnSignals } from './lib/shutdown.ts';
-import { WorkerSupervisor } from './lib/worker-supervisor.ts';
-import { buildApp } from './api/src/app.ts';
-import { runApiServer } from './api/src/server.ts';
-import { ensureModels } from './model/src/ensure-models.ts';
-
-const LOCAL_REDIS = 'redis://127.0.0.1:6379';
+import { ConfigError, DEFAULT_REDIS_URL, loadConfig, redisUrlOf, workerProcessCount, type Config } from '@icls/lib/config';
+import { createLogger, type Logger } from '@icls/lib/logger';
+import { MemoryQueue } from '@icls/lib/queue/memory-queue';
+import { redisAnswers } from '@icls/lib/redis-probe';
+import { createShutdown, exitOnSignals } from '@icls/lib/shutdown';
+import { WorkerSupervisor } from '@icls/model/worker-supervisor';
+import { buildApp } from '@icls/api/app';
+import { runApiServer } from '@icls/api/server';
+import { ensureModels } from '@icls/model/ensure-models';
 
 async function chooseMode(config: Config): Promise<'redis' | 'embedded'> {
   if (config.QUEUE_MODE !== 'auto') return config.QUEUE_MODE;
   if (config.REDIS_URL) return 'redis';
-  return (await redisAnswers(LOCAL_REDIS)) ? 'redis' : 'embedded';
+  return (await redisAnswers(DEFAULT_REDIS_URL)) ? 'redis' : 'embedded';
 }
 
 async function runEmbedded(config: Config, log: Logger): Promise<void> {
   log.info('embedded mode: no Redis configured or answering on localhost, so api and model run in this one process over an in-process queue');
   // Loaded here only: in Redis mode the api process never holds ONNX Runtime or sharp (≈ 50 MB less).
-  const { startModelHost } = await import('./model/src/model-host.ts');
+  const { startModelHost } = await import('@icls/model/model-host');
   const host = await startModelHost(config, log, { embedded: true });
   const queue = new MemoryQueue({
     maxWaiting: config.QUEUE_MAX_WAITING,
@@ -50,7 +48,7 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
 }
 
 async function runWithRedis(config: Config, log: Logger): Promise<void> {
-  const redisUrl = config.REDIS_URL ?? LOCAL_REDIS;
+  const redisUrl = redisUrlOf(config);
   const workers = workerProcessCount(config);
   log.info({ redis: redisUrl, workers }, 'redis mode: api here, model workers in their own processes');
   const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_MODE: 'redis' };

@@ -4,11 +4,10 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { PREFERRED_DEFAULT_MODEL } from '../lib/default-model.ts';
+import { PREFERRED_DEFAULT_MODEL } from '@icls/lib/default-model';
+import { UsageError } from '@icls/lib/usage-error';
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 /** A rate of an open-loop step: absolute (requests/s) or a multiple of the closed-loop peak. */
 export type RateSpec = { perSecond: number } | { multiple: number };

@@ -8,7 +8,7 @@
  * `--overhead` instead measures the serving layer's own cost at one client.
  */
 import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
-import { ConfigError, loadConfig, ortThreadsPerSession, workerProcessCount, type Config } from '../lib/config.ts';
+import { ConfigError, DEFAULT_REDIS_URL, loadConfig, ortThreadsPerSession, workerProcessCount, type Config } from '@icls/lib/config';
 import { HELP, parseBenchArgs, UsageError, type BenchArgs } from './args.ts';
 import { measureCeiling, type CeilingResult } from './ceiling.ts';
 import { renderChart } from './chart-svg.ts';
@@ -177,7 +177,7 @@ function processSampler(args: BenchArgs): ProcSampler | undefined {
   const rootPid = system?.pid ?? args.pid;
   if (rootPid === undefined || !procAvailable()) return undefined;
   // The Redis the system talks to: found by its port, not by name (other people's test Redis run here too).
-  const redis = new URL(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+  const redis = new URL(process.env.REDIS_URL || DEFAULT_REDIS_URL);
   // Embedded mode uses no Redis: a Redis answering here would only be someone else's.
   const local = system?.mode !== 'embedded' && /^(127\.|localhost$|\[::1\]$)/.test(redis.hostname);
   const redisPid = local ? pidListeningOn(Number(redis.port || 6379)) : undefined;

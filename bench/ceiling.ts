@@ -9,9 +9,9 @@
  * second this machine could classify if nothing but the model ran: the served throughput can only
  * approach it. Run it while the system under test is NOT running, or it measures the noise.
  */
-import { coreCount } from '../lib/config.ts';
-import { Classifier } from '../model/src/classifier.ts';
-import type { ModelEntry } from '../model/src/repository/model-repository.ts';
+import { coreCount } from '@icls/lib/config';
+import { Classifier } from '@icls/model/classifier';
+import type { ModelEntry } from '@icls/model/repository/model-repository';
 import type { BenchImage } from './images.ts';
 import { distribution, median, type Distribution } from './stats.ts';
 import { ProcSampler } from './proc-stats.ts';

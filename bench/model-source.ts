@@ -6,9 +6,9 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModelNotFoundError, loadModelEntry, type ModelEntry } from '../model/src/repository/model-repository.ts';
-import { generateModel, isGeneratedKind } from '../model/src/generate/generate.ts';
-import { PREFERRED_DEFAULT_MODEL } from '../lib/default-model.ts';
+import { ModelNotFoundError, loadModelEntry, type ModelEntry } from '@icls/model/repository/model-repository';
+import { generateModel, isGeneratedKind } from '@icls/model/generate/generate';
+import { PREFERRED_DEFAULT_MODEL } from '@icls/lib/default-model';
 
 /** Where models built by the bench live between runs. */
 export const BENCH_MODELS_CACHE = join(tmpdir(), 'icls-bench-models');
@@ -38,7 +38,7 @@ export async function resolveModel(modelsDir: string, name: string, log: (msg: s
   } else if (name === PREFERRED_DEFAULT_MODEL) {
     log(`model ${name} is not in ${modelsDir}: converting it from the nsfwjs package into ${BENCH_MODELS_CACHE}`);
     // Imported lazily: the converter is large and only needed the first time.
-    const { ensureDefaultModel } = await import('../model/src/import/nsfwjs-import.ts');
+    const { ensureDefaultModel } = await import('@icls/model/import/nsfwjs-import');
     await ensureDefaultModel(BENCH_MODELS_CACHE, log);
   } else {
     throw new Error(

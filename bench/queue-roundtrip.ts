@@ -5,15 +5,16 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import type { JobResult } from '../lib/job-contract.ts';
-import { createLogger } from '../lib/logger.ts';
-import { RedisConsumer } from '../lib/queue/redis-consumer.ts';
-import { deleteKeysWithPrefix } from '../lib/queue/redis-connection.ts';
-import { RedisProducer } from '../lib/queue/redis-producer.ts';
+import { DEFAULT_REDIS_URL } from '@icls/lib/config';
+import type { JobResult } from '@icls/lib/job-contract';
+import { createLogger } from '@icls/lib/logger';
+import { RedisConsumer } from '@icls/lib/queue/redis-consumer';
+import { deleteKeysWithPrefix } from '@icls/lib/queue/redis-connection';
+import { RedisProducer } from '@icls/lib/queue/redis-producer';
 import { percentileSorted } from './stats.ts';
 
 const { values } = parseArgs({
-  options: { jobs: { type: 'string', default: '1000' }, redis: { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } },
+  options: { jobs: { type: 'string', default: '1000' }, redis: { type: 'string', default: process.env.REDIS_URL ?? DEFAULT_REDIS_URL } },
 });
 const jobs = Number(values.jobs);
 const prefix = `icls-roundtrip-${randomBytes(4).toString('hex')}`;

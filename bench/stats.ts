@@ -3,7 +3,7 @@
  * Percentiles use the nearest-rank method: the reported value is one that was really observed,
  * which is what latency reports conventionally show (no interpolated "p99" nobody saw).
  */
-import { mulberry32 } from '../lib/seeded-random.ts';
+import { mulberry32 } from '@icls/lib/seeded-random';
 
 /** Sorts a copy ascending (numbers, not the default string sort). */
 export function sortedCopy(values: readonly number[]): number[] {

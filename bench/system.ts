@@ -1,21 +1,22 @@
 /**
- * Starts and stops the system under test: `node --import tsx start.ts` (the same entry as
- * `npm start`) on a free port, bound to 127.0.0.1, with its own Redis key prefix and temporary
+ * Starts and stops the system under test: `node dist/start.js` (the compiled entry of `npm start`) on a free port, bound to 127.0.0.1, with its own Redis key prefix and temporary
  * upload/feedback folders, serving only the benched model. Also the readiness/reachability checks
  * used when benching a system started elsewhere (`--url`).
  */
-import { freePort } from '../lib/free-port.ts';
+import { DEFAULT_REDIS_URL } from '@icls/lib/config';
+import { freePort } from '@icls/lib/free-port';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { deleteKeysWithPrefix } from '../lib/queue/redis-connection.ts';
+import { deleteKeysWithPrefix } from '@icls/lib/queue/redis-connection';
 import { HttpClient } from './http-client.ts';
 import { childrenOf } from './proc-stats.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const START_ENTRY = join(ROOT, 'start.ts');
+const START_ENTRY = join(ROOT, 'dist/start.js');
 
 export interface SystemOptions {
   modelsDir: string;
@@ -96,7 +97,8 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   };
   if (opts.workers !== undefined) env.MODEL_WORKERS = String(opts.workers);
-  const child = spawn(process.execPath, ['--import', 'tsx', START_ENTRY], {
+  if (!existsSync(START_ENTRY)) throw new Error(`${START_ENTRY} is missing: run \`npm run build\` first`);
+  const child = spawn(process.execPath, [START_ENTRY], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -123,7 +125,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     child.exitCode !== null || child.signalCode !== null
       ? `the system exited (${child.exitCode ?? child.signalCode}) during start-up; its last lines:\n${tail.join('\n')}`
       : undefined;
-  opts.log(`starting the system: node --import tsx start.ts on ${url} (REDIS_PREFIX=${prefix}, MODELS=${opts.model})`);
+  opts.log(`starting the system: node dist/start.js on ${url} (REDIS_PREFIX=${prefix}, MODELS=${opts.model})`);
   let stopped = false;
   const system: RunningSystem = {
     url,
@@ -139,7 +141,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       await stopChild(child, 20_000);
       process.removeListener('exit', killOnExit);
       await rm(work, { recursive: true, force: true });
-      if (mode === 'redis') await deleteRedisKeys(process.env.REDIS_URL || 'redis://127.0.0.1:6379', prefix, opts.log);
+      if (mode === 'redis') await deleteRedisKeys(process.env.REDIS_URL || DEFAULT_REDIS_URL, prefix, opts.log);
     },
   };
   try {

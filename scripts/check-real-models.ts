@@ -5,8 +5,8 @@
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Classifier } from '../model/src/classifier.ts';
-import { listModels } from '../model/src/repository/model-repository.ts';
+import { Classifier } from '@icls/model/classifier';
+import { listModels } from '@icls/model/repository/model-repository';
 
 const [modelsDir, imagesDir] = process.argv.slice(2);
 if (!modelsDir || !imagesDir) {

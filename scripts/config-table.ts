@@ -1,5 +1,5 @@
 /** The README's configuration table, generated from lib/config.ts (the single list of variables). */
-import { describeConfig } from '../lib/config.ts';
+import { describeConfig } from '@icls/lib/config';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');
 

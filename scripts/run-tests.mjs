@@ -1,11 +1,14 @@
-// Runs node's test runner over every *.test.ts under the given folders (all by default),
-// because Node 20's --test takes no glob patterns.
+// Runs node's test runner over every *.test.ts under the given folders (all by default).
+// It builds first: end-to-end tests start the compiled entry points, as users run them, while test
+// files themselves run from TypeScript through tsx, importing the packages' sources (the "source"
+// export condition). Node 20's --test takes no glob patterns, hence the walk.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 
 const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['lib', 'api', 'model', 'tests'];
-const skip = new Set(['node_modules', 'models', 'fixtures']);
+const skip = new Set(['node_modules', 'models', 'fixtures', 'dist']);
 function walk(dir, out) {
   for (const name of readdirSync(dir)) {
     if (skip.has(name)) continue;
@@ -20,7 +23,14 @@ if (files.length === 0) {
   console.error(`no test files under ${roots.join(', ')}`);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
-  stdio: 'inherit',
-});
+
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+const build = spawnSync(process.execPath, [tsc, '-b', 'tsconfig.build.json'], { stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
+const r = spawnSync(
+  process.execPath,
+  ['--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=1', ...files],
+  { stdio: 'inherit' },
+);
 process.exit(r.status ?? 1);

@@ -9,9 +9,10 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { HttpClient, multipartBody } from '../bench/http-client.ts';
-import { FIXTURE_IMAGES, loadImageSet, type BenchImage } from '../bench/images.ts';
-import { distribution, fmt, textTable } from '../bench/stats.ts';
+import { UsageError } from '@icls/lib/usage-error';
+import { HttpClient, multipartBody } from '@icls/bench/http-client';
+import { FIXTURE_IMAGES, loadImageSet, type BenchImage } from '@icls/bench/images';
+import { distribution, fmt, textTable } from '@icls/bench/stats';
 
 const HELP = `npm run stress -- [flags]
 
@@ -29,7 +30,6 @@ const HELP = `npm run stress -- [flags]
 
 Every POST /feedback appends a line to the service's feedback file.`;
 
-class UsageError extends Error {}
 
 interface Options {
   host: string;

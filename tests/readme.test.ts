@@ -12,7 +12,7 @@ it('the README config table is the one generated from lib/config.ts', async () =
   const text = await readme();
   const table = text.split('<!-- config-table:start -->\n')[1]?.split('\n<!-- config-table:end -->')[0];
   assert.ok(table, 'README has no config-table markers');
-  assert.equal(table, configTable(), 'run: node --import tsx scripts/config-table.ts, and paste it into the README');
+  assert.equal(table, configTable(), 'run: node --conditions=source --import tsx scripts/config-table.ts, and paste it into the README');
 });
 
 it('every `npm run <script>` and `npm <cmd>` the README shows exists', async () => {

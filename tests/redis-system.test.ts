@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { redisAnswers } from '../lib/redis-probe.ts';
+import { redisAnswers } from '@icls/lib/redis-probe';
 import { expectedTinyRgb, fixtureModels, image, tempDir } from './helpers/fixtures.ts';
 import { postFile, waitFor200 } from './helpers/http.ts';
 import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, startService, type Service } from './helpers/processes.ts';

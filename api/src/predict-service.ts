@@ -4,9 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { pickDefaultModel } from '../../lib/default-model.ts';
-import { AppError } from '../../lib/errors.ts';
-import type { JobProducer, JobResult } from '../../lib/job-contract.ts';
+import { pickDefaultModel } from '@icls/lib/default-model';
+import { AppError } from '@icls/lib/errors';
+import type { JobProducer, JobResult } from '@icls/lib/job-contract';
 import type { StoredUpload } from './upload/upload-store.ts';
 
 export interface PredictOptions {

@@ -1,14 +1,14 @@
 /** The api process in Redis mode: listens, and shuts down gracefully. */
-import { loadConfig, ConfigError, type Config } from '../../lib/config.ts';
-import { createLogger } from '../../lib/logger.ts';
-import { RedisProducer } from '../../lib/queue/redis-producer.ts';
-import { createShutdown, exitOnSignals, type ShutdownStep } from '../../lib/shutdown.ts';
+import { loadConfig, ConfigError, redisUrlOf, type Config } from '@icls/lib/config';
+import { createLogger } from '@icls/lib/logger';
+import { RedisProducer } from '@icls/lib/queue/redis-producer';
+import { createShutdown, exitOnSignals, type ShutdownStep } from '@icls/lib/shutdown';
 import { buildApp } from './app.ts';
 
 /** Runs the api; `afterDrain` steps (e.g. stopping local workers) run once HTTP has drained. */
 export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = []): Promise<void> {
   const log = createLogger(config.LOG_LEVEL, 'api');
-  const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redisUrl = redisUrlOf(config);
   const producer = new RedisProducer({ redisUrl, prefix: config.REDIS_PREFIX, maxQueued: config.QUEUE_MAX_WAITING, log });
   await producer.start();
   const { app, beginShutdown } = await buildApp(config, producer, log);

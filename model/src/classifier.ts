@@ -1,8 +1,8 @@
 /**
  * One loaded model: config-driven preprocessing → ONNX Runtime → softmax (for logits) → top-k.
  */
-import { decodeRgb, type ResizePlan } from '../../lib/image.ts';
-import type { Prediction } from '../../lib/job-contract.ts';
+import { decodeRgb, type ResizePlan } from './image/image.ts';
+import type { Prediction } from '@icls/lib/job-contract';
 import type { ModelEntry } from './repository/model-repository.ts';
 import { OnnxSession } from './engine/onnx-engine.ts';
 import { pixelsToTensor } from './preprocess/pixels-to-tensor.ts';

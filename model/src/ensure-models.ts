@@ -2,8 +2,8 @@
  * Makes sure `npm start` has something to serve: when MODELS_DIR holds no model, it builds the
  * default one (the nsfwjs MobileNetV2 converted to ONNX, offline, from the installed npm package).
  */
-import type { Config } from '../../lib/config.ts';
-import type { Logger } from '../../lib/logger.ts';
+import type { Config } from '@icls/lib/config';
+import type { Logger } from '@icls/lib/logger';
 import { listModels } from './repository/model-repository.ts';
 
 export async function ensureModels(config: Config, log: Logger): Promise<void> {

@@ -5,8 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { ImageDecodeError, ImageTooLargeError } from '../../lib/image.ts';
-import { JobRejectedError, type JobData, type JobHandler, type JobResult } from '../../lib/job-contract.ts';
+import { ImageDecodeError, ImageTooLargeError } from './image/image.ts';
+import { JobRejectedError, type JobData, type JobHandler, type JobResult } from '@icls/lib/job-contract';
 import type { Classifier } from './classifier.ts';
 
 export interface JobHandlerDeps {

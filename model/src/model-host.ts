@@ -4,9 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ortThreadsPerSession, type Config } from '../../lib/config.ts';
-import type { JobHandler } from '../../lib/job-contract.ts';
-import type { Logger } from '../../lib/logger.ts';
+import { ortThreadsPerSession, type Config } from '@icls/lib/config';
+import type { JobHandler } from '@icls/lib/job-contract';
+import type { Logger } from '@icls/lib/logger';
 import { Classifier } from './classifier.ts';
 import { createJobHandler } from './job-handler.ts';
 import { listModels, loadModelEntry } from './repository/model-repository.ts';

@@ -1,5 +1,5 @@
 /** From raw model outputs to ranked predictions. Pure functions. */
-import type { Prediction } from '../../lib/job-contract.ts';
+import type { Prediction } from '@icls/lib/job-contract';
 
 /** Numerically stable softmax (subtracts the max before exponentiating). */
 export function softmax(logits: ArrayLike<number>): Float32Array {

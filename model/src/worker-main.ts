@@ -1,9 +1,9 @@
 /** A model worker process: loads its models, takes jobs from Redis, drains on SIGTERM. */
 import { getPriority, setPriority } from 'node:os';
-import { ConfigError, loadConfig } from '../../lib/config.ts';
-import { createLogger } from '../../lib/logger.ts';
-import { RedisConsumer } from '../../lib/queue/redis-consumer.ts';
-import { createShutdown, exitOnSignals } from '../../lib/shutdown.ts';
+import { ConfigError, loadConfig, redisUrlOf } from '@icls/lib/config';
+import { createLogger } from '@icls/lib/logger';
+import { RedisConsumer } from '@icls/lib/queue/redis-consumer';
+import { createShutdown, exitOnSignals } from '@icls/lib/shutdown';
 import { startModelHost } from './model-host.ts';
 
 export async function runWorker(): Promise<void> {
@@ -11,7 +11,7 @@ export async function runWorker(): Promise<void> {
   const log = createLogger(config.LOG_LEVEL, 'model');
   lowerPriority(config.WORKER_NICE, log);
   const host = await startModelHost(config, log, { embedded: false });
-  const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redisUrl = redisUrlOf(config);
   const consumer = new RedisConsumer({
     redisUrl,
     prefix: config.REDIS_PREFIX,

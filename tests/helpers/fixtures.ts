@@ -3,19 +3,29 @@
  * committed under tests/fixtures/images, and the expected answer of the tiny model computed here,
  * independently of the service's pipeline.
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { generateModel, type GeneratedKind } from '../../model/src/generate/generate.ts';
+import { generateModel, type GeneratedKind } from '@icls/model/generate/generate';
 
 export const IMAGES = fileURLToPath(new URL('../fixtures/images/', import.meta.url));
 export const image = (name: string) => join(IMAGES, name);
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+const made: string[] = [];
+// Each test file runs in its own process: its temporary folders go when it exits, pass or fail.
+process.once('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A new empty folder under the system's temporary folder, removed when the test process exits. */
 export async function tempDir(label: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `icls-${label}-`));
+  const dir = await mkdtemp(join(tmpdir(), `icls-${label}-`));
+  made.push(dir);
+  return dir;
 }
 
 const generated = new Map<string, Promise<string>>();

@@ -1,10 +1,13 @@
 /**
- * Starts the project's real entry points as child processes for end-to-end tests, with their logs
- * kept so a failing test shows what the service said.
+ * Starts the project's real entry points, compiled as they ship (`npm run build`; the test runner builds
+ * first), as child processes for end-to-end tests, with their logs kept so a failing test shows what the
+ * service said. Each process gets an explicit environment: what the test passes, nothing inherited from
+ * the shell but PATH.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { deleteKeysWithPrefix } from '../../lib/queue/redis-connection.ts';
+import { DEFAULT_REDIS_URL } from '@icls/lib/config';
+import { deleteKeysWithPrefix } from '@icls/lib/queue/redis-connection';
 import { ROOT } from './fixtures.ts';
 
 export interface Service {
@@ -16,15 +19,21 @@ export interface Service {
 }
 
 export const ENTRY = {
-  start: join(ROOT, 'start.ts'),
-  api: join(ROOT, 'api/src/server.ts'),
-  worker: join(ROOT, 'model/src/worker-main.ts'),
+  start: join(ROOT, 'dist/start.js'),
+  api: join(ROOT, 'api/dist/server.js'),
+  worker: join(ROOT, 'model/dist/worker-main.js'),
+  models: join(ROOT, 'model/dist/cli/models-cli.js'),
 };
 
+/** The whole environment of a process a test starts: PATH (to find binaries) and what the test says. */
+export function explicitEnv(env: Record<string, string>): Record<string, string> {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', LOG_LEVEL: 'info', ...env };
+}
+
 export function startService(entry: string, env: Record<string, string>): Service {
-  const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const proc = spawn(process.execPath, [entry], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    env: explicitEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -65,10 +74,10 @@ export function startService(entry: string, env: Record<string, string>): Servic
   return { proc, logs: () => out, waitForLog, stop };
 }
 
-export { freePort } from '../../lib/free-port.ts';
+export { freePort } from '@icls/lib/free-port';
 
 /** Fails loudly when Redis is missing: these tests never skip (CI starts Redis). */
-export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? DEFAULT_REDIS_URL;
 
 /** Deletes every key of a test's prefix, so test runs leave nothing behind in a shared Redis. */
 export async function deleteRedisPrefix(prefix: string): Promise<void> {

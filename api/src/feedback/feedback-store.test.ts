@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AppError } from '../../../lib/errors.ts';
+import { AppError } from '@icls/lib/errors';
 import { FeedbackStore, MAX_REPORT_CHARS, toFeedbackLine } from './feedback-store.ts';
 
 const dirs: string[] = [];

@@ -6,7 +6,7 @@
  */
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AppError } from '../../../lib/errors.ts';
+import { AppError } from '@icls/lib/errors';
 
 export const MAX_REPORT_CHARS = 4096;
 

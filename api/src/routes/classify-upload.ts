@@ -3,7 +3,7 @@
  * model's queue is full (before the upload is read), receive and store the upload, then predict.
  */
 import type { FastifyRequest } from 'fastify';
-import { AppError } from '../../../lib/errors.ts';
+import { AppError } from '@icls/lib/errors';
 import type { ApiDeps } from '../app.ts';
 import type { PredictOutcome } from '../predict-service.ts';
 import { receiveUpload } from '../upload/receive-upload.ts';

@@ -2,7 +2,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import { AppError, isAppError } from '../../../lib/errors.ts';
+import { AppError, isAppError } from '@icls/lib/errors';
 import type { ApiDeps } from '../app.ts';
 import { setFlash, takeFlashes } from '../flash.ts';
 import { STORED_NAME } from '../upload/allowed-file.ts';

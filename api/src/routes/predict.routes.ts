@@ -4,7 +4,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isAppError } from '../../../lib/errors.ts';
+import { isAppError } from '@icls/lib/errors';
 import type { ApiDeps } from '../app.ts';
 import { RAW_IMAGE_TYPES } from '../upload/receive-upload.ts';
 import { classifyUpload, roundScore } from './classify-upload.ts';

@@ -4,7 +4,7 @@
  * Other form fields (e.g. `model`) are collected too.
  */
 import type { FastifyRequest } from 'fastify';
-import { AppError } from '../../../lib/errors.ts';
+import { AppError } from '@icls/lib/errors';
 import type { Readable } from 'node:stream';
 import { allowedExtension, type AllowedExtension } from './allowed-file.ts';
 import type { StoredUpload, UploadStore } from './upload-store.ts';

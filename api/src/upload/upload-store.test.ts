@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { AppError } from '../../../lib/errors.ts';
+import { AppError } from '@icls/lib/errors';
 import { UploadStore } from './upload-store.ts';
 
 const IMAGES = fileURLToPath(new URL('../../../tests/fixtures/images/', import.meta.url));

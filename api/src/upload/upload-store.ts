@@ -15,7 +15,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { AppError } from '../../../lib/errors.ts';
+import { AppError } from '@icls/lib/errors';
 import type { AllowedExtension } from './allowed-file.ts';
 import { ImageHeaderError, readImageHeader, type ImageHeader } from './image-header.ts';
 

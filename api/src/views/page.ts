@@ -2,7 +2,7 @@
  * The upload page, server-rendered: works without JavaScript, like the original's template.
  * Every value that came from a user or a model goes through `esc`.
  */
-import type { Prediction } from '../../../lib/job-contract.ts';
+import type { Prediction } from '@icls/lib/job-contract';
 
 export interface PageResult {
   filename: string;

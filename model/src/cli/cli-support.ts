@@ -3,6 +3,7 @@
  * and plain-text tables.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from '@icls/lib/usage-error';
 import type { ProgressStream } from '../pull/progress-bar.ts';
 
 /** Where a verb reads its settings and writes its output; tests can build one by hand. */
@@ -17,17 +18,7 @@ export interface CliContext {
   signal: AbortSignal;
 }
 
-/** A command line that does not make sense: exit code 2 and the verb's usage. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-  constructor(
-    message: string,
-    /** The verb whose usage to show; undefined for the general usage. */
-    readonly verb?: string,
-  ) {
-    super(message);
-  }
-}
+export { UsageError };
 
 /** node:util parseArgs, with its errors turned into usage errors for `verb`. */
 export function parseVerbArgs<T extends ParseArgsConfig['options']>(

@@ -15,12 +15,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installModel } from '../repository/model-repository.ts';
 import { CATALOG, findCatalogEntry } from '../pull/catalog.ts';
-import { FakeMirror } from '../pull/fixtures/fake-mirror.ts';
-import { fixtureEntry, fixtureModelBytes, FIXTURE_LABELS } from '../pull/fixtures/test-catalog.ts';
+import { FakeMirror } from '../../test/fake-mirror.ts';
+import { fixtureEntry, fixtureModelBytes, FIXTURE_LABELS } from '../../test/test-catalog.ts';
 import { main } from './models-cli.ts';
 
-const CLI = fileURLToPath(new URL('./models-cli.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The command as it ships: compiled by `npm run build` (the test runner builds first). */
+const CLI = join(REPO_ROOT, 'model/dist/cli/models-cli.js');
 
 interface Run {
   code: number | null;
@@ -37,7 +38,7 @@ let deadApiUrl: string;
 /** Runs the CLI asynchronously (the local servers live in this process and must keep answering). */
 function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    const child = spawn(process.execPath, [CLI, ...args], {
       cwd: REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MODELS_DIR: modelsDir, API_URL: deadApiUrl, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

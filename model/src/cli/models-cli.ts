@@ -14,7 +14,7 @@ import { oneLine, onePositional, parseVerbArgs, UsageError, type CliContext } fr
 import type { ProgressStream } from '../pull/progress-bar.ts';
 import { infoVerb, listVerb } from './models-list.ts';
 import { catalogVerb, checkModelName, pullVerb } from './models-pull.ts';
-import { generateVerb, importVerb, listChoices } from './models-external.ts';
+import { ensureDefaultVerb, generateVerb, importVerb, listChoices } from './models-external.ts';
 
 interface Verb {
   usage: string;
@@ -78,6 +78,12 @@ const VERBS: Record<string, Verb> = {
     summary: 'build a generated model (test fixtures, benchmarks) and install it',
     details: async () => [`Kinds: ${await listChoices('generate')}`, '  --name <folder>   install under another folder name (default: the kind)'],
     run: generateVerb,
+  },
+  'ensure-default': {
+    usage: 'ensure-default',
+    summary: 'build the default model (nsfw-mobilenetv2, from the nsfwjs package) unless it is installed',
+    details: () => ['`npm ci` runs it; so do the model image builds. Needs the nsfwjs package (a development dependency).'],
+    run: ensureDefaultVerb,
   },
 };
 

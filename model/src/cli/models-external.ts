@@ -1,52 +1,21 @@
 /**
- * `import` and `generate` hand off to modules maintained elsewhere in the project. They are loaded
- * lazily with import(): they pull in heavy code (TensorFlow.js bundles, graph builders) that the other
- * verbs should not pay for, and a checkout without them must still run every other verb.
+ * `import`, `generate` and `ensure-default` hand off to the import and generator modules. They are
+ * loaded lazily with import(): they pull in heavy code (graph builders, the nsfwjs weights) that the
+ * other verbs should not pay for.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { relative } from 'node:path';
 import { createProgressBar, type ProgressRenderer } from '../pull/progress-bar.ts';
 import type { DownloadProgress } from '../pull/download.ts';
 import { onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
 import { checkModelName } from './models-pull.ts';
+import type { NsfwjsVariant } from '../import/nsfwjs-import.ts';
 
-/** The contract of model/src/import/nsfwjs-import.ts. */
-interface NsfwjsImportModule {
-  NSFWJS_VARIANTS: readonly string[];
-  importNsfwjs(variant: string, modelsDir: string, opts: { onProgress?: (progress: unknown) => void }): Promise<unknown>;
-}
-
-/** The contract of model/src/generate/generate.ts. */
-interface GenerateModule {
-  GENERATED_KINDS: readonly string[];
-  generateModel(kind: string, modelsDir: string, opts: { name?: string; onProgress?: (progress: unknown) => void }): Promise<unknown>;
-}
-
-const NSFWJS_MODULE = new URL('../import/nsfwjs-import.ts', import.meta.url);
-const GENERATE_MODULE = new URL('../generate/generate.ts', import.meta.url);
-
-/**
- * Imports an optional module, checking the exports this verb relies on.
- * A missing file is a clear "not available" error; an error inside the module propagates as it is.
- */
-async function loadModule<T>(url: URL, verb: string, exports: (keyof T & string)[]): Promise<T> {
-  const path = fileURLToPath(url);
-  const shown = relative(process.cwd(), path) || path;
-  if (!existsSync(path)) throw new Error(`\`${verb}\` is not available in this checkout: ${shown} is missing`);
-  const mod = (await import(url.href)) as Record<string, unknown>;
-  const missing = exports.filter((name) => mod[name] === undefined);
-  if (missing.length > 0) throw new Error(`${shown} does not export ${missing.join(', ')}; \`${verb}\` cannot run`);
-  return mod as T;
-}
+const loadNsfwjsImport = () => import('../import/nsfwjs-import.ts');
+const loadGenerate = () => import('../generate/generate.ts');
 
 /** The choices of a verb for its help text, or why they cannot be listed. */
 export async function listChoices(verb: 'import' | 'generate'): Promise<string> {
   try {
-    const choices =
-      verb === 'import'
-        ? (await loadModule<NsfwjsImportModule>(NSFWJS_MODULE, verb, ['NSFWJS_VARIANTS'])).NSFWJS_VARIANTS
-        : (await loadModule<GenerateModule>(GENERATE_MODULE, verb, ['GENERATED_KINDS'])).GENERATED_KINDS;
+    const choices = verb === 'import' ? (await loadNsfwjsImport()).NSFWJS_VARIANTS : (await loadGenerate()).GENERATED_KINDS;
     return choices.join(', ');
   } catch (err) {
     return `(cannot list them: ${(err as Error).message})`;
@@ -57,14 +26,14 @@ export async function listChoices(verb: 'import' | 'generate'): Promise<string> 
 export async function importVerb(ctx: CliContext, args: string[]): Promise<void> {
   const { positionals } = parseVerbArgs('import', args, {});
   const variant = onePositional('import', positionals, 'NSFWJS variant');
-  const mod = await loadModule<NsfwjsImportModule>(NSFWJS_MODULE, 'import', ['importNsfwjs', 'NSFWJS_VARIANTS']);
-  if (!mod.NSFWJS_VARIANTS.includes(variant)) {
+  const mod = await loadNsfwjsImport();
+  if (!mod.NSFWJS_VARIANTS.includes(variant as NsfwjsVariant)) {
     throw new UsageError(`unknown NSFWJS variant "${variant}"; choose one of: ${mod.NSFWJS_VARIANTS.join(', ')}`, 'import');
   }
   const progress = progressReporter(ctx, variant);
   try {
-    const result = await mod.importNsfwjs(variant, ctx.modelsDir, { onProgress: progress.report });
-    ctx.print(`installed ${describeResult(result, variant)}`);
+    const result = await mod.importNsfwjs(variant as NsfwjsVariant, ctx.modelsDir, { onProgress: progress.report });
+    ctx.print(`installed ${result}`);
   } finally {
     progress.finish();
   }
@@ -75,14 +44,14 @@ export async function generateVerb(ctx: CliContext, args: string[]): Promise<voi
   const { values, positionals } = parseVerbArgs('generate', args, { name: { type: 'string' } });
   const kind = onePositional('generate', positionals, 'kind');
   const name = typeof values.name === 'string' ? checkModelName('generate', values.name) : undefined;
-  const mod = await loadModule<GenerateModule>(GENERATE_MODULE, 'generate', ['generateModel', 'GENERATED_KINDS']);
-  if (!mod.GENERATED_KINDS.includes(kind)) {
+  const mod = await loadGenerate();
+  if (!mod.isGeneratedKind(kind)) {
     throw new UsageError(`unknown kind "${kind}"; choose one of: ${mod.GENERATED_KINDS.join(', ')}`, 'generate');
   }
   const progress = progressReporter(ctx, name ?? kind);
   try {
     const result = await mod.generateModel(kind, ctx.modelsDir, { ...(name ? { name } : {}), onProgress: progress.report });
-    ctx.print(`installed ${describeResult(result, name ?? kind)}`);
+    ctx.print(`installed ${result}`);
   } finally {
     progress.finish();
   }
@@ -124,9 +93,13 @@ function isByteProgress(value: unknown): value is Partial<DownloadProgress> & { 
   return typeof value === 'object' && value !== null && typeof (value as { bytesDone?: unknown }).bytesDone === 'number';
 }
 
-/** The installed folder when the module returns it, else the name. */
-function describeResult(result: unknown, fallback: string): string {
-  if (typeof result === 'string') return result;
-  const dir = (result as { dir?: unknown } | null)?.dir;
-  return typeof dir === 'string' ? dir : fallback;
+/**
+ * `ensure-default`: builds the default model unless MODELS_DIR already holds it. `npm ci` runs it (the
+ * root package's `prepare`), so the first `npm start` serves at once; images run it at build time.
+ */
+export async function ensureDefaultVerb(ctx: CliContext, args: string[]): Promise<void> {
+  parseVerbArgs('ensure-default', args, {});
+  const { ensureDefaultModel } = await loadNsfwjsImport();
+  const name = await ensureDefaultModel(ctx.modelsDir, (msg) => ctx.stderr.write(`${msg}\n`));
+  ctx.print(`default model ${name} is ready in ${ctx.modelsDir}`);
 }

@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { ModelConfig } from '../../../lib/model-config.ts';
+import type { ModelConfig } from '../repository/model-config.ts';
 import { listModels, loadModelEntry, CONFIG_FILE } from '../repository/model-repository.ts';
 import { formatBytes } from '../pull/format-units.ts';
 import { fetchServedModels, loadedColumn, DEFAULT_API_URL, type ApiStatus } from './api-status.ts';

@@ -15,7 +15,7 @@ import {
   predictTfjs,
   seededUniform,
   useTfjsCpu,
-} from './parity-support.ts';
+} from '../../test/parity-support.ts';
 import { tfAxisPadding, tfSpatialPadding } from './tf-padding.ts';
 import type { TfjsModelJson, TfNodeDef, WeightSpec } from './tfjs-model-json.ts';
 import { convertTfjsModel } from './tfjs-to-onnx.ts';

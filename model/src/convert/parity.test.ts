@@ -23,7 +23,7 @@ import {
   predictOrt,
   predictTfjs,
   seededUniform,
-} from './parity-support.ts';
+} from '../../test/parity-support.ts';
 import { convertTfjsModel } from './tfjs-to-onnx.ts';
 
 const TOLERANCE = 1e-4;

@@ -4,6 +4,7 @@
  * computed in double precision and stored as float32), so the converted model starts from
  * the same numbers the original model runs with.
  */
+import { halfArrayToFloat32 } from '../preprocess/float16.ts';
 import { ConversionError } from './conversion-error.ts';
 import type { WeightSpec, WeightsManifestGroup } from './tfjs-model-json.ts';
 
@@ -59,7 +60,7 @@ function decodeOne(spec: WeightSpec, bytes: Uint8Array): Float32Array | Int32Arr
   }
   if (q.dtype === 'float16') {
     if (spec.dtype !== 'float32') throw new ConversionError(`weight "${spec.name}": float16 quantization needs dtype float32`);
-    return float16ToFloat32(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2));
+    return halfArrayToFloat32(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2));
   }
   if (q.min === undefined || q.scale === undefined) {
     throw new ConversionError(`weight "${spec.name}" is ${q.dtype}-quantized but has no min/scale`);
@@ -74,17 +75,3 @@ function decodeOne(spec: WeightSpec, bytes: Uint8Array): Float32Array | Int32Arr
   return values;
 }
 
-/** IEEE 754 half → single, including subnormals, infinities and NaN. */
-export function float16ToFloat32(halves: Uint16Array): Float32Array {
-  const out = new Float32Array(halves.length);
-  for (let i = 0; i < halves.length; i++) {
-    const h = halves[i]!;
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    if (exp === 0) out[i] = sign * mant * 2 ** -24;
-    else if (exp === 0x1f) out[i] = mant ? NaN : sign * Infinity;
-    else out[i] = sign * (1 + mant / 1024) * 2 ** (exp - 15);
-  }
-  return out;
-}

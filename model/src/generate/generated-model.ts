@@ -1,5 +1,5 @@
 /** What every generator hands back, and the provenance shared by all generated models. */
-import type { ModelConfig } from '../../../lib/model-config.ts';
+import type { ModelConfig } from '../repository/model-config.ts';
 import type { GraphBuilder } from '../onnx/onnx-builder.ts';
 
 export type GeneratedKind = 'tiny-rgb' | 'tiny-slow' | 'resnet50-random' | 'mobilenetv2-random';

@@ -1,5 +1,5 @@
 /** Config and labels shared by the random-weight ImageNet-shaped benchmark models. */
-import { IMAGENET_TORCH_PREPROCESS, type ModelConfig } from '../../../lib/model-config.ts';
+import { IMAGENET_TORCH_PREPROCESS, type ModelConfig } from '../repository/model-config.ts';
 import { generatedProvenance, type GeneratedKind } from './generated-model.ts';
 
 export const IMAGENET_CLASSES = 1000;

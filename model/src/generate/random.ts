@@ -3,7 +3,7 @@
  * reproducible, so nothing here may touch Math.random or the clock.
  */
 
-import { mulberry32, type Rng } from '../../../lib/seeded-random.ts';
+import { mulberry32, type Rng } from '@icls/lib/seeded-random';
 
 export { mulberry32, type Rng };
 

@@ -3,7 +3,7 @@
  * input channel, labels red/green/blue. `tiny-slow` computes exactly the same answer but
  * burns CPU on purpose, for tests that must kill a worker in the middle of a job.
  */
-import type { ModelConfig } from '../../../lib/model-config.ts';
+import type { ModelConfig } from '../repository/model-config.ts';
 import { GraphBuilder } from '../onnx/onnx-builder.ts';
 import { generatedProvenance, type GeneratedModel } from './generated-model.ts';
 import { heUniform, mulberry32, seedFromString } from './random.ts';

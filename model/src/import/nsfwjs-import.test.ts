@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadModelEntry } from '../repository/model-repository.ts';
-import { DEFAULT_MODEL_NAME, ensureDefaultModel, importNsfwjs } from './nsfwjs-import.ts';
+import { PREFERRED_DEFAULT_MODEL as DEFAULT_MODEL_NAME } from '@icls/lib/default-model';
+import { ensureDefaultModel, importNsfwjs } from './nsfwjs-import.ts';
 import { locateNsfwjsPackage, readNsfwjsClassNames } from './nsfwjs-package.ts';
 
 describe('nsfwjs import', () => {

@@ -3,8 +3,9 @@
  * (model.onnx + config.json + labels.txt), converting them from TF.js in-process. This is how the
  * service gets its default model on a user's first start without downloading anything.
  */
+import { PREFERRED_DEFAULT_MODEL as DEFAULT_MODEL_NAME } from '@icls/lib/default-model';
 import { createHash } from 'node:crypto';
-import type { ModelConfig } from '../../../lib/model-config.ts';
+import type { ModelConfig } from '../repository/model-config.ts';
 import { convertTfjsModel } from '../convert/tfjs-to-onnx.ts';
 import { installModel, loadModelEntry, ModelNotFoundError } from '../repository/model-repository.ts';
 import { readNsfwjsClassNames, readNsfwjsModel, type NsfwjsModelFolder } from './nsfwjs-package.ts';
@@ -12,8 +13,6 @@ import { readNsfwjsClassNames, readNsfwjsModel, type NsfwjsModelFolder } from '.
 export type NsfwjsVariant = 'mobilenetv2' | 'mobilenetv2-mid' | 'inceptionv3';
 
 export const NSFWJS_VARIANTS: readonly NsfwjsVariant[] = ['mobilenetv2', 'mobilenetv2-mid', 'inceptionv3'];
-
-export const DEFAULT_MODEL_NAME = 'nsfw-mobilenetv2';
 
 interface VariantInfo {
   folder: NsfwjsModelFolder;

@@ -5,6 +5,7 @@
  */
 import { endianness } from 'node:os';
 import onnxProto from 'onnx-proto';
+import { toHalf } from '../preprocess/float16.ts';
 
 const { onnx } = onnxProto;
 
@@ -324,47 +325,9 @@ function littleEndianBytes(arr: Typed): Uint8Array {
   return swapped;
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
 /** IEEE 754 half-precision bit patterns, rounded to nearest even. */
 export function float32ToFloat16(values: ArrayLike<number>): Uint16Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    f32[0] = values[i]!;
-    const x = u32[0]!;
-    const sign = (x >>> 16) & 0x8000;
-    const exp = (x >>> 23) & 0xff;
-    let mant = x & 0x7fffff;
-    if (exp === 0xff) {
-      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
-      continue;
-    }
-    let e = exp - 127 + 15;
-    if (e >= 0x1f) {
-      out[i] = sign | 0x7c00;
-      continue;
-    }
-    if (e <= 0) {
-      if (e < -10) {
-        out[i] = sign;
-        continue;
-      }
-      mant |= 0x800000;
-      const shift = 14 - e;
-      let half = mant >>> shift;
-      const rest = mant & ((1 << shift) - 1);
-      const halfway = 1 << (shift - 1);
-      if (rest > halfway || (rest === halfway && (half & 1))) half++;
-      out[i] = sign | half;
-      continue;
-    }
-    let half = (e << 10) | (mant >>> 13);
-    const rest = mant & 0x1fff;
-    if (rest > 0x1000 || (rest === 0x1000 && (half & 1))) half++; // may carry into the exponent, which is correct
-    out[i] = sign | half;
-  }
-  return out;
+  return Uint16Array.from(values, toHalf);
 }
 
 /** Float-typed attributes of common default-domain ops, per the ONNX operator spec. */

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ModelConfig } from '../../../lib/model-config.ts';
-import type { RgbPixels } from '../../../lib/image.ts';
+import type { ModelConfig } from '../repository/model-config.ts';
+import type { RgbPixels } from '../image/image.ts';
 import { pixelsToTensor } from './pixels-to-tensor.ts';
 
 type Cfg = Pick<ModelConfig, 'input' | 'preprocess'>;

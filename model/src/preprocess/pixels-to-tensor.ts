@@ -2,8 +2,8 @@
  * The model's input tensor from decoded pixels: one pure function, driven by the model config.
  * Order of steps (fixed): channel order → value = (pixel × scale − mean) / std → layout → dtype.
  */
-import type { ModelConfig } from '../../../lib/model-config.ts';
-import type { RgbPixels } from '../../../lib/image.ts';
+import type { ModelConfig } from '../repository/model-config.ts';
+import type { RgbPixels } from '../image/image.ts';
 import { toHalf } from './float16.ts';
 
 export type InputData = Float32Array | Uint16Array | Uint8Array;

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseModelConfig } from '../../../lib/model-config.ts';
+import { parseModelConfig } from '../repository/model-config.ts';
 import { CATALOG, CatalogFileError, ZOO_COMMIT, findCatalogEntry, loadCatalog, resolveFileUrl } from './catalog.ts';
-import { fixtureEntry, fixtureModelBytes } from './fixtures/test-catalog.ts';
+import { fixtureEntry, fixtureModelBytes } from '../../test/test-catalog.ts';
 
 describe('catalog', () => {
   test('every entry is a valid model config named like its folder', () => {

@@ -5,7 +5,7 @@
  * gives wrong answers, so every number here cites where it comes from.
  */
 import { readFile } from 'node:fs/promises';
-import { IMAGENET_TORCH_PREPROCESS, parseModelConfig, type ModelConfig } from '../../../lib/model-config.ts';
+import { IMAGENET_TORCH_PREPROCESS, parseModelConfig, type ModelConfig } from '../repository/model-config.ts';
 
 /**
  * The zoo is pinned to one commit of github.com/onnx/models, so a URL always names the same bytes;

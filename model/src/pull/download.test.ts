@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { downloadFile, parseContentRange, RateMeter, type DownloadProgress } from './download.ts';
 import { DownloadCancelledError, HttpStatusError, SizeMismatchError, describeCause } from './download-errors.ts';
-import { FakeMirror, sha256Hex, type Behaviour } from './fixtures/fake-mirror.ts';
-import { fixtureModelBytes } from './fixtures/test-catalog.ts';
+import { FakeMirror, sha256Hex, type Behaviour } from '../../test/fake-mirror.ts';
+import { fixtureModelBytes } from '../../test/test-catalog.ts';
 
 let mirror: FakeMirror;
 let dir: string;

@@ -168,7 +168,7 @@ async function runAttempt(opts: DownloadOptions, transfer: Transfer, attempt: nu
     if (body) {
       const reader = body.getReader();
       for (;;) {
-        let next: ReadableStreamReadResult<Uint8Array>;
+        let next: Awaited<ReturnType<typeof reader.read>>;
         try {
           next = await reader.read();
         } catch (err) {

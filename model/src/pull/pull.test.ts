@@ -9,8 +9,8 @@ import { pullModel, LabelsCountError, type PullProgress } from './pull.ts';
 import { ChecksumMismatchError, HttpStatusError, NetworkError } from './download-errors.ts';
 import { UnknownCatalogEntryError } from './catalog.ts';
 import { loadModelEntry } from '../repository/model-repository.ts';
-import { FakeMirror } from './fixtures/fake-mirror.ts';
-import { fixtureEntry, fixtureModelBytes, FIXTURE_LABELS } from './fixtures/test-catalog.ts';
+import { FakeMirror } from '../../test/fake-mirror.ts';
+import { fixtureEntry, fixtureModelBytes, FIXTURE_LABELS } from '../../test/test-catalog.ts';
 
 const FAST_RETRY = { retryDelayMs: 5, maxAttempts: 3, stallTimeoutMs: 2000 };
 

@@ -5,7 +5,7 @@
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { displayLabel, parseModelConfig, type ModelConfig } from '../../../lib/model-config.ts';
+import { displayLabel, parseModelConfig, type ModelConfig } from './model-config.ts';
 
 export const CONFIG_FILE = 'config.json';
 

@@ -3,10 +3,10 @@
  * dies (with a back-off, so a worker that cannot start does not spin).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import type { Logger } from './logger.ts';
+import type { Logger } from '@icls/lib/logger';
+import { siblingModule } from '@icls/lib/module-path';
 
-const WORKER_ENTRY = fileURLToPath(new URL('../model/src/worker-main.ts', import.meta.url));
+const WORKER_ENTRY = siblingModule(import.meta.url, './worker-main');
 
 export class WorkerSupervisor {
   private readonly children = new Set<ChildProcess>();
@@ -23,7 +23,7 @@ export class WorkerSupervisor {
   }
 
   private spawnOne(slot: number, restarts: number): void {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], { env: this.env, stdio: 'inherit' });
+    const child = spawn(process.execPath, [...process.execArgv, WORKER_ENTRY], { env: this.env, stdio: 'inherit' });
     this.children.add(child);
     const startedAt = Date.now();
     child.on('exit', (code, signal) => {

@@ -1,15 +1,16 @@
 /** The api side of the Redis queue against a real Redis (fails, never skips, without one). */
+import { DEFAULT_REDIS_URL } from '../config.ts';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, it } from 'node:test';
 import { AppError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { redisAnswers } from '../redis-probe.ts';
-import { deleteRedisPrefix } from '../../tests/helpers/processes.ts';
+import { deleteRedisPrefix } from '../../../tests/helpers/processes.ts';
 import { RedisConsumer } from './redis-consumer.ts';
 import { RedisProducer } from './redis-producer.ts';
 
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = process.env.TEST_REDIS_URL ?? DEFAULT_REDIS_URL;
 const prefix = `test-${randomBytes(4).toString('hex')}`;
 const producer = new RedisProducer({
   redisUrl: REDIS_URL,

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { decodeRgb, ImageDecodeError, ImageTooLargeError, type ResizePlan, type RgbPixels } from './image.ts';
 
-const IMAGES = fileURLToPath(new URL('../tests/fixtures/images/', import.meta.url));
+const IMAGES = fileURLToPath(new URL('../../../tests/fixtures/images/', import.meta.url));
 
 type Rgb = [number, number, number];
 const RED: Rgb = [255, 0, 0];

@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import type { TfjsModelJson } from './tfjs-model-json.ts';
+import { mulberry32 } from '@icls/lib/seeded-random';
+import type { TfjsModelJson } from '../src/convert/tfjs-model-json.ts';
 
 let backendReady: Promise<void> | undefined;
 
@@ -94,16 +95,8 @@ export function argmaxRows(values: ArrayLike<number>, cols: number): number[] {
 
 /** Deterministic uniform [0, 1) values (mulberry32), so failures reproduce. */
 export function seededUniform(count: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  return out;
+  const next = mulberry32(seed);
+  return Float32Array.from({ length: count }, next);
 }
 
 /** An image of one colour, as NHWC values in [0, 1]. */

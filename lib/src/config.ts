@@ -14,6 +14,9 @@ interface VarSpec<T> {
   doc: string;
 }
 
+/** The Redis a process uses when REDIS_URL is unset: the one on this host's default port. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
@@ -62,7 +65,7 @@ const spec = {
     parse: oneOf('auto', 'redis', 'embedded'),
     doc: '`redis`: jobs go through Redis; `embedded`: api and model in one process, in-process queue; `auto`: redis when REDIS_URL is set or a Redis answers on localhost, else embedded',
   },
-  REDIS_URL: { default: '', parse: url, doc: 'Redis to use (auto mode tries redis://127.0.0.1:6379 when unset)' },
+  REDIS_URL: { default: '', parse: url, doc: `Redis to use (unset: ${DEFAULT_REDIS_URL}, which auto mode first checks answers)` },
   REDIS_PREFIX: { default: 'icls', parse: text, doc: 'prefix of every Redis key, so several deployments share one Redis' },
   MODELS_DIR: { default: './models', parse: path, doc: 'model repository: one folder per model' },
   DEFAULT_MODEL: {
@@ -143,6 +146,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 /** Cores visible to this process; used for ORT threads and the ceiling in the bench. */
+/** REDIS_URL, or the local default. */
+export const redisUrlOf = (config: Pick<Config, 'REDIS_URL'>): string => config.REDIS_URL ?? DEFAULT_REDIS_URL;
+
 export const coreCount = (): number => Math.max(1, cpus().length);
 
 /** Worker processes per host: MODEL_WORKERS, or one per core. */

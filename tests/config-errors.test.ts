@@ -1,0 +1,34 @@
+/**
+ * A wrong setting stops every entry point at once, naming the variable, without a stack trace: the
+ * compiled processes as they ship, each with an explicit environment.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { ROOT } from './helpers/fixtures.ts';
+import { ENTRY, explicitEnv } from './helpers/processes.ts';
+
+function runToExit(entry: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [entry], { cwd: ROOT, env: explicitEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdout.resume();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
+
+describe('configuration errors at start', () => {
+  for (const [name, entry] of Object.entries({ 'model worker': ENTRY.worker, api: ENTRY.api, 'npm start': ENTRY.start })) {
+    it(`the ${name} exits 1 on a bad variable, naming it without a stack trace`, async () => {
+      const { code, stderr } = await runToExit(entry, { PORT: 'abc', QUEUE_MODE: 'auto' });
+      assert.equal(code, 1, `exit code; stderr: ${stderr}`);
+      assert.match(stderr, /PORT must be a whole number, got "abc"/);
+      assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
+    });
+  }
+});
