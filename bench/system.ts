@@ -5,6 +5,7 @@
  */
 import { DEFAULT_REDIS_URL } from '@icls/lib/config';
 import { freePort } from '@icls/lib/free-port';
+import { stopChild } from '@icls/lib/stop-child';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -138,7 +139,8 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     async stop() {
       if (stopped) return;
       stopped = true;
-      await stopChild(child, 20_000);
+      // SIGTERM: start.ts drains HTTP, then stops its workers; their whole tree is killed if it hangs.
+      await stopChild(child, { graceMs: 20_000, forceKill: () => killTree(child, 'SIGKILL') });
       process.removeListener('exit', killOnExit);
       await rm(work, { recursive: true, force: true });
       if (mode === 'redis') await deleteRedisKeys(process.env.REDIS_URL || DEFAULT_REDIS_URL, prefix, opts.log);
@@ -164,19 +166,6 @@ function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
     }
   }
   child.kill(signal);
-}
-
-/** SIGTERM (start.ts drains HTTP, then stops its workers), SIGKILL of the tree after `graceMs`. */
-function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    const kill = setTimeout(() => killTree(child, 'SIGKILL'), graceMs);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    child.kill('SIGTERM');
-  });
 }
 
 /** Deletes this run's keys (its prefix is unique), so repeated runs do not litter a shared Redis. */

@@ -55,8 +55,10 @@ describe('npm start', () => {
 
   it('the Redis probe says no, quickly, when nothing listens', async () => {
     const port = await freePort();
+    const timeoutMs = 300;
     const t0 = Date.now();
-    assert.equal(await redisAnswers(`redis://127.0.0.1:${port}`, 300), false);
-    assert.ok(Date.now() - t0 < 1000);
+    assert.equal(await redisAnswers(`redis://127.0.0.1:${port}`, timeoutMs), false);
+    // Relative to its own timeout: it gives up by then (a refused connection answers sooner still).
+    assert.ok(Date.now() - t0 < 3 * timeoutMs, `took ${Date.now() - t0} ms with a ${timeoutMs} ms timeout`);
   });
 });

@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { DEFAULT_REDIS_URL } from '@icls/lib/config';
+import { stopChild } from '@icls/lib/stop-child';
 import { deleteKeysWithPrefix } from '@icls/lib/queue/redis-connection';
 import { ROOT } from './fixtures.ts';
 
@@ -61,16 +62,7 @@ export function startService(entry: string, env: Record<string, string>): Servic
       listeners.add(check);
       check();
     });
-  const stop = (signal: NodeJS.Signals = 'SIGTERM') =>
-    new Promise<void>((resolve) => {
-      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
-      const kill = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-      proc.once('exit', () => {
-        clearTimeout(kill);
-        resolve();
-      });
-      proc.kill(signal);
-    });
+  const stop = (signal: NodeJS.Signals = 'SIGTERM') => stopChild(proc, { signal, graceMs: 10_000 });
   return { proc, logs: () => out, waitForLog, stop };
 }
 
