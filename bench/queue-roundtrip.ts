@@ -1,7 +1,7 @@
 /**
  * The queue's own hand-over cost: one client submits jobs that a worker answers with no work, through
  * the real RedisProducer and RedisConsumer, and prints the round-trip percentiles.
- *   node --import tsx bench/queue-roundtrip.ts [--jobs 1000] [--redis redis://127.0.0.1:6379]
+ *   node --conditions=source --import tsx bench/queue-roundtrip.ts [--jobs 1000] [--redis redis://127.0.0.1:6379]
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';

@@ -1,7 +1,7 @@
 /**
  * Local check, not a test: classifies every photo in a folder with every model in a models folder and
  * prints the top-1, to compare with known answers (e.g. ../shared/README.md's table).
- *   node --import tsx scripts/check-real-models.ts <models-dir> <images-dir>
+ *   node --conditions=source --import tsx scripts/check-real-models.ts <models-dir> <images-dir>
  */
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { listModels } from '@icls/model/repository/model-repository';
 
 const [modelsDir, imagesDir] = process.argv.slice(2);
 if (!modelsDir || !imagesDir) {
-  console.error('usage: node --import tsx scripts/check-real-models.ts <models-dir> <images-dir>');
+  console.error('usage: node --conditions=source --import tsx scripts/check-real-models.ts <models-dir> <images-dir>');
   process.exit(2);
 }
 const images = (await readdir(imagesDir)).filter((f) => /\.(png|jpe?g|gif|webp)$/i.test(f)).sort();

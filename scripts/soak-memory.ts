@@ -1,7 +1,7 @@
 /**
  * Memory soak, not a test: sends N predictions at concurrency C to a running service and prints the
  * RSS of the api process and its worker children before and after (from /proc).
- *   node --import tsx scripts/soak-memory.ts --url http://127.0.0.1:8080 --pid <api pid> [--requests 10000] [--concurrency 8] [--image f]
+ *   node --conditions=source --import tsx scripts/soak-memory.ts --url http://127.0.0.1:8080 --pid <api pid> [--requests 10000] [--concurrency 8] [--image f]
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
