@@ -64,8 +64,15 @@ function watchIdle(raw: IncomingMessage, idleMs: number): void {
   watches.set(raw, watch);
   // The socket's inactivity timer: Node emits 'timeout' on the request only while its body is incomplete.
   raw.setTimeout(idleMs, () => {
-    if (watch.readers > 0) watch.controller.abort(new AppError('BODY_TIMEOUT', `nothing arrived for ${idleMs} ms`));
-    else raw.destroy();
+    if (watch.readers === 0) {
+      raw.destroy();
+      return;
+    }
+    watch.controller.abort(new AppError('BODY_TIMEOUT', `nothing arrived for ${idleMs} ms`));
+    // The 408 goes out with Connection: close. Node tells a request nothing once its response is
+    // finished, so when the socket is gone the body is ended here: the abandoned read then fails and
+    // frees what it held (memory, temporary file).
+    raw.socket.once('close', () => raw.destroy());
   });
   // Once the body is in, waiting for the answer is not idling: the connection has no timer again.
   raw.once('end', () => raw.setTimeout(0));
