@@ -80,19 +80,21 @@ describe('same-origin form posts', () => {
     t.app.inject({ method: 'POST', url: '/feedback', payload: 'report=wrong', headers: { 'content-type': 'application/x-www-form-urlencoded', host: 'classifier.example:8080', ...headers } });
 
   it('the page itself, a typed-in URL, and programs without the headers are served', async () => {
-    for (const headers of [{}, { 'sec-fetch-site': 'same-origin' }, { 'sec-fetch-site': 'none' }, { origin: 'http://classifier.example:8080' }]) {
+    const served: Record<string, string>[] = [{}, { 'sec-fetch-site': 'same-origin' }, { 'sec-fetch-site': 'none' }, { origin: 'http://classifier.example:8080' }];
+    for (const headers of served) {
       assert.equal((await postFeedback(headers)).statusCode, 200, JSON.stringify(headers));
     }
   });
 
   it('another site, a sibling subdomain, a null or foreign Origin are refused with the page and 403', async () => {
-    for (const headers of [
+    const refused: Record<string, string>[] = [
       { 'sec-fetch-site': 'cross-site' },
       { 'sec-fetch-site': 'same-site' },
       { origin: 'null' },
       { origin: 'http://evil.example' },
       { origin: 'http://classifier.example:9090' },
-    ]) {
+    ];
+    for (const headers of refused) {
       const r = await postFeedback(headers);
       assert.equal(r.statusCode, 403, JSON.stringify(headers));
       assert.match(String(r.headers['content-type']), /text\/html/);
