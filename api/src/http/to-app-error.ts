@@ -26,6 +26,12 @@ const BY_CODE: Record<string, ErrorCode> = {
   HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
 };
 
+/** What exactly was wrong, where the code alone does not say it. */
+const DETAILS: Record<string, string> = {
+  FST_FILES_LIMIT: 'send one file per request',
+  FST_MP_PREMATURE_CLOSE: 'the form ended before its last part',
+};
+
 /** Messages the multipart parser (busboy) throws for a body that is not valid multipart. */
 const MALFORMED_MULTIPART = /multipart|terminated early|malformed/i;
 
@@ -47,7 +53,7 @@ export function toAppError(err: unknown, clientGone = false): AppError {
   if (e.validation) return new AppError('BAD_PARAMETER', describeValidation(e.validation, e.validationContext));
   if (clientGone) return new AppError('CLIENT_CLOSED', undefined, { cause: err });
   const code = e.code ? BY_CODE[e.code] : undefined;
-  if (code) return new AppError(code, undefined, { cause: err });
+  if (code) return new AppError(code, DETAILS[e.code!], { cause: err });
   if (e.code?.startsWith('HPE_')) return new AppError('MALFORMED_BODY', 'the HTTP request cannot be parsed', { cause: err });
   if (!e.code && e.message && MALFORMED_MULTIPART.test(e.message)) return new AppError('MALFORMED_BODY', e.message, { cause: err });
   if (err instanceof SyntaxError && e.statusCode === 400) return new AppError('MALFORMED_BODY', 'the JSON is not valid', { cause: err });
