@@ -7,16 +7,23 @@ import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '@icls/lib/config';
-import { AppError, ERRORS, isAppError } from '@icls/lib/errors';
+import { AppError } from '@icls/lib/errors';
 import type { JobProducer } from '@icls/lib/job-contract';
 import type { Logger } from '@icls/lib/logger';
 import { FeedbackStore } from './feedback/feedback-store.ts';
+import { registerBodyGuard } from './http/body-guard.ts';
+import { clientErrorHandler } from './http/client-errors.ts';
+import { errorHandler } from './http/error-reply.ts';
+import { LogSampler } from './http/log-sampler.ts';
 import { Metrics } from './metrics.ts';
 import { PredictService } from './predict-service.ts';
 import { feedbackRoutes } from './routes/feedback.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { pageRoutes } from './routes/page.routes.ts';
 import { predictRoutes } from './routes/predict.routes.ts';
+import { adminGuard } from './security/admin-guard.ts';
+import { registerRateLimit } from './security/rate-limit.ts';
+import { registerSecurityHeaders } from './security/security-headers.ts';
 import { RAW_IMAGE_TYPES } from './upload/receive-upload.ts';
 import { UploadStore } from './upload/upload-store.ts';
 
@@ -30,7 +37,21 @@ export interface ApiDeps {
 
 export type ApiConfig = Pick<
   Config,
-  'UPLOAD_DIR' | 'FEEDBACK_DIR' | 'MAX_UPLOAD_BYTES' | 'MAX_PIXELS' | 'REQUEST_TIMEOUT_MS' | 'DEFAULT_MODEL' | 'IMAGE_TRANSPORT'
+  | 'UPLOAD_DIR'
+  | 'FEEDBACK_DIR'
+  | 'MAX_UPLOAD_BYTES'
+  | 'MAX_PIXELS'
+  | 'REQUEST_TIMEOUT_MS'
+  | 'DEFAULT_MODEL'
+  | 'IMAGE_TRANSPORT'
+  | 'UPLOAD_MEMORY_BYTES'
+  | 'BODY_IDLE_TIMEOUT_MS'
+  | 'REQUEST_RECEIVE_TIMEOUT_MS'
+  | 'HEADERS_TIMEOUT_MS'
+  | 'MAX_HEADER_BYTES'
+  | 'MAX_CONNECTIONS'
+  | 'ADMIN_TOKEN'
+  | 'RATE_LIMIT_PER_MINUTE'
 >;
 
 export interface BuiltApi {
@@ -39,6 +60,11 @@ export interface BuiltApi {
   /** Turns readiness false; the caller then closes the app, which drains in-flight requests. */
   beginShutdown(): void;
 }
+
+/** Largest body of the non-upload routes (feedback JSON and forms): a report is at most 4 KiB. */
+const OTHER_BODY_BYTES = 64 * 1024;
+/** A form field (model, top_k, report) is never near this; a longer one is refused, not cut. */
+const FIELD_BYTES = 16 * 1024;
 
 export async function buildApp(config: ApiConfig, producer: JobProducer, log: Logger): Promise<BuiltApi> {
   let shuttingDown = false;
@@ -49,17 +75,33 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
       timeoutMs: config.REQUEST_TIMEOUT_MS,
       imageTransport: config.IMAGE_TRANSPORT,
     }),
-    uploads: new UploadStore(config.UPLOAD_DIR, { maxBytes: config.MAX_UPLOAD_BYTES, maxPixels: config.MAX_PIXELS }),
+    uploads: new UploadStore(config.UPLOAD_DIR, {
+      maxBytes: config.MAX_UPLOAD_BYTES,
+      maxPixels: config.MAX_PIXELS,
+      totalMemoryBytes: config.UPLOAD_MEMORY_BYTES,
+    }),
     feedback: new FeedbackStore(config.FEEDBACK_DIR),
     shuttingDown: () => shuttingDown,
   };
 
+  const sampler = new LogSampler(log);
+  const onError = errorHandler(sampler);
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
-    // One log line per request would cost more than the 2 ms overhead budget at load; errors are still logged.
+    // One log line per request would cost more than the 2 ms overhead budget at load; errors are logged, sampled.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
+    bodyLimit: OTHER_BODY_BYTES,
+    requestTimeout: config.REQUEST_RECEIVE_TIMEOUT_MS,
+    http: { maxHeaderSize: config.MAX_HEADER_BYTES, headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
+    clientErrorHandler: clientErrorHandler(sampler),
+    frameworkErrors: (err, request, reply) => onError(err, request, reply),
   });
+  app.server.maxConnections = config.MAX_CONNECTIONS;
+
+  await registerSecurityHeaders(app);
+  await registerRateLimit(app, config.RATE_LIMIT_PER_MINUTE);
+  registerBodyGuard(app, { uploadBytes: config.MAX_UPLOAD_BYTES, otherBytes: OTHER_BODY_BYTES, idleMs: config.BODY_IDLE_TIMEOUT_MS });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Image classifier API', version: '1', description: 'Upload an image, get the model\'s classes. `/predict` keeps the original Flask ML API contract.' },
@@ -68,28 +110,21 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   await app.register(formbody);
   await app.register(multipart, {
     // One byte over the limit is enough to know the upload is too large; the store names the limit.
-    limits: { fileSize: config.MAX_UPLOAD_BYTES + 1, files: 1, fields: 20, fieldSize: 64 * 1024, parts: 30 },
+    limits: { fileSize: config.MAX_UPLOAD_BYTES + 1, files: 1, fields: 20, fieldSize: FIELD_BYTES, parts: 30, headerPairs: 20 },
   });
 
   // A raw image body is handed to the route as a stream; the upload store enforces the size limit.
   app.addContentTypeParser(Object.keys(RAW_IMAGE_TYPES), (_request, payload, done) => done(null, payload));
 
-  app.setErrorHandler((err, request, reply) => {
-    const known = toAppError(err);
-    if (known.status >= 500) request.log.error({ err }, 'request failed');
-    if (known.retryAfterS) reply.header('retry-after', String(known.retryAfterS));
-    // 5xx messages come from our table only: internals never reach the client.
-    const message = known.status >= 500 && !isAppError(err) ? ERRORS.INTERNAL.message : known.message;
-    return reply.status(known.status).send({ success: false, error: { code: known.code, message } });
+  app.setErrorHandler(onError);
+  app.setNotFoundHandler(async (request) => {
+    throw new AppError('NOT_FOUND', `no route ${request.method} ${request.url.slice(0, 200)}`);
   });
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ success: false, error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),
-  );
 
-  new Metrics().register(app);
+  new Metrics().register(app, adminGuard(config.ADMIN_TOKEN));
   await app.register(async (scope) => pageRoutes(scope, deps));
   await app.register(async (scope) => predictRoutes(scope, deps));
-  await app.register(async (scope) => feedbackRoutes(scope, deps));
+  await app.register(async (scope) => feedbackRoutes(scope, deps, config.ADMIN_TOKEN));
   await app.register(async (scope) => healthRoutes(scope, deps));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -100,15 +135,4 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
       shuttingDown = true;
     },
   };
-}
-
-/** Maps framework and validation errors onto the error table. */
-function toAppError(err: unknown): AppError {
-  if (isAppError(err)) return err;
-  const e = err as { statusCode?: number; code?: string; message?: string; validation?: unknown };
-  if (e.code === 'FST_REQ_FILE_TOO_LARGE' || e.statusCode === 413) return new AppError('FILE_TOO_LARGE');
-  if (e.validation || (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)) {
-    return new AppError('BAD_REQUEST', e.message);
-  }
-  return new AppError('INTERNAL', undefined, { cause: err });
 }

@@ -2,7 +2,7 @@
  * Prometheus metrics of the api, in its text format at `GET /metrics`, with no client library:
  * requests by route and status, a latency histogram per route, and requests in flight.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onRequestHookHandler } from 'fastify';
 
 const BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
 
@@ -17,17 +17,21 @@ export class Metrics {
   private readonly routes = new Map<string, RouteStats>();
   private inFlight = 0;
 
-  /** Counts every request that matched a route (404s are grouped under one label). */
-  register(app: FastifyInstance): void {
-    app.addHook('onRequest', async () => {
+  /**
+   * Counts every request that matched a route (404s are grouped under one label). `/metrics` itself
+   * is an admin route: `guard` runs first.
+   */
+  register(app: FastifyInstance, guard: onRequestHookHandler): void {
+    app.addHook('onRequest', async (_request, reply) => {
       this.inFlight++;
+      // 'close' comes once per response, sent or aborted; onResponse never runs for an aborted one.
+      reply.raw.once('close', () => this.inFlight--);
     });
     app.addHook('onResponse', async (request, reply) => {
-      this.inFlight--;
       const route = request.routeOptions.url ?? 'unmatched';
       this.observe(`${request.method} ${route}`, reply.statusCode, reply.elapsedTime);
     });
-    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    app.get('/metrics', { schema: { hide: true }, onRequest: guard }, async (_request, reply) =>
       reply.type('text/plain; version=0.0.4').send(this.render()),
     );
   }

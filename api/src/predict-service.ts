@@ -57,13 +57,22 @@ export class PredictService {
 
   /**
    * Refuses at once (503) when the queue of the model the request will most likely use is full, so
-   * the api does not read, hash and store uploads it cannot serve.
+   * the api does not read, hash and store uploads it cannot serve. A named model no worker holds is
+   * refused here too (404): only served names ever reach the queue's admission state, so client
+   * input cannot grow it.
    */
   async rejectIfFull(modelHint: string | undefined): Promise<void> {
+    if (modelHint) await this.requireServed(modelHint);
     const model = modelHint ?? (await this.defaultModel());
     if (model && !(await this.producer.admits(model))) {
       throw new AppError('QUEUE_FULL', `the queue for model ${model} is full`, { retryAfterS: 1 });
     }
+  }
+
+  private async requireServed(model: string): Promise<void> {
+    if ((await this.servedModels()).has(model)) return;
+    const served = await this.servedModels(FRESH_ENOUGH_MS);
+    if (!served.has(model)) throw new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);
   }
 
   async predict(upload: StoredUpload, opts: PredictOptions): Promise<PredictOutcome> {

@@ -29,6 +29,12 @@ describe('loadConfig', () => {
       FEEDBACK_DIR: join(cwd, 'data', 'feedback'),
       MAX_UPLOAD_BYTES: 20971520, // 20 × 1024 × 1024
       MAX_PIXELS: 50000000,
+      UPLOAD_MEMORY_BYTES: 67108864, // 64 MiB
+      BODY_IDLE_TIMEOUT_MS: 15000,
+      REQUEST_RECEIVE_TIMEOUT_MS: 120000,
+      HEADERS_TIMEOUT_MS: 10000,
+      MAX_HEADER_BYTES: 16384,
+      MAX_CONNECTIONS: 1024,
       REQUEST_TIMEOUT_MS: 10000,
       QUEUE_MAX_WAITING: 64,
       RESULT_TTL_S: 60,
@@ -38,8 +44,17 @@ describe('loadConfig', () => {
       MODEL_WORKERS: 0,
       WORKER_NICE: 5,
       WORKER_LOCK_MS: 15000,
+      ADMIN_TOKEN: undefined,
+      RATE_LIMIT_PER_MINUTE: 0,
       LOG_LEVEL: 'info',
     });
+  });
+
+  test('ADMIN_TOKEN: a short token is refused without printing it', () => {
+    const err = configError({ ADMIN_TOKEN: 'hunter2' });
+    assert.match(err.message, /ADMIN_TOKEN must be at least 16 characters/);
+    assert.doesNotMatch(err.message, /hunter2/);
+    assert.equal(loadConfig({ ADMIN_TOKEN: 'x'.repeat(16) }).ADMIN_TOKEN, 'x'.repeat(16));
   });
 
   test('given values are parsed', () => {

@@ -51,6 +51,13 @@ const url: Parser<string | undefined> = (raw) => {
   }
   return raw;
 };
+const secret =
+  (minLength: number): Parser<string | undefined> =>
+  (raw) => {
+    if (raw === '') return undefined;
+    if (raw.length < minLength) throw new Error(`must be at least ${minLength} characters (it guards the admin pages), got ${raw.length}`);
+    return raw;
+  };
 const list: Parser<string[]> = (raw) =>
   raw
     .split(',')
@@ -78,6 +85,32 @@ const spec = {
   FEEDBACK_DIR: { default: './data/feedback', parse: path, doc: 'folder of the `feedback` file (one report per line)' },
   MAX_UPLOAD_BYTES: { default: String(20 * 1024 * 1024), parse: int(1), doc: 'largest upload accepted (413 above)' },
   MAX_PIXELS: { default: String(50_000_000), parse: int(1), doc: 'largest image accepted, in pixels (width × height)' },
+  UPLOAD_MEMORY_BYTES: {
+    default: String(64 * 1024 * 1024),
+    parse: int(0),
+    doc: 'upload bytes held in memory across all requests at once; beyond it uploads stream to temporary files in UPLOAD_DIR (each upload keeps at most 4 MiB in memory)',
+  },
+  BODY_IDLE_TIMEOUT_MS: {
+    default: '15000',
+    parse: int(100),
+    doc: 'a request body that sends nothing for this long is cut: 408, and what it had sent is freed',
+  },
+  REQUEST_RECEIVE_TIMEOUT_MS: {
+    default: '120000',
+    parse: int(1000),
+    doc: 'the whole request (headers and body) must arrive within this (408 after; checked every second)',
+  },
+  HEADERS_TIMEOUT_MS: {
+    default: '10000',
+    parse: int(100),
+    doc: 'the request headers must arrive within this (408 after; slow-header clients cannot hold connections)',
+  },
+  MAX_HEADER_BYTES: { default: '16384', parse: int(1024, 1024 * 1024), doc: 'largest request line plus headers (431 above)' },
+  MAX_CONNECTIONS: {
+    default: '1024',
+    parse: int(1),
+    doc: 'open client connections the api accepts at once; more are closed at once (this bounds the memory that idle or slow clients hold)',
+  },
   REQUEST_TIMEOUT_MS: { default: '10000', parse: int(1), doc: 'deadline of a prediction; 504 when it passes' },
   QUEUE_MAX_WAITING: {
     default: '64',
@@ -114,6 +147,16 @@ const spec = {
     default: '15000',
     parse: int(500),
     doc: 'a job its worker has not touched for this long (the worker was killed) is taken over by another worker; keep it well above the slowest inference, which blocks the worker\'s event loop',
+  },
+  ADMIN_TOKEN: {
+    default: '',
+    parse: secret(16),
+    doc: 'token for the admin pages (`/feedback/review`, `GET /v1/feedback`, `/metrics`): `Authorization: Bearer <token>`, or a browser login with any user name and the token as password. Unset: those pages answer only to clients on 127.0.0.1/::1',
+  },
+  RATE_LIMIT_PER_MINUTE: {
+    default: '0',
+    parse: int(0),
+    doc: 'requests per minute one client address may make (429 + Retry-After above it); 0: no limit. Health checks are not counted',
   },
   LOG_LEVEL: { default: 'info', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), doc: 'log level' },
 } satisfies Record<string, VarSpec<unknown>>;

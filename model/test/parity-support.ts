@@ -4,6 +4,7 @@
  * Only tests import this module; it is what ties the converter to TF.js's own numerics.
  */
 import * as tf from '@tensorflow/tfjs';
+import '../src/engine/ort-telemetry-off.ts'; // before onnxruntime-node: telemetry off
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { mulberry32 } from '@icls/lib/seeded-random';

@@ -1,15 +1,21 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppError } from '@icls/lib/errors';
-import { FeedbackStore, MAX_REPORT_CHARS, toFeedbackLine } from './feedback-store.ts';
+import { FeedbackStore, MAX_LINE_BYTES, toFeedbackLine } from './feedback-store.ts';
+import { lastLines } from './tail-lines.ts';
 
 const dirs: string[] = [];
 after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'icls-feedback-test-'));
+  dirs.push(d);
+  return d;
+}
 /** A store whose folder does not exist yet (the store creates it). */
 async function freshStore(): Promise<FeedbackStore> {
   const parent = await mkdtemp(join(tmpdir(), 'icls-feedback-test-'));
@@ -89,15 +95,19 @@ describe('FeedbackStore', () => {
     assert.deepEqual([...got].sort(), [...reports].sort());
   });
 
-  test('over MAX_REPORT_CHARS → BAD_REQUEST, nothing written; exactly the limit is fine', async () => {
-    assert.equal(MAX_REPORT_CHARS, 4096);
+  test('a line over MAX_LINE_BYTES as stored → REPORT_TOO_LONG (413), nothing written; exactly the limit is fine', async () => {
+    assert.equal(MAX_LINE_BYTES, 4096);
     const store = await freshStore();
-    await assert.rejects(store.append('x'.repeat(4097)), (err: unknown) => {
+    const refused = (err: unknown) => {
       assert.ok(err instanceof AppError);
-      assert.equal(err.code, 'BAD_REQUEST');
-      assert.equal(err.status, 400);
+      assert.equal(err.code, 'REPORT_TOO_LONG');
+      assert.equal(err.status, 413);
       return true;
-    });
+    };
+    await assert.rejects(store.append('x'.repeat(4097)), refused);
+    // 700 control characters are 4200 bytes once escaped: the stored size counts, not the sent one.
+    await assert.rejects(store.append('\u0001'.repeat(700)), refused);
+    await assert.rejects(store.append('é'.repeat(2049)), refused, 'bytes, not characters');
     assert.deepEqual(await store.recent(10), []);
     await store.append('y'.repeat(4096));
     assert.deepEqual(await store.recent(10), ['y'.repeat(4096)]);
@@ -119,5 +129,34 @@ describe('FeedbackStore', () => {
     await store.append('b');
     assert.equal(await readFile(store.file, 'utf8'), 'a\n\nb\n');
     assert.deepEqual(await store.recent(10), ['b', 'a']);
+  });
+
+  test('recent() reads from the end: the cost follows the lines asked for, not the file', async () => {
+    const store = await freshStore();
+    await mkdir(join(store.file, '..'), { recursive: true });
+    // 20 MB of old reports, then three new ones.
+    await writeFile(store.file, ('old report ' + 'z'.repeat(1000) + '\n').repeat(20_000) + 'n1\nn2\nn3\n');
+    const before = process.memoryUsage().arrayBuffers;
+    assert.deepEqual(await store.recent(3), ['n3', 'n2', 'n1']);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 4 * 1024 * 1024, 'not read whole');
+  });
+});
+
+describe('lastLines', () => {
+  test('lines across block boundaries and multi-byte characters come back whole', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'f');
+    const lines = Array.from({ length: 300 }, (_, i) => `${i} ` + 'é€'.repeat((i * 97) % 900));
+    await writeFile(file, lines.join('\n') + '\n');
+    assert.deepEqual(await lastLines(file, 1000, 1_000_000), [...lines].reverse());
+    assert.deepEqual(await lastLines(file, 2, 1_000_000), [lines[299], lines[298]]);
+  });
+
+  test('a line longer than the cap comes back as its end after "…"; a missing file has no lines', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'f');
+    await writeFile(file, 'first\n' + 'a'.repeat(200_000) + 'END\nlast');
+    assert.deepEqual(await lastLines(file, 10, 1000), ['last', '…' + 'a'.repeat(997) + 'END', 'first']);
+    assert.deepEqual(await lastLines(join(dir, 'missing'), 10, 1000), []);
   });
 });

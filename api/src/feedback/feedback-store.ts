@@ -3,12 +3,15 @@
  * A report that is one safe line is stored exactly as sent. Line breaks and other control characters
  * are escaped (`\n`, `\u2028`…), so a report can never forge a second line. Each report is written with
  * one O_APPEND write, which the OS keeps whole even with several api processes appending at once.
+ * A stored line is at most MAX_LINE_BYTES, counted after escaping (a control character grows to six
+ * bytes), so the file grows by a known amount per report and reading it back stays cheap.
  */
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '@icls/lib/errors';
+import { lastLines } from './tail-lines.ts';
 
-export const MAX_REPORT_CHARS = 4096;
+export const MAX_LINE_BYTES = 4096;
 
 // C0 controls except tab, DEL, C1 controls (NEL among them), and the Unicode line/paragraph separators.
 const UNSAFE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029]/g;
@@ -28,20 +31,19 @@ export class FeedbackStore {
   }
 
   async append(report: string): Promise<string> {
-    if (report.length > MAX_REPORT_CHARS) throw new AppError('BAD_REQUEST', `a report is at most ${MAX_REPORT_CHARS} characters`);
+    // Checked on the raw length first, so a huge body is refused before it is escaped.
+    const line = report.length > MAX_LINE_BYTES ? undefined : toFeedbackLine(report);
+    if (line === undefined || Buffer.byteLength(line) > MAX_LINE_BYTES) {
+      throw new AppError('REPORT_TOO_LONG', `a report is stored in at most ${MAX_LINE_BYTES} bytes (a line break or other control character takes 2 to 6)`);
+    }
     this.ready ??= mkdir(join(this.file, '..'), { recursive: true });
     await this.ready;
-    const line = toFeedbackLine(report);
     await appendFile(this.file, line + '\n', { flag: 'a' });
     return line;
   }
 
-  /** The last `limit` reports, newest first. */
-  async recent(limit: number): Promise<string[]> {
-    const text = await readFile(this.file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return '';
-      throw err;
-    });
-    return text.split('\n').filter(Boolean).slice(-limit).reverse();
+  /** The last `limit` reports, newest first, read from the end of the file. */
+  recent(limit: number): Promise<string[]> {
+    return lastLines(this.file, limit, MAX_LINE_BYTES);
   }
 }

@@ -1,13 +1,15 @@
 /**
  * The steps every upload route takes, in one place so none can skip one: refuse at once when the
- * model's queue is full (before the upload is read), receive and store the upload, then predict.
+ * model's queue is full or the named model is not served (before the upload is read), receive and
+ * store the upload (cut if it stalls), then predict.
  */
 import type { FastifyRequest } from 'fastify';
-import { AppError } from '@icls/lib/errors';
 import type { ApiDeps } from '../app.ts';
+import { readingBody } from '../http/body-guard.ts';
 import type { PredictOutcome } from '../predict-service.ts';
 import { receiveUpload } from '../upload/receive-upload.ts';
 import type { StoredUpload } from '../upload/upload-store.ts';
+import { predictParams } from './request-params.ts';
 
 export interface ClassifiedUpload extends PredictOutcome {
   upload: StoredUpload;
@@ -15,23 +17,22 @@ export interface ClassifiedUpload extends PredictOutcome {
   uploadMs: number;
 }
 
-/**
- * `model` and `topK` given here win; otherwise the form fields `model` and `top_k` decide, then the
- * defaults (the service's default model, 5 classes).
- */
-export async function classifyUpload(
-  request: FastifyRequest,
-  deps: ApiDeps,
-  opts: { model?: string; topK?: number } = {},
-): Promise<ClassifiedUpload> {
+export interface ClassifyOptions {
+  /** Query parameters (checked by the route's schema); they win over form fields. */
+  query?: { model?: string; top_k?: number };
+  /** A route that always answers this many classes (the original's /predict: 1). */
+  topK?: number;
+}
+
+export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opts: ClassifyOptions = {}): Promise<ClassifiedUpload> {
   const receivedAt = Date.now();
-  await deps.predictor.rejectIfFull(opts.model);
-  const { upload, fields } = await receiveUpload(request, deps.uploads);
+  const query = opts.query ?? {};
+  await deps.predictor.rejectIfFull(query.model || undefined);
+  const { upload, fields } = await readingBody(request, () => receiveUpload(request, deps.uploads));
   const uploadMs = Date.now() - receivedAt;
-  const model = opts.model ?? (fields.model || undefined);
-  const topK = opts.topK ?? (fields.top_k ? Number(fields.top_k) : 5);
-  if (!Number.isInteger(topK) || topK < 1) throw new AppError('BAD_REQUEST', 'top_k must be a whole number ≥ 1');
-  return { upload, uploadMs, ...(await deps.predictor.predict(upload, { model, topK, receivedAt })) };
+  const params = predictParams(query, fields);
+  const topK = opts.topK ?? params.topK;
+  return { upload, uploadMs, ...(await deps.predictor.predict(upload, { model: params.model, topK, receivedAt })) };
 }
 
 /** Scores as the original printed them: 4 decimals. */

@@ -1,18 +1,19 @@
-/** The upload page: `GET /`, `POST /`, `GET /display/:filename` and the stored images. */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+/** The upload page: `GET /`, `POST /`, `GET /display/:filename`, the stored images and the style sheet. */
+import { createReadStream, readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import { AppError, isAppError } from '@icls/lib/errors';
+import { AppError } from '@icls/lib/errors';
 import type { ApiDeps } from '../app.ts';
-import { setFlash, takeFlashes } from '../flash.ts';
+import { takeFlashes } from '../flash.ts';
+import { sameOriginOnly } from '../security/same-origin.ts';
 import { STORED_NAME } from '../upload/allowed-file.ts';
-import { classifyUpload, roundScore } from './classify-upload.ts';
+import { SIGNATURE_BYTES, sniffImage, type ImageKind } from '../upload/image-header.ts';
 import { renderPage } from '../views/page.ts';
+import { classifyUpload, roundScore } from './classify-upload.ts';
 
-/** Upload errors the original answered with a flash and a redirect; the rest render the page with the error. */
-const REDIRECT_CODES = new Set(['NO_FILE_PART', 'NO_FILE_SELECTED', 'EXTENSION_NOT_ALLOWED', 'FILE_TOO_LARGE', 'NOT_AN_IMAGE', 'IMAGE_UNREADABLE', 'IMAGE_TOO_MANY_PIXELS']);
-
-const CONTENT_TYPES: Record<string, string> = { png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp' };
+const CONTENT_TYPES: Record<ImageKind, string> = { png: 'image/png', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp' };
+// api/public sits beside src/ and dist/, so the same relative path works from the sources and the build.
+const APP_CSS = readFileSync(new URL('../../public/app.css', import.meta.url));
 
 export async function pageRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   const modelChoices = async () => {
@@ -25,35 +26,22 @@ export async function pageRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
     return reply.type('text/html; charset=utf-8').send(renderPage({ flashes, ...(await modelChoices()) }));
   });
 
-  app.post('/', { schema: { hide: true } }, async (request, reply) => {
-    try {
-      const { upload, result, totalMs } = await classifyUpload(request, deps, { topK: 5 });
-      const top = result.predictions[0]!;
-      const page = renderPage({
-        ...(await modelChoices()),
-        result: {
-          filename: upload.name,
-          prediction: top.label,
-          score: roundScore(top.score),
-          predictions: result.predictions,
-          model: result.model,
-          totalMs,
-        },
-      });
-      return reply.type('text/html; charset=utf-8').send(page);
-    } catch (err) {
-      if (!isAppError(err)) throw err;
-      if (REDIRECT_CODES.has(err.code)) {
-        setFlash(reply, err.message);
-        return reply.redirect('/', 302);
-      }
-      request.log.warn({ code: err.code, detail: err.detail }, 'prediction failed');
-      if (err.retryAfterS) reply.header('retry-after', String(err.retryAfterS));
-      return reply
-        .status(err.status)
-        .type('text/html; charset=utf-8')
-        .send(renderPage({ error: err.message, ...(await modelChoices()) }));
-    }
+  // Errors (the original's flashes among them) are answered by the error handler in the page's style.
+  app.post('/', { schema: { hide: true }, config: { upload: true, errorStyle: 'page' }, onRequest: sameOriginOnly }, async (request, reply) => {
+    const { upload, result, totalMs } = await classifyUpload(request, deps, { topK: 5 });
+    const top = result.predictions[0]!;
+    const page = renderPage({
+      ...(await modelChoices()),
+      result: {
+        filename: upload.name,
+        prediction: top.label,
+        score: roundScore(top.score),
+        predictions: result.predictions,
+        model: result.model,
+        totalMs,
+      },
+    });
+    return reply.type('text/html; charset=utf-8').send(page);
   });
 
   app.get<{ Params: { filename: string } }>('/display/:filename', { schema: { hide: true } }, async (request, reply) => {
@@ -64,13 +52,29 @@ export async function pageRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
     const name = request.params.filename;
     // Only names we create are served: no traversal, no dot files, no temporary uploads.
     if (!STORED_NAME.test(name)) throw new AppError('NOT_FOUND', 'no such image');
-    const path = deps.uploads.pathOf(name);
-    const info = await stat(path).catch(() => undefined);
-    if (!info?.isFile()) throw new AppError('NOT_FOUND', 'no such image');
-    return reply
-      .type(CONTENT_TYPES[name.split('.').pop()!]!)
-      .header('cache-control', 'public, max-age=31536000, immutable')
-      .header('content-length', info.size)
-      .send(createReadStream(path));
+    const file = await open(deps.uploads.pathOf(name), 'r').catch(() => undefined);
+    if (!file) throw new AppError('NOT_FOUND', 'no such image');
+    try {
+      const info = await file.stat();
+      if (!info.isFile()) throw new AppError('NOT_FOUND', 'no such image');
+      // The type comes from the content, never from the client's extension (JPEG bytes named .png
+      // are served as image/jpeg); with nosniff the browser takes it as given.
+      const head = Buffer.alloc(SIGNATURE_BYTES);
+      await file.read(head, 0, SIGNATURE_BYTES, 0);
+      const kind = sniffImage(head);
+      if (!kind) throw new AppError('NOT_FOUND', 'no such image');
+      return reply
+        .type(CONTENT_TYPES[kind])
+        .header('cache-control', 'public, max-age=31536000, immutable')
+        .header('content-length', info.size)
+        .send(createReadStream('', { fd: file, start: 0 }));
+    } catch (err) {
+      await file.close();
+      throw err;
+    }
   });
+
+  app.get('/static/app.css', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(APP_CSS),
+  );
 }

@@ -3,11 +3,12 @@
  * `POST /v1/predict`: the richer answer for programs (top-k, model, stored image, timings).
  */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isAppError } from '@icls/lib/errors';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '@icls/lib/errors';
 import type { ApiDeps } from '../app.ts';
 import { RAW_IMAGE_TYPES } from '../upload/receive-upload.ts';
 import { classifyUpload, roundScore } from './classify-upload.ts';
+import { PredictQuery } from './request-params.ts';
 import { ErrorBody } from './schemas.ts';
 
 const ThreeKeys = Type.Object(
@@ -23,8 +24,6 @@ const ThreeKeysError = Type.Object(
   },
   { description: 'The original answer to a bad request; `error` is added only for checks the original did not make' },
 );
-/** Errors the original answered with exactly three keys; we keep them bare so old clients see the same body. */
-const ORIGINAL_400 = new Set(['NO_FILE_PART', 'NO_FILE_SELECTED', 'EXTENSION_NOT_ALLOWED']);
 
 const Prediction = Type.Object({ label: Type.String(), score: Type.Number() });
 const V1Result = Type.Object({
@@ -44,17 +43,14 @@ const V1Result = Type.Object({
   }),
   worker: Type.String(),
 });
-const V1Query = Type.Object({
-  model: Type.Optional(Type.String({ description: 'model name (default: the service default)' })),
-  top_k: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 5 })),
-});
 
 export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   // The original answered 405 to GET /predict; Fastify alone would say 404.
   for (const url of ['/predict', '/v1/predict']) {
-    app.get(url, { schema: { hide: true } }, async (_request, reply) =>
-      reply.status(405).header('allow', 'POST').send({ success: false, error: { code: 'METHOD_NOT_ALLOWED', message: `use POST ${url}` } }),
-    );
+    app.get(url, { schema: { hide: true } }, async (_request, reply) => {
+      reply.header('allow', 'POST');
+      throw new AppError('METHOD_NOT_ALLOWED', `use POST ${url}`);
+    });
   }
   app.post(
     '/predict',
@@ -62,17 +58,14 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       schema: {
         summary: 'Classify an image (original contract: exactly three keys)',
         consumes: ['multipart/form-data', ...Object.keys(RAW_IMAGE_TYPES)],
-        response: { 200: ThreeKeys, 400: ThreeKeysError, 413: ThreeKeysError, 415: ThreeKeysError, 404: ThreeKeysError, 503: ThreeKeysError, 504: ThreeKeysError, 500: ThreeKeysError },
+        response: { 200: ThreeKeys, '4xx': ThreeKeysError, '5xx': ThreeKeysError },
       },
+      config: { upload: true, errorStyle: 'three-keys' },
     },
-    async (request, reply) => {
-      try {
-        const { result } = await classifyUpload(request, deps, { topK: 1 });
-        const top = result.predictions[0]!;
-        return { success: true, prediction: top.label, score: roundScore(top.score) };
-      } catch (err) {
-        return sendThreeKeyError(err, request, reply);
-      }
+    async (request) => {
+      const { result } = await classifyUpload(request, deps, { topK: 1 });
+      const top = result.predictions[0]!;
+      return { success: true, prediction: top.label, score: roundScore(top.score) };
     },
   );
 
@@ -82,12 +75,13 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       schema: {
         summary: 'Classify an image: top-k, model, stored image name and timings',
         consumes: ['multipart/form-data', ...Object.keys(RAW_IMAGE_TYPES)],
-        querystring: V1Query,
+        querystring: PredictQuery,
         response: { 200: V1Result, '4xx': ErrorBody, '5xx': ErrorBody },
       },
+      config: { upload: true },
     },
     async (request) => {
-      const { upload, uploadMs, result, totalMs } = await classifyUpload(request, deps, { model: request.query.model, topK: request.query.top_k });
+      const { upload, uploadMs, result, totalMs } = await classifyUpload(request, deps, { query: request.query });
       const top = result.predictions[0]!;
       const t = result.timings;
       return {
@@ -102,13 +96,4 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       };
     },
   );
-}
-
-function sendThreeKeyError(err: unknown, request: FastifyRequest, reply: FastifyReply) {
-  if (!isAppError(err)) throw err;
-  if (err.retryAfterS) reply.header('retry-after', String(err.retryAfterS));
-  if (err.status >= 500) request.log.warn({ code: err.code, detail: err.detail }, 'prediction failed');
-  const body = { success: false, prediction: null, score: null };
-  if (ORIGINAL_400.has(err.code)) return reply.status(400).send(body);
-  return reply.status(err.status).send({ ...body, error: { code: err.code, message: err.message } });
 }

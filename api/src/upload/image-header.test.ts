@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { lyingGif } from '../../../tests/helpers/hostile-corpus.ts';
 import { ImageHeaderError, readImageHeader, SIGNATURE_BYTES, sniffImage } from './image-header.ts';
 
 const IMAGES = fileURLToPath(new URL('../../../tests/fixtures/images/', import.meta.url));
@@ -95,5 +96,13 @@ describe('readImageHeader', () => {
     assert.throws(() => readImageHeader(jpeg.subarray(0, 20)), ImageHeaderError);
     const png = await sized(4, 4).png().toBuffer();
     assert.throws(() => readImageHeader(png.subarray(0, 20)), /PNG header is damaged or incomplete/);
+  });
+
+  test('GIF: the first frame counts, not only the logical screen (which can lie)', async () => {
+    assert.deepEqual(readImageHeader(lyingGif(10_000, 10_000)), { format: 'gif', width: 10_000, height: 10_000 });
+    // A frame placed at an offset extends the canvas too; extensions before it are skipped.
+    const animated = await sharp({ create: { width: 30, height: 20, channels: 3, background: '#f00' } }).gif({ loop: 0 }).toBuffer();
+    assert.deepEqual(readImageHeader(animated), { format: 'gif', width: 30, height: 20 });
+    assert.throws(() => readImageHeader(lyingGif(10, 10).subarray(0, 16)), ImageHeaderError, 'a frame descriptor cut short');
   });
 });

@@ -48,9 +48,28 @@ function png(b: Buffer): Size {
   return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
 }
 
+/**
+ * The logical screen can lie (1×1 with a 10000×10000 first frame): the size is what the screen and
+ * the first frame cover together. Blocks before the first frame are skipped by their lengths.
+ */
 function gif(b: Buffer): Size {
-  if (b.length < 10) return undefined;
-  return { width: b.readUInt16LE(6), height: b.readUInt16LE(8) };
+  if (b.length < 13) return undefined;
+  const screen = { width: b.readUInt16LE(6), height: b.readUInt16LE(8) };
+  const flags = b[10]!;
+  let i = 13 + (flags & 0x80 ? 3 * 2 ** ((flags & 0x07) + 1) : 0);
+  while (i < b.length) {
+    const block = b[i];
+    if (block === 0x2c) {
+      if (i + 9 > b.length) return undefined;
+      const [left, top, w, h] = [b.readUInt16LE(i + 1), b.readUInt16LE(i + 3), b.readUInt16LE(i + 5), b.readUInt16LE(i + 7)];
+      return { width: Math.max(screen.width, left + w), height: Math.max(screen.height, top + h) };
+    }
+    if (block !== 0x21 || i + 2 >= b.length) return undefined; // only extensions may come before the first frame
+    i += 2; // introducer and label, then data sub-blocks up to an empty one
+    while (i < b.length && b[i] !== 0) i += 1 + b[i]!;
+    i++;
+  }
+  return undefined;
 }
 
 function webp(b: Buffer): Size {

@@ -27,33 +27,30 @@ export async function receiveUpload(request: FastifyRequest, store: UploadStore)
   const rawExt = RAW_IMAGE_TYPES[(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()];
   if (rawExt) return { upload: await store.store(request.body as Readable, rawExt, () => false), fields: {} };
   if (!request.isMultipart()) throw new AppError('NO_FILE_PART', 'send the image as multipart/form-data field "file"');
+  // The parser's own errors (no boundary, too many parts, a cut body) reach the error handler, which
+  // maps them onto the error table.
   const fields: Record<string, string> = {};
   let upload: StoredUpload | undefined;
-  try {
-    for await (const part of request.parts()) {
-      if (part.type === 'field') {
-        if (typeof part.value === 'string') fields[part.fieldname] = part.value;
-        continue;
-      }
-      if (part.fieldname !== 'file' || upload) {
-        part.file.resume(); // not ours: let it flow past
-        continue;
-      }
-      if (!part.filename) {
-        part.file.resume();
-        throw new AppError('NO_FILE_SELECTED');
-      }
-      const ext = allowedExtension(part.filename);
-      if (!ext) {
-        part.file.resume();
-        throw new AppError('EXTENSION_NOT_ALLOWED');
-      }
-      upload = await store.store(part.file, ext, () => part.file.truncated);
+  for await (const part of request.parts()) {
+    if (part.type === 'field') {
+      if (part.valueTruncated) throw new AppError('BAD_PARAMETER', `the form field "${part.fieldname.slice(0, 40)}" is too long`);
+      if (typeof part.value === 'string') fields[part.fieldname] = part.value;
+      continue;
     }
-  } catch (err) {
-    if ((err as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw new AppError('FILE_TOO_LARGE', undefined, { cause: err });
-    if ((err as { code?: string }).code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') throw new AppError('NO_FILE_PART');
-    throw err;
+    if (part.fieldname !== 'file' || upload) {
+      part.file.resume(); // not ours: let it flow past
+      continue;
+    }
+    if (!part.filename) {
+      part.file.resume();
+      throw new AppError('NO_FILE_SELECTED');
+    }
+    const ext = allowedExtension(part.filename);
+    if (!ext) {
+      part.file.resume();
+      throw new AppError('EXTENSION_NOT_ALLOWED');
+    }
+    upload = await store.store(part.file, ext, () => part.file.truncated);
   }
   if (!upload) throw new AppError('NO_FILE_PART');
   return { upload, fields };

@@ -20,13 +20,14 @@ after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 /** A fresh store in a folder that does not exist yet (the store creates it). */
-async function freshStore(limits: { maxBytes?: number; maxPixels?: number; memoryBytes?: number } = {}): Promise<UploadStore> {
+async function freshStore(limits: { maxBytes?: number; maxPixels?: number; memoryBytes?: number; totalMemoryBytes?: number } = {}): Promise<UploadStore> {
   const parent = await mkdtemp(join(tmpdir(), 'icls-upload-test-'));
   dirs.push(parent);
   return new UploadStore(join(parent, 'uploads'), {
     maxBytes: limits.maxBytes ?? 10_000_000,
     maxPixels: limits.maxPixels ?? 10_000_000,
     memoryBytes: limits.memoryBytes,
+    totalMemoryBytes: limits.totalMemoryBytes,
   });
 }
 
@@ -67,6 +68,28 @@ describe('UploadStore', () => {
     const b = await store.store(createReadStream(fixture('rocket.jpg')), 'jpg', notTruncated);
     assert.equal(a.name, b.name);
     assert.deepEqual(await readdir(store.dir), [a.name]);
+  });
+
+  test('past the shared memory budget uploads spill to disk; the budget is given back, on success or failure', async () => {
+    const store = await freshStore({ totalMemoryBytes: 100_000 });
+    const bytes = await readFile(fixture('chelsea.png'));
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < bytes.length; i += 30_000) chunks.push(bytes.subarray(i, i + 30_000));
+    // Three uploads at once, each larger than the whole budget: all stored, whole, and nothing left held.
+    let peak = 0;
+    const slow = async function* () {
+      for (const c of chunks) {
+        peak = Math.max(peak, store.memory.inUse);
+        await new Promise((r) => setImmediate(r));
+        yield c;
+      }
+    };
+    const stored = await Promise.all([0, 1, 2].map(() => store.store(Readable.from(slow()), 'png', notTruncated)));
+    for (const s of stored) assert.deepEqual(await readFile(s.path), bytes);
+    assert.ok(peak <= 100_000, `held ${peak} bytes`);
+    assert.equal(store.memory.inUse, 0);
+    await rejectsWith(store.store(Readable.from([Buffer.from('not an image at all')]), 'png', notTruncated), 'NOT_AN_IMAGE', 415);
+    assert.equal(store.memory.inUse, 0);
   });
 
   test('many small chunks hash the same as one buffer', async () => {

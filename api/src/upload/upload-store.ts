@@ -6,7 +6,8 @@
  *
  * Uploads up to `memoryBytes` are held in memory while they arrive: one write instead of one per
  * chunk, and the header is read from memory. Larger ones are spilled to a temporary file as they
- * stream in, so memory per request stays bounded whatever MAX_UPLOAD_BYTES is.
+ * stream in, so memory per request stays bounded whatever MAX_UPLOAD_BYTES is; and when the shared
+ * budget of all requests is spent, uploads spill too, so memory stays bounded whatever the clients do.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -17,6 +18,7 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AppError } from '@icls/lib/errors';
 import type { AllowedExtension } from './allowed-file.ts';
+import { MemoryBudget } from './memory-budget.ts';
 import { ImageHeaderError, readImageHeader, type ImageHeader } from './image-header.ts';
 
 export interface StoredUpload {
@@ -32,6 +34,8 @@ export interface UploadLimits {
   maxPixels: number;
   /** Uploads up to this size are held in memory; larger ones stream to disk. */
   memoryBytes?: number;
+  /** Bytes held in memory across all uploads at once (default: unbounded). */
+  totalMemoryBytes?: number;
 }
 
 const DEFAULT_MEMORY_BYTES = 4 * 1024 * 1024;
@@ -49,11 +53,14 @@ interface Received {
 
 export class UploadStore {
   private ready?: Promise<unknown>;
+  readonly memory: MemoryBudget;
 
   constructor(
     readonly dir: string,
     private readonly limits: UploadLimits,
-  ) {}
+  ) {
+    this.memory = new MemoryBudget(limits.totalMemoryBytes ?? Number.POSITIVE_INFINITY);
+  }
 
   pathOf(name: string): string {
     return join(this.dir, name);
@@ -67,8 +74,9 @@ export class UploadStore {
     this.ready ??= mkdir(this.dir, { recursive: true });
     await this.ready;
     const tmp = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
+    const held = { bytes: 0 };
     try {
-      const received = await this.receive(source, tmp);
+      const received = await this.receive(source, tmp, held);
       if (isTruncated() || received.bytes > this.limits.maxBytes) {
         throw new AppError('FILE_TOO_LARGE', `the limit is ${this.limits.maxBytes} bytes`);
       }
@@ -84,10 +92,12 @@ export class UploadStore {
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
+    } finally {
+      this.memory.release(held.bytes);
     }
   }
 
-  private async receive(source: Readable, tmp: string): Promise<Received> {
+  private async receive(source: Readable, tmp: string, held: { bytes: number }): Promise<Received> {
     const hash: Hash = createHash('md5');
     const memoryBytes = this.limits.memoryBytes ?? DEFAULT_MEMORY_BYTES;
     let chunks: Buffer[] = [];
@@ -99,7 +109,8 @@ export class UploadStore {
         bytes += chunk.length;
         if (bytes > this.limits.maxBytes) throw new AppError('FILE_TOO_LARGE', `the limit is ${this.limits.maxBytes} bytes`);
         hash.update(chunk);
-        if (!spill && bytes <= memoryBytes) {
+        if (!spill && bytes <= memoryBytes && this.memory.tryTake(chunk.length)) {
+          held.bytes += chunk.length;
           chunks.push(chunk);
           continue;
         }
@@ -110,6 +121,8 @@ export class UploadStore {
           spill.on('error', (err) => (writeError ??= err));
           for (const c of chunks) spill.write(c);
           chunks = [];
+          this.memory.release(held.bytes);
+          held.bytes = 0;
         }
         if (writeError) throw writeError;
         if (!spill.write(chunk)) await once(spill, 'drain');

@@ -1,6 +1,7 @@
 /**
  * The upload page, server-rendered: works without JavaScript, like the original's template.
- * Every value that came from a user or a model goes through `esc`.
+ * Every value that came from a user or a model goes through `esc`. Nothing inline: the style is
+ * `/static/app.css`, so the Content-Security-Policy can forbid inline style and script.
  */
 import type { Prediction } from '@icls/lib/job-contract';
 
@@ -34,29 +35,6 @@ export function feedbackReport(r: Pick<PageResult, 'filename' | 'prediction' | '
   return `{'filename': '${r.filename}', 'prediction': '${r.prediction}', 'score': ${r.score} }`;
 }
 
-const STYLE = `
-  :root { font-family: system-ui, sans-serif; color: #1d2330; background: #f5f6f8; }
-  main { max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
-  h1 { font-size: 1.5rem; margin-bottom: .25rem; }
-  p.lead { color: #555; margin-top: 0; }
-  form.upload, section.result, ul.flashes, p.error, p.saved { background: #fff; border-radius: .5rem; padding: 1rem 1.25rem; box-shadow: 0 1px 3px #0002; }
-  form.upload { display: flex; gap: .75rem; flex-wrap: wrap; align-items: center; }
-  button { background: #2456d6; color: #fff; border: 0; border-radius: .35rem; padding: .5rem 1rem; font-size: 1rem; cursor: pointer; }
-  button.secondary { background: #fff; color: #b3261e; border: 1px solid #b3261e; }
-  ul.flashes { list-style: none; color: #8a4b00; border-left: 4px solid #e69a00; }
-  p.error { color: #b3261e; border-left: 4px solid #b3261e; }
-  p.saved { color: #1b7a3a; border-left: 4px solid #1b7a3a; }
-  section.result { margin-top: 1rem; }
-  section.result img { max-width: 100%; max-height: 22rem; border-radius: .35rem; display: block; margin-bottom: .75rem; }
-  .prediction { font-size: 1.35rem; font-weight: 600; }
-  table.top { border-collapse: collapse; width: 100%; margin: .75rem 0; }
-  table.top td { padding: .2rem .4rem; }
-  table.top td:first-child { padding-left: 0; }
-  table.top td:last-child { text-align: right; white-space: nowrap; padding-right: 0; }
-  section.result form { margin-top: .75rem; }
-  .bar { background: #2456d6; height: .6rem; border-radius: .3rem; }
-  small { color: #666; }
-`;
 
 export function renderPage(state: PageState): string {
   const flashes = state.flashes?.length
@@ -77,7 +55,7 @@ export function renderPage(state: PageState): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Image classifier</title>
-<style>${STYLE}</style>
+<link rel="stylesheet" href="/static/app.css">
 </head>
 <body>
 <main>
@@ -100,7 +78,7 @@ function renderResult(r: PageResult): string {
   const rows = r.predictions
     .map(
       (p) =>
-        `<tr><td>${esc(p.label)}</td><td style="width:50%"><div class="bar" style="width:${Math.max(1, Math.round(p.score * 100))}%"></div></td><td>${(p.score * 100).toFixed(1)}%</td></tr>`,
+        `<tr><td>${esc(p.label)}</td><td class="bar"><meter min="0" max="1" value="${p.score}"></meter></td><td>${(p.score * 100).toFixed(1)}%</td></tr>`,
     )
     .join('');
   return `<section class="result" aria-label="Prediction">
@@ -119,7 +97,7 @@ function renderResult(r: PageResult): string {
 export function renderFeedbackReview(reports: string[]): string {
   const items = reports.length ? reports.map((r) => `<li><code>${esc(r)}</code></li>`).join('') : '<li>No reports yet.</li>';
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Reported predictions</title><style>${STYLE} li { margin: .4rem 0; }</style></head>
+<html lang="en"><head><meta charset="utf-8"><title>Reported predictions</title><link rel="stylesheet" href="/static/app.css"></head>
 <body><main><h1>Reported predictions</h1><p class="lead">Newest first, as stored in the feedback file.</p>
-<ol>${items}</ol><p><a href="/">Back to the classifier</a></p></main></body></html>`;
+<ol class="reports">${items}</ol><p><a href="/">Back to the classifier</a></p></main></body></html>`;
 }

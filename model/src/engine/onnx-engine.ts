@@ -3,6 +3,7 @@
  * Inputs go in as the typed arrays the preprocessing made; outputs come back as Float32Array
  * whatever the model's output type (float16 bits are widened here).
  */
+import './ort-telemetry-off.ts'; // before onnxruntime-node: telemetry off
 import * as ort from 'onnxruntime-node';
 import type { InputTensor } from '../preprocess/pixels-to-tensor.ts';
 import { halfArrayToFloat32 } from '../preprocess/float16.ts';

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import '../engine/ort-telemetry-off.ts'; // before onnxruntime-node: telemetry off
 import * as ort from 'onnxruntime-node';
 import { loadModelEntry, type ModelEntry } from '../repository/model-repository.ts';
 import { summariseOnnx } from '../onnx/onnx-builder.ts';

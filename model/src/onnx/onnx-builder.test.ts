@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import '../engine/ort-telemetry-off.ts'; // before onnxruntime-node: telemetry off
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder, float32ToFloat16, summariseOnnx } from './onnx-builder.ts';
 

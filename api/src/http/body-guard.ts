@@ -1,0 +1,105 @@
+/**
+ * Limits that act before or while a body arrives, for every route:
+ * - a declared `Content-Length` over the route's limit is refused at once (413), before any byte
+ *   of the body is read;
+ * - a body that sends nothing for `idleMs` is cut: the upload being read fails with 408 (the
+ *   connection is then closed, which frees what had arrived); a body nobody of ours is reading yet
+ *   is cut by closing the connection.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '@icls/lib/errors';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** An upload route: its body may be as large as an upload (plus the form around it). */
+    upload?: boolean;
+  }
+}
+
+export interface BodyLimits {
+  /** MAX_UPLOAD_BYTES */
+  uploadBytes: number;
+  /** The limit of every other body (Fastify's bodyLimit). */
+  otherBytes: number;
+  idleMs: number;
+}
+
+/** Room for the multipart boundaries, part headers and small fields around the file. */
+export const MULTIPART_ALLOWANCE = 64 * 1024;
+
+/**
+ * A browser sends its whole body before it reads the answer: refused bodies up to this many bytes
+ * are read and dropped so the browser shows our error page instead of a reset connection; larger
+ * ones get the answer and the connection is closed.
+ */
+export const DRAIN_MAX_FACTOR = 4;
+
+interface IdleWatch {
+  controller: AbortController;
+  readers: number;
+}
+
+const watches = new WeakMap<IncomingMessage, IdleWatch>();
+
+export function registerBodyGuard(app: FastifyInstance, limits: BodyLimits): void {
+  const uploadMax = limits.uploadBytes + MULTIPART_ALLOWANCE;
+  app.addHook('onRequest', async (request, reply) => {
+    const declared = Number(request.headers['content-length'] ?? 0);
+    const upload = request.routeOptions.config?.upload === true;
+    const max = upload ? uploadMax : limits.otherBytes;
+    if (declared > max) {
+      if (declared > DRAIN_MAX_FACTOR * uploadMax) reply.header('connection', 'close');
+      if (upload) throw new AppError('FILE_TOO_LARGE', `the limit is ${limits.uploadBytes} bytes, this request declares ${declared}`);
+      throw new AppError('BODY_TOO_LARGE', `the limit is ${max} bytes, this request declares ${declared}`);
+    }
+    if (declared > 0 || request.headers['transfer-encoding'] !== undefined) watchIdle(request.raw, limits.idleMs);
+  });
+}
+
+function watchIdle(raw: IncomingMessage, idleMs: number): void {
+  // app.inject()'s simulated requests have no socket, so nothing can idle.
+  if (typeof raw.setTimeout !== 'function') return;
+  const watch: IdleWatch = { controller: new AbortController(), readers: 0 };
+  watches.set(raw, watch);
+  // The socket's inactivity timer: Node emits 'timeout' on the request only while its body is incomplete.
+  raw.setTimeout(idleMs, () => {
+    if (watch.readers === 0) {
+      raw.destroy();
+      return;
+    }
+    watch.controller.abort(new AppError('BODY_TIMEOUT', `nothing arrived for ${idleMs} ms`));
+    // The 408 goes out with Connection: close. Node tells a request nothing once its response is
+    // finished, so when the socket is gone the body is ended here: the abandoned read then fails and
+    // frees what it held (memory, temporary file).
+    raw.socket.once('close', () => raw.destroy());
+  });
+  // Once the body is in, waiting for the answer is not idling: the connection has no timer again.
+  raw.once('end', () => raw.setTimeout(0));
+}
+
+/**
+ * Runs `read` (which consumes the request body) and fails with 408 as soon as the body goes idle.
+ * The abandoned read ends when the connection closes; its failure is expected then and only logged.
+ */
+export async function readingBody<T>(request: FastifyRequest, read: () => Promise<T>): Promise<T> {
+  const watch = watches.get(request.raw);
+  if (!watch) return read();
+  watch.readers++;
+  const reading = read();
+  try {
+    return await Promise.race([reading, aborted(watch.controller.signal)]);
+  } catch (err) {
+    if (watch.controller.signal.aborted) reading.catch((late: unknown) => request.log.debug({ err: late }, 'abandoned body read ended'));
+    throw err;
+  } finally {
+    watch.readers--;
+  }
+}
+
+function aborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}

@@ -1,0 +1,30 @@
+/**
+ * Errors Node's HTTP parser raises before Fastify has a request (headers too large, a request that
+ * did not arrive in time, bytes that are not HTTP): answered from the error table on the raw socket,
+ * then the connection is closed, as Node itself does.
+ */
+import type { Socket } from 'node:net';
+import { STATUS_CODES } from 'node:http';
+import type { LogSampler } from './log-sampler.ts';
+import { toAppError } from './to-app-error.ts';
+
+export function clientErrorHandler(sampler: LogSampler) {
+  return (err: NodeJS.ErrnoException, socket: Socket): void => {
+    // A reset connection has nobody left to answer.
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const known = toAppError(err);
+    sampler.write('info', known.code, { code: known.code, status: known.status, parserError: err.code }, 'client error before routing');
+    // Once a response has begun on this socket, another one would corrupt it: just close (as Node does).
+    const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+    if (!socket.writable || started) {
+      socket.destroy();
+      return;
+    }
+    const body = JSON.stringify({ success: false, error: { code: known.code, message: known.message } });
+    socket.end(
+      `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      () => socket.destroy(),
+    );
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * The one place that turns an error into a response. Each route says how its errors look:
+ * `/predict` keeps the original's three keys, the HTML pages show the page with the message (or,
+ * for the upload errors the original flashed, redirect with a flash), everything else answers
+ * `{success: false, error: {code, message}}`. Client errors are logged at info, refusals at warn,
+ * internals at error, all sampled.
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type AppError, ERRORS } from '@icls/lib/errors';
+import { setFlash } from '../flash.ts';
+import { renderPage } from '../views/page.ts';
+import type { LogSampler } from './log-sampler.ts';
+import { toAppError } from './to-app-error.ts';
+
+export type ErrorStyle = 'json' | 'three-keys' | 'page';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** How this route's errors are answered (default: json). */
+    errorStyle?: ErrorStyle;
+  }
+}
+
+/** Errors the original answered with exactly three keys: old clients keep seeing the same body. */
+const ORIGINAL_400 = new Set(['NO_FILE_PART', 'NO_FILE_SELECTED', 'EXTENSION_NOT_ALLOWED']);
+/** Upload errors the original page answered with a flash and a redirect to `/`. */
+const REDIRECT_CODES = new Set([...ORIGINAL_400, 'FILE_TOO_LARGE', 'NOT_AN_IMAGE', 'IMAGE_UNREADABLE', 'IMAGE_TOO_MANY_PIXELS']);
+/** After these the connection cannot be trusted to carry another request (the body was not read to its end). */
+const CLOSE_CONNECTION = new Set(['BODY_TIMEOUT', 'REQUEST_TIMEOUT', 'MALFORMED_BODY']);
+
+export const REALM = 'Basic realm="image classifier admin", charset="UTF-8"';
+
+export function errorHandler(sampler: LogSampler) {
+  return (err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const clientGone = request.raw.aborted || request.raw.socket?.destroyed === true;
+    const known = toAppError(err, clientGone);
+    logError(sampler, request, known, err);
+    return sendError(request, reply, known);
+  };
+}
+
+function logError(sampler: LogSampler, request: FastifyRequest, known: AppError, original: unknown): void {
+  const fields = { code: known.code, status: known.status, method: request.method, route: request.routeOptions.url ?? 'unmatched' };
+  if (known.code === 'INTERNAL' || known.code === 'PREDICTION_FAILED') sampler.write('error', known.code, { ...fields, err: original }, 'request failed');
+  else if (known.status >= 500) sampler.write('warn', known.code, { ...fields, detail: known.detail }, 'request refused');
+  else sampler.write('info', known.code, { ...fields, detail: known.detail }, 'client error');
+}
+
+/** Sends `err` in the style of the request's route. */
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: AppError): FastifyReply {
+  if (err.retryAfterS) reply.header('retry-after', String(err.retryAfterS));
+  if (err.code === 'ADMIN_TOKEN_REQUIRED') reply.header('www-authenticate', REALM);
+  if (CLOSE_CONNECTION.has(err.code)) reply.header('connection', 'close');
+  // 5xx messages come from our table only: internals never reach the client.
+  const message = err.code === 'INTERNAL' ? ERRORS.INTERNAL.message : err.message;
+  const style = request.routeOptions.config?.errorStyle ?? 'json';
+  if (style === 'page') {
+    if (REDIRECT_CODES.has(err.code) && request.method === 'POST') {
+      setFlash(reply, message);
+      return reply.redirect('/', 302);
+    }
+    return reply.status(err.status).type('text/html; charset=utf-8').send(renderPage({ error: message }));
+  }
+  if (style === 'three-keys') {
+    const body = { success: false, prediction: null, score: null };
+    if (ORIGINAL_400.has(err.code)) return reply.status(400).send(body);
+    return reply.status(err.status).send({ ...body, error: { code: err.code, message } });
+  }
+  return reply.status(err.status).send({ success: false, error: { code: err.code, message } });
+}

@@ -1,0 +1,64 @@
+/**
+ * Maps whatever a request can throw (Fastify's FST_* errors, the multipart parser's, Node's HTTP
+ * parser's, schema validation) onto the one error table, so every refusal has a code, a status and a
+ * message a user can act on. Anything not recognised stays an internal error (500, logged).
+ */
+import { AppError, type ErrorCode, isAppError } from '@icls/lib/errors';
+import { describeValidation, type ValidationIssue } from '../routes/request-params.ts';
+
+const BY_CODE: Record<string, ErrorCode> = {
+  FST_REQ_FILE_TOO_LARGE: 'FILE_TOO_LARGE',
+  FST_PARTS_LIMIT: 'TOO_MANY_PARTS',
+  FST_FILES_LIMIT: 'TOO_MANY_PARTS',
+  FST_FIELDS_LIMIT: 'TOO_MANY_PARTS',
+  FST_PROTO_VIOLATION: 'MALFORMED_BODY',
+  FST_INVALID_JSON_FIELD_ERROR: 'MALFORMED_BODY',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'NO_FILE_PART',
+  FST_MP_PREMATURE_CLOSE: 'MALFORMED_BODY',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'BODY_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_CONTENT_TYPE',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_BODY',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_BODY',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_BODY',
+  FST_ERR_BAD_URL: 'BAD_REQUEST',
+  FST_ERR_MAX_PARAM_LENGTH: 'URI_TOO_LONG',
+  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
+};
+
+/** What exactly was wrong, where the code alone does not say it. */
+const DETAILS: Record<string, string> = {
+  FST_FILES_LIMIT: 'send one file per request',
+  FST_MP_PREMATURE_CLOSE: 'the form ended before its last part',
+};
+
+/** Messages the multipart parser (busboy) throws for a body that is not valid multipart. */
+const MALFORMED_MULTIPART = /multipart|terminated early|malformed/i;
+
+interface FrameworkError {
+  statusCode?: number;
+  code?: string;
+  message?: string;
+  validation?: ValidationIssue[];
+  validationContext?: string;
+}
+
+/**
+ * `clientGone`: the connection is already closed, so a failing body read is the client's abort,
+ * not a bug.
+ */
+export function toAppError(err: unknown, clientGone = false): AppError {
+  if (isAppError(err)) return err;
+  const e = (err ?? {}) as FrameworkError;
+  if (e.validation) return new AppError('BAD_PARAMETER', describeValidation(e.validation, e.validationContext));
+  if (clientGone) return new AppError('CLIENT_CLOSED', undefined, { cause: err });
+  const code = e.code ? BY_CODE[e.code] : undefined;
+  if (code) return new AppError(code, DETAILS[e.code!], { cause: err });
+  if (e.code?.startsWith('HPE_')) return new AppError('MALFORMED_BODY', 'the HTTP request cannot be parsed', { cause: err });
+  if (!e.code && e.message && MALFORMED_MULTIPART.test(e.message)) return new AppError('MALFORMED_BODY', e.message, { cause: err });
+  if (err instanceof SyntaxError && e.statusCode === 400) return new AppError('MALFORMED_BODY', 'the JSON is not valid', { cause: err });
+  if (e.statusCode === 413) return new AppError('BODY_TOO_LARGE', undefined, { cause: err });
+  if (e.statusCode === 415) return new AppError('UNSUPPORTED_CONTENT_TYPE', undefined, { cause: err });
+  if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return new AppError('BAD_REQUEST', e.message, { cause: err });
+  return new AppError('INTERNAL', undefined, { cause: err });
+}

@@ -1,0 +1,56 @@
+/**
+ * One rule for the prediction parameters, wherever they come from: the query string wins, then the
+ * form field of the same name, then the default. An empty value counts as not given. The same
+ * ranges build the OpenAPI schemas and the messages of a 400.
+ */
+import { Type } from '@sinclair/typebox';
+import { AppError } from '@icls/lib/errors';
+
+export const TOP_K = { min: 1, max: 1000, default: 5 } as const;
+export const FEEDBACK_LIMIT = { min: 1, max: 1000, default: 100 } as const;
+/** Model names are folder names; nothing longer is ever served, so nothing longer is looked up. */
+export const MODEL_NAME_MAX = 128;
+
+const RULES: Record<string, string> = {
+  top_k: `top_k must be a whole number from ${TOP_K.min} to ${TOP_K.max}`,
+  limit: `limit must be a whole number from ${FEEDBACK_LIMIT.min} to ${FEEDBACK_LIMIT.max}`,
+  model: `model must be a name of at most ${MODEL_NAME_MAX} characters`,
+  report: 'report must be a non-empty string',
+};
+
+export const PredictQuery = Type.Object({
+  model: Type.Optional(Type.String({ maxLength: MODEL_NAME_MAX, description: 'model name; empty or absent: the service default' })),
+  top_k: Type.Optional(Type.Integer({ minimum: TOP_K.min, maximum: TOP_K.max, description: `classes to return (default ${TOP_K.default})` })),
+});
+
+export interface PredictParams {
+  model?: string;
+  topK: number;
+}
+
+/** The query's values (already checked by its schema) and the form's fields (checked here, by the same rule). */
+export function predictParams(query: { model?: string; top_k?: number }, fields: Record<string, string>): PredictParams {
+  const model = query.model || fields.model || undefined;
+  if (model !== undefined && model.length > MODEL_NAME_MAX) throw new AppError('BAD_PARAMETER', RULES.model);
+  let topK: number = query.top_k ?? TOP_K.default;
+  if (query.top_k === undefined && fields.top_k) {
+    topK = /^\s*\d+\s*$/.test(fields.top_k) ? Number(fields.top_k) : NaN;
+    if (!(topK >= TOP_K.min && topK <= TOP_K.max)) throw new AppError('BAD_PARAMETER', `${RULES.top_k}, got "${fields.top_k.slice(0, 20)}"`);
+  }
+  return { model, topK };
+}
+
+export interface ValidationIssue {
+  instancePath?: string;
+  message?: string;
+}
+
+/** A schema failure in words: the parameter's rule when we have one, else the validator's own. */
+export function describeValidation(issues: ValidationIssue[], context = 'request'): string {
+  return issues
+    .map((issue) => {
+      const name = (issue.instancePath ?? '').replace(/^\//, '');
+      return RULES[name] ?? `${context}${issue.instancePath ? ` ${name}` : ''} ${issue.message ?? 'is not valid'}`;
+    })
+    .join('; ');
+}

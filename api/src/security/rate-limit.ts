@@ -1,0 +1,25 @@
+/**
+ * The optional per-client limit (RATE_LIMIT_PER_MINUTE), from the maintained rate-limit plugin. Its
+ * store is an LRU of bounded size, so many client addresses cannot grow memory. Off by default: one
+ * address can be a whole office behind NAT, so the right number depends on the deployment.
+ */
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '@icls/lib/errors';
+
+/** Probes of load balancers and orchestrators are never limited. */
+const NOT_LIMITED = new Set(['/healthz', '/readyz']);
+/** Client addresses remembered at once (least recently seen dropped first). */
+const TRACKED_CLIENTS = 10_000;
+
+export async function registerRateLimit(app: FastifyInstance, perMinute: number): Promise<void> {
+  if (perMinute <= 0) return;
+  await app.register(rateLimit, {
+    max: perMinute,
+    timeWindow: 60_000,
+    cache: TRACKED_CLIENTS,
+    allowList: (request) => NOT_LIMITED.has(request.url.split('?')[0]!),
+    errorResponseBuilder: (_request, context) =>
+      new AppError('TOO_MANY_REQUESTS', `at most ${context.max} requests per minute`, { retryAfterS: Math.max(1, Math.ceil(context.ttl / 1000)) }),
+  });
+}
