@@ -302,6 +302,8 @@ describe('Dockerfiles', () => {
         for (const p of packages) {
           assert.ok(copied.some((c) => c === `${p}/package.json ${p}/`), `the runtime stage copies ${p}/package.json`);
           assert.ok(copied.some((c) => c === `--from=build /app/${p}/dist ${p}/dist`), `the runtime stage copies ${p}/dist from the build stage`);
+          // Assets served at run time sit beside src/ and dist/ in public/.
+          if (existsSync(join(ROOT, p, 'public'))) assert.ok(copied.includes(`${p}/public ${p}/public`), `the runtime stage copies ${p}/public`);
         }
         const build = stageNamed(stages, 'build');
         assert.ok(all(build, 'RUN').some((r) => r.startsWith(`npx tsc -b ${img.dir}`)), `the build stage compiles ${img.dir} (and its references)`);
