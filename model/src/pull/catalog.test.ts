@@ -39,6 +39,17 @@ describe('catalog', () => {
     assert.deepEqual(entry.config.output, { name: 'output', kind: 'logits' });
   });
 
+  test('resnet50-v1-12 has the bytes of the zoo\'s validated/ LFS pointer at the pinned commit (issue 9)', () => {
+    const entry = findCatalogEntry(CATALOG, 'resnet50-v1-12');
+    assert.equal(entry.model.sizeBytes, 102_576_593);
+    assert.equal(entry.model.sha256, '3f03fdef724b22947eed826f1eef1dc5c34151bb4c37d634f1db89dfa2dd1526');
+    assert.match(entry.model.checksumSource!, /validated\/vision\/classification\/resnet\/model\/resnet50-v1-12\.onnx at the pinned commit 4c46cd00/);
+  });
+
+  test('every entry says where its size and sha256 were read', () => {
+    for (const entry of CATALOG) assert.ok((entry.model.checksumSource ?? '').length > 20, entry.name);
+  });
+
   test('EfficientNet-Lite4 is NHWC with (pixel - 127) / 128 and gives probabilities', () => {
     const { config } = findCatalogEntry(CATALOG, 'efficientnet-lite4-11');
     assert.equal(config.input.layout, 'NHWC');

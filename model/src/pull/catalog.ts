@@ -49,14 +49,12 @@ export interface CatalogEntry {
   config: ModelConfig;
 }
 
-function zooModelFile(path: string, sizeBytes: number, sha256: string, pointerPath: string): RemoteFile {
-  return {
-    url: `${ZOO_MEDIA_BASE}/${path}`,
-    mirrorPath: path,
-    sizeBytes,
-    sha256,
-    checksumSource: `Git LFS pointer onnx/models:${pointerPath}`,
-  };
+/**
+ * A zoo weights file. `checksumSource` says which Git LFS pointer file (repository path and commit) the
+ * size and sha256 were read from, so anyone can re-read the same pointer and compare.
+ */
+function zooModelFile(path: string, sizeBytes: number, sha256: string, checksumSource: string): RemoteFile {
+  return { url: `${ZOO_MEDIA_BASE}/${path}`, mirrorPath: path, sizeBytes, sha256, checksumSource };
 }
 
 /**
@@ -133,7 +131,8 @@ export const CATALOG: readonly CatalogEntry[] = [
       'validated/vision/classification/mobilenet/model/mobilenetv2-12-int8.onnx',
       3655033,
       'cc028fe6cae7bc11a4ff53cfc9b79c920e8be65ce33a904ec3e2a8f66d77f95f',
-      'vision/classification/mobilenet/model/mobilenetv2-12-int8.onnx',
+      'Git LFS pointer onnx/models:vision/classification/mobilenet/model/mobilenetv2-12-int8.onnx at 8b137f96 ' +
+        '(same values in the validated/ pointer at the pinned commit; sha256 also checked on the file itself)',
     ),
     input: nchw224('input'),
     preprocess: IMAGENET_TORCH_STYLE,
@@ -151,7 +150,8 @@ export const CATALOG: readonly CatalogEntry[] = [
       'validated/vision/classification/squeezenet/model/squeezenet1.1-7.onnx',
       4956208,
       '1eeff551a67ae8d565ca33b572fc4b66e3ef357b0eb2863bb9ff47a918cc4088',
-      'vision/classification/squeezenet/model/squeezenet1.1-7.onnx',
+      'Git LFS pointer onnx/models:vision/classification/squeezenet/model/squeezenet1.1-7.onnx at 9ef45be2 ' +
+        '(same values in the validated/ pointer at the pinned commit)',
     ),
     input: nchw224('data'),
     preprocess: IMAGENET_TORCH_STYLE,
@@ -165,17 +165,13 @@ export const CATALOG: readonly CatalogEntry[] = [
     name: 'mobilenetv2-12',
     title: 'MobileNetV2 1.0 float32, ImageNet 1000 classes',
     license: 'Apache-2.0',
-    model: {
-      ...zooModelFile(
-        'validated/vision/classification/mobilenet/model/mobilenetv2-12.onnx',
-        13964571,
-        'c0c3f76d93fa3fd6580652a45618618a220fced18babf65774ed169de0432ad5',
-        'validated/vision/classification/mobilenet/model/mobilenetv2-12.onnx',
-      ),
-      checksumSource:
-        'not in the searchable copy of onnx/models; size from the xetdata/onnx-models mirror, sha256 as pinned by ' +
+    model: zooModelFile(
+      'validated/vision/classification/mobilenet/model/mobilenetv2-12.onnx',
+      13964571,
+      'c0c3f76d93fa3fd6580652a45618618a220fced18babf65774ed169de0432ad5',
+      'not in the searchable copy of onnx/models; size from the xetdata/onnx-models mirror, sha256 as pinned by ' +
         'several projects for this zoo URL',
-    },
+    ),
     input: nchw224('input'),
     preprocess: IMAGENET_TORCH_STYLE,
     output: { name: 'output', kind: 'logits' },
@@ -190,7 +186,8 @@ export const CATALOG: readonly CatalogEntry[] = [
       'validated/vision/classification/efficientnet-lite4/model/efficientnet-lite4-11.onnx',
       51946641,
       'd111689907c06eea7c82e4833ddef758da6453b9d4cf60b7e99ca05c7cbd9c12',
-      'vision/classification/efficientnet-lite4/model/efficientnet-lite4.onnx',
+      'Git LFS pointer onnx/models:vision/classification/efficientnet-lite4/model/efficientnet-lite4.onnx at 1455c754 ' +
+        '(same values in the validated/ pointer of efficientnet-lite4-11.onnx at the pinned commit)',
     ),
     // TensorFlow-born: channels last, batch of 1 baked into the graph.
     input: { name: 'images:0', layout: 'NHWC', dtype: 'float32', width: 224, height: 224, channels: 'RGB' },
@@ -215,11 +212,14 @@ export const CATALOG: readonly CatalogEntry[] = [
     name: 'resnet50-v1-12',
     title: 'ResNet50 v1 float32, ImageNet 1000 classes',
     license: 'Apache-2.0',
+    // An older pointer (vision/…/resnet50-v1-12.onnx at 652f4e4a) says ab65bdc0…b3b6 / 102,576,419 bytes: that is
+    // an earlier upload of the file, not what the pinned commit serves, so a pull with it always failed its check.
     model: zooModelFile(
       'validated/vision/classification/resnet/model/resnet50-v1-12.onnx',
-      102576419,
-      'ab65bdc02c5b3123eb3cdf6dac01742438517d8635d4f233913b2be1c70db3b6',
-      'vision/classification/resnet/model/resnet50-v1-12.onnx',
+      102576593,
+      '3f03fdef724b22947eed826f1eef1dc5c34151bb4c37d634f1db89dfa2dd1526',
+      'Git LFS pointer onnx/models:validated/vision/classification/resnet/model/resnet50-v1-12.onnx at the pinned ' +
+        'commit 4c46cd00 (and at the repository head), as read for issue 9',
     ),
     input: nchw224('data'),
     preprocess: IMAGENET_TORCH_STYLE,
