@@ -68,9 +68,20 @@ const VERBS: Record<string, Verb> = {
     run: removeVerb,
   },
   import: {
-    usage: 'import <nsfwjs-variant>',
-    summary: 'convert an NSFWJS model bundled with the nsfwjs package to ONNX and install it',
-    details: async () => [`Variants: ${await listChoices('import')}`],
+    usage: 'import <file|folder|keras:resnet50|nsfwjs-variant> [options]',
+    summary: 'convert a Keras (.keras, .h5) or TF.js model to ONNX, offline, and install it',
+    details: async () => [
+      'Sources: a Keras 3 .keras archive, a legacy full-model .h5 (Keras 2 or 3), a TF.js layers or graph',
+      'model folder (model.json + shards), keras:resnet50 with --weights (the Keras Applications weights file),',
+      `or an NSFWJS model bundled with the nsfwjs package (${await listChoices('import')}).`,
+      '  --name <folder>        install under this name (default: from the file name; keras-resnet50)',
+      '  --labels <file>        class names, one per line in output order; `imagenet` for the ImageNet names',
+      '  --preprocess <mode>    caffe | tf | torch | none (Keras preprocess_input modes); needed unless the',
+      '                         model scales its own input (a Rescaling layer first)',
+      '  --weights <file>       weights-only .h5 for keras:<architecture>',
+      `Example: ${PREFIX} import keras:resnet50 --weights resnet50_weights_tf_dim_ordering_tf_kernels.h5`,
+      `Example: ${PREFIX} import my_model.keras --labels classes.txt --preprocess tf`,
+    ],
     run: importVerb,
   },
   generate: {

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { relative } from 'node:path';
+import { basename, relative } from 'node:path';
 import { createProgressBar, type ProgressRenderer } from '../pull/progress-bar.ts';
 import type { DownloadProgress } from '../pull/download.ts';
 import { onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
@@ -17,6 +17,16 @@ interface NsfwjsImportModule {
   importNsfwjs(variant: string, modelsDir: string, opts: { onProgress?: (progress: unknown) => void }): Promise<unknown>;
 }
 
+/** The contract of model/src/import/model-import.ts. */
+interface ModelImportModule {
+  importModel(
+    source: string,
+    modelsDir: string,
+    opts: { name?: string; labels?: string; preprocess?: string; weights?: string; onProgress?: (progress: unknown) => void },
+  ): Promise<unknown>;
+  PREPROCESS_MODES: readonly string[];
+}
+
 /** The contract of model/src/generate/generate.ts. */
 interface GenerateModule {
   GENERATED_KINDS: readonly string[];
@@ -24,6 +34,7 @@ interface GenerateModule {
 }
 
 const NSFWJS_MODULE = new URL('../import/nsfwjs-import.ts', import.meta.url);
+const MODEL_IMPORT_MODULE = new URL('../import/model-import.ts', import.meta.url);
 const GENERATE_MODULE = new URL('../generate/generate.ts', import.meta.url);
 
 /**
@@ -53,18 +64,50 @@ export async function listChoices(verb: 'import' | 'generate'): Promise<string> 
   }
 }
 
-/** `import <variant>`: converts a bundled NSFWJS model and installs it. */
+/**
+ * `import <source>`: a bundled NSFWJS variant, a Keras `.keras`/`.h5` file, a TF.js folder, or
+ * `keras:<architecture> --weights <file>`; converts it and installs it.
+ */
 export async function importVerb(ctx: CliContext, args: string[]): Promise<void> {
-  const { positionals } = parseVerbArgs('import', args, {});
-  const variant = onePositional('import', positionals, 'NSFWJS variant');
-  const mod = await loadModule<NsfwjsImportModule>(NSFWJS_MODULE, 'import', ['importNsfwjs', 'NSFWJS_VARIANTS']);
-  if (!mod.NSFWJS_VARIANTS.includes(variant)) {
-    throw new UsageError(`unknown NSFWJS variant "${variant}"; choose one of: ${mod.NSFWJS_VARIANTS.join(', ')}`, 'import');
+  const { values, positionals } = parseVerbArgs('import', args, {
+    name: { type: 'string' },
+    labels: { type: 'string' },
+    preprocess: { type: 'string' },
+    weights: { type: 'string' },
+  });
+  const source = onePositional('import', positionals, 'model file, folder, keras:<architecture> or NSFWJS variant');
+  const name = typeof values.name === 'string' ? checkModelName('import', values.name) : undefined;
+  const nsfwjs = await loadModule<NsfwjsImportModule>(NSFWJS_MODULE, 'import', ['importNsfwjs', 'NSFWJS_VARIANTS']);
+  const isVariant = nsfwjs.NSFWJS_VARIANTS.includes(source) && !existsSync(source);
+  const fileOptions = ['name', 'labels', 'preprocess', 'weights'].filter((o) => values[o] !== undefined);
+  if (isVariant && fileOptions.length > 0) {
+    throw new UsageError(`--${fileOptions[0]} applies to file imports, not to the NSFWJS variant "${source}"`, 'import');
   }
-  const progress = progressReporter(ctx, variant);
+  const progress = progressReporter(ctx, name ?? basename(source));
   try {
-    const result = await mod.importNsfwjs(variant, ctx.modelsDir, { onProgress: progress.report });
-    ctx.print(`installed ${describeResult(result, variant)}`);
+    if (isVariant) {
+      ctx.print(`installed ${describeResult(await nsfwjs.importNsfwjs(source, ctx.modelsDir, { onProgress: progress.report }), source)}`);
+      return;
+    }
+    const mod = await loadModule<ModelImportModule>(MODEL_IMPORT_MODULE, 'import', ['importModel', 'PREPROCESS_MODES']);
+    const preprocess = values.preprocess as string | undefined;
+    if (preprocess !== undefined && !mod.PREPROCESS_MODES.includes(preprocess)) {
+      throw new UsageError(`--preprocess must be one of ${mod.PREPROCESS_MODES.join(', ')}, got "${preprocess}"`, 'import');
+    }
+    const result = await mod
+      .importModel(source, ctx.modelsDir, {
+        name,
+        labels: values.labels as string | undefined,
+        preprocess,
+        weights: values.weights as string | undefined,
+        onProgress: progress.report,
+      })
+      .catch((err: unknown) => {
+        // The importer's "you asked for something that cannot work" errors get the usage text too.
+        if (err instanceof Error && err.name === 'ImportUsageError') throw new UsageError(err.message, 'import');
+        throw err;
+      });
+    ctx.print(`installed ${describeResult(result, name ?? source)}`);
   } finally {
     progress.finish();
   }

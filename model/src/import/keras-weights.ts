@@ -100,19 +100,20 @@ export function readLegacyWeights(h5: Hdf5File, root: string, graph: KerasGraph,
   const layerNames = stringListAttr(h5, root, 'layer_names');
   if (!layerNames) throw new ConversionError(`${h5.path}: no layer_names attribute${root ? ` on ${root}` : ''}; not a Keras weights file`);
   const byName = new Map(graph.layers.map((l) => [l.name, l]));
-  const strangers = layerNames.filter((n) => !byName.has(n));
+  const weightNamesOf = (name: string): string[] => stringListAttr(h5, root ? `${root}/${name}` : name, 'weight_names') ?? [];
+  // Layers without weights (the input layer is `input_1` in Keras 2, `input_layer` in Keras 3) may differ freely.
+  const strangers = layerNames.filter((n) => !byName.has(n) && weightNamesOf(n).length > 0);
   if (strangers.length > 0) {
     throw new ConversionError(
       `${h5.path} holds weights for layers the model does not have: ${strangers.slice(0, 5).join(', ')}` +
-        `${strangers.length > 5 ? ` and ${strangers.length - 5} more` : ''} (model "${graph.name}" has ${graph.layers.slice(0, 3).map((l) => l.name).join(', ')}, …)`,
+        `${strangers.length > 5 ? ` and ${strangers.length - 5} more` : ''} (model "${graph.name}" has ${graph.layers.slice(1, 4).map((l) => l.name).join(', ')}, …)`,
     );
   }
   const out = new WeightCollector(onRead);
-  for (const name of layerNames) {
+  for (const name of layerNames.filter((n) => byName.has(n))) {
     const layer = byName.get(name)!;
     const group = root ? `${root}/${name}` : name;
-    const weightNames = stringListAttr(h5, group, 'weight_names') ?? [];
-    const stored = weightNames.map((w) => ({ name: w, ...h5.readFloats(`${group}/${w}`) }));
+    const stored = weightNamesOf(name).map((w) => ({ name: w, ...h5.readFloats(`${group}/${w}`) }));
     if (NESTED_MODEL_CLASSES.has(layer.className)) out.add(nameNestedLegacy(layer, stored, h5.path));
     else out.add(nameLayerWeights(layer, stored, h5.path));
   }
