@@ -116,59 +116,64 @@ export function resizeBilinearPil(src: Rgb8, outW: number, outH: number, window:
 
   // Horizontal pass (skipped by Pillow when the width does not change).
   const sameWidth = outW === src.width;
-  const mid = sameWidth ? src.data.subarray(firstRow * src.width * 3, lastRow * src.width * 3) : new Uint8Array(rows * window.width * 3);
-  const midWidth = sameWidth ? src.width : window.width;
+  const sd = src.data;
+  const mid = sameWidth ? sd.subarray(firstRow * src.width * 3, lastRow * src.width * 3) : new Uint8Array(rows * window.width * 3);
+  const midStride = (sameWidth ? src.width : window.width) * 3;
   const midLeft = sameWidth ? window.left : 0;
   if (!sameWidth) {
+    const { start, count, weights, ksize } = h;
     for (let r = 0; r < rows; r++) {
       const srcRow = (firstRow + r) * src.width * 3;
-      for (let x = 0; x < window.width; x++) {
-        const o = window.left + x;
-        const base = o * h.ksize;
+      let d = r * midStride;
+      for (let o = window.left; o < window.left + window.width; o++) {
+        const base = o * ksize;
+        const n = count[o]!;
         let s0 = HALF;
         let s1 = HALF;
         let s2 = HALF;
-        for (let i = 0, p = srcRow + h.start[o]! * 3; i < h.count[o]!; i++, p += 3) {
-          const w = h.weights[base + i]!;
-          s0 += src.data[p]! * w;
-          s1 += src.data[p + 1]! * w;
-          s2 += src.data[p + 2]! * w;
+        let p = srcRow + start[o]! * 3;
+        for (let i = 0; i < n; i++, p += 3) {
+          const w = weights[base + i]!;
+          s0 += sd[p]! * w;
+          s1 += sd[p + 1]! * w;
+          s2 += sd[p + 2]! * w;
         }
-        const d = (r * window.width + x) * 3;
-        mid[d] = clip8(s0);
-        mid[d + 1] = clip8(s1);
-        mid[d + 2] = clip8(s2);
+        mid[d++] = clip8(s0);
+        mid[d++] = clip8(s1);
+        mid[d++] = clip8(s2);
       }
     }
   }
 
   // Vertical pass (skipped by Pillow when the height does not change).
   const out = new Uint8Array(window.width * window.height * 3);
-  for (let y = 0; y < window.height; y++) {
-    const o = window.top + y;
+  const { start, count, weights, ksize } = v;
+  let d = 0;
+  for (let o = window.top; o < window.top + window.height; o++) {
+    const base = o * ksize;
+    const n = outH === src.height ? 0 : count[o]!;
+    const rowStart = (outH === src.height ? o : start[o]!) - firstRow;
     for (let x = 0; x < window.width; x++) {
-      const col = (midLeft + x) * 3;
-      const d = (y * window.width + x) * 3;
-      if (outH === src.height) {
-        const p = (o - firstRow) * midWidth * 3 + col;
-        out[d] = mid[p]!;
-        out[d + 1] = mid[p + 1]!;
-        out[d + 2] = mid[p + 2]!;
+      const col = rowStart * midStride + (midLeft + x) * 3;
+      if (n === 0) {
+        out[d++] = mid[col]!;
+        out[d++] = mid[col + 1]!;
+        out[d++] = mid[col + 2]!;
         continue;
       }
       let s0 = HALF;
       let s1 = HALF;
       let s2 = HALF;
-      const base = o * v.ksize;
-      for (let i = 0, p = (v.start[o]! - firstRow) * midWidth * 3 + col; i < v.count[o]!; i++, p += midWidth * 3) {
-        const w = v.weights[base + i]!;
+      let p = col;
+      for (let i = 0; i < n; i++, p += midStride) {
+        const w = weights[base + i]!;
         s0 += mid[p]! * w;
         s1 += mid[p + 1]! * w;
         s2 += mid[p + 2]! * w;
       }
-      out[d] = clip8(s0);
-      out[d + 1] = clip8(s1);
-      out[d + 2] = clip8(s2);
+      out[d++] = clip8(s0);
+      out[d++] = clip8(s1);
+      out[d++] = clip8(s2);
     }
   }
   return { data: out, width: window.width, height: window.height };
