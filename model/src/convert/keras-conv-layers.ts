@@ -91,7 +91,8 @@ export const conv2d: LayerConverter = (layer, inputs, ctx) => {
   ];
 };
 
-export const depthwiseConv2d: LayerConverter = (layer, inputs, ctx) => {
+/** The depthwise part both DepthwiseConv2D and SeparableConv2D read: input, channels, kernel size and weights. */
+function readDepthwise(layer: KerasLayer, inputs: TensorRef[], ctx: LayerContext) {
   const cfg = new Cfg(layer);
   cfg.requireChannelsLast();
   const x = single(layer, inputs);
@@ -99,23 +100,14 @@ export const depthwiseConv2d: LayerConverter = (layer, inputs, ctx) => {
   const [kh, kw] = cfg.pair('kernel_size');
   const mult = cfg.num('depth_multiplier', 1);
   const k = ctx.weights.get(layer.name, layer.className, 'depthwise_kernel', [kh, kw, cin, mult]);
-  const bias = cfg.bool('use_bias', true)
-    ? ctx.weights.get(layer.name, layer.className, 'bias', [cin * mult]).values
-    : undefined;
-  return [
-    emitConv(
-      layer,
-      x,
-      ctx,
-      {
-        weight: depthwiseToOnnx(k.values, k.shape),
-        weightDims: [cin * mult, 1, kh, kw],
-        bias: bias && Float32Array.from(bias),
-        group: cin,
-      },
-      cfg,
-    ),
-  ];
+  const conv = { weight: depthwiseToOnnx(k.values, k.shape), weightDims: [cin * mult, 1, kh, kw] as [number, number, number, number], group: cin };
+  return { cfg, x, cin, mult, conv };
+}
+
+export const depthwiseConv2d: LayerConverter = (layer, inputs, ctx) => {
+  const { cfg, x, cin, mult, conv } = readDepthwise(layer, inputs, ctx);
+  const bias = cfg.bool('use_bias', true) ? ctx.weights.get(layer.name, layer.className, 'bias', [cin * mult]).values : undefined;
+  return [emitConv(layer, x, ctx, { ...conv, bias: bias && Float32Array.from(bias) }, cfg)];
 };
 
 export const batchNormalization: LayerConverter = (layer, inputs, ctx) => {
@@ -134,41 +126,21 @@ export const batchNormalization: LayerConverter = (layer, inputs, ctx) => {
   return [ctx.em.channelAffine(x, Float32Array.from(scale), Float32Array.from(shift), layer.name)];
 };
 
-
 /**
  * SeparableConv2D is a depthwise conv (strides, padding, dilation, no bias) followed by a 1×1
  * pointwise conv that carries the bias and the activation; it becomes exactly those two Convs.
  */
 export const separableConv2d: LayerConverter = (layer, inputs, ctx) => {
-  const cfg = new Cfg(layer);
-  cfg.requireChannelsLast();
-  const x = single(layer, inputs);
-  const [, , cin] = cfg.imageDims(x);
-  const [kh, kw] = cfg.pair('kernel_size');
-  const mult = cfg.num('depth_multiplier', 1);
+  const { cfg, x, cin, mult, conv } = readDepthwise(layer, inputs, ctx);
   const filters = cfg.num('filters');
-  const dk = ctx.weights.get(layer.name, layer.className, 'depthwise_kernel', [kh, kw, cin, mult]);
   const pk = ctx.weights.get(layer.name, layer.className, 'pointwise_kernel', [1, 1, cin * mult, filters]);
   const bias = cfg.bool('use_bias', true) ? ctx.weights.get(layer.name, layer.className, 'bias', [filters]).values : undefined;
   const depthwiseStep: KerasLayer = { ...layer, name: `${layer.name}_depthwise`, config: { ...layer.config, activation: 'linear' } };
-  const mid = emitConv(
-    depthwiseStep,
-    x,
-    { ...ctx, foldBatchNorm: undefined },
-    { weight: depthwiseToOnnx(dk.values, dk.shape), weightDims: [cin * mult, 1, kh, kw], group: cin },
-    new Cfg(depthwiseStep),
-  );
+  const mid = emitConv(depthwiseStep, x, { ...ctx, foldBatchNorm: undefined }, conv, new Cfg(depthwiseStep));
   const pointwiseStep: KerasLayer = {
     ...layer,
     config: { ...layer.config, kernel_size: [1, 1], strides: [1, 1], padding: 'valid', dilation_rate: [1, 1] },
   };
-  return [
-    emitConv(
-      pointwiseStep,
-      mid,
-      ctx,
-      { weight: hwioToOihw(pk.values, pk.shape), weightDims: [filters, cin * mult, 1, 1], bias: bias && Float32Array.from(bias), group: 1 },
-      new Cfg(pointwiseStep),
-    ),
-  ];
+  const pointwise = { weight: hwioToOihw(pk.values, pk.shape), weightDims: [filters, cin * mult, 1, 1] as [number, number, number, number], bias: bias && Float32Array.from(bias), group: 1 };
+  return [emitConv(pointwiseStep, mid, ctx, pointwise, new Cfg(pointwiseStep))];
 };
