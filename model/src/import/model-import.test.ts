@@ -64,6 +64,13 @@ describe('models import: Keras files', () => {
     }
   }
 
+  test('a tf.keras 2.x style .h5 (Keras 2 config form, kernel:0 weight names) gives the same outputs', async () => {
+    await importModel(join(FIXTURES, 'tiny_resnet_keras2.h5'), modelsDir, { preprocess: 'caffe' });
+    const diff = await worstDiffAgainstKeras(modelsDir, 'tiny_resnet_keras2', 'tiny_resnet');
+    assert.ok(diff <= TOLERANCE, `max |Δ| ${diff}`);
+    assert.match((await loadModelEntry(modelsDir, 'tiny_resnet_keras2')).config.provenance!.source, /Keras 2\.8\.0 legacy \.h5 file/);
+  });
+
   test('a model that does not scale its own input needs --preprocess', async () => {
     await assert.rejects(importModel(join(FIXTURES, 'tiny_resnet.keras'), modelsDir, { name: 'x' }), (err: unknown) => {
       assert.ok(err instanceof ImportUsageError);
