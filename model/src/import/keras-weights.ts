@@ -52,18 +52,15 @@ export function readKeras3Weights(h5: Hdf5File, graph: KerasGraph, onRead?: OnWe
 }
 
 function readKeras3Graph(h5: Hdf5File, graph: KerasGraph, groupPrefix: string, namePrefix: string, out: WeightCollector): void {
+  const byRecordedName = recordedLayerGroups(h5, `${groupPrefix}layers`);
   const used = new Map<string, number>();
   for (const layer of graph.layers) {
     const base = kerasSnakeCase(layer.className);
     const n = used.get(base);
     used.set(base, n === undefined ? 0 : n + 1);
-    const group = `${groupPrefix}layers/${n === undefined ? base : `${base}_${n + 1}`}`;
-    const recorded = h5.attr(`${group}/vars`, 'name');
-    if (typeof recorded === 'string' && recorded !== layer.name) {
-      throw new ConversionError(
-        `${h5.path}: weights group ${group} belongs to layer "${recorded}", but the config's layer order puts "${layer.name}" there`,
-      );
-    }
+    const counted = `${groupPrefix}layers/${n === undefined ? base : `${base}_${n + 1}`}`;
+    // Newer Keras records each layer's name on its vars group; that beats re-deriving the counter.
+    const group = byRecordedName.get(layer.name) ?? counted;
     if (NESTED_MODEL_CLASSES.has(layer.className)) {
       readKeras3Graph(h5, nestedGraph(layer), `${group}/`, `${namePrefix}${layer.name}/`, out);
       continue;
@@ -72,6 +69,17 @@ function readKeras3Graph(h5: Hdf5File, graph: KerasGraph, groupPrefix: string, n
     const keys = h5.has(vars) ? h5.keys(vars).sort((a, b) => Number(a) - Number(b)) : [];
     out.add(nameLayerWeights(layer, keys.map((k) => h5.readFloats(`${vars}/${k}`)), h5.path, namePrefix));
   }
+}
+
+/** Layer name → its group, from the `name` attribute Keras 3.x writes on `<group>/vars` (empty when absent). */
+function recordedLayerGroups(h5: Hdf5File, layersGroup: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!h5.isGroup(layersGroup)) return out;
+  for (const key of h5.keys(layersGroup)) {
+    const name = h5.attr(`${layersGroup}/${key}/vars`, 'name');
+    if (typeof name === 'string') out.set(name, `${layersGroup}/${key}`);
+  }
+  return out;
 }
 
 /** A string-list attribute; Keras 2 splits long ones into `name0`, `name1`, … */
