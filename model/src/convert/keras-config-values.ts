@@ -1,8 +1,9 @@
 /**
  * Irons out how Keras 3 writes layer config values, so the layer converters read one form:
  * dtype policies become their name (and quantized ones are refused: their weights are not plain
- * floats), and `{module, class_name: "function", config: "relu"}` wrappers of built-in functions
- * become the plain name Keras 2 wrote.
+ * floats), `{module, class_name: "function", config: "relu"}` wrappers of built-in functions
+ * become the plain name Keras 2 wrote, and a Keras 3 `hard_sigmoid` (redefined as relu6(x + 3) / 6)
+ * becomes `keras3_hard_sigmoid`, so it is not computed as Keras 2's 0.2x + 0.5.
  */
 import { layerError } from './conversion-error.ts';
 
@@ -12,11 +13,16 @@ const FLOAT_POLICIES = new Set(['float32', 'float16', 'bfloat16', 'float64', 'mi
 /** Config keys that hold a function by name. */
 const FUNCTION_KEYS = ['activation', 'recurrent_activation'];
 
-export function normalizeLayerConfig(name: string, className: string, config: Record<string, unknown>): Record<string, unknown> {
+/**
+ * @param keras3 the layer entry is in the Keras 3 form (it carries `module`/`registered_name`)
+ */
+export function normalizeLayerConfig(name: string, className: string, config: Record<string, unknown>, keras3: boolean): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config };
   if ('dtype' in out) out['dtype'] = dtypePolicyName(name, className, out['dtype']);
   for (const key of FUNCTION_KEYS) {
-    if (key in out) out[key] = functionName(out[key]);
+    if (!(key in out)) continue;
+    const fn = functionName(out[key]);
+    out[key] = keras3 && fn === 'hard_sigmoid' ? 'keras3_hard_sigmoid' : fn;
   }
   return out;
 }

@@ -91,7 +91,9 @@ function readLayer(raw: unknown): KerasLayer {
     if (node && typeof node === 'object' && 'args' in node) return readKeras3Node(node as Keras3Node, name, className);
     throw layerError(name, className, `inbound node ${JSON.stringify(node).slice(0, 120)} is neither the Keras 2 nor the Keras 3 form`);
   });
-  return { className, name, config: normalizeLayerConfig(name, className, l.config), inbound };
+  // Keras 3 writes {args, kwargs} nodes (and `module` keys in .keras configs); Keras 2 and tfjs write lists.
+  const keras3 = 'module' in (raw as object) || nodes.some((node) => !Array.isArray(node));
+  return { className, name, config: normalizeLayerConfig(name, className, l.config, keras3), inbound };
 }
 
 /** A Keras 3 call: positional `args` and keyword `kwargs`, tensors written as `__keras_tensor__` objects. */
