@@ -4,7 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseModelConfig } from '../../../lib/model-config.ts';
-import { CATALOG, CatalogFileError, ZOO_COMMIT, findCatalogEntry, loadCatalog, resolveFileUrl } from './catalog.ts';
+import { CATALOG, ZOO_COMMIT, findCatalogEntry, resolveFileUrl } from './catalog.ts';
+import { CatalogFileError, loadCatalog } from './catalog-file.ts';
 import { fixtureEntry, fixtureModelBytes } from './fixtures/test-catalog.ts';
 
 describe('catalog', () => {
