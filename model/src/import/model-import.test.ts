@@ -9,12 +9,14 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Classifier } from '../classifier.ts';
 import { loadModelEntry } from '../repository/model-repository.ts';
 import { layersModelArtifacts, maxAbsDiff, ortSession, predictOrt, predictTfjs, seededUniform, useTfjsCpu } from '../convert/parity-support.ts';
 import { importModel, ImportUsageError } from './model-import.ts';
 import { readZipEntries } from './zip-archive.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../tests/fixtures/keras/', import.meta.url));
+const PHOTOS = fileURLToPath(new URL('../../../tests/fixtures/images/', import.meta.url));
 const TOLERANCE = 1e-5;
 
 async function floats(file: string): Promise<Float32Array> {
@@ -69,6 +71,19 @@ describe('models import: Keras files', () => {
     const diff = await worstDiffAgainstKeras(modelsDir, 'tiny_resnet_keras2', 'tiny_resnet');
     assert.ok(diff <= TOLERANCE, `max |Δ| ${diff}`);
     assert.match((await loadModelEntry(modelsDir, 'tiny_resnet_keras2')).config.provenance!.source, /Keras 2\.8\.0 legacy \.h5 file/);
+  });
+
+  test('the installed folder is served as it is: the worker\'s classifier loads it and answers', async () => {
+    await importModel(join(FIXTURES, 'tiny_mobilenet.keras'), modelsDir, { name: 'served' });
+    const classifier = await Classifier.load(await loadModelEntry(modelsDir, 'served'), { threads: 1, maxPixels: 50_000_000 });
+    try {
+      const { predictions } = await classifier.classify(join(PHOTOS, 'chelsea.png'), 5);
+      assert.equal(predictions.length, 5);
+      assert.ok(predictions.every((p) => /^class_[0-4]$/.test(p.label)));
+      assert.ok(Math.abs(predictions.reduce((sum, p) => sum + p.score, 0) - 1) < 1e-5, 'probabilities of the 5 classes');
+    } finally {
+      await classifier.close();
+    }
   });
 
   test('a model that does not scale its own input needs --preprocess', async () => {
