@@ -1,4 +1,4 @@
-/** The README's configuration table, generated from lib/config.ts (the single list of variables). */
+/** The README's configuration table, generated from lib/src/config.ts (the single list of variables). */
 import { describeConfig } from '@icls/lib/config';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|');

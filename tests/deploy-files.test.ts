@@ -159,17 +159,17 @@ function runtimePackages(dir: string): string[] {
 const minNodeMajor = Number(/^>=\s*(\d+)/.exec(pkg.engines?.node ?? '')?.[1]);
 
 describe('docker-compose.yml', () => {
-  it('names only variables lib/config.ts declares, with values it accepts', () => {
+  it('names only variables lib/src/config.ts declares, with values it accepts', () => {
     for (const [name, svc] of Object.entries(services)) {
       const env = environmentOf(svc);
       for (const key of env.keys()) {
-        assert.ok(CONFIG_NAMES.has(key), `service "${name}" sets ${key}, which lib/config.ts does not declare`);
+        assert.ok(CONFIG_NAMES.has(key), `service "${name}" sets ${key}, which lib/src/config.ts does not declare`);
       }
       if (name === 'redis') continue;
-      assert.doesNotThrow(() => loadConfig(Object.fromEntries(env)), `service "${name}": its environment fails lib/config.ts`);
+      assert.doesNotThrow(() => loadConfig(Object.fromEntries(env)), `service "${name}": its environment fails lib/src/config.ts`);
     }
     for (const name of interpolatedNames(read('docker-compose.yml').replace(/^\s*#.*$/gm, ''))) {
-      assert.ok(CONFIG_NAMES.has(name), `docker-compose.yml reads \${${name}} from the host, which is not a lib/config.ts variable`);
+      assert.ok(CONFIG_NAMES.has(name), `docker-compose.yml reads \${${name}} from the host, which is not a lib/src/config.ts variable`);
     }
   });
 
@@ -302,20 +302,22 @@ describe('Dockerfiles', () => {
         for (const p of packages) {
           assert.ok(copied.some((c) => c === `${p}/package.json ${p}/`), `the runtime stage copies ${p}/package.json`);
           assert.ok(copied.some((c) => c === `--from=build /app/${p}/dist ${p}/dist`), `the runtime stage copies ${p}/dist from the build stage`);
-          // Assets served at run time sit beside src/ and dist/ in public/.
-          if (existsSync(join(ROOT, p, 'public'))) assert.ok(copied.includes(`${p}/public ${p}/public`), `the runtime stage copies ${p}/public`);
+          // Files read at run time sit beside src/ and dist/: public/ (served assets), data/ (bundled data).
+          for (const assets of ['public', 'data']) {
+            if (existsSync(join(ROOT, p, assets))) assert.ok(copied.includes(`${p}/${assets} ${p}/${assets}`), `the runtime stage copies ${p}/${assets}`);
+          }
         }
         const build = stageNamed(stages, 'build');
         assert.ok(all(build, 'RUN').some((r) => r.startsWith(`npx tsc -b ${img.dir}`)), `the build stage compiles ${img.dir} (and its references)`);
       });
 
-      it('runs as a non-root user in production mode, with image defaults lib/config.ts accepts', () => {
+      it('runs as a non-root user in production mode, with image defaults lib/src/config.ts accepts', () => {
         const user = last(runtime, 'USER');
         assert.ok(user && !/^(root|0)(:|$)/.test(user), `runtime USER is non-root (got ${user})`);
         const env = envNames(runtime);
         assert.equal(env.get('NODE_ENV'), 'production');
         for (const key of env.keys()) {
-          assert.ok(CONFIG_NAMES.has(key) || TOOL_ENV(key), `${img.dockerfile} sets ${key}, which lib/config.ts does not declare`);
+          assert.ok(CONFIG_NAMES.has(key) || TOOL_ENV(key), `${img.dockerfile} sets ${key}, which lib/src/config.ts does not declare`);
         }
         assert.doesNotThrow(() => loadConfig(Object.fromEntries([...env].filter(([k]) => CONFIG_NAMES.has(k)))));
         const runs = all(runtime, 'RUN').join('\n');

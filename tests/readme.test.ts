@@ -8,7 +8,7 @@ import { ROOT } from './helpers/fixtures.ts';
 
 const readme = () => readFile(join(ROOT, 'README.md'), 'utf8');
 
-it('the README config table is the one generated from lib/config.ts', async () => {
+it('the README config table is the one generated from lib/src/config.ts', async () => {
   const text = await readme();
   const table = text.split('<!-- config-table:start -->\n')[1]?.split('\n<!-- config-table:end -->')[0];
   assert.ok(table, 'README has no config-table markers');

@@ -250,4 +250,23 @@ describe('models command, in-process', () => {
     assert.equal(run.code, 1);
     assert.match(run.stderr, /^error: "resnet9000" is not in the catalog; available: mobilenetv2-12-int8, squeezenet1\.1-7, /);
   });
+
+  test('import of a Keras file installs a served model; mistakes exit 2 with the usage', async () => {
+    const keras = join(REPO_ROOT, 'tests/fixtures/keras/tiny_mobilenet.keras');
+    const run = await runMain(['import', keras, '--name', 'tiny']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `installed ${join(modelsDir, 'tiny')}\n`);
+    assert.match(run.stderr, /^tiny: converting 20 layers of "tiny_mobilenet"$/m);
+
+    const missing = await runMain(['import', 'no-such-model.keras']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^error: no-such-model\.keras: no such file or folder \(nor an NSFWJS variant or keras:<architecture>\)/);
+    const noWeights = await runMain(['import', 'keras:resnet50']);
+    assert.equal(noWeights.code, 2);
+    assert.match(noWeights.stderr, /keras:resnet50 needs --weights <file>, e.g. Keras' resnet50_weights_tf_dim_ordering_tf_kernels\.h5/);
+    const badMode = await runMain(['import', keras, '--preprocess', 'vgg']);
+    assert.equal(badMode.code, 2);
+    assert.match(badMode.stderr, /--preprocess must be one of caffe, tf, torch, none, got "vgg"/);
+    assertNoStack(missing);
+  });
 });

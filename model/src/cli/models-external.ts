@@ -1,15 +1,19 @@
 /**
  * `import`, `generate` and `ensure-default` hand off to the import and generator modules. They are
- * loaded lazily with import(): they pull in heavy code (graph builders, the nsfwjs weights) that the
- * other verbs should not pay for.
+ * loaded lazily with import(): they pull in heavy code (HDF5, graph builders, the nsfwjs weights) that
+ * the other verbs should not pay for.
  */
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { createProgressBar, type ProgressRenderer } from '../pull/progress-bar.ts';
 import type { DownloadProgress } from '../pull/download.ts';
 import { onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
 import { checkModelName } from './models-pull.ts';
 import type { NsfwjsVariant } from '../import/nsfwjs-import.ts';
+import type { PreprocessMode } from '../import/preprocess-modes.ts';
 
 const loadNsfwjsImport = () => import('../import/nsfwjs-import.ts');
+const loadModelImport = () => import('../import/model-import.ts');
 const loadGenerate = () => import('../generate/generate.ts');
 
 /** The choices of a verb for its help text, or why they cannot be listed. */
@@ -22,17 +26,49 @@ export async function listChoices(verb: 'import' | 'generate'): Promise<string> 
   }
 }
 
-/** `import <variant>`: converts a bundled NSFWJS model and installs it. */
+/**
+ * `import <source>`: a bundled NSFWJS variant, a Keras `.keras`/`.h5` file, a TF.js folder, or
+ * `keras:<architecture> --weights <file>`; converts it and installs it.
+ */
 export async function importVerb(ctx: CliContext, args: string[]): Promise<void> {
-  const { positionals } = parseVerbArgs('import', args, {});
-  const variant = onePositional('import', positionals, 'NSFWJS variant');
-  const mod = await loadNsfwjsImport();
-  if (!mod.NSFWJS_VARIANTS.includes(variant as NsfwjsVariant)) {
-    throw new UsageError(`unknown NSFWJS variant "${variant}"; choose one of: ${mod.NSFWJS_VARIANTS.join(', ')}`, 'import');
+  const { values, positionals } = parseVerbArgs('import', args, {
+    name: { type: 'string' },
+    labels: { type: 'string' },
+    preprocess: { type: 'string' },
+    weights: { type: 'string' },
+  });
+  const source = onePositional('import', positionals, 'model file, folder, keras:<architecture> or NSFWJS variant');
+  const name = typeof values.name === 'string' ? checkModelName('import', values.name) : undefined;
+  const nsfwjs = await loadNsfwjsImport();
+  const isVariant = nsfwjs.NSFWJS_VARIANTS.includes(source as NsfwjsVariant) && !existsSync(source);
+  const fileOptions = ['name', 'labels', 'preprocess', 'weights'].filter((o) => values[o] !== undefined);
+  if (isVariant && fileOptions.length > 0) {
+    throw new UsageError(`--${fileOptions[0]} applies to file imports, not to the NSFWJS variant "${source}"`, 'import');
   }
-  const progress = progressReporter(ctx, variant);
+  const progress = progressReporter(ctx, name ?? basename(source));
   try {
-    const result = await mod.importNsfwjs(variant as NsfwjsVariant, ctx.modelsDir, { onProgress: progress.report });
+    if (isVariant) {
+      ctx.print(`installed ${await nsfwjs.importNsfwjs(source as NsfwjsVariant, ctx.modelsDir, { onProgress: progress.report })}`);
+      return;
+    }
+    const mod = await loadModelImport();
+    const preprocess = values.preprocess as PreprocessMode | undefined;
+    if (preprocess !== undefined && !mod.PREPROCESS_MODES.includes(preprocess)) {
+      throw new UsageError(`--preprocess must be one of ${mod.PREPROCESS_MODES.join(', ')}, got "${preprocess}"`, 'import');
+    }
+    const result = await mod
+      .importModel(source, ctx.modelsDir, {
+        name,
+        labels: values.labels as string | undefined,
+        preprocess,
+        weights: values.weights as string | undefined,
+        onProgress: progress.report,
+      })
+      .catch((err: unknown) => {
+        // The importer's "you asked for something that cannot work" errors get the usage text too.
+        if (err instanceof mod.ImportUsageError) throw new UsageError(err.message, 'import');
+        throw err;
+      });
     ctx.print(`installed ${result}`);
   } finally {
     progress.finish();
@@ -95,7 +131,7 @@ function isByteProgress(value: unknown): value is Partial<DownloadProgress> & { 
 
 /**
  * `ensure-default`: builds the default model unless MODELS_DIR already holds it. `npm ci` runs it (the
- * root package's `prepare`), so the first `npm start` serves at once; images run it at build time.
+ * root package's `prepare`), so the first `npm start` serves at once; the model image runs it at build time.
  */
 export async function ensureDefaultVerb(ctx: CliContext, args: string[]): Promise<void> {
   parseVerbArgs('ensure-default', args, {});

@@ -5,7 +5,8 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CONFIG_FILE, loadModelEntry } from '../repository/model-repository.ts';
-import { findCatalogEntry, loadCatalog, type CatalogEntry } from '../pull/catalog.ts';
+import { findCatalogEntry, type CatalogEntry } from '../pull/catalog.ts';
+import { loadCatalog } from '../pull/catalog-file.ts';
 import { pullModel, type PullProgress } from '../pull/pull.ts';
 import { createProgressBar, type ProgressRenderer } from '../pull/progress-bar.ts';
 import { formatBytes } from '../pull/format-units.ts';

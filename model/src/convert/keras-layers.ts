@@ -4,218 +4,16 @@
  * classes; anything else fails in the graph runner with the layer's name and class.
  */
 import { layerError } from './conversion-error.ts';
+import { batchNormalization, conv2d, depthwiseConv2d, separableConv2d } from './keras-conv-layers.ts';
+import { Cfg, single, type LayerConverter } from './keras-layer-config.ts';
 import type { KerasLayer } from './keras-topology.ts';
-import { fmt, unpadded, type OnnxEmitter, type TensorRef } from './onnx-emitter.ts';
-import { addPads, NO_PADS, tfSpatialPadding, type Pads2d, type TfPaddingMode } from './tf-padding.ts';
-import {
-  batchNormScaleShift,
-  depthwiseToOnnx,
-  foldScaleShift,
-  hwioToOihw,
-  type BatchNormParams,
-} from './weight-layout.ts';
-import type { WeightStore } from './weight-store.ts';
+import { fmt, type OnnxEmitter, type TensorRef } from './onnx-emitter.ts';
+import { addPads, NO_PADS, tfSpatialPadding, type Pads2d } from './tf-padding.ts';
 
-export interface LayerContext {
-  em: OnnxEmitter;
-  weights: WeightStore;
-  /** For a conv whose only consumer is a BatchNormalization: that BN, to fold into the conv's weights. */
-  foldBatchNorm?: KerasLayer;
-  /** True for a BatchNormalization already folded into the conv feeding it. */
-  isFoldedBatchNorm: boolean;
-}
-
-export type LayerConverter = (layer: KerasLayer, inputs: TensorRef[], ctx: LayerContext) => TensorRef[];
+export type { LayerContext, LayerConverter } from './keras-layer-config.ts';
 
 /** Classes whose converters take inputs with pending zero padding (they absorb or compose it). */
-export const ACCEPTS_PENDING_PADS = new Set(['Conv2D', 'DepthwiseConv2D', 'ZeroPadding2D']);
-
-/** Typed access to a layer's config, failing with the layer named. */
-class Cfg {
-  constructor(private readonly layer: KerasLayer) {}
-
-  fail(why: string): Error {
-    return layerError(this.layer.name, this.layer.className, why);
-  }
-
-  raw(key: string): unknown {
-    return this.layer.config[key];
-  }
-
-  str(key: string, fallback?: string): string {
-    const v = this.raw(key) ?? fallback;
-    if (typeof v !== 'string') throw this.fail(`config.${key} should be a string, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  num(key: string, fallback?: number): number {
-    const v = this.raw(key) ?? fallback;
-    if (typeof v !== 'number') throw this.fail(`config.${key} should be a number, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  bool(key: string, fallback: boolean): boolean {
-    const v = this.raw(key) ?? fallback;
-    if (typeof v !== 'boolean') throw this.fail(`config.${key} should be true/false, got ${JSON.stringify(v)}`);
-    return v;
-  }
-
-  /** Keras accepts `3` or `[3, 3]` for 2-D sizes. */
-  pair(key: string, fallback?: [number, number]): [number, number] {
-    const v = this.raw(key) ?? fallback;
-    if (typeof v === 'number') return [v, v];
-    if (Array.isArray(v) && v.length === 2 && v.every((x) => typeof x === 'number')) return [v[0], v[1]];
-    throw this.fail(`config.${key} should be a number or [h, w], got ${JSON.stringify(v)}`);
-  }
-
-  padding(): TfPaddingMode {
-    const p = this.str('padding', 'valid');
-    if (p !== 'same' && p !== 'valid') throw this.fail(`padding "${p}" is not supported (only "same" and "valid")`);
-    return p;
-  }
-
-  /** The converters assume channels_last, which every TF.js layers model uses in practice. */
-  requireChannelsLast(): void {
-    const f = this.raw('data_format');
-    if (f !== undefined && f !== null && f !== 'channels_last') {
-      throw this.fail(`data_format "${String(f)}" is not supported (only channels_last)`);
-    }
-  }
-
-  /** Static H, W, C of a rank-4 input; 'same' pads cannot be computed without them. */
-  imageDims(t: TensorRef): [number, number, number] {
-    if (t.shape.length !== 4) throw this.fail(`expects a rank-4 NHWC input, got shape [${fmt(t.shape)}]`);
-    const [, h, w, c] = t.shape;
-    if (h === null || w === null || c === null) {
-      throw this.fail(`needs a static input height/width/channels to compute TF padding, got [${fmt(t.shape)}]`);
-    }
-    return [h!, w!, c!];
-  }
-}
-
-function single(layer: KerasLayer, inputs: TensorRef[]): TensorRef {
-  if (inputs.length !== 1) throw layerError(layer.name, layer.className, `expects 1 input, got ${inputs.length}`);
-  return inputs[0]!;
-}
-
-/** Reads a BatchNormalization layer's parameters (gamma/beta are absent when scale/center are off). */
-function batchNormParams(bn: KerasLayer, weights: WeightStore, channels: number): BatchNormParams {
-  const c = new Cfg(bn);
-  const get = (param: string) => weights.get(bn.name, bn.className, param, [channels]).values;
-  return {
-    gamma: c.bool('scale', true) ? get('gamma') : undefined,
-    beta: c.bool('center', true) ? get('beta') : undefined,
-    mean: get('moving_mean'),
-    variance: get('moving_variance'),
-    epsilon: c.num('epsilon', 1e-3),
-  };
-}
-
-/** Shared by Conv2D and DepthwiseConv2D: pads (absorbing pending ZeroPadding2D), BN folding, activation. */
-function emitConv(
-  layer: KerasLayer,
-  x: TensorRef,
-  ctx: LayerContext,
-  conv: { weight: Float32Array; weightDims: [number, number, number, number]; bias?: Float32Array; group: number },
-  cfg: Cfg,
-): TensorRef {
-  const [h, w] = cfg.imageDims(x);
-  const kernel: [number, number] = [conv.weightDims[2], conv.weightDims[3]];
-  const strides = cfg.pair('strides', [1, 1]);
-  const dilations = cfg.pair('dilation_rate', [1, 1]);
-  // x.shape is the padded shape, so TF's own pads are computed as TF would on the padded input.
-  const { pads, outHW } = tfSpatialPadding(cfg.padding(), [h, w], kernel, strides, dilations);
-  const totalPads: Pads2d = addPads(pads, x.pendingPads ?? NO_PADS);
-  let { weight, bias } = conv;
-  if (ctx.foldBatchNorm) {
-    const { scale, shift } = batchNormScaleShift(batchNormParams(ctx.foldBatchNorm, ctx.weights, conv.weightDims[0]));
-    ({ weight, bias } = foldScaleShift(weight, bias, scale, shift));
-  }
-  const source = ctx.em.toNchw(unpadded(x));
-  const out = ctx.em.conv(source, {
-    weight,
-    weightDims: conv.weightDims,
-    bias,
-    strides,
-    dilations,
-    pads: totalPads,
-    group: conv.group,
-    outShape: [x.shape[0]!, outHW[0], outHW[1], conv.weightDims[0]],
-    hint: layer.name,
-  });
-  return ctx.em.activation(out, cfg.str('activation', 'linear'), { layer: layer.name, className: layer.className });
-}
-
-const conv2d: LayerConverter = (layer, inputs, ctx) => {
-  const cfg = new Cfg(layer);
-  cfg.requireChannelsLast();
-  const x = single(layer, inputs);
-  const [, , cin] = cfg.imageDims(x);
-  const groups = cfg.num('groups', 1);
-  const [kh, kw] = cfg.pair('kernel_size');
-  const filters = cfg.num('filters');
-  const k = ctx.weights.get(layer.name, layer.className, 'kernel', [kh, kw, cin / groups, filters]);
-  const bias = cfg.bool('use_bias', true)
-    ? ctx.weights.get(layer.name, layer.className, 'bias', [filters]).values
-    : undefined;
-  return [
-    emitConv(
-      layer,
-      x,
-      ctx,
-      {
-        weight: hwioToOihw(k.values, k.shape),
-        weightDims: [filters, cin / groups, kh, kw],
-        bias: bias && Float32Array.from(bias),
-        group: groups,
-      },
-      cfg,
-    ),
-  ];
-};
-
-const depthwiseConv2d: LayerConverter = (layer, inputs, ctx) => {
-  const cfg = new Cfg(layer);
-  cfg.requireChannelsLast();
-  const x = single(layer, inputs);
-  const [, , cin] = cfg.imageDims(x);
-  const [kh, kw] = cfg.pair('kernel_size');
-  const mult = cfg.num('depth_multiplier', 1);
-  const k = ctx.weights.get(layer.name, layer.className, 'depthwise_kernel', [kh, kw, cin, mult]);
-  const bias = cfg.bool('use_bias', true)
-    ? ctx.weights.get(layer.name, layer.className, 'bias', [cin * mult]).values
-    : undefined;
-  return [
-    emitConv(
-      layer,
-      x,
-      ctx,
-      {
-        weight: depthwiseToOnnx(k.values, k.shape),
-        weightDims: [cin * mult, 1, kh, kw],
-        bias: bias && Float32Array.from(bias),
-        group: cin,
-      },
-      cfg,
-    ),
-  ];
-};
-
-const batchNormalization: LayerConverter = (layer, inputs, ctx) => {
-  const x = single(layer, inputs);
-  if (ctx.isFoldedBatchNorm) return [x];
-  const cfg = new Cfg(layer);
-  const rawAxis = cfg.raw('axis') ?? -1;
-  const axis = Array.isArray(rawAxis) && rawAxis.length === 1 ? rawAxis[0] : rawAxis;
-  const rank = x.shape.length;
-  if (axis !== -1 && axis !== rank - 1) {
-    throw cfg.fail(`normalizes axis ${JSON.stringify(rawAxis)}; only the last (channel) axis is supported`);
-  }
-  const channels = x.shape[rank - 1];
-  if (channels === null || channels === undefined) throw cfg.fail('needs a static channel count');
-  const { scale, shift } = batchNormScaleShift(batchNormParams(layer, ctx.weights, channels));
-  return [ctx.em.channelAffine(x, Float32Array.from(scale), Float32Array.from(shift), layer.name)];
-};
+export const ACCEPTS_PENDING_PADS = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'ZeroPadding2D']);
 
 const relu: LayerConverter = (layer, inputs, ctx) => {
   const cfg = new Cfg(layer);
@@ -405,10 +203,31 @@ const concatenate: LayerConverter = (layer, inputs, ctx) => {
   return [{ name, shape, layout: xs[0]!.layout }];
 };
 
+
+/**
+ * Rescaling (x * scale + offset, per channel when given as lists): the model's own input scaling.
+ * Keras Applications and `image_dataset_from_directory` models put it first, so the importer
+ * feeds such models raw 0–255 pixels.
+ */
+const rescaling: LayerConverter = (layer, inputs, ctx) => {
+  const cfg = new Cfg(layer);
+  const x = ctx.em.materialize(single(layer, inputs));
+  const channels = x.shape[x.shape.length - 1];
+  const perChannel = (key: string, fallback: number): Float32Array => {
+    const v = cfg.raw(key) ?? fallback;
+    if (typeof v === 'number') return new Float32Array(channels ?? 1).fill(v);
+    if (Array.isArray(v) && v.every((n) => typeof n === 'number') && v.length === channels) return Float32Array.from(v);
+    throw cfg.fail(`config.${key} ${JSON.stringify(v)} must be a number or one number per channel`);
+  };
+  if (channels === null || channels === undefined) throw cfg.fail('needs a static channel count');
+  return [ctx.em.channelAffine(x, perChannel('scale', 1), perChannel('offset', 0), layer.name)];
+};
 /** Every supported Keras layer class (besides InputLayer and nested models, which the graph runner handles). */
 export const LAYER_CONVERTERS: Readonly<Record<string, LayerConverter>> = {
   Conv2D: conv2d,
   DepthwiseConv2D: depthwiseConv2d,
+  SeparableConv2D: separableConv2d,
+  Rescaling: rescaling,
   BatchNormalization: batchNormalization,
   ReLU: relu,
   LeakyReLU: leakyRelu,

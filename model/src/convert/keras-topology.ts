@@ -1,10 +1,14 @@
 /**
- * Reads the Keras model config inside a TF.js layers `model.json` into one normalized shape:
- * a list of layers, each with the tensors it is called on (one list per call), plus the
- * model's input and output tensors. Functional (`Model`/`Functional`) and `Sequential` configs
- * both end up in this form, and nested models stay layers whose config is read on demand.
+ * Reads a Keras model config into one normalized shape: a list of layers, each with the tensors
+ * it is called on (one list per call), plus the model's input and output tensors. It is shared by
+ * every route in: TF.js layers `model.json`, legacy `.h5` files and Keras 3 `.keras` archives.
+ * Functional (`Model`/`Functional`) and `Sequential` configs both end up in this form, in the
+ * Keras 2 form (inbound nodes as `[layer, node, tensor, kwargs]` lists) and the Keras 3 form
+ * (`{args, kwargs}` holding `__keras_tensor__` objects, `module`/`registered_name` wrappers, dtype
+ * policies); nested models stay layers whose config is read on demand.
  */
 import { ConversionError, layerError } from './conversion-error.ts';
+import { normalizeLayerConfig } from './keras-config-values.ts';
 
 /** One tensor: output `tensor` of call number `node` of `layer`. */
 export interface KerasRef {
@@ -49,6 +53,15 @@ export function modelConfigOf(topology: unknown): { class_name: string; config: 
   return cfg as { class_name: string; config: unknown };
 }
 
+/** The model config of a Keras file (`config.json` of a `.keras`, `model_config` of an `.h5`): `{class_name, config}`. */
+export function kerasModelConfig(raw: unknown, where: string): { class_name: string; config: unknown } {
+  const cfg = raw as { class_name?: unknown; config?: unknown } | null;
+  if (!cfg || typeof cfg !== 'object' || typeof cfg.class_name !== 'string' || cfg.config === undefined) {
+    throw new ConversionError(`${where} is not a Keras model config (no class_name + config)`);
+  }
+  return cfg as { class_name: string; config: unknown };
+}
+
 /** Normalizes a Functional/Model or Sequential config. */
 export function readKerasGraph(model: { class_name: string; config: unknown; name?: string }): KerasGraph {
   if (model.class_name === 'Sequential') return readSequential(model.config, model.name);
@@ -70,19 +83,53 @@ function readLayer(raw: unknown): KerasLayer {
   if (typeof l.class_name !== 'string' || typeof name !== 'string' || !l.config) {
     throw new ConversionError(`a layer entry lacks class_name/name/config: ${JSON.stringify(raw).slice(0, 200)}`);
   }
+  const className = l.class_name;
   const nodes = l.inbound_nodes ?? [];
-  if (!Array.isArray(nodes)) throw layerError(name, l.class_name, 'inbound_nodes is not a list');
+  if (!Array.isArray(nodes)) throw layerError(name, className, 'inbound_nodes is not a list');
   const inbound = nodes.map((node) => {
-    if (!Array.isArray(node)) {
-      throw layerError(
-        name,
-        l.class_name!,
-        'inbound_nodes are not in the Keras 2 form [[layer, node, tensor, kwargs], …] (Keras 3 exports are not supported)',
-      );
-    }
-    return node.map((r) => readRef(r, `layer "${name}" inbound node`));
+    if (Array.isArray(node)) return node.map((r) => readRef(r, `layer "${name}" inbound node`));
+    if (node && typeof node === 'object' && 'args' in node) return readKeras3Node(node as Keras3Node, name, className);
+    throw layerError(name, className, `inbound node ${JSON.stringify(node).slice(0, 120)} is neither the Keras 2 nor the Keras 3 form`);
   });
-  return { className: l.class_name, name, config: l.config, inbound };
+  // Keras 3 writes {args, kwargs} nodes (and `module` keys in .keras configs); Keras 2 and tfjs write lists.
+  const keras3 = 'module' in (raw as object) || nodes.some((node) => !Array.isArray(node));
+  return { className, name, config: normalizeLayerConfig(name, className, l.config, keras3), inbound };
+}
+
+/** A Keras 3 call: positional `args` and keyword `kwargs`, tensors written as `__keras_tensor__` objects. */
+interface Keras3Node {
+  args?: unknown;
+  kwargs?: unknown;
+}
+
+/**
+ * The tensors of a Keras 3 call, in argument order (a merge layer gets them as one list argument).
+ * A tensor passed by keyword (e.g. an attention layer's `value=`) has no place in a single-input
+ * layer graph, so it is refused by name rather than dropped.
+ */
+function readKeras3Node(node: Keras3Node, name: string, className: string): KerasRef[] {
+  const refs: KerasRef[] = [];
+  collectTensors(node.args ?? [], refs, `layer "${name}" inbound node`);
+  const byKeyword: KerasRef[] = [];
+  collectTensors(node.kwargs ?? {}, byKeyword, `layer "${name}" inbound node`);
+  if (byKeyword.length > 0) {
+    throw layerError(name, className, `takes tensors as keyword arguments (${Object.keys(node.kwargs as object).join(', ')}); only positional inputs are supported`);
+  }
+  return refs;
+}
+
+function collectTensors(value: unknown, out: KerasRef[], where: string): void {
+  if (Array.isArray(value)) {
+    for (const v of value) collectTensors(v, out, where);
+    return;
+  }
+  if (!value || typeof value !== 'object') return;
+  const v = value as { class_name?: unknown; config?: { keras_history?: unknown } };
+  if (v.class_name === '__keras_tensor__') {
+    out.push(readRef(v.config?.keras_history, where));
+    return;
+  }
+  for (const inner of Object.values(value)) collectTensors(inner, out, where);
 }
 
 /** Sequential models have no inbound nodes; each layer consumes the previous one's output. */

@@ -210,8 +210,23 @@ export class OnnxEmitter {
       case 'sigmoid':
         return same(this.op('Sigmoid', [v.name], {}, hint));
       case 'hard_sigmoid':
-        // Keras/tfjs: clip(0.2 * x + 0.5, 0, 1), which is ONNX's HardSigmoid default.
+        // Keras 2/tfjs: clip(0.2 * x + 0.5, 0, 1), which is ONNX's HardSigmoid default.
         return same(this.op('HardSigmoid', [v.name], { alpha: { float: 0.2 }, beta: { float: 0.5 } }, hint));
+      case 'keras3_hard_sigmoid':
+        // Keras 3 redefined it as relu6(x + 3) / 6 = clip(x / 6 + 0.5, 0, 1) (keras-config-values.ts renames it).
+        return same(this.op('HardSigmoid', [v.name], { alpha: { float: 1 / 6 }, beta: { float: 0.5 } }, hint));
+      case 'hard_silu':
+      case 'hard_swish': {
+        // Keras 3: x * relu6(x + 3) / 6 (MobileNetV3).
+        const gate = this.op('HardSigmoid', [v.name], { alpha: { float: 1 / 6 }, beta: { float: 0.5 } }, `${hint}_gate`);
+        return same(this.op('Mul', [v.name, gate], {}, hint));
+      }
+      case 'gelu': {
+        // Keras' default (approximate=False): x / 2 * (1 + erf(x / sqrt(2))).
+        const erf = this.op('Erf', [this.op('Mul', [v.name, this.scalar(Math.SQRT1_2)], {}, `${hint}_scaled`)], {}, `${hint}_erf`);
+        const onePlus = this.op('Add', [erf, this.scalar(1)], {}, `${hint}_1p`);
+        return same(this.op('Mul', [this.op('Mul', [v.name, this.scalar(0.5)], {}, `${hint}_half`), onePlus], {}, hint));
+      }
       case 'tanh':
         return same(this.op('Tanh', [v.name], {}, hint));
       case 'elu':
@@ -232,7 +247,7 @@ export class OnnxEmitter {
       default:
         throw new ConversionError(
           `cannot convert layer "${site.layer}" (class ${site.className}): activation "${activation}" is not supported ` +
-            '(supported: linear, relu, relu6, sigmoid, hard_sigmoid, tanh, elu, selu, softplus, softsign, swish, softmax)',
+            '(supported: linear, relu, relu6, sigmoid, hard_sigmoid, hard_silu, tanh, elu, selu, softplus, softsign, swish, gelu, softmax)',
         );
     }
   }

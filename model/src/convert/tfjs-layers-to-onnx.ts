@@ -20,7 +20,7 @@ import {
 } from './keras-topology.ts';
 import { OnnxEmitter, type TensorRef } from './onnx-emitter.ts';
 import type { TfjsModelJson } from './tfjs-model-json.ts';
-import { decodeWeights } from './tfjs-weights.ts';
+import { decodeWeights, type DecodedWeight } from './tfjs-weights.ts';
 import { WeightStore } from './weight-store.ts';
 
 /** Every layer class the converter understands. */
@@ -38,15 +38,28 @@ export const SUPPORTED_LAYER_CLASSES: readonly string[] = [
  * @param weightData all weight shards concatenated in manifest order
  */
 export function convertLayersModel(modelJson: TfjsModelJson, weightData: Uint8Array, opts: ConvertOptions = {}): ConvertedModel {
-  const graph = readKerasGraph(modelConfigOf(modelJson.modelTopology));
+  const model = modelConfigOf(modelJson.modelTopology);
+  opts.onProgress?.(`decoding ${modelJson.weightsManifest.reduce((n, g) => n + g.weights.length, 0)} weights`);
+  return convertKerasModel(model, decodeWeights(modelJson.weightsManifest, weightData), opts);
+}
+
+/**
+ * Converts a Keras model config (`{class_name, config}`, Keras 2 or 3 form) whose weights are
+ * already decoded and named `<layer>/<param>`: the part shared by TF.js, `.h5` and `.keras` imports.
+ */
+export function convertKerasModel(
+  model: { class_name: string; config: unknown },
+  decoded: Map<string, DecodedWeight>,
+  opts: ConvertOptions = {},
+): ConvertedModel {
+  const graph = readKerasGraph(model);
   if (graph.inputs.length !== 1 || graph.outputs.length !== 1) {
     throw new ConversionError(
       `model "${graph.name}" has ${graph.inputs.length} inputs and ${graph.outputs.length} outputs; an image classifier needs exactly 1 of each`,
     );
   }
-  opts.onProgress?.(`decoding ${modelJson.weightsManifest.reduce((n, g) => n + g.weights.length, 0)} weights`);
-  const weights = new WeightStore(decodeWeights(modelJson.weightsManifest, weightData));
-  const em = new OnnxEmitter('image-classifier tfjs-layers-to-onnx');
+  const weights = new WeightStore(decoded);
+  const em = new OnnxEmitter('image-classifier keras-to-onnx');
   const input = em.graphInput(opts.inputName ?? 'input', declaredInputShape(graph));
   opts.onProgress?.(`converting ${graph.layers.length} layers of "${graph.name}"`);
   const [output] = runGraph(graph, [input], em, weights);
@@ -83,7 +96,9 @@ function runGraph(graph: KerasGraph, inputs: TensorRef[], em: OnnxEmitter, weigh
         continue;
       }
       const outputs = convertCall(call.layer, args as TensorRef[], em, weights, bnFolds, foldedBns);
-      outputs.forEach((t, i) => tensors.set(refKey({ layer: call.layer.name, node: call.node, tensor: i }), t));
+      for (const node of nodeIndices(call.layer, call.node)) {
+        outputs.forEach((t, i) => tensors.set(refKey({ layer: call.layer.name, node, tensor: i }), t));
+      }
     }
     if (waiting.length === pending.length) {
       const stuck = waiting.map((c) => `"${c.layer.name}" (needs ${c.refs.filter((r) => !tensors.has(refKey(r))).map((r) => r.layer).join(', ')})`);
@@ -135,6 +150,15 @@ function convertCall(
  */
 function firstSerializedNode(layer: KerasLayer): number {
   return NESTED_MODEL_CLASSES.has(layer.className) ? 1 : 0;
+}
+
+/**
+ * The node indices other layers may use for this call. Keras versions disagree on whether a nested
+ * model's single call is node 0 or 1 (Keras 3 renumbers a layer's calls per model, tfjs and
+ * Keras 2 keep the skipped node 0), so a nested model called once answers to both.
+ */
+function nodeIndices(layer: KerasLayer, node: number): number[] {
+  return NESTED_MODEL_CLASSES.has(layer.className) && layer.inbound.length === 1 ? [0, 1] : [node];
 }
 
 const FOLDABLE_CONVS = new Set(['Conv2D', 'DepthwiseConv2D']);

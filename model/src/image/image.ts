@@ -1,9 +1,17 @@
 /**
  * Image decoding and resizing, on sharp. The only module that imports sharp.
- * Workers use `decodeRgb` to get the pixels a model needs, with EXIF orientation applied and JPEG
- * shrink-on-load for large photos. (The api checks uploads without decoding: api/src/upload/image-header.ts.)
+ * Workers use `decodeRgb` to get the pixels a model needs, with EXIF orientation applied.
+ * Two recipes resize exactly as Pillow does (`pil-resize.ts`), because Pillow made the pixels those
+ * models were trained and checked on, and libvips' grid and rounding differ (up to ~100 levels when
+ * enlarging): `nearest` (Keras' load_img) and `bilinear` in crop mode (the ONNX Model Zoo / torchvision
+ * recipe). Large images keep JPEG shrink-on-load there: sharp first reduces them to 3× the size Pillow's
+ * filter works from, which stays within 2 levels of Pillow (measured: scripts/measure-resize.ts).
+ * Stretch `bilinear` (the nsfwjs models, whose own reference is TF.js's resize, not Pillow's) and the
+ * other kernels stay on libvips, which is cheaper on large photos.
+ * (The api checks uploads without decoding: api/src/upload/image-header.ts.)
  */
-import sharp, { type KernelEnum } from 'sharp';
+import sharp, { type KernelEnum, type OutputInfo, type Sharp } from 'sharp';
+import { resizeBilinearPil, resizeNearestPil, shorterSideCrop, type OutputWindow } from './pil-resize.ts';
 
 // Decoding is on libuv's pool; the cache only helps repeated identical operations, which we never do.
 sharp.cache(false);
@@ -34,12 +42,40 @@ export interface RgbPixels {
   height: number;
 }
 
-const KERNEL: Record<Interpolation, keyof KernelEnum> = {
-  nearest: 'nearest',
+/** Kernels of the resizes libvips does (Pillow's are done in TypeScript). */
+const KERNEL: Record<Exclude<Interpolation, 'nearest'>, keyof KernelEnum> = {
   bilinear: 'linear',
   bicubic: 'cubic',
   lanczos3: 'lanczos3',
 };
+
+
+/**
+ * For bilinear, sharp pre-reduces an image to this many times the resize target first when that
+ * saves real work (JPEG shrink-on-load decodes a 12 MP photo at a quarter of its pixels); PIL's filter
+ * from there stays within 2 levels of PIL's from the full image at 3× (2× was up to 18 levels off).
+ */
+export const PRE_REDUCE_FACTOR = 3;
+
+/** The size the image is resized to and the window of it the model gets. */
+export interface ResizeTarget {
+  width: number;
+  height: number;
+  window: OutputWindow;
+}
+
+/** Resize size and crop window for an image of w × h (after EXIF orientation). */
+export function resizeTarget(plan: ResizePlan, w: number, h: number): ResizeTarget {
+  if (plan.mode === 'stretch') return { width: plan.width, height: plan.height, window: { left: 0, top: 0, width: plan.width, height: plan.height } };
+  return shorterSideCrop(w, h, plan.shorterSide, plan.width, plan.height);
+}
+
+/** Size sharp pre-reduces to for a bilinear resize, or undefined when the full image is cheap enough. */
+export function preReduceSize(w: number, h: number, target: ResizeTarget): { width: number; height: number } | undefined {
+  const width = Math.min(w, target.width * PRE_REDUCE_FACTOR);
+  const height = Math.min(h, target.height * PRE_REDUCE_FACTOR);
+  return w * h > 1.5 * width * height ? { width, height } : undefined;
+}
 
 /**
  * Decodes, orients and resizes an image to exactly plan.width × plan.height RGB pixels.
@@ -47,29 +83,38 @@ const KERNEL: Record<Interpolation, keyof KernelEnum> = {
  */
 export async function decodeRgb(input: string | Buffer, plan: ResizePlan, maxPixels: number): Promise<RgbPixels> {
   try {
-    const kernel = KERNEL[plan.interpolation];
-    let pipeline = sharp(input, { limitInputPixels: maxPixels, failOn: 'error' })
-      .rotate()
-      .flatten({ background: '#ffffff' })
-      .toColourspace('srgb');
-    if (plan.mode === 'stretch') {
-      pipeline = pipeline.resize(plan.width, plan.height, { fit: 'fill', kernel });
-    } else {
-      const meta = await sharp(input, { limitInputPixels: maxPixels }).metadata();
-      const [w, h] = (meta.orientation ?? 1) >= 5 ? [meta.height!, meta.width!] : [meta.width!, meta.height!];
-      const scale = plan.shorterSide / Math.min(w, h);
-      const rw = Math.max(plan.width, Math.round(w * scale));
-      const rh = Math.max(plan.height, Math.round(h * scale));
-      pipeline = pipeline
-        .resize(rw, rh, { fit: 'fill', kernel })
-        .extract({ left: Math.floor((rw - plan.width) / 2), top: Math.floor((rh - plan.height) / 2), width: plan.width, height: plan.height });
+    const decoder = sharp(input, { limitInputPixels: maxPixels, failOn: 'error' }).rotate().flatten({ background: '#ffffff' }).toColourspace('srgb');
+    const { interpolation } = plan;
+    if (plan.mode === 'stretch' && interpolation !== 'nearest') {
+      const { data, info } = await rgb(decoder.resize(plan.width, plan.height, { fit: 'fill', kernel: KERNEL[interpolation] }));
+      return { data, width: info.width, height: info.height };
     }
-    const { data, info } = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+    const meta = await sharp(input, { limitInputPixels: maxPixels }).metadata();
+    const [w, h] = (meta.orientation ?? 1) >= 5 ? [meta.height!, meta.width!] : [meta.width!, meta.height!];
+    const target = resizeTarget(plan, w, h);
+    if (interpolation === 'nearest' || interpolation === 'bilinear') return await resizeLikePil(decoder, interpolation, w, h, target);
+    const { data, info } = await rgb(decoder.resize(target.width, target.height, { fit: 'fill', kernel: KERNEL[interpolation] }).extract(target.window));
     return { data, width: info.width, height: info.height };
   } catch (err) {
     const msg = (err as Error).message;
     if (/pixel limit/i.test(msg)) throw new ImageTooLargeError(msg);
     throw new ImageDecodeError(msg);
   }
+}
+
+async function resizeLikePil(decoder: Sharp, interpolation: 'nearest' | 'bilinear', w: number, h: number, target: ResizeTarget): Promise<RgbPixels> {
+  // Nearest picks source pixels, so it needs every one of them; bilinear may start from a pre-reduced image.
+  const pre = interpolation === 'bilinear' ? preReduceSize(w, h, target) : undefined;
+  const { data, info } = await rgb(pre ? decoder.resize(pre.width, pre.height, { fit: 'fill', kernel: 'linear' }) : decoder);
+  // A plain Uint8Array view: V8 optimizes the resize loops for it, not for Buffer (measured 2× slower).
+  const src = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  const resize = interpolation === 'nearest' ? resizeNearestPil : resizeBilinearPil;
+  const out = resize(src, target.width, target.height, target.window);
+  return { data: Buffer.from(out.data.buffer, out.data.byteOffset, out.data.byteLength), width: out.width, height: out.height };
+}
+
+async function rgb(pipeline: Sharp): Promise<{ data: Buffer; info: OutputInfo }> {
+  const result = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  if (result.info.channels !== 3) throw new Error(`decoded to ${result.info.channels} channels, expected 3`);
+  return result;
 }

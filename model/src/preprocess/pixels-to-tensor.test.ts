@@ -88,6 +88,14 @@ describe('pixelsToTensor', () => {
     approx(t.data, [-2.11790393, 2.2489083, 2.42857143, -2.03571429, -0.91555556, -0.02666667], 1e-5);
   });
 
+  test('Keras caffe mode gives NumPy float32 results bit for bit (the mean is rounded to float32 first)', () => {
+    // 2×1 RGB (0, 128, 255), (17, 200, 3); expected values printed by NumPy 1.24 for
+    // x[..., ::-1] then x[..., c] -= [103.939, 116.779, 123.68][c] on a float32 array (NHWC).
+    const px = { width: 2, height: 1, data: Buffer.from([0, 128, 255, 17, 200, 3]) };
+    const t = pixelsToTensor(px, cfg({ width: 2, height: 1, channels: 'BGR', layout: 'NHWC' }, { scale: 1, mean: [103.939, 116.779, 123.68], std: [1, 1, 1] }));
+    assert.deepEqual(Array.from(t.data), [151.06100463867188, 11.221000671386719, -123.68000030517578, -100.93900299072266, 83.22100067138672, -106.68000030517578]);
+  });
+
   test('caffe style: BGR, scale 1, mean [104, 117, 123] in BGR order', () => {
     const t = pixelsToTensor(px3x2, cfg({ channels: 'BGR' }, { scale: 1, mean: [104, 117, 123], std: [1, 1, 1] }));
     // channel 0 = B - 104: 30-104=-74, 60-104=-44, 90-104=-14, 120-104=16, 150-104=46, 180-104=76

@@ -4,7 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseModelConfig } from '../repository/model-config.ts';
-import { CATALOG, CatalogFileError, ZOO_COMMIT, findCatalogEntry, loadCatalog, resolveFileUrl } from './catalog.ts';
+import { CATALOG, ZOO_COMMIT, findCatalogEntry, resolveFileUrl } from './catalog.ts';
+import { CatalogFileError, loadCatalog } from './catalog-file.ts';
 import { fixtureEntry, fixtureModelBytes } from '../../test/test-catalog.ts';
 
 describe('catalog', () => {
@@ -37,6 +38,17 @@ describe('catalog', () => {
     assert.equal(entry.model.sha256, 'cc028fe6cae7bc11a4ff53cfc9b79c920e8be65ce33a904ec3e2a8f66d77f95f');
     assert.deepEqual(entry.config.input, { name: 'input', layout: 'NCHW', dtype: 'float32', width: 224, height: 224, channels: 'RGB' });
     assert.deepEqual(entry.config.output, { name: 'output', kind: 'logits' });
+  });
+
+  test('resnet50-v1-12 has the bytes of the zoo\'s validated/ LFS pointer at the pinned commit (issue 9)', () => {
+    const entry = findCatalogEntry(CATALOG, 'resnet50-v1-12');
+    assert.equal(entry.model.sizeBytes, 102_576_593);
+    assert.equal(entry.model.sha256, '3f03fdef724b22947eed826f1eef1dc5c34151bb4c37d634f1db89dfa2dd1526');
+    assert.match(entry.model.checksumSource!, /validated\/vision\/classification\/resnet\/model\/resnet50-v1-12\.onnx at the pinned commit 4c46cd00/);
+  });
+
+  test('every entry says where its size and sha256 were read', () => {
+    for (const entry of CATALOG) assert.ok((entry.model.checksumSource ?? '').length > 20, entry.name);
   });
 
   test('EfficientNet-Lite4 is NHWC with (pixel - 127) / 128 and gives probabilities', () => {

@@ -2,10 +2,10 @@
  * The catalog of models `models pull` can fetch: ONNX Model Zoo ImageNet classifiers, each with the
  * exact bytes expected (size and sha256 from the zoo's own Git LFS pointer files) and the config that
  * feeds it the way the zoo's documentation says. A wrong preprocessing config does not fail, it just
- * gives wrong answers, so every number here cites where it comes from.
+ * gives wrong answers, so every number here cites where it comes from. Extra entries from a user's
+ * file: `catalog-file.ts`.
  */
-import { readFile } from 'node:fs/promises';
-import { IMAGENET_TORCH_PREPROCESS, parseModelConfig, type ModelConfig } from '../repository/model-config.ts';
+import { IMAGENET_TORCH_PREPROCESS, type ModelConfig } from '../repository/model-config.ts';
 
 /**
  * The zoo is pinned to one commit of github.com/onnx/models, so a URL always names the same bytes;
@@ -49,14 +49,12 @@ export interface CatalogEntry {
   config: ModelConfig;
 }
 
-function zooModelFile(path: string, sizeBytes: number, sha256: string, pointerPath: string): RemoteFile {
-  return {
-    url: `${ZOO_MEDIA_BASE}/${path}`,
-    mirrorPath: path,
-    sizeBytes,
-    sha256,
-    checksumSource: `Git LFS pointer onnx/models:${pointerPath}`,
-  };
+/**
+ * A zoo weights file. `checksumSource` says which Git LFS pointer file (repository path and commit) the
+ * size and sha256 were read from, so anyone can re-read the same pointer and compare.
+ */
+function zooModelFile(path: string, sizeBytes: number, sha256: string, checksumSource: string): RemoteFile {
+  return { url: `${ZOO_MEDIA_BASE}/${path}`, mirrorPath: path, sizeBytes, sha256, checksumSource };
 }
 
 /**
@@ -133,7 +131,8 @@ export const CATALOG: readonly CatalogEntry[] = [
       'validated/vision/classification/mobilenet/model/mobilenetv2-12-int8.onnx',
       3655033,
       'cc028fe6cae7bc11a4ff53cfc9b79c920e8be65ce33a904ec3e2a8f66d77f95f',
-      'vision/classification/mobilenet/model/mobilenetv2-12-int8.onnx',
+      'Git LFS pointer onnx/models:vision/classification/mobilenet/model/mobilenetv2-12-int8.onnx at 8b137f96 ' +
+        '(same values in the validated/ pointer at the pinned commit; sha256 also checked on the file itself)',
     ),
     input: nchw224('input'),
     preprocess: IMAGENET_TORCH_STYLE,
@@ -151,7 +150,8 @@ export const CATALOG: readonly CatalogEntry[] = [
       'validated/vision/classification/squeezenet/model/squeezenet1.1-7.onnx',
       4956208,
       '1eeff551a67ae8d565ca33b572fc4b66e3ef357b0eb2863bb9ff47a918cc4088',
-      'vision/classification/squeezenet/model/squeezenet1.1-7.onnx',
+      'Git LFS pointer onnx/models:vision/classification/squeezenet/model/squeezenet1.1-7.onnx at 9ef45be2 ' +
+        '(same values in the validated/ pointer at the pinned commit)',
     ),
     input: nchw224('data'),
     preprocess: IMAGENET_TORCH_STYLE,
@@ -165,17 +165,13 @@ export const CATALOG: readonly CatalogEntry[] = [
     name: 'mobilenetv2-12',
     title: 'MobileNetV2 1.0 float32, ImageNet 1000 classes',
     license: 'Apache-2.0',
-    model: {
-      ...zooModelFile(
-        'validated/vision/classification/mobilenet/model/mobilenetv2-12.onnx',
-        13964571,
-        'c0c3f76d93fa3fd6580652a45618618a220fced18babf65774ed169de0432ad5',
-        'validated/vision/classification/mobilenet/model/mobilenetv2-12.onnx',
-      ),
-      checksumSource:
-        'not in the searchable copy of onnx/models; size from the xetdata/onnx-models mirror, sha256 as pinned by ' +
+    model: zooModelFile(
+      'validated/vision/classification/mobilenet/model/mobilenetv2-12.onnx',
+      13964571,
+      'c0c3f76d93fa3fd6580652a45618618a220fced18babf65774ed169de0432ad5',
+      'not in the searchable copy of onnx/models; size from the xetdata/onnx-models mirror, sha256 as pinned by ' +
         'several projects for this zoo URL',
-    },
+    ),
     input: nchw224('input'),
     preprocess: IMAGENET_TORCH_STYLE,
     output: { name: 'output', kind: 'logits' },
@@ -190,7 +186,8 @@ export const CATALOG: readonly CatalogEntry[] = [
       'validated/vision/classification/efficientnet-lite4/model/efficientnet-lite4-11.onnx',
       51946641,
       'd111689907c06eea7c82e4833ddef758da6453b9d4cf60b7e99ca05c7cbd9c12',
-      'vision/classification/efficientnet-lite4/model/efficientnet-lite4.onnx',
+      'Git LFS pointer onnx/models:vision/classification/efficientnet-lite4/model/efficientnet-lite4.onnx at 1455c754 ' +
+        '(same values in the validated/ pointer of efficientnet-lite4-11.onnx at the pinned commit)',
     ),
     // TensorFlow-born: channels last, batch of 1 baked into the graph.
     input: { name: 'images:0', layout: 'NHWC', dtype: 'float32', width: 224, height: 224, channels: 'RGB' },
@@ -215,11 +212,14 @@ export const CATALOG: readonly CatalogEntry[] = [
     name: 'resnet50-v1-12',
     title: 'ResNet50 v1 float32, ImageNet 1000 classes',
     license: 'Apache-2.0',
+    // An older pointer (vision/…/resnet50-v1-12.onnx at 652f4e4a) says ab65bdc0…b3b6 / 102,576,419 bytes: that is
+    // an earlier upload of the file, not what the pinned commit serves, so a pull with it always failed its check.
     model: zooModelFile(
       'validated/vision/classification/resnet/model/resnet50-v1-12.onnx',
-      102576419,
-      'ab65bdc02c5b3123eb3cdf6dac01742438517d8635d4f233913b2be1c70db3b6',
-      'vision/classification/resnet/model/resnet50-v1-12.onnx',
+      102576593,
+      '3f03fdef724b22947eed826f1eef1dc5c34151bb4c37d634f1db89dfa2dd1526',
+      'Git LFS pointer onnx/models:validated/vision/classification/resnet/model/resnet50-v1-12.onnx at the pinned ' +
+        'commit 4c46cd00 (and at the repository head), as read for issue 9',
     ),
     input: nchw224('data'),
     preprocess: IMAGENET_TORCH_STYLE,
@@ -253,74 +253,4 @@ export function resolveFileUrl(file: RemoteFile, mirrorBaseUrl?: string): string
   if (!mirrorBaseUrl) return file.url;
   const path = file.mirrorPath ?? new URL(file.url).pathname.replace(/^\/+/, '');
   return `${mirrorBaseUrl.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`;
-}
-
-/** Thrown when an extra catalog file is unreadable or an entry is malformed; names the file and the entry. */
-export class CatalogFileError extends Error {
-  override name = 'CatalogFileError';
-}
-
-/**
- * Reads extra entries (a JSON array of CatalogEntry) from `path`, e.g. for models on a private mirror.
- * Later entries replace built-in ones of the same name.
- */
-export async function readCatalogFile(path: string): Promise<CatalogEntry[]> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new CatalogFileError(`cannot read catalog file ${path}: ${(err as Error).message}`);
-  }
-  if (!Array.isArray(json)) throw new CatalogFileError(`${path} must hold a JSON array of catalog entries`);
-  return json.map((raw, i) => checkEntry(raw, `${path} entry ${i}`));
-}
-
-/** The built-in catalog merged with the entries of `extraFile`, when given. */
-export async function loadCatalog(extraFile?: string): Promise<CatalogEntry[]> {
-  const merged = new Map(CATALOG.map((e) => [e.name, e]));
-  if (extraFile) for (const e of await readCatalogFile(extraFile)) merged.set(e.name, e);
-  return [...merged.values()];
-}
-
-function checkEntry(raw: unknown, where: string): CatalogEntry {
-  const fail = (problem: string): never => {
-    throw new CatalogFileError(`${where}: ${problem}`);
-  };
-  if (typeof raw !== 'object' || raw === null) fail('must be an object');
-  const e = raw as Record<string, unknown>;
-  if (typeof e.name !== 'string') fail('"name" must be a string');
-  const name = e.name as string;
-  const config = parseModelConfig(e.config, `${where} ("${name}") config`);
-  if (config.name !== name) fail(`config.name "${config.name}" differs from name "${name}"`);
-  const classes = e.classes;
-  if (typeof classes !== 'number' || !Number.isInteger(classes) || classes < 1) fail('"classes" must be a positive integer');
-  return {
-    name,
-    title: typeof e.title === 'string' ? e.title : name,
-    license: typeof e.license === 'string' ? e.license : 'unknown',
-    classes: classes as number,
-    model: checkFile(e.model, `${where} ("${name}") model`),
-    labels: checkFile(e.labels, `${where} ("${name}") labels`),
-    config,
-  };
-}
-
-function checkFile(raw: unknown, where: string): RemoteFile {
-  const fail = (problem: string): never => {
-    throw new CatalogFileError(`${where}: ${problem}`);
-  };
-  if (typeof raw !== 'object' || raw === null) fail('must be an object with url, sizeBytes and sha256');
-  const f = raw as Record<string, unknown>;
-  if (typeof f.url !== 'string' || !/^https?:\/\//.test(f.url)) fail('"url" must be an http(s) URL');
-  if (typeof f.sizeBytes !== 'number' || !Number.isInteger(f.sizeBytes) || f.sizeBytes < 0) {
-    fail('"sizeBytes" must be a whole number of bytes');
-  }
-  if (typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) fail('"sha256" must be 64 lower-case hex digits');
-  if (f.mirrorPath !== undefined && typeof f.mirrorPath !== 'string') fail('"mirrorPath" must be a string');
-  return {
-    url: f.url as string,
-    mirrorPath: f.mirrorPath as string | undefined,
-    sizeBytes: f.sizeBytes as number,
-    sha256: f.sha256 as string,
-  };
 }
