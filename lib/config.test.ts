@@ -41,7 +41,9 @@ describe('loadConfig', () => {
       ORT_THREADS: 0,
       MODEL_WORKERS: 0,
       WORKER_NICE: 5,
-      WORKER_LOCK_MS: 15000,
+      WORKER_DEAD_AFTER_MS: 2000,
+      INFERENCE_THREADS: 1,
+      SHUTDOWN_DRAIN_MS: 5000,
       LOG_LEVEL: 'info',
     });
   });

@@ -15,8 +15,10 @@ const producer = new RedisProducer({
   redisUrl: REDIS_URL,
   prefix,
   maxQueued: 1,
+  deadAfterMs: 2000,
   log: createLogger('silent', 'test'),
 });
+const soon = () => Date.now() + 1000;
 after(async () => {
   await producer.close();
   await deleteRedisPrefix(prefix);
@@ -33,13 +35,14 @@ const job = (deadlineMs: number) => ({
 
 it('a full queue refuses the next job at once, and admits() says so before any upload is read', async () => {
   assert.ok(await redisAnswers(REDIS_URL, 1000), `Redis must answer at ${REDIS_URL}`);
-  assert.equal(await producer.admits('m'), true);
+  assert.ok(await producer.whenReady(5000));
+  assert.equal(await producer.admits('m', soon()), true);
   // No worker: the first job stays queued until its deadline.
   const first = producer.submit(job(1500)).catch((err: unknown) => err);
   await new Promise((r) => setTimeout(r, 50));
   await assert.rejects(producer.submit(job(1500)), (err: unknown) => err instanceof AppError && err.code === 'QUEUE_FULL' && err.retryAfterS === 1);
-  assert.equal(await producer.admits('m'), false);
-  assert.equal(await producer.admits('other-model'), true);
+  assert.equal(await producer.admits('m', soon()), false);
+  assert.equal(await producer.admits('other-model', soon()), true);
   const firstOutcome = await first;
   assert.ok(firstOutcome instanceof AppError && firstOutcome.code === 'DEADLINE_EXCEEDED');
 });
@@ -51,7 +54,7 @@ it('a job added before any worker exists is answered once a worker starts', asyn
     resultTtlS: 60,
     models: ['late'],
     concurrency: 1,
-    lockMs: 5000,
+    deadAfterMs: 2000,
     workerId: 'late-worker',
     log: createLogger('silent', 'test'),
     handler: async (j) => ({ id: j.id, model: j.model, modelVersion: '1', predictions: [{ label: 'x', score: 1 }], timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0 }, worker: 'late-worker' }),

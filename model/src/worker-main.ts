@@ -18,20 +18,34 @@ export async function runWorker(): Promise<void> {
     resultTtlS: config.RESULT_TTL_S,
     log,
     models: host.models,
+    broken: host.broken,
     concurrency: config.WORKER_CONCURRENCY,
-    lockMs: config.WORKER_LOCK_MS,
+    deadAfterMs: config.WORKER_DEAD_AFTER_MS,
     workerId: host.workerId,
     handler: host.handler,
   });
+  const shutdown = createShutdown(log, [
+    ['stop taking jobs and drain', () => consumer.close()],
+    ['release models', () => host.close()],
+  ]);
+  exitOnSignals(shutdown, log);
   await consumer.start();
-  log.info({ worker: host.workerId, models: host.models, redis: redisUrl, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
-  exitOnSignals(
-    createShutdown(log, [
-      ['stop taking jobs and drain', () => consumer.close()],
-      ['release models', () => host.close()],
-    ]),
-    log,
-  );
+  log.info({ worker: host.workerId, models: host.models, broken: host.broken.map((b) => b.name), redis: redisUrl, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
+  tellSupervisor(shutdown, log);
+}
+
+/**
+ * Under `npm start` the supervisor learns from this message that the worker is ready (a worker that
+ * dies before it is backed off; one that dies after is restarted at once). When the supervisor's
+ * process goes away, even by SIGKILL, the channel closes and the worker stops instead of lingering.
+ */
+function tellSupervisor(shutdown: () => Promise<void>, log: ReturnType<typeof createLogger>): void {
+  if (!process.send) return;
+  process.send({ type: 'ready' });
+  process.once('disconnect', () => {
+    log.info('the supervising process is gone; stopping');
+    void shutdown().finally(() => process.exit());
+  });
 }
 
 /**
