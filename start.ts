@@ -11,7 +11,7 @@ import { redisAnswers } from './lib/redis-probe.ts';
 import { createShutdown, exitOnSignals } from './lib/shutdown.ts';
 import { WorkerSupervisor } from './lib/worker-supervisor.ts';
 import { buildApp } from './api/src/app.ts';
-import { runApiServer } from './api/src/server.ts';
+import { httpShutdownSteps, runApiServer } from './api/src/server.ts';
 import { ensureModels } from './model/src/ensure-models.ts';
 
 const LOCAL_REDIS = 'redis://127.0.0.1:6379';
@@ -31,17 +31,22 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
     maxWaiting: config.QUEUE_MAX_WAITING,
     concurrency: config.WORKER_CONCURRENCY,
     models: host.models,
+    broken: host.broken,
     handler: host.handler,
     log,
   });
   await queue.start();
-  const { app, beginShutdown } = await buildApp(config, queue, log);
-  await app.listen({ port: config.PORT, host: config.HOST });
+  const built = await buildApp(config, queue, log);
+  try {
+    await built.app.listen({ port: config.PORT, host: config.HOST });
+  } catch (err) {
+    await Promise.allSettled([built.app.close(), queue.close(), host.close()]);
+    throw err;
+  }
   log.info({ port: config.PORT, models: host.models }, `ready: open http://localhost:${config.PORT}/`);
   exitOnSignals(
     createShutdown(log, [
-      ['stop readiness', () => beginShutdown()],
-      ['drain http', () => app.close()],
+      ...httpShutdownSteps(built, config.SHUTDOWN_DRAIN_MS),
       ['close queue', () => queue.close()],
       ['release models', () => host.close()],
     ]),
@@ -54,10 +59,11 @@ async function runWithRedis(config: Config, log: Logger): Promise<void> {
   const workers = workerProcessCount(config);
   log.info({ redis: redisUrl, workers }, 'redis mode: api here, model workers in their own processes');
   const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_MODE: 'redis' };
-  const supervisor = new WorkerSupervisor(workers, env, log);
-  supervisor.start();
-  // HTTP drains first (in-flight requests still get their answers), then the workers stop.
+  const supervisor = new WorkerSupervisor({ count: workers, env, log });
+  // The api listens first: when it cannot (port in use), no worker was started to be left behind.
+  // On shutdown HTTP drains first (in-flight requests still get their answers), then the workers stop.
   await runApiServer({ ...config, REDIS_URL: redisUrl }, [['stop model workers', () => supervisor.stop()]]);
+  supervisor.start();
   log.info(`ready: open http://localhost:${config.PORT}/ (answers once a worker has loaded its model)`);
 }
 

@@ -10,6 +10,7 @@ import type { Config } from '../../lib/config.ts';
 import { AppError, ERRORS, isAppError } from '../../lib/errors.ts';
 import type { JobProducer } from '../../lib/job-contract.ts';
 import type { Logger } from '../../lib/logger.ts';
+import { refuseWhileClosing } from './closing-gate.ts';
 import { FeedbackStore } from './feedback/feedback-store.ts';
 import { Metrics } from './metrics.ts';
 import { PredictService } from './predict-service.ts';
@@ -58,8 +59,10 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     loggerInstance: log as FastifyBaseLogger,
     // One log line per request would cost more than the 2 ms overhead budget at load; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // Requests on kept-alive connections during close are refused by closing-gate, with our error body.
+    return503OnClosing: false,
   });
+  refuseWhileClosing(app);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Image classifier API', version: '1', description: 'Upload an image, get the model\'s classes. `/predict` keeps the original Flask ML API contract.' },
