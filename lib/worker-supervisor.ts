@@ -19,8 +19,9 @@ export interface SupervisorOptions {
   count: number;
   env: NodeJS.ProcessEnv;
   log: Logger;
-  /** The worker program (tests use small stand-ins); run as `node --import tsx <entry>`. */
+  /** The worker program (tests use small stand-ins), and the node options it needs. */
   entry?: string;
+  nodeArgs?: string[];
 }
 
 interface Slot {
@@ -47,7 +48,7 @@ export class WorkerSupervisor {
     const slot = this.slots[i]!;
     slot.restartTimer = undefined;
     if (this.stopping) return;
-    const child = spawn(process.execPath, ['--import', 'tsx', this.opts.entry ?? WORKER_ENTRY], {
+    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? ['--import', 'tsx']), this.opts.entry ?? WORKER_ENTRY], {
       env: this.opts.env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true,

@@ -83,7 +83,9 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     if (known.retryAfterS) reply.header('retry-after', String(known.retryAfterS));
     // 5xx messages come from our table only: internals never reach the client.
     const message = known.status >= 500 && !isAppError(err) ? ERRORS.INTERNAL.message : known.message;
-    return reply.status(known.status).send({ success: false, error: { code: known.code, message } });
+    // /predict keeps the original's three keys even for errors raised before its handler (e.g. while closing).
+    const threeKeys = request.routeOptions.url === '/predict' ? { prediction: null, score: null } : {};
+    return reply.status(known.status).send({ success: false, ...threeKeys, error: { code: known.code, message } });
   });
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send({ success: false, error: { code: 'NOT_FOUND', message: `no route ${request.method} ${request.url}` } }),

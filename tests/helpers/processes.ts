@@ -24,7 +24,8 @@ export const ENTRY = {
 export function startService(entry: string, env: Record<string, string>): Service {
   const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    // No drain period by default: tests that stop a service do not wait for load balancers.
+    env: { ...process.env, LOG_LEVEL: 'info', SHUTDOWN_DRAIN_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -73,4 +74,23 @@ export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Deletes every key of a test's prefix, so test runs leave nothing behind in a shared Redis. */
 export async function deleteRedisPrefix(prefix: string): Promise<void> {
   await deleteKeysWithPrefix(REDIS_URL, prefix);
+}
+
+/** True while a process with this pid exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false; // ESRCH: it is gone
+  }
+}
+
+/** Polls `ok` until it holds; throws `message` after `timeoutMs`. */
+export async function waitUntil(ok: () => boolean | Promise<boolean>, timeoutMs: number, message: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > until) throw new Error(message);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
