@@ -65,7 +65,7 @@ export class WorkerSupervisor {
       if (slot.child === child) slot.child = undefined;
       if (this.stopping) return;
       const delay = ready ? 0 : Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** slot.failedStarts++);
-      const fields = { slot: i, pid: child.pid, code, signal, restartInMs: delay };
+      const fields = { slot: i, workerPid: child.pid, code, signal, restartInMs: delay };
       if (code === 0) this.opts.log.info(fields, 'model worker exited cleanly; restarting it');
       else if (ready) this.opts.log.error(fields, 'model worker died; restarting it at once');
       else this.opts.log.error(fields, 'model worker died before it was ready; restarting it after a back-off');
