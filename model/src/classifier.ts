@@ -46,7 +46,7 @@ export class Classifier {
       session = await pool.open(entry.modelPath);
     } catch (err) {
       await ownPool?.close();
-      throw new Error(`model "${entry.name}": ONNX Runtime cannot load ${entry.modelPath}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`model "${entry.name}": ONNX Runtime cannot load it: ${(err as Error).message}`, { cause: err });
     }
     const { input, output } = entry.config;
     const problems = [
