@@ -4,10 +4,8 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { pino } from 'pino';
-import type { Logger } from './logger.ts';
+import { createLogger, type Logger } from './logger.ts';
 import { alive, waitUntil } from '../tests/helpers/processes.ts';
 import { WorkerSupervisor } from './worker-supervisor.ts';
 
@@ -16,13 +14,8 @@ const FAKE = fileURLToPath(new URL('../tests/fixtures/workers/fake-worker.mjs', 
 /** A logger whose lines the test can read. */
 function capturedLogger(): { log: Logger; lines: () => { level: number; msg: string; restartInMs?: number }[] } {
   const out: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      out.push(...chunk.toString().split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { log: pino({ level: 'info' }, stream), lines: () => out.map((l) => JSON.parse(l)) };
+  const log = createLogger('info', 'test', { write: (line) => out.push(...line.split('\n').filter(Boolean)) });
+  return { log, lines: () => out.map((l) => JSON.parse(l)) };
 }
 
 async function supervise(mode: string, count = 1) {
