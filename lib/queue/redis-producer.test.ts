@@ -6,6 +6,7 @@ import { AppError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { redisAnswers } from '../redis-probe.ts';
 import { deleteRedisPrefix } from '../../tests/helpers/processes.ts';
+import { startPrivateRedis } from '../../tests/helpers/redis-server.ts';
 import { RedisConsumer } from './redis-consumer.ts';
 import { RedisProducer } from './redis-producer.ts';
 
@@ -66,5 +67,30 @@ it('a job added before any worker exists is answered once a worker starts', asyn
     assert.equal((await answer).worker, 'late-worker');
   } finally {
     await consumer.close();
+  }
+});
+
+it('a job Redis lost in a restart is added again on reconnect, and answered by a worker that starts after', async () => {
+  const redis = await startPrivateRedis();
+  const log = createLogger('silent', 'test');
+  const api = new RedisProducer({ redisUrl: redis.url, prefix: 'readd', maxQueued: 4, deadAfterMs: 2000, log });
+  const consumer = new RedisConsumer({
+    redisUrl: redis.url, prefix: 'readd', resultTtlS: 60, models: ['m'], concurrency: 1, deadAfterMs: 2000, workerId: 'after-restart', log,
+    handler: async (j) => ({ id: j.id, model: j.model, modelVersion: '1', predictions: [{ label: 'x', score: 1 }], timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0 }, worker: 'after-restart' }),
+  });
+  try {
+    assert.ok(await api.whenReady(5000));
+    const answer = api.submit(job(8000));
+    await new Promise((r) => setTimeout(r, 100)); // added to the stream, and nobody reads it yet
+    await redis.kill();
+    await assert.rejects(api.submit(job(8000)), (err: unknown) => err instanceof AppError && err.code === 'NOT_READY' && err.retryAfterS === 1);
+    await redis.restart(); // empty: the stream and the job in it are gone
+    assert.ok(await api.whenReady(5000));
+    await consumer.start();
+    assert.equal((await answer).worker, 'after-restart');
+  } finally {
+    await consumer.close();
+    await api.close();
+    await redis.stop();
   }
 });
