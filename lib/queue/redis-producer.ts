@@ -151,6 +151,12 @@ export class RedisProducer implements JobProducer {
     const result = this.waiters.wait(job.id, job.deadline);
     const release = () => this.held.release(job.id);
     result.then(release, release);
+    // The add settles the waiter itself on failure; the caller waits for the answer, never past the deadline.
+    void this.add(job);
+    return result;
+  }
+
+  private async add(job: JobData): Promise<void> {
     try {
       // No consumer group is made here: workers create it reading from the stream's start, so jobs
       // added before any worker ran are still delivered.
@@ -167,7 +173,6 @@ export class RedisProducer implements JobProducer {
       if (!isReady(this.cmd)) this.opts.log.warn({ jobId: job.id }, 'Redis dropped while adding a job; it is added again on reconnect');
       else this.waiters.reject(job.id, unreachable(err));
     }
-    return result;
   }
 
   private rememberLength(model: string, length: number): void {
