@@ -9,6 +9,7 @@ import { startModelHost } from './model-host.ts';
 export async function runWorker(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL, 'model');
+  const supervisor = followSupervisor(log);
   lowerPriority(config.WORKER_NICE, log);
   const host = await startModelHost(config, log, { embedded: false });
   const redisUrl = config.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -29,23 +30,30 @@ export async function runWorker(): Promise<void> {
     ['release models', () => host.close()],
   ]);
   exitOnSignals(shutdown, log);
+  supervisor.stopWith(shutdown);
   await consumer.start();
   log.info({ worker: host.workerId, models: host.models, broken: host.broken.map((b) => b.name), redis: redisUrl, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
-  tellSupervisor(shutdown, log);
+  supervisor.ready();
 }
 
 /**
- * Under `npm start` the supervisor learns from this message that the worker is ready (a worker that
- * dies before it is backed off; one that dies after is restarted at once). When the supervisor's
- * process goes away, even by SIGKILL, the channel closes and the worker stops instead of lingering.
+ * Under `npm start` a supervisor started this worker over an IPC channel. It learns from a message
+ * that the worker is ready (a worker that dies before it is backed off; one that dies after is
+ * restarted at once). When the supervisor's process goes away, even by SIGKILL, the channel closes
+ * and the worker stops (draining once it takes jobs) instead of lingering.
  */
-function tellSupervisor(shutdown: () => Promise<void>, log: ReturnType<typeof createLogger>): void {
-  if (!process.send) return;
-  process.send({ type: 'ready' });
+function followSupervisor(log: ReturnType<typeof createLogger>) {
+  let stop: () => Promise<void> = async () => undefined;
   process.once('disconnect', () => {
     log.info('the supervising process is gone; stopping');
-    void shutdown().finally(() => process.exit());
+    void stop().finally(() => process.exit());
   });
+  return {
+    stopWith: (shutdown: () => Promise<void>) => (stop = shutdown),
+    ready: () => {
+      if (process.connected) process.send?.({ type: 'ready' });
+    },
+  };
 }
 
 /**
