@@ -4,14 +4,14 @@
  * worker processes beside it, talking through Redis. Without Redis it runs api and model in this one
  * process over an in-process queue. The code above the queue interface is the same in both.
  */
-import { ConfigError, DEFAULT_REDIS_URL, loadConfig, redisUrlOf, workerProcessCount, type Config } from '@icls/lib/config';
+import { ConfigError, redisUrlOf, DEFAULT_REDIS_URL, loadConfig, workerProcessCount, type Config } from '@icls/lib/config';
 import { createLogger, type Logger } from '@icls/lib/logger';
 import { MemoryQueue } from '@icls/lib/queue/memory-queue';
 import { redisAnswers } from '@icls/lib/redis-probe';
 import { createShutdown, exitOnSignals } from '@icls/lib/shutdown';
 import { WorkerSupervisor } from '@icls/model/worker-supervisor';
 import { buildApp } from '@icls/api/app';
-import { runApiServer } from '@icls/api/server';
+import { httpShutdownSteps, runApiServer } from '@icls/api/server';
 import { ensureModels } from '@icls/model/ensure-models';
 
 async function chooseMode(config: Config): Promise<'redis' | 'embedded'> {
@@ -29,17 +29,22 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
     maxWaiting: config.QUEUE_MAX_WAITING,
     concurrency: config.WORKER_CONCURRENCY,
     models: host.models,
+    broken: host.broken,
     handler: host.handler,
     log,
   });
   await queue.start();
-  const { app, beginShutdown } = await buildApp(config, queue, log);
-  await app.listen({ port: config.PORT, host: config.HOST });
+  const built = await buildApp(config, queue, log);
+  try {
+    await built.app.listen({ port: config.PORT, host: config.HOST });
+  } catch (err) {
+    await Promise.allSettled([built.app.close(), queue.close(), host.close()]);
+    throw err;
+  }
   log.info({ port: config.PORT, models: host.models }, `ready: open http://localhost:${config.PORT}/`);
   exitOnSignals(
     createShutdown(log, [
-      ['stop readiness', () => beginShutdown()],
-      ['drain http', () => app.close()],
+      ...httpShutdownSteps(built, config.SHUTDOWN_DRAIN_MS),
       ['close queue', () => queue.close()],
       ['release models', () => host.close()],
     ]),
@@ -52,10 +57,11 @@ async function runWithRedis(config: Config, log: Logger): Promise<void> {
   const workers = workerProcessCount(config);
   log.info({ redis: redisUrl, workers }, 'redis mode: api here, model workers in their own processes');
   const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_MODE: 'redis' };
-  const supervisor = new WorkerSupervisor(workers, env, log);
-  supervisor.start();
-  // HTTP drains first (in-flight requests still get their answers), then the workers stop.
+  const supervisor = new WorkerSupervisor({ count: workers, env, log });
+  // The api listens first: when it cannot (port in use), no worker was started to be left behind.
+  // On shutdown HTTP drains first (in-flight requests still get their answers), then the workers stop.
   await runApiServer({ ...config, REDIS_URL: redisUrl }, [['stop model workers', () => supervisor.stop()]]);
+  supervisor.start();
   log.info(`ready: open http://localhost:${config.PORT}/ (answers once a worker has loaded its model)`);
 }
 

@@ -19,14 +19,14 @@ const { values } = parseArgs({
 const jobs = Number(values.jobs);
 const prefix = `icls-roundtrip-${randomBytes(4).toString('hex')}`;
 const log = createLogger('warn', 'roundtrip');
-const producer = new RedisProducer({ redisUrl: values.redis!, prefix, maxQueued: 100, log });
+const producer = new RedisProducer({ redisUrl: values.redis!, prefix, maxQueued: 100, deadAfterMs: 2000, log });
 const consumer = new RedisConsumer({
   redisUrl: values.redis!,
   prefix,
   resultTtlS: 60,
   models: ['noop'],
   concurrency: 2,
-  lockMs: 15_000,
+  deadAfterMs: 2000,
   workerId: 'roundtrip-worker',
   log,
   handler: async (job): Promise<JobResult> => ({
@@ -39,7 +39,8 @@ const consumer = new RedisConsumer({
   }),
 });
 try {
-  await Promise.all([producer.start(), consumer.start()]);
+  await consumer.start();
+  if (!(await producer.whenReady(5000))) throw new Error(`Redis at ${values.redis} did not answer`);
   const ms: number[] = [];
   for (let i = 0; i < jobs; i++) {
     const t0 = performance.now();

@@ -26,6 +26,10 @@ export interface SystemOptions {
   workers?: number;
   readyTimeoutMs: number;
   log: (msg: string) => void;
+  /** More environment for start.ts (e.g. the chaos run's own REDIS_URL). */
+  env?: Record<string, string>;
+  /** Every line start.ts (api and workers) prints. */
+  onLine?: (line: string) => void;
 }
 
 export interface RunningSystem {
@@ -96,6 +100,9 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     UPLOAD_DIR: join(work, 'uploads'),
     FEEDBACK_DIR: join(work, 'feedback'),
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    // Stopping the benched system waits for no load balancer.
+    SHUTDOWN_DRAIN_MS: '0',
+    ...opts.env,
   };
   if (opts.workers !== undefined) env.MODEL_WORKERS = String(opts.workers);
   if (!existsSync(START_ENTRY)) throw new Error(`${START_ENTRY} is missing: run \`npm run build\` first`);
@@ -106,18 +113,23 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   });
   const tail: string[] = [];
   let mode = 'unknown';
-  const onData = (d: Buffer) => {
-    for (const line of d.toString().split('\n')) {
+  // Per stream, the unfinished last line of the previous chunk: a line split across chunks is one line.
+  const partial = { stdout: '', stderr: '' };
+  const onData = (stream: keyof typeof partial) => (d: Buffer) => {
+    const lines = (partial[stream] + d.toString()).split('\n');
+    partial[stream] = lines.pop()!;
+    for (const line of lines) {
       if (!line) continue;
       if (line.includes('embedded mode')) mode = 'embedded';
       else if (line.includes('redis mode')) mode = 'redis';
+      opts.onLine?.(line);
       tail.push(line);
       if (tail.length > 60) tail.shift();
     }
   };
   // The pipes must be drained whatever happens, or a chatty child blocks on a full pipe.
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout!.on('data', onData('stdout'));
+  child.stderr!.on('data', onData('stderr'));
   const killOnExit = () => killTree(child, 'SIGKILL');
   process.once('exit', killOnExit);
 
@@ -143,7 +155,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       await stopChild(child, { graceMs: 20_000, forceKill: () => killTree(child, 'SIGKILL') });
       process.removeListener('exit', killOnExit);
       await rm(work, { recursive: true, force: true });
-      if (mode === 'redis') await deleteRedisKeys(process.env.REDIS_URL || DEFAULT_REDIS_URL, prefix, opts.log);
+      if (mode === 'redis') await deleteRedisKeys(env.REDIS_URL || process.env.REDIS_URL || DEFAULT_REDIS_URL, prefix, opts.log);
     },
   };
   try {

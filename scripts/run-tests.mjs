@@ -1,4 +1,4 @@
-// Runs node's test runner over every *.test.ts under the given folders (all by default).
+// Runs node's test runner over every *.test.ts under the given folders (all by default), or given files.
 // It builds first: end-to-end tests start the compiled entry points, as users run them, while test
 // files themselves run from TypeScript through tsx, importing the packages' sources (the "source"
 // export condition). Node 20's --test takes no glob patterns, hence the walk.
@@ -18,7 +18,7 @@ function walk(dir, out) {
   }
   return out;
 }
-const files = roots.flatMap((r) => walk(r, [])).sort();
+const files = roots.flatMap((r) => (statSync(r).isDirectory() ? walk(r, []) : [r])).sort();
 if (files.length === 0) {
   console.error(`no test files under ${roots.join(', ')}`);
   process.exit(1);

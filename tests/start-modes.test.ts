@@ -4,11 +4,29 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { redisAnswers } from '@icls/lib/redis-probe';
 import { expectedTinyRgb, fixtureModels, image, tempDir } from './helpers/fixtures.ts';
 import { postFile, waitFor200 } from './helpers/http.ts';
-import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, startService, type Service } from './helpers/processes.ts';
+import { alive, deleteRedisPrefix, ENTRY, freePort, REDIS_URL, startService, waitUntil, type Service } from './helpers/processes.ts';
+import { childrenOf } from '@icls/bench/proc-stats';
+
+/** Pids of processes whose environment holds `entry` (e.g. a run's unique REDIS_PREFIX). */
+function processesWithEnv(entry: string): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/environ`, 'latin1').split('\0').includes(entry);
+      } catch {
+        return false; // it ended, or is not ours to read
+      }
+    })
+    .map(Number);
+}
 
 describe('npm start', () => {
   const services: Service[] = [];
@@ -32,14 +50,20 @@ describe('npm start', () => {
     return { s, base: `http://127.0.0.1:${port}` };
   }
 
-  it('embedded mode: api and model in one process, says so, and answers /predict', async () => {
-    const { s, base } = await startWith({ QUEUE_MODE: 'embedded' });
+  it('embedded mode: api and model in one process, says so, answers /predict, and drains on SIGTERM', async () => {
+    const { s, base } = await startWith({ QUEUE_MODE: 'embedded', SHUTDOWN_DRAIN_MS: '1500' });
     assert.match(s.logs(), /embedded mode/);
     const expected = await expectedTinyRgb(image('coffee.png'));
     const r = await postFile(`${base}/predict`, image('coffee.png'));
     assert.deepEqual(await r.json(), { success: true, prediction: expected.label, score: expected.score });
-    // SIGTERM drains and exits cleanly.
-    await s.stop('SIGTERM');
+    // SIGTERM: not ready at once, but still serving through the drain period, then a clean exit.
+    const exited = new Promise((resolve) => s.proc.once('exit', resolve));
+    s.proc.kill('SIGTERM');
+    await s.waitForLog(/"msg":"shutting down"/);
+    assert.equal((await fetch(`${base}/readyz`)).status, 503);
+    const during = await postFile(`${base}/predict`, image('coffee.png'));
+    assert.equal(during.status, 200, 'served during the drain period');
+    await exited;
     assert.equal(s.proc.exitCode, 0, s.logs());
   });
 
@@ -51,6 +75,35 @@ describe('npm start', () => {
     const body = (await r.json()) as { worker: string };
     assert.equal(r.status, 200);
     assert.doesNotMatch(body.worker, new RegExp(`-${s.proc.pid}-`), 'answered by a separate worker process');
+    // Its workers do not outlive it, even when it is SIGKILLed (no chance to stop them).
+    const workers = childrenOf(s.proc.pid!);
+    assert.ok(workers.length >= 1);
+    s.proc.kill('SIGKILL');
+    await waitUntil(() => workers.every((pid) => !alive(pid)), 10_000, `workers ${workers.join(', ')} outlived npm start`);
+  });
+
+  it('npm start on a port in use exits 1 and leaves no worker behind', async () => {
+    const busy = createServer().listen(0, '127.0.0.1');
+    await once(busy, 'listening');
+    const port = (busy.address() as AddressInfo).port;
+    const ownPrefix = `test-${randomBytes(4).toString('hex')}`;
+    const s = startService(ENTRY.start, {
+      QUEUE_MODE: 'redis',
+      REDIS_URL,
+      REDIS_PREFIX: ownPrefix,
+      MODELS_DIR: await fixtureModels(['tiny-rgb']),
+      UPLOAD_DIR: await tempDir('uploads'),
+      FEEDBACK_DIR: await tempDir('feedback'),
+      HOST: '127.0.0.1',
+      PORT: String(port),
+    });
+    services.push(s);
+    const [code] = (await once(s.proc, 'exit')) as [number | null];
+    busy.close();
+    assert.equal(code, 1, s.logs());
+    assert.match(s.logs(), /EADDRINUSE/);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(processesWithEnv(`REDIS_PREFIX=${ownPrefix}`), [], 'no process of this run is left');
   });
 
   it('the Redis probe says no, quickly, when nothing listens', async () => {

@@ -267,7 +267,7 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
     });
 
     it('/v1/models, /healthz, /readyz', async () => {
-      assert.deepEqual((await app.inject({ url: '/v1/models' })).json(), { default: 'tiny-rgb', models: [{ name: 'tiny-rgb', workers: 1 }] });
+      assert.deepEqual((await app.inject({ url: '/v1/models' })).json(), { default: 'tiny-rgb', models: [{ name: 'tiny-rgb', workers: 1 }], broken: [] });
       assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200);
       const ready = await app.inject({ url: '/readyz' });
       assert.equal(ready.statusCode, 200);

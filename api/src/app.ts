@@ -10,6 +10,7 @@ import type { Config } from '@icls/lib/config';
 import { AppError } from '@icls/lib/errors';
 import type { JobProducer } from '@icls/lib/job-contract';
 import type { Logger } from '@icls/lib/logger';
+import { refuseWhileClosing } from './closing-gate.ts';
 import { FeedbackStore } from './feedback/feedback-store.ts';
 import { registerBodyGuard } from './http/body-guard.ts';
 import { clientErrorHandler } from './http/client-errors.ts';
@@ -90,7 +91,8 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     loggerInstance: log as FastifyBaseLogger,
     // One log line per request would cost more than the 2 ms overhead budget at load; errors are logged, sampled.
     logController: new LogController({ disableRequestLogging: true }),
-    return503OnClosing: true,
+    // Requests on kept-alive connections during close are refused by closing-gate, with our error body.
+    return503OnClosing: false,
     bodyLimit: OTHER_BODY_BYTES,
     requestTimeout: config.REQUEST_RECEIVE_TIMEOUT_MS,
     http: { maxHeaderSize: config.MAX_HEADER_BYTES, headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
@@ -98,6 +100,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     frameworkErrors: (err, request, reply) => onError(err, request, reply),
   });
   app.server.maxConnections = config.MAX_CONNECTIONS;
+  refuseWhileClosing(app);
 
   await registerSecurityHeaders(app);
   await registerRateLimit(app, config.RATE_LIMIT_PER_MINUTE);

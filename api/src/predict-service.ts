@@ -1,12 +1,14 @@
 /**
  * Turns a stored upload into a prediction: picks the model, builds the job, waits for the result.
- * Knows nothing of HTTP; throws AppErrors.
+ * Knows nothing of HTTP; throws AppErrors. Every wait on the queue is bounded by the request's own
+ * deadline, armed when it arrived; while the queue is unreachable each call fails at once (503).
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { withDeadline } from '@icls/lib/deadline';
 import { pickDefaultModel } from '@icls/lib/default-model';
 import { AppError } from '@icls/lib/errors';
-import type { JobProducer, JobResult } from '@icls/lib/job-contract';
+import type { JobProducer, JobResult, WorkerView } from '@icls/lib/job-contract';
 import type { StoredUpload } from './upload/upload-store.ts';
 
 export interface PredictOptions {
@@ -27,32 +29,55 @@ export interface PredictServiceConfig {
   imageTransport: 'path' | 'bytes';
 }
 
-/** Served models change only when workers come and go; one Redis read per second is plenty. */
-const SERVED_CACHE_MS = 1000;
-/** When a named model is missing from the cache, a list this fresh is trusted. */
+/** Workers come and go; a view this old is still trusted (a dead worker stops counting within ~2 s anyway). */
+const VIEW_CACHE_MS = 250;
+/** When a named model is missing from the cache, a view this fresh is trusted. */
 const FRESH_ENOUGH_MS = 100;
+/** Pages and health checks have no prediction deadline: they wait for the queue this long at most. */
+export const LOOKUP_TIMEOUT_MS = 1000;
+
+const expired = () => new AppError('DEADLINE_EXCEEDED', 'no answer within the deadline');
 
 export class PredictService {
-  private served?: { at: number; models: Promise<Map<string, number>> };
+  private view?: { at: number; view: Promise<WorkerView> };
 
   constructor(
     private readonly producer: JobProducer,
     private readonly config: PredictServiceConfig,
   ) {}
 
-  /** Models with at least one live worker, and how many workers hold each (at most `maxAgeMs` old). */
-  servedModels(maxAgeMs = SERVED_CACHE_MS): Promise<Map<string, number>> {
-    const now = Date.now();
-    if (!this.served || now - this.served.at > maxAgeMs) {
-      const models = this.producer.servedModels();
-      this.served = { at: now, models };
-      models.catch(() => (this.served = undefined));
-    }
-    return this.served.models;
+  /** DEFAULT_MODEL as configured (the default actually used also depends on what is served). */
+  get configuredDefault(): string | undefined {
+    return this.config.defaultModel;
   }
 
-  async defaultModel(): Promise<string | undefined> {
-    return pickDefaultModel(this.config.defaultModel, (await this.servedModels()).keys());
+  /** The request's deadline (epoch ms), counted from its arrival. */
+  deadlineFor(receivedAt: number): number {
+    return receivedAt + this.config.timeoutMs;
+  }
+
+  /** What live workers hold (at most `maxAgeMs` old), waiting no later than `deadline`. */
+  workerView(deadline = Date.now() + LOOKUP_TIMEOUT_MS, maxAgeMs = VIEW_CACHE_MS): Promise<WorkerView> {
+    const now = Date.now();
+    if (!this.view || now - this.view.at > maxAgeMs) {
+      // One shared lookup for every request of the moment, bounded on its own; each caller then
+      // waits for it no later than its own deadline.
+      const view = this.producer.workerView(now + LOOKUP_TIMEOUT_MS);
+      this.view = { at: now, view };
+      view.catch(() => {
+        if (this.view?.view === view) this.view = undefined;
+      });
+    }
+    return withDeadline(this.view.view, deadline, expired);
+  }
+
+  /** Models with at least one live worker, and how many workers hold each. */
+  async servedModels(deadline?: number, maxAgeMs?: number): Promise<Map<string, number>> {
+    return (await this.workerView(deadline, maxAgeMs)).served;
+  }
+
+  async defaultModel(deadline?: number): Promise<string | undefined> {
+    return pickDefaultModel(this.config.defaultModel, (await this.servedModels(deadline)).keys());
   }
 
   /**
@@ -61,24 +86,25 @@ export class PredictService {
    * refused here too (404): only served names ever reach the queue's admission state, so client
    * input cannot grow it.
    */
-  async rejectIfFull(modelHint: string | undefined): Promise<void> {
-    if (modelHint) await this.requireServed(modelHint);
-    const model = modelHint ?? (await this.defaultModel());
-    if (model && !(await this.producer.admits(model))) {
+  async rejectIfFull(modelHint: string | undefined, deadline = this.deadlineFor(Date.now())): Promise<void> {
+    if (modelHint) await this.requireServed(modelHint, deadline);
+    const model = modelHint ?? (await this.defaultModel(deadline));
+    if (model && !(await this.producer.admits(model, deadline))) {
       throw new AppError('QUEUE_FULL', `the queue for model ${model} is full`, { retryAfterS: 1 });
     }
   }
 
-  private async requireServed(model: string): Promise<void> {
-    if ((await this.servedModels()).has(model)) return;
-    const served = await this.servedModels(FRESH_ENOUGH_MS);
+  private async requireServed(model: string, deadline: number): Promise<void> {
+    if ((await this.servedModels(deadline)).has(model)) return;
+    const served = await this.servedModels(deadline, FRESH_ENOUGH_MS);
     if (!served.has(model)) throw new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);
   }
 
   async predict(upload: StoredUpload, opts: PredictOptions): Promise<PredictOutcome> {
-    let served = await this.servedModels();
+    const deadline = this.deadlineFor(opts.receivedAt);
+    let served = await this.servedModels(deadline);
     // A worker that just started may not be in the cached list yet: look again before refusing.
-    if (opts.model && !served.has(opts.model)) served = await this.servedModels(FRESH_ENOUGH_MS);
+    if (opts.model && !served.has(opts.model)) served = await this.servedModels(deadline, FRESH_ENOUGH_MS);
     const model = opts.model ?? pickDefaultModel(this.config.defaultModel, served.keys());
     if (!model) throw new AppError('NOT_READY', 'no model worker is running yet', { retryAfterS: 2 });
     if (!served.has(model)) {
@@ -90,7 +116,7 @@ export class PredictService {
       image: upload.name,
       imageBase64: this.config.imageTransport === 'bytes' ? (await readFile(upload.path)).toString('base64') : undefined,
       model,
-      deadline: opts.receivedAt + this.config.timeoutMs,
+      deadline,
       enqueuedAt: Date.now(),
       topK: opts.topK,
     });

@@ -1,26 +1,45 @@
-/** The api process in Redis mode: listens, and shuts down gracefully. */
+/** The api process in Redis mode: listens (even while Redis is away: not ready), and shuts down gracefully. */
 import { loadConfig, ConfigError, redisUrlOf, type Config } from '@icls/lib/config';
+import { sleep } from '@icls/lib/deadline';
 import { createLogger } from '@icls/lib/logger';
 import { RedisProducer } from '@icls/lib/queue/redis-producer';
 import { createShutdown, exitOnSignals, type ShutdownStep } from '@icls/lib/shutdown';
-import { buildApp } from './app.ts';
+import { buildApp, type BuiltApi } from './app.ts';
 
-/** Runs the api; `afterDrain` steps (e.g. stopping local workers) run once HTTP has drained. */
+/**
+ * How the HTTP side stops: readiness turns false first; the api keeps serving for the drain period,
+ * so a load balancer polling /readyz stops sending before anything is refused; then the listener
+ * closes and in-flight requests finish.
+ */
+export function httpShutdownSteps(built: BuiltApi, drainMs: number): ShutdownStep[] {
+  return [
+    ['stop readiness', () => built.beginShutdown()],
+    ['drain period', () => sleep(drainMs)],
+    ['close http', () => built.app.close()],
+  ];
+}
+
+/** Runs the api; `afterDrain` steps (e.g. stopping local workers) run once HTTP has closed. */
 export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = []): Promise<void> {
   const log = createLogger(config.LOG_LEVEL, 'api');
   const redisUrl = redisUrlOf(config);
-  const producer = new RedisProducer({ redisUrl, prefix: config.REDIS_PREFIX, maxQueued: config.QUEUE_MAX_WAITING, log });
-  await producer.start();
-  const { app, beginShutdown } = await buildApp(config, producer, log);
-  await app.listen({ port: config.PORT, host: config.HOST });
-  log.info({ redis: redisUrl, port: config.PORT }, 'api ready (redis mode)');
+  const producer = new RedisProducer({
+    redisUrl,
+    prefix: config.REDIS_PREFIX,
+    maxQueued: config.QUEUE_MAX_WAITING,
+    deadAfterMs: config.WORKER_DEAD_AFTER_MS,
+    log,
+  });
+  const built = await buildApp(config, producer, log);
+  try {
+    await built.app.listen({ port: config.PORT, host: config.HOST });
+  } catch (err) {
+    await Promise.allSettled([built.app.close(), producer.close()]);
+    throw err;
+  }
+  log.info({ redis: redisUrl, port: config.PORT, redisReady: producer.ready }, 'api listening (redis mode)');
   exitOnSignals(
-    createShutdown(log, [
-      ['stop readiness', () => beginShutdown()],
-      ['drain http', () => app.close()],
-      ['close queue', () => producer.close()],
-      ...afterDrain,
-    ]),
+    createShutdown(log, [...httpShutdownSteps(built, config.SHUTDOWN_DRAIN_MS), ['close queue', () => producer.close()], ...afterDrain]),
     log,
   );
 }

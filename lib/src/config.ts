@@ -131,7 +131,7 @@ const spec = {
   ORT_THREADS: {
     default: '0',
     parse: int(0, 256),
-    doc: 'ONNX Runtime intra-op threads per session; 0: cores ÷ MODEL_WORKERS in a worker (so 1 with the default one worker per core), every core in embedded mode',
+    doc: 'ONNX Runtime intra-op threads per session; 0: cores ÷ (MODEL_WORKERS × INFERENCE_THREADS) in a worker (so 1 with the defaults), cores ÷ INFERENCE_THREADS in embedded mode',
   },
   MODEL_WORKERS: {
     default: '0',
@@ -143,10 +143,20 @@ const spec = {
     parse: int(0, 19),
     doc: 'scheduling priority (nice) of worker processes: above 0, the api keeps answering quickly (and refusing overload quickly) while workers use every core',
   },
-  WORKER_LOCK_MS: {
-    default: '15000',
-    parse: int(500),
-    doc: 'a job its worker has not touched for this long (the worker was killed) is taken over by another worker; keep it well above the slowest inference, which blocks the worker\'s event loop',
+  WORKER_DEAD_AFTER_MS: {
+    default: '2000',
+    parse: int(300, 60_000),
+    doc: 'a worker whose heartbeat (sent every quarter of this) is older than this is dead: another worker takes over its jobs at once, whatever the inference time. Keep it well under REQUEST_TIMEOUT_MS',
+  },
+  INFERENCE_THREADS: {
+    default: '1',
+    parse: int(1, 64),
+    doc: 'ONNX Runtime inference threads per worker process (each runs one inference at a time, off the event loop, with ORT_THREADS threads of its own)',
+  },
+  SHUTDOWN_DRAIN_MS: {
+    default: '5000',
+    parse: int(0, 600_000),
+    doc: 'on SIGTERM the api reports not ready at once but keeps serving this long, so a load balancer stops sending before it closes (a second signal stops at once)',
   },
   ADMIN_TOKEN: {
     default: '',
@@ -198,12 +208,17 @@ export const coreCount = (): number => Math.max(1, cpus().length);
 export const workerProcessCount = (config: Pick<Config, 'MODEL_WORKERS'>): number => config.MODEL_WORKERS || coreCount();
 
 /**
- * ONNX Runtime threads per session. Measured on 2 cores: one single-threaded worker per core serves
- * ResNet50 at 25 images/s, one worker with 2 threads at 17 (inference blocks the worker's event loop
- * and two intra-op threads keep both cores only half busy). Embedded mode has one process, so all cores.
+ * ONNX Runtime intra-op threads per session. Measured on 2 cores: one single-threaded worker per core
+ * serves ResNet50 at 25 images/s, one worker with 2 threads at 17 (two intra-op threads keep both
+ * cores only half busy). So the cores are divided among every inference thread of the host; embedded
+ * mode has one process, so its inference threads share all cores.
  */
-export function ortThreadsPerSession(config: Pick<Config, 'ORT_THREADS' | 'MODEL_WORKERS'>, where: { embedded: boolean }): number {
+export function ortThreadsPerSession(
+  config: Pick<Config, 'ORT_THREADS' | 'MODEL_WORKERS'> & Partial<Pick<Config, 'INFERENCE_THREADS'>>,
+  where: { embedded: boolean },
+): number {
   if (config.ORT_THREADS > 0) return config.ORT_THREADS;
-  if (where.embedded) return coreCount();
-  return Math.max(1, Math.floor(coreCount() / workerProcessCount(config)));
+  const inferenceThreads = config.INFERENCE_THREADS ?? 1;
+  const processes = where.embedded ? 1 : workerProcessCount(config);
+  return Math.max(1, Math.floor(coreCount() / (processes * inferenceThreads)));
 }

@@ -53,6 +53,21 @@ export class JobRejectedError extends Error {
   }
 }
 
+/** A model a worker was meant to serve but could not load. */
+export interface BrokenModel {
+  name: string;
+  /** Why, as the loader said it (for logs, `/v1/models` and `models list`). */
+  reason: string;
+}
+
+/** What the live workers hold, as the api sees it. */
+export interface WorkerView {
+  /** Models with at least one live worker, and how many workers hold each. */
+  served: Map<string, number>;
+  /** Models some live worker failed to load, with the reason it gave. */
+  broken: Map<string, string>;
+}
+
 /** What a worker does with one job: the same function serves Redis and embedded mode. */
 export type JobHandler = (job: JobData) => Promise<JobResult>;
 
@@ -60,15 +75,16 @@ export type JobHandler = (job: JobData) => Promise<JobResult>;
 export interface JobProducer {
   /** Enqueues and waits for the result until the job's deadline; rejects with an AppError. */
   submit(job: JobData): Promise<JobResult>;
-  /** Models held by live workers, with how many workers hold each. */
-  servedModels(): Promise<Map<string, number>>;
+  /** What live workers hold; rejects (NOT_READY, or DEADLINE_EXCEEDED at `deadline`) when the queue cannot say. */
+  workerView(deadline: number): Promise<WorkerView>;
   /**
    * False when the model's queue is full: the api then answers 503 before reading the upload, so
    * overload costs it almost nothing. A true that turns stale is harmless (submit enforces the bound).
+   * Rejects like workerView when the queue cannot say.
    */
-  admits(model: string): Promise<boolean>;
-  /** True when the queue's backing store answers. */
-  ping(): Promise<boolean>;
+  admits(model: string, deadline: number): Promise<boolean>;
+  /** True when the queue's backing store answers before `deadline`. */
+  ping(deadline: number): Promise<boolean>;
   close(): Promise<void>;
 }
 

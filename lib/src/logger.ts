@@ -3,6 +3,8 @@ import { pino, type Logger as PinoLogger } from 'pino';
 
 export type Logger = PinoLogger;
 
-export function createLogger(level: string, name: string): Logger {
-  return pino({ level, name, base: { pid: process.pid } });
+/** `destination`: where the JSON lines go (stdout by default; tests read them back). */
+export function createLogger(level: string, name: string, destination?: { write(line: string): void }): Logger {
+  const options = { level, name, base: { pid: process.pid } };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -27,10 +27,19 @@ export function createShutdown(log: Logger, steps: ShutdownStep[]): () => Promis
   return shutdown;
 }
 
-/** Wires a shutdown function to the usual signals and exits when it is done. */
+/**
+ * Wires a shutdown function to the usual signals and exits when it is done. A second signal while
+ * it runs (a second Ctrl-C) exits at once, skipping what is left (drain period included).
+ */
 export function exitOnSignals(shutdown: () => Promise<void>, log: Logger): void {
+  let signalled = false;
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
+      if (signalled) {
+        log.warn({ signal }, 'second signal: stopping now');
+        process.exit(1);
+      }
+      signalled = true;
       log.info({ signal }, 'shutting down');
       void shutdown().finally(() => process.exit());
     });

@@ -4,7 +4,7 @@
 import { decodeRgb, type ResizePlan } from './image/image.ts';
 import type { Prediction } from '@icls/lib/job-contract';
 import type { ModelEntry } from './repository/model-repository.ts';
-import { OnnxSession } from './engine/onnx-engine.ts';
+import { InferencePool, type PooledSession } from './engine/inference-pool.ts';
 import { pixelsToTensor } from './preprocess/pixels-to-tensor.ts';
 import { softmax, topK } from './postprocess.ts';
 
@@ -19,8 +19,10 @@ export class Classifier {
 
   private constructor(
     readonly entry: ModelEntry,
-    private readonly session: OnnxSession,
+    private readonly session: PooledSession,
     private readonly maxPixels: number,
+    /** A pool made for this model alone, closed with it. */
+    private readonly ownPool?: InferencePool,
   ) {
     const { input, preprocess } = entry.config;
     this.plan = {
@@ -32,9 +34,20 @@ export class Classifier {
     };
   }
 
-  /** Opens the model's session and checks that its config names real inputs and outputs. */
-  static async load(entry: ModelEntry, opts: { threads: number; maxPixels: number }): Promise<Classifier> {
-    const session = await OnnxSession.open(entry.modelPath, { threads: opts.threads });
+  /**
+   * Opens the model's session on `pool` (or on a one-thread pool of its own with `threads` intra-op
+   * threads) and checks that its config names real inputs and outputs.
+   */
+  static async load(entry: ModelEntry, opts: { threads: number; maxPixels: number; pool?: InferencePool }): Promise<Classifier> {
+    const ownPool = opts.pool ? undefined : new InferencePool({ threads: 1, intraOpThreads: opts.threads });
+    const pool = opts.pool ?? ownPool!;
+    let session: PooledSession;
+    try {
+      session = await pool.open(entry.modelPath);
+    } catch (err) {
+      await ownPool?.close();
+      throw new Error(`model "${entry.name}": ONNX Runtime cannot load it: ${(err as Error).message}`, { cause: err });
+    }
     const { input, output } = entry.config;
     const problems = [
       session.inputNames.includes(input.name) ? '' : `input "${input.name}" (the graph has ${session.inputNames.join(', ')})`,
@@ -42,21 +55,23 @@ export class Classifier {
     ].filter(Boolean);
     if (problems.length) {
       await session.close();
+      await ownPool?.close();
       throw new Error(`model "${entry.name}": config.json names ${problems.join(' and ')}`);
     }
-    return new Classifier(entry, session, opts.maxPixels);
+    return new Classifier(entry, session, opts.maxPixels, ownPool);
   }
 
   get name(): string {
     return this.entry.name;
   }
 
-  async classify(image: string | Buffer, k: number): Promise<Classification> {
+  /** `deadline` (epoch ms): stop waiting for the inference then (InferenceTimeoutError). */
+  async classify(image: string | Buffer, k: number, opts: { deadline?: number } = {}): Promise<Classification> {
     const t0 = performance.now();
     const pixels = await decodeRgb(image, this.plan, this.maxPixels);
     const tensor = pixelsToTensor(pixels, this.entry.config);
     const t1 = performance.now();
-    const raw = await this.session.run(this.entry.config.input.name, tensor, this.entry.config.output.name);
+    const raw = await this.session.run(this.entry.config.input.name, tensor, this.entry.config.output.name, opts);
     const t2 = performance.now();
     if (raw.length !== this.entry.labels.length) {
       throw new Error(`model "${this.name}" gave ${raw.length} scores but labels.txt has ${this.entry.labels.length} classes`);
@@ -65,7 +80,8 @@ export class Classifier {
     return { predictions: topK(scores, this.entry.labels, k), preprocessMs: t1 - t0, inferenceMs: t2 - t1 };
   }
 
-  close(): Promise<void> {
-    return this.session.close();
+  async close(): Promise<void> {
+    await this.session.close();
+    await this.ownPool?.close();
   }
 }

@@ -8,6 +8,7 @@ import { basename, join } from 'node:path';
 import { ImageDecodeError, ImageTooLargeError } from './image/image.ts';
 import { JobRejectedError, type JobData, type JobHandler, type JobResult } from '@icls/lib/job-contract';
 import type { Classifier } from './classifier.ts';
+import { InferenceTimeoutError } from './engine/inference-pool.ts';
 
 export interface JobHandlerDeps {
   classifiers: Map<string, Classifier>;
@@ -26,8 +27,9 @@ export function createJobHandler(deps: JobHandlerDeps): JobHandler {
     const image = job.imageBase64 ? Buffer.from(job.imageBase64, 'base64') : await readStoredImage(deps.uploadDir, job.image);
     let result;
     try {
-      result = await classifier.classify(image, job.topK);
+      result = await classifier.classify(image, job.topK, { deadline: job.deadline });
     } catch (err) {
+      if (err instanceof InferenceTimeoutError) throw new JobRejectedError({ code: 'DEADLINE_EXCEEDED', detail: err.message });
       if (err instanceof ImageTooLargeError) throw new JobRejectedError({ code: 'IMAGE_TOO_MANY_PIXELS', detail: err.message });
       if (err instanceof ImageDecodeError) throw new JobRejectedError({ code: 'IMAGE_UNREADABLE', detail: err.message });
       throw err;

@@ -1,55 +1,86 @@
 /**
  * Loads the models a worker serves and builds its job handler. Shared by the worker process and
- * embedded mode, so both serve models the same way.
+ * embedded mode, so both serve models the same way: on one inference pool, off the event loop.
+ * Each model loads on its own: a folder ONNX Runtime cannot load is one model down, reported with
+ * its reason, and the others are served.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ortThreadsPerSession, type Config } from '@icls/lib/config';
-import type { JobHandler } from '@icls/lib/job-contract';
+import type { BrokenModel, JobHandler } from '@icls/lib/job-contract';
 import type { Logger } from '@icls/lib/logger';
 import { Classifier } from './classifier.ts';
+import { InferencePool } from './engine/inference-pool.ts';
 import { createJobHandler } from './job-handler.ts';
-import { listModels, loadModelEntry } from './repository/model-repository.ts';
+import { listModels, loadModelEntry, type ModelEntry } from './repository/model-repository.ts';
 
 export interface ModelHost {
   workerId: string;
+  /** Models loaded and served. */
   models: string[];
+  /** Models this host was meant to serve but could not load, with why. */
+  broken: BrokenModel[];
   handler: JobHandler;
   close(): Promise<void>;
 }
 
+export type ModelHostConfig = Pick<
+  Config,
+  'MODELS' | 'MODELS_DIR' | 'MAX_PIXELS' | 'UPLOAD_DIR' | 'ORT_THREADS' | 'MODEL_WORKERS' | 'INFERENCE_THREADS'
+>;
+
 /** `embedded`: the api shares this process (decides the default thread count). */
-export async function startModelHost(config: Config, log: Logger, where: { embedded: boolean }): Promise<ModelHost> {
-  const entries = config.MODELS.length
-    ? await Promise.all(config.MODELS.map((name) => loadModelEntry(config.MODELS_DIR, name)))
-    : await loadAll(config.MODELS_DIR, log);
-  if (entries.length === 0) {
+export async function startModelHost(config: ModelHostConfig, log: Logger, where: { embedded: boolean }): Promise<ModelHost> {
+  const { entries, broken } = await findEntries(config);
+  if (entries.length === 0 && broken.length === 0) {
     throw new Error(`no model to serve in ${config.MODELS_DIR}: run "npm run models -- list" and "npm run models -- --help"`);
   }
+  const intraOpThreads = ortThreadsPerSession(config, where);
+  const pool = new InferencePool({
+    threads: config.INFERENCE_THREADS,
+    intraOpThreads,
+    onThreadError: (err) => log.error({ err: err.message }, 'an inference thread stopped; it is replaced'),
+  });
   const classifiers = new Map<string, Classifier>();
-  const threads = ortThreadsPerSession(config, where);
   for (const entry of entries) {
     const t0 = performance.now();
-    classifiers.set(entry.name, await Classifier.load(entry, { threads, maxPixels: config.MAX_PIXELS }));
-    log.info({ model: entry.name, ms: Math.round(performance.now() - t0), bytes: entry.sizeBytes, threads }, 'model loaded');
+    try {
+      classifiers.set(entry.name, await Classifier.load(entry, { threads: intraOpThreads, maxPixels: config.MAX_PIXELS, pool }));
+      log.info({ model: entry.name, ms: Math.round(performance.now() - t0), bytes: entry.sizeBytes, intraOpThreads, inferenceThreads: pool.threadCount }, 'model loaded');
+    } catch (err) {
+      broken.push({ name: entry.name, reason: (err as Error).message });
+    }
   }
+  for (const b of broken) log.error({ model: b.name, reason: b.reason }, 'model not served: it does not load');
   const workerId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   let closed = false;
   return {
     workerId,
     models: [...classifiers.keys()],
+    broken,
     handler: createJobHandler({ classifiers, uploadDir: config.UPLOAD_DIR, workerId }),
     async close() {
       if (closed) return;
       closed = true;
       const results = await Promise.allSettled([...classifiers.values()].map((c) => c.close()));
       for (const r of results) if (r.status === 'rejected') log.warn({ err: r.reason }, 'model release failed');
+      await pool.close();
     },
   };
 }
 
-async function loadAll(modelsDir: string, log: Logger) {
-  const { models, broken } = await listModels(modelsDir);
-  for (const b of broken) log.warn({ model: b.name, error: b.error }, 'skipping a model folder that does not load');
-  return models;
+/** The entries to load: MODELS by name, or every folder; folders that do not even parse are broken. */
+async function findEntries(config: ModelHostConfig): Promise<{ entries: ModelEntry[]; broken: BrokenModel[] }> {
+  if (config.MODELS.length === 0) {
+    const { models, broken } = await listModels(config.MODELS_DIR);
+    return { entries: models, broken: broken.map((b) => ({ name: b.name, reason: b.error })) };
+  }
+  const loaded = await Promise.allSettled(config.MODELS.map((name) => loadModelEntry(config.MODELS_DIR, name)));
+  const entries: ModelEntry[] = [];
+  const broken: BrokenModel[] = [];
+  loaded.forEach((r, i) => {
+    if (r.status === 'fulfilled') entries.push(r.value);
+    else broken.push({ name: config.MODELS[i]!, reason: (r.reason as Error).message });
+  });
+  return { entries, broken };
 }

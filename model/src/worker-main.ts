@@ -9,6 +9,7 @@ import { startModelHost } from './model-host.ts';
 export async function runWorker(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL, 'model');
+  const supervisor = followSupervisor(log);
   lowerPriority(config.WORKER_NICE, log);
   const host = await startModelHost(config, log, { embedded: false });
   const redisUrl = redisUrlOf(config);
@@ -18,20 +19,41 @@ export async function runWorker(): Promise<void> {
     resultTtlS: config.RESULT_TTL_S,
     log,
     models: host.models,
+    broken: host.broken,
     concurrency: config.WORKER_CONCURRENCY,
-    lockMs: config.WORKER_LOCK_MS,
+    deadAfterMs: config.WORKER_DEAD_AFTER_MS,
     workerId: host.workerId,
     handler: host.handler,
   });
+  const shutdown = createShutdown(log, [
+    ['stop taking jobs and drain', () => consumer.close()],
+    ['release models', () => host.close()],
+  ]);
+  exitOnSignals(shutdown, log);
+  supervisor.stopWith(shutdown);
   await consumer.start();
-  log.info({ worker: host.workerId, models: host.models, redis: redisUrl, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
-  exitOnSignals(
-    createShutdown(log, [
-      ['stop taking jobs and drain', () => consumer.close()],
-      ['release models', () => host.close()],
-    ]),
-    log,
-  );
+  log.info({ worker: host.workerId, models: host.models, broken: host.broken.map((b) => b.name), redis: redisUrl, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
+  supervisor.ready();
+}
+
+/**
+ * Under `npm start` a supervisor started this worker over an IPC channel. It learns from a message
+ * that the worker is ready (a worker that dies before it is backed off; one that dies after is
+ * restarted at once). When the supervisor's process goes away, even by SIGKILL, the channel closes
+ * and the worker stops (draining once it takes jobs) instead of lingering.
+ */
+function followSupervisor(log: ReturnType<typeof createLogger>) {
+  let stop: () => Promise<void> = async () => undefined;
+  process.once('disconnect', () => {
+    log.info('the supervising process is gone; stopping');
+    void stop().finally(() => process.exit());
+  });
+  return {
+    stopWith: (shutdown: () => Promise<void>) => (stop = shutdown),
+    ready: () => {
+      if (process.connected) process.send?.({ type: 'ready' });
+    },
+  };
 }
 
 /**

@@ -1,58 +1,86 @@
 /**
  * Runs model worker processes beside the api for `npm start` in Redis mode, and restarts one that
- * dies (with a back-off, so a worker that cannot start does not spin).
+ * stops. A worker tells it "ready" over IPC once it takes jobs: one that stopped after that is
+ * restarted at once (it served; a crash or a kill is not a reason to starve the service), one that
+ * dies before it is backed off (0.5 s, 1 s, 2 s, … up to 30 s) so a worker that cannot start does not
+ * spin. Workers run in their own process group, so a Ctrl-C in the terminal reaches only `npm start`,
+ * which drains HTTP first and then stops them; if `npm start` itself dies, their IPC channel closes and
+ * they stop too.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '@icls/lib/logger';
 import { siblingModule } from '@icls/lib/module-path';
+import { stopChild } from '@icls/lib/stop-child';
 
 const WORKER_ENTRY = siblingModule(import.meta.url, './worker-main');
+const FIRST_BACKOFF_MS = 500;
+const MAX_BACKOFF_MS = 30_000;
+
+export interface SupervisorOptions {
+  count: number;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  /** The worker program (tests use small stand-ins), and the node options it needs. */
+  entry?: string;
+  nodeArgs?: string[];
+}
+
+interface Slot {
+  child?: ChildProcess;
+  /** Consecutive deaths before "ready". */
+  failedStarts: number;
+  restartTimer?: NodeJS.Timeout;
+}
 
 export class WorkerSupervisor {
-  private readonly children = new Set<ChildProcess>();
+  private readonly slots: Slot[] = [];
   private stopping = false;
 
-  constructor(
-    private readonly count: number,
-    private readonly env: NodeJS.ProcessEnv,
-    private readonly log: Logger,
-  ) {}
+  constructor(private readonly opts: SupervisorOptions) {}
 
   start(): void {
-    for (let i = 0; i < this.count; i++) this.spawnOne(i, 0);
+    for (let i = 0; i < this.opts.count; i++) {
+      this.slots.push({ failedStarts: 0 });
+      this.spawnOne(i);
+    }
   }
 
-  private spawnOne(slot: number, restarts: number): void {
-    const child = spawn(process.execPath, [...process.execArgv, WORKER_ENTRY], { env: this.env, stdio: 'inherit' });
-    this.children.add(child);
-    const startedAt = Date.now();
-    child.on('exit', (code, signal) => {
-      this.children.delete(child);
+  private spawnOne(i: number): void {
+    const slot = this.slots[i]!;
+    slot.restartTimer = undefined;
+    if (this.stopping) return;
+    const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? process.execArgv), this.opts.entry ?? WORKER_ENTRY], {
+      env: this.opts.env,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      detached: true,
+    });
+    slot.child = child;
+    let ready = false;
+    child.on('message', (m: { type?: string }) => {
+      if (m?.type !== 'ready') return;
+      ready = true;
+      slot.failedStarts = 0;
+    });
+    child.on('error', (err) => this.opts.log.error({ slot: i, err: err.message }, 'could not start a model worker'));
+    child.once('exit', (code, signal) => {
+      if (slot.child === child) slot.child = undefined;
       if (this.stopping) return;
-      // A worker that ran a while earns a fresh back-off; one that dies at once waits longer each time.
-      const again = Date.now() - startedAt > 30_000 ? 0 : restarts + 1;
-      const delay = Math.min(30_000, 500 * 2 ** again);
-      this.log.error({ slot, code, signal, restartInMs: delay }, 'model worker exited; restarting');
-      setTimeout(() => this.spawnOne(slot, again), delay).unref();
+      const delay = ready ? 0 : Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** slot.failedStarts++);
+      const fields = { slot: i, workerPid: child.pid, code, signal, restartInMs: delay };
+      if (code === 0) this.opts.log.info(fields, 'model worker exited cleanly; restarting it');
+      else if (ready) this.opts.log.error(fields, 'model worker died; restarting it at once');
+      else this.opts.log.error(fields, 'model worker died before it was ready; restarting it after a back-off');
+      slot.restartTimer = setTimeout(() => this.spawnOne(i), delay);
     });
   }
 
-  /** Asks every worker to drain and waits for them (SIGKILL after the grace period). Safe to call twice. */
+  /**
+   * Stops restarting, asks every worker to drain, and waits for them (SIGKILL after `graceMs`).
+   * Safe to call twice, and before start().
+   */
   async stop(graceMs = 15_000): Promise<void> {
     this.stopping = true;
-    await Promise.all(
-      [...this.children].map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
-            child.once('exit', () => {
-              clearTimeout(kill);
-              resolve();
-            });
-            child.kill('SIGTERM');
-          }),
-      ),
-    );
+    for (const slot of this.slots) clearTimeout(slot.restartTimer);
+    await Promise.all(this.slots.map(({ child }) => (child ? stopChild(child, { graceMs }) : undefined)));
   }
 }

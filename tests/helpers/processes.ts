@@ -34,7 +34,8 @@ export function explicitEnv(env: Record<string, string>): Record<string, string>
 export function startService(entry: string, env: Record<string, string>): Service {
   const proc = spawn(process.execPath, [entry], {
     cwd: ROOT,
-    env: explicitEnv(env),
+    // No drain period by default: tests that stop a service do not wait for load balancers.
+    env: explicitEnv({ SHUTDOWN_DRAIN_MS: '0', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -74,4 +75,23 @@ export const REDIS_URL = process.env.TEST_REDIS_URL ?? DEFAULT_REDIS_URL;
 /** Deletes every key of a test's prefix, so test runs leave nothing behind in a shared Redis. */
 export async function deleteRedisPrefix(prefix: string): Promise<void> {
   await deleteKeysWithPrefix(REDIS_URL, prefix);
+}
+
+/** True while a process with this pid exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, but is not ours to signal
+  }
+}
+
+/** Polls `ok` until it holds; throws `message` after `timeoutMs`. */
+export async function waitUntil(ok: () => boolean | Promise<boolean>, timeoutMs: number, message: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > until) throw new Error(message);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

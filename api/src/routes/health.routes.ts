@@ -1,12 +1,24 @@
-/** Liveness, readiness, and the models that live workers hold. */
+/** Liveness, readiness, and the models that live workers hold (or failed to load). */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
+import { pickDefaultModel } from '@icls/lib/default-model';
+import { LOOKUP_TIMEOUT_MS } from '../predict-service.ts';
 import type { ApiDeps } from '../app.ts';
 
 const Models = Type.Object({
   default: Type.Union([Type.String(), Type.Null()]),
   models: Type.Array(Type.Object({ name: Type.String(), workers: Type.Integer() })),
+  broken: Type.Array(
+    Type.Object({ name: Type.String(), reason: Type.String() }),
+    { description: 'models some live worker was meant to serve but could not load, with the reason it gave (other workers may serve them)' },
+  ),
 });
+const Readiness = {
+  status: Type.String(),
+  queue: Type.Boolean(),
+  defaultModel: Type.Union([Type.String(), Type.Null()]),
+  workers: Type.Integer(),
+};
 
 export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   app.get('/healthz', { schema: { summary: 'Liveness: the process answers', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({
@@ -17,31 +29,37 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     '/readyz',
     {
       schema: {
-        summary: 'Readiness: the queue answers and a worker holds the default model',
+        summary: 'Readiness: the queue answers and a worker holds the default model (answers at once while Redis is away)',
         response: {
-          200: Type.Object({ status: Type.String(), queue: Type.Boolean(), defaultModel: Type.Union([Type.String(), Type.Null()]), workers: Type.Integer() }),
-          503: Type.Object({ status: Type.String(), queue: Type.Boolean(), defaultModel: Type.Union([Type.String(), Type.Null()]), workers: Type.Integer(), reason: Type.String() }),
+          200: Type.Object(Readiness),
+          503: Type.Object({ ...Readiness, code: Type.Literal('NOT_READY'), reason: Type.String() }),
         },
       },
     },
     async (_request, reply) => {
-      const queue = !deps.shuttingDown() && (await deps.producer.ping());
-      const served = queue ? await deps.producer.servedModels().catch(() => new Map<string, number>()) : new Map<string, number>();
-      const defaultModel = (await deps.predictor.defaultModel().catch(() => undefined)) ?? null;
+      const deadline = Date.now() + LOOKUP_TIMEOUT_MS;
+      const queue = !deps.shuttingDown() && (await deps.producer.ping(deadline));
+      const view = queue ? await deps.predictor.workerView(deadline).catch(() => undefined) : undefined;
+      const served = view?.served ?? new Map<string, number>();
+      const defaultModel = pickDefaultModel(deps.predictor.configuredDefault, served.keys()) ?? null;
       const workers = defaultModel ? (served.get(defaultModel) ?? 0) : 0;
       const body = { status: 'ready', queue, defaultModel, workers };
-      if (deps.shuttingDown()) return reply.status(503).send({ ...body, status: 'not ready', reason: 'shutting down' });
-      if (!queue) return reply.status(503).send({ ...body, status: 'not ready', reason: 'the queue (Redis) does not answer' });
-      if (!workers) return reply.status(503).send({ ...body, status: 'not ready', reason: 'no worker holds the default model yet' });
+      const notReady = (reason: string) =>
+        reply.status(503).header('retry-after', '1').send({ ...body, status: 'not ready', code: 'NOT_READY' as const, reason });
+      if (deps.shuttingDown()) return notReady('shutting down');
+      if (!queue) return notReady('the queue (Redis) does not answer');
+      if (!view) return notReady('the queue (Redis) did not say which workers are alive');
+      if (!workers) return notReady('no worker holds the default model yet');
       return body;
     },
   );
 
-  app.get('/v1/models', { schema: { summary: 'Models held by live workers', response: { 200: Models } } }, async () => {
-    const served = await deps.predictor.servedModels();
+  app.get('/v1/models', { schema: { summary: 'Models held by live workers, and models they could not load', response: { 200: Models } } }, async () => {
+    const { served, broken } = await deps.predictor.workerView();
     return {
-      default: (await deps.predictor.defaultModel()) ?? null,
+      default: pickDefaultModel(deps.predictor.configuredDefault, served.keys()) ?? null,
       models: [...served].sort(([a], [b]) => a.localeCompare(b)).map(([name, workers]) => ({ name, workers })),
+      broken: [...broken].sort(([a], [b]) => a.localeCompare(b)).map(([name, reason]) => ({ name, reason })),
     };
   });
 }

@@ -186,14 +186,14 @@ describe('MemoryQueue', () => {
     await q.close();
   });
 
-  test('servedModels and ping follow the lifecycle', async () => {
+  test('workerView and ping follow the lifecycle', async () => {
     const q = queue(async (j) => result(j));
-    assert.deepEqual(await q.servedModels(), new Map());
+    assert.deepEqual((await q.workerView()).served, new Map());
     assert.equal(await q.ping(), true);
     await q.start();
-    assert.deepEqual(await q.servedModels(), new Map([['m', 1], ['other', 1]]));
+    assert.deepEqual((await q.workerView()).served, new Map([['m', 1], ['other', 1]]));
     await q.close();
-    assert.deepEqual(await q.servedModels(), new Map());
+    assert.deepEqual((await q.workerView()).served, new Map());
     assert.equal(await q.ping(), false);
   });
 

@@ -11,6 +11,8 @@ import {
   type JobHandler,
   type JobProducer,
   type JobResult,
+  type BrokenModel,
+  type WorkerView,
 } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
 import { WaiterRegistry } from './waiter-registry.ts';
@@ -19,6 +21,8 @@ export interface MemoryQueueOptions {
   maxWaiting: number;
   concurrency: number;
   models: string[];
+  /** Models the host could not load, shown beside the served ones. */
+  broken?: BrokenModel[];
   handler: JobHandler;
   log: Logger;
 }
@@ -75,8 +79,12 @@ export class MemoryQueue implements JobProducer, JobConsumer {
     }
   }
 
-  async servedModels(): Promise<Map<string, number>> {
-    return new Map(this.started && !this.closed ? this.opts.models.map((m) => [m, 1]) : []);
+  async workerView(): Promise<WorkerView> {
+    const live = this.started && !this.closed;
+    return {
+      served: new Map(live ? this.opts.models.map((m) => [m, 1]) : []),
+      broken: new Map(live ? (this.opts.broken ?? []).map((b) => [b.name, b.reason]) : []),
+    };
   }
 
   async ping(): Promise<boolean> {

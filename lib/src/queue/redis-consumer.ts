@@ -3,55 +3,60 @@
  *
  * One blocking reader takes as many jobs as the worker has free slots, from every model stream it
  * serves. A job stays in the group's pending list until its reply is stored and published, then it is
- * acknowledged and deleted. While a job runs, the worker keeps touching it (XCLAIM to itself), so its
- * idle time stays low; a worker that dies stops touching its jobs, and any other worker claims those
- * that sit idle longer than WORKER_LOCK_MS (at-least-once delivery; replies are idempotent by job id).
+ * acknowledged and deleted. The worker beats every quarter of WORKER_DEAD_AFTER_MS (worker-presence);
+ * when one stops beating, the others take its jobs over at once (job-takeover): at-least-once
+ * delivery, and replies are idempotent by job id, so a job run twice is harmless.
+ *
+ * Redis away: nothing is queued in the client; the reader waits for the connection and this worker's
+ * next heartbeat, recreates lost consumer groups, and a finished job's reply is retried until its
+ * deadline.
  */
-import { hostname } from 'node:os';
-import { JobRejectedError, type JobData, type JobFailure, type JobHandler, type JobConsumer } from '../job-contract.ts';
+import { sleep } from '../deadline.ts';
+import { every } from '../every.ts';
+import { JobRejectedError, type BrokenModel, type JobData, type JobFailure, type JobHandler, type JobConsumer } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
-import { connectRedis, type RedisConnection } from './redis-connection.ts';
-import {
-  ensureGroup,
-  GROUP,
-  HEARTBEAT_MS,
-  JOB_FIELD,
-  jobsKey,
-  MAX_DELIVERIES,
-  REPLY_TO_FIELD,
-  resultKey,
-  workersKey,
-  type Reply,
-  type WorkerBeat,
-} from './redis-keys.ts';
+import { closeConnection, connectRedis, execChecked, isReady, waitUntilReady, type RedisConnection } from './redis-connection.ts';
+import { ensureGroup, GROUP, heartbeatEvery, JOB_FIELD, jobsKey, REPLY_TO_FIELD, resultKey, type Reply } from './redis-keys.ts';
+import { withScripts, type ScriptedConnection } from './redis-scripts.ts';
+import { JobTakeover, type StreamEntry } from './job-takeover.ts';
+import { WorkerPresence } from './worker-presence.ts';
 
 export interface RedisConsumerOptions {
   redisUrl: string;
   prefix: string;
   resultTtlS: number;
   models: string[];
+  /** Models this worker could not load: shown to the api through the heartbeat. */
+  broken?: BrokenModel[];
   concurrency: number;
-  /** A job idle this long in another consumer's hands is presumed abandoned and claimed. */
-  lockMs: number;
+  /** A worker whose heartbeat is this old is dead; its jobs are taken over. */
+  deadAfterMs: number;
   workerId: string;
   handler: JobHandler;
   log: Logger;
 }
 
-type StreamEntry = [id: string, fields: string[]];
 type ReadResult = [key: string, entries: StreamEntry[]][] | null;
 
-interface Running {
-  key: string;
-  entryId: string;
-}
+/** A reply that cannot be stored (Redis away) is retried until the job's deadline, or this long for entries without one. */
+const UNREADABLE_ENTRY_RETRY_MS = 5000;
+/** Shutdown waits for running jobs until the latest deadline among them, plus this. */
+const DRAIN_MARGIN_MS = 1000;
+/** After Redis lost a stream, XACK/XDEL of an old entry have nothing to act on: that is fine. */
+const GONE = /NOGROUP/;
 
 export class RedisConsumer implements JobConsumer {
   private readonly reader: RedisConnection;
-  private readonly cmd: RedisConnection;
+  private readonly cmd: ScriptedConnection;
   private readonly keys: string[];
-  private readonly running = new Map<string, Running>();
-  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly presence: WorkerPresence;
+  private readonly takeover: JobTakeover;
+  /** Jobs running here, by stream entry id, with their deadline. */
+  private readonly running = new Map<string, number>();
+  /** Jobs taken over from dead workers, waiting for a slot; they go before new reads. */
+  private readonly claimed: [key: string, entry: StreamEntry][] = [];
+  private readonly stop = new AbortController();
+  private stopSweeping?: () => void;
   private slotFreed?: () => void;
   private drained?: () => void;
   private loop?: Promise<void>;
@@ -59,30 +64,55 @@ export class RedisConsumer implements JobConsumer {
 
   constructor(private readonly opts: RedisConsumerOptions) {
     this.reader = connectRedis(opts.redisUrl, `worker-reader-${opts.workerId}`, opts.log);
-    this.cmd = connectRedis(opts.redisUrl, `worker-commands-${opts.workerId}`, opts.log);
+    this.cmd = withScripts(connectRedis(opts.redisUrl, `worker-commands-${opts.workerId}`, opts.log, { commandTimeoutMs: 5000 }));
     this.keys = opts.models.map((m) => jobsKey(opts.prefix, m));
+    const { prefix, workerId, deadAfterMs, log } = opts;
+    this.presence = new WorkerPresence(this.cmd, { prefix, workerId, deadAfterMs, log, models: opts.models, broken: opts.broken ?? [] });
+    this.takeover = new JobTakeover(this.cmd, {
+      prefix, workerId, deadAfterMs, log, keys: this.keys,
+      run: (key, entry) => this.runOrQueue(key, entry),
+      failPoison: (key, [entryId, fields], deliveries) => {
+        const job = parseJob(fields);
+        const reply: Reply = { id: job?.id ?? entryId, ok: false, failure: { code: 'PREDICTION_FAILED', detail: `${deliveries} workers stopped while handling this image` } };
+        return this.deliver(key, entryId, { reply, replyTo: field(fields, REPLY_TO_FIELD) ?? '' }, job?.deadline);
+      },
+    });
   }
 
+  /** Registers (waiting for Redis if needed), then starts reading and sweeping. */
   async start(): Promise<void> {
-    await Promise.all(this.keys.map((k) => ensureGroup(this.cmd, k)));
-    await this.beat();
-    const every = (ms: number, what: string, fn: () => Promise<void>) => {
-      const t = setInterval(() => fn().catch((err: unknown) => this.opts.log.warn({ err }, `${what} failed`)), ms);
-      t.unref();
-      this.timers.push(t);
-    };
-    every(HEARTBEAT_MS, 'heartbeat', () => this.beat());
-    every(Math.max(100, Math.floor(this.opts.lockMs / 3)), 'touching running jobs', () => this.touchRunning());
-    every(Math.max(200, Math.floor(this.opts.lockMs / 2)), 'claiming abandoned jobs', () => this.claimAbandoned());
-    await this.claimAbandoned();
+    await this.presence.start();
+    await this.ensureGroups();
+    this.stopSweeping = every(heartbeatEvery(this.opts.deadAfterMs), () => this.sweep(), (err) =>
+      this.opts.log.warn({ err: (err as Error).message }, 'taking over jobs of dead workers failed; retrying'),
+    );
+    await this.sweep().catch((err: unknown) => this.opts.log.warn({ err }, 'first takeover sweep failed'));
     this.loop = this.readLoop();
   }
 
+  private ensureGroups(): Promise<unknown> {
+    return Promise.all(this.keys.map((k) => ensureGroup(this.cmd, k)));
+  }
+
+  private async sweep(): Promise<void> {
+    if (isReady(this.cmd) && this.presence.isRegistered && !this.stop.signal.aborted) await this.takeover.sweep();
+  }
+
   private async readLoop(): Promise<void> {
-    while (!this.closing) {
+    const signal = this.stop.signal;
+    let lastError = '';
+    while (!signal.aborted) {
       const free = this.opts.concurrency - this.running.size;
-      if (free <= 0) {
+      if (free <= 0 || this.keys.length === 0) {
         await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        continue;
+      }
+      if (!isReady(this.reader)) {
+        await waitUntilReady(this.reader, 1000);
+        continue;
+      }
+      if (!this.presence.isRegistered) {
+        await this.presence.whenRegistered(1000);
         continue;
       }
       let result: ReadResult;
@@ -91,34 +121,41 @@ export class RedisConsumer implements JobConsumer {
           'XREADGROUP', 'GROUP', GROUP, this.opts.workerId, 'COUNT', free, 'BLOCK', 2000,
           'STREAMS', ...this.keys, ...this.keys.map(() => '>'),
         )) as ReadResult;
+        lastError = '';
       } catch (err) {
-        if (this.closing) return;
-        if (String((err as Error).message).includes('NOGROUP')) {
+        if (signal.aborted) return;
+        const message = String((err as Error).message);
+        if (message.includes('NOGROUP')) {
           // Redis lost its data (restart without persistence): recreate the groups and go on.
-          await Promise.all(this.keys.map((k) => ensureGroup(this.cmd, k))).catch(() => undefined);
+          await this.ensureGroups().catch((e: unknown) => this.opts.log.warn({ err: e }, 'could not recreate consumer groups'));
         } else {
-          this.opts.log.error({ err: (err as Error).message }, 'reading jobs failed; retrying');
-          await new Promise((r) => setTimeout(r, 500));
+          if (message !== lastError) this.opts.log.warn({ err: message }, 'reading jobs failed; retrying once Redis answers');
+          lastError = message;
+          await sleep(100, signal);
         }
         continue;
       }
-      for (const [key, entries] of result ?? []) for (const [entryId, fields] of entries) this.run(key, entryId, fields);
+      for (const [key, entries] of result ?? []) for (const entry of entries) this.run(key, entry);
     }
   }
 
+  private runOrQueue(key: string, entry: StreamEntry): void {
+    if (this.running.size < this.opts.concurrency) this.run(key, entry);
+    else this.claimed.push([key, entry]);
+  }
+
   /** Runs one job and replies; never throws (a failure becomes that job's reply). */
-  private run(key: string, entryId: string, fields: string[]): void {
-    const field = (name: string) => fields[fields.indexOf(name) + 1];
-    let job: JobData;
-    try {
-      job = JSON.parse(field(JOB_FIELD) ?? '') as JobData;
-    } catch (err) {
-      this.opts.log.error({ err, entryId }, 'dropping an unreadable job entry');
-      void this.finish(key, entryId);
+  private run(key: string, [entryId, fields]: StreamEntry): void {
+    const job = parseJob(fields);
+    if (!job) {
+      this.opts.log.error({ entryId }, 'dropping an unreadable job entry');
+      this.deliver(key, entryId, undefined, Date.now() + UNREADABLE_ENTRY_RETRY_MS).catch((err: unknown) =>
+        this.opts.log.error({ err, entryId }, 'could not drop an unreadable job entry'),
+      );
       return;
     }
-    const replyTo = field(REPLY_TO_FIELD) ?? '';
-    this.running.set(job.id, { key, entryId });
+    const replyTo = field(fields, REPLY_TO_FIELD) ?? '';
+    this.running.set(entryId, job.deadline);
     this.opts.log.debug({ jobId: job.id, model: job.model }, 'job started');
     void (async () => {
       let reply: Reply;
@@ -130,74 +167,40 @@ export class RedisConsumer implements JobConsumer {
       }
       // An expired job's client has already had its 504: nobody listens, so just drop it.
       const expired = !reply.ok && reply.failure.code === 'DEADLINE_EXCEEDED';
-      await this.finish(key, entryId, expired ? undefined : { reply, replyTo }).catch((err: unknown) =>
-        this.opts.log.error({ err, jobId: job.id }, 'could not deliver a reply; the job will be claimed again'),
-      );
-      this.running.delete(job.id);
-      this.slotFreed?.();
-      this.slotFreed = undefined;
-      if (this.running.size === 0) this.drained?.();
+      try {
+        await this.deliver(key, entryId, expired ? undefined : { reply, replyTo }, job.deadline);
+      } catch (err) {
+        this.opts.log.error({ err: (err as Error).message, jobId: job.id }, 'could not deliver a reply before the deadline');
+      } finally {
+        this.running.delete(entryId);
+        this.slotFreed?.();
+        this.slotFreed = undefined;
+        const next = this.claimed.shift();
+        if (next) this.run(...next);
+        else if (this.running.size === 0) this.drained?.();
+      }
     })();
   }
 
-  /** Stores and publishes the reply, then acknowledges and deletes the entry, in one round trip. */
-  private async finish(key: string, entryId: string, answer?: { reply: Reply; replyTo: string }): Promise<void> {
-    const tx = this.cmd.multi();
-    if (answer) {
-      const text = JSON.stringify(answer.reply);
-      tx.set(resultKey(this.opts.prefix, answer.reply.id), text, 'EX', this.opts.resultTtlS);
-      if (answer.replyTo) tx.publish(answer.replyTo, text);
-    }
-    tx.xack(key, GROUP, entryId).xdel(key, entryId);
-    await tx.exec();
-  }
-
-  /** Resets the idle time of our running jobs, so nobody mistakes them for abandoned. */
-  private async touchRunning(): Promise<void> {
-    const byKey = new Map<string, string[]>();
-    for (const r of this.running.values()) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r.entryId]);
-    await Promise.all(
-      [...byKey].map(([key, ids]) => this.cmd.call('XCLAIM', key, GROUP, this.opts.workerId, 0, ...ids, 'JUSTID')),
-    );
-  }
-
-  /** Claims jobs left idle by dead workers; fails those that have already killed too many workers. */
-  private async claimAbandoned(): Promise<void> {
-    for (const key of this.keys) {
-      const free = this.opts.concurrency - this.running.size;
-      if (free <= 0 || this.closing) return;
-      const pending = (await this.cmd.call('XPENDING', key, GROUP, 'IDLE', this.opts.lockMs, '-', '+', free)) as [
-        string,
-        string,
-        number,
-        number,
-      ][];
-      for (const [entryId, consumer, , deliveries] of pending) {
-        // Our own job looks idle when a long inference delayed the touch timer: it is still running here.
-        if (consumer === this.opts.workerId && [...this.running.values()].some((r) => r.entryId === entryId)) continue;
-        const claimed = (await this.cmd.call('XCLAIM', key, GROUP, this.opts.workerId, this.opts.lockMs, entryId)) as StreamEntry[];
-        const entry = claimed[0];
-        if (!entry || !entry[1]) continue; // someone else claimed it first, or it was deleted meanwhile
-        this.opts.log.warn({ entryId, from: consumer, deliveries }, 'claimed a job abandoned by another worker');
-        if (deliveries >= MAX_DELIVERIES) {
-          const fields = entry[1];
-          const job = JSON.parse(fields[fields.indexOf(JOB_FIELD) + 1] ?? '{}') as JobData;
-          const reply: Reply = {
-            id: job.id,
-            ok: false,
-            failure: { code: 'PREDICTION_FAILED', detail: `${deliveries} workers stopped while handling this image` },
-          };
-          await this.finish(key, entryId, { reply, replyTo: fields[fields.indexOf(REPLY_TO_FIELD) + 1] ?? '' });
-          continue;
+  /** Stores and publishes the reply, then acknowledges and deletes the entry; retried until `deadline`. */
+  private async deliver(key: string, entryId: string, answer: { reply: Reply; replyTo: string } | undefined, deadline = 0): Promise<void> {
+    for (;;) {
+      try {
+        const tx = this.cmd.multi();
+        if (answer) {
+          const text = JSON.stringify(answer.reply);
+          tx.set(resultKey(this.opts.prefix, answer.reply.id), text, 'EX', this.opts.resultTtlS);
+          if (answer.replyTo) tx.publish(answer.replyTo, text);
         }
-        this.run(key, entryId, entry[1]);
+        tx.xack(key, GROUP, entryId).xdel(key, entryId);
+        await execChecked(tx, GONE);
+        return;
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+        await waitUntilReady(this.cmd, Math.max(0, deadline - Date.now()));
+        await sleep(50);
       }
     }
-  }
-
-  private async beat(): Promise<void> {
-    const beat: WorkerBeat = { models: this.opts.models, host: hostname(), pid: process.pid, at: Date.now() };
-    await this.cmd.hset(workersKey(this.opts.prefix), this.opts.workerId, JSON.stringify(beat));
   }
 
   close(): Promise<void> {
@@ -206,18 +209,38 @@ export class RedisConsumer implements JobConsumer {
   }
 
   private async shutdown(): Promise<void> {
-    for (const t of this.timers) clearInterval(t);
-    // Readiness first: stop advertising, stop reading; then let running jobs finish and reply.
-    await this.cmd.hdel(workersKey(this.opts.prefix), this.opts.workerId).catch((err: unknown) =>
-      this.opts.log.warn({ err }, 'could not remove the worker heartbeat'),
-    );
+    // Stop being counted as serving, stop reading and sweeping; keep beating while jobs finish, so
+    // nobody takes them over.
+    await this.presence.drain();
+    this.stop.abort();
+    this.stopSweeping?.();
     this.reader.disconnect();
     this.slotFreed?.();
     await this.loop?.catch(() => undefined);
-    if (this.running.size > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-    // The consumer name stays in the group: deleting it would also delete any entry delivered to it
-    // in the instant before the reader closed, which must stay claimable by other workers.
-    await this.cmd.quit().catch((err: unknown) => this.opts.log.warn({ err }, 'redis quit failed'));
+    if (this.running.size > 0) {
+      const until = Math.max(...this.running.values()) + DRAIN_MARGIN_MS;
+      const drained = new Promise<void>((resolve) => (this.drained = resolve));
+      await Promise.race([drained, sleep(Math.max(0, until - Date.now()))]);
+      if (this.running.size > 0) this.opts.log.warn({ jobs: this.running.size }, 'stopping with jobs still running; other workers take them over');
+    }
+    // Jobs claimed but never started stay pending under this worker: once its heartbeat is gone,
+    // another worker takes them over at once.
+    await this.presence.stop().catch((err: unknown) => this.opts.log.warn({ err }, 'could not remove the worker heartbeat'));
+    await closeConnection(this.cmd);
+  }
+}
+
+const field = (fields: string[], name: string): string | undefined => {
+  const i = fields.indexOf(name);
+  return i >= 0 ? fields[i + 1] : undefined;
+};
+
+function parseJob(fields: string[]): JobData | undefined {
+  try {
+    const job = JSON.parse(field(fields, JOB_FIELD) ?? '') as JobData;
+    return typeof job?.id === 'string' ? job : undefined;
+  } catch {
+    return undefined; // the caller logs and drops the entry
   }
 }
 

@@ -5,9 +5,11 @@
  * - `<p>:jobs:<model>`  stream of jobs; consumer group `workers`; entries are deleted once answered
  * - `<p>:result:<id>`   the reply of a finished job (expires after RESULT_TTL_S); makes replies idempotent
  * - `<p>:replies:<api>` pub/sub channel of one api process, where workers publish replies
- * - `<p>:workers`       hash of worker heartbeats (which models each live worker holds)
+ * - `<p>:workers`       hash: worker id → what it holds (models served, models broken, draining)
+ * - `<p>:beats`         sorted set: worker id → time of its last heartbeat, by Redis's clock (so
+ *                       hosts with skewed clocks agree on who is alive)
  */
-import type { JobFailure, JobResult } from '../job-contract.ts';
+import type { BrokenModel, JobFailure, JobResult } from '../job-contract.ts';
 import type { RedisConnection } from './redis-connection.ts';
 
 export const GROUP = 'workers';
@@ -15,23 +17,27 @@ export const jobsKey = (prefix: string, model: string) => `${prefix}:jobs:${mode
 export const resultKey = (prefix: string, id: string) => `${prefix}:result:${id}`;
 export const repliesChannel = (prefix: string, apiId: string) => `${prefix}:replies:${apiId}`;
 export const workersKey = (prefix: string) => `${prefix}:workers`;
+export const beatsKey = (prefix: string) => `${prefix}:beats`;
 
 /** What a worker sends back for one job. */
 export type Reply = { id: string; ok: true; result: JobResult } | { id: string; ok: false; failure: JobFailure };
 
-/** A job as it sits in the stream: the job plus where to reply. */
+/** A job as it sits in the stream: the job, where to reply, and its id (to find it without parsing). */
 export const JOB_FIELD = 'job';
 export const REPLY_TO_FIELD = 'replyTo';
+export const ID_FIELD = 'id';
 
+/** What a worker says of itself with each heartbeat. */
 export interface WorkerBeat {
   models: string[];
+  broken: BrokenModel[];
   host: string;
   pid: number;
-  at: number;
+  /** Finishing its jobs before it stops: alive, but takes no new ones. */
+  draining?: boolean;
 }
-export const HEARTBEAT_MS = 2000;
-/** A worker that has not beaten for this long is presumed dead. */
-export const HEARTBEAT_STALE_MS = 3 * HEARTBEAT_MS;
+/** Heartbeats per WORKER_DEAD_AFTER_MS: four, so one or two late beats never look like a death. */
+export const heartbeatEvery = (deadAfterMs: number): number => Math.max(50, Math.floor(deadAfterMs / 4));
 /** A job whose workers died this many times is failed instead of being delivered again (a poison image). */
 export const MAX_DELIVERIES = 3;
 

@@ -1,12 +1,13 @@
 /** The api side of the Redis queue against a real Redis (fails, never skips, without one). */
-import { DEFAULT_REDIS_URL } from '../config.ts';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, it } from 'node:test';
 import { AppError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { redisAnswers } from '../redis-probe.ts';
+import { DEFAULT_REDIS_URL } from '../config.ts';
 import { deleteRedisPrefix } from '../../../tests/helpers/processes.ts';
+import { startPrivateRedis } from '../../../tests/helpers/redis-server.ts';
 import { RedisConsumer } from './redis-consumer.ts';
 import { RedisProducer } from './redis-producer.ts';
 
@@ -16,8 +17,10 @@ const producer = new RedisProducer({
   redisUrl: REDIS_URL,
   prefix,
   maxQueued: 1,
+  deadAfterMs: 2000,
   log: createLogger('silent', 'test'),
 });
+const soon = () => Date.now() + 1000;
 after(async () => {
   await producer.close();
   await deleteRedisPrefix(prefix);
@@ -34,13 +37,14 @@ const job = (deadlineMs: number) => ({
 
 it('a full queue refuses the next job at once, and admits() says so before any upload is read', async () => {
   assert.ok(await redisAnswers(REDIS_URL, 1000), `Redis must answer at ${REDIS_URL}`);
-  assert.equal(await producer.admits('m'), true);
+  assert.ok(await producer.whenReady(5000));
+  assert.equal(await producer.admits('m', soon()), true);
   // No worker: the first job stays queued until its deadline.
   const first = producer.submit(job(1500)).catch((err: unknown) => err);
   await new Promise((r) => setTimeout(r, 50));
   await assert.rejects(producer.submit(job(1500)), (err: unknown) => err instanceof AppError && err.code === 'QUEUE_FULL' && err.retryAfterS === 1);
-  assert.equal(await producer.admits('m'), false);
-  assert.equal(await producer.admits('other-model'), true);
+  assert.equal(await producer.admits('m', soon()), false);
+  assert.equal(await producer.admits('other-model', soon()), true);
   const firstOutcome = await first;
   assert.ok(firstOutcome instanceof AppError && firstOutcome.code === 'DEADLINE_EXCEEDED');
 });
@@ -52,7 +56,7 @@ it('a job added before any worker exists is answered once a worker starts', asyn
     resultTtlS: 60,
     models: ['late'],
     concurrency: 1,
-    lockMs: 5000,
+    deadAfterMs: 2000,
     workerId: 'late-worker',
     log: createLogger('silent', 'test'),
     handler: async (j) => ({ id: j.id, model: j.model, modelVersion: '1', predictions: [{ label: 'x', score: 1 }], timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0 }, worker: 'late-worker' }),
@@ -64,5 +68,30 @@ it('a job added before any worker exists is answered once a worker starts', asyn
     assert.equal((await answer).worker, 'late-worker');
   } finally {
     await consumer.close();
+  }
+});
+
+it('a job Redis lost in a restart is added again on reconnect, and answered by a worker that starts after', async () => {
+  const redis = await startPrivateRedis();
+  const log = createLogger('silent', 'test');
+  const api = new RedisProducer({ redisUrl: redis.url, prefix: 'readd', maxQueued: 4, deadAfterMs: 2000, log });
+  const consumer = new RedisConsumer({
+    redisUrl: redis.url, prefix: 'readd', resultTtlS: 60, models: ['m'], concurrency: 1, deadAfterMs: 2000, workerId: 'after-restart', log,
+    handler: async (j) => ({ id: j.id, model: j.model, modelVersion: '1', predictions: [{ label: 'x', score: 1 }], timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0 }, worker: 'after-restart' }),
+  });
+  try {
+    assert.ok(await api.whenReady(5000));
+    const answer = api.submit(job(8000));
+    await new Promise((r) => setTimeout(r, 100)); // added to the stream, and nobody reads it yet
+    await redis.kill();
+    await assert.rejects(api.submit(job(8000)), (err: unknown) => err instanceof AppError && err.code === 'NOT_READY' && err.retryAfterS === 1);
+    await redis.restart(); // empty: the stream and the job in it are gone
+    assert.ok(await api.whenReady(5000));
+    await consumer.start();
+    assert.equal((await answer).worker, 'after-restart');
+  } finally {
+    await consumer.close();
+    await api.close();
+    await redis.stop();
   }
 });

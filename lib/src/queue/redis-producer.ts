@@ -4,69 +4,98 @@
  * process's own pub/sub channel: one subscription shared by every in-flight request, no polling and no
  * connection per request. Replies are also stored under the job id, so a reply published while the
  * subscription was reconnecting is picked up when it comes back.
+ *
+ * Faults: every Redis call is bounded by its request's deadline, and while the connection is down
+ * nothing waits: calls fail at once with 503 NOT_READY. The api keeps every job it waits for
+ * (held-jobs); when Redis comes back after a restart that lost them, it adds them again (idempotent
+ * by job id), so a Redis restart loses no job even without persistence.
  */
 import { randomUUID } from 'node:crypto';
-import { AppError } from '../errors.ts';
-import type { JobData, JobProducer, JobResult } from '../job-contract.ts';
+import { sleep, withDeadline } from '../deadline.ts';
+import { AppError, isAppError } from '../errors.ts';
+import type { JobData, JobProducer, JobResult, WorkerView } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
-import { connectRedis, type RedisConnection } from './redis-connection.ts';
-import {
-  HEARTBEAT_STALE_MS,
-  JOB_FIELD,
-  jobsKey,
-  repliesChannel,
-  REPLY_TO_FIELD,
-  resultKey,
-  workersKey,
-  type Reply,
-  type WorkerBeat,
-} from './redis-keys.ts';
+import { HeldJobs } from './held-jobs.ts';
+import { closeConnection, connectRedis, isReady, type RedisConnection } from './redis-connection.ts';
+import { beatsKey, jobsKey, repliesChannel, resultKey, workersKey, type Reply } from './redis-keys.ts';
+import { withScripts, type ScriptedConnection } from './redis-scripts.ts';
 import { WaiterRegistry } from './waiter-registry.ts';
+import { viewFromBeats, WorkerViewMemory } from './worker-view.ts';
 
 export interface RedisProducerOptions {
   redisUrl: string;
   prefix: string;
   /** Jobs queued or running per model before new ones are refused. */
   maxQueued: number;
+  /** A worker whose heartbeat is older than this is not counted (WORKER_DEAD_AFTER_MS). */
+  deadAfterMs: number;
   log: Logger;
 }
 
-/** Adds the job unless the stream already holds `max` entries; returns the length before, or -1 when full. */
-const BOUNDED_ADD = `
-local n = redis.call('XLEN', KEYS[1])
-if n >= tonumber(ARGV[1]) then return -1 - n end
-redis.call('XADD', KEYS[1], '*', '${JOB_FIELD}', ARGV[2], '${REPLY_TO_FIELD}', ARGV[3])
-return n`;
-
 /** How long a queue length seen in a reply is trusted for admission without asking Redis again. */
 const LENGTH_FRESH_MS = 100;
+/** Queue lengths remembered (keys come from requests, so the map is bounded). */
+const MAX_LENGTHS = 1024;
+/** Bound on any single command, whatever the request's deadline. */
+const COMMAND_TIMEOUT_MS = 2000;
 
-type BoundedAdd = RedisConnection & { boundedAdd(key: string, max: number, job: string, replyTo: string): Promise<number> };
+const unreachable = (cause?: unknown) =>
+  new AppError('NOT_READY', 'the queue (Redis) is unreachable', { retryAfterS: 1, cause });
 
 export class RedisProducer implements JobProducer {
-  private readonly cmd: BoundedAdd;
+  private readonly cmd: ScriptedConnection;
   private readonly sub: RedisConnection;
   private readonly channel: string;
   private readonly waiters = new WaiterRegistry<JobResult>();
+  private readonly held: HeldJobs;
+  private readonly views = new WorkerViewMemory();
   /** Per model, the last queue length seen (from adds or XLEN) and when. */
   private readonly lastLength = new Map<string, { length: number; at: number }>();
-  private subscribed?: Promise<unknown>;
+  private subscribed = false;
+  /** Redis's run_id: a new one after a reconnect means Redis restarted and may have lost every job. */
+  private runId?: string;
   private closed = false;
 
   constructor(private readonly opts: RedisProducerOptions) {
     this.channel = repliesChannel(opts.prefix, randomUUID());
-    this.cmd = connectRedis(opts.redisUrl, 'api-commands', opts.log) as BoundedAdd;
-    this.cmd.defineCommand('boundedAdd', { numberOfKeys: 1, lua: BOUNDED_ADD });
+    this.held = new HeldJobs(opts.maxQueued);
+    this.cmd = withScripts(connectRedis(opts.redisUrl, 'api-commands', opts.log, { commandTimeoutMs: COMMAND_TIMEOUT_MS }));
+    this.cmd.on('ready', () => void this.afterReconnect());
     this.sub = connectRedis(opts.redisUrl, 'api-replies', opts.log);
     this.sub.on('message', (_channel: string, message: string) => this.onReply(message));
-    // After a reconnect ioredis resubscribes by itself; replies sent in the gap are in result keys.
-    this.sub.on('ready', () => void this.recoverMissedReplies());
+    this.sub.on('close', () => (this.subscribed = false));
+    this.sub.on('ready', () => void this.subscribe());
   }
 
-  /** Subscribes to this process's reply channel; call before serving. */
-  start(): Promise<unknown> {
-    this.subscribed ??= this.sub.subscribe(this.channel);
-    return this.subscribed;
+  /** True when jobs can be submitted now: commands and the reply subscription are both up. */
+  get ready(): boolean {
+    return !this.closed && this.subscribed && isReady(this.cmd);
+  }
+
+  /** Resolves true once ready (for tools and tests that want to submit right after starting), false after `timeoutMs`. */
+  async whenReady(timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (!this.ready && !this.closed && Date.now() < until) await sleep(20);
+    return this.ready;
+  }
+
+  private async subscribe(): Promise<void> {
+    try {
+      await this.sub.subscribe(this.channel);
+      this.subscribed = true;
+    } catch (err) {
+      this.opts.log.warn({ err }, 'could not subscribe to the reply channel; retrying on the next reconnect');
+      return;
+    }
+    // Replies published while the subscription was down are in their result keys.
+    const ids = this.waiters.ids();
+    if (ids.length === 0 || !isReady(this.cmd)) return;
+    try {
+      const stored = await this.cmd.mget(...ids.map((id) => resultKey(this.opts.prefix, id)));
+      for (const raw of stored) if (raw) this.onReply(raw);
+    } catch (err) {
+      this.opts.log.warn({ err }, 'could not check for replies missed while reconnecting');
+    }
   }
 
   private onReply(message: string): void {
@@ -81,75 +110,108 @@ export class RedisProducer implements JobProducer {
     else this.waiters.reject(reply.id, new AppError(reply.failure.code, reply.failure.detail));
   }
 
-  private async recoverMissedReplies(): Promise<void> {
-    const ids = this.waiters.ids();
-    if (ids.length === 0) return;
+  /** After every (re)connect: notice a Redis restart, and add again the jobs it may have lost. */
+  private async afterReconnect(): Promise<void> {
     try {
-      const stored = await this.cmd.mget(...ids.map((id) => resultKey(this.opts.prefix, id)));
-      for (const raw of stored) if (raw) this.onReply(raw);
+      const info = await this.cmd.info('server');
+      const runId = /run_id:(\w+)/.exec(info)?.[1];
+      if (this.runId && runId !== this.runId) {
+        this.opts.log.warn({ waiting: this.held.size }, 'Redis restarted: adding again the jobs this api waits for');
+        this.held.forgetAdds();
+        this.views.startGrace(this.opts.deadAfterMs);
+      }
+      this.runId = runId;
+      let readded = 0;
+      for (const job of this.held.toReadd()) {
+        readded += await this.cmd.readd(jobsKey(this.opts.prefix, job.model), resultKey(this.opts.prefix, job.id), JSON.stringify(job), this.channel, job.id);
+        this.held.confirm(job.id);
+      }
+      if (readded) this.opts.log.info({ readded }, 'jobs added again after reconnecting');
     } catch (err) {
-      this.opts.log.warn({ err }, 'could not check for replies missed while reconnecting');
+      this.opts.log.warn({ err }, 'could not add jobs again after reconnecting; retrying on the next reconnect');
     }
   }
 
+  /** Bounds a Redis call by the request's deadline; fails at once (503) while Redis is away. */
+  private guarded<T>(deadline: number, work: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new AppError('NOT_READY', 'the api is shutting down', { retryAfterS: 1 }));
+    if (!isReady(this.cmd)) return Promise.reject(unreachable());
+    const call = work().catch((err: unknown) => {
+      throw isAppError(err) ? err : unreachable(err);
+    });
+    return withDeadline(call, deadline, () => new AppError('DEADLINE_EXCEEDED', 'the queue (Redis) did not answer in time'));
+  }
+
   async submit(job: JobData): Promise<JobResult> {
-    if (this.closed) throw new AppError('NOT_READY', 'the api is shutting down');
-    // No consumer group is made here: workers create it reading from the stream's start, so jobs
-    // added before any worker ran are still delivered.
-    await this.start();
+    if (this.closed) throw new AppError('NOT_READY', 'the api is shutting down', { retryAfterS: 1 });
+    if (!this.ready) throw unreachable();
+    if (!this.held.hold(job)) {
+      throw new AppError('QUEUE_FULL', `${this.opts.maxQueued} jobs are waiting for model ${job.model}`, { retryAfterS: 1 });
+    }
     const result = this.waiters.wait(job.id, job.deadline);
-    const added = this.cmd.boundedAdd(jobsKey(this.opts.prefix, job.model), this.opts.maxQueued, JSON.stringify(job), this.channel).then(
-      (before) => {
-        this.lastLength.set(job.model, { length: before < 0 ? -1 - before : before + 1, at: Date.now() });
-        if (before < 0) {
-          const queued = -1 - before;
-          this.waiters.reject(job.id, new AppError('QUEUE_FULL', `${queued} jobs are queued or running for model ${job.model}`, { retryAfterS: 1 }));
-        }
-      },
-      (err: unknown) => this.waiters.reject(job.id, new AppError('NOT_READY', 'the queue did not accept the job', { cause: err, retryAfterS: 1 })),
-    );
-    // One handler for both: the deadline may pass while the add is still in flight.
-    const [answer] = await Promise.all([result, added]);
-    return answer;
+    const release = () => this.held.release(job.id);
+    result.then(release, release);
+    // The add settles the waiter itself on failure; the caller waits for the answer, never past the deadline.
+    void this.add(job);
+    return result;
+  }
+
+  private async add(job: JobData): Promise<void> {
+    try {
+      // No consumer group is made here: workers create it reading from the stream's start, so jobs
+      // added before any worker ran are still delivered.
+      const before = await this.cmd.boundedAdd(jobsKey(this.opts.prefix, job.model), this.opts.maxQueued, JSON.stringify(job), this.channel, job.id);
+      this.rememberLength(job.model, before < 0 ? -1 - before : before + 1);
+      if (before < 0) {
+        this.waiters.reject(job.id, new AppError('QUEUE_FULL', `${-1 - before} jobs are queued or running for model ${job.model}`, { retryAfterS: 1 }));
+      } else {
+        this.held.confirm(job.id);
+      }
+    } catch (err) {
+      // The connection dropped mid-add: the job may or may not be in Redis. It stays held and is
+      // added again (idempotently) on reconnect; its deadline still bounds the wait.
+      if (!isReady(this.cmd)) this.opts.log.warn({ jobId: job.id }, 'Redis dropped while adding a job; it is added again on reconnect');
+      else this.waiters.reject(job.id, unreachable(err));
+    }
+  }
+
+  private rememberLength(model: string, length: number): void {
+    if (this.lastLength.size >= MAX_LENGTHS && !this.lastLength.has(model)) this.lastLength.clear();
+    this.lastLength.set(model, { length, at: Date.now() });
   }
 
   /**
    * A recent length settles it without a round trip (full, or less than half full); near the bound, or
    * when nothing recent is known, one XLEN decides, which costs far less than reading an upload.
    */
-  async admits(model: string): Promise<boolean> {
+  async admits(model: string, deadline: number): Promise<boolean> {
+    if (!this.ready) throw unreachable();
+    if (this.held.countFor(model) >= this.opts.maxQueued) return false;
     const seen = this.lastLength.get(model);
-    const now = Date.now();
-    if (seen && now - seen.at < LENGTH_FRESH_MS) {
+    if (seen && Date.now() - seen.at < LENGTH_FRESH_MS) {
       if (seen.length >= this.opts.maxQueued) return false;
       if (seen.length < this.opts.maxQueued / 2) return true;
     }
-    const length = await this.cmd.xlen(jobsKey(this.opts.prefix, model));
-    this.lastLength.set(model, { length, at: Date.now() });
+    const length = await this.guarded(deadline, () => this.cmd.xlen(jobsKey(this.opts.prefix, model)));
+    this.rememberLength(model, length);
     return length < this.opts.maxQueued;
   }
 
-  async servedModels(): Promise<Map<string, number>> {
-    const beats = await this.cmd.hgetall(workersKey(this.opts.prefix));
-    const now = Date.now();
-    const served = new Map<string, number>();
-    for (const raw of Object.values(beats)) {
-      const beat = JSON.parse(raw) as WorkerBeat;
-      if (now - beat.at > HEARTBEAT_STALE_MS) continue;
-      for (const m of beat.models) served.set(m, (served.get(m) ?? 0) + 1);
-    }
-    return served;
+  async workerView(deadline: number): Promise<WorkerView> {
+    const { prefix, deadAfterMs } = this.opts;
+    const flat = await this.guarded(deadline, () => this.cmd.liveBeats(workersKey(prefix), beatsKey(prefix), deadAfterMs));
+    return this.views.merge(viewFromBeats(flat));
   }
 
-  async ping(): Promise<boolean> {
-    if (this.cmd.status !== 'ready') return false;
-    return (await this.cmd.ping().catch(() => '')) === 'PONG';
+  async ping(deadline: number): Promise<boolean> {
+    if (!this.ready) return false;
+    return (await this.guarded(deadline, () => this.cmd.ping()).catch(() => '')) === 'PONG';
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.waiters.rejectAll(() => new AppError('NOT_READY', 'the api is shutting down'));
-    await Promise.allSettled([this.sub.quit(), this.cmd.quit()]);
+    this.waiters.rejectAll(() => new AppError('NOT_READY', 'the api is shutting down', { retryAfterS: 1 }));
+    await Promise.all([closeConnection(this.sub), closeConnection(this.cmd)]);
   }
 }

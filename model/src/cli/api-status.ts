@@ -10,11 +10,12 @@ export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
 export const API_TIMEOUT_MS = 500;
 
 export type ApiStatus =
-  | { reachable: true; workers: Map<string, number>; defaultModel?: string }
+  /** `broken`: models a live worker could not load, with the reason it gave. */
+  | { reachable: true; workers: Map<string, number>; broken: Map<string, string>; defaultModel?: string }
   /** `reason` is for the table; `detail` is the underlying error, for DEBUG output. */
   | { reachable: false; reason: string; detail?: string };
 
-/** GET `${apiUrl}/v1/models` → `{default?, models:[{name, workers}]}`; never throws. */
+/** GET `${apiUrl}/v1/models` → `{default?, models:[{name, workers}], broken?:[{name, reason}]}`; never throws. */
 export async function fetchServedModels(apiUrl: string, fetchImpl: typeof fetch = fetch): Promise<ApiStatus> {
   const url = `${apiUrl.replace(/\/+$/, '')}/v1/models`;
   let response: Response;
@@ -29,19 +30,25 @@ export async function fetchServedModels(apiUrl: string, fetchImpl: typeof fetch 
     return { reachable: false, reason: `api answered HTTP ${response.status}` };
   }
   // A body that is not JSON is reported below as an unexpected body, like JSON of the wrong shape.
-  const body = (await response.json().catch(() => undefined)) as { models?: unknown; default?: unknown } | undefined;
+  const body = (await response.json().catch(() => undefined)) as { models?: unknown; default?: unknown; broken?: unknown } | undefined;
   if (!body || !Array.isArray(body.models)) return { reachable: false, reason: 'api answered an unexpected body' };
   const workers = new Map<string, number>();
   for (const m of body.models as { name?: unknown; workers?: unknown }[]) {
     if (typeof m?.name === 'string') workers.set(m.name, typeof m.workers === 'number' ? m.workers : 0);
   }
-  return { reachable: true, workers, ...(typeof body.default === 'string' ? { defaultModel: body.default } : {}) };
+  const broken = new Map<string, string>();
+  for (const b of (Array.isArray(body.broken) ? body.broken : []) as { name?: unknown; reason?: unknown }[]) {
+    if (typeof b?.name === 'string') broken.set(b.name, typeof b.reason === 'string' ? b.reason : 'no reason given');
+  }
+  return { reachable: true, workers, broken, ...(typeof body.default === 'string' ? { defaultModel: body.default } : {}) };
 }
 
-/** `yes (2 workers)`, `yes (1 worker, default)`, `no`, or `? (api not running)`. */
+/** `yes (2 workers)`, `yes (1 worker, default)`, `no`, `FAILED on a worker`, or `? (api not running)`. */
 export function loadedColumn(status: ApiStatus, name: string): string {
   if (!status.reachable) return `? (${status.reason})`;
   const n = status.workers.get(name) ?? 0;
   const isDefault = status.defaultModel === name ? ', default' : '';
-  return n > 0 ? `yes (${n} worker${n === 1 ? '' : 's'}${isDefault})` : 'no';
+  const failed = status.broken.has(name) ? 'FAILED on a worker' : '';
+  if (n > 0) return `yes (${n} worker${n === 1 ? '' : 's'}${isDefault})${failed ? `, ${failed}` : ''}`;
+  return failed || 'no';
 }

@@ -17,6 +17,7 @@ import { installModel } from '../repository/model-repository.ts';
 import { CATALOG, findCatalogEntry } from '../pull/catalog.ts';
 import { FakeMirror } from '../../test/fake-mirror.ts';
 import { fixtureEntry, fixtureModelBytes, FIXTURE_LABELS } from '../../test/test-catalog.ts';
+import { generateModel } from '../generate/generate.ts';
 import { main } from './models-cli.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -83,7 +84,13 @@ before(async () => {
   api = createServer((req, res) => {
     if (req.url === '/v1/models') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ default: 'alpha', models: [{ name: 'alpha', workers: 2 }, { name: 'beta', workers: 0 }] }));
+      res.end(
+        JSON.stringify({
+          default: 'alpha',
+          models: [{ name: 'alpha', workers: 2 }, { name: 'beta', workers: 0 }],
+          broken: [{ name: 'beta', reason: 'model "beta": ONNX Runtime cannot load it: protobuf parsing failed' }],
+        }),
+      );
     } else res.writeHead(404).end();
   });
   apiUrl = await listen(api);
@@ -112,7 +119,7 @@ describe('models command, spawned', () => {
     assert.match(run.stdout, /pull mobilenetv2-12-int8/);
   });
 
-  test('list shows models with input, classes and what the api serves, then broken folders', async () => {
+  test('list shows models with input, classes and what the api serves, then broken folders and models workers could not load', async () => {
     await installFixture('alpha');
     await installFixture('beta');
     await mkdir(join(modelsDir, 'half-copied'));
@@ -123,8 +130,9 @@ describe('models command, spawned', () => {
     const lines = run.stdout.split('\n');
     assert.match(lines[0]!, /^NAME\s+SOURCE\s+SIZE\s+INPUT\s+CLASSES\s+LOADED$/);
     assert.match(lines[1]!, /^alpha\s+zoo\.invalid\s+2\.00 KiB\s+NCHW float32 32×32 RGB\s+3\s+yes \(2 workers, default\)$/);
-    assert.match(lines[2]!, /^beta\s+.*\s+no$/);
+    assert.match(lines[2]!, /^beta\s+.*\s+FAILED on a worker$/);
     assert.match(run.stdout, /broken folders in .*:\n {2}half-copied: .*config\.json is not valid JSON/);
+    assert.match(run.stdout, /models the running workers could not load \(not served by them\):\n {2}beta: .*protobuf parsing failed/);
 
     const offline = await runMain(['list']);
     assert.match(offline.stdout, /^alpha\s+.*\? \(api not running\)$/m);
@@ -200,14 +208,23 @@ describe('models command, spawned', () => {
 });
 
 describe('models command, in-process', () => {
-  test('info shows the config, labels and the file sha256', async () => {
-    await installFixture('alpha');
+  test('info shows the config, labels and the file sha256, and fails when ONNX Runtime cannot load the file', async () => {
+    await installFixture('alpha'); // its model.onnx is random bytes
     const run = await runMain(['info', 'alpha'], { API_URL: apiUrl });
-    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stdout, /^loads: +NO: model "alpha": ONNX Runtime cannot load /m);
+    assert.match(run.stderr, /^error: model "alpha" does not load, so no worker serves it/);
     assert.match(run.stdout, /^sha256: +[0-9a-f]{64} \(no sha256 recorded in provenance\)$/m);
     assert.match(run.stdout, /^labels: +labels\.txt: 3 classes shown as keras: red_thing, green_thing, blue_thing$/m);
     assert.match(run.stdout, /^loaded: +yes \(2 workers, default\)$/m);
     assert.match(run.stdout, /"name": "alpha"/);
+  });
+
+  test('info says a real model loads, and exits 0', async () => {
+    await generateModel('tiny-rgb', modelsDir);
+    const run = await runMain(['info', 'tiny-rgb']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^loads: +yes: ONNX Runtime opened it/m);
   });
 
   test('a name that is not a folder name is a usage error, so nothing outside MODELS_DIR is touched', async () => {

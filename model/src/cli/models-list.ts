@@ -7,7 +7,7 @@ import { stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ModelConfig } from '../repository/model-config.ts';
-import { listModels, loadModelEntry, CONFIG_FILE } from '../repository/model-repository.ts';
+import { listModels, loadModelEntry, CONFIG_FILE, type ModelEntry } from '../repository/model-repository.ts';
 import { formatBytes } from '../pull/format-units.ts';
 import { fetchServedModels, loadedColumn, DEFAULT_API_URL, type ApiStatus } from './api-status.ts';
 import { oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
@@ -50,16 +50,18 @@ export async function listVerb(ctx: CliContext, args: string[]): Promise<void> {
     ctx.print('get one with `npm run models -- pull mobilenetv2-12-int8`; `npm run models -- catalog` lists what can be pulled');
     return;
   }
+  let status: ApiStatus | undefined;
   if (models.length > 0) {
-    const status = await apiStatusFor(ctx);
-    if (!status.reachable && status.detail && ctx.env.DEBUG === '1') ctx.stderr.write(`api check: ${status.detail}\n`);
+    const api = await apiStatusFor(ctx);
+    status = api;
+    if (!api.reachable && api.detail && ctx.env.DEBUG === '1') ctx.stderr.write(`api check: ${api.detail}\n`);
     const rows = models.map((m) => [
       m.name,
       shortSource(m.config.provenance?.source),
       formatBytes(m.sizeBytes),
       describeInput(m.config.input),
       String(m.labels.length),
-      loadedColumn(status, m.name),
+      loadedColumn(api, m.name),
     ]);
     for (const line of renderTable(['name', 'source', 'size', 'input', 'classes', 'loaded'], rows)) ctx.print(line);
   }
@@ -67,6 +69,12 @@ export async function listVerb(ctx: CliContext, args: string[]): Promise<void> {
     if (models.length > 0) ctx.print('');
     ctx.print(`broken folders in ${ctx.modelsDir} (not served):`);
     for (const b of broken) ctx.print(`  ${b.name}: ${oneLine(b.error)}`);
+  }
+  const failed = status?.reachable ? [...status.broken] : [];
+  if (failed.length > 0) {
+    ctx.print('');
+    ctx.print('models the running workers could not load (not served by them):');
+    for (const [name, reason] of failed) ctx.print(`  ${name}: ${oneLine(reason)}`);
   }
 }
 
@@ -100,11 +108,27 @@ export async function infoVerb(ctx: CliContext, args: string[]): Promise<void> {
     ['notes', config.provenance?.notes ?? '-'],
     ['loaded', loadedColumn(status, entry.name)],
   ];
+  const loads = await loadsWithOnnxRuntime(entry);
+  fields.push(['loads', loads.ok ? `yes: ONNX Runtime opened it, and the graph has the input and output config.json names` : `NO: ${oneLine(loads.reason)}`]);
   const width = Math.max(...fields.map(([k]) => k.length)) + 1;
   for (const [key, value] of fields) ctx.print(`${`${key}:`.padEnd(width)} ${value}`);
   ctx.print('');
   ctx.print(`${join(entry.dir, CONFIG_FILE)}:`);
   for (const line of JSON.stringify(config, null, 2).split('\n')) ctx.print(line);
+  if (!loads.ok) throw new Error(`model "${entry.name}" does not load, so no worker serves it: ${loads.reason}`);
+}
+
+/** Opens the model as a worker would (ONNX Runtime, one thread), checks its config's names, and closes it. */
+async function loadsWithOnnxRuntime(entry: ModelEntry): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    // Loaded here only: every other verb starts faster without ONNX Runtime and sharp.
+    const { Classifier } = await import('../classifier.ts');
+    const classifier = await Classifier.load(entry, { threads: 1, maxPixels: 1 });
+    await classifier.close();
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
 }
 
 /** Streams the file through sha256: model files reach hundreds of MB. */

@@ -1,0 +1,72 @@
+/** The supervisor with stand-in worker processes: back-off only before ready, prompt restarts after, clean stop. */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { createLogger, type Logger } from '@icls/lib/logger';
+import { alive, explicitEnv, waitUntil } from '../../tests/helpers/processes.ts';
+import { WorkerSupervisor } from './worker-supervisor.ts';
+
+const FAKE = fileURLToPath(new URL('../../tests/fixtures/workers/fake-worker.mjs', import.meta.url));
+
+/** A logger whose lines the test can read. */
+function capturedLogger(): { log: Logger; lines: () => { level: number; msg: string; restartInMs?: number }[] } {
+  const out: string[] = [];
+  const log = createLogger('info', 'test', { write: (line) => out.push(...line.split('\n').filter(Boolean)) });
+  return { log, lines: () => out.map((l) => JSON.parse(l)) };
+}
+
+async function supervise(mode: string, count = 1) {
+  const file = join(await mkdtemp(join(tmpdir(), 'icls-supervisor-')), 'starts');
+  const { log, lines } = capturedLogger();
+  const supervisor = new WorkerSupervisor({ count, log, entry: FAKE, nodeArgs: [], env: explicitEnv({ FAKE_WORKER: mode, FAKE_WORKER_LOG: file }) });
+  const starts = async () => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => Number(l.split(' ')[1]));
+  const untilStarts = async (n: number) => {
+    await waitUntil(async () => (await starts()).length >= n, 10_000, `${n} worker starts never happened`);
+    return starts();
+  };
+  supervisor.start();
+  return { supervisor, lines, starts, untilStarts };
+}
+
+describe('WorkerSupervisor', () => {
+  it('backs off a worker that dies before it is ready, doubling each time', async () => {
+    const { supervisor, lines, untilStarts } = await supervise('die-early');
+    await untilStarts(3);
+    await supervisor.stop();
+    const exits = lines().filter((l) => l.restartInMs !== undefined);
+    assert.deepEqual(exits.slice(0, 2).map((l) => l.restartInMs), [500, 1000]);
+    assert.ok(exits.every((l) => l.level === 50 && /before it was ready/.test(l.msg)), JSON.stringify(exits));
+  });
+
+  it('restarts a worker that was ready at once, however often it dies; clean exits are logged at info', async () => {
+    const died = await supervise('ready-then-die');
+    await died.untilStarts(3);
+    await died.supervisor.stop();
+    const delays = died.lines().filter((l) => l.restartInMs !== undefined).map((l) => l.restartInMs);
+    assert.ok(delays.length >= 2 && delays.every((d) => d === 0), `restart delays ${delays.join(', ')}`);
+
+    const clean = await supervise('ready-then-exit-clean');
+    await clean.untilStarts(2);
+    await clean.supervisor.stop();
+    const exit = clean.lines().find((l) => l.restartInMs !== undefined)!;
+    assert.equal(exit.level, 30, 'info');
+    assert.match(exit.msg, /exited cleanly/);
+  });
+
+  it('stop() ends every worker and cancels pending restarts', async () => {
+    const running = await supervise('stay', 2);
+    const pids = await running.untilStarts(2);
+    await running.supervisor.stop();
+    assert.deepEqual(pids.filter(alive), [], 'every worker ended');
+
+    const backingOff = await supervise('die-early');
+    await backingOff.untilStarts(2); // now waiting 1 s before the third start
+    await backingOff.supervisor.stop();
+    const after = (await backingOff.starts()).length;
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal((await backingOff.starts()).length, after, 'no restart after stop()');
+  });
+});
