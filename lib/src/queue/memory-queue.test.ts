@@ -60,30 +60,34 @@ describe('MemoryQueue', () => {
     await q.close();
   });
 
-  test('the bound: beyond maxWaiting waiting jobs → QUEUE_FULL (503) with retryAfterS', async () => {
+  test('the bound, as in Redis: per model, jobs queued or running; beyond it QUEUE_FULL (503) with retryAfterS', async () => {
     const { handler, started, release } = gatedHandler();
     const q = queue(handler, { maxWaiting: 2, concurrency: 1 });
     await q.start();
-    const running = q.submit(job('run')); // taken at once: nothing waiting
-    const w1 = q.submit(job('w1'));
-    const w2 = q.submit(job('w2')); // 2 waiting = the bound
+    const running = q.submit(job('run')); // taken at once, and counted while it runs
+    const w1 = q.submit(job('w1')); // 2 held = the bound
     assert.deepEqual(started, ['run']);
-    await assert.rejects(q.submit(job('w3')), (err) => {
+    assert.equal(await q.admits('m'), false);
+    await assert.rejects(q.submit(job('w2')), (err) => {
       hasCode('QUEUE_FULL', 503)(err);
       assert.equal((err as AppError).retryAfterS, 1);
       return true;
     });
+    // Another model has a bound of its own.
+    assert.equal(await q.admits('other'), true);
+    const o1 = q.submit(job('o1', { model: 'other' }));
     release('run');
     assert.equal((await running).id, 'run');
-    // w1 now runs; one slot is free again
-    const w3 = q.submit(job('w3'));
+    // w1 now runs; one place is free again
+    assert.equal(await q.admits('m'), true);
+    const w2 = q.submit(job('w2'));
     release('w1');
     assert.equal((await w1).id, 'w1');
+    release('o1');
+    assert.equal((await o1).id, 'o1');
     release('w2');
     assert.equal((await w2).id, 'w2');
-    release('w3');
-    assert.equal((await w3).id, 'w3');
-    assert.deepEqual(started, ['run', 'w1', 'w2', 'w3']);
+    assert.deepEqual(started, ['run', 'w1', 'o1', 'w2']);
     await q.close();
   });
 

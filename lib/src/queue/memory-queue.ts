@@ -1,7 +1,9 @@
 /**
  * The in-process queue of embedded mode: api and model in one process, no Redis.
  * It keeps the same promises as the Redis queue (bound → 503, deadline → 504, expired jobs skipped,
- * a failing job fails only its own request) so the code above the queue interface is the same.
+ * a failing job fails only its own request) so the code above the queue interface is the same. The
+ * bound is the Redis queue's too: per model, jobs queued or running (a Redis stream holds an entry
+ * until its reply is sent).
  */
 import { AppError } from '../errors.ts';
 import {
@@ -18,6 +20,7 @@ import type { Logger } from '../logger.ts';
 import { WaiterRegistry } from './waiter-registry.ts';
 
 export interface MemoryQueueOptions {
+  /** Jobs queued or running per model before new ones are refused (QUEUE_MAX_WAITING). */
   maxWaiting: number;
   concurrency: number;
   models: string[];
@@ -31,6 +34,8 @@ export class MemoryQueue implements JobProducer, JobConsumer {
   private readonly waiting: JobData[] = [];
   private readonly waiters = new WaiterRegistry<JobResult>();
   private running = 0;
+  /** Per model, jobs queued or running: what the bound counts. */
+  private readonly held = new Map<string, number>();
   /** Handlers still running, so close() can let them finish (the JobConsumer contract). */
   private readonly inflight = new Set<Promise<unknown>>();
   private started = false;
@@ -46,23 +51,34 @@ export class MemoryQueue implements JobProducer, JobConsumer {
   async submit(job: JobData): Promise<JobResult> {
     if (this.closed) throw new AppError('NOT_READY', 'the service is shutting down');
     if (!this.opts.models.includes(job.model)) throw new AppError('UNKNOWN_MODEL', job.model);
-    if (this.waiting.length >= this.opts.maxWaiting) {
-      throw new AppError('QUEUE_FULL', `${this.waiting.length} jobs are waiting`, { retryAfterS: 1 });
+    const held = this.held.get(job.model) ?? 0;
+    if (held >= this.opts.maxWaiting) {
+      throw new AppError('QUEUE_FULL', `${held} jobs are queued or running for model ${job.model}`, { retryAfterS: 1 });
     }
     const result = this.waiters.wait(job.id, job.deadline);
+    this.held.set(job.model, held + 1);
     this.waiting.push(job);
     this.pump();
     return result;
   }
 
-  async admits(): Promise<boolean> {
-    return this.waiting.length < this.opts.maxWaiting;
+  async admits(model: string): Promise<boolean> {
+    return (this.held.get(model) ?? 0) < this.opts.maxWaiting;
+  }
+
+  private release(model: string): void {
+    const left = (this.held.get(model) ?? 1) - 1;
+    if (left > 0) this.held.set(model, left);
+    else this.held.delete(model);
   }
 
   private pump(): void {
     while (this.started && !this.closed && this.running < this.opts.concurrency && this.waiting.length > 0) {
       const job = this.waiting.shift()!;
-      if (Date.now() > job.deadline) continue; // its request has already been answered with 504
+      if (Date.now() > job.deadline) {
+        this.release(job.model); // its request has already been answered with 504
+        continue;
+      }
       this.running++;
       const run: Promise<unknown> = this.opts
         .handler(job)
@@ -72,6 +88,7 @@ export class MemoryQueue implements JobProducer, JobConsumer {
         )
         .finally(() => {
           this.running--;
+          this.release(job.model);
           this.inflight.delete(run);
           this.pump();
         });
