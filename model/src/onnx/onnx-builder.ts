@@ -3,48 +3,15 @@
  * encoding (via `onnx-proto`); generators and converters describe graphs through it, so
  * a change of protobuf library touches one file.
  */
-import { endianness } from 'node:os';
 import onnxProto from 'onnx-proto';
-import { toHalf } from '../preprocess/float16.ts';
+import { checkInts, coerceKnownFloatAttrs } from './attribute-values.ts';
+import type { AttrValue, Attrs, GraphBuilderOptions, NodeOptions } from './graph-types.ts';
+import { elementCount, inferDType, littleEndianBytes, toTypedArray, type DType, type TensorData } from './tensor-data.ts';
+
+export { float32ToFloat16, type DType, type TensorData } from './tensor-data.ts';
+export type { AttrValue, Attrs, GraphBuilderOptions, NodeOptions, TensorInit } from './graph-types.ts';
 
 const { onnx } = onnxProto;
-
-export type DType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8';
-
-/** Data an initializer (or tensor attribute) may be given as; see {@link GraphBuilder.initializer}. */
-export type TensorData = Float32Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array | number[];
-
-/** A constant tensor, e.g. for the `value` attribute of a `Constant` node. */
-export interface TensorInit {
-  dims: number[];
-  data: TensorData;
-  dtype?: DType;
-}
-
-export type AttrValue =
-  | number
-  | number[]
-  | string
-  | { float: number }
-  | { floats: number[] }
-  | { ints: number[] }
-  | { strings: string[] }
-  | { tensor: TensorInit };
-
-export type Attrs = Record<string, AttrValue>;
-
-export interface NodeOptions {
-  /** Output names, or how many outputs to generate names for (default 1). `''` marks an omitted optional output. */
-  outputs?: string[] | number;
-  /** Node name; defaults to a generated unique one. */
-  name?: string;
-}
-
-export interface GraphBuilderOptions {
-  /** Default-domain opset version (default 13). */
-  opset?: number;
-  producer?: string;
-}
 
 /** ONNX IR version written to every model: ONNX 1.10, readable by every supported ONNX Runtime. */
 export const IR_VERSION = 8;
@@ -251,19 +218,6 @@ function valueInfo(v: ValueDecl): onnxProto.onnx.IValueInfoProto {
   };
 }
 
-function elementCount(dims: number[]): number {
-  return dims.reduce((a, b) => a * b, 1);
-}
-
-function inferDType(data: TensorData): DType {
-  if (data instanceof Float32Array) return 'float32';
-  if (data instanceof BigInt64Array) return 'int64';
-  if (data instanceof Int32Array) return 'int32';
-  if (data instanceof Uint8Array) return 'uint8';
-  if (data instanceof Uint16Array) return 'float16';
-  return 'int64';
-}
-
 function encodeTensor(name: string, dims: number[], data: TensorData, dtype?: DType): onnxProto.onnx.ITensorProto {
   for (const d of dims) {
     if (!Number.isInteger(d) || d < 0) throw new Error(`GraphBuilder: tensor "${name}" has invalid dims [${dims}]`);
@@ -275,91 +229,6 @@ function encodeTensor(name: string, dims: number[], data: TensorData, dtype?: DT
     throw new Error(`GraphBuilder: tensor "${name}" has ${typed.length} values but dims [${dims}] need ${expected}`);
   }
   return { name, dims, dataType: ONNX_DTYPE[type], rawData: littleEndianBytes(typed) };
-}
-
-type Typed = Float32Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
-
-function toTypedArray(name: string, data: TensorData, dtype: DType): Typed {
-  const mismatch = (): Error =>
-    new Error(`GraphBuilder: tensor "${name}" is ${dtype} but its data is a ${data.constructor.name}`);
-  switch (dtype) {
-    case 'float32':
-      if (data instanceof Float32Array) return data;
-      if (Array.isArray(data)) return Float32Array.from(data);
-      throw mismatch();
-    case 'float16':
-      if (data instanceof Uint16Array) return data;
-      if (data instanceof Float32Array || Array.isArray(data)) return float32ToFloat16(data);
-      throw mismatch();
-    case 'int64':
-      if (data instanceof BigInt64Array) return data;
-      if (Array.isArray(data)) return BigInt64Array.from(data, (v) => BigInt(requireInteger(name, v)));
-      throw mismatch();
-    case 'int32':
-      if (data instanceof Int32Array) return data;
-      if (Array.isArray(data)) return Int32Array.from(data, (v) => requireInteger(name, v));
-      throw mismatch();
-    case 'uint8':
-      if (data instanceof Uint8Array) return data;
-      if (Array.isArray(data)) return Uint8Array.from(data, (v) => requireInteger(name, v));
-      throw mismatch();
-  }
-}
-
-function requireInteger(name: string, v: number): number {
-  if (!Number.isInteger(v)) throw new Error(`GraphBuilder: tensor "${name}" needs integers but got ${v}`);
-  return v;
-}
-
-const hostIsLittleEndian = endianness() === 'LE';
-
-/** ONNX raw_data is little-endian; on a little-endian host the array's own bytes are used without a copy. */
-function littleEndianBytes(arr: Typed): Uint8Array {
-  const bytes = new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength);
-  if (hostIsLittleEndian || arr.BYTES_PER_ELEMENT === 1) return bytes;
-  const swapped = new Uint8Array(bytes.length);
-  const size = arr.BYTES_PER_ELEMENT;
-  for (let i = 0; i < bytes.length; i += size) {
-    for (let j = 0; j < size; j++) swapped[i + j] = bytes[i + size - 1 - j]!;
-  }
-  return swapped;
-}
-
-/** IEEE 754 half-precision bit patterns, rounded to nearest even. */
-export function float32ToFloat16(values: ArrayLike<number>): Uint16Array {
-  return Uint16Array.from(values, toHalf);
-}
-
-/** Float-typed attributes of common default-domain ops, per the ONNX operator spec. */
-const FLOAT_ATTRS: Record<string, readonly string[]> = {
-  BatchNormalization: ['epsilon', 'momentum'],
-  Clip: ['min', 'max'],
-  Constant: ['value_float'],
-  Dropout: ['ratio'],
-  Elu: ['alpha'],
-  Gemm: ['alpha', 'beta'],
-  HardSigmoid: ['alpha', 'beta'],
-  InstanceNormalization: ['epsilon'],
-  LayerNormalization: ['epsilon'],
-  LeakyRelu: ['alpha'],
-  LRN: ['alpha', 'beta', 'bias'],
-  Pad: ['value'],
-  Resize: ['cubic_coeff_a', 'extrapolation_value'],
-  Selu: ['alpha', 'gamma'],
-  ThresholdedRelu: ['alpha'],
-  Celu: ['alpha'],
-  Shrink: ['bias', 'lambd'],
-};
-
-function coerceKnownFloatAttrs(opType: string, attrs: Attrs): Attrs {
-  const floats = FLOAT_ATTRS[opType];
-  const out: Attrs = { ...attrs };
-  if (!floats) return out;
-  for (const key of floats) {
-    const v = out[key];
-    if (typeof v === 'number') out[key] = { float: v };
-  }
-  return out;
 }
 
 function encodeAttribute(name: string, value: AttrValue): onnxProto.onnx.IAttributeProto {
@@ -380,15 +249,6 @@ function encodeAttribute(name: string, value: AttrValue): onnxProto.onnx.IAttrib
     return { name, type: AttrType.TENSOR, t: encodeTensor(name, t.dims, t.data, t.dtype) };
   }
   throw new Error(`GraphBuilder: attribute "${name}" has an unsupported value ${JSON.stringify(value)}`);
-}
-
-function checkInts(name: string, values: number[]): number[] {
-  for (const v of values) {
-    if (!Number.isSafeInteger(v)) {
-      throw new Error(`GraphBuilder: attribute "${name}" is a list of ints but contains ${v}; use { floats: [...] }`);
-    }
-  }
-  return [...values];
 }
 
 /** What {@link summariseOnnx} reports about a serialised model. */
