@@ -253,9 +253,10 @@ describe('hostile input (api + worker through Redis)', () => {
       assert.match(await r.text(), /A form on another site cannot post here/);
       assert.equal((await send(path, { origin: 'null' })).status, 403, `${path}: Origin null`);
     }
-    assert.equal((await send('/', {})).status, 200, 'curl-like post to /');
+    // POST / answers 303 to the result's address since issue 10 (POST → redirect → GET).
+    assert.equal((await send('/', {})).status, 303, 'curl-like post to /');
     assert.equal((await send('/feedback', {})).status, 200, 'curl-like post to /feedback');
-    assert.equal((await send('/', { 'sec-fetch-site': 'same-origin', origin: base })).status, 200, 'the page itself');
+    assert.equal((await send('/', { 'sec-fetch-site': 'same-origin', origin: base })).status, 303, 'the page itself');
     assert.equal((await send('/predict', { 'sec-fetch-site': 'cross-site' })).status, 200, '/predict is unaffected');
   });
 
@@ -271,7 +272,8 @@ describe('hostile input (api + worker through Redis)', () => {
     const apiLines = api.logs().split('\n').length;
     assert.ok(apiLines < 200, `the api logged ${apiLines} lines for a few thousand refusals`);
     for (const name of await readdir(env.UPLOAD_DIR!)) assert.match(name, STORED_NAME, `stray file in UPLOAD_DIR: ${name}`);
-    assert.deepEqual(await readdir(env.FEEDBACK_DIR!), ['feedback']);
+    // The original's line file, the structured report log and its once-only markers (issue 10).
+    assert.deepEqual((await readdir(env.FEEDBACK_DIR!)).sort(), ['feedback', 'report-ids', 'reports.jsonl']);
     for (const who of ['api', 'worker'] as const) {
       for (const dir of Object.values(quiet[who])) {
         // The processes run the compiled JavaScript: nothing at all may appear (no loader cache either).

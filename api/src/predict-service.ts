@@ -12,8 +12,13 @@ import type { StoredUpload } from './upload/upload-store.ts';
 export interface PredictOptions {
   model?: string;
   topK: number;
-  /** Epoch ms when the request arrived: the deadline counts from here. */
+  /** Epoch ms when the request arrived: totalMs counts from here. */
   receivedAt: number;
+  /**
+   * Epoch ms the deadline (REQUEST_TIMEOUT_MS) counts from: when the upload had been received, so a
+   * slow uplink is not charged to the model (receiving has its own limit). Default: receivedAt.
+   */
+  deadlineFrom?: number;
 }
 
 export interface PredictOutcome {
@@ -90,7 +95,7 @@ export class PredictService {
       image: upload.name,
       imageBase64: this.config.imageTransport === 'bytes' ? (await readFile(upload.path)).toString('base64') : undefined,
       model,
-      deadline: opts.receivedAt + this.config.timeoutMs,
+      deadline: (opts.deadlineFrom ?? opts.receivedAt) + this.config.timeoutMs,
       enqueuedAt: Date.now(),
       topK: opts.topK,
     });
