@@ -337,6 +337,16 @@ describe('Dockerfiles', () => {
     }
   });
 
+  it('the api image serves the pages\' scripts compiled in its build stage (api/client → api/public/js)', () => {
+    const stages = readDockerfile(IMAGES.api.dockerfile);
+    assert.ok(all(stages.at(-1)!, 'COPY').includes('--from=build /app/api/public api/public'), 'the runtime stage copies api/public from the build stage');
+    const apiRefs = JSON.parse(read('api/tsconfig.json').replace(/^\s*\/\/.*$/gm, '')) as { references?: { path: string }[] };
+    assert.ok(apiRefs.references?.some((r) => r.path === 'client'), 'tsc -b api builds api/client too');
+    const client = JSON.parse(read('api/client/tsconfig.json').replace(/^\s*\/\/.*$/gm, '')) as { compilerOptions: { outDir: string } };
+    assert.equal(join('api/client', client.compilerOptions.outDir), join('api/public/js'), 'the client compiles into the folder the api serves');
+    assert.ok(read('.dockerignore').split('\n').includes('api/public/js'), 'a local build of the scripts stays out of the build context');
+  });
+
   it('the api image checks /healthz with node (no curl in slim images)', () => {
     const check = last(readDockerfile(IMAGES.api.dockerfile).at(-1)!, 'HEALTHCHECK') ?? '';
     assert.match(check, /CMD \["node", "-e", ".*fetch\(.*\/healthz/);
