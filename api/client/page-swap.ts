@@ -56,7 +56,10 @@ export interface Answer {
 
 /** Posts a form in the background (as the browser would, redirects followed) and reads the page it answers with. */
 export async function postForm(form: HTMLFormElement): Promise<Answer> {
-  const response = await fetch(form.action, { method: 'POST', body: new FormData(form), signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) });
+  const data = new FormData(form);
+  // Sent in the form's own encoding: urlencoded unless it says multipart, as the browser would.
+  const body = form.enctype === 'multipart/form-data' ? data : new URLSearchParams([...data].map(([k, v]) => [k, String(v)]));
+  const response = await fetch(form.action, { method: 'POST', body, signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) });
   return { doc: parseHtml(await response.text()), url: response.url };
 }
 

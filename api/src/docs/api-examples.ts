@@ -53,11 +53,13 @@ interface Operation {
   'x-codeSamples'?: CodeSample[];
 }
 interface OpenApiDoc {
+  info?: { description?: string };
   paths?: Record<string, Record<string, Operation>>;
 }
 
 /** Adds the examples, with `base` (this service's address as the browser sees it), to the document. */
 export function withExamples<T extends OpenApiDoc>(doc: T, base: string): T {
+  if (doc.info) doc.info.description = `${doc.info.description ?? ''}\n\n[← Back to the classifier](/) · [The OpenAPI document](/openapi.json)`;
   for (const path of ['/predict', '/v1/predict'] as const) {
     const op = doc.paths?.[path]?.post;
     if (!op) continue;
