@@ -9,12 +9,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig } from '@icls/lib/config';
-import { createLogger } from '@icls/lib/logger';
-import { MemoryQueue } from '@icls/lib/queue/memory-queue';
-import { startModelHost, type ModelHost } from '@icls/model/model-host';
-import { expectedTinyRgb, fixtureModels, image, solidPng, tempDir } from '../../tests/helpers/fixtures.ts';
-import { buildApp } from './app.ts';
+import { expectedTinyRgb, image, solidPng } from '../../tests/helpers/fixtures.ts';
+import { startInjectApi, type InjectApi } from '../../tests/helpers/inject-app.ts';
 import { esc } from './views/page.ts';
 
 interface Part {
@@ -39,33 +35,17 @@ const fileOf = async (name: string, filename = name) => multipart([{ name: 'file
 
 describe('api (inject, embedded queue, tiny-rgb model)', () => {
   let app: FastifyInstance;
-  let host: ModelHost;
-  let queue: MemoryQueue;
+  let api: InjectApi;
   let uploadDir: string;
   let feedbackDir: string;
 
   before(async () => {
-    uploadDir = await tempDir('uploads');
-    feedbackDir = await tempDir('feedback');
-    const config = loadConfig({
-      MODELS_DIR: await fixtureModels(['tiny-rgb']),
-      UPLOAD_DIR: uploadDir,
-      FEEDBACK_DIR: feedbackDir,
-      MAX_UPLOAD_BYTES: String(1024 * 1024),
-      MAX_PIXELS: String(1_000_000),
-      LOG_LEVEL: 'silent',
-    });
-    const log = createLogger('silent', 'test');
-    host = await startModelHost(config, log, { embedded: true });
-    queue = new MemoryQueue({ maxWaiting: 10, concurrency: 2, models: host.models, handler: host.handler, log });
-    await queue.start();
-    ({ app } = await buildApp(config, queue, log));
+    api = await startInjectApi({ MAX_UPLOAD_BYTES: String(1024 * 1024), MAX_PIXELS: String(1_000_000) });
+    ({ app } = api);
+    uploadDir = api.config.UPLOAD_DIR;
+    feedbackDir = api.config.FEEDBACK_DIR;
   });
-  after(async () => {
-    await app.close();
-    await queue.close();
-    await host.close();
-  });
+  after(() => api.close());
 
   describe('ported from the original', () => {
     it('bad parameters: JSON body to /predict → 400 with false/null/null', async () => {

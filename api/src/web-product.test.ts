@@ -11,11 +11,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { loadConfig, type Config } from '@icls/lib/config';
-import { createLogger, type Logger } from '@icls/lib/logger';
-import { MemoryQueue } from '@icls/lib/queue/memory-queue';
-import { startModelHost, type ModelHost } from '@icls/model/model-host';
-import { expectedTinyRgb, fixtureModels, image, tempDir } from '../../tests/helpers/fixtures.ts';
+import type { Config } from '@icls/lib/config';
+import { expectedTinyRgb, image } from '../../tests/helpers/fixtures.ts';
+import { startInjectApi, type InjectApi } from '../../tests/helpers/inject-app.ts';
 import { multipartBody } from '../../tests/helpers/raw-http.ts';
 import { buildApp } from './app.ts';
 
@@ -31,31 +29,15 @@ async function upload(name: string, fields: Record<string, string> = {}) {
 const md5Of = async (name: string) => createHash('md5').update(await readFile(image(name))).digest('hex');
 
 describe('web product (inject, embedded queue, tiny-rgb)', () => {
+  let api: InjectApi;
   let config: Config;
-  let log: Logger;
-  let host: ModelHost;
-  let queue: MemoryQueue;
   let app: FastifyInstance;
 
   before(async () => {
-    config = loadConfig({
-      MODELS_DIR: await fixtureModels(['tiny-rgb']),
-      UPLOAD_DIR: await tempDir('web-uploads'),
-      FEEDBACK_DIR: await tempDir('web-feedback'),
-      MAX_UPLOAD_BYTES: String(1024 * 1024),
-      LOG_LEVEL: 'silent',
-    });
-    log = createLogger('silent', 'test');
-    host = await startModelHost(config, log, { embedded: true });
-    queue = new MemoryQueue({ maxWaiting: 10, concurrency: 2, models: host.models, handler: host.handler, log });
-    await queue.start();
-    ({ app } = await buildApp(config, queue, log));
+    api = await startInjectApi({ MAX_UPLOAD_BYTES: String(1024 * 1024) });
+    ({ app, config } = api);
   });
-  after(async () => {
-    await app.close();
-    await queue.close();
-    await host.close();
-  });
+  after(() => api.close());
 
   describe('results have addresses', () => {
     it('POST / → 303 → the result page, which reloads without uploading and still answers after a restart', async () => {
@@ -72,7 +54,7 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       assert.match(page.body, /Answered in [\d.]+ m?s \(upload [\d.]+ m?s, queue/);
 
       // A new api process (nothing remembered) answers the same address from the stored image.
-      const { app: fresh } = await buildApp(config, queue, log);
+      const { app: fresh } = await buildApp(config, api.queue, api.log);
       const again = await fresh.inject({ url, headers: HTML });
       await fresh.close();
       assert.equal(again.statusCode, 200);
@@ -230,18 +212,8 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
 
 describe('deadline fair to slow uplinks', () => {
   it('an upload that takes longer than REQUEST_TIMEOUT_MS still gets its prediction', async () => {
-    const config = loadConfig({
-      MODELS_DIR: await fixtureModels(['tiny-rgb']),
-      UPLOAD_DIR: await tempDir('slow-uploads'),
-      FEEDBACK_DIR: await tempDir('slow-feedback'),
-      REQUEST_TIMEOUT_MS: '400',
-      LOG_LEVEL: 'silent',
-    });
-    const log = createLogger('silent', 'test');
-    const host = await startModelHost(config, log, { embedded: true });
-    const queue = new MemoryQueue({ maxWaiting: 4, concurrency: 1, models: host.models, handler: host.handler, log });
-    await queue.start();
-    const { app } = await buildApp(config, queue, log);
+    const slow = await startInjectApi({ REQUEST_TIMEOUT_MS: '400' });
+    const { app } = slow;
     try {
       await app.listen({ port: 0, host: '127.0.0.1' });
       const { port } = app.server.address() as { port: number };
@@ -264,9 +236,7 @@ describe('deadline fair to slow uplinks', () => {
       assert.equal(r.status, 200, JSON.stringify(answer));
       assert.ok(took > 400 && answer.timings.uploadMs > 400, `the upload took ${answer.timings.uploadMs} ms, longer than the deadline`);
     } finally {
-      await app.close();
-      await queue.close();
-      await host.close();
+      await slow.close();
     }
   });
 });

@@ -1,14 +1,13 @@
 /**
  * The api's own files under /static/ (style sheet, icon, the pages' compiled scripts, example
- * photos), from api/public, read once at start: nothing on disk is looked up from a request's path,
- * so no path can reach outside that folder. Stored uploads are served by page.routes.ts.
+ * photos), from api/public, read once at start, one route per file: nothing on disk is looked up
+ * from a request's path, so no path can reach outside that folder. Stored uploads are served by page.routes.ts.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { AppError } from '@icls/lib/errors';
 
 // api/public sits beside src/ and dist/, so the same relative path works from the sources and the build.
 export const PUBLIC_DIR = fileURLToPath(new URL('../../public/', import.meta.url));
@@ -55,13 +54,14 @@ export async function staticRoutes(app: FastifyInstance): Promise<void> {
     app.log.warn({ dir: PUBLIC_DIR }, 'the pages\' scripts are not built (npm run build): the pages work without them');
   }
 
-  app.get<{ Params: { '*': string } }>('/static/*', { schema: { hide: true } }, async (request, reply) => {
-    const file = files.get(request.params['*']);
-    if (!file) throw new AppError('NOT_FOUND', 'no such file');
-    reply.header('etag', file.etag).header('cache-control', file.cacheControl);
-    if (request.headers['if-none-match'] === file.etag) return reply.code(304).send();
-    return reply.type(file.type).send(file.body);
-  });
+  // One route per file: any other path under /static/ is simply not found (and /static/uploads/ keeps its own route).
+  for (const [path, file] of files) {
+    app.get(`/static/${path}`, { schema: { hide: true } }, async (request, reply) => {
+      reply.header('etag', file.etag).header('cache-control', file.cacheControl);
+      if (request.headers['if-none-match'] === file.etag) return reply.code(304).send();
+      return reply.type(file.type).send(file.body);
+    });
+  }
 
   // Browsers ask for /favicon.ico by themselves; the pages name the SVG icon.
   app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/static/favicon.svg', 301));
