@@ -1,10 +1,13 @@
 /**
- * The upload page in a real browser: Debian's Chromium driven by playwright-core, against the real
- * service (`start.ts`, embedded mode) on the generated tiny-rgb model. Upload, see the image and the
- * prediction, report it as wrong, and get the original's flash for a disallowed file type.
+ * The web product in a real browser: Debian's Chromium driven by playwright-core, against the real
+ * service (`npm start`'s entry, embedded mode) on the generated tiny-rgb and tiny-slow models.
+ * Drop, paste, preview, progress, the result at its own address without a reload, the model kept, a
+ * report with a label stored once, the review's filters, marks and exports, the API page, the 404
+ * page, and the original form without JavaScript; axe-core (WCAG 2.1 AA) on every page at desktop and
+ * phone sizes, light and dark. Screenshots go to .tmp/browser/ (UPDATE_SCREENSHOTS=1 also refreshes
+ * the README's, in docs/screenshots/).
  *
  * Needs /usr/bin/chromium (`apt-get install -y chromium`): the test fails, never skips, without it.
- * Screenshots go to a temporary folder, printed as a test diagnostic.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -12,51 +15,56 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { assertAccessible, assertFitsAndTappable, CHROMIUM, DESKTOP, launchChromium, PHONE, screenshot } from './helpers/browser.ts';
 import { expectedTinyRgb, fixtureModels, image, tempDir } from './helpers/fixtures.ts';
 import { waitFor200 } from './helpers/http.ts';
 import { ENTRY, freePort, startService, type Service } from './helpers/processes.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+const MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
+const md5 = async (file: string) => createHash('md5').update(await readFile(file)).digest('hex');
 
-describe('upload page in Chromium (embedded service, tiny-rgb)', () => {
+/** A file built inside the page from bytes, as a drop or a paste hands it over. */
+async function pageFile(page: Page, file: string, type: string) {
+  const base64 = (await readFile(file)).toString('base64');
+  const name = file.slice(file.lastIndexOf('/') + 1);
+  return page.evaluateHandle(([b64, n, t]) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([Uint8Array.from(atob(b64!), (c) => c.charCodeAt(0))], n!, { type: t }));
+    return dt;
+  }, [base64, name, type]);
+}
+
+describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)', () => {
   let service: Service | undefined;
   let browser: Browser | undefined;
+  let desktop: BrowserContext;
   let page: Page;
   let base: string;
   let feedbackDir: string;
-  let shots: string;
 
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `Chromium is missing at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (never \`npx playwright install\`)`);
-    const [models, uploads, feedback, screenshots, port] = await Promise.all([
-      fixtureModels(['tiny-rgb']),
-      tempDir('browser-uploads'),
-      tempDir('browser-feedback'),
-      tempDir('browser-screenshots'),
-      freePort(),
-    ]);
+    const [models, uploads, feedback, port] = await Promise.all([fixtureModels(['tiny-rgb', 'tiny-slow']), tempDir('browser-uploads'), tempDir('browser-feedback'), freePort()]);
     feedbackDir = feedback;
-    shots = screenshots;
     base = `http://127.0.0.1:${port}`;
     service = startService(ENTRY.start, {
       QUEUE_MODE: 'embedded',
       PORT: String(port),
       HOST: '127.0.0.1',
       MODELS_DIR: models,
+      DEFAULT_MODEL: 'tiny-rgb',
       UPLOAD_DIR: uploads,
       FEEDBACK_DIR: feedback,
+      MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
     });
     // The service and the browser start side by side; either failing fails the suite with its reason.
-    const [ready, launched] = await Promise.allSettled([
-      waitFor200(`${base}/readyz`, 60_000, () => service!.logs()),
-      chromium.launch({ executablePath: CHROMIUM, args: ARGS }),
-    ]);
+    const [ready, launched] = await Promise.allSettled([waitFor200(`${base}/readyz`, 60_000, () => service!.logs()), launchChromium()]);
     if (launched.status === 'fulfilled') browser = launched.value;
     if (ready.status === 'rejected') throw ready.reason;
     if (launched.status === 'rejected') throw new Error(`Chromium (${CHROMIUM}) did not start: ${(launched.reason as Error).message}`);
-    page = await browser!.newPage({ viewport: { width: 1000, height: 900 } });
+    desktop = await browser!.newContext({ viewport: DESKTOP, acceptDownloads: true });
+    page = await desktop.newPage();
   });
 
   after(async () => {
@@ -64,77 +72,212 @@ describe('upload page in Chromium (embedded service, tiny-rgb)', () => {
     await service?.stop();
   });
 
-  /** Clicks, then waits until a new document (not the one clicked in) has loaded. */
-  const clickAndLoad = async (click: () => Promise<void>) => {
-    await page.evaluate(() => ((window as unknown as { oldDocument: boolean }).oldDocument = true));
-    await click();
-    await page.waitForFunction(() => !(window as unknown as { oldDocument?: boolean }).oldDocument && document.readyState === 'complete');
-  };
+  /** Marks the current document, to tell later whether the page was reloaded. */
+  const markDocument = () => page.evaluate(() => ((window as unknown as { marked: boolean }).marked = true));
+  const sameDocument = () => page.evaluate(() => (window as unknown as { marked?: boolean }).marked === true);
+  const focusedId = () => page.evaluate(() => document.activeElement?.id ?? '');
 
-  const screenshot = async (name: string, t: { diagnostic(msg: string): void }) => {
-    const path = join(shots, `${name}.png`);
-    await page.screenshot({ path, fullPage: true });
-    t.diagnostic(`screenshot: ${path}`);
-  };
-
-  it('uploads an image and shows it with the prediction and its score', async (t) => {
+  it('drop anywhere, preview, upload progress, the result at its own address without a reload, focus on it', async () => {
     const photo = image('chelsea.png');
     const expected = await expectedTinyRgb(photo);
     await page.goto(`${base}/`);
     assert.equal(await page.title(), 'Image classifier');
-    await page.setInputFiles('form.upload input[type=file]', photo);
-    await clickAndLoad(() => page.click('form.upload button[type=submit]'));
+    await assertAccessible(page, 'the upload page (desktop)');
+    await screenshot(page, 'upload-desktop-light', true);
+    await markDocument();
 
+    const files = await pageFile(page, photo, 'image/png');
+    await page.dispatchEvent('main h1', 'dragenter', { dataTransfer: files });
+    assert.equal(await page.evaluate(() => document.body.classList.contains('dragging')), true, 'the page shows where to drop');
+    await page.dispatchEvent('main h1', 'drop', { dataTransfer: files });
+    await page.locator('#preview').waitFor();
+    assert.ok((await page.$eval('#preview', (img: HTMLImageElement) => img.decode().then(() => img.naturalWidth))) > 0, 'the preview shows the dropped image');
+    assert.equal(await focusedId(), 'submit', 'the next step has the focus');
+
+    // A slow uplink, so the progress can be seen: Chromium's own network throttling (about 1.2 s for 240 KB).
+    const cdp = await desktop.newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 200 * 1024 });
+    await page.evaluate(() => {
+      const seen: string[] = ((window as unknown as { progress: string[] }).progress = []);
+      new MutationObserver(() => seen.push(document.getElementById('progress-bar')!.getAttribute('value') ?? 'busy')).observe(document.getElementById('progress-bar')!, { attributes: true });
+    });
+    await page.click('#submit');
+    await page.locator('#progress .spinner').waitFor({ state: 'visible' });
+    await page.locator('#result').waitFor();
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    const progress = await page.evaluate(() => (window as unknown as { progress: string[] }).progress);
+    assert.ok(progress.some((v) => Number(v) > 0 && Number(v) < 100), `the bar moved through the upload: ${progress.join(',')}`);
+
+    assert.equal(await sameDocument(), true, 'no page reload');
+    assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, `/result/${await md5(photo)}.png?model=tiny-rgb`);
     assert.equal(await page.textContent('#prediction'), expected.label);
     assert.equal(await page.textContent('#score'), String(expected.score));
-    const img = page.locator('section.result img');
-    await img.waitFor();
+    assert.equal(await page.locator('ol.bars li').count(), 3);
+    assert.equal(await focusedId(), 'result', 'the focus moves to the result');
+    const img = page.locator('#result img');
     const loaded = await img.evaluate((el: HTMLImageElement) => el.decode().then(() => ({ w: el.naturalWidth, src: el.currentSrc })));
-    assert.ok(loaded.w > 0, `the uploaded image is shown (naturalWidth ${loaded.w}, ${loaded.src})`);
-    const md5 = createHash('md5').update(await readFile(photo)).digest('hex');
-    assert.equal(new URL(loaded.src).pathname, `/display/${md5}.png`, 'the image is the stored upload, shown through /display/ as the original');
-    await screenshot('1-result', t);
+    assert.ok(loaded.w > 0);
+    assert.equal(new URL(loaded.src).pathname, `/display/${await md5(photo)}.png`, 'the stored upload, shown through /display/ as the original');
+    await assertAccessible(page, 'a result (desktop)');
+    await screenshot(page, 'result-desktop-light', true);
+
+    // The address is real: a reload shows the same result and posts nothing.
+    const posts: string[] = [];
+    page.on('request', (r) => r.method() === 'POST' && posts.push(r.url()));
+    await page.reload();
+    assert.equal(await page.textContent('#prediction'), expected.label);
+    assert.deepEqual(posts, []);
+    assert.equal(await focusedId(), 'result');
   });
 
-  it('saves "Report wrong prediction" as the original\'s one-line report and thanks the user', async (t) => {
+  it('paste with another model: the picker keeps it for the next upload and on the result\'s address', async () => {
+    await page.goto(`${base}/`);
+    await page.selectOption('#model', 'tiny-slow');
+    const files = await pageFile(page, image('coffee.png'), 'image/png');
+    await page.evaluate((dt) => document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt })), files);
+    await page.locator('#preview').waitFor();
+    await page.click('#submit');
+    await page.waitForURL(/model=tiny-slow/);
+    await page.locator('#result').waitFor();
+    assert.match((await page.textContent('#result .meta')) ?? '', /Model tiny-slow version 1/);
+    assert.equal(await page.inputValue('#model'), 'tiny-slow', 'kept after the answer');
+    await page.reload();
+    assert.equal(await page.inputValue('#model'), 'tiny-slow', 'kept on the result\'s address');
+  });
+
+  it('report with a label: stored once however fast it is clicked; thanks, and the focus on it', async () => {
     const photo = image('chelsea.png');
     const expected = await expectedTinyRgb(photo);
-    const md5 = createHash('md5').update(await readFile(photo)).digest('hex');
-    await clickAndLoad(() => page.getByRole('button', { name: 'Report wrong prediction' }).click());
-    assert.equal(page.url(), `${base}/feedback`);
-
-    assert.match((await page.textContent('p.saved')) ?? '', /^Thank you: your report was saved for review\.$/);
+    await page.goto(`${base}/result/${await md5(photo)}.png?model=tiny-rgb`);
+    assert.deepEqual(await page.$$eval('#label-suggestions option', (o) => o.map((x) => (x as HTMLOptionElement).value).sort()), ['blue', 'green', 'red']);
+    await page.fill('#label', 'a tabby cat');
+    await page.locator('#report-form button[type=submit]').dblclick();
+    await page.locator('#report-saved').waitFor();
+    assert.equal((await page.textContent('#report-saved'))?.trim(), 'Thank you: your report was saved for review.');
+    assert.equal(await focusedId(), 'report-saved');
+    const line = `{'filename': '${await md5(photo)}.png', 'prediction': '${expected.label}', 'score': ${expected.score} }`;
     const lines = (await readFile(join(feedbackDir, 'feedback'), 'utf8')).split('\n').filter(Boolean);
-    assert.equal(lines.at(-1), `{'filename': '${md5}.png', 'prediction': '${expected.label}', 'score': ${expected.score} }`);
-    await screenshot('2-feedback', t);
-    await page.click('a[href="/feedback/review"]');
-    assert.equal(await page.textContent('ol li:first-child code'), lines.at(-1), 'the review page lists the report first');
-    await screenshot('3-review', t);
+    assert.deepEqual(lines, [line], 'one line, the original\'s report byte for byte');
+    await page.reload(); // reloading the thanks stores nothing
+    const records = (await readFile(join(feedbackDir, 'reports.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(records.map((r) => [r.label, r.model, r.modelVersion, r.prediction]), [['a tabby cat', 'tiny-rgb', '1', expected.label]]);
   });
 
-  it('cannot submit without a file: the input is required', async () => {
+  it('checks size and type before sending; an example photo classifies in one click', async () => {
     await page.goto(`${base}/`);
     const posts: string[] = [];
     const onRequest = (r: { method(): string; url(): string }) => r.method() === 'POST' && posts.push(r.url());
     page.on('request', onRequest);
-    await page.click('form.upload button[type=submit]');
-    assert.equal(await page.$eval('form.upload input[type=file]', (el: HTMLInputElement) => el.validity.valueMissing), true);
-    assert.equal(await page.$eval('form.upload', (f: HTMLFormElement) => f.checkValidity()), false);
-    // Give a (wrong) submission the time to leave; the browser's validation keeps it from being sent.
-    await page.waitForTimeout(300);
+    await page.setInputFiles('#file', { name: 'huge.png', mimeType: 'image/png', buffer: Buffer.alloc(MAX_UPLOAD_BYTES + 300_000) });
+    assert.equal((await page.textContent('#messages .error'))?.trim(), '“huge.png” is 2.3 MB; the limit is 2 MB. Choose a smaller image.');
+    assert.equal(await focusedId(), 'messages', 'the focus moves to the error');
+    await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
+    assert.match((await page.textContent('#messages .error')) ?? '', /is not a PNG, JPEG, GIF or WebP image/);
+    assert.deepEqual(posts, [], 'nothing was sent');
     page.off('request', onRequest);
-    assert.deepEqual(posts, [], 'no upload is sent without a file');
+
+    await page.getByRole('button', { name: 'A cup of coffee' }).click();
+    await page.locator('#result').waitFor();
+    assert.equal(await page.textContent('#prediction'), (await expectedTinyRgb(join('api/public/examples', 'coffee.jpg'))).label);
   });
 
-  it('flashes the allowed types for a file that is not an image type, once', async (t) => {
-    await page.goto(`${base}/`);
-    await page.setInputFiles('form.upload input[type=file]', { name: 'invoice.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n%%EOF\n') });
-    await clickAndLoad(() => page.click('form.upload button[type=submit]'));
-    assert.equal(page.url(), `${base}/`, 'redirected back to the page, as the original');
-    assert.equal((await page.textContent('ul.flashes'))?.trim(), 'Allowed image types are -> png, jpg, jpeg, gif');
-    assert.equal(await page.locator('section.result').count(), 0, 'no result for a rejected upload');
-    await screenshot('4-flash', t);
-    await page.reload();
-    assert.equal(await page.locator('ul.flashes').count(), 0, 'the flash shows once');
+  it('review: a grid of cards, filters, mark reviewed in place, exports (CSV, JSONL, dataset)', async () => {
+    await page.goto(`${base}/feedback/review`);
+    assert.equal(await page.locator('li.card').count(), 1);
+    assert.match((await page.textContent('li.card dl')) ?? '', /User saysa tabby cat.*Modeltiny-rgb v1/s);
+    await assertAccessible(page, 'the review page (desktop)');
+    await screenshot(page, 'review-desktop-light', true);
+
+    await page.selectOption('#filter-status', 'reviewed');
+    await Promise.all([page.waitForURL(/status=reviewed/), page.click('#filters button[type=submit]')]);
+    assert.equal(await page.locator('li.card').count(), 0);
+    await page.goto(`${base}/feedback/review?status=unreviewed`);
+    await markDocument();
+    await page.click('li.card form.mark button');
+    await page.locator('#review-count').getByText('No reports match.').waitFor();
+    assert.equal(await sameDocument(), true, 'marked in place');
+    await page.goto(`${base}/feedback/review?status=reviewed`);
+    assert.equal(await page.locator('li.card .badge.done').count(), 1);
+
+    const download = async (name: string) => {
+      const [file] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name }).click()]);
+      return { name: file.suggestedFilename(), bytes: await readFile((await file.path())!) };
+    };
+    const csv = await download('CSV');
+    assert.match(csv.name, /^reports-\d{4}-\d\d-\d\d\.csv$/);
+    assert.match(csv.bytes.toString(), /,tiny-rgb,1,\w+,[\d.]+,a tabby cat,true,/);
+    assert.equal(JSON.parse((await download('JSONL')).bytes.toString()).label, 'a tabby cat');
+    const tar = await download('Dataset (.tar)');
+    assert.equal(tar.bytes.subarray(345, 356).toString(), 'a tabby cat');
+    assert.equal(tar.bytes.subarray(0, 36).toString(), `${await md5(image('chelsea.png'))}.png`);
+  });
+
+  it('the API page (Swagger UI, offline) shows copyable curl, Python and fetch examples; 404 page; favicon', async () => {
+    await page.goto(`${base}/docs/`);
+    await page.locator('#operations-default-post_predict button.opblock-summary-control').click();
+    const examples = page.locator('#operations-default-post_predict .renderedMarkdown pre');
+    await examples.first().waitFor();
+    const texts = await examples.allTextContents();
+    assert.match(texts.join('\n'), new RegExp(`curl -s -F file=@photo.jpg '${base}/predict'`));
+    assert.match(texts.join('\n'), /import requests[\s\S]*requests\.post\(/);
+    assert.match(texts.join('\n'), /await fetch\(/);
+    await assertAccessible(page, '/docs with /predict open');
+    await screenshot(page, 'docs-desktop-light');
+
+    const missing = await page.goto(`${base}/no-such-page`);
+    assert.equal(missing?.status(), 404);
+    assert.equal(await page.textContent('h1'), 'Page not found');
+    await assertAccessible(page, 'the 404 page');
+    const icon = await page.goto(`${base}/favicon.ico`);
+    assert.equal(icon?.headers()['content-type'], 'image/svg+xml');
+  });
+
+  for (const scheme of ['light', 'dark'] as const) {
+    it(`phone 390×844, ${scheme}: every page passes axe, nothing scrolls sideways, every control is ≥ 44 px tall`, async () => {
+      const phone = await browser!.newContext({ viewport: PHONE, colorScheme: scheme, isMobile: true, hasTouch: true });
+      const p = await phone.newPage();
+      try {
+        const result = `${base}/result/${await md5(image('chelsea.png'))}.png?model=tiny-rgb`;
+        for (const [name, url] of [['upload', `${base}/`], ['result', result], ['review', `${base}/feedback/review`], ['thanks', `${base}/feedback`], ['404', `${base}/nope`]] as const) {
+          await p.goto(url);
+          await assertAccessible(p, `${name} (phone, ${scheme})`);
+          await assertFitsAndTappable(p, `${name} (phone, ${scheme})`);
+          if (name !== 'thanks' && name !== '404') await screenshot(p, `${name}-phone-${scheme}`, name === 'result' && scheme === 'dark');
+        }
+      } finally {
+        await phone.close();
+      }
+    });
+  }
+
+  it('without JavaScript: the original form uploads, the result has its address, the report and the flash work', async () => {
+    const noJs = await browser!.newContext({ viewport: DESKTOP, javaScriptEnabled: false });
+    const p = await noJs.newPage();
+    try {
+      const photo = image('astronaut.png');
+      const expected = await expectedTinyRgb(photo);
+      await p.goto(`${base}/`);
+      assert.equal(await p.locator('.examples').isVisible(), false, 'no example buttons without a script to send them');
+      await p.click('form.upload button[type=submit]');
+      assert.equal(await p.$eval('#file', (el: HTMLInputElement) => el.validity.valueMissing), true, 'nothing is sent without a file');
+      await p.setInputFiles('#file', photo);
+      await Promise.all([p.waitForURL(/\/result\//), p.click('form.upload button[type=submit]')]);
+      assert.equal(new URL(p.url()).pathname, `/result/${await md5(photo)}.png`);
+      assert.equal(await p.textContent('#prediction'), expected.label);
+      await p.fill('#label', 'an astronaut');
+      await Promise.all([p.waitForURL(/reported=1/), p.click('#report-form button[type=submit]')]);
+      assert.equal((await p.textContent('#report-saved'))?.trim(), 'Thank you: your report was saved for review.');
+
+      await p.goto(`${base}/`);
+      await p.setInputFiles('#file', { name: 'invoice.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n%%EOF\n') });
+      await Promise.all([p.waitForLoadState('load'), p.click('form.upload button[type=submit]')]);
+      assert.equal(p.url(), `${base}/`, 'redirected back to the page, as the original');
+      assert.equal((await p.textContent('ul.flashes'))?.trim(), 'Allowed image types are -> png, jpg, jpeg, gif, webp');
+      await p.reload();
+      assert.equal(await p.locator('ul.flashes').count(), 0, 'the flash shows once');
+    } finally {
+      await noJs.close();
+    }
   });
 });

@@ -72,7 +72,9 @@ describe('Dockerfiles', () => {
           assert.ok(copied.some((c) => c === `--from=build /app/${p}/dist ${p}/dist`), `the runtime stage copies ${p}/dist from the build stage`);
           // Files read at run time sit beside src/ and dist/: public/ (served assets), data/ (bundled data).
           for (const assets of ['public', 'data']) {
-            if (existsSync(join(ROOT, p, assets))) assert.ok(copied.includes(`${p}/${assets} ${p}/${assets}`), `the runtime stage copies ${p}/${assets}`);
+            if (!existsSync(join(ROOT, p, assets))) continue;
+            const copiesIt = [`${p}/${assets} ${p}/${assets}`, `--from=build /app/${p}/${assets} ${p}/${assets}`].some((c) => copied.includes(c));
+            assert.ok(copiesIt, `the runtime stage copies ${p}/${assets}`);
           }
         }
         const build = stageNamed(stages, 'build');
@@ -130,5 +132,17 @@ describe('Dockerfiles', () => {
     for (const p of ['node_modules', '**/node_modules', 'models', 'data', '.git', 'bench/results', '*.log', '**/dist']) {
       assert.ok(lines.has(p), `.dockerignore lists ${p}`);
     }
+  });
+});
+
+describe('the api image\'s browser scripts', () => {
+  it('serves the pages\' scripts compiled in its build stage (api/client → api/public/js)', () => {
+    const stages = readDockerfile(IMAGES.api.dockerfile);
+    assert.ok(all(stages.at(-1)!, 'COPY').includes('--from=build /app/api/public api/public'), 'the runtime stage copies api/public from the build stage');
+    const apiRefs = JSON.parse(read('api/tsconfig.json').replace(/^\s*\/\/.*$/gm, '')) as { references?: { path: string }[] };
+    assert.ok(apiRefs.references?.some((r) => r.path === 'client'), 'tsc -b api builds api/client too');
+    const client = JSON.parse(read('api/client/tsconfig.json').replace(/^\s*\/\/.*$/gm, '')) as { compilerOptions: { outDir: string } };
+    assert.equal(join('api/client', client.compilerOptions.outDir), join('api/public/js'), 'the client compiles into the folder the api serves');
+    assert.ok(read('.dockerignore').split('\n').includes('api/public/js'), 'a local build of the scripts stays out of the build context');
   });
 });

@@ -229,7 +229,8 @@ describe('hostile input (api + worker through Redis)', () => {
     assert.doesNotMatch(csp, /unsafe-inline/);
     assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
     assert.equal(page.headers.get('referrer-policy'), 'same-origin');
-    assert.doesNotMatch(await page.text(), /<script|<style| style=/, 'nothing inline in the page');
+    // Scripts only from files (the page's module, since issue 10), no inline script or style.
+    assert.doesNotMatch(await page.text(), /<script(?![^>]*\ssrc=)[^>]*>|<style| style=| on\w+=/, 'nothing inline in the page');
     const jpeg = await jpegBytes();
     const stored = await json(await postFile(`${base}/v1/predict`, jpeg, { filename: 'photo.png' }));
     assert.match(stored.image as string, /\.png$/, 'the stored name keeps the client extension');
@@ -255,7 +256,8 @@ describe('hostile input (api + worker through Redis)', () => {
     }
     assert.equal((await send('/', {})).status, 200, 'curl-like post to /');
     assert.equal((await send('/feedback', {})).status, 200, 'curl-like post to /feedback');
-    assert.equal((await send('/', { 'sec-fetch-site': 'same-origin', origin: base })).status, 200, 'the page itself');
+    // A browser's post from the page itself is redirected to the result's address (issue 10).
+    assert.equal((await send('/', { 'sec-fetch-site': 'same-origin', origin: base })).status, 303, 'the page itself');
     assert.equal((await send('/predict', { 'sec-fetch-site': 'cross-site' })).status, 200, '/predict is unaffected');
   });
 
@@ -271,7 +273,8 @@ describe('hostile input (api + worker through Redis)', () => {
     const apiLines = api.logs().split('\n').length;
     assert.ok(apiLines < 200, `the api logged ${apiLines} lines for a few thousand refusals`);
     for (const name of await readdir(env.UPLOAD_DIR!)) assert.match(name, STORED_NAME, `stray file in UPLOAD_DIR: ${name}`);
-    assert.deepEqual(await readdir(env.FEEDBACK_DIR!), ['feedback']);
+    // The original's line file, the structured report log and its once-only markers (issue 10).
+    assert.deepEqual((await readdir(env.FEEDBACK_DIR!)).sort(), ['feedback', 'report-ids', 'reports.jsonl']);
     for (const who of ['api', 'worker'] as const) {
       for (const dir of Object.values(quiet[who])) {
         // The processes run the compiled JavaScript: nothing at all may appear (no loader cache either).

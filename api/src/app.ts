@@ -12,16 +12,21 @@ import type { JobProducer } from '@icls/lib/job-contract';
 import type { Logger } from '@icls/lib/logger';
 import { refuseWhileClosing } from './closing-gate.ts';
 import { FeedbackStore } from './feedback/feedback-store.ts';
+import { ReportStore } from './feedback/report-store.ts';
 import { registerBodyGuard } from './http/body-guard.ts';
 import { clientErrorHandler } from './http/client-errors.ts';
 import { errorHandler } from './http/error-reply.ts';
 import { LogSampler } from './http/log-sampler.ts';
 import { Metrics } from './metrics.ts';
 import { PredictService } from './predict-service.ts';
+import { RecentResults } from './results/recent-results.ts';
+import { docsRoutes } from './routes/docs.routes.ts';
 import { feedbackRoutes } from './routes/feedback.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
 import { pageRoutes } from './routes/page.routes.ts';
 import { predictRoutes } from './routes/predict.routes.ts';
+import { reviewRoutes } from './routes/review.routes.ts';
+import { staticRoutes } from './routes/static.routes.ts';
 import { adminGuard } from './security/admin-guard.ts';
 import { registerRateLimit } from './security/rate-limit.ts';
 import { registerSecurityHeaders } from './security/security-headers.ts';
@@ -32,7 +37,12 @@ export interface ApiDeps {
   producer: JobProducer;
   predictor: PredictService;
   uploads: UploadStore;
+  /** The original's one-line feedback file. */
   feedback: FeedbackStore;
+  /** Reports as structured records, stored once each (writes the feedback file too). */
+  reports: ReportStore;
+  /** Results shown on result pages, so their addresses answer without running the model again. */
+  results: RecentResults;
   shuttingDown: () => boolean;
 }
 
@@ -69,6 +79,7 @@ const FIELD_BYTES = 16 * 1024;
 
 export async function buildApp(config: ApiConfig, producer: JobProducer, log: Logger): Promise<BuiltApi> {
   let shuttingDown = false;
+  const feedback = new FeedbackStore(config.FEEDBACK_DIR);
   const deps: ApiDeps = {
     producer,
     predictor: new PredictService(producer, {
@@ -81,7 +92,9 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
       maxPixels: config.MAX_PIXELS,
       totalMemoryBytes: config.UPLOAD_MEMORY_BYTES,
     }),
-    feedback: new FeedbackStore(config.FEEDBACK_DIR),
+    feedback,
+    reports: new ReportStore(config.FEEDBACK_DIR, feedback),
+    results: new RecentResults(),
     shuttingDown: () => shuttingDown,
   };
 
@@ -121,13 +134,16 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
 
   app.setErrorHandler(onError);
   app.setNotFoundHandler(async (request) => {
-    throw new AppError('NOT_FOUND', `no route ${request.method} ${request.url.slice(0, 200)}`);
+    throw new AppError('NOT_FOUND', `there is nothing at ${request.url.split('?')[0]!.slice(0, 200)}`);
   });
 
   new Metrics().register(app, adminGuard(config.ADMIN_TOKEN));
-  await app.register(async (scope) => pageRoutes(scope, deps));
+  await app.register(async (scope) => staticRoutes(scope));
+  await app.register(async (scope) => pageRoutes(scope, deps, config.MAX_UPLOAD_BYTES));
   await app.register(async (scope) => predictRoutes(scope, deps));
   await app.register(async (scope) => feedbackRoutes(scope, deps, config.ADMIN_TOKEN));
+  await app.register(async (scope) => reviewRoutes(scope, deps, config.ADMIN_TOKEN));
+  await app.register(async (scope) => docsRoutes(scope));
   await app.register(async (scope) => healthRoutes(scope, deps));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -14,8 +14,13 @@ import type { StoredUpload } from './upload/upload-store.ts';
 export interface PredictOptions {
   model?: string;
   topK: number;
-  /** Epoch ms when the request arrived: the deadline counts from here. */
+  /** Epoch ms when the request arrived: totalMs counts from here. */
   receivedAt: number;
+  /**
+   * Epoch ms the deadline (REQUEST_TIMEOUT_MS) counts from: when the upload had been received, so a
+   * slow uplink is not charged to the model (receiving has its own limit). Default: receivedAt.
+   */
+  deadlineFrom?: number;
 }
 
 export interface PredictOutcome {
@@ -51,9 +56,9 @@ export class PredictService {
     return this.config.defaultModel;
   }
 
-  /** The request's deadline (epoch ms), counted from its arrival. */
-  deadlineFor(receivedAt: number): number {
-    return receivedAt + this.config.timeoutMs;
+  /** The request's deadline (epoch ms), counted from `from` (its arrival, or the end of its upload). */
+  deadlineFor(from: number): number {
+    return from + this.config.timeoutMs;
   }
 
   /** What live workers hold (at most `maxAgeMs` old), waiting no later than `deadline`. */
@@ -101,7 +106,7 @@ export class PredictService {
   }
 
   async predict(upload: StoredUpload, opts: PredictOptions): Promise<PredictOutcome> {
-    const deadline = this.deadlineFor(opts.receivedAt);
+    const deadline = this.deadlineFor(opts.deadlineFrom ?? opts.receivedAt);
     let served = await this.servedModels(deadline);
     // A worker that just started may not be in the cached list yet: look again before refusing.
     if (opts.model && !served.has(opts.model)) served = await this.servedModels(deadline, FRESH_ENOUGH_MS);

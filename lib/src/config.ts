@@ -111,7 +111,11 @@ const spec = {
     parse: int(1),
     doc: 'open client connections the api accepts at once; more are closed at once (this bounds the memory that idle or slow clients hold)',
   },
-  REQUEST_TIMEOUT_MS: { default: '10000', parse: int(1), doc: 'deadline of a prediction; 504 when it passes' },
+  REQUEST_TIMEOUT_MS: {
+    default: '10000',
+    parse: int(1),
+    doc: 'deadline of a prediction, counted from when the upload has been received (receiving it has its own limit, REQUEST_RECEIVE_TIMEOUT_MS); 504 when it passes',
+  },
   QUEUE_MAX_WAITING: {
     default: '64',
     parse: int(1),

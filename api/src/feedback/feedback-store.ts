@@ -30,12 +30,18 @@ export class FeedbackStore {
     this.file = join(dir, 'feedback');
   }
 
-  async append(report: string): Promise<string> {
+  /** The line a report is stored as; REPORT_TOO_LONG when it would be over MAX_LINE_BYTES. */
+  lineFor(report: string): string {
     // Checked on the raw length first, so a huge body is refused before it is escaped.
     const line = report.length > MAX_LINE_BYTES ? undefined : toFeedbackLine(report);
     if (line === undefined || Buffer.byteLength(line) > MAX_LINE_BYTES) {
       throw new AppError('REPORT_TOO_LONG', `a report is stored in at most ${MAX_LINE_BYTES} bytes (a line break or other control character takes 2 to 6)`);
     }
+    return line;
+  }
+
+  async append(report: string): Promise<string> {
+    const line = this.lineFor(report);
     this.ready ??= mkdir(join(this.file, '..'), { recursive: true });
     await this.ready;
     await appendFile(this.file, line + '\n', { flag: 'a' });

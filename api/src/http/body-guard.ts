@@ -9,6 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '@icls/lib/errors';
+import { formatMegabytes } from '../human-size.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -50,7 +51,7 @@ export function registerBodyGuard(app: FastifyInstance, limits: BodyLimits): voi
     const max = upload ? uploadMax : limits.otherBytes;
     if (declared > max) {
       if (declared > DRAIN_MAX_FACTOR * uploadMax) reply.header('connection', 'close');
-      if (upload) throw new AppError('FILE_TOO_LARGE', `the limit is ${limits.uploadBytes} bytes, this request declares ${declared}`);
+      if (upload) throw new AppError('FILE_TOO_LARGE', `the limit is ${formatMegabytes(limits.uploadBytes)}, this upload is ${formatMegabytes(declared)}`);
       throw new AppError('BODY_TOO_LARGE', `the limit is ${max} bytes, this request declares ${declared}`);
     }
     if (declared > 0 || request.headers['transfer-encoding'] !== undefined) watchIdle(request.raw, limits.idleMs);

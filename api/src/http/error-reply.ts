@@ -8,7 +8,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type AppError, ERRORS } from '@icls/lib/errors';
 import { setFlash } from '../flash.ts';
-import { renderPage } from '../views/page.ts';
+import { renderErrorPage, renderPage } from '../views/page.ts';
 import type { LogSampler } from './log-sampler.ts';
 import { toAppError } from './to-app-error.ts';
 
@@ -27,6 +27,18 @@ const ORIGINAL_400 = new Set(['NO_FILE_PART', 'NO_FILE_SELECTED', 'EXTENSION_NOT
 const REDIRECT_CODES = new Set([...ORIGINAL_400, 'FILE_TOO_LARGE', 'NOT_AN_IMAGE', 'IMAGE_UNREADABLE', 'IMAGE_TOO_MANY_PIXELS']);
 /** After these the connection cannot be trusted to carry another request (the body was not read to its end). */
 const CLOSE_CONNECTION = new Set(['BODY_TIMEOUT', 'REQUEST_TIMEOUT', 'MALFORMED_BODY']);
+
+/** Codes whose detail comes from a library (the image decoder): a page shows the table's words only. */
+const LIBRARY_DETAIL = new Set(['IMAGE_UNREADABLE']);
+/** The upload and report forms: after a failed post, the page with its form, to try again. */
+const FORM_ROUTES = new Set(['/', '/feedback']);
+/** Paths of the APIs for programs: their errors stay JSON whatever a browser asks for. */
+const API_PATH = /^\/(v1\/|predict|openapi\.json|metrics|healthz|readyz|docs\/(json|yaml))/;
+
+/** A browser navigating to a route that declares no style (an unknown path, a missing image) gets a page. */
+function wantsPage(request: FastifyRequest): boolean {
+  return (request.method === 'GET' || request.method === 'HEAD') && !API_PATH.test(request.url) && /\btext\/html\b/.test(request.headers.accept ?? '');
+}
 
 export const REALM = 'Basic realm="image classifier admin", charset="UTF-8"';
 
@@ -53,13 +65,17 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: App
   if (CLOSE_CONNECTION.has(err.code)) reply.header('connection', 'close');
   // 5xx messages come from our table only: internals never reach the client.
   const message = err.code === 'INTERNAL' ? ERRORS.INTERNAL.message : err.message;
-  const style = request.routeOptions.config?.errorStyle ?? 'json';
+  const style = request.routeOptions.config?.errorStyle ?? (wantsPage(request) ? 'page' : 'json');
   if (style === 'page') {
+    const shown = LIBRARY_DETAIL.has(err.code) ? ERRORS[err.code].message : message;
     if (REDIRECT_CODES.has(err.code) && request.method === 'POST') {
-      setFlash(reply, message);
+      setFlash(reply, shown);
       return reply.redirect('/', 302);
     }
-    return reply.status(err.status).type('text/html; charset=utf-8').send(renderPage({ error: message }));
+    // A failed post shows the form again, to retry; a page that cannot be shown says so, with a way back.
+    const form = request.method === 'POST' && FORM_ROUTES.has(request.routeOptions.url ?? '');
+    const page = form ? renderPage({ error: shown }) : renderErrorPage(err.status, shown);
+    return reply.status(err.status).type('text/html; charset=utf-8').send(page);
   }
   if (style === 'three-keys') {
     const body = { success: false, prediction: null, score: null };

@@ -29,10 +29,13 @@ export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opt
   const query = opts.query ?? {};
   await deps.predictor.rejectIfFull(query.model || undefined);
   const { upload, fields } = await readingBody(request, () => receiveUpload(request, deps.uploads));
-  const uploadMs = Date.now() - receivedAt;
+  const received = Date.now();
+  const uploadMs = received - receivedAt;
   const params = predictParams(query, fields);
   const topK = opts.topK ?? params.topK;
-  return { upload, uploadMs, ...(await deps.predictor.predict(upload, { model: params.model, topK, receivedAt })) };
+  // The prediction's deadline starts now that the upload is in: receiving it has its own limit
+  // (REQUEST_RECEIVE_TIMEOUT_MS), so a photo on a slow uplink is not refused with a 504.
+  return { upload, uploadMs, ...(await deps.predictor.predict(upload, { model: params.model, topK, receivedAt, deadlineFrom: received })) };
 }
 
 /** Scores as the original printed them: 4 decimals. */

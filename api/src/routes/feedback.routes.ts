@@ -1,66 +1,104 @@
-/** `POST /feedback` (the original's form field `report`), `GET /feedback`, the review page, and `/v1/feedback`. */
+/**
+ * `POST /feedback` (the original's form field `report`, plus the result page's image, model and
+ * label), `GET /feedback`, and `/v1/feedback` for programs. A report is stored once, however often
+ * it is posted (double clicks, reloads): see ReportStore.
+ */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 import type { ApiDeps } from '../app.ts';
+import type { KnownResult, ReportInput } from '../feedback/report-record.ts';
 import { readingBody } from '../http/body-guard.ts';
+import { resultUrl } from '../results/result-url.ts';
 import { adminGuard } from '../security/admin-guard.ts';
 import { sameOriginOnly } from '../security/same-origin.ts';
-import { renderFeedbackReview, renderPage } from '../views/page.ts';
-import { FEEDBACK_LIMIT } from './request-params.ts';
+import { STORED_NAME } from '../upload/allowed-file.ts';
+import { renderPage } from '../views/page.ts';
+import { roundScore } from './classify-upload.ts';
+import { FEEDBACK_LIMIT, MODEL_NAME_MAX } from './request-params.ts';
 import { ErrorBody } from './schemas.ts';
 
-/** Reports the review page shows. */
-const REVIEW_REPORTS = 200;
+const FIELDS = ['report', 'image', 'model', 'label'] as const;
+type ReportFields = Partial<Record<(typeof FIELDS)[number], string>>;
 
-async function reportField(request: FastifyRequest): Promise<string | undefined> {
+async function reportFields(request: FastifyRequest): Promise<ReportFields> {
+  const fields: ReportFields = {};
   if (request.isMultipart()) {
     for await (const part of request.parts()) {
-      if (part.type === 'file') part.file.resume();
-      else if (part.fieldname === 'report' && typeof part.value === 'string') {
-        if (part.valueTruncated) throw new AppError('REPORT_TOO_LONG');
-        return part.value;
+      if (part.type === 'file') {
+        part.file.resume();
+        continue;
       }
+      const name = FIELDS.find((f) => f === part.fieldname);
+      if (!name || typeof part.value !== 'string') continue;
+      if (part.valueTruncated) throw name === 'report' ? new AppError('REPORT_TOO_LONG') : new AppError('BAD_PARAMETER', `the form field "${name}" is too long`);
+      fields[name] ??= part.value;
     }
-    return undefined;
+    return fields;
   }
-  const body = request.body as Record<string, unknown> | undefined;
-  return typeof body?.report === 'string' ? body.report : undefined;
+  const body = (request.body ?? {}) as Record<string, unknown>;
+  for (const name of FIELDS) if (typeof body[name] === 'string') fields[name] = body[name];
+  return fields;
 }
 
 export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps, adminToken: string | undefined): Promise<void> {
-  const html = (saved: boolean) => renderPage({ feedbackSaved: saved });
   const admin = adminGuard(adminToken);
 
-  app.get('/feedback', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(html(false)));
+  /** What the service itself remembers of the reported prediction: trusted over the report's text. */
+  const knownResult = (image: string | undefined, model: string | undefined): KnownResult | undefined => {
+    const shown = image && model ? deps.results.get(image, model) : undefined;
+    const top = shown?.predictions[0];
+    return shown && top ? { prediction: top.label, score: roundScore(top.score), modelVersion: shown.modelVersion } : undefined;
+  };
+  const store = (input: ReportInput) => deps.reports.add(input, knownResult(input.image, input.model));
+
+  app.get('/feedback', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(renderPage({})));
 
   app.post('/feedback', { schema: { hide: true }, config: { errorStyle: 'page' }, onRequest: sameOriginOnly }, async (request, reply) => {
-    const report = await readingBody(request, () => reportField(request));
-    if (report !== undefined && report !== '') await deps.feedback.append(report);
-    return reply.type('text/html; charset=utf-8').send(html(report !== undefined && report !== ''));
+    const { report, image, model, label } = await readingBody(request, () => reportFields(request));
+    // As the original: without a report nothing is written, and the page answers 200.
+    if (!report) return reply.type('text/html; charset=utf-8').send(renderPage({}));
+    await store({ report, image, model, label });
+    // From a result page: back to that result's address, which thanks the user; a reload posts nothing.
+    if (image && STORED_NAME.test(image) && model && model.length <= MODEL_NAME_MAX) {
+      return reply.redirect(`${resultUrl(image, model, { reported: '1' })}#report-saved`, 303);
+    }
+    return reply.type('text/html; charset=utf-8').send(renderPage({ feedbackSaved: true }));
   });
 
-  app.get('/feedback/review', { schema: { hide: true }, config: { errorStyle: 'page' }, onRequest: admin }, async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').send(renderFeedbackReview(await deps.feedback.recent(REVIEW_REPORTS))),
-  );
-
-  app.post<{ Body: { report: string } }>(
+  app.post<{ Body: ReportInput }>(
     '/v1/feedback',
     {
       schema: {
-        summary: 'Report a wrong prediction (stored as one line of the feedback file, at most 4096 bytes as stored)',
-        body: Type.Object({ report: Type.String({ minLength: 1 }) }),
-        response: { 201: Type.Object({ success: Type.Literal(true), stored: Type.String() }), '4xx': ErrorBody },
+        summary: 'Report a wrong prediction (stored once as a structured record and one line of the feedback file, at most 4096 bytes as stored)',
+        body: Type.Object({
+          report: Type.String({ minLength: 1, description: "the original's report text, e.g. {'filename': '<md5>.<ext>', 'prediction': '<class>', 'score': 0.93 }" }),
+          image: Type.Optional(Type.String({ maxLength: 64, description: 'stored upload name `<md5>.<ext>`, as /v1/predict answers it' })),
+          model: Type.Optional(Type.String({ maxLength: MODEL_NAME_MAX })),
+          label: Type.Optional(Type.String({ maxLength: 1000, description: 'what the image really shows (kept to 200 characters)' })),
+        }),
+        response: {
+          201: Type.Object({
+            success: Type.Literal(true),
+            stored: Type.String({ description: 'the line as stored in the feedback file' }),
+            id: Type.String(),
+            duplicate: Type.Boolean({ description: 'true when the same report was stored before: nothing was written again' }),
+          }),
+          '4xx': ErrorBody,
+        },
       },
     },
-    async (request, reply) => reply.status(201).send({ success: true, stored: await deps.feedback.append(request.body.report) }),
+    async (request, reply) => {
+      const { record, created } = await store(request.body);
+      return reply.status(201).send({ success: true, stored: record.report, id: record.id, duplicate: !created });
+    },
   );
 
   app.get<{ Querystring: { limit?: number } }>(
     '/v1/feedback',
     {
       schema: {
-        summary: 'The latest reports, newest first (admin: ADMIN_TOKEN, or a client on this host)',
+        summary: 'The latest lines of the feedback file, newest first (admin: ADMIN_TOKEN, or a client on this host)',
         querystring: Type.Object({
           limit: Type.Optional(Type.Integer({ minimum: FEEDBACK_LIMIT.min, maximum: FEEDBACK_LIMIT.max, default: FEEDBACK_LIMIT.default })),
         }),

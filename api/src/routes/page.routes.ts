@@ -1,48 +1,72 @@
-/** The upload page: `GET /`, `POST /`, `GET /display/:filename`, the stored images and the style sheet. */
-import { createReadStream, readFileSync } from 'node:fs';
+/**
+ * The upload page: `GET /`, `POST /` (from a browser, then a redirect to the result's own address, so a
+ * reload never uploads again; other clients get the page with the result, as from the original), `GET /result/<image>?model=<name>` (reloadable, bookmarkable, shareable),
+ * `GET /display/:filename` and the stored images.
+ */
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 import type { ApiDeps } from '../app.ts';
 import { takeFlashes } from '../flash.ts';
+import { RESULT_CLASSES } from '../results/recent-results.ts';
+import { resultFor, shownResult } from '../results/result-for.ts';
+import { resultUrl } from '../results/result-url.ts';
 import { sameOriginOnly } from '../security/same-origin.ts';
 import { STORED_NAME } from '../upload/allowed-file.ts';
 import { SIGNATURE_BYTES, sniffImage, type ImageKind } from '../upload/image-header.ts';
-import { renderPage } from '../views/page.ts';
-import { classifyUpload, roundScore } from './classify-upload.ts';
+import { renderPage, type PageState } from '../views/page.ts';
+import { classifyUpload } from './classify-upload.ts';
+import { MODEL_NAME_MAX } from './request-params.ts';
 
 const CONTENT_TYPES: Record<ImageKind, string> = { png: 'image/png', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp' };
-// api/public sits beside src/ and dist/, so the same relative path works from the sources and the build.
-const APP_CSS = readFileSync(new URL('../../public/app.css', import.meta.url));
+const HTML = 'text/html; charset=utf-8';
 
-export async function pageRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  const modelChoices = async () => {
+const ResultQuery = Type.Object({
+  model: Type.Optional(Type.String({ maxLength: MODEL_NAME_MAX })),
+  reported: Type.Optional(Type.String({ maxLength: 1 })),
+});
+
+export async function pageRoutes(app: FastifyInstance, deps: ApiDeps, maxUploadBytes: number): Promise<void> {
+  /** What every rendering of the page needs: the served models, the one to preselect, the size limit. */
+  const pageBase = async (selected?: string): Promise<PageState> => {
     const served = await deps.predictor.servedModels().catch(() => new Map<string, number>());
-    return { models: [...served.keys()].sort(), defaultModel: await deps.predictor.defaultModel().catch(() => undefined) };
+    const defaultModel = await deps.predictor.defaultModel().catch(() => undefined);
+    return { models: [...served.keys()].sort(), selectedModel: selected ?? defaultModel, maxUploadBytes };
   };
 
   app.get('/', { schema: { hide: true } }, async (request, reply) => {
     const flashes = takeFlashes(request, reply);
-    return reply.type('text/html; charset=utf-8').send(renderPage({ flashes, ...(await modelChoices()) }));
+    return reply.type(HTML).send(renderPage({ flashes, ...(await pageBase()) }));
   });
 
   // Errors (the original's flashes among them) are answered by the error handler in the page's style.
   app.post('/', { schema: { hide: true }, config: { upload: true, errorStyle: 'page' }, onRequest: sameOriginOnly }, async (request, reply) => {
-    const { upload, result, totalMs } = await classifyUpload(request, deps, { topK: 5 });
-    const top = result.predictions[0]!;
-    const page = renderPage({
-      ...(await modelChoices()),
-      result: {
-        filename: upload.name,
-        prediction: top.label,
-        score: roundScore(top.score),
-        predictions: result.predictions,
-        model: result.model,
-        totalMs,
-      },
-    });
-    return reply.type('text/html; charset=utf-8').send(page);
+    const { upload, uploadMs, result, totalMs } = await classifyUpload(request, deps, { topK: RESULT_CLASSES });
+    const shown = shownResult(upload.name, result, totalMs, uploadMs);
+    deps.results.remember(shown);
+    // A browser (every current one sends Sec-Fetch-Site, with a form post or the page's script) gets 303
+    // to the result's address: reloading it shows the result, never uploads again. Other clients (curl,
+    // scripts, the original's tests) get what the original answered: 200 with the page.
+    if (request.headers['sec-fetch-site']) return reply.redirect(resultUrl(upload.name, result.model), 303);
+    return reply.type(HTML).send(renderPage({ ...(await pageBase(result.model)), result: shown }));
   });
+
+  app.get<{ Params: { image: string }; Querystring: { model?: string; reported?: string } }>(
+    '/result/:image',
+    { schema: { hide: true, querystring: ResultQuery }, config: { errorStyle: 'page' } },
+    async (request, reply) => {
+      const { image } = request.params;
+      if (!STORED_NAME.test(image)) throw new AppError('NOT_FOUND', 'no such result: the address is not one this service gives');
+      const model = request.query.model || (await deps.predictor.defaultModel());
+      if (!model) throw new AppError('NOT_READY', 'no model worker is running yet', { retryAfterS: 2 });
+      // An address without its model names the default one at this moment: send the browser to the one that stays true.
+      if (!request.query.model) return reply.redirect(resultUrl(image, model), 302);
+      const result = await resultFor(deps, image, model);
+      return reply.type(HTML).send(renderPage({ ...(await pageBase(result.model)), result, reported: request.query.reported === '1' }));
+    },
+  );
 
   app.get<{ Params: { filename: string } }>('/display/:filename', { schema: { hide: true } }, async (request, reply) => {
     return reply.redirect(`/static/uploads/${encodeURIComponent(request.params.filename)}`, 301);
@@ -73,8 +97,4 @@ export async function pageRoutes(app: FastifyInstance, deps: ApiDeps): Promise<v
       throw err;
     }
   });
-
-  app.get('/static/app.css', { schema: { hide: true } }, async (_request, reply) =>
-    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(APP_CSS),
-  );
 }

@@ -1,6 +1,6 @@
 /**
- * Security headers on every response, from the maintained helmet plugin. The page loads its style
- * from a file and has no script, so the policy allows nothing inline and nothing from elsewhere;
+ * Security headers on every response, from the maintained helmet plugin. The pages load their style
+ * and scripts from files, so the policy allows nothing inline and nothing from elsewhere;
  * no site may frame the page. HSTS is left to whoever terminates TLS in front of the api.
  */
 import helmet from '@fastify/helmet';
@@ -15,7 +15,10 @@ export async function registerSecurityHeaders(app: FastifyInstance): Promise<voi
         baseUri: ["'none'"],
         formAction: ["'self'"],
         frameAncestors: ["'none'"],
-        imgSrc: ["'self'"],
+        // blob: the upload page previews the chosen file from memory before sending it.
+        imgSrc: ["'self'", 'blob:'],
+        // The page's scripts send the upload and the report to this service only.
+        connectSrc: ["'self'"],
         styleSrc: ["'self'"],
         scriptSrc: ["'self'"],
         objectSrc: ["'none'"],

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AppError } from '@icls/lib/errors';
+import { formatMegabytes } from '../human-size.ts';
 import type { AllowedExtension } from './allowed-file.ts';
 import { MemoryBudget } from './memory-budget.ts';
 import { ImageHeaderError, readImageHeader, type ImageHeader } from './image-header.ts';
@@ -66,6 +67,15 @@ export class UploadStore {
     return join(this.dir, name);
   }
 
+  /** A stored upload by its name (`<md5>.<ext>`), checked again; undefined when there is none. */
+  async find(name: string): Promise<StoredUpload | undefined> {
+    const path = join(this.dir, name);
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isFile()) return undefined;
+    const image = readImageHeader(await readHead(path, HEADER_BYTES));
+    return image ? { name, path, bytes: info.size, image } : undefined;
+  }
+
   /**
    * Reads `source` and stores it. `isTruncated` tells whether the multipart parser cut the stream at
    * the size limit (it ends the stream quietly instead of failing it).
@@ -78,7 +88,7 @@ export class UploadStore {
     try {
       const received = await this.receive(source, tmp, held);
       if (isTruncated() || received.bytes > this.limits.maxBytes) {
-        throw new AppError('FILE_TOO_LARGE', `the limit is ${this.limits.maxBytes} bytes`);
+        throw new AppError('FILE_TOO_LARGE', `the limit is ${formatMegabytes(this.limits.maxBytes)}`);
       }
       const image = await this.check(received);
       const name = `${received.md5}.${ext}`;
@@ -107,7 +117,7 @@ export class UploadStore {
     try {
       for await (const chunk of source as AsyncIterable<Buffer>) {
         bytes += chunk.length;
-        if (bytes > this.limits.maxBytes) throw new AppError('FILE_TOO_LARGE', `the limit is ${this.limits.maxBytes} bytes`);
+        if (bytes > this.limits.maxBytes) throw new AppError('FILE_TOO_LARGE', `the limit is ${formatMegabytes(this.limits.maxBytes)}`);
         hash.update(chunk);
         if (!spill && bytes <= memoryBytes && this.memory.tryTake(chunk.length)) {
           held.bytes += chunk.length;

@@ -1,103 +1,92 @@
 /**
- * The upload page, server-rendered: works without JavaScript, like the original's template.
- * Every value that came from a user or a model goes through `esc`. Nothing inline: the style is
- * `/static/app.css`, so the Content-Security-Policy can forbid inline style and script.
+ * The upload page, server-rendered: it works without JavaScript, like the original's template
+ * (a multipart form, field `file`), and /static/js/upload-page.js enhances it (drop anywhere, paste,
+ * preview, size check, progress, the answer without a reload). A result page is the same page with
+ * the result under the form, so the next upload is one step away and uses the same model.
  */
-import type { Prediction } from '@icls/lib/job-contract';
-
-export interface PageResult {
-  filename: string;
-  prediction: string;
-  score: number;
-  predictions: Prediction[];
-  model: string;
-  totalMs: number;
-}
+import type { ShownResult } from '../results/recent-results.ts';
+import { esc, formatMegabytes } from './html.ts';
+import { layout } from './layout.ts';
+import { renderResult } from './result-view.ts';
 
 export interface PageState {
   flashes?: string[];
   error?: string;
-  result?: PageResult;
+  result?: ShownResult;
+  /** The result page after its report was stored. */
+  reported?: boolean;
+  /** The original's `/feedback` page after a report. */
   feedbackSaved?: boolean;
   models?: string[];
-  defaultModel?: string;
+  /** The model the picker shows: the result's, else the default. */
+  selectedModel?: string;
+  maxUploadBytes?: number;
 }
 
-export function esc(value: unknown): string {
-  return String(value).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
+/** Example photos under /static/examples/ (public-domain pictures, see the README). */
+const EXAMPLES: [file: string, alt: string][] = [
+  ['cat.jpg', 'A tabby cat'],
+  ['coffee.jpg', 'A cup of coffee'],
+  ['rocket.jpg', 'A rocket on its launch pad'],
+  ['astronaut.jpg', 'An astronaut'],
+];
 
-/**
- * The hidden report of the original page: a Python-dict-looking string, kept byte for byte because
- * reviewers' scripts parse it.
- */
-export function feedbackReport(r: Pick<PageResult, 'filename' | 'prediction' | 'score'>): string {
-  return `{'filename': '${r.filename}', 'prediction': '${r.prediction}', 'score': ${r.score} }`;
-}
+export { esc };
 
+export { feedbackReport } from './result-view.ts';
 
-export function renderPage(state: PageState): string {
-  const flashes = state.flashes?.length
-    ? `<ul class="flashes" role="status">${state.flashes.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>`
-    : '';
+function messages(state: PageState): string {
+  const flashes = state.flashes?.length ? `<ul class="flashes" role="alert">${state.flashes.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : '';
   const error = state.error ? `<p class="error" role="alert">${esc(state.error)}</p>` : '';
   const saved = state.feedbackSaved ? `<p class="saved" role="status">Thank you: your report was saved for review.</p>` : '';
-  const models = state.models ?? [];
-  const modelPicker =
-    models.length > 1
-      ? `<label>Model <select name="model">${models
-          .map((m) => `<option value="${esc(m)}"${m === state.defaultModel ? ' selected' : ''}>${esc(m)}</option>`)
-          .join('')}</select></label>`
-      : '';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Image classifier</title>
-<link rel="stylesheet" href="/static/app.css">
-</head>
-<body>
-<main>
-<h1>Image classifier</h1>
-<p class="lead">Upload a PNG, JPEG, GIF or WebP image and the model tells you what it sees.</p>
-${flashes}${error}${saved}
-<form class="upload" method="post" action="/" enctype="multipart/form-data">
-  <input type="file" name="file" accept="image/png,image/jpeg,image/gif,image/webp" required>
-  ${modelPicker}
-  <button type="submit">Upload and classify</button>
-</form>
-${state.result ? renderResult(state.result) : ''}
-<p><small><a href="/feedback/review">Reported predictions</a> · <a href="/openapi.json">API (OpenAPI)</a></small></p>
-</main>
-</body>
-</html>`;
+  // tabindex -1: after an action, the script moves the focus here when it holds a message.
+  return `<div id="messages" tabindex="-1">${flashes}${error}${saved}</div>`;
 }
 
-function renderResult(r: PageResult): string {
-  const rows = r.predictions
-    .map(
-      (p) =>
-        `<tr><td>${esc(p.label)}</td><td class="bar"><meter min="0" max="1" value="${p.score}"></meter></td><td>${(p.score * 100).toFixed(1)}%</td></tr>`,
-    )
-    .join('');
-  return `<section class="result" aria-label="Prediction">
-  <img src="/display/${esc(r.filename)}" alt="The uploaded image">
-  <div class="prediction">Predicted class: <span id="prediction">${esc(r.prediction)}</span></div>
-  <div>Score: <span id="score">${esc(r.score)}</span></div>
-  <table class="top">${rows}</table>
-  <small>model ${esc(r.model)} · ${r.totalMs} ms</small>
-  <form method="post" action="/feedback">
-    <input type="hidden" name="report" value="${esc(feedbackReport(r))}">
-    <button class="secondary" type="submit">Report wrong prediction</button>
-  </form>
-</section>`;
+function modelPicker(models: string[], selected: string | undefined): string {
+  if (models.length < 2) return '';
+  const options = models.map((m) => `<option value="${esc(m)}"${m === selected ? ' selected' : ''}>${esc(m)}</option>`).join('');
+  return `<div class="field"><label for="model">Model</label><select id="model" name="model">${options}</select></div>`;
 }
 
-export function renderFeedbackReview(reports: string[]): string {
-  const items = reports.length ? reports.map((r) => `<li><code>${esc(r)}</code></li>`).join('') : '<li>No reports yet.</li>';
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Reported predictions</title><link rel="stylesheet" href="/static/app.css"></head>
-<body><main><h1>Reported predictions</h1><p class="lead">Newest first, as stored in the feedback file.</p>
-<ol class="reports">${items}</ol><p><a href="/">Back to the classifier</a></p></main></body></html>`;
+function uploadForm(state: PageState): string {
+  const limit = state.maxUploadBytes;
+  const limitText = limit ? `, up to ${formatMegabytes(limit)}` : '';
+  return `<form class="upload" id="upload-form" method="post" action="/" enctype="multipart/form-data"${limit ? ` data-max-bytes="${limit}"` : ''}>
+<div class="drop-zone" id="drop-zone">
+<img id="preview" class="preview" alt="Preview of the chosen image" hidden>
+<label for="file" class="drop-label"><strong>Choose an image</strong><span class="js-only" hidden> or drop it anywhere on this page, or paste it</span></label>
+<input id="file" type="file" name="file" accept="image/png,image/jpeg,image/gif,image/webp" required aria-describedby="file-help">
+<p id="file-help" class="help">PNG, JPEG, GIF or WebP${esc(limitText)}</p>
+</div>
+<div class="actions">${modelPicker(state.models ?? [], state.selectedModel)}<button type="submit" id="submit">Upload and classify</button></div>
+<div id="progress" class="progress" hidden><progress id="progress-bar" max="100" value="0" aria-label="Upload progress"></progress><span class="spinner" aria-hidden="true"></span><span id="progress-text" role="status"></span></div>
+</form>`;
+}
+
+function examples(): string {
+  const items = EXAMPLES.map(
+    ([file, alt]) => `<li><button type="button" class="example" data-example="/static/examples/${file}"><img src="/static/examples/${file}" alt="" width="96" height="72" loading="lazy"><span>${esc(alt)}</span></button></li>`,
+  ).join('');
+  // Shown by the script: without JavaScript a button cannot hand a picture to the form.
+  return `<section class="examples js-only" aria-labelledby="examples-title" hidden><h2 id="examples-title">No picture at hand? Try one</h2><ul>${items}</ul></section>`;
+}
+
+export function renderPage(state: PageState): string {
+  const title = state.result ? `${state.result.predictions[0]?.label ?? 'Result'} · Image classifier` : 'Image classifier';
+  const body = `<h1>What is in this picture?</h1>
+<p class="lead">Upload a photo and the model tells you what it sees, in milliseconds.</p>
+${messages(state)}
+${uploadForm(state)}
+<div id="result-slot">${state.result ? renderResult(state.result, { reported: state.reported === true }) : examples()}</div>`;
+  return layout({ title, body, script: 'upload-page.js', current: 'classify' });
+}
+
+/** A page for an error that is not about an upload: 404 and the like, with a way back. */
+export function renderErrorPage(status: number, message: string): string {
+  const heading = status === 404 ? 'Page not found' : status >= 500 ? 'The service could not answer' : 'This request cannot be served';
+  const body = `<h1>${esc(heading)}</h1>
+<p class="error" role="alert">${esc(message)}</p>
+<p class="actions"><a class="button" href="/">Go to the classifier</a></p>`;
+  return layout({ title: `${heading} · Image classifier`, body });
 }

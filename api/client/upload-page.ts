@@ -1,0 +1,190 @@
+/**
+ * The upload page, enhanced: drop an image anywhere on the page or paste it, see it before sending,
+ * a size and type check before anything is sent, upload progress and a spinner, and the answer
+ * without a page reload at the result's own address (history.pushState), focus on the outcome.
+ * The form still posts to `/` as without JavaScript; this script sends it in the background.
+ */
+import { byId, clearMessages, focusOutcome, parseHtml, revealScripted, showError, swapFrom, REQUEST_DEADLINE_MS } from './page-swap.ts';
+import { enhanceResult } from './result-actions.ts';
+
+const TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/webp': 'webp' };
+
+function megabytes(bytes: number): string {
+  const mb = bytes / (1024 * 1024);
+  return mb < 0.1 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${Number.isInteger(mb) ? mb : mb.toFixed(1)} MB`;
+}
+
+function enhanceUpload(form: HTMLFormElement): void {
+  const input = byId<HTMLInputElement>('file')!;
+  const preview = byId<HTMLImageElement>('preview')!;
+  const progress = byId('progress')!;
+  const bar = byId<HTMLProgressElement>('progress-bar')!;
+  const status = byId('progress-text')!;
+  const submit = byId<HTMLButtonElement>('submit')!;
+  const maxBytes = Number(form.dataset.maxBytes) || Number.POSITIVE_INFINITY;
+  let previewUrl: string | undefined;
+
+  /** What is wrong with a file, in words, or undefined: checked before a byte is sent. */
+  const problem = (file: File): string | undefined => {
+    if (!TYPES[file.type]) return `“${file.name}” is not a PNG, JPEG, GIF or WebP image. Choose one of those.`;
+    if (file.size > maxBytes) return `“${file.name}” is ${megabytes(file.size)}; the limit is ${megabytes(maxBytes)}. Choose a smaller image.`;
+    return undefined;
+  };
+
+  const showPreview = (file: File | undefined) => {
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = file ? URL.createObjectURL(file) : undefined;
+    preview.hidden = !previewUrl;
+    if (previewUrl) preview.src = previewUrl;
+    else preview.removeAttribute('src');
+    form.classList.toggle('has-file', Boolean(previewUrl));
+  };
+
+  /** Takes a file (chosen, dropped, pasted or an example) into the form's input, as if it had been chosen there. */
+  const take = (file: File): boolean => {
+    clearMessages();
+    const wrong = problem(file);
+    if (wrong) {
+      showPreview(undefined);
+      input.value = '';
+      showError(wrong);
+      return false;
+    }
+    if (input.files?.[0] !== file) {
+      const list = new DataTransfer();
+      list.items.add(file);
+      input.files = list.files;
+    }
+    showPreview(file);
+    return true;
+  };
+
+  const busy = (on: boolean) => {
+    progress.hidden = !on;
+    submit.disabled = on;
+    form.classList.toggle('busy', on);
+    form.setAttribute('aria-busy', String(on));
+  };
+
+  const answered = (html: string, url: string) => {
+    busy(false);
+    const doc = parseHtml(html);
+    swapFrom(doc, ['messages', 'result-slot']);
+    revealScripted(byId('result-slot') ?? document);
+    const path = new URL(url, location.href).pathname;
+    if (path.startsWith('/result/')) {
+      history.pushState(null, '', url);
+      document.title = doc.title;
+      // Ready for the next image, with the same model.
+      input.value = '';
+      showPreview(undefined);
+      enhanceResult();
+      focusOutcome(byId('result'));
+    } else {
+      focusOutcome(byId('messages'));
+    }
+  };
+
+  const send = () => {
+    const file = input.files?.[0];
+    if (!file) {
+      showError('Choose an image first: click “Choose an image”, drop one on the page or paste one.');
+      return;
+    }
+    if (!take(file)) return;
+    busy(true);
+    bar.value = 0;
+    status.textContent = `Uploading ${megabytes(file.size)}…`;
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', form.action);
+    xhr.timeout = REQUEST_DEADLINE_MS;
+    xhr.upload.addEventListener('progress', (e) => {
+      if (!e.lengthComputable) return;
+      bar.value = Math.round((100 * e.loaded) / e.total);
+      status.textContent = `Uploading… ${bar.value}%`;
+    });
+    xhr.upload.addEventListener('load', () => {
+      bar.removeAttribute('value'); // indeterminate: the model is working
+      status.textContent = 'Uploaded. The model is looking at it…';
+    });
+    xhr.addEventListener('load', () => answered(xhr.responseText, xhr.responseURL || form.action));
+    const failed = (message: string) => () => {
+      busy(false);
+      showError(message);
+    };
+    xhr.addEventListener('error', failed('The upload did not reach the service: check the connection and try again.'));
+    xhr.addEventListener('timeout', failed('The service did not answer in time; try again in a moment.'));
+    xhr.send(new FormData(form));
+  };
+
+  input.addEventListener('change', () => {
+    const file = input.files?.[0];
+    if (file) take(file);
+    else showPreview(undefined);
+  });
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    send();
+  });
+
+  // The whole page takes a dropped image, not only the file input.
+  let depth = 0;
+  const carriesFiles = (e: DragEvent) => Boolean(e.dataTransfer?.types.includes('Files'));
+  document.addEventListener('dragenter', (e) => {
+    if (!carriesFiles(e)) return;
+    e.preventDefault();
+    depth++;
+    document.body.classList.add('dragging');
+  });
+  document.addEventListener('dragover', (e) => {
+    if (!carriesFiles(e)) return;
+    e.preventDefault();
+    e.dataTransfer!.dropEffect = 'copy';
+  });
+  document.addEventListener('dragleave', () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) document.body.classList.remove('dragging');
+  });
+  document.addEventListener('drop', (e) => {
+    depth = 0;
+    document.body.classList.remove('dragging');
+    const file = e.dataTransfer?.files[0];
+    if (!file) return;
+    e.preventDefault();
+    if (take(file)) submit.focus();
+  });
+
+  // Paste an image copied from another program or a web page.
+  document.addEventListener('paste', (e) => {
+    const file = [...(e.clipboardData?.files ?? [])].find((f) => f.type.startsWith('image/'));
+    if (!file) return;
+    e.preventDefault();
+    // Pasted images often have no useful name; the form needs one with the right extension.
+    const named = file.name && /\.\w+$/.test(file.name) ? file : new File([file], `pasted.${TYPES[file.type] ?? 'png'}`, { type: file.type });
+    if (take(named)) submit.focus();
+  });
+
+  // Example photos: one click sends one.
+  document.addEventListener('click', async (e) => {
+    const button = (e.target as Element | null)?.closest<HTMLButtonElement>('button[data-example]');
+    if (!button) return;
+    const url = button.dataset.example!;
+    const response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) }).catch(() => undefined);
+    if (!response?.ok) {
+      showError('The example could not be loaded; try again.');
+      return;
+    }
+    const blob = await response.blob();
+    if (take(new File([blob], url.slice(url.lastIndexOf('/') + 1), { type: blob.type }))) send();
+  });
+}
+
+const form = byId<HTMLFormElement>('upload-form');
+if (form) enhanceUpload(form);
+revealScripted();
+enhanceResult();
+// Back and forward between results: the server renders each address.
+window.addEventListener('popstate', () => location.reload());
+// After a page load that follows an action (no-JS post, a report), the focus goes to its outcome.
+if (location.pathname.startsWith('/result/')) focusOutcome(byId('report-saved') ?? byId('result'));
+else if (byId('messages')?.childElementCount) focusOutcome(null);

@@ -1,0 +1,74 @@
+/**
+ * Feedback reports as structured records, beside the original's one-line `feedback` file (which
+ * stays byte-compatible: one line per report, as before). Each new report is appended to the
+ * report log `<FEEDBACK_DIR>/reports.jsonl` and its line to `feedback`; marking a report reviewed
+ * appends a review event to the log. Nothing is ever rewritten, so several api processes can share
+ * the folder.
+ *
+ * A report is stored once: its id is a hash of what it says (report line, image, model, label), and
+ * an empty marker file `report-ids/<id>` created with O_EXCL decides, across processes, which of
+ * two identical posts (a double click, a reload) stores it.
+ */
+import { appendFile, mkdir, open, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AppError } from '@icls/lib/errors';
+import type { FeedbackStore } from './feedback-store.ts';
+import { REPORT_ID, toRecord, type KnownResult, type ReportEvent, type ReportInput, type ReportRecord } from './report-record.ts';
+
+export interface AddedReport {
+  record: ReportRecord;
+  /** False when the same report was stored before: nothing was written this time. */
+  created: boolean;
+}
+
+export class ReportStore {
+  readonly log: string;
+  private readonly ids: string;
+  private ready?: Promise<unknown>;
+
+  constructor(
+    dir: string,
+    private readonly lines: FeedbackStore,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.log = join(dir, 'reports.jsonl');
+    this.ids = join(dir, 'report-ids');
+  }
+
+  async add(input: ReportInput, known?: KnownResult): Promise<AddedReport> {
+    const line = this.lines.lineFor(input.report);
+    const record = toRecord(line, input, known, this.now());
+    this.ready ??= mkdir(this.ids, { recursive: true });
+    await this.ready;
+    const marker = join(this.ids, record.id);
+    const claimed = await open(marker, 'wx').then(
+      (fh) => fh.close().then(() => true),
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EEXIST') return false;
+        throw err;
+      },
+    );
+    if (!claimed) return { record, created: false };
+    try {
+      await this.lines.append(input.report);
+      await this.append({ type: 'report', ...record });
+    } catch (err) {
+      // Not stored after all: let the next identical post try again.
+      await rm(marker, { force: true });
+      throw err;
+    }
+    return { record, created: true };
+  }
+
+  /** Marks a stored report reviewed (or not); 404 for an id that was never stored. */
+  async setReviewed(id: string, reviewed: boolean): Promise<void> {
+    const known = REPORT_ID.test(id) && (await stat(join(this.ids, id)).then(() => true, () => false));
+    if (!known) throw new AppError('NOT_FOUND', 'no such report');
+    await this.append({ type: 'review', id, reviewed, time: this.now().toISOString() });
+  }
+
+  private async append(event: ReportEvent): Promise<void> {
+    // One O_APPEND write per event: whole lines even with several writers.
+    await appendFile(this.log, JSON.stringify(event) + '\n', { flag: 'a' });
+  }
+}

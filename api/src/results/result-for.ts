@@ -1,0 +1,28 @@
+/** The result a result page shows: remembered, or predicted again from the stored image. */
+import { AppError } from '@icls/lib/errors';
+import type { JobResult } from '@icls/lib/job-contract';
+import type { ApiDeps } from '../app.ts';
+import { STORED_NAME } from '../upload/allowed-file.ts';
+import { RESULT_CLASSES, type ShownResult } from './recent-results.ts';
+
+export function shownResult(image: string, result: JobResult, totalMs: number, uploadMs?: number): ShownResult {
+  return {
+    image,
+    model: result.model,
+    modelVersion: result.modelVersion,
+    predictions: result.predictions,
+    timings: { totalMs, ...(uploadMs === undefined ? {} : { uploadMs }), ...result.timings },
+  };
+}
+
+export async function resultFor(deps: ApiDeps, image: string, model: string): Promise<ShownResult> {
+  const remembered = deps.results.get(image, model);
+  if (remembered) return remembered;
+  const upload = STORED_NAME.test(image) ? await deps.uploads.find(image) : undefined;
+  if (!upload) throw new AppError('NOT_FOUND', 'no such image: it was never uploaded here, or it has been cleaned up');
+  await deps.predictor.rejectIfFull(model);
+  const { result, totalMs } = await deps.predictor.predict(upload, { model, topK: RESULT_CLASSES, receivedAt: Date.now() });
+  const shown = shownResult(upload.name, result, totalMs);
+  deps.results.remember(shown);
+  return shown;
+}

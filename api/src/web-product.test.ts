@@ -1,0 +1,243 @@
+/**
+ * The web product through app.inject() (and one real socket for the slow upload), on a real
+ * in-process queue and the generated tiny-rgb model: results at their own address, reports stored
+ * once with what the service knows, the admin review with its filters, marks and exports, the API
+ * page, static files, human errors and HTML error pages, and a prediction deadline that starts once
+ * the upload is in.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '@icls/lib/config';
+import { expectedTinyRgb, image } from '../../tests/helpers/fixtures.ts';
+import { startInjectApi, type InjectApi } from '../../tests/helpers/inject-app.ts';
+import { multipartBody } from '../../tests/helpers/raw-http.ts';
+import { buildApp } from './app.ts';
+
+const HTML = { accept: 'text/html,application/xhtml+xml' };
+const form = (fields: Record<string, string>) => ({
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  payload: new URLSearchParams(fields).toString(),
+});
+async function upload(name: string, fields: Record<string, string> = {}) {
+  const { body, contentType } = multipartBody([...Object.entries(fields).map(([n, value]) => ({ name: n, value })), { name: 'file', filename: name, value: await readFile(image(name)) }]);
+  return { payload: body, headers: { 'content-type': contentType } };
+}
+const md5Of = async (name: string) => createHash('md5').update(await readFile(image(name))).digest('hex');
+
+describe('web product (inject, embedded queue, tiny-rgb)', () => {
+  let api: InjectApi;
+  let config: Config;
+  let app: FastifyInstance;
+
+  before(async () => {
+    api = await startInjectApi({ MAX_UPLOAD_BYTES: String(1024 * 1024) });
+    ({ app, config } = api);
+  });
+  after(() => api.close());
+
+  describe('results have addresses', () => {
+    it('a browser\'s POST / → 303 → the result page, which reloads without uploading and still answers after a restart', async () => {
+      const expected = await expectedTinyRgb(image('rocket.jpg'));
+      const form = await upload('rocket.jpg');
+      const posted = await app.inject({ method: 'POST', url: '/', ...form, headers: { ...form.headers, 'sec-fetch-site': 'same-origin' } });
+      assert.equal(posted.statusCode, 303);
+      const url = `/result/${await md5Of('rocket.jpg')}.jpg?model=tiny-rgb`;
+      assert.equal(posted.headers.location, url);
+      const page = await app.inject({ url, headers: HTML });
+      assert.equal(page.statusCode, 200);
+      assert.ok(page.body.includes(`id="prediction">${expected.label}<`));
+      assert.ok(page.body.includes(`id="score">${expected.score}<`));
+      assert.match(page.body, /<datalist id="label-suggestions"><option value="(red|green|blue)"><\/option><option/, 'the model\'s classes are the label suggestions');
+      assert.match(page.body, /Answered in [\d.]+ m?s \(upload [\d.]+ m?s, queue/);
+
+      // A new api process (nothing remembered) answers the same address from the stored image.
+      const { app: fresh } = await buildApp(config, api.queue, api.log);
+      const again = await fresh.inject({ url, headers: HTML });
+      await fresh.close();
+      assert.equal(again.statusCode, 200);
+      assert.ok(again.body.includes(`id="prediction">${expected.label}<`));
+    });
+
+    it('an address without a model is sent to the one naming it; unknown images and models are HTML 404 pages', async () => {
+      const name = `${await md5Of('rocket.jpg')}.jpg`;
+      const bare = await app.inject({ url: `/result/${name}`, headers: HTML });
+      assert.equal(bare.statusCode, 302);
+      assert.equal(bare.headers.location, `/result/${name}?model=tiny-rgb`);
+      for (const url of [`/result/${'0'.repeat(32)}.png?model=tiny-rgb`, '/result/..%2Ffeedback?model=tiny-rgb', `/result/${name}?model=nope`]) {
+        const r = await app.inject({ url, headers: HTML });
+        assert.equal(r.statusCode, 404, url);
+        assert.match(String(r.headers['content-type']), /text\/html/);
+        assert.match(r.body, /<h1>Page not found<\/h1>/);
+        assert.match(r.body, /href="\/"/, 'a way back');
+      }
+    });
+  });
+
+  describe('reports', () => {
+    it('the result page\'s report (with a label) is stored once, with the model version the service knows, then thanks the user', async () => {
+      const name = `${await md5Of('chelsea.png')}.png`;
+      await app.inject({ method: 'POST', url: '/', ...(await upload('chelsea.png')) });
+      const expected = await expectedTinyRgb(image('chelsea.png'));
+      const report = `{'filename': '${name}', 'prediction': '${expected.label}', 'score': ${expected.score} }`;
+      const fields = { report, image: name, model: 'tiny-rgb', label: 'a cat' };
+      const posts = await Promise.all([1, 2, 3].map(() => app.inject({ method: 'POST', url: '/feedback', ...form(fields) })));
+      for (const r of posts) {
+        assert.equal(r.statusCode, 303);
+        assert.equal(r.headers.location, `/result/${name}?model=tiny-rgb&reported=1#report-saved`);
+      }
+      const lines = (await readFile(join(config.FEEDBACK_DIR, 'feedback'), 'utf8')).split('\n').filter(Boolean);
+      assert.deepEqual(lines.filter((l) => l === report), [report], 'one line, byte for byte the original report');
+      const records = (await readFile(join(config.FEEDBACK_DIR, 'reports.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      const mine = records.filter((r) => r.image === name);
+      assert.equal(mine.length, 1);
+      assert.deepEqual({ ...mine[0], id: undefined, time: undefined }, { type: 'report', id: undefined, time: undefined, image: name, model: 'tiny-rgb', modelVersion: '1', prediction: expected.label, score: expected.score, label: 'a cat', report });
+      const thanks = await app.inject({ url: `/result/${name}?model=tiny-rgb&reported=1`, headers: HTML });
+      assert.match(thanks.body, /id="report-saved"[^>]*>Thank you: your report was saved for review\.</);
+      assert.doesNotMatch(thanks.body, /id="report-form"/, 'no second report form');
+    });
+
+    it('/v1/feedback says when a report was already stored', async () => {
+      const body = { report: 'v1 report', image: `${'e'.repeat(32)}.png`, label: 'dog' };
+      const first = await app.inject({ method: 'POST', url: '/v1/feedback', payload: body });
+      const second = await app.inject({ method: 'POST', url: '/v1/feedback', payload: body });
+      assert.equal(first.statusCode, 201);
+      assert.equal(first.json().duplicate, false);
+      assert.equal(second.json().duplicate, true);
+      assert.equal(second.json().id, first.json().id);
+    });
+  });
+
+  describe('review (admin)', () => {
+    it('cards with label, model and time; filters; mark reviewed (same-origin only); exports', async () => {
+      const review = await app.inject({ url: '/feedback/review', headers: HTML });
+      assert.equal(review.statusCode, 200);
+      const card = review.body.split('<li class="card"').find((c) => c.includes('<strong>a cat</strong>')) ?? '';
+      const id = /id="report-([0-9a-f]{32})"/.exec(card)?.[1];
+      assert.ok(id, 'the labelled report has a card');
+      assert.match(review.body, /<dt>User says<\/dt><dd><strong>a cat<\/strong>/);
+      assert.match(review.body, /<time datetime="\d{4}-\d\d-\d\dT/);
+      assert.match((await app.inject({ url: '/feedback/review?status=reviewed' })).body, /No reports match/);
+
+      const cross = await app.inject({ method: 'POST', url: '/feedback/review/mark', ...form({ id, reviewed: '1' }), headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site' } });
+      assert.equal(cross.statusCode, 403);
+      const remote = await app.inject({ method: 'POST', url: '/feedback/review/mark', remoteAddress: '203.0.113.9', ...form({ id, reviewed: '1' }) });
+      assert.equal(remote.statusCode, 403, 'admin only');
+      const marked = await app.inject({ method: 'POST', url: '/feedback/review/mark', ...form({ id, reviewed: '1', back: 'model=tiny-rgb&evil=//x.example' }) });
+      assert.equal(marked.statusCode, 303);
+      assert.equal(marked.headers.location, `/feedback/review?model=tiny-rgb#report-${id}`, 'back to the same filter, nothing else');
+      const reviewed = await app.inject({ url: '/feedback/review?status=reviewed&model=tiny-rgb' });
+      assert.match(reviewed.body, new RegExp(`id="report-${id}"`));
+      assert.match(reviewed.body, /Mark as not reviewed/);
+
+      const csv = await app.inject({ url: '/feedback/export.csv?status=reviewed' });
+      assert.equal(csv.statusCode, 200);
+      assert.match(String(csv.headers['content-type']), /^text\/csv/);
+      assert.match(String(csv.headers['content-disposition']), /^attachment; filename="reports-\d{4}-\d\d-\d\d\.csv"$/);
+      const rows = csv.body.trim().split('\r\n');
+      assert.equal(rows.length, 2);
+      assert.match(rows[1]!, /,tiny-rgb,1,(red|green|blue),[\d.]+,a cat,true,/);
+      const jsonl = await app.inject({ url: '/feedback/export.jsonl' });
+      assert.ok(jsonl.body.trim().split('\n').every((l) => typeof JSON.parse(l).reviewed === 'boolean'));
+      const tar = await app.inject({ url: '/feedback/dataset.tar?status=reviewed' });
+      assert.equal(tar.headers['content-type'], 'application/x-tar');
+      assert.equal(tar.rawPayload.subarray(257, 262).toString(), 'ustar');
+      assert.equal(tar.rawPayload.subarray(345, 350).toString(), 'a cat');
+      for (const url of ['/feedback/export.csv', '/feedback/export.jsonl', '/feedback/dataset.tar']) {
+        assert.equal((await app.inject({ url, remoteAddress: '203.0.113.9' })).statusCode, 403, `${url} is admin only`);
+      }
+    });
+  });
+
+  describe('pages, files and errors', () => {
+    it('unknown paths and missing images: an HTML page for browsers, JSON for programs and the APIs', async () => {
+      const page = await app.inject({ url: '/no/such/page', headers: HTML });
+      assert.equal(page.statusCode, 404);
+      assert.match(page.body, /<h1>Page not found<\/h1>/);
+      const missing = await app.inject({ url: `/static/uploads/${'f'.repeat(32)}.png`, headers: HTML });
+      assert.match(missing.body, /<h1>Page not found<\/h1>/);
+      assert.equal((await app.inject({ url: '/no/such/page' })).json().error.code, 'NOT_FOUND');
+      assert.equal((await app.inject({ url: '/v1/nothing', headers: HTML })).json().error.code, 'NOT_FOUND');
+    });
+
+    it('favicon, style sheet and the pages\' compiled scripts; revalidation; nothing outside api/public', async () => {
+      const icon = await app.inject({ url: '/favicon.ico' });
+      assert.equal(icon.statusCode, 301);
+      assert.equal((await app.inject({ url: icon.headers.location! })).headers['content-type'], 'image/svg+xml');
+      const js = await app.inject({ url: '/static/js/upload-page.js' });
+      assert.equal(js.statusCode, 200, 'npm run build compiles api/client into api/public/js');
+      assert.match(String(js.headers['content-type']), /^text\/javascript/);
+      assert.equal((await app.inject({ url: '/static/js/upload-page.js', headers: { 'if-none-match': String(js.headers.etag) } })).statusCode, 304);
+      for (const bad of ['/static/../src/app.ts', '/static/%2e%2e/package.json', '/static/js/.tsbuildinfo', '/static/js']) {
+        assert.equal((await app.inject({ url: bad })).statusCode, 404, bad);
+      }
+    });
+
+    it('upload errors in words: sizes in MB, every accepted format named, no decoder internals', async () => {
+      const flashOf = async (payload: Awaited<ReturnType<typeof upload>>) => {
+        const r = await app.inject({ method: 'POST', url: '/', ...payload });
+        assert.equal(r.statusCode, 302);
+        return decodeURIComponent(/flash=([^;]*)/.exec(String(r.headers['set-cookie']))![1]!);
+      };
+      const big = multipartBody([{ name: 'file', filename: 'big.jpg', value: Buffer.alloc(1024 * 1024 + 10, 0xff) }]);
+      assert.equal(await flashOf({ payload: big.body, headers: { 'content-type': big.contentType } }), 'The file is larger than the upload limit: the limit is 1 MB');
+      const pdf = multipartBody([{ name: 'file', filename: 'invoice.pdf', value: 'x' }]);
+      assert.equal(await flashOf({ payload: pdf.body, headers: { 'content-type': pdf.contentType } }), 'Allowed image types are -> png, jpg, jpeg, gif, webp');
+      assert.equal(await flashOf(await upload('truncated.jpg')), 'The image is damaged and cannot be decoded');
+      const declared = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png', 'content-length': String(3 * 1024 * 1024) }, payload: Buffer.alloc(10) });
+      assert.match(declared.json().error.message, /the limit is 1 MB, this upload is 3 MB/);
+    });
+
+    it('/docs: Swagger UI from the package, under a policy without inline script, with curl, Python and fetch examples', async () => {
+      const docs = await app.inject({ url: '/docs/', headers: HTML });
+      assert.equal(docs.statusCode, 200);
+      const csp = String(docs.headers['content-security-policy']);
+      assert.match(csp, /script-src 'self'(;|$)/);
+      assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https?:/);
+      for (const src of docs.body.match(/<script[^>]*>/g) ?? []) assert.match(src, /src="\.?\/?[\w/.-]+"/, `same-origin file, not inline: ${src}`);
+      const asset = /src="([^"]*swagger-ui-bundle\.js)"/.exec(docs.body)![1]!;
+      assert.equal((await app.inject({ url: new URL(asset, 'http://x/docs/').pathname })).statusCode, 200);
+      const spec = (await app.inject({ url: '/docs/json', headers: { host: 'classifier.example:8080' } })).json();
+      for (const path of ['/predict', '/v1/predict']) {
+        const samples = spec.paths[path].post['x-codeSamples'] as { label: string; source: string }[];
+        assert.deepEqual(samples.map((s) => s.label), ['curl', 'Python requests', 'JavaScript fetch']);
+        assert.ok(samples.every((s) => s.source.includes(`http://classifier.example:8080${path}`)), 'examples name this service');
+        assert.match(spec.paths[path].post.description, /```python\nimport requests/);
+      }
+    });
+  });
+});
+
+describe('deadline fair to slow uplinks', () => {
+  it('an upload that takes longer than REQUEST_TIMEOUT_MS still gets its prediction', async () => {
+    const slow = await startInjectApi({ REQUEST_TIMEOUT_MS: '400' });
+    const { app } = slow;
+    try {
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = app.server.address() as { port: number };
+      const { body, contentType } = multipartBody([{ name: 'file', filename: 'rocket.jpg', value: await readFile(image('rocket.jpg')) }]);
+      // Ten slices, 150 ms apart: the upload takes ~1.4 s, 3.5 × the prediction deadline.
+      const slices = 10;
+      const stream = new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          const i = (this as unknown as { i?: number }).i ?? 0;
+          (this as unknown as { i: number }).i = i + 1;
+          if (i === slices) return controller.close();
+          if (i > 0) await new Promise((r) => setTimeout(r, 150));
+          controller.enqueue(new Uint8Array(body.subarray(Math.floor((i * body.length) / slices), Math.floor(((i + 1) * body.length) / slices))));
+        },
+      });
+      const started = Date.now();
+      const r = await fetch(`http://127.0.0.1:${port}/v1/predict`, { method: 'POST', body: stream, headers: { 'content-type': contentType }, duplex: 'half' } as RequestInit);
+      const took = Date.now() - started;
+      const answer = (await r.json()) as { success: boolean; timings: { uploadMs: number } };
+      assert.equal(r.status, 200, JSON.stringify(answer));
+      assert.ok(took > 400 && answer.timings.uploadMs > 400, `the upload took ${answer.timings.uploadMs} ms, longer than the deadline`);
+    } finally {
+      await slow.close();
+    }
+  });
+});
