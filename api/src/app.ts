@@ -10,13 +10,18 @@ import type { Config } from '@icls/lib/config';
 import { AppError } from '@icls/lib/errors';
 import type { JobProducer } from '@icls/lib/job-contract';
 import type { Logger } from '@icls/lib/logger';
+import { createRegistry, type MetricsRegistry } from '@icls/lib/metrics/prometheus';
+import { noTracing, type Tracing } from '@icls/lib/tracing/tracing';
 import { refuseWhileClosing } from './closing-gate.ts';
 import { FeedbackStore } from './feedback/feedback-store.ts';
 import { registerBodyGuard } from './http/body-guard.ts';
 import { clientErrorHandler } from './http/client-errors.ts';
 import { errorHandler } from './http/error-reply.ts';
 import { LogSampler } from './http/log-sampler.ts';
-import { Metrics } from './metrics.ts';
+import { ApiMetrics } from './metrics/api-metrics.ts';
+import { metricsRoute } from './metrics/metrics-route.ts';
+import { registerQueueMetrics } from './metrics/queue-metrics.ts';
+import { clientErrorCounter, observeRequests } from './metrics/request-metrics.ts';
 import { PredictService } from './predict-service.ts';
 import { feedbackRoutes } from './routes/feedback.routes.ts';
 import { healthRoutes } from './routes/health.routes.ts';
@@ -25,6 +30,7 @@ import { predictRoutes } from './routes/predict.routes.ts';
 import { adminGuard } from './security/admin-guard.ts';
 import { registerRateLimit } from './security/rate-limit.ts';
 import { registerSecurityHeaders } from './security/security-headers.ts';
+import { requestId, traceRequests } from './tracing/request-context.ts';
 import { RAW_IMAGE_TYPES } from './upload/receive-upload.ts';
 import { UploadStore } from './upload/upload-store.ts';
 
@@ -34,6 +40,17 @@ export interface ApiDeps {
   uploads: UploadStore;
   feedback: FeedbackStore;
   shuttingDown: () => boolean;
+  metrics: ApiMetrics;
+  tracing: Tracing;
+}
+
+/**
+ * The process's metrics registry (in embedded mode shared with the model host, so `/metrics` shows
+ * both) and tracing; by default a registry of its own and no tracing.
+ */
+export interface ApiTelemetry {
+  registry?: MetricsRegistry;
+  tracing?: Tracing;
 }
 
 export type ApiConfig = Pick<
@@ -67,22 +84,28 @@ const OTHER_BODY_BYTES = 64 * 1024;
 /** A form field (model, top_k, report) is never near this; a longer one is refused, not cut. */
 const FIELD_BYTES = 16 * 1024;
 
-export async function buildApp(config: ApiConfig, producer: JobProducer, log: Logger): Promise<BuiltApi> {
+export async function buildApp(config: ApiConfig, producer: JobProducer, log: Logger, telemetry: ApiTelemetry = {}): Promise<BuiltApi> {
   let shuttingDown = false;
+  const registry = telemetry.registry ?? createRegistry();
+  const tracing = telemetry.tracing ?? noTracing;
+  const uploads = new UploadStore(config.UPLOAD_DIR, {
+    maxBytes: config.MAX_UPLOAD_BYTES,
+    maxPixels: config.MAX_PIXELS,
+    totalMemoryBytes: config.UPLOAD_MEMORY_BYTES,
+  });
   const deps: ApiDeps = {
     producer,
     predictor: new PredictService(producer, {
       defaultModel: config.DEFAULT_MODEL,
       timeoutMs: config.REQUEST_TIMEOUT_MS,
       imageTransport: config.IMAGE_TRANSPORT,
+      tracing,
     }),
-    uploads: new UploadStore(config.UPLOAD_DIR, {
-      maxBytes: config.MAX_UPLOAD_BYTES,
-      maxPixels: config.MAX_PIXELS,
-      totalMemoryBytes: config.UPLOAD_MEMORY_BYTES,
-    }),
+    uploads,
     feedback: new FeedbackStore(config.FEEDBACK_DIR),
     shuttingDown: () => shuttingDown,
+    metrics: new ApiMetrics(registry, uploads.memory),
+    tracing,
   };
 
   const sampler = new LogSampler(log);
@@ -90,16 +113,21 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     // One log line per request would cost more than the 2 ms overhead budget at load; errors are logged, sampled.
-    logController: new LogController({ disableRequestLogging: true }),
+    // Lines about a request name it `requestId`, as the worker's lines about its job do.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     // Requests on kept-alive connections during close are refused by closing-gate, with our error body.
     return503OnClosing: false,
     bodyLimit: OTHER_BODY_BYTES,
     requestTimeout: config.REQUEST_RECEIVE_TIMEOUT_MS,
     http: { maxHeaderSize: config.MAX_HEADER_BYTES, headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
-    clientErrorHandler: clientErrorHandler(sampler),
+    clientErrorHandler: clientErrorHandler(sampler, clientErrorCounter(deps.metrics)),
+    genReqId: requestId,
     frameworkErrors: (err, request, reply) => onError(err, request, reply),
   });
   app.server.maxConnections = config.MAX_CONNECTIONS;
+  app.decorateReply('errorCode', undefined);
+  observeRequests(app, deps.metrics);
+  traceRequests(app, tracing);
   refuseWhileClosing(app);
 
   await registerSecurityHeaders(app);
@@ -124,7 +152,8 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     throw new AppError('NOT_FOUND', `no route ${request.method} ${request.url.slice(0, 200)}`);
   });
 
-  new Metrics().register(app, adminGuard(config.ADMIN_TOKEN));
+  registerQueueMetrics(registry, producer, deps.predictor);
+  metricsRoute(app, registry, adminGuard(config.ADMIN_TOKEN));
   await app.register(async (scope) => pageRoutes(scope, deps));
   await app.register(async (scope) => predictRoutes(scope, deps));
   await app.register(async (scope) => feedbackRoutes(scope, deps, config.ADMIN_TOKEN));
