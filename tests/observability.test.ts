@@ -3,7 +3,7 @@
  * processes): each process serves its metrics (the api on PORT, each worker on its own port), every
  * exposition passes `promtool check metrics`, a request moves the counters it should, a request's
  * trace reaches a local OTLP receiver with the api's and the worker's spans in one tree, both sides'
- * logs name the request and the job, and the Grafana dashboard queries only metrics that exist.
+ * logs name the request and the job, and the docs and the Grafana dashboard name only metrics that exist.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -179,6 +179,14 @@ describe('npm start: metrics of every process, traces across the queue', () => {
     const workerLines = lines.filter((l) => l.name === 'model' && l.jobId === jobId);
     assert.ok(workerLines.length >= 2, 'the worker logs the job');
     for (const l of workerLines) assert.equal(l.requestId, requestId, `worker line "${l.msg}" names the request`);
+  });
+
+  it('docs/deploy.md\'s metrics table lists exactly the icls_ metrics these processes expose', async () => {
+    assert.equal(scraped.size, 1 + WORKERS, 'the first test scraped every process');
+    const exposed = new Set([...scraped.values()].flatMap((text) => [...familyNames(text)]).filter((n) => n.startsWith('icls_')));
+    const docs = await readFile(join(ROOT, 'docs/deploy.md'), 'utf8');
+    const documented = new Set([...docs.matchAll(/^\| `(icls_\w+)` \|/gm)].map((m) => m[1]!));
+    assert.deepEqual([...documented].sort(), [...exposed].sort());
   });
 
   it('the Grafana dashboard queries metrics these processes expose, in PromQL that promtool parses', async () => {
