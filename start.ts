@@ -27,7 +27,7 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
   // Loaded here only: in Redis mode the api process never holds ONNX Runtime or sharp (≈ 50 MB less).
   const { startModelHost } = await import('@icls/model/model-host');
   // One process, one registry: the api's /metrics shows the model's metrics too (no worker port).
-  const telemetry = { registry: createRegistry(), tracing: await createTracing(config, 'icls') };
+  const telemetry = { registry: createRegistry(), tracing: await createTracing(config, 'icls', log) };
   const host = await startModelHost(config, log, { embedded: true }, telemetry);
   const queue = new MemoryQueue({
     maxWaiting: config.QUEUE_MAX_WAITING,

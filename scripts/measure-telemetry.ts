@@ -12,6 +12,7 @@ import { createServer } from 'node:http';
 import { JobTelemetry } from '@icls/model/telemetry/job-telemetry';
 import { WorkerMetrics } from '@icls/model/telemetry/worker-metrics';
 import type { JobData, JobResult } from '@icls/lib/job-contract';
+import { createLogger } from '@icls/lib/logger';
 import { createRegistry, exposition } from '@icls/lib/metrics/prometheus';
 import { createTracing, noTracing, type Tracing } from '@icls/lib/tracing/tracing';
 import { ApiMetrics } from '@icls/api/metrics/api-metrics';
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
   let j = 0;
   await perCall('worker: a trivial job handler, nothing recorded (baseline)', 50_000, () => off.bare(job(j++)));
   await perCall('worker: the same, with job metrics, tracing off', 50_000, () => off.handler(job(j++)));
-  const tracing = await createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_SERVICE_NAME: 'measure', OTEL_TRACES_SAMPLER_ARG: 1 }, 'measure');
+  const tracing = await createTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_SERVICE_NAME: 'measure', OTEL_TRACES_SAMPLER_ARG: 1 }, 'measure', createLogger('warn', 'measure'));
   const on = await jobTelemetry(tracing);
   // Fewer calls: 4 spans per job, and the batch exporter drops what it cannot queue (2,048 spans).
   await perCall('worker: the same, with job metrics and 4 spans (tracing on)', 400, () => on.handler(job(j++)));

@@ -152,7 +152,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     throw new AppError('NOT_FOUND', `no route ${request.method} ${request.url.slice(0, 200)}`);
   });
 
-  registerQueueMetrics(registry, producer, deps.predictor);
+  registerQueueMetrics(registry, producer, deps.predictor, log);
   metricsRoute(app, registry, adminGuard(config.ADMIN_TOKEN));
   await app.register(async (scope) => pageRoutes(scope, deps));
   await app.register(async (scope) => predictRoutes(scope, deps));

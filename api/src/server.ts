@@ -32,7 +32,7 @@ export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = 
     deadAfterMs: config.WORKER_DEAD_AFTER_MS,
     log,
   });
-  const tracing = await createTracing(config, 'icls-api');
+  const tracing = await createTracing(config, 'icls-api', log);
   const built = await buildApp(config, producer, log, { registry: createRegistry(), tracing });
   try {
     await built.app.listen({ port: config.PORT, host: config.HOST });

@@ -15,7 +15,7 @@ export async function runWorker(): Promise<void> {
   const supervisor = followSupervisor(log);
   lowerPriority(config.WORKER_NICE, log);
   const registry = createRegistry();
-  const tracing = await createTracing(config, 'icls-model');
+  const tracing = await createTracing(config, 'icls-model', log);
   const host = await startModelHost(config, log, { embedded: false }, { registry, tracing });
   const redisUrl = redisUrlOf(config);
   const consumer = new RedisConsumer({

@@ -5,7 +5,9 @@
  * the per-model series are absent and `icls_queue_up` is 0.
  */
 import { pickDefaultModel } from '@icls/lib/default-model';
+import { isAppError } from '@icls/lib/errors';
 import type { JobProducer, QueueStats } from '@icls/lib/job-contract';
+import type { Logger } from '@icls/lib/logger';
 import { Gauge, PREFIX, type MetricsRegistry } from '@icls/lib/metrics/prometheus';
 import type { PredictService } from '../predict-service.ts';
 
@@ -21,7 +23,7 @@ interface Snapshot {
   workers: Map<string, number>;
 }
 
-export function registerQueueMetrics(registry: MetricsRegistry, producer: JobProducer, predictor: PredictService): void {
+export function registerQueueMetrics(registry: MetricsRegistry, producer: JobProducer, predictor: PredictService, log: Logger): void {
   let last: { at: number; read: Promise<Snapshot | undefined> } | undefined;
   const snapshot = (): Promise<Snapshot | undefined> => {
     if (!last || Date.now() - last.at > SHARE_MS) last = { at: Date.now(), read: read() };
@@ -35,8 +37,11 @@ export function registerQueueMetrics(registry: MetricsRegistry, producer: JobPro
         .filter((m): m is string => !!m)
         .slice(0, MAX_MODELS);
       return { stats: await producer.queueStats(models, deadline), workers: served };
-    } catch {
-      return undefined; // Redis away or slow: reported as icls_queue_up 0, and by the api's own logs
+    } catch (err) {
+      // Redis away or slow (an AppError: NOT_READY, DEADLINE_EXCEEDED) is what icls_queue_up 0 says,
+      // and the connection logs it; anything else is a fault of this code.
+      if (!isAppError(err)) log.error({ err }, 'reading the queue for metrics failed');
+      return undefined;
     }
   };
 

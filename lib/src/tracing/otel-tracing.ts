@@ -5,6 +5,8 @@
  */
 import {
   defaultTextMapGetter,
+  diag,
+  DiagLogLevel,
   defaultTextMapSetter,
   ROOT_CONTEXT,
   SpanKind as OtelKind,
@@ -17,6 +19,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
+import type { Logger } from '../logger.ts';
 import type { Span, SpanKind, SpanOptions, Tracing } from './tracing.ts';
 
 /** Spans buffered while the collector is slow or away; more are dropped (the SDK counts them). */
@@ -67,7 +70,36 @@ class SdkSpan implements Span {
   }
 }
 
-export function otelTracing(opts: { endpoint: string; serviceName: string; sampleRatio: number }): Tracing {
+/**
+ * The SDK reports its problems (an export the collector refused or never answered) through its
+ * diagnostic logger, which is silent by default: they go to the process's log instead, one line
+ * for each new message rather than one per failed batch.
+ */
+function reportSdkProblems(log: Logger): void {
+  // The SDK's error handler hands errors over as JSON text, stack included: keep the message.
+  const describe = (a: unknown): string => {
+    if (a instanceof Error) return a.message;
+    if (typeof a !== 'string') return JSON.stringify(a);
+    if (!a.startsWith('{')) return a;
+    try {
+      return String((JSON.parse(a) as { message?: unknown }).message ?? a);
+    } catch {
+      return a; // not JSON after all: the text itself
+    }
+  };
+  let last = '';
+  const report = (message: string, ...args: unknown[]) => {
+    const text = [message, ...args].map(describe).join(' ');
+    if (text === last) return;
+    last = text;
+    log.warn({ otel: text.slice(0, 500) }, 'tracing: the OpenTelemetry SDK reports a problem; spans may be lost');
+  };
+  const quiet = () => undefined;
+  diag.setLogger({ error: report, warn: report, info: quiet, debug: quiet, verbose: quiet }, { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true });
+}
+
+export function otelTracing(opts: { endpoint: string; serviceName: string; sampleRatio: number; log: Logger }): Tracing {
+  reportSdkProblems(opts.log);
   const exporter = new OTLPTraceExporter({ url: `${opts.endpoint}/v1/traces`, timeoutMillis: EXPORT_TIMEOUT_MS });
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ 'service.name': opts.serviceName }),

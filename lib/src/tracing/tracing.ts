@@ -5,6 +5,7 @@
  * loads nor runs any of it: every call below is a check of `enabled` or a shared no-op.
  */
 import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
 
 export type SpanKind = 'server' | 'producer' | 'consumer' | 'internal';
 export type SpanAttributes = Record<string, string | number | boolean | undefined>;
@@ -52,10 +53,13 @@ export const noTracing: Tracing = {
 
 export type TracingConfig = Pick<Config, 'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_SERVICE_NAME' | 'OTEL_TRACES_SAMPLER_ARG'>;
 
-/** Tracing for this process: off (no-op) without an endpoint. `service`: the default service name. */
-export async function createTracing(config: TracingConfig, service: string): Promise<Tracing> {
+/**
+ * Tracing for this process: off (no-op) without an endpoint. `service`: the default service name;
+ * `log`: where failed exports are reported.
+ */
+export async function createTracing(config: TracingConfig, service: string, log: Logger): Promise<Tracing> {
   const endpoint = config.OTEL_EXPORTER_OTLP_ENDPOINT;
   if (!endpoint) return noTracing;
   const { otelTracing } = await import('./otel-tracing.ts');
-  return otelTracing({ endpoint, serviceName: config.OTEL_SERVICE_NAME ?? service, sampleRatio: config.OTEL_TRACES_SAMPLER_ARG });
+  return otelTracing({ endpoint, serviceName: config.OTEL_SERVICE_NAME ?? service, sampleRatio: config.OTEL_TRACES_SAMPLER_ARG, log });
 }
