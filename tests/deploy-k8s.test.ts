@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '@icls/lib/config';
 import { jobsKey } from '@icls/lib/queue/redis-keys';
 import { ROOT } from './helpers/fixtures.ts';
@@ -34,6 +33,7 @@ import {
   named,
   ourContainers,
   read,
+  readYaml,
   runtimeOf,
   workerDeployments,
   type Manifest,
@@ -98,7 +98,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       assert.equal(c.ports?.find((p) => p.name === 'metrics')?.containerPort, config.WORKER_METRICS_PORT, `${d.file}: the metrics port is WORKER_METRICS_PORT`);
       assert.equal(config.HOST, '0.0.0.0', `${d.file}: the metrics port listens beyond loopback, for Prometheus`);
     }
-    const redisImage = (parseYaml(read('docker-compose.yml')) as { services: { redis: { image: string } } }).services.redis.image;
+    const redisImage = readYaml<{ services: { redis: { image: string } } }>('docker-compose.yml').services.redis.image;
     assert.equal(containers(named('Deployment', 'icls-redis'))[0]!.image, redisImage, 'the Redis of compose');
   });
 
@@ -206,7 +206,7 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
     );
     assert.deepEqual(selected.map((d) => d.metadata.name).sort(), [apiDeployment(), ...workerDeployments()].map((d) => d.metadata.name).sort());
     const jobs = new Set(selected.map((d) => d.spec.template!.metadata.labels[monitor.spec.jobLabel!]));
-    const local = parseYaml(read('deploy/prometheus/prometheus.yml')) as { scrape_configs: { job_name: string }[] };
+    const local = readYaml<{ scrape_configs: { job_name: string }[] }>('deploy/prometheus/prometheus.yml');
     assert.deepEqual([...jobs].sort(), local.scrape_configs.map((j) => j.job_name).sort(), 'the same job names as deploy/prometheus/prometheus.yml');
     const token = apiContainer().env!.find((e) => e.name === 'ADMIN_TOKEN')!.valueFrom!.secretKeyRef!;
     for (const d of selected) {
@@ -229,7 +229,7 @@ describe('Prometheus configuration for npm start (deploy/prometheus/prometheus.y
   it('promtool check config accepts it; it scrapes the api\'s PORT and the workers\' ports from WORKER_METRICS_PORT on', () => {
     const { status, output } = promtool(['check', 'config', join(ROOT, 'deploy/prometheus/prometheus.yml')]);
     assert.equal(status, 0, `promtool check config:\n${output}`);
-    const config = parseYaml(read('deploy/prometheus/prometheus.yml')) as { scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] };
+    const config = readYaml<{ scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[] }>('deploy/prometheus/prometheus.yml');
     const targets = (job: string) => config.scrape_configs.find((j) => j.job_name === job)!.static_configs.flatMap((s) => s.targets);
     const defaults = loadConfig({});
     assert.deepEqual(targets('icls-api'), [`127.0.0.1:${defaults.PORT}`]);

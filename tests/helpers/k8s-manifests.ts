@@ -19,6 +19,8 @@ import { describeConfig, loadConfig, type Config } from '@icls/lib/config';
 import { ROOT } from './fixtures.ts';
 
 export const read = (rel: string) => readFileSync(join(ROOT, rel), 'utf8');
+/** A YAML file of the repository (one document). */
+export const readYaml = <T>(rel: string): T => parseYaml(read(rel)) as T;
 export const K8S = 'deploy/k8s/base';
 export const MONITORING = 'deploy/k8s/monitoring';
 export const CONFIG_NAMES = new Set(describeConfig().map((v) => v.name));
@@ -89,7 +91,7 @@ export interface Kustomization {
   resources: string[];
   images?: { name: string }[];
 }
-export const kustomizationOf = (dir: string) => parseYaml(read(`${dir}/kustomization.yaml`)) as Kustomization;
+export const kustomizationOf = (dir: string) => readYaml<Kustomization>(`${dir}/kustomization.yaml`);
 export const kustomization = kustomizationOf(K8S);
 /** The documents of a kustomization's own files (the monitoring overlay's base is read as K8S). */
 const documentsOf = (dir: string): Manifest[] =>
