@@ -6,9 +6,11 @@
  */
 import { ConfigError, redisUrlOf, DEFAULT_REDIS_URL, loadConfig, workerProcessCount, type Config } from '@icls/lib/config';
 import { createLogger, type Logger } from '@icls/lib/logger';
+import { createRegistry } from '@icls/lib/metrics/prometheus';
 import { MemoryQueue } from '@icls/lib/queue/memory-queue';
 import { redisAnswers } from '@icls/lib/redis-probe';
 import { createShutdown, exitOnSignals } from '@icls/lib/shutdown';
+import { createTracing } from '@icls/lib/tracing/tracing';
 import { WorkerSupervisor } from '@icls/model/worker-supervisor';
 import { buildApp } from '@icls/api/app';
 import { httpShutdownSteps, runApiServer } from '@icls/api/server';
@@ -24,7 +26,9 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
   log.info('embedded mode: no Redis configured or answering on localhost, so api and model run in this one process over an in-process queue');
   // Loaded here only: in Redis mode the api process never holds ONNX Runtime or sharp (≈ 50 MB less).
   const { startModelHost } = await import('@icls/model/model-host');
-  const host = await startModelHost(config, log, { embedded: true });
+  // One process, one registry: the api's /metrics shows the model's metrics too (no worker port).
+  const telemetry = { registry: createRegistry(), tracing: await createTracing(config, 'icls', log) };
+  const host = await startModelHost(config, log, { embedded: true }, telemetry);
   const queue = new MemoryQueue({
     maxWaiting: config.QUEUE_MAX_WAITING,
     concurrency: config.WORKER_CONCURRENCY,
@@ -34,11 +38,11 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
     log,
   });
   await queue.start();
-  const built = await buildApp(config, queue, log);
+  const built = await buildApp(config, queue, log, telemetry);
   try {
     await built.app.listen({ port: config.PORT, host: config.HOST });
   } catch (err) {
-    await Promise.allSettled([built.app.close(), queue.close(), host.close()]);
+    await Promise.allSettled([built.app.close(), queue.close(), host.close(), telemetry.tracing.shutdown()]);
     throw err;
   }
   log.info({ port: config.PORT, models: host.models }, `ready: open http://localhost:${config.PORT}/`);
@@ -47,6 +51,7 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
       ...httpShutdownSteps(built, config.SHUTDOWN_DRAIN_MS),
       ['close queue', () => queue.close()],
       ['release models', () => host.close()],
+      ['send the last spans', () => telemetry.tracing.shutdown()],
     ]),
     log,
   );
@@ -55,9 +60,13 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
 async function runWithRedis(config: Config, log: Logger): Promise<void> {
   const redisUrl = redisUrlOf(config);
   const workers = workerProcessCount(config);
-  log.info({ redis: redisUrl, workers }, 'redis mode: api here, model workers in their own processes');
+  if (config.WORKER_METRICS_PORT && config.WORKER_METRICS_PORT + workers - 1 > 65535) {
+    throw new ConfigError(`invalid configuration:\n  WORKER_METRICS_PORT ${config.WORKER_METRICS_PORT} leaves no room for ${workers} workers' ports (one each, up to 65535)`);
+  }
+  const metricsPorts = config.WORKER_METRICS_PORT ? `${config.WORKER_METRICS_PORT}-${config.WORKER_METRICS_PORT + workers - 1}` : 'off';
+  log.info({ redis: redisUrl, workers, workerMetricsPorts: metricsPorts }, 'redis mode: api here, model workers in their own processes');
   const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_MODE: 'redis' };
-  const supervisor = new WorkerSupervisor({ count: workers, env, log });
+  const supervisor = new WorkerSupervisor({ count: workers, env, log, metricsPort: config.WORKER_METRICS_PORT });
   // The api listens first: when it cannot (port in use), no worker was started to be left behind.
   // On shutdown HTTP drains first (in-flight requests still get their answers), then the workers stop.
   await runApiServer({ ...config, REDIS_URL: redisUrl }, [['stop model workers', () => supervisor.stop()]]);

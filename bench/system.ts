@@ -102,6 +102,8 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     // Stopping the benched system waits for no load balancer.
     SHUTDOWN_DRAIN_MS: '0',
+    // No worker metrics ports unless asked: they would clash with an `npm start` running beside.
+    WORKER_METRICS_PORT: process.env.WORKER_METRICS_PORT ?? '0',
     ...opts.env,
   };
   if (opts.workers !== undefined) env.MODEL_WORKERS = String(opts.workers);

@@ -270,13 +270,21 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       assert.deepEqual(list.json().reports, ['line one\\nforged line']);
     });
 
-    it('/metrics counts requests by route and status, in Prometheus text format', async () => {
+    it('/metrics counts requests by route, status and error code, in Prometheus text format', async () => {
       await app.inject({ method: 'POST', url: '/predict', ...(await fileOf('chelsea.png')) });
+      await app.inject({ method: 'POST', url: '/v1/predict', ...(await fileOf('corrupt.jpg')) });
       const m = await app.inject({ url: '/metrics' });
       assert.equal(m.statusCode, 200);
-      assert.match(m.body, /^icls_http_requests_total\{route="POST \/predict",status="200"\} [1-9]\d*$/m);
-      assert.match(m.body, /^icls_http_request_duration_ms_count\{route="POST \/predict"\} [1-9]\d*$/m);
+      assert.match(m.headers['content-type'] as string, /^text\/plain; version=0\.0\.4/);
+      assert.match(m.body, /^icls_http_requests_total\{method="POST",route="\/predict",status="200",error_code=""\} [1-9]\d*$/m);
+      assert.match(m.body, /^icls_http_requests_total\{method="POST",route="\/v1\/predict",status="415",error_code="NOT_AN_IMAGE"\} [1-9]\d*$/m);
+      assert.match(m.body, /^icls_http_request_duration_seconds_count\{method="POST",route="\/predict"\} [1-9]\d*$/m);
       assert.match(m.body, /^icls_http_requests_in_flight 1$/m); // the /metrics request itself
+      assert.match(m.body, /^icls_upload_size_bytes_count [1-9]\d*$/m);
+      // Embedded in this test: the in-process queue answers the scrape-time queue reads.
+      assert.match(m.body, /^icls_queue_up 1$/m);
+      assert.match(m.body, /^icls_queue_length\{model="[^"]+"\} 0$/m);
+      assert.match(m.body, /^process_resident_memory_bytes \d+$/m);
     });
 
     it('errors are JSON with a code and never leak a stack trace', async () => {

@@ -10,6 +10,8 @@ import type { Config } from '@icls/lib/config';
 import { AppError } from '@icls/lib/errors';
 import type { JobProducer } from '@icls/lib/job-contract';
 import type { Logger } from '@icls/lib/logger';
+import { createRegistry, type MetricsRegistry } from '@icls/lib/metrics/prometheus';
+import { noTracing, type Tracing } from '@icls/lib/tracing/tracing';
 import { refuseWhileClosing } from './closing-gate.ts';
 import { FeedbackStore } from './feedback/feedback-store.ts';
 import { ReportStore } from './feedback/report-store.ts';
@@ -17,7 +19,10 @@ import { registerBodyGuard } from './http/body-guard.ts';
 import { clientErrorHandler } from './http/client-errors.ts';
 import { errorHandler } from './http/error-reply.ts';
 import { LogSampler } from './http/log-sampler.ts';
-import { Metrics } from './metrics.ts';
+import { ApiMetrics } from './metrics/api-metrics.ts';
+import { metricsRoute } from './metrics/metrics-route.ts';
+import { registerQueueMetrics } from './metrics/queue-metrics.ts';
+import { clientErrorCounter, observeRequests } from './metrics/request-metrics.ts';
 import { PredictService } from './predict-service.ts';
 import { RecentResults } from './results/recent-results.ts';
 import { docsRoutes } from './routes/docs.routes.ts';
@@ -30,6 +35,7 @@ import { staticRoutes } from './routes/static.routes.ts';
 import { adminGuard } from './security/admin-guard.ts';
 import { registerRateLimit } from './security/rate-limit.ts';
 import { registerSecurityHeaders } from './security/security-headers.ts';
+import { requestId, traceRequests } from './tracing/request-context.ts';
 import { RAW_IMAGE_TYPES } from './upload/receive-upload.ts';
 import { UploadStore } from './upload/upload-store.ts';
 
@@ -44,6 +50,17 @@ export interface ApiDeps {
   /** Results shown on result pages, so their addresses answer without running the model again. */
   results: RecentResults;
   shuttingDown: () => boolean;
+  metrics: ApiMetrics;
+  tracing: Tracing;
+}
+
+/**
+ * The process's metrics registry (in embedded mode shared with the model host, so `/metrics` shows
+ * both) and tracing; by default a registry of its own and no tracing.
+ */
+export interface ApiTelemetry {
+  registry?: MetricsRegistry;
+  tracing?: Tracing;
 }
 
 export type ApiConfig = Pick<
@@ -77,25 +94,31 @@ const OTHER_BODY_BYTES = 64 * 1024;
 /** A form field (model, top_k, report) is never near this; a longer one is refused, not cut. */
 const FIELD_BYTES = 16 * 1024;
 
-export async function buildApp(config: ApiConfig, producer: JobProducer, log: Logger): Promise<BuiltApi> {
+export async function buildApp(config: ApiConfig, producer: JobProducer, log: Logger, telemetry: ApiTelemetry = {}): Promise<BuiltApi> {
   let shuttingDown = false;
   const feedback = new FeedbackStore(config.FEEDBACK_DIR);
+  const registry = telemetry.registry ?? createRegistry();
+  const tracing = telemetry.tracing ?? noTracing;
+  const uploads = new UploadStore(config.UPLOAD_DIR, {
+    maxBytes: config.MAX_UPLOAD_BYTES,
+    maxPixels: config.MAX_PIXELS,
+    totalMemoryBytes: config.UPLOAD_MEMORY_BYTES,
+  });
   const deps: ApiDeps = {
     producer,
     predictor: new PredictService(producer, {
       defaultModel: config.DEFAULT_MODEL,
       timeoutMs: config.REQUEST_TIMEOUT_MS,
       imageTransport: config.IMAGE_TRANSPORT,
+      tracing,
     }),
-    uploads: new UploadStore(config.UPLOAD_DIR, {
-      maxBytes: config.MAX_UPLOAD_BYTES,
-      maxPixels: config.MAX_PIXELS,
-      totalMemoryBytes: config.UPLOAD_MEMORY_BYTES,
-    }),
+    uploads,
     feedback,
     reports: new ReportStore(config.FEEDBACK_DIR, feedback),
     results: new RecentResults(),
     shuttingDown: () => shuttingDown,
+    metrics: new ApiMetrics(registry, uploads.memory),
+    tracing,
   };
 
   const sampler = new LogSampler(log);
@@ -103,16 +126,21 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     // One log line per request would cost more than the 2 ms overhead budget at load; errors are logged, sampled.
-    logController: new LogController({ disableRequestLogging: true }),
+    // Lines about a request name it `requestId`, as the worker's lines about its job do.
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     // Requests on kept-alive connections during close are refused by closing-gate, with our error body.
     return503OnClosing: false,
     bodyLimit: OTHER_BODY_BYTES,
     requestTimeout: config.REQUEST_RECEIVE_TIMEOUT_MS,
     http: { maxHeaderSize: config.MAX_HEADER_BYTES, headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
-    clientErrorHandler: clientErrorHandler(sampler),
+    clientErrorHandler: clientErrorHandler(sampler, clientErrorCounter(deps.metrics)),
+    genReqId: requestId,
     frameworkErrors: (err, request, reply) => onError(err, request, reply),
   });
   app.server.maxConnections = config.MAX_CONNECTIONS;
+  app.decorateReply('errorCode', undefined);
+  observeRequests(app, deps.metrics);
+  traceRequests(app, tracing);
   refuseWhileClosing(app);
 
   await registerSecurityHeaders(app);
@@ -137,7 +165,8 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     throw new AppError('NOT_FOUND', `there is nothing at ${request.url.split('?')[0]!.slice(0, 200)}`);
   });
 
-  new Metrics().register(app, adminGuard(config.ADMIN_TOKEN));
+  registerQueueMetrics(registry, producer, deps.predictor, log);
+  metricsRoute(app, registry, adminGuard(config.ADMIN_TOKEN));
   await app.register(async (scope) => staticRoutes(scope));
   await app.register(async (scope) => pageRoutes(scope, deps, config.MAX_UPLOAD_BYTES));
   await app.register(async (scope) => predictRoutes(scope, deps));

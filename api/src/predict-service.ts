@@ -3,12 +3,12 @@
  * Knows nothing of HTTP; throws AppErrors. Every wait on the queue is bounded by the request's own
  * deadline, armed when it arrived; while the queue is unreachable each call fails at once (503).
  */
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { withDeadline } from '@icls/lib/deadline';
 import { pickDefaultModel } from '@icls/lib/default-model';
 import { AppError } from '@icls/lib/errors';
 import type { JobProducer, JobResult, WorkerView } from '@icls/lib/job-contract';
+import { noTracing, type Span, type Tracing } from '@icls/lib/tracing/tracing';
 import type { StoredUpload } from './upload/upload-store.ts';
 
 export interface PredictOptions {
@@ -21,6 +21,11 @@ export interface PredictOptions {
    * slow uplink is not charged to the model (receiving has its own limit). Default: receivedAt.
    */
   deadlineFrom?: number;
+  /** The job's id (the caller logs it), and the request's, which the worker logs too. */
+  jobId: string;
+  requestId?: string;
+  /** The request's span: the job's span is its child, and the worker's spans join the job's. */
+  span?: Span | null;
 }
 
 export interface PredictOutcome {
@@ -32,6 +37,7 @@ export interface PredictServiceConfig {
   defaultModel?: string;
   timeoutMs: number;
   imageTransport: 'path' | 'bytes';
+  tracing?: Tracing;
 }
 
 /** Workers come and go; a view this old is still trusted (a dead worker stops counting within ~2 s anyway). */
@@ -116,15 +122,30 @@ export class PredictService {
       if (opts.model) throw new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);
       throw new AppError('NOT_READY', `no worker holds the default model "${model}"`, { retryAfterS: 2 });
     }
-    const result = await this.producer.submit({
-      id: randomUUID(),
-      image: upload.name,
-      imageBase64: this.config.imageTransport === 'bytes' ? (await readFile(upload.path)).toString('base64') : undefined,
-      model,
-      deadline,
-      enqueuedAt: Date.now(),
-      topK: opts.topK,
+    const imageBase64 = this.config.imageTransport === 'bytes' ? (await readFile(upload.path)).toString('base64') : undefined;
+    const span = (this.config.tracing ?? noTracing).startSpan('queue job', {
+      kind: 'producer',
+      parent: opts.span ?? undefined,
+      attributes: { 'job.id': opts.jobId, model },
     });
-    return { result, totalMs: Date.now() - opts.receivedAt };
+    try {
+      const result = await this.producer.submit({
+        id: opts.jobId,
+        image: upload.name,
+        imageBase64,
+        model,
+        deadline,
+        enqueuedAt: Date.now(),
+        topK: opts.topK,
+        requestId: opts.requestId,
+        traceparent: span.traceparent,
+      });
+      return { result, totalMs: Date.now() - opts.receivedAt };
+    } catch (err) {
+      span.fail((err as Error).message);
+      throw err;
+    } finally {
+      span.end();
+    }
   }
 }

@@ -2,8 +2,10 @@
 import { loadConfig, ConfigError, redisUrlOf, type Config } from '@icls/lib/config';
 import { sleep } from '@icls/lib/deadline';
 import { createLogger } from '@icls/lib/logger';
+import { createRegistry } from '@icls/lib/metrics/prometheus';
 import { RedisProducer } from '@icls/lib/queue/redis-producer';
 import { createShutdown, exitOnSignals, type ShutdownStep } from '@icls/lib/shutdown';
+import { createTracing } from '@icls/lib/tracing/tracing';
 import { buildApp, type BuiltApi } from './app.ts';
 
 /**
@@ -30,16 +32,22 @@ export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = 
     deadAfterMs: config.WORKER_DEAD_AFTER_MS,
     log,
   });
-  const built = await buildApp(config, producer, log);
+  const tracing = await createTracing(config, 'icls-api', log);
+  const built = await buildApp(config, producer, log, { registry: createRegistry(), tracing });
   try {
     await built.app.listen({ port: config.PORT, host: config.HOST });
   } catch (err) {
-    await Promise.allSettled([built.app.close(), producer.close()]);
+    await Promise.allSettled([built.app.close(), producer.close(), tracing.shutdown()]);
     throw err;
   }
-  log.info({ redis: redisUrl, port: config.PORT, redisReady: producer.ready }, 'api listening (redis mode)');
+  log.info({ redis: redisUrl, port: config.PORT, redisReady: producer.ready, tracing: tracing.enabled }, 'api listening (redis mode)');
   exitOnSignals(
-    createShutdown(log, [...httpShutdownSteps(built, config.SHUTDOWN_DRAIN_MS), ['close queue', () => producer.close()], ...afterDrain]),
+    createShutdown(log, [
+      ...httpShutdownSteps(built, config.SHUTDOWN_DRAIN_MS),
+      ['close queue', () => producer.close()],
+      ...afterDrain,
+      ['send the last spans', () => tracing.shutdown()],
+    ]),
     log,
   );
 }

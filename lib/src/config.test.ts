@@ -48,6 +48,10 @@ describe('loadConfig', () => {
       SHUTDOWN_DRAIN_MS: 5000,
       ADMIN_TOKEN: undefined,
       RATE_LIMIT_PER_MINUTE: 0,
+      WORKER_METRICS_PORT: 9464,
+      OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
+      OTEL_SERVICE_NAME: undefined,
+      OTEL_TRACES_SAMPLER_ARG: 1,
       LOG_LEVEL: 'info',
     });
   });
@@ -109,6 +113,14 @@ describe('loadConfig', () => {
     assert.match(configError({ MODELS_DIR: '  ' }).message, /MODELS_DIR must not be empty/);
     assert.match(configError({ IMAGE_TRANSPORT: 'ftp' }).message, /IMAGE_TRANSPORT must be one of path, bytes, got "ftp"/);
     assert.match(configError({ LOG_LEVEL: 'INFO' }).message, /LOG_LEVEL must be one of/);
+  });
+
+  test('tracing: the OTLP endpoint is an http(s) URL, the sample ratio a fraction', () => {
+    assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).OTEL_EXPORTER_OTLP_ENDPOINT, 'http://collector:4318');
+    assert.match(configError({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }).message, /OTEL_EXPORTER_OTLP_ENDPOINT must be an http:\/\/ or https:\/\/ URL/);
+    assert.equal(loadConfig({ OTEL_TRACES_SAMPLER_ARG: '0.25' }).OTEL_TRACES_SAMPLER_ARG, 0.25);
+    assert.match(configError({ OTEL_TRACES_SAMPLER_ARG: '2' }).message, /OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1, got "2"/);
+    assert.match(configError({ OTEL_TRACES_SAMPLER_ARG: '' }).message, /OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1/);
   });
 
   test('several bad variables are all reported at once, one per line', () => {

@@ -58,6 +58,22 @@ const secret =
     if (raw.length < minLength) throw new Error(`must be at least ${minLength} characters (it guards the admin pages), got ${raw.length}`);
     return raw;
   };
+const httpUrl: Parser<string | undefined> = (raw) => {
+  if (raw === '') return undefined;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new Error(`must be an http:// or https:// URL, got "${raw}"`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`must be an http:// or https:// URL, got "${raw}"`);
+  return raw.replace(/\/+$/, '');
+};
+const fraction: Parser<number> = (raw) => {
+  const n = Number(raw.trim());
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1) throw new Error(`must be a number from 0 to 1, got "${raw}"`);
+  return n;
+};
 const list: Parser<string[]> = (raw) =>
   raw
     .split(',')
@@ -66,7 +82,7 @@ const list: Parser<string[]> = (raw) =>
 
 const spec = {
   PORT: { default: '8080', parse: int(0, 65535), doc: 'HTTP port of the api' },
-  HOST: { default: '0.0.0.0', parse: text, doc: 'address the api listens on' },
+  HOST: { default: '0.0.0.0', parse: text, doc: 'address the api, and each model worker\'s metrics port, listen on' },
   QUEUE_MODE: {
     default: 'auto',
     parse: oneOf('auto', 'redis', 'embedded'),
@@ -171,6 +187,26 @@ const spec = {
     default: '0',
     parse: int(0),
     doc: 'requests per minute one client address may make (429 + Retry-After above it); 0: no limit. Health checks are not counted',
+  },
+  WORKER_METRICS_PORT: {
+    default: '9464',
+    parse: int(0, 65535),
+    doc: 'port where a model worker serves `/metrics` (admin, as the api\'s) and `/healthz`; `npm start` gives its workers this port and the next ones (one each); 0: off. Unused in embedded mode, where the api\'s `/metrics` holds the model\'s metrics too',
+  },
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    default: '',
+    parse: httpUrl,
+    doc: 'OpenTelemetry collector (OTLP/HTTP, e.g. `http://otel-collector:4318`): spans go to `<endpoint>/v1/traces`. Unset: tracing is off and costs nothing',
+  },
+  OTEL_SERVICE_NAME: {
+    default: '',
+    parse: optionalText,
+    doc: 'service name on the spans (default: `icls-api`, `icls-model`, or `icls` in embedded mode)',
+  },
+  OTEL_TRACES_SAMPLER_ARG: {
+    default: '1',
+    parse: fraction,
+    doc: 'fraction of requests traced (parent-based ratio sampling: a request whose `traceparent` is sampled is always traced, and workers follow the api)',
   },
   LOG_LEVEL: { default: 'info', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), doc: 'log level' },
 } satisfies Record<string, VarSpec<unknown>>;

@@ -11,3 +11,26 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The first of `count` consecutive free ports (for `npm start`'s workers, which take a metrics port
+ * each from WORKER_METRICS_PORT on). Free when checked: another program may still take one after.
+ */
+export async function freePortRange(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = await freePort();
+    if (first + count > 65536) continue;
+    let all = true;
+    for (let p = first + 1; p < first + count && all; p++) all = await isFree(p);
+    if (all) return first;
+  }
+  throw new Error(`no ${count} consecutive free ports found`);
+}

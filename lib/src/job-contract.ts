@@ -19,6 +19,10 @@ export interface JobData {
   enqueuedAt: number;
   /** How many classes to return. */
   topK: number;
+  /** The api's id of the HTTP request, so both sides' logs name it. */
+  requestId?: string;
+  /** W3C trace context of the api's span waiting for this job, when tracing is on: the worker's spans join it. */
+  traceparent?: string;
 }
 
 export interface Prediction {
@@ -85,7 +89,20 @@ export interface JobProducer {
   admits(model: string, deadline: number): Promise<boolean>;
   /** True when the queue's backing store answers before `deadline`. */
   ping(deadline: number): Promise<boolean>;
+  /**
+   * Per model: jobs in its queue (queued + running) and of those, jobs a worker has taken but not yet
+   * answered. One round trip for all of them, bounded by `deadline`; rejects like workerView.
+   */
+  queueStats(models: string[], deadline: number): Promise<Map<string, QueueStats>>;
   close(): Promise<void>;
+}
+
+/** What a model's queue holds now. */
+export interface QueueStats {
+  /** Jobs queued or running (the stream's length: answered jobs are deleted from it). */
+  length: number;
+  /** Jobs delivered to a worker and not yet answered. */
+  pending: number;
 }
 
 /** The worker's side of the queue. */

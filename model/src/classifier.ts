@@ -12,6 +12,8 @@ export interface Classification {
   predictions: Prediction[];
   preprocessMs: number;
   inferenceMs: number;
+  /** `performance.now()` when decoding (and resizing) ended, when the tensor was ready and when inference ended. */
+  marks: { decoded: number; preprocessed: number; inferred: number };
 }
 
 export class Classifier {
@@ -69,6 +71,7 @@ export class Classifier {
   async classify(image: string | Buffer, k: number, opts: { deadline?: number } = {}): Promise<Classification> {
     const t0 = performance.now();
     const pixels = await decodeRgb(image, this.plan, this.maxPixels);
+    const decoded = performance.now();
     const tensor = pixelsToTensor(pixels, this.entry.config);
     const t1 = performance.now();
     const raw = await this.session.run(this.entry.config.input.name, tensor, this.entry.config.output.name, opts);
@@ -77,7 +80,12 @@ export class Classifier {
       throw new Error(`model "${this.name}" gave ${raw.length} scores but labels.txt has ${this.entry.labels.length} classes`);
     }
     const scores = this.entry.config.output.kind === 'logits' ? softmax(raw) : raw;
-    return { predictions: topK(scores, this.entry.labels, k), preprocessMs: t1 - t0, inferenceMs: t2 - t1 };
+    return {
+      predictions: topK(scores, this.entry.labels, k),
+      preprocessMs: t1 - t0,
+      inferenceMs: t2 - t1,
+      marks: { decoded, preprocessed: t1, inferred: t2 },
+    };
   }
 
   async close(): Promise<void> {

@@ -9,11 +9,14 @@ import { ImageDecodeError, ImageTooLargeError } from './image/image.ts';
 import { JobRejectedError, type JobData, type JobHandler, type JobResult } from '@icls/lib/job-contract';
 import type { Classifier } from './classifier.ts';
 import { InferenceTimeoutError } from './engine/inference-pool.ts';
+import type { StageMarks } from './telemetry/job-telemetry.ts';
 
 export interface JobHandlerDeps {
   classifiers: Map<string, Classifier>;
   uploadDir: string;
   workerId: string;
+  /** Told the stage times of each classified job (metrics and spans). */
+  onStages?: (job: JobData, marks: StageMarks) => void;
 }
 
 export function createJobHandler(deps: JobHandlerDeps): JobHandler {
@@ -24,6 +27,7 @@ export function createJobHandler(deps: JobHandlerDeps): JobHandler {
     }
     const classifier = deps.classifiers.get(job.model);
     if (!classifier) throw new JobRejectedError({ code: 'UNKNOWN_MODEL', detail: `this worker does not hold "${job.model}"` });
+    const start = performance.now();
     const image = job.imageBase64 ? Buffer.from(job.imageBase64, 'base64') : await readStoredImage(deps.uploadDir, job.image);
     let result;
     try {
@@ -34,6 +38,7 @@ export function createJobHandler(deps: JobHandlerDeps): JobHandler {
       if (err instanceof ImageDecodeError) throw new JobRejectedError({ code: 'IMAGE_UNREADABLE', detail: err.message });
       throw err;
     }
+    deps.onStages?.(job, { start, ...result.marks });
     return {
       id: job.id,
       model: classifier.name,

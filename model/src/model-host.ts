@@ -9,10 +9,14 @@ import { hostname } from 'node:os';
 import { ortThreadsPerSession, type Config } from '@icls/lib/config';
 import type { BrokenModel, JobHandler } from '@icls/lib/job-contract';
 import type { Logger } from '@icls/lib/logger';
+import { createRegistry, type MetricsRegistry } from '@icls/lib/metrics/prometheus';
+import { noTracing, type Tracing } from '@icls/lib/tracing/tracing';
 import { Classifier } from './classifier.ts';
 import { InferencePool } from './engine/inference-pool.ts';
 import { createJobHandler } from './job-handler.ts';
 import { listModels, loadModelEntry, type ModelEntry } from './repository/model-repository.ts';
+import { JobTelemetry } from './telemetry/job-telemetry.ts';
+import { WorkerMetrics } from './telemetry/worker-metrics.ts';
 
 export interface ModelHost {
   workerId: string;
@@ -29,8 +33,20 @@ export type ModelHostConfig = Pick<
   'MODELS' | 'MODELS_DIR' | 'MAX_PIXELS' | 'UPLOAD_DIR' | 'ORT_THREADS' | 'MODEL_WORKERS' | 'INFERENCE_THREADS'
 >;
 
+/** Where the host's metrics go (the process's registry) and its tracing; by default its own registry, no tracing. */
+export interface ModelHostTelemetry {
+  registry?: MetricsRegistry;
+  tracing?: Tracing;
+}
+
 /** `embedded`: the api shares this process (decides the default thread count). */
-export async function startModelHost(config: ModelHostConfig, log: Logger, where: { embedded: boolean }): Promise<ModelHost> {
+export async function startModelHost(
+  config: ModelHostConfig,
+  log: Logger,
+  where: { embedded: boolean },
+  telemetry: ModelHostTelemetry = {},
+): Promise<ModelHost> {
+  const metrics = new WorkerMetrics(telemetry.registry ?? createRegistry());
   const { entries, broken } = await findEntries(config);
   if (entries.length === 0 && broken.length === 0) {
     throw new Error(`no model to serve in ${config.MODELS_DIR}: run "npm run models -- list" and "npm run models -- --help"`);
@@ -46,19 +62,24 @@ export async function startModelHost(config: ModelHostConfig, log: Logger, where
     const t0 = performance.now();
     try {
       classifiers.set(entry.name, await Classifier.load(entry, { threads: intraOpThreads, maxPixels: config.MAX_PIXELS, pool }));
+      metrics.modelLoaded(entry.name, (performance.now() - t0) / 1000);
       log.info({ model: entry.name, ms: Math.round(performance.now() - t0), bytes: entry.sizeBytes, intraOpThreads, inferenceThreads: pool.threadCount }, 'model loaded');
     } catch (err) {
       broken.push({ name: entry.name, reason: (err as Error).message });
     }
   }
-  for (const b of broken) log.error({ model: b.name, reason: b.reason }, 'model not served: it does not load');
+  for (const b of broken) {
+    log.error({ model: b.name, reason: b.reason }, 'model not served: it does not load');
+    metrics.modelBroken(b.name);
+  }
   const workerId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const jobs = new JobTelemetry(metrics, telemetry.tracing ?? noTracing, workerId, [...classifiers.keys()]);
   let closed = false;
   return {
     workerId,
     models: [...classifiers.keys()],
     broken,
-    handler: createJobHandler({ classifiers, uploadDir: config.UPLOAD_DIR, workerId }),
+    handler: jobs.wrap(createJobHandler({ classifiers, uploadDir: config.UPLOAD_DIR, workerId, onStages: jobs.stagesDone })),
     async close() {
       if (closed) return;
       closed = true;

@@ -1,9 +1,12 @@
 /** A model worker process: loads its models, takes jobs from Redis, drains on SIGTERM. */
 import { getPriority, setPriority } from 'node:os';
 import { ConfigError, loadConfig, redisUrlOf } from '@icls/lib/config';
-import { createLogger } from '@icls/lib/logger';
+import { createLogger, type Logger } from '@icls/lib/logger';
+import { startMetricsServer, type MetricsServer } from '@icls/lib/metrics/metrics-server';
+import { createRegistry, type MetricsRegistry } from '@icls/lib/metrics/prometheus';
 import { RedisConsumer } from '@icls/lib/queue/redis-consumer';
 import { createShutdown, exitOnSignals } from '@icls/lib/shutdown';
+import { createTracing } from '@icls/lib/tracing/tracing';
 import { startModelHost } from './model-host.ts';
 
 export async function runWorker(): Promise<void> {
@@ -11,7 +14,9 @@ export async function runWorker(): Promise<void> {
   const log = createLogger(config.LOG_LEVEL, 'model');
   const supervisor = followSupervisor(log);
   lowerPriority(config.WORKER_NICE, log);
-  const host = await startModelHost(config, log, { embedded: false });
+  const registry = createRegistry();
+  const tracing = await createTracing(config, 'icls-model', log);
+  const host = await startModelHost(config, log, { embedded: false }, { registry, tracing });
   const redisUrl = redisUrlOf(config);
   const consumer = new RedisConsumer({
     redisUrl,
@@ -25,15 +30,44 @@ export async function runWorker(): Promise<void> {
     workerId: host.workerId,
     handler: host.handler,
   });
+  const metrics = await serveMetrics(config, registry, log);
   const shutdown = createShutdown(log, [
     ['stop taking jobs and drain', () => consumer.close()],
     ['release models', () => host.close()],
+    ['send the last spans', () => tracing.shutdown()],
+    ['close the metrics port', () => metrics?.close()],
   ]);
   exitOnSignals(shutdown, log);
   supervisor.stopWith(shutdown);
   await consumer.start();
-  log.info({ worker: host.workerId, models: host.models, broken: host.broken.map((b) => b.name), redis: redisUrl, concurrency: config.WORKER_CONCURRENCY }, 'worker ready');
+  log.info(
+    {
+      worker: host.workerId,
+      models: host.models,
+      broken: host.broken.map((b) => b.name),
+      redis: redisUrl,
+      concurrency: config.WORKER_CONCURRENCY,
+      metricsPort: metrics?.port,
+      tracing: tracing.enabled,
+    },
+    'worker ready',
+  );
   supervisor.ready();
+}
+
+/**
+ * The worker's metrics port. A port that cannot be opened (taken by another program) is logged and
+ * the worker serves jobs without it: Prometheus then reports the target down, which is the alert,
+ * while the service itself keeps answering.
+ */
+async function serveMetrics(config: ReturnType<typeof loadConfig>, registry: MetricsRegistry, log: Logger): Promise<MetricsServer | undefined> {
+  if (config.WORKER_METRICS_PORT === 0) return undefined;
+  try {
+    return await startMetricsServer({ registry, host: config.HOST, port: config.WORKER_METRICS_PORT, adminToken: config.ADMIN_TOKEN, log });
+  } catch (err) {
+    log.error({ err: (err as Error).message, port: config.WORKER_METRICS_PORT }, 'cannot open the metrics port (WORKER_METRICS_PORT); serving jobs without it');
+    return undefined;
+  }
 }
 
 /**
@@ -42,7 +76,7 @@ export async function runWorker(): Promise<void> {
  * restarted at once). When the supervisor's process goes away, even by SIGKILL, the channel closes
  * and the worker stops (draining once it takes jobs) instead of lingering.
  */
-function followSupervisor(log: ReturnType<typeof createLogger>) {
+function followSupervisor(log: Logger) {
   let stop: () => Promise<void> = async () => undefined;
   process.once('disconnect', () => {
     log.info('the supervising process is gone; stopping');
@@ -60,7 +94,7 @@ function followSupervisor(log: ReturnType<typeof createLogger>) {
  * Workers yield the CPU to the api when both want it: the api's work per request is small, and a
  * delayed api delays every client (and every refusal), while a delayed worker only delays its job.
  */
-function lowerPriority(nice: number, log: ReturnType<typeof createLogger>): void {
+function lowerPriority(nice: number, log: Logger): void {
   if (nice === 0) return;
   try {
     setPriority(Math.max(getPriority(), nice));

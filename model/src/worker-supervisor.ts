@@ -20,6 +20,11 @@ export interface SupervisorOptions {
   count: number;
   env: NodeJS.ProcessEnv;
   log: Logger;
+  /**
+   * WORKER_METRICS_PORT: workers on one host cannot share a port, so worker i (from 0) gets this
+   * port + i, the same slot keeping its port across restarts. 0: no metrics port.
+   */
+  metricsPort?: number;
   /** The worker program (tests use small stand-ins), and the node options it needs. */
   entry?: string;
   nodeArgs?: string[];
@@ -50,7 +55,7 @@ export class WorkerSupervisor {
     slot.restartTimer = undefined;
     if (this.stopping) return;
     const child = spawn(process.execPath, [...(this.opts.nodeArgs ?? process.execArgv), this.opts.entry ?? WORKER_ENTRY], {
-      env: this.opts.env,
+      env: { ...this.opts.env, WORKER_METRICS_PORT: String(this.opts.metricsPort ? this.opts.metricsPort + i : 0) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       detached: true,
     });

@@ -26,9 +26,13 @@ export const ENTRY = {
   models: join(ROOT, 'model/dist/cli/models-cli.js'),
 };
 
-/** The whole environment of a process a test starts: PATH (to find binaries) and what the test says. */
+/**
+ * The whole environment of a process a test starts: PATH (to find binaries) and what the test says.
+ * Workers open no metrics port unless the test asks (the default port would clash between tests
+ * and with other work on the machine).
+ */
 export function explicitEnv(env: Record<string, string>): Record<string, string> {
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', LOG_LEVEL: 'info', ...env };
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', LOG_LEVEL: 'info', WORKER_METRICS_PORT: '0', ...env };
 }
 
 export function startService(entry: string, env: Record<string, string>): Service {
@@ -67,7 +71,7 @@ export function startService(entry: string, env: Record<string, string>): Servic
   return { proc, logs: () => out, waitForLog, stop };
 }
 
-export { freePort } from '@icls/lib/free-port';
+export { freePort, freePortRange } from '@icls/lib/free-port';
 
 /** Fails loudly when Redis is missing: these tests never skip (CI starts Redis). */
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? DEFAULT_REDIS_URL;

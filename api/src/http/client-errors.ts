@@ -8,11 +8,13 @@ import { STATUS_CODES } from 'node:http';
 import type { LogSampler } from './log-sampler.ts';
 import { toAppError } from './to-app-error.ts';
 
-export function clientErrorHandler(sampler: LogSampler) {
+/** `count`: told of each error answered here (metrics). */
+export function clientErrorHandler(sampler: LogSampler, count: (code: string, status: number) => void = () => undefined) {
   return (err: NodeJS.ErrnoException, socket: Socket): void => {
     // A reset connection has nobody left to answer.
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
     const known = toAppError(err);
+    count(known.code, known.status);
     sampler.write('info', known.code, { code: known.code, status: known.status, parserError: err.code }, 'client error before routing');
     // Once a response has begun on this socket, another one would corrupt it: just close (as Node does).
     const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;

@@ -6,7 +6,8 @@
  * internals at error, all sampled.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { type AppError, ERRORS } from '@icls/lib/errors';
+import { ADMIN_REALM } from '@icls/lib/admin-auth';
+import { type AppError, type ErrorCode, ERRORS } from '@icls/lib/errors';
 import { setFlash } from '../flash.ts';
 import { renderErrorPage, renderPage } from '../views/page.ts';
 import type { LogSampler } from './log-sampler.ts';
@@ -18,6 +19,10 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** How this route's errors are answered (default: json). */
     errorStyle?: ErrorStyle;
+  }
+  interface FastifyReply {
+    /** The error table's code this reply answers with (for metrics); unset on success. */
+    errorCode?: ErrorCode;
   }
 }
 
@@ -40,8 +45,6 @@ function wantsPage(request: FastifyRequest): boolean {
   return (request.method === 'GET' || request.method === 'HEAD') && !API_PATH.test(request.url) && /\btext\/html\b/.test(request.headers.accept ?? '');
 }
 
-export const REALM = 'Basic realm="image classifier admin", charset="UTF-8"';
-
 export function errorHandler(sampler: LogSampler) {
   return (err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const clientGone = request.raw.aborted || request.raw.socket?.destroyed === true;
@@ -52,7 +55,14 @@ export function errorHandler(sampler: LogSampler) {
 }
 
 function logError(sampler: LogSampler, request: FastifyRequest, known: AppError, original: unknown): void {
-  const fields = { code: known.code, status: known.status, method: request.method, route: request.routeOptions.url ?? 'unmatched' };
+  const fields = {
+    code: known.code,
+    status: known.status,
+    method: request.method,
+    route: request.routeOptions.url ?? 'unmatched',
+    requestId: request.id,
+    jobId: request.jobId ?? undefined,
+  };
   if (known.code === 'INTERNAL' || known.code === 'PREDICTION_FAILED') sampler.write('error', known.code, { ...fields, err: original }, 'request failed');
   else if (known.status >= 500) sampler.write('warn', known.code, { ...fields, detail: known.detail }, 'request refused');
   else sampler.write('info', known.code, { ...fields, detail: known.detail }, 'client error');
@@ -60,8 +70,9 @@ function logError(sampler: LogSampler, request: FastifyRequest, known: AppError,
 
 /** Sends `err` in the style of the request's route. */
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: AppError): FastifyReply {
+  reply.errorCode = err.code;
   if (err.retryAfterS) reply.header('retry-after', String(err.retryAfterS));
-  if (err.code === 'ADMIN_TOKEN_REQUIRED') reply.header('www-authenticate', REALM);
+  if (err.code === 'ADMIN_TOKEN_REQUIRED') reply.header('www-authenticate', ADMIN_REALM);
   if (CLOSE_CONNECTION.has(err.code)) reply.header('connection', 'close');
   // 5xx messages come from our table only: internals never reach the client.
   const message = err.code === 'INTERNAL' ? ERRORS.INTERNAL.message : err.message;

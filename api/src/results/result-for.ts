@@ -1,4 +1,6 @@
 /** The result a result page shows: remembered, or predicted again from the stored image. */
+import { randomUUID } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 import type { JobResult } from '@icls/lib/job-contract';
 import type { ApiDeps } from '../app.ts';
@@ -15,13 +17,23 @@ export function shownResult(image: string, result: JobResult, totalMs: number, u
   };
 }
 
-export async function resultFor(deps: ApiDeps, image: string, model: string): Promise<ShownResult> {
+/** `request` ties a prediction made again to the page request that asked for it (logs, traces). */
+export async function resultFor(deps: ApiDeps, image: string, model: string, request: FastifyRequest): Promise<ShownResult> {
   const remembered = deps.results.get(image, model);
   if (remembered) return remembered;
   const upload = STORED_NAME.test(image) ? await deps.uploads.find(image) : undefined;
   if (!upload) throw new AppError('NOT_FOUND', 'no such image: it was never uploaded here, or it has been cleaned up');
   await deps.predictor.rejectIfFull(model);
-  const { result, totalMs } = await deps.predictor.predict(upload, { model, topK: RESULT_CLASSES, receivedAt: Date.now() });
+  const jobId = randomUUID();
+  request.jobId = jobId;
+  const { result, totalMs } = await deps.predictor.predict(upload, {
+    model,
+    topK: RESULT_CLASSES,
+    receivedAt: Date.now(),
+    jobId,
+    requestId: request.id,
+    span: request.span,
+  });
   const shown = shownResult(upload.name, result, totalMs);
   deps.results.remember(shown);
   return shown;

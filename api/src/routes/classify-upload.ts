@@ -3,6 +3,7 @@
  * model's queue is full or the named model is not served (before the upload is read), receive and
  * store the upload (cut if it stalls), then predict.
  */
+import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../app.ts';
 import { readingBody } from '../http/body-guard.ts';
@@ -28,14 +29,28 @@ export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opt
   const receivedAt = Date.now();
   const query = opts.query ?? {};
   await deps.predictor.rejectIfFull(query.model || undefined);
-  const { upload, fields } = await readingBody(request, () => receiveUpload(request, deps.uploads));
+  const uploadSpan = deps.tracing.startSpan('receive upload', { parent: request.span ?? undefined });
+  const { upload, fields } = await readingBody(request, () => receiveUpload(request, deps.uploads)).finally(() => uploadSpan.end());
   const received = Date.now();
   const uploadMs = received - receivedAt;
+  deps.metrics.uploadSize.observe(upload.bytes);
   const params = predictParams(query, fields);
   const topK = opts.topK ?? params.topK;
+  const jobId = randomUUID();
+  request.jobId = jobId;
   // The prediction's deadline starts now that the upload is in: receiving it has its own limit
   // (REQUEST_RECEIVE_TIMEOUT_MS), so a photo on a slow uplink is not refused with a 504.
-  return { upload, uploadMs, ...(await deps.predictor.predict(upload, { model: params.model, topK, receivedAt, deadlineFrom: received })) };
+  const outcome = await deps.predictor.predict(upload, {
+    model: params.model,
+    topK,
+    receivedAt,
+    deadlineFrom: received,
+    jobId,
+    requestId: request.id,
+    span: request.span,
+  });
+  request.log.debug({ jobId, model: outcome.result.model, worker: outcome.result.worker, totalMs: outcome.totalMs }, 'prediction answered');
+  return { upload, uploadMs, ...outcome };
 }
 
 /** Scores as the original printed them: 4 decimals. */

@@ -63,7 +63,7 @@ export async function pageRoutes(app: FastifyInstance, deps: ApiDeps, maxUploadB
       if (!model) throw new AppError('NOT_READY', 'no model worker is running yet', { retryAfterS: 2 });
       // An address without its model names the default one at this moment: send the browser to the one that stays true.
       if (!request.query.model) return reply.redirect(resultUrl(image, model), 302);
-      const result = await resultFor(deps, image, model);
+      const result = await resultFor(deps, image, model, request);
       return reply.type(HTML).send(renderPage({ ...(await pageBase(result.model)), result, reported: request.query.reported === '1' }));
     },
   );

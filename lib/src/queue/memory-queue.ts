@@ -14,6 +14,7 @@ import {
   type JobProducer,
   type JobResult,
   type BrokenModel,
+  type QueueStats,
   type WorkerView,
 } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
@@ -36,6 +37,8 @@ export class MemoryQueue implements JobProducer, JobConsumer {
   private running = 0;
   /** Per model, jobs queued or running: what the bound counts. */
   private readonly held = new Map<string, number>();
+  /** Running jobs per model, for queueStats. */
+  private readonly runningByModel = new Map<string, number>();
   /** Handlers still running, so close() can let them finish (the JobConsumer contract). */
   private readonly inflight = new Set<Promise<unknown>>();
   private started = false;
@@ -80,15 +83,17 @@ export class MemoryQueue implements JobProducer, JobConsumer {
         continue;
       }
       this.running++;
+      this.runningByModel.set(job.model, (this.runningByModel.get(job.model) ?? 0) + 1);
       const run: Promise<unknown> = this.opts
         .handler(job)
         .then(
           (result) => this.waiters.resolve(job.id, result),
-          (err: unknown) => this.waiters.reject(job.id, toAppError(err, this.opts.log, job.id)),
+          (err: unknown) => this.waiters.reject(job.id, toAppError(err, this.opts.log, job)),
         )
         .finally(() => {
           this.running--;
           this.release(job.model);
+          this.runningByModel.set(job.model, this.runningByModel.get(job.model)! - 1);
           this.inflight.delete(run);
           this.pump();
         });
@@ -102,6 +107,16 @@ export class MemoryQueue implements JobProducer, JobConsumer {
       served: new Map(live ? this.opts.models.map((m) => [m, 1]) : []),
       broken: new Map(live ? (this.opts.broken ?? []).map((b) => [b.name, b.reason]) : []),
     };
+  }
+
+  async queueStats(models: string[]): Promise<Map<string, QueueStats>> {
+    const stats = new Map(models.map((m) => [m, { length: 0, pending: this.runningByModel.get(m) ?? 0 }]));
+    for (const job of this.waiting) {
+      const s = stats.get(job.model);
+      if (s) s.length++;
+    }
+    for (const s of stats.values()) s.length += s.pending;
+    return stats;
   }
 
   async ping(): Promise<boolean> {
@@ -118,8 +133,8 @@ export class MemoryQueue implements JobProducer, JobConsumer {
   }
 }
 
-function toAppError(err: unknown, log: Logger, jobId: string): AppError {
+function toAppError(err: unknown, log: Logger, job: JobData): AppError {
   if (err instanceof JobRejectedError) return new AppError(err.failure.code, err.failure.detail);
-  log.error({ err, jobId }, 'job failed');
+  log.error({ err, jobId: job.id, requestId: job.requestId }, 'job failed');
   return new AppError('PREDICTION_FAILED', (err as Error).message);
 }

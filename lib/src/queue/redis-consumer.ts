@@ -156,21 +156,24 @@ export class RedisConsumer implements JobConsumer {
     }
     const replyTo = field(fields, REPLY_TO_FIELD) ?? '';
     this.running.set(entryId, job.deadline);
-    this.opts.log.debug({ jobId: job.id, model: job.model }, 'job started');
+    // Every line about this job names it and the api request it serves, as the api's lines do.
+    const log = this.opts.log.child({ jobId: job.id, requestId: job.requestId });
+    log.debug({ model: job.model }, 'job started');
     void (async () => {
       let reply: Reply;
       try {
         reply = { id: job.id, ok: true, result: await this.opts.handler(job) };
       } catch (err) {
         reply = { id: job.id, ok: false, failure: toFailure(err) };
-        if (!(err instanceof JobRejectedError)) this.opts.log.error({ err, jobId: job.id }, 'job failed');
+        if (!(err instanceof JobRejectedError)) log.error({ err }, 'job failed');
       }
       // An expired job's client has already had its 504: nobody listens, so just drop it.
       const expired = !reply.ok && reply.failure.code === 'DEADLINE_EXCEEDED';
       try {
         await this.deliver(key, entryId, expired ? undefined : { reply, replyTo }, job.deadline);
+        log.debug({ outcome: reply.ok ? 'ok' : reply.failure.code }, 'job answered');
       } catch (err) {
-        this.opts.log.error({ err: (err as Error).message, jobId: job.id }, 'could not deliver a reply before the deadline');
+        log.error({ err: (err as Error).message }, 'could not deliver a reply before the deadline');
       } finally {
         this.running.delete(entryId);
         this.slotFreed?.();

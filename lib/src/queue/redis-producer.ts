@@ -13,11 +13,11 @@
 import { randomUUID } from 'node:crypto';
 import { sleep, withDeadline } from '../deadline.ts';
 import { AppError, isAppError } from '../errors.ts';
-import type { JobData, JobProducer, JobResult, WorkerView } from '../job-contract.ts';
+import type { JobData, JobProducer, JobResult, QueueStats, WorkerView } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
 import { HeldJobs } from './held-jobs.ts';
 import { closeConnection, connectRedis, isReady, type RedisConnection } from './redis-connection.ts';
-import { beatsKey, jobsKey, repliesChannel, resultKey, workersKey, type Reply } from './redis-keys.ts';
+import { beatsKey, GROUP, jobsKey, repliesChannel, resultKey, workersKey, type Reply } from './redis-keys.ts';
 import { withScripts, type ScriptedConnection } from './redis-scripts.ts';
 import { WaiterRegistry } from './waiter-registry.ts';
 import { viewFromBeats, WorkerViewMemory } from './worker-view.ts';
@@ -201,6 +201,24 @@ export class RedisProducer implements JobProducer {
     const { prefix, deadAfterMs } = this.opts;
     const flat = await this.guarded(deadline, () => this.cmd.liveBeats(workersKey(prefix), beatsKey(prefix), deadAfterMs));
     return this.views.merge(viewFromBeats(flat));
+  }
+
+  async queueStats(models: string[], deadline: number): Promise<Map<string, QueueStats>> {
+    return this.guarded(deadline, async () => {
+      const pipeline = this.cmd.pipeline();
+      for (const model of models) pipeline.xlen(jobsKey(this.opts.prefix, model)).xpending(jobsKey(this.opts.prefix, model), GROUP);
+      const results = (await pipeline.exec()) ?? [];
+      const stats = new Map<string, QueueStats>();
+      models.forEach((model, i) => {
+        const [lengthErr, length] = results[2 * i] ?? [new Error('no reply')];
+        const [pendingErr, pending] = results[2 * i + 1] ?? [new Error('no reply')];
+        if (lengthErr) throw lengthErr;
+        // NOGROUP: no worker has read this stream yet, so nothing is pending.
+        if (pendingErr && !/NOGROUP/.test(pendingErr.message)) throw pendingErr;
+        stats.set(model, { length: Number(length), pending: pendingErr ? 0 : Number((pending as [number])[0]) });
+      });
+      return stats;
+    });
   }
 
   async ping(deadline: number): Promise<boolean> {

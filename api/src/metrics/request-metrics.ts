@@ -1,0 +1,33 @@
+/**
+ * Counts every request once, when its response closes, sent or not (Fastify's onResponse never
+ * runs for one the client abandoned). So the in-flight gauge always returns to its true value, and
+ * an abandoned request counts as 499 CLIENT_CLOSED. Errors answered before Fastify has a request (Node's HTTP parser) and connections
+ * over MAX_CONNECTIONS are counted through `clientErrorCounted` and the server's 'drop' event.
+ */
+import type { FastifyInstance } from 'fastify';
+import { whenClosed } from '../http/when-closed.ts';
+import type { ApiMetrics } from './api-metrics.ts';
+
+export function observeRequests(app: FastifyInstance, metrics: ApiMetrics): void {
+  app.addHook('onRequest', async (request, reply) => {
+    metrics.inFlight.inc();
+    whenClosed(reply.raw, (sent) => {
+      metrics.inFlight.dec();
+      metrics.answered(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? 'unmatched',
+          status: sent ? reply.statusCode : 499,
+          errorCode: sent ? reply.errorCode : 'CLIENT_CLOSED',
+        },
+        reply.elapsedTime / 1000,
+      );
+    });
+  });
+  app.server.on('drop', () => metrics.connectionRefused());
+}
+
+/** For the HTTP parser's errors, answered on the raw socket before routing. */
+export function clientErrorCounter(metrics: ApiMetrics) {
+  return (code: string, status: number): void => metrics.answered({ method: 'unknown', route: 'unparsed', status, errorCode: code }, 0);
+}
