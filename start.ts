@@ -4,10 +4,12 @@
  * worker processes beside it, talking through Redis. Without Redis it runs api and model in this one
  * process over an in-process queue. The code above the queue interface is the same in both.
  */
-import { ConfigError, redisUrlOf, DEFAULT_REDIS_URL, loadConfig, workerProcessCount, type Config } from '@icls/lib/config';
+import { ConfigError, redisUrlOf, DEFAULT_REDIS_URL, loadConfig, type Config } from '@icls/lib/config';
+import { workerProcessCount } from '@icls/lib/worker-plan';
 import { createLogger, type Logger } from '@icls/lib/logger';
 import { createRegistry } from '@icls/lib/metrics/prometheus';
 import { MemoryQueue } from '@icls/lib/queue/memory-queue';
+import { resultCacheBounds } from '@icls/lib/queue/result-cache';
 import { redisAnswers } from '@icls/lib/redis-probe';
 import { createShutdown, exitOnSignals } from '@icls/lib/shutdown';
 import { createTracing } from '@icls/lib/tracing/tracing';
@@ -31,10 +33,11 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
   const host = await startModelHost(config, log, { embedded: true }, telemetry);
   const queue = new MemoryQueue({
     maxWaiting: config.QUEUE_MAX_WAITING,
-    concurrency: config.WORKER_CONCURRENCY,
+    concurrency: host.plan.concurrency,
     models: host.models,
     broken: host.broken,
     handler: host.handler,
+    cache: resultCacheBounds(config),
     log,
   });
   await queue.start();

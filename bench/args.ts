@@ -30,6 +30,10 @@ export interface BenchArgs {
   ceiling: boolean;
   outDir: string;
   seed: number;
+  /** Measure how cost grows (1 and 2 workers × 1 and 2 api processes) instead of the load steps. */
+  scaling: boolean;
+  /** Send the images' own bytes every time (the result cache then answers repeats); default: distinct uploads. */
+  sameImages: boolean;
 }
 
 export const HELP = `npm run bench -- [flags]
@@ -58,6 +62,13 @@ chart to bench/results/.
   --no-ceiling            skip the in-process ceiling
   --out <dir>             where results go (default bench/results)
   --seed <n>              seed of the Poisson arrivals (default 1)
+  --scaling               how cost grows: 1 and 2 worker processes × 1 and 2 api processes on a
+                          redis-server of the bench's own, closed loop at the first --concurrency
+                          value (default 8) for --duration each; CPU, RSS and Redis commands and
+                          bytes per request (see docs/bench.md)
+  --same-images           send each image's own bytes every time: repeats are answered by the result
+                          cache (reported apart). Default: every upload is made a distinct file with
+                          the same pixels (a JPEG/PNG comment), so the cache never answers
   --help
 
 Server settings (ORT_THREADS, WORKER_CONCURRENCY, QUEUE_MAX_WAITING, REQUEST_TIMEOUT_MS…) come from the
@@ -111,6 +122,8 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         'no-ceiling': { type: 'boolean', default: false },
         out: { type: 'string' },
         seed: { type: 'string' },
+        'same-images': { type: 'boolean', default: false },
+        scaling: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -129,6 +142,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`--url must be http:// or https://, got "${values.url}"`);
   }
+  if (values.scaling && values.url !== undefined) throw new UsageError('--scaling starts its own systems: it takes no --url');
   if (values.pid !== undefined && values.url === undefined) throw new UsageError('--pid only makes sense with --url (a started system is measured anyway)');
   return {
     help: values.help === true,
@@ -136,7 +150,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     modelsDir: resolve(values['models-dir'] ?? (env.MODELS_DIR || './models')),
     images: values.images === undefined ? undefined : resolve(values.images),
     durationS: values.duration === undefined ? (quick ? 4 : 12) : positive('--duration', values.duration, false),
-    concurrency: list('--concurrency', values.concurrency ?? (quick ? '1,4' : '1,2,4,8,16,32')).map((c) => positive('--concurrency', c, true)),
+    concurrency: list('--concurrency', values.concurrency ?? (values.scaling ? '8' : quick ? '1,4' : '1,2,4,8,16,32')).map((c) => positive('--concurrency', c, true)),
     rates: list('--rates', values.rates ?? (quick ? '0.5x,2x' : '0.5x,0.9x,1.2x,2x')).map(parseRate),
     arrivals,
     url: values.url?.replace(/\/+$/, ''),
@@ -149,5 +163,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     ceiling: values['no-ceiling'] !== true,
     outDir: resolve(values.out ?? fileURLToPath(new URL('./results/', import.meta.url))),
     seed: values.seed === undefined ? 1 : positive('--seed', values.seed, true),
+    sameImages: values['same-images'] === true,
+    scaling: values.scaling === true,
   };
 }

@@ -7,18 +7,22 @@
  *  4. JSON + Markdown + SVG into bench/results/, tables on the terminal.
  * `--overhead` instead measures the serving layer's own cost at one client.
  */
-import { cpus, hostname, loadavg, release, totalmem } from 'node:os';
-import { ConfigError, DEFAULT_REDIS_URL, loadConfig, ortThreadsPerSession, workerProcessCount, type Config } from '@icls/lib/config';
+import { loadavg } from 'node:os';
+import { ConfigError, DEFAULT_REDIS_URL, loadConfig, type Config } from '@icls/lib/config';
+import { workerPlan } from '@icls/lib/worker-plan';
 import { HELP, parseBenchArgs, UsageError, type BenchArgs } from './args.ts';
 import { measureCeiling, type CeilingResult } from './ceiling.ts';
 import { renderChart } from './chart-svg.ts';
 import { HttpClient } from './http-client.ts';
+import { DistinctUploads } from './distinct-upload.ts';
 import { describeImages, loadImageSet, type ImageSet } from './images.ts';
 import { runClosed, runOpen, warmUpPass, type LoadTarget } from './load.ts';
 import { resolveModel } from './model-source.ts';
 import { measureHealthz, measureOverhead, renderOverhead } from './overhead.ts';
 import { pidListeningOn, procAvailable, ProcSampler } from './proc-stats.ts';
-import { renderText, writeResults, type BenchResult } from './report.ts';
+import { renderText, writeResults, writeScalingResults } from './report.ts';
+import { buildResult, describeMachine, stepLine } from './result-build.ts';
+import { measureScaling, renderScalingText, scalingTables } from './scaling.ts';
 import { fmt } from './stats.ts';
 import { summariseStep, type StepResult, type StepSpec } from './steps.ts';
 import { checkReachable, startSystem, waitReady, type RunningSystem } from './system.ts';
@@ -61,6 +65,7 @@ async function main(): Promise<void> {
   });
 
   if (args.overhead) return overheadMode(args, config, images);
+  if (args.scaling) return scalingMode(args, config, images);
 
   const needModel = args.ceiling || !args.url;
   const resolved = needModel ? await resolveModel(args.modelsDir, args.model, log) : undefined;
@@ -68,21 +73,20 @@ async function main(): Promise<void> {
   // 1. The ceiling, while nothing of ours runs.
   let ceiling: CeilingResult | undefined;
   if (args.ceiling && resolved) {
-    // The same threads per session as the workers the bench starts will use.
-    const threads = ortThreadsPerSession({ ...config, MODEL_WORKERS: args.workers ?? config.MODEL_WORKERS }, { embedded: false });
-    log(`ceiling: ${args.model}, ${threads} ORT thread(s) per session, WORKER_CONCURRENCY=${config.WORKER_CONCURRENCY}, ~${args.ceilingSeconds} s`);
+    // The same lanes and threads as the workers the bench starts will use.
+    const plan = workerPlan({ ...config, MODEL_WORKERS: args.workers ?? config.MODEL_WORKERS }, { embedded: false });
+    log(`limits: ${args.model}, ${plan.lanes} lane(s) × ${plan.laneThreads} ORT thread(s), solo session ${plan.soloThreads} threads, ${plan.concurrency} jobs at once, ~${2 * args.ceilingSeconds} s`);
     ceiling = await measureCeiling({
       entry: resolved.entry,
       images: images.images,
-      threads,
-      concurrency: config.WORKER_CONCURRENCY,
+      plan,
       maxPixels: config.MAX_PIXELS,
       warmupSeconds: args.quick ? 0.5 : 2,
       seconds: args.ceilingSeconds,
       parallelSeconds: args.quick ? 1 : 3,
       log,
     });
-    log(`ceiling: ${fmt(ceiling.imagesPerSecond, 1)} images/s; single image p50 ${fmt(ceiling.sequential.latencyMs.p50, 1)} ms`);
+    log(`ceiling: ${fmt(ceiling.imagesPerSecond, 1)} images/s; latency floor (p50, one image on every core) ${fmt(ceiling.floorMs, 1)} ms`);
   }
 
   // 2. The system.
@@ -95,6 +99,7 @@ async function main(): Promise<void> {
       // The model is named explicitly: a deployment's default may be another model than the ceiling's.
       path: `/v1/predict?model=${encodeURIComponent(args.model)}`,
       timeoutMs: config.REQUEST_TIMEOUT_MS + CLIENT_GRACE_MS,
+      distinct: args.sameImages ? undefined : new DistinctUploads(),
       aborted: () => interrupted,
     };
     const healthz = await measureHealthz(client, 200);
@@ -155,7 +160,8 @@ async function main(): Promise<void> {
     if (interrupted) return;
 
     // 4. The report.
-    const result = buildResult(args, config, images, ceiling, healthz, steps, url, peakStep, base);
+    const startedAt = new Date(Date.now() - (performance.now() - started)).toISOString();
+    const result = buildResult(args, config, images, ceiling, healthz, steps, { startedAt, loadavgAtStart, url, mode: system?.mode, apiPid: system?.pid ?? args.pid }, peakStep, base);
     // 2025-11-27-0605-<model>: the time of day keeps two runs of one day apart.
     const stem = `${result.startedAt.slice(0, 16).replace(':', '').replace('T', '-')}-${args.model}${args.quick ? '-quick' : ''}`;
     const svg = steps.length
@@ -203,119 +209,19 @@ async function warmUp(target: LoadTarget, ms: number): Promise<void> {
   log('warm-up done');
 }
 
-function stepLine(s: StepResult): string {
-  const errs = Object.entries(s.errors)
-    .map(([k, v]) => `${k}×${v}`)
-    .join(' ');
-  const split = s.split
-    ? ` | queue ${fmt(s.split.queue.mean, 1)} pre ${fmt(s.split.preprocess.mean, 1)} inf ${fmt(s.split.inference.mean, 1)} overhead ${fmt(s.split.overhead.mean, 1)} ms`
-    : '';
-  const cpu = s.procs ? ` | api ${fmt(s.procs.api?.cpuPct, 0)}% workers ${fmt(s.procs.workersTotal?.cpuPct, 0)}% client ${fmt(s.procs.client.cpuPct, 0)}%` : '';
-  return (
-    `${fmt(s.throughput, 1)}/s served of ${fmt(s.offeredRate, 1)}/s sent, p50 ${fmt(s.latencyOk.p50, 0)} p99 ${fmt(s.latencyOk.p99, 0)} ms` +
-    `${errs ? `, errors ${errs}` : ''}${split}${cpu}`
-  );
-}
-
-function buildResult(
-  args: BenchArgs,
-  config: Config,
-  images: ImageSet,
-  ceiling: CeilingResult | undefined,
-  healthz: BenchResult['healthz'],
-  steps: StepResult[],
-  url: string,
-  peakStep: StepResult | undefined,
-  base: number | undefined,
-): BenchResult {
-  const startedAt = new Date(Date.now() - (performance.now() - started)).toISOString();
-  const notes: string[] = [];
-  if (ceiling && ceiling.sequential.othersBusyPct > 15) {
-    notes.push(`other work used ${fmt(ceiling.sequential.othersBusyPct, 0)}% of the machine during the ceiling measurement: contention inflates core-seconds per image; rerun on a quiet machine for a firm ceiling.`);
-  }
-  for (const s of steps) {
-    const p = s.procs;
-    if (p) {
-      const ours = ((p.api?.cpuPct ?? 0) + (p.workersTotal?.cpuPct ?? 0) + (p.otherChildren?.cpuPct ?? 0) + (p.redis?.cpuPct ?? 0) + p.client.cpuPct) / cpus().length;
-      const others = p.machineBusyPct - ours;
-      if (others > 15) notes.push(`${s.label}: other work used ~${fmt(others, 0)}% of the machine meanwhile.`);
-    }
-    if (s.sendLagP99Ms > 20) notes.push(`${s.label}: the client sent requests up to ${fmt(s.sendLagP99Ms, 0)} ms late (p99): the load generator was short of CPU; its lateness is inside the latencies.`);
-    if (s.droppedByClient) notes.push(`${s.label}: ${s.droppedByClient} arrivals were not sent (client in-flight cap reached).`);
-  }
-  if (!steps.some((s) => s.procs)) notes.push('no process statistics: the target was not started by the bench (give --pid with --url on this machine) or /proc is unavailable.');
-  const workers = args.url ? undefined : (args.workers ?? workerProcessCount(config));
-  const maxSeen = Math.max(0, ...steps.map((s) => s.workersSeen));
-  if (workers !== undefined && maxSeen < workers) notes.push(`only ${maxSeen} of ${workers} workers answered during the steps.`);
-  notes.push('the load generator runs on the same machine and competes for the same cores (see client CPU).');
-
-  // The saturation summary comes from the highest open-loop rate, when it is ≥ 2× the peak.
-  const open = steps.filter((s) => s.kind === 'open');
-  const top = open[open.length - 1];
-  const topMultiple = top?.rateMultiple ?? (top?.rate && base ? top.rate / base : undefined);
-  const saturation: BenchResult['saturation'] =
-    top && topMultiple !== undefined && topMultiple >= 1.99
-      ? {
-          step: top.label,
-          rateMultiple: topMultiple,
-          rejected: top.rejected.count,
-          rejectedP50Ms: top.rejected.latency.p50,
-          rejectedP99Ms: top.rejected.latency.p99,
-          status504: top.deadline.status504,
-          overDeadline: top.deadline.overDeadline,
-          anyOverDeadline: top.deadline.overDeadline > 0,
-          acceptedP50Ms: top.latencyOk.p50,
-          acceptedP99Ms: top.latencyOk.p99,
-          acceptedP99OverP50: top.acceptedTailRatio,
-        }
-      : undefined;
-  const cpu = cpus();
-  return {
-    version: 1,
-    startedAt,
-    finishedAt: '',
-    elapsedS: 0,
-    model: args.model,
-    modelsDir: args.modelsDir,
-    quick: args.quick,
-    machine: {
-      hostname: hostname(),
-      cpuModel: cpu[0]?.model.trim() ?? 'unknown',
-      cores: cpu.length,
-      memoryGB: totalmem() / 1e9,
-      node: process.versions.node,
-      kernel: release(),
-      loadavgAtStart: loadavgAtStart,
-    },
-    target: { url, startedByBench: !args.url, mode: system?.mode, apiPid: system?.pid ?? args.pid, endpoint: `POST /v1/predict?model=${args.model}` },
-    config: {
-      ORT_THREADS: config.ORT_THREADS,
-      WORKER_CONCURRENCY: config.WORKER_CONCURRENCY,
-      ...(workers !== undefined ? { MODEL_WORKERS: workers } : {}),
-      QUEUE_MAX_WAITING: config.QUEUE_MAX_WAITING,
-      REQUEST_TIMEOUT_MS: config.REQUEST_TIMEOUT_MS,
-      MAX_PIXELS: config.MAX_PIXELS,
-      IMAGE_TRANSPORT: config.IMAGE_TRANSPORT,
-      arrivals: args.arrivals,
-      stepSeconds: args.durationS,
-    },
-    images: images.images.map((i) => ({ name: i.name, width: i.width, height: i.height, bytes: i.bytes.length })),
-    ceiling,
-    healthz,
-    steps,
-    peak: peakStep ? { throughput: peakStep.throughput, step: peakStep.label } : undefined,
-    saturation,
-    notes,
-  };
-}
-
 async function overheadMode(args: BenchArgs, config: Config, images: ImageSet): Promise<void> {
   const resolved = args.url ? undefined : await resolveModel(args.modelsDir, args.model, log);
   const url = await targetUrl(args, resolved?.modelsDir);
   const client = new HttpClient(url);
   try {
     const result = await measureOverhead(
-      { client, images: images.images, path: `/v1/predict?model=${encodeURIComponent(args.model)}`, timeoutMs: config.REQUEST_TIMEOUT_MS + CLIENT_GRACE_MS },
+      {
+        client,
+        images: images.images,
+        path: `/v1/predict?model=${encodeURIComponent(args.model)}`,
+        timeoutMs: config.REQUEST_TIMEOUT_MS + CLIENT_GRACE_MS,
+        distinct: args.sameImages ? undefined : new DistinctUploads(),
+      },
       args.requests,
       log,
       processSampler(args),
@@ -324,6 +230,29 @@ async function overheadMode(args: BenchArgs, config: Config, images: ImageSet): 
   } finally {
     client.close();
   }
+}
+
+async function scalingMode(args: BenchArgs, config: Config, images: ImageSet): Promise<void> {
+  const resolved = await resolveModel(args.modelsDir, args.model, log);
+  const results = await measureScaling({
+    modelsDir: resolved.modelsDir,
+    model: args.model,
+    images: images.images,
+    concurrency: args.concurrency[0]!,
+    durationS: args.durationS,
+    timeoutMs: config.REQUEST_TIMEOUT_MS + CLIENT_GRACE_MS,
+    deadlineMs: config.REQUEST_TIMEOUT_MS,
+    distinct: args.sameImages ? undefined : new DistinctUploads(),
+    readyTimeoutMs: READY_TIMEOUT_MS,
+    log,
+    aborted: () => interrupted,
+  });
+  if (interrupted) return;
+  const startedAt = new Date(Date.now() - (performance.now() - started)).toISOString();
+  const stem = `${startedAt.slice(0, 16).replace(':', '').replace('T', '-')}-${args.model}-scaling`;
+  const doc = { version: 1, kind: 'scaling', startedAt, model: args.model, machine: describeMachine(loadavgAtStart), images: images.images.map((i) => ({ name: i.name, bytes: i.bytes.length })), layouts: results };
+  console.log(renderScalingText(results));
+  for (const f of await writeScalingResults(args.outDir, stem, doc, scalingTables(results))) log(`wrote ${f}`);
 }
 
 const loadavgAtStart = loadavg();

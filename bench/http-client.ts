@@ -3,7 +3,8 @@
  *
  * Why not fetch + FormData: on a 2-core machine the load generator competes with the system it
  * measures. Re-encoding a 3.5 MB multipart body per request costs the client real CPU, so multipart
- * bodies are built once per image (`multipartBody`) and only the prebuilt Buffer is written.
+ * bodies are built once per image (`multipartBody`) and only the prebuilt Buffers are written (a
+ * body may be several chunks: the bench's distinct uploads add a comment without copying the image).
  */
 import http, { type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
@@ -19,7 +20,8 @@ export interface HttpResult {
 }
 
 export interface RequestOptions {
-  body?: Buffer;
+  /** One buffer, or chunks written in order. */
+  body?: Buffer | Buffer[];
   headers?: Record<string, string>;
   /** Hard client-side bound: the request is destroyed after this many ms (status 0, error "client timeout"). */
   timeoutMs: number;
@@ -29,6 +31,9 @@ export interface RequestOptions {
 export interface MultipartBody {
   body: Buffer;
   contentType: string;
+  /** What goes before and after the file's bytes, to send other bytes in the same form. */
+  head: Buffer;
+  tail: Buffer;
 }
 
 /** Builds a multipart/form-data body once; `file` goes last, as browsers send it. */
@@ -46,12 +51,12 @@ export function multipartBody(
       Buffer.from(
         `--${boundary}\r\nContent-Disposition: form-data; name="${file.field}"; filename="${file.filename}"\r\nContent-Type: ${file.contentType}\r\n\r\n`,
       ),
-      file.data,
-      Buffer.from('\r\n'),
     );
   }
-  parts.push(Buffer.from(`--${boundary}--\r\n`));
-  return { body: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` };
+  const head = Buffer.concat(parts);
+  const tail = Buffer.from(`${file ? '\r\n' : ''}--${boundary}--\r\n`);
+  const body = Buffer.concat(file ? [head, file.data, tail] : [head, tail]);
+  return { body, contentType: `multipart/form-data; boundary=${boundary}`, head, tail };
 }
 
 /** One keep-alive connection pool to one base URL. */
@@ -81,7 +86,8 @@ export class HttpClient {
         resolve(r);
       };
       const headers: Record<string, string> = { ...opts.headers };
-      if (opts.body) headers['content-length'] = String(opts.body.length);
+      const chunks = opts.body === undefined ? [] : Array.isArray(opts.body) ? opts.body : [opts.body];
+      if (opts.body) headers['content-length'] = String(chunks.reduce((n, c) => n + c.length, 0));
       const req = this.transport.request(
         new URL(path, this.base),
         { method, headers, agent: this.agent },
@@ -97,12 +103,41 @@ export class HttpClient {
         req.destroy();
       }, opts.timeoutMs);
       req.on('error', (err) => finish({ status: 0, headers: {}, body: '', error: (err as NodeJS.ErrnoException).code ?? err.message }));
-      req.end(opts.body);
+      // Corked: the chunks leave in one write (one TCP segment train), not one per chunk.
+      req.cork();
+      for (const c of chunks) req.write(c);
+      req.end();
     });
   }
 
   /** Closes idle keep-alive sockets so the process can exit. */
   close(): void {
     this.agent.destroy();
+  }
+}
+
+/** Anything that sends a request as HttpClient does (several api replicas behind one interface). */
+export interface RequestSender {
+  request(method: string, path: string, opts: RequestOptions): Promise<HttpResult>;
+  close(): void;
+}
+
+/** Sends each request to the next of several base URLs in turn, as a round-robin load balancer would. */
+export class RoundRobinClient implements RequestSender {
+  private readonly clients: HttpClient[];
+  private next = 0;
+
+  constructor(urls: string[]) {
+    if (urls.length === 0) throw new Error('a round-robin client needs at least one URL');
+    this.clients = urls.map((u) => new HttpClient(u));
+  }
+
+  request(method: string, path: string, opts: RequestOptions): Promise<HttpResult> {
+    const client = this.clients[this.next++ % this.clients.length]!;
+    return client.request(method, path, opts);
+  }
+
+  close(): void {
+    for (const c of this.clients) c.close();
   }
 }

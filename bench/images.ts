@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { markerFor, type Marker } from './distinct-upload.ts';
 import { multipartBody, type MultipartBody } from './http-client.ts';
 
 /** The committed CC0 photos. */
@@ -47,6 +48,8 @@ export interface BenchImage {
   contentType: string;
   /** `file` field only: for /predict and /v1/predict. */
   upload: MultipartBody;
+  /** Where a comment makes each upload distinct (undefined: this format is sent as it is). */
+  marker?: Marker;
 }
 
 export interface ImageSet {
@@ -103,6 +106,7 @@ async function readFolder(folder: string, skipNames: Set<string>): Promise<Omit<
         format: meta.format ?? extname(name).slice(1),
         contentType,
         upload: multipartBody({}, { field: 'file', filename: name, contentType, data: bytes }),
+        marker: markerFor(bytes),
       });
     } catch (err) {
       skipped.push({ name, reason: `does not decode (${(err as Error).message})` });

@@ -10,7 +10,8 @@
  * omission"). Both shapes are bounded: the sending window ends after `durationMs`, and every request
  * is destroyed by the client after `timeoutMs`.
  */
-import type { HttpClient } from './http-client.ts';
+import type { DistinctUploads } from './distinct-upload.ts';
+import type { RequestSender } from './http-client.ts';
 import type { BenchImage } from './images.ts';
 import { seededRandom } from './stats.ts';
 
@@ -41,15 +42,19 @@ export interface Sample {
   image: number;
   timings?: ServerTimings;
   worker?: string;
+  /** The service answered from its result cache (`"cached": true`). */
+  cached?: boolean;
 }
 
 export interface LoadTarget {
-  client: HttpClient;
+  client: RequestSender;
   images: readonly BenchImage[];
   /** e.g. `/v1/predict` (timings) or `/predict` (the original contract). */
   path: string;
   /** Client-side bound per request (the server's deadline plus a grace). */
   timeoutMs: number;
+  /** Makes every upload a distinct file (same pixels), so the result cache never answers; unset: the same bytes each time. */
+  distinct?: DistinctUploads;
   /** Polled by the loops: true ends the step early (Ctrl-C). */
   aborted?: () => boolean;
 }
@@ -71,8 +76,9 @@ export interface LoadRun {
 async function predictOnce(target: LoadTarget, imageIndex: number, dueAt: number, stepStart: number): Promise<Sample> {
   const img = target.images[imageIndex]!;
   const sentAt = performance.now();
+  const body = target.distinct ? [img.upload.head, ...target.distinct.chunks(img.bytes, img.marker), img.upload.tail] : img.upload.body;
   const r = await target.client.request('POST', target.path, {
-    body: img.upload.body,
+    body,
     headers: { 'content-type': img.upload.contentType },
     timeoutMs: target.timeoutMs,
   });
@@ -91,17 +97,18 @@ async function predictOnce(target: LoadTarget, imageIndex: number, dueAt: number
   }
   const retryAfter = r.headers['retry-after'];
   if (typeof retryAfter === 'string') sample.retryAfter = retryAfter;
-  let body: { success?: boolean; timings?: ServerTimings; worker?: string; error?: { code?: string } };
+  let answer: { success?: boolean; timings?: ServerTimings; worker?: string; cached?: boolean; error?: { code?: string } };
   try {
-    body = JSON.parse(r.body) as typeof body;
+    answer = JSON.parse(r.body) as typeof answer;
   } catch {
     sample.error = `non-JSON answer: ${r.body.slice(0, 80)}`;
     return sample;
   }
-  if (r.status === 200 && body.timings) sample.timings = body.timings;
-  if (body.worker) sample.worker = body.worker;
-  if (r.status !== 200) sample.error = body.error?.code ?? `HTTP ${r.status}`;
-  else if (body.success !== true) sample.error = 'success: false';
+  if (r.status === 200 && answer.timings) sample.timings = answer.timings;
+  if (answer.worker) sample.worker = answer.worker;
+  if (answer.cached) sample.cached = true;
+  if (r.status !== 200) sample.error = answer.error?.code ?? `HTTP ${r.status}`;
+  else if (answer.success !== true) sample.error = 'success: false';
   return sample;
 }
 

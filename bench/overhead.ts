@@ -7,6 +7,7 @@
  * (whole milliseconds), preprocess/inference with performance.now(); the client-side numbers use
  * performance.now() throughout.
  */
+import type { DistinctUploads } from './distinct-upload.ts';
 import type { HttpClient } from './http-client.ts';
 import type { BenchImage } from './images.ts';
 import type { ProcSampler } from './proc-stats.ts';
@@ -58,7 +59,7 @@ type Timed = Sample & { timings: ServerTimings };
 
 /** Runs the overhead measurement: `requests` predictions at concurrency 1, after one warm-up pass. */
 export async function measureOverhead(
-  target: { client: HttpClient; images: readonly BenchImage[]; path: string; timeoutMs: number },
+  target: { client: HttpClient; images: readonly BenchImage[]; path: string; timeoutMs: number; distinct?: DistinctUploads },
   requests: number,
   log: (msg: string) => void,
   sampler?: ProcSampler,
@@ -76,7 +77,7 @@ export async function measureOverhead(
     if (samples.length % 50 === 0) log(`overhead: ${samples.length}/${requests} requests`);
   }
   const procs = sampler?.stop();
-  const timed = samples.filter((s): s is Timed => s.status === 200 && s.timings !== undefined);
+  const timed = samples.filter((s): s is Timed => s.status === 200 && s.timings !== undefined && !s.cached);
   if (timed.length === 0) {
     const codes = [...new Set(samples.map((s) => s.error ?? String(s.status)))].join(', ');
     throw new Error(`no successful /v1/predict answer in the overhead run (${codes})`);

@@ -4,47 +4,13 @@
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CeilingResult } from './ceiling.ts';
+import type { BenchResult } from './result-types.ts';
 import type { StepResult } from './steps.ts';
-import { fmt, textTable, type Distribution } from './stats.ts';
+import { fmt, textTable } from './stats.ts';
 
-export interface BenchResult {
-  version: 1;
-  startedAt: string;
-  finishedAt: string;
-  elapsedS: number;
-  model: string;
-  modelsDir: string;
-  quick: boolean;
-  machine: { hostname: string; cpuModel: string; cores: number; memoryGB: number; node: string; kernel: string; loadavgAtStart: number[] };
-  target: { url: string; startedByBench: boolean; mode?: string; apiPid?: number; endpoint: string };
-  /** Server settings as the started system (and the ceiling) read them from the environment. */
-  config: Record<string, string | number>;
-  images: { name: string; width: number; height: number; bytes: number }[];
-  ceiling?: CeilingResult;
-  /** GET /healthz round trips: the pure HTTP floor of this client and server. */
-  healthz?: Distribution;
-  steps: StepResult[];
-  peak?: { throughput: number; step: string };
-  /** The highest open-loop step, when it is at least 2× the peak. */
-  saturation?: {
-    step: string;
-    rateMultiple?: number;
-    rejected: number;
-    rejectedP50Ms: number;
-    rejectedP99Ms: number;
-    status504: number;
-    overDeadline: number;
-    anyOverDeadline: boolean;
-    acceptedP50Ms: number;
-    acceptedP99Ms: number;
-    acceptedP99OverP50: number;
-  };
-  /** Things to know before trusting the numbers (busy machine, saturated client…). */
-  notes: string[];
-}
+export type { BenchResult } from './result-types.ts';
 
-interface Table {
+export interface Table {
   title: string;
   intro?: string;
   rows: string[][];
@@ -61,14 +27,33 @@ function errorsCell(s: StepResult): string {
   return parts.join(' ') || '0';
 }
 
+const yes = (met: boolean) => (met ? 'met' : 'NOT met');
+
+function targetsTable(r: BenchResult): Table | undefined {
+  const t = r.targets;
+  if (!t || (!t.floor && !t.ceiling && !t.overload)) return undefined;
+  const rows = [['target (issue 13)', 'measured', 'verdict']];
+  if (t.floor) rows.push(['p50 at one client ≤ latency floor + 3 ms', `${ms(t.floor.p50AtOneClientMs)} ms vs floor ${ms(t.floor.floorMs)} ms (+${ms(t.floor.marginMs)})`, yes(t.floor.met)]);
+  if (t.ceiling) {
+    const measured = `${fmt(t.ceiling.peak, 1)} of ${fmt(t.ceiling.ceiling, 1)} images/s = ${pct(100 * t.ceiling.ratio)}`;
+    rows.push(['served peak ≥ 95% of the ceiling (ResNet50-sized graph)', measured, yes(t.ceiling.met95)], ['served peak ≥ 85% of the ceiling (default model)', measured, yes(t.ceiling.met85)]);
+  }
+  if (t.overload) {
+    rows.push([`overload (${t.overload.step}): no 504, none late, accepted p99 ≤ 1.5 × p50`, `${t.overload.rejected} × 503 (p99 ${ms(t.overload.rejectedP99Ms)} ms), accepted p99/p50 ${fmt(t.overload.acceptedP99OverP50, 2)}${t.overload.late ? ', some late or 504' : ''}`, yes(t.overload.met)]);
+  }
+  return { title: 'Targets', intro: 'Which target applies depends on the model: the 95% one is for ResNet50-sized graphs, the 85% one for the default model with the bench\'s image mix. The overhead target (≤ 2 ms) is measured by --overhead.', rows };
+}
+
 function tables(r: BenchResult): Table[] {
   const out: Table[] = [];
+  const targets = targetsTable(r);
+  if (targets) out.push(targets);
   const c = r.ceiling;
   if (c) {
     out.push({
       title: 'Ceiling (model alone, in-process)',
       intro:
-        `Same Classifier and ORT_THREADS=${c.ortThreads} as the workers, images one at a time. ` +
+        `Same Classifier and inference pool as the workers (${c.plan.lanes} lanes × ${c.plan.laneThreads} ORT thread(s), solo session ${c.plan.soloThreads}), images one at a time. ` +
         `Ceiling = ${c.cores} cores / core-seconds per image. Other work on the machine meanwhile: ${pct(c.sequential.othersBusyPct)} of all cores.`,
       rows: [
         ['measure', 'value'],
@@ -79,14 +64,18 @@ function tables(r: BenchResult): Table[] {
         ...(c.parallel
           ? [[`${c.parallel.concurrency} in flight in one process, images/s`, fmt(c.parallel.imagesPerSecond, 1)], [`${c.parallel.concurrency} in flight, core-ms per image`, ms(c.parallel.coreSecondsPerImage * 1000)]]
           : []),
-        ['single image latency p50 (preprocess + inference), ms', ms(c.sequential.latencyMs.p50)],
+        ['latency floor: p50 of preprocess + inference, one image on every core (solo session), ms', ms(c.floorMs)],
+        ['single image latency p50 on a lane, ms', ms(c.sequential.latencyMs.p50)],
         ['preprocess p50, ms', ms(c.sequential.preprocessMs.p50)],
         ['inference p50, ms', ms(c.sequential.inferenceMs.p50)],
       ],
     });
     out.push({
       title: 'Ceiling per image (p50, ms)',
-      rows: [['image', 'size', 'preprocess', 'inference'], ...c.perImage.map((p) => [p.name, `${p.width}×${p.height}`, ms(p.preprocessP50Ms), ms(p.inferenceP50Ms)])],
+      rows: [
+        ['image', 'size', 'preprocess', 'inference on a lane', 'inference on the solo session'],
+        ...c.perImage.map((p) => [p.name, `${p.width}×${p.height}`, ms(p.preprocessP50Ms), ms(p.inferenceP50Ms), ms(p.soloInferenceP50Ms)]),
+      ],
     });
   }
   if (r.healthz) {
@@ -103,9 +92,11 @@ function tables(r: BenchResult): Table[] {
   if (steps.length) {
     out.push({
       title: 'Load steps',
-      intro: 'Latency of successful requests, from when each request was due (open loop: its scheduled time). served = successful answers per second inside the step window.',
+      intro:
+        'Latency of successful requests, from when each request was due (open loop: its scheduled time). served = computed answers per second inside the step window. ' +
+        'Answers from the result cache are counted apart (cache hits) and in no other column.',
       rows: [
-        ['step', 'offered/s', 'served/s', 'served/ceiling', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'ok', '503', '504', 'other errors'],
+        ['step', 'offered/s', 'served/s', 'served/ceiling', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'ok', 'cache hits', '503', '504', 'other errors'],
         ...steps.map((s) => [
           s.label,
           fmt(s.offeredRate, 1),
@@ -116,6 +107,7 @@ function tables(r: BenchResult): Table[] {
           ms(s.latencyOk.p99),
           ms(s.latencyOk.max),
           String(s.ok),
+          String(s.cacheHits.count),
           String(s.byStatus['503'] ?? 0),
           String(s.byStatus['504'] ?? 0),
           errorsCell(s),
@@ -213,7 +205,7 @@ export function renderMarkdown(r: BenchResult, svgFile?: string): string {
   const parts = [
     `# Bench: ${r.model}, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC${r.quick ? ' (quick sanity run)' : ''}`,
     '',
-    `- machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${fmt(r.machine.memoryGB, 1)} GB, Node ${r.machine.node}, Linux ${r.machine.kernel}, load average at start ${r.machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}`,
+    `- machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${fmt(r.machine.memoryGB, 1)} GB, Node ${r.machine.node}, Linux ${r.machine.kernel}, load average at start ${r.machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}${r.machine.loadavgAtEnd ? `, at the end ${r.machine.loadavgAtEnd.map((l) => l.toFixed(2)).join(' ')}` : ''}`,
     `- target: ${r.target.url}${r.target.startedByBench ? ` (started by the bench, ${r.target.mode} mode)` : ' (already running)'}, ${r.target.endpoint}`,
     `- settings: ${Object.entries(r.config)
       .map(([k, v]) => `${k}=${v}`)
@@ -261,4 +253,26 @@ export async function writeResults(dir: string, stem: string, result: BenchResul
   }
   await writeAtomic(files[1]!, renderMarkdown(result, svg !== undefined ? `${stem}.svg` : undefined));
   return files;
+}
+
+/** Writes the scaling measurement: `<stem>.json` (everything) and `<stem>.md` (its tables). */
+export async function writeScalingResults(dir: string, stem: string, doc: { startedAt: string; model: string; machine: BenchResult['machine'] }, tableList: Table[]): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const json = join(dir, `${stem}.json`);
+  const md = join(dir, `${stem}.md`);
+  await writeAtomic(json, JSON.stringify(doc, null, 2) + '\n');
+  const m = doc.machine;
+  const parts = [
+    `# Scaling: ${doc.model}, ${doc.startedAt.slice(0, 16).replace('T', ' ')} UTC`,
+    '',
+    `- machine: ${m.cpuModel}, ${m.cores} cores, ${fmt(m.memoryGB, 1)} GB, Node ${m.node}, Linux ${m.kernel}, load average at start ${m.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}${m.loadavgAtEnd ? `, at the end ${m.loadavgAtEnd.map((l) => l.toFixed(2)).join(' ')}` : ''}`,
+    '',
+  ];
+  for (const t of tableList) {
+    parts.push(`## ${t.title}`, '');
+    if (t.intro) parts.push(t.intro, '');
+    parts.push(mdTable(t.rows), '');
+  }
+  await writeAtomic(md, parts.join('\n'));
+  return [json, md];
 }

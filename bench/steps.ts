@@ -35,9 +35,11 @@ export interface StepResult extends StepSpec {
   droppedByClient: number;
   /** Requests sent per second. */
   offeredRate: number;
-  /** Successful answers completed inside the sending window, per second (goodput). */
+  /** Computed answers (not from the result cache) completed inside the sending window, per second (goodput). */
   throughput: number;
-  /** Successful requests, due → answered. */
+  /** Answers from the service's result cache: counted apart, never in throughput or latency. */
+  cacheHits: { count: number; perSecond: number; latency: Distribution };
+  /** Successful computed requests, due → answered. */
   latencyOk: Distribution;
   /** Every request, whatever its answer. */
   latencyAll: Distribution;
@@ -72,7 +74,7 @@ function part(values: number[]): SplitPart {
 }
 
 function splitOf(samples: Sample[]): StepResult['split'] {
-  const timed = samples.filter((s): s is Sample & { timings: ServerTimings } => s.status === 200 && s.timings !== undefined);
+  const timed = samples.filter((s): s is Sample & { timings: ServerTimings } => s.status === 200 && s.timings !== undefined && !s.cached);
   if (timed.length === 0) return undefined;
   const pick = (f: (t: ServerTimings) => number) => part(timed.map((s) => f(s.timings)));
   return {
@@ -99,7 +101,9 @@ export function summariseStep(
     byStatus[String(s.status)] = (byStatus[String(s.status)] ?? 0) + 1;
     if (s.error) errors[s.error] = (errors[s.error] ?? 0) + 1;
   }
-  const ok = samples.filter((s) => s.status === 200 && !s.error);
+  const answered = samples.filter((s) => s.status === 200 && !s.error);
+  const ok = answered.filter((s) => !s.cached);
+  const hits = answered.filter((s) => s.cached);
   const rejected = samples.filter((s) => s.status === 503);
   const okInWindow = ok.filter((s) => s.endMs <= run.durationMs).length;
   const durationS = run.durationMs / 1000;
@@ -118,6 +122,7 @@ export function summariseStep(
     droppedByClient: run.droppedByClient,
     offeredRate: samples.length / durationS,
     throughput,
+    cacheHits: { count: hits.length, perSecond: hits.filter((s) => s.endMs <= run.durationMs).length / durationS, latency: distribution(hits.map((s) => s.latencyMs)) },
     latencyOk,
     latencyAll: distribution(samples.map((s) => s.latencyMs)),
     rejected: {

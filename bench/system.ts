@@ -7,7 +7,7 @@ import { DEFAULT_REDIS_URL } from '@icls/lib/config';
 import { freePort } from '@icls/lib/free-port';
 import { stopChild } from '@icls/lib/stop-child';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +18,14 @@ import { childrenOf } from './proc-stats.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const START_ENTRY = join(ROOT, 'dist/start.js');
+/** node's arguments (flags and entry) of a package.json script of the form `node <flags> <entry>`. */
+function scriptArgs(name: string): string[] {
+  const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts[name];
+  if (!script?.startsWith('node ')) throw new Error(`package.json script "${name}" is not a plain node command`);
+  return script.split(/\s+/).slice(1);
+}
+/** What `npm start` runs, node's flags included. */
+const START_ARGS = scriptArgs('start');
 
 export interface SystemOptions {
   modelsDir: string;
@@ -108,8 +116,8 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   };
   if (opts.workers !== undefined) env.MODEL_WORKERS = String(opts.workers);
   if (!existsSync(START_ENTRY)) throw new Error(`${START_ENTRY} is missing: run \`npm run build\` first`);
-  const child = spawn(process.execPath, [START_ENTRY], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, START_ARGS, {
+    cwd: ROOT, // START_ARGS are relative to the root, as npm runs them
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -140,7 +148,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     child.exitCode !== null || child.signalCode !== null
       ? `the system exited (${child.exitCode ?? child.signalCode}) during start-up; its last lines:\n${tail.join('\n')}`
       : undefined;
-  opts.log(`starting the system: node dist/start.js on ${url} (REDIS_PREFIX=${prefix}, MODELS=${opts.model})`);
+  opts.log(`starting the system: node ${START_ARGS.join(' ')} on ${url} (REDIS_PREFIX=${prefix}, MODELS=${opts.model})`);
   let stopped = false;
   const system: RunningSystem = {
     url,
@@ -167,6 +175,40 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     throw new Error(`${(err as Error).message}\n--- system output ---\n${tail.join('\n')}`);
   }
   return system;
+}
+
+export interface ExtraApi {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * One more api process beside a started system (what `npm run start:api` runs), on the same Redis,
+ * prefix and folders: the scaling measurement's second api replica.
+ */
+export async function startExtraApi(system: RunningSystem, opts: { readyTimeoutMs: number; log: (msg: string) => void }): Promise<ExtraApi> {
+  const port = await freePort();
+  const child = spawn(process.execPath, scriptArgs('start:api'), {
+    cwd: ROOT,
+    env: { ...process.env, ...system.env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    await stopChild(child, { graceMs: 10_000 });
+    process.removeListener('exit', killOnExit);
+  };
+  try {
+    await waitReady(url, opts.readyTimeoutMs, () => (child.exitCode !== null ? `the extra api exited (${child.exitCode})` : undefined));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  opts.log(`extra api ready on ${url} (pid ${child.pid})`);
+  return { url, pid: child.pid!, stop };
 }
 
 /** SIGKILLs a child and the workers it started (by pid: only processes this bench started). */

@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { UsageError } from '@icls/lib/usage-error';
+import { DistinctUploads } from '@icls/bench/distinct-upload';
 import { HttpClient, multipartBody } from '@icls/bench/http-client';
 import { FIXTURE_IMAGES, loadImageSet, type BenchImage } from '@icls/bench/images';
 import { distribution, fmt, textTable } from '@icls/bench/stats';
@@ -26,6 +27,9 @@ const HELP = `npm run stress -- [flags]
   --max-requests <n>    stop after this many requests (default 1000000)
   --timeout <s>         client timeout per request (default 30)
   --fail-ratio <x>      exit 2 when more than this fraction of requests failed (e.g. 0.01)
+  --same-images         upload each image's own bytes every time: repeats are answered by the result
+                        cache (counted in their own row). Default: every upload is a distinct file
+                        with the same pixels (a JPEG/PNG comment), so the cache answers none
   --help
 
 Every POST /feedback appends a line to the service's feedback file.`;
@@ -42,6 +46,7 @@ interface Options {
   maxRequests: number;
   timeoutMs: number;
   failRatio?: number;
+  sameImages: boolean;
 }
 
 function num(flag: string, raw: string | undefined, def: number, opts: { min: number; max: number; integer?: boolean }): number {
@@ -70,6 +75,7 @@ function parseOptions(argv: string[]): Options | undefined {
         'max-requests': { type: 'string' },
         timeout: { type: 'string' },
         'fail-ratio': { type: 'string' },
+        'same-images': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -88,6 +94,7 @@ function parseOptions(argv: string[]): Options | undefined {
     maxRequests: num('--max-requests', values['max-requests'], 1_000_000, { min: 1, max: 1e9, integer: true }),
     timeoutMs: num('--timeout', values.timeout, 30, { min: 0.1, max: 600 }) * 1000,
     failRatio: values['fail-ratio'] === undefined ? undefined : num('--fail-ratio', values['fail-ratio'], 0, { min: 0, max: 1 }),
+    sameImages: values['same-images'] === true,
   };
   if (o.waitMax < o.waitMin) throw new UsageError(`--wait-max (${o.waitMax}) is below --wait-min (${o.waitMin})`);
   try {
@@ -98,12 +105,15 @@ function parseOptions(argv: string[]): Options | undefined {
   return o;
 }
 
-/** One task of the user model; `failure` is null on success, else what went wrong. */
+/** One task of the user model; `failure` is null on success, else what went wrong; `as` files it under another row. */
 interface Task {
   name: string;
   weight: number;
-  run(user: UserState): Promise<{ status: number; failure: string | null }>;
+  run(user: UserState): Promise<{ status: number; failure: string | null; as?: string }>;
 }
+
+/** The row of predictions the service answered from its result cache (x-cache: HIT). */
+const CACHED_ROW = 'POST /predict (cache hit)';
 
 interface UserState {
   /** The last prediction this user got: what its feedback reports, as the original page did. */
@@ -123,7 +133,7 @@ function errorCode(body: string): string | undefined {
   }
 }
 
-function buildTasks(client: HttpClient, images: BenchImage[], timeoutMs: number): Task[] {
+function buildTasks(client: HttpClient, images: BenchImage[], timeoutMs: number, distinct?: DistinctUploads): Task[] {
   const statusFailure = (status: number, error: string | undefined, body: string) =>
     status === 0 ? (error ?? 'no answer') : `HTTP ${status}${errorCode(body) ? ` ${errorCode(body)}` : ''}`;
   return [
@@ -140,7 +150,8 @@ function buildTasks(client: HttpClient, images: BenchImage[], timeoutMs: number)
       weight: 3,
       async run(user) {
         const img = images[Math.floor(Math.random() * images.length)]!;
-        const r = await client.request('POST', '/predict', { body: img.upload.body, headers: { 'content-type': img.upload.contentType }, timeoutMs });
+        const upload = distinct ? [img.upload.head, ...distinct.chunks(img.bytes, img.marker), img.upload.tail] : img.upload.body;
+        const r = await client.request('POST', '/predict', { body: upload, headers: { 'content-type': img.upload.contentType }, timeoutMs });
         if (r.status !== 200) return { status: r.status, failure: statusFailure(r.status, r.error, r.body) };
         let body: { success?: boolean; prediction?: string; score?: number };
         try {
@@ -150,7 +161,7 @@ function buildTasks(client: HttpClient, images: BenchImage[], timeoutMs: number)
         }
         if (body.success !== true) return { status: r.status, failure: 'success is not true' };
         user.last = { filename: img.name, prediction: String(body.prediction), score: Number(body.score) };
-        return { status: r.status, failure: null };
+        return { status: r.status, failure: null, as: r.headers['x-cache'] === 'HIT' ? CACHED_ROW : undefined };
       },
     },
     {
@@ -196,8 +207,8 @@ async function main(): Promise<void> {
   try {
     const probe = await client.request('GET', '/healthz', { timeoutMs: 5000 });
     if (probe.status === 0) throw new UsageError(`target ${o.host} is not reachable (${probe.error})`);
-    const tasks = buildTasks(client, set.images, o.timeoutMs);
-    const records = new Map<string, TaskRecord[]>(tasks.map((t) => [t.name, []]));
+    const tasks = buildTasks(client, set.images, o.timeoutMs, o.sameImages ? undefined : new DistinctUploads());
+    const records = new Map<string, TaskRecord[]>([...tasks.map((t): [string, TaskRecord[]] => [t.name, []]), [CACHED_ROW, []]]);
     const failures = new Map<string, number>();
     let requests = 0;
     let running = 0;
@@ -231,8 +242,8 @@ async function main(): Promise<void> {
         requests++;
         const task = pickTask(tasks);
         const started = performance.now();
-        const { failure } = await task.run(state);
-        records.get(task.name)!.push({ ms: performance.now() - started, failure });
+        const { failure, as } = await task.run(state);
+        records.get(as ?? task.name)!.push({ ms: performance.now() - started, failure });
         if (failure) failures.set(`${task.name}: ${failure}`, (failures.get(`${task.name}: ${failure}`) ?? 0) + 1);
         await sleep((o.waitMin + Math.random() * (o.waitMax - o.waitMin)) * 1000, stopped);
       }
@@ -275,7 +286,7 @@ function report(records: Map<string, TaskRecord[]>, failures: Map<string, number
   console.log(
     textTable([
       ['endpoint', 'requests', 'failures', 'avg', 'p50', 'p90', 'p99', 'max', 'req/s'],
-      ...[...records].map(([name, rs]) => row(name, rs)),
+      ...[...records].filter(([name, rs]) => name !== CACHED_ROW || rs.length > 0).map(([name, rs]) => row(name, rs)),
       row('Aggregated', all),
     ]),
   );

@@ -56,7 +56,9 @@ describe('Dockerfiles', () => {
         assert.equal(cmd.join(' '), scripts[img.script], `the ${name} image runs what \`npm run ${img.script}\` runs`);
         assert.equal(cmd[0], 'node');
         assert.ok(!cmd.includes('--import') && !cmd.some((a) => a.endsWith('.ts')), 'no TypeScript at run time');
-        const entry = cmd[1]!;
+        // node, its V8 flags (e.g. --initial-old-space-size), then the compiled entry.
+        assert.ok(cmd.slice(1, -1).every((a) => a.startsWith('--')), `only node flags come before the entry: ${cmd.join(' ')}`);
+        const entry = cmd.at(-1)!;
         assert.match(entry, new RegExp(`^${img.dir}/dist/.+\\.js$`));
         const src = entry.replace('/dist/', '/src/').replace(/\.js$/, '.ts');
         assert.ok(existsSync(join(ROOT, src)), `${img.dockerfile}: CMD entry ${entry} is compiled from ${src}, which does not exist`);

@@ -161,7 +161,8 @@ describe('api + workers through Redis', () => {
   });
 
   it('a request whose deadline passes gets 504 with a clear JSON error', async () => {
-    const impatient = await extraApi({ REQUEST_TIMEOUT_MS: '300' });
+    // No result cache: an earlier test's answer for this image would come back at once.
+    const impatient = await extraApi({ REQUEST_TIMEOUT_MS: '300', RESULT_CACHE_TTL_S: '0' });
     const t0 = Date.now();
     const r = await postFile(`${impatient}/v1/predict?model=tiny-slow`, image('chelsea.png'));
     const ms = Date.now() - t0;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { expectedTinyRgb, image, solidPng } from '../../tests/helpers/fixtures.ts';
-import { startInjectApi, type InjectApi } from '../../tests/helpers/inject-app.ts';
+import { startInjectApi, type InjectApi } from '../test/inject-app.ts';
 import { esc } from './views/page.ts';
 
 interface Part {

@@ -72,6 +72,8 @@ export type ApiConfig = Pick<
   | 'REQUEST_TIMEOUT_MS'
   | 'DEFAULT_MODEL'
   | 'IMAGE_TRANSPORT'
+  | 'INLINE_IMAGE_BYTES'
+  | 'RESULT_CACHE_TTL_S'
   | 'UPLOAD_MEMORY_BYTES'
   | 'BODY_IDLE_TIMEOUT_MS'
   | 'REQUEST_RECEIVE_TIMEOUT_MS'
@@ -111,6 +113,8 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
       timeoutMs: config.REQUEST_TIMEOUT_MS,
       imageTransport: config.IMAGE_TRANSPORT,
       tracing,
+      inlineImageBytes: config.INLINE_IMAGE_BYTES,
+      resultCache: config.RESULT_CACHE_TTL_S > 0,
     }),
     uploads,
     feedback,

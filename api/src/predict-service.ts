@@ -9,7 +9,7 @@ import { pickDefaultModel } from '@icls/lib/default-model';
 import { AppError } from '@icls/lib/errors';
 import type { JobProducer, JobResult, WorkerView } from '@icls/lib/job-contract';
 import { noTracing, type Span, type Tracing } from '@icls/lib/tracing/tracing';
-import type { StoredUpload } from './upload/upload-store.ts';
+import type { IncomingUpload, StoredUpload } from './upload/upload-store.ts';
 
 export interface PredictOptions {
   model?: string;
@@ -38,6 +38,10 @@ export interface PredictServiceConfig {
   timeoutMs: number;
   imageTransport: 'path' | 'bytes';
   tracing?: Tracing;
+  /** With `path`, uploads up to this size travel inside the job anyway (no second disk read). */
+  inlineImageBytes: number;
+  /** Jobs carry a result-cache key (the queue answers identical uploads from its cache). */
+  resultCache: boolean;
 }
 
 /** Workers come and go; a view this old is still trusted (a dead worker stops counting within ~2 s anyway). */
@@ -111,7 +115,11 @@ export class PredictService {
     if (!served.has(model)) throw new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);
   }
 
-  async predict(upload: StoredUpload, opts: PredictOptions): Promise<PredictOutcome> {
+  /**
+   * `persisted` is the upload being put in place meanwhile: a job whose image travels with it does
+   * not wait for the disk; one the worker reads from UPLOAD_DIR is sent once the file is there.
+   */
+  async predict(upload: IncomingUpload, persisted: Promise<StoredUpload>, opts: PredictOptions): Promise<PredictOutcome> {
     const deadline = this.deadlineFor(opts.deadlineFrom ?? opts.receivedAt);
     let served = await this.servedModels(deadline);
     // A worker that just started may not be in the cached list yet: look again before refusing.
@@ -122,7 +130,6 @@ export class PredictService {
       if (opts.model) throw new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);
       throw new AppError('NOT_READY', `no worker holds the default model "${model}"`, { retryAfterS: 2 });
     }
-    const imageBase64 = this.config.imageTransport === 'bytes' ? (await readFile(upload.path)).toString('base64') : undefined;
     const span = (this.config.tracing ?? noTracing).startSpan('queue job', {
       kind: 'producer',
       parent: opts.span ?? undefined,
@@ -132,11 +139,12 @@ export class PredictService {
       const result = await this.producer.submit({
         id: opts.jobId,
         image: upload.name,
-        imageBase64,
+        imageData: await this.imageData(upload, persisted),
         model,
         deadline,
         enqueuedAt: Date.now(),
         topK: opts.topK,
+        cacheKey: this.config.resultCache ? `${upload.md5}:${model}:${opts.topK}` : undefined,
         requestId: opts.requestId,
         traceparent: span.traceparent,
       });
@@ -147,5 +155,13 @@ export class PredictService {
     } finally {
       span.end();
     }
+  }
+
+  /** The bytes to send inside the job, or undefined once the worker can read the stored file. */
+  private async imageData(upload: IncomingUpload, persisted: Promise<StoredUpload>): Promise<Buffer | undefined> {
+    if (this.config.imageTransport === 'bytes') return upload.data ?? readFile((await persisted).path);
+    if (upload.data && upload.bytes <= this.config.inlineImageBytes) return upload.data;
+    await persisted;
+    return undefined;
   }
 }

@@ -4,6 +4,7 @@ import { sleep } from '@icls/lib/deadline';
 import { createLogger } from '@icls/lib/logger';
 import { createRegistry } from '@icls/lib/metrics/prometheus';
 import { RedisProducer } from '@icls/lib/queue/redis-producer';
+import { resultCacheBounds } from '@icls/lib/queue/result-cache';
 import { createShutdown, exitOnSignals, type ShutdownStep } from '@icls/lib/shutdown';
 import { createTracing } from '@icls/lib/tracing/tracing';
 import { buildApp, type BuiltApi } from './app.ts';
@@ -30,6 +31,7 @@ export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = 
     prefix: config.REDIS_PREFIX,
     maxQueued: config.QUEUE_MAX_WAITING,
     deadAfterMs: config.WORKER_DEAD_AFTER_MS,
+    cache: resultCacheBounds(config),
     log,
   });
   const tracing = await createTracing(config, 'icls-api', log);

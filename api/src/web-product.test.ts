@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '@icls/lib/config';
 import { expectedTinyRgb, image } from '../../tests/helpers/fixtures.ts';
-import { startInjectApi, type InjectApi } from '../../tests/helpers/inject-app.ts';
+import { startInjectApi, type InjectApi } from '../test/inject-app.ts';
 import { multipartBody } from '../../tests/helpers/raw-http.ts';
 import { buildApp } from './app.ts';
 

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { ConfigError, coreCount, loadConfig, ortThreadsPerSession, workerProcessCount } from './config.ts';
+import { ConfigError, loadConfig } from './config.ts';
 
 function configError(env: NodeJS.ProcessEnv): ConfigError {
   try {
@@ -39,12 +39,17 @@ describe('loadConfig', () => {
       QUEUE_MAX_WAITING: 64,
       RESULT_TTL_S: 60,
       IMAGE_TRANSPORT: 'path',
-      WORKER_CONCURRENCY: 2,
+      INLINE_IMAGE_BYTES: 262144, // 256 KiB
+      RESULT_CACHE_TTL_S: 600,
+      RESULT_CACHE_MAX_ENTRIES: 10000,
+      RESULT_CACHE_MAX_BYTES: 16777216, // 16 MiB
+      WORKER_CONCURRENCY: 0,
       ORT_THREADS: 0,
+      SOLO_ORT_THREADS: 0,
       MODEL_WORKERS: 0,
       WORKER_NICE: 5,
       WORKER_DEAD_AFTER_MS: 2000,
-      INFERENCE_THREADS: 1,
+      INFERENCE_THREADS: 0,
       SHUTDOWN_DRAIN_MS: 5000,
       ADMIN_TOKEN: undefined,
       RATE_LIMIT_PER_MINUTE: 0,
@@ -109,7 +114,7 @@ describe('loadConfig', () => {
   });
 
   test('other kinds of bad values', () => {
-    assert.match(configError({ WORKER_CONCURRENCY: '0' }).message, /WORKER_CONCURRENCY must be between 1 and 64, got 0/);
+    assert.match(configError({ WORKER_CONCURRENCY: '65' }).message, /WORKER_CONCURRENCY must be between 0 and 64, got 65/);
     assert.match(configError({ MODELS_DIR: '  ' }).message, /MODELS_DIR must not be empty/);
     assert.match(configError({ IMAGE_TRANSPORT: 'ftp' }).message, /IMAGE_TRANSPORT must be one of path, bytes, got "ftp"/);
     assert.match(configError({ LOG_LEVEL: 'INFO' }).message, /LOG_LEVEL must be one of/);
@@ -133,18 +138,5 @@ describe('loadConfig', () => {
     assert.match(err.message, /^ {2}REDIS_URL must be a redis:\/\//m);
     assert.match(err.message, /^ {2}MAX_PIXELS must be between 1 and/m);
     assert.doesNotMatch(err.message, /HOST/);
-  });
-});
-
-describe('threads and worker processes', () => {
-  test('ORT_THREADS=0 divides the cores among the workers of a host; embedded mode takes them all', () => {
-    const cores = coreCount();
-    assert.equal(workerProcessCount({ MODEL_WORKERS: 0 }), cores);
-    assert.equal(workerProcessCount({ MODEL_WORKERS: 3 }), 3);
-    assert.equal(ortThreadsPerSession({ ORT_THREADS: 0, MODEL_WORKERS: 0 }, { embedded: false }), 1);
-    assert.equal(ortThreadsPerSession({ ORT_THREADS: 0, MODEL_WORKERS: 1 }, { embedded: false }), cores);
-    assert.equal(ortThreadsPerSession({ ORT_THREADS: 0, MODEL_WORKERS: 4 * cores }, { embedded: false }), 1);
-    assert.equal(ortThreadsPerSession({ ORT_THREADS: 0, MODEL_WORKERS: 0 }, { embedded: true }), cores);
-    assert.equal(ortThreadsPerSession({ ORT_THREADS: 3, MODEL_WORKERS: 0 }, { embedded: false }), 3);
   });
 });

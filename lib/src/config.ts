@@ -3,7 +3,6 @@
  * Every environment variable is declared here once, with its default and meaning; the README's
  * config table is checked against this list by a test. Start-up fails fast with the variable's name.
  */
-import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 
 type Parser<T> = (raw: string) => T;
@@ -141,22 +140,39 @@ const spec = {
   IMAGE_TRANSPORT: {
     default: 'path',
     parse: oneOf('path', 'bytes'),
-    doc: '`path`: workers read the upload from the shared UPLOAD_DIR; `bytes`: the image travels inside the job (workers on other hosts)',
+    doc: '`path`: workers read uploads over INLINE_IMAGE_BYTES from the shared UPLOAD_DIR; `bytes`: every image travels inside its job (workers on other hosts)',
   },
+  INLINE_IMAGE_BYTES: {
+    default: String(256 * 1024),
+    parse: int(0, 64 * 1024 * 1024),
+    doc: 'uploads up to this size travel inside their job (IMAGE_TRANSPORT=path): the worker reads no file and the api writes it beside the prediction instead of before. Redis then holds up to QUEUE_MAX_WAITING × this per model; 0: never',
+  },
+  RESULT_CACHE_TTL_S: {
+    default: '600',
+    parse: int(0, 30 * 24 * 3600),
+    doc: 'an identical upload (same MD5) for the same model and top_k within this many seconds is answered from the result cache (`"cached": true` in /v1/predict), shared by every api through Redis; 0: no cache. A model replaced under the same name may be answered from the old one for this long',
+  },
+  RESULT_CACHE_MAX_ENTRIES: { default: '10000', parse: int(1), doc: 'answers the result cache holds at most (the oldest go first)' },
+  RESULT_CACHE_MAX_BYTES: { default: String(16 * 1024 * 1024), parse: int(1024), doc: 'bytes of answers the result cache holds at most (the oldest go first)' },
   WORKER_CONCURRENCY: {
-    default: '2',
-    parse: int(1, 64),
-    doc: 'jobs one worker process handles at once (2 overlaps decoding of one image with inference of another)',
+    default: '0',
+    parse: int(0, 64),
+    doc: 'jobs one worker process holds at once (0: twice its inference lanes, so images are decoded while others are inferred)',
   },
   ORT_THREADS: {
     default: '0',
     parse: int(0, 256),
-    doc: 'ONNX Runtime intra-op threads per session; 0: cores ÷ (MODEL_WORKERS × INFERENCE_THREADS) in a worker (so 1 with the defaults), cores ÷ INFERENCE_THREADS in embedded mode',
+    doc: 'ONNX Runtime threads of each inference lane\'s session; 0: the process\'s cores ÷ INFERENCE_THREADS (so 1 with the defaults)',
+  },
+  SOLO_ORT_THREADS: {
+    default: '0',
+    parse: int(0, 256),
+    doc: 'ONNX Runtime threads of the extra session a worker runs a job on when it holds no other one, so a request at light load gets every core; 0: the process\'s cores; 1 (or not above ORT_THREADS): no extra session, one session less per model in memory',
   },
   MODEL_WORKERS: {
     default: '0',
     parse: int(0, 64),
-    doc: 'worker processes per host: `npm start` in redis mode starts this many beside the api (0: one per core); also what ORT_THREADS=0 divides the cores by',
+    doc: 'worker processes per host: `npm start` in redis mode starts this many beside the api (0: one, which uses every core through its inference lanes); the cores are divided among them',
   },
   WORKER_NICE: {
     default: '5',
@@ -169,9 +185,9 @@ const spec = {
     doc: 'a worker whose heartbeat (sent every quarter of this) is older than this is dead: another worker takes over its jobs at once, whatever the inference time. Keep it well under REQUEST_TIMEOUT_MS',
   },
   INFERENCE_THREADS: {
-    default: '1',
-    parse: int(1, 64),
-    doc: 'ONNX Runtime inference threads per worker process (each runs one inference at a time, off the event loop, with ORT_THREADS threads of its own)',
+    default: '0',
+    parse: int(0, 64),
+    doc: 'inference lanes per worker process: threads that each run one inference at a time, off the event loop, on a session of their own (0: one per core of the process)',
   },
   SHUTDOWN_DRAIN_MS: {
     default: '5000',
@@ -238,27 +254,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return out as Config;
 }
 
-/** Cores visible to this process; used for ORT threads and the ceiling in the bench. */
 /** REDIS_URL, or the local default. */
 export const redisUrlOf = (config: Pick<Config, 'REDIS_URL'>): string => config.REDIS_URL ?? DEFAULT_REDIS_URL;
-
-export const coreCount = (): number => Math.max(1, cpus().length);
-
-/** Worker processes per host: MODEL_WORKERS, or one per core. */
-export const workerProcessCount = (config: Pick<Config, 'MODEL_WORKERS'>): number => config.MODEL_WORKERS || coreCount();
-
-/**
- * ONNX Runtime intra-op threads per session. Measured on 2 cores: one single-threaded worker per core
- * serves ResNet50 at 25 images/s, one worker with 2 threads at 17 (two intra-op threads keep both
- * cores only half busy). So the cores are divided among every inference thread of the host; embedded
- * mode has one process, so its inference threads share all cores.
- */
-export function ortThreadsPerSession(
-  config: Pick<Config, 'ORT_THREADS' | 'MODEL_WORKERS'> & Partial<Pick<Config, 'INFERENCE_THREADS'>>,
-  where: { embedded: boolean },
-): number {
-  if (config.ORT_THREADS > 0) return config.ORT_THREADS;
-  const inferenceThreads = config.INFERENCE_THREADS ?? 1;
-  const processes = where.embedded ? 1 : workerProcessCount(config);
-  return Math.max(1, Math.floor(coreCount() / (processes * inferenceThreads)));
-}

@@ -1,6 +1,8 @@
 /**
  * The job contract between api and model workers: what travels through the queue, in one place
- * for both sides. Keep it JSON-serialisable; Redis and the in-process queue carry the same shapes.
+ * for both sides. Keep it JSON-serialisable, but for the image bytes (the Redis queue sends those as
+ * a binary field of the stream entry, beside the job's JSON); Redis and the in-process queue carry
+ * the same shapes.
  */
 import type { ErrorCode } from './errors.ts';
 
@@ -10,8 +12,11 @@ export interface JobData {
   id: string;
   /** Stored upload name (`<md5>.<ext>`), relative to UPLOAD_DIR. */
   image: string;
-  /** The image bytes as base64 when IMAGE_TRANSPORT=bytes (workers without the shared folder). */
-  imageBase64?: string;
+  /**
+   * The image bytes, when they travel inside the job (uploads up to INLINE_IMAGE_BYTES, or every one
+   * with IMAGE_TRANSPORT=bytes): the worker then reads no file. Without them it reads `image`.
+   */
+  imageData?: Buffer;
   model: string;
   /** Epoch ms after which nobody waits for the answer: workers skip the job. */
   deadline: number;
@@ -23,6 +28,12 @@ export interface JobData {
   requestId?: string;
   /** W3C trace context of the api's span waiting for this job, when tracing is on: the worker's spans join it. */
   traceparent?: string;
+  /**
+   * The result cache's key for this upload, model and top_k (`<md5>:<model>:<topK>`): the queue
+   * answers from the cache when it holds an answer for it, and keeps this job's answer there.
+   * Absent when the cache is off.
+   */
+  cacheKey?: string;
 }
 
 export interface Prediction {
@@ -37,7 +48,10 @@ export interface JobResult {
   modelVersion: string;
   predictions: Prediction[];
   timings: { queueMs: number; preprocessMs: number; inferenceMs: number };
+  /** The worker that computed it (for a cached answer: the one that computed it first). */
   worker: string;
+  /** True when the answer came from the result cache (no model ran for this request). */
+  cached?: boolean;
 }
 
 /**

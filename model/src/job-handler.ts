@@ -28,7 +28,7 @@ export function createJobHandler(deps: JobHandlerDeps): JobHandler {
     const classifier = deps.classifiers.get(job.model);
     if (!classifier) throw new JobRejectedError({ code: 'UNKNOWN_MODEL', detail: `this worker does not hold "${job.model}"` });
     const start = performance.now();
-    const image = job.imageBase64 ? Buffer.from(job.imageBase64, 'base64') : await readStoredImage(deps.uploadDir, job.image);
+    const image = job.imageData ?? (await readStoredImage(deps.uploadDir, job.image));
     let result;
     try {
       result = await classifier.classify(image, job.topK, { deadline: job.deadline });

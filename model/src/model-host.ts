@@ -6,11 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { ortThreadsPerSession, type Config } from '@icls/lib/config';
+import type { Config } from '@icls/lib/config';
 import type { BrokenModel, JobHandler } from '@icls/lib/job-contract';
 import type { Logger } from '@icls/lib/logger';
 import { createRegistry, type MetricsRegistry } from '@icls/lib/metrics/prometheus';
 import { noTracing, type Tracing } from '@icls/lib/tracing/tracing';
+import { workerPlan, type PlanConfig, type WorkerPlan } from '@icls/lib/worker-plan';
 import { Classifier } from './classifier.ts';
 import { InferencePool } from './engine/inference-pool.ts';
 import { createJobHandler } from './job-handler.ts';
@@ -25,13 +26,12 @@ export interface ModelHost {
   /** Models this host was meant to serve but could not load, with why. */
   broken: BrokenModel[];
   handler: JobHandler;
+  /** How this process divides its cores (lanes, threads, jobs at once). */
+  plan: WorkerPlan;
   close(): Promise<void>;
 }
 
-export type ModelHostConfig = Pick<
-  Config,
-  'MODELS' | 'MODELS_DIR' | 'MAX_PIXELS' | 'UPLOAD_DIR' | 'ORT_THREADS' | 'MODEL_WORKERS' | 'INFERENCE_THREADS'
->;
+export type ModelHostConfig = Pick<Config, 'MODELS' | 'MODELS_DIR' | 'MAX_PIXELS' | 'UPLOAD_DIR'> & PlanConfig;
 
 /** Where the host's metrics go (the process's registry) and its tracing; by default its own registry, no tracing. */
 export interface ModelHostTelemetry {
@@ -51,19 +51,20 @@ export async function startModelHost(
   if (entries.length === 0 && broken.length === 0) {
     throw new Error(`no model to serve in ${config.MODELS_DIR}: run "npm run models -- list" and "npm run models -- --help"`);
   }
-  const intraOpThreads = ortThreadsPerSession(config, where);
+  const plan = workerPlan(config, where);
   const pool = new InferencePool({
-    threads: config.INFERENCE_THREADS,
-    intraOpThreads,
+    lanes: plan.lanes,
+    laneThreads: plan.laneThreads,
+    soloThreads: plan.soloThreads,
     onThreadError: (err) => log.error({ err: err.message }, 'an inference thread stopped; it is replaced'),
   });
   const classifiers = new Map<string, Classifier>();
   for (const entry of entries) {
     const t0 = performance.now();
     try {
-      classifiers.set(entry.name, await Classifier.load(entry, { threads: intraOpThreads, maxPixels: config.MAX_PIXELS, pool }));
+      classifiers.set(entry.name, await Classifier.load(entry, { threads: plan.laneThreads, maxPixels: config.MAX_PIXELS, pool }));
       metrics.modelLoaded(entry.name, (performance.now() - t0) / 1000);
-      log.info({ model: entry.name, ms: Math.round(performance.now() - t0), bytes: entry.sizeBytes, intraOpThreads, inferenceThreads: pool.threadCount }, 'model loaded');
+      log.info({ model: entry.name, ms: Math.round(performance.now() - t0), bytes: entry.sizeBytes, lanes: plan.lanes, laneThreads: plan.laneThreads, soloThreads: pool.hasSolo ? plan.soloThreads : 0 }, 'model loaded');
     } catch (err) {
       broken.push({ name: entry.name, reason: (err as Error).message });
     }
@@ -80,6 +81,7 @@ export async function startModelHost(
     models: [...classifiers.keys()],
     broken,
     handler: jobs.wrap(createJobHandler({ classifiers, uploadDir: config.UPLOAD_DIR, workerId, onStages: jobs.stagesDone })),
+    plan,
     async close() {
       if (closed) return;
       closed = true;

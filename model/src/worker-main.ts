@@ -25,12 +25,16 @@ export async function runWorker(): Promise<void> {
     log,
     models: host.models,
     broken: host.broken,
-    concurrency: config.WORKER_CONCURRENCY,
+    concurrency: host.plan.concurrency,
     deadAfterMs: config.WORKER_DEAD_AFTER_MS,
     workerId: host.workerId,
     handler: host.handler,
   });
   const metrics = await serveMetrics(config, registry, log);
+  supervisor.onReplaces((dead) => {
+    log.info({ replaces: dead }, 'taking over the jobs of the worker this one replaces');
+    consumer.takeOverFrom(dead);
+  });
   const shutdown = createShutdown(log, [
     ['stop taking jobs and drain', () => consumer.close()],
     ['release models', () => host.close()],
@@ -46,13 +50,13 @@ export async function runWorker(): Promise<void> {
       models: host.models,
       broken: host.broken.map((b) => b.name),
       redis: redisUrl,
-      concurrency: config.WORKER_CONCURRENCY,
+      ...host.plan,
       metricsPort: metrics?.port,
       tracing: tracing.enabled,
     },
     'worker ready',
   );
-  supervisor.ready();
+  supervisor.ready(host.workerId);
 }
 
 /**
@@ -72,20 +76,30 @@ async function serveMetrics(config: ReturnType<typeof loadConfig>, registry: Met
 
 /**
  * Under `npm start` a supervisor started this worker over an IPC channel. It learns from a message
- * that the worker is ready (a worker that dies before it is backed off; one that dies after is
- * restarted at once). When the supervisor's process goes away, even by SIGKILL, the channel closes
- * and the worker stops (draining once it takes jobs) instead of lingering.
+ * that the worker is ready, and its id (a worker that dies before it is backed off; one that dies
+ * after is restarted at once, and the new one is told the dead one's id, so it takes its jobs over
+ * without waiting for its heartbeat to go stale). When the supervisor's process goes away, even by
+ * SIGKILL, the channel closes and the worker stops (draining once it takes jobs) instead of lingering.
  */
 function followSupervisor(log: Logger) {
   let stop: () => Promise<void> = async () => undefined;
+  let replaces: string | undefined;
+  let onReplaces: (dead: string) => void = (dead) => (replaces = dead); // until the queue exists
   process.once('disconnect', () => {
     log.info('the supervising process is gone; stopping');
     void stop().finally(() => process.exit());
   });
+  process.on('message', (m: { type?: string; workerId?: unknown }) => {
+    if (m?.type === 'replaces' && typeof m.workerId === 'string') onReplaces(m.workerId);
+  });
   return {
     stopWith: (shutdown: () => Promise<void>) => (stop = shutdown),
-    ready: () => {
-      if (process.connected) process.send?.({ type: 'ready' });
+    onReplaces: (handler: (dead: string) => void) => {
+      onReplaces = handler;
+      if (replaces) handler(replaces);
+    },
+    ready: (workerId: string) => {
+      if (process.connected) process.send?.({ type: 'ready', workerId });
     },
   };
 }

@@ -28,7 +28,8 @@ async function supervise(mode: string, count = 1) {
     return starts();
   };
   supervisor.start();
-  return { supervisor, lines, starts, untilStarts };
+  const messages = async () => (await readFile(`${file}.messages`, 'utf8').catch(() => '')).split('\n').filter(Boolean);
+  return { supervisor, lines, starts, untilStarts, messages };
 }
 
 describe('WorkerSupervisor', () => {
@@ -54,6 +55,20 @@ describe('WorkerSupervisor', () => {
     const exit = clean.lines().find((l) => l.restartInMs !== undefined)!;
     assert.equal(exit.level, 30, 'info');
     assert.match(exit.msg, /exited cleanly/);
+  });
+
+  it('tells a worker restarted after a ready one died whom it replaces, so it takes its jobs over at once', async () => {
+    const died = await supervise('ready-then-die');
+    const pids = await died.untilStarts(3);
+    await died.supervisor.stop();
+    const told = await died.messages();
+    assert.ok(told.includes(`${pids[1]} replaces fake-${pids[0]}`), told.join('; '));
+    assert.ok(told.includes(`${pids[2]} replaces fake-${pids[1]}`), told.join('; '));
+
+    const early = await supervise('die-early');
+    await early.untilStarts(2);
+    await early.supervisor.stop();
+    assert.deepEqual(await early.messages(), [], 'a worker that never was ready replaces nobody');
   });
 
   it('stop() ends every worker and cancels pending restarts', async () => {

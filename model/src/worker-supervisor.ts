@@ -3,7 +3,8 @@
  * stops. A worker tells it "ready" over IPC once it takes jobs: one that stopped after that is
  * restarted at once (it served; a crash or a kill is not a reason to starve the service), one that
  * dies before it is backed off (0.5 s, 1 s, 2 s, … up to 30 s) so a worker that cannot start does not
- * spin. Workers run in their own process group, so a Ctrl-C in the terminal reaches only `npm start`,
+ * spin. A worker restarted after a ready one died is told the dead one's id (which it sent with
+ * "ready"), so it takes over that worker's jobs at once. Workers run in their own process group, so a Ctrl-C in the terminal reaches only `npm start`,
  * which drains HTTP first and then stops them; if `npm start` itself dies, their IPC channel closes and
  * they stop too.
  */
@@ -32,6 +33,8 @@ export interface SupervisorOptions {
 
 interface Slot {
   child?: ChildProcess;
+  /** The id the slot's last ready worker reported: its successor takes over its jobs. */
+  workerId?: string;
   /** Consecutive deaths before "ready". */
   failedStarts: number;
   restartTimer?: NodeJS.Timeout;
@@ -50,7 +53,7 @@ export class WorkerSupervisor {
     }
   }
 
-  private spawnOne(i: number): void {
+  private spawnOne(i: number, replaces?: string): void {
     const slot = this.slots[i]!;
     slot.restartTimer = undefined;
     if (this.stopping) return;
@@ -60,11 +63,13 @@ export class WorkerSupervisor {
       detached: true,
     });
     slot.child = child;
+    if (replaces) child.send({ type: 'replaces', workerId: replaces }, (err) => err && this.opts.log.warn({ slot: i, err: err.message }, 'could not tell a new worker whom it replaces'));
     let ready = false;
-    child.on('message', (m: { type?: string }) => {
+    child.on('message', (m: { type?: string; workerId?: unknown }) => {
       if (m?.type !== 'ready') return;
       ready = true;
       slot.failedStarts = 0;
+      slot.workerId = typeof m.workerId === 'string' ? m.workerId : undefined;
     });
     child.on('error', (err) => this.opts.log.error({ slot: i, err: err.message }, 'could not start a model worker'));
     child.once('exit', (code, signal) => {
@@ -75,7 +80,7 @@ export class WorkerSupervisor {
       if (code === 0) this.opts.log.info(fields, 'model worker exited cleanly; restarting it');
       else if (ready) this.opts.log.error(fields, 'model worker died; restarting it at once');
       else this.opts.log.error(fields, 'model worker died before it was ready; restarting it after a back-off');
-      slot.restartTimer = setTimeout(() => this.spawnOne(i), delay);
+      slot.restartTimer = setTimeout(() => this.spawnOne(i, ready ? slot.workerId : undefined), delay);
     });
   }
 

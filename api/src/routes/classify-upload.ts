@@ -14,7 +14,7 @@ import { predictParams } from './request-params.ts';
 
 export interface ClassifiedUpload extends PredictOutcome {
   upload: StoredUpload;
-  /** From the request's arrival to the upload stored and checked. */
+  /** From the request's arrival to the upload received and checked (it is stored beside the prediction). */
   uploadMs: number;
 }
 
@@ -34,13 +34,21 @@ export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opt
   const received = Date.now();
   const uploadMs = received - receivedAt;
   deps.metrics.uploadSize.observe(upload.bytes);
-  const params = predictParams(query, fields);
+  let params: ReturnType<typeof predictParams>;
+  try {
+    params = predictParams(query, fields);
+  } catch (err) {
+    await deps.uploads.discard(upload);
+    throw err;
+  }
   const topK = opts.topK ?? params.topK;
   const jobId = randomUUID();
   request.jobId = jobId;
+  // The file is written while the model works (the job carries the bytes, or waits for the file).
+  const persisted = deps.uploads.persist(upload);
   // The prediction's deadline starts now that the upload is in: receiving it has its own limit
   // (REQUEST_RECEIVE_TIMEOUT_MS), so a photo on a slow uplink is not refused with a 504.
-  const outcome = await deps.predictor.predict(upload, {
+  const predicted = deps.predictor.predict(upload, persisted, {
     model: params.model,
     topK,
     receivedAt,
@@ -49,8 +57,9 @@ export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opt
     requestId: request.id,
     span: request.span,
   });
+  const [stored, outcome] = await Promise.all([persisted, predicted]);
   request.log.debug({ jobId, model: outcome.result.model, worker: outcome.result.worker, totalMs: outcome.totalMs }, 'prediction answered');
-  return { upload, uploadMs, ...outcome };
+  return { upload: stored, uploadMs, ...outcome };
 }
 
 /** Scores as the original printed them: 4 decimals. */

@@ -33,8 +33,9 @@ const V1Result = Type.Object({
   predictions: Type.Array(Prediction, { description: 'top-k, best first, unrounded' }),
   model: Type.Object({ name: Type.String(), version: Type.String() }),
   image: Type.String({ description: 'stored upload name, `<md5>.<ext>`' }),
+  cached: Type.Boolean({ description: 'true when answered from the result cache: the same upload, model and top_k were classified within RESULT_CACHE_TTL_S (no model ran; model timings are 0)' }),
   timings: Type.Object({
-    uploadMs: Type.Number({ description: 'receiving, checking and storing the upload, in the api' }),
+    uploadMs: Type.Number({ description: 'receiving and checking the upload, in the api (it is stored while the model works)' }),
     queueMs: Type.Number(),
     preprocessMs: Type.Number(),
     inferenceMs: Type.Number(),
@@ -43,6 +44,9 @@ const V1Result = Type.Object({
   }),
   worker: Type.String(),
 });
+
+/** Says whether the answer came from the result cache; /predict's body keeps its three keys, so a header tells. */
+export const CACHE_HEADER = 'x-cache';
 
 export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   // The original answered 405 to GET /predict; Fastify alone would say 404.
@@ -62,8 +66,9 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       },
       config: { upload: true, errorStyle: 'three-keys' },
     },
-    async (request) => {
+    async (request, reply) => {
       const { result } = await classifyUpload(request, deps, { topK: 1 });
+      reply.header(CACHE_HEADER, result.cached ? 'HIT' : 'MISS');
       const top = result.predictions[0]!;
       return { success: true, prediction: top.label, score: roundScore(top.score) };
     },
@@ -80,8 +85,9 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       },
       config: { upload: true },
     },
-    async (request) => {
+    async (request, reply) => {
       const { upload, uploadMs, result, totalMs } = await classifyUpload(request, deps, { query: request.query });
+      reply.header(CACHE_HEADER, result.cached ? 'HIT' : 'MISS');
       const top = result.predictions[0]!;
       const t = result.timings;
       return {
@@ -91,6 +97,7 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
         predictions: result.predictions,
         model: { name: result.model, version: result.modelVersion },
         image: upload.name,
+        cached: result.cached === true,
         timings: { uploadMs, ...t, totalMs, overheadMs: Math.max(0, totalMs - t.queueMs - t.preprocessMs - t.inferenceMs) },
         worker: result.worker,
       };

@@ -7,10 +7,11 @@ import type { FastifyRequest } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 import type { Readable } from 'node:stream';
 import { allowedExtension, type AllowedExtension } from './allowed-file.ts';
-import type { StoredUpload, UploadStore } from './upload-store.ts';
+import type { IncomingUpload, UploadStore } from './upload-store.ts';
 
 export interface ReceivedUpload {
-  upload: StoredUpload;
+  /** Received and checked; the caller persists it (or discards it). */
+  upload: IncomingUpload;
   fields: Record<string, string>;
 }
 
@@ -25,19 +26,32 @@ export const RAW_IMAGE_TYPES: Record<string, AllowedExtension> = {
 export async function receiveUpload(request: FastifyRequest, store: UploadStore): Promise<ReceivedUpload> {
   // Programs may skip multipart: the body is the image, its type in Content-Type (curl --data-binary).
   const rawExt = RAW_IMAGE_TYPES[(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()];
-  if (rawExt) return { upload: await store.store(request.body as Readable, rawExt, () => false), fields: {} };
+  if (rawExt) return { upload: await store.receive(request.body as Readable, rawExt, () => false), fields: {} };
   if (!request.isMultipart()) throw new AppError('NO_FILE_PART', 'send the image as multipart/form-data field "file"');
   // The parser's own errors (no boundary, too many parts, a cut body) reach the error handler, which
   // maps them onto the error table.
-  const fields: Record<string, string> = {};
-  let upload: StoredUpload | undefined;
+  const got: { upload?: IncomingUpload; fields: Record<string, string> } = { fields: {} };
+  try {
+    await readParts(request, store, got);
+  } catch (err) {
+    // A part after the file failed the form: the received file is not stored.
+    if (got.upload) await store.discard(got.upload);
+    throw err;
+  }
+  if (!got.upload) throw new AppError('NO_FILE_PART');
+  return { upload: got.upload, fields: got.fields };
+}
+
+/** The form's parts: fields into `got.fields`, the `file` part received into the store as `got.upload`. */
+async function readParts(request: FastifyRequest, store: UploadStore, got: { upload?: IncomingUpload; fields: Record<string, string> }): Promise<void> {
+  const { fields } = got;
   for await (const part of request.parts()) {
     if (part.type === 'field') {
       if (part.valueTruncated) throw new AppError('BAD_PARAMETER', `the form field "${part.fieldname.slice(0, 40)}" is too long`);
       if (typeof part.value === 'string') fields[part.fieldname] = part.value;
       continue;
     }
-    if (part.fieldname !== 'file' || upload) {
+    if (part.fieldname !== 'file' || got.upload) {
       part.file.resume(); // not ours: let it flow past
       continue;
     }
@@ -50,8 +64,6 @@ export async function receiveUpload(request: FastifyRequest, store: UploadStore)
       part.file.resume();
       throw new AppError('EXTENSION_NOT_ALLOWED');
     }
-    upload = await store.store(part.file, ext, () => part.file.truncated);
+    got.upload = await store.receive(part.file, ext, () => part.file.truncated);
   }
-  if (!upload) throw new AppError('NO_FILE_PART');
-  return { upload, fields };
 }

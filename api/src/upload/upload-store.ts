@@ -1,8 +1,9 @@
 /**
- * Stores uploads content-addressed (`<md5>.<ext>`). Bytes are hashed and counted as they arrive;
- * the upload is checked to be a real image, then put in place atomically (temporary file + rename),
- * so a worker never reads half a file. An identical upload lands on the same name and is not
- * written again.
+ * Stores uploads content-addressed (`<md5>.<ext>`), in two steps so a prediction need not wait for
+ * the disk: `receive` reads the bytes (hashing and counting them as they arrive) and checks they are
+ * a real image; `persist` then puts them in place atomically (temporary file + rename), so a worker
+ * or a page never reads half a file. An identical upload lands on the same name and is not written
+ * again.
  *
  * Uploads up to `memoryBytes` are held in memory while they arrive: one write instead of one per
  * chunk, and the header is read from memory. Larger ones are spilled to a temporary file as they
@@ -11,7 +12,7 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -28,6 +29,22 @@ export interface StoredUpload {
   path: string;
   bytes: number;
   image: ImageHeader;
+}
+
+/** An upload received and checked, not yet in place under its name (see UploadStore.persist). */
+export interface IncomingUpload {
+  /** `<md5>.<ext>` */
+  name: string;
+  /** Lowercase hex MD5 of the bytes. */
+  md5: string;
+  bytes: number;
+  image: ImageHeader;
+  /** The bytes, in one buffer, when they were held in memory (up to 4 MiB while the budget lasts). */
+  data?: Buffer;
+  /** Otherwise the temporary file they were spilled to. */
+  spilled?: string;
+  /** Memory budget to give back once it is stored. */
+  heldBytes: number;
 }
 
 export interface UploadLimits {
@@ -76,38 +93,65 @@ export class UploadStore {
     return image ? { name, path, bytes: info.size, image } : undefined;
   }
 
-  /**
-   * Reads `source` and stores it. `isTruncated` tells whether the multipart parser cut the stream at
-   * the size limit (it ends the stream quietly instead of failing it).
-   */
+  /** Receives and persists: the upload in place under its name. */
   async store(source: Readable, ext: AllowedExtension, isTruncated: () => boolean): Promise<StoredUpload> {
+    return this.persist(await this.receive(source, ext, isTruncated));
+  }
+
+  /**
+   * Reads `source`, hashing it, and checks it is an image within the limits. `isTruncated` tells
+   * whether the multipart parser cut the stream at the size limit (it ends the stream quietly instead
+   * of failing it). The caller must `persist` what it gets (that gives the memory budget back).
+   */
+  async receive(source: Readable, ext: AllowedExtension, isTruncated: () => boolean): Promise<IncomingUpload> {
     this.ready ??= mkdir(this.dir, { recursive: true });
     await this.ready;
     const tmp = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
     const held = { bytes: 0 };
     try {
-      const received = await this.receive(source, tmp, held);
+      const received = await this.read(source, tmp, held);
       if (isTruncated() || received.bytes > this.limits.maxBytes) {
         throw new AppError('FILE_TOO_LARGE', `the limit is ${formatMegabytes(this.limits.maxBytes)}`);
       }
       const image = await this.check(received);
-      const name = `${received.md5}.${ext}`;
-      const path = join(this.dir, name);
-      if (received.spilled) await rename(received.spilled, path);
-      else if (!(await isFile(path))) {
-        await writeChunks(tmp, received.chunks!);
-        await rename(tmp, path);
-      }
-      return { name, path, bytes: received.bytes, image };
+      // One buffer: what the job and the file write take, and the arrival chunks can go at once.
+      const data = received.chunks ? Buffer.concat(received.chunks, received.bytes) : undefined;
+      return { name: `${received.md5}.${ext}`, md5: received.md5, bytes: received.bytes, image, data, spilled: received.spilled, heldBytes: held.bytes };
     } catch (err) {
+      this.memory.release(held.bytes);
       await rm(tmp, { force: true });
       throw err;
-    } finally {
-      this.memory.release(held.bytes);
     }
   }
 
-  private async receive(source: Readable, tmp: string, held: { bytes: number }): Promise<Received> {
+  /** Gives up a received upload that will not be stored (the request failed after it arrived). */
+  async discard(upload: IncomingUpload): Promise<void> {
+    this.memory.release(upload.heldBytes);
+    upload.heldBytes = 0;
+    if (upload.spilled) await rm(upload.spilled, { force: true });
+  }
+
+  /** Puts a received upload in place under its name (unless an identical one is there already). */
+  async persist(upload: IncomingUpload): Promise<StoredUpload> {
+    const path = join(this.dir, upload.name);
+    const tmp = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
+    try {
+      if (upload.spilled) await rename(upload.spilled, path);
+      else if (!(await isFile(path))) {
+        await writeFile(tmp, upload.data!, { flag: 'wx' });
+        await rename(tmp, path);
+      }
+      return { name: upload.name, path, bytes: upload.bytes, image: upload.image };
+    } catch (err) {
+      await Promise.all([rm(tmp, { force: true }), upload.spilled ? rm(upload.spilled, { force: true }) : undefined]);
+      throw err;
+    } finally {
+      this.memory.release(upload.heldBytes);
+      upload.heldBytes = 0;
+    }
+  }
+
+  private async read(source: Readable, tmp: string, held: { bytes: number }): Promise<Received> {
     const hash: Hash = createHash('md5');
     const memoryBytes = this.limits.memoryBytes ?? DEFAULT_MEMORY_BYTES;
     let chunks: Buffer[] = [];
@@ -176,16 +220,6 @@ function firstBytes(chunks: Buffer[], n: number): Buffer {
     got += parts.at(-1)!.length;
   }
   return Buffer.concat(parts, got);
-}
-
-/** Writes the chunks with one writev, without joining them first. */
-async function writeChunks(path: string, chunks: Buffer[]): Promise<void> {
-  const fh = await open(path, 'wx');
-  try {
-    await fh.writev(chunks);
-  } finally {
-    await fh.close();
-  }
 }
 
 async function isFile(path: string): Promise<boolean> {

@@ -27,6 +27,11 @@ export class HeldJobs {
     return true;
   }
 
+  /** A held job, while it is awaited. */
+  get(id: string): JobData | undefined {
+    return this.jobs.get(id)?.job;
+  }
+
   countFor(model: string): number {
     return this.perModel.get(model) ?? 0;
   }

@@ -7,12 +7,16 @@
  * sweeping workers never both win one) and run here; a job that has already been delivered
  * MAX_DELIVERIES times is failed instead (it kills workers). A dead consumer with nothing pending is
  * deleted from the group, and its heartbeat is removed once it has nothing pending in any stream.
+ *
+ * A worker known to be dead before its heartbeat goes stale (the process that replaced it was told so
+ * by its supervisor, which saw it exit) is taken over at the next sweep instead of after
+ * WORKER_DEAD_AFTER_MS: with one worker process per host, its jobs then wait for the restart only.
  */
 import { GROUP, jobsKey, MAX_DELIVERIES, beatsKey, heartbeatEvery, workersKey, type WorkerBeat } from './redis-keys.ts';
 import type { ScriptedConnection } from './redis-scripts.ts';
 import type { Logger } from '../logger.ts';
-
-export type StreamEntry = [id: string, fields: string[]];
+import { callForBuffers } from './redis-connection.ts';
+import { parseClaimReply, type StreamEntry } from './stream-entry.ts';
 
 export interface TakeoverOptions {
   prefix: string;
@@ -29,6 +33,8 @@ export interface TakeoverOptions {
 
 /** Pending entries read per dead consumer and sweep (a consumer holds at most its concurrency). */
 const CLAIM_BATCH = 100;
+/** Workers known to be dead remembered at most (their ids come from this worker's supervisor). */
+const MAX_KNOWN_DEAD = 16;
 
 /** XINFO CONSUMERS in RESP2: flat [name, x, pending, n, …] arrays. */
 function parseConsumers(raw: unknown): { name: string; pending: number }[] {
@@ -39,15 +45,25 @@ function parseConsumers(raw: unknown): { name: string; pending: number }[] {
 }
 
 export class JobTakeover {
+  /** Workers whose process is known to have exited, whatever their last heartbeat says. */
+  private readonly knownDead = new Set<string>();
+
   constructor(
     private readonly cmd: ScriptedConnection,
     private readonly opts: TakeoverOptions,
   ) {}
 
+  /** Treats `id` as dead from the next sweep on (its process exited: its supervisor saw it). */
+  markDead(id: string): void {
+    if (id === this.opts.workerId) return;
+    if (this.knownDead.size >= MAX_KNOWN_DEAD) this.knownDead.delete(this.knownDead.values().next().value!);
+    this.knownDead.add(id);
+  }
+
   async sweep(): Promise<void> {
     const { prefix, deadAfterMs, workerId } = this.opts;
     const [live, stale] = await this.cmd.liveness(beatsKey(prefix), deadAfterMs);
-    const alive = new Set(live);
+    const alive = new Set(live.filter((id) => !this.knownDead.has(id)));
     alive.add(workerId);
     for (const key of this.opts.keys) {
       const consumers = parseConsumers(await this.cmd.call('XINFO', 'CONSUMERS', key, GROUP).catch(noGroupIsEmpty));
@@ -69,9 +85,9 @@ export class JobTakeover {
       number,
     ][];
     for (const [entryId, , , deliveries] of pending) {
-      const claimed = (await this.cmd.call('XCLAIM', key, GROUP, this.opts.workerId, minIdle, entryId)) as StreamEntry[];
-      const entry = claimed[0];
-      if (!entry || !entry[1]) continue; // another worker won it, or it was deleted meanwhile
+      // As Buffers, like every read of a job: its image must arrive byte for byte.
+      const entry = parseClaimReply(await callForBuffers(this.cmd, 'xclaim', key, GROUP, this.opts.workerId, minIdle, entryId))[0];
+      if (!entry || entry.fields.size === 0) continue; // another worker won it, or it was deleted meanwhile
       this.opts.log.warn({ entryId, from: dead, deliveries }, 'took over a job of a worker that stopped beating');
       if (deliveries >= MAX_DELIVERIES) await this.opts.failPoison(key, entry, deliveries);
       else this.opts.run(key, entry);

@@ -18,6 +18,7 @@ import {
   type WorkerView,
 } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
+import { fromCache, MemoryResultCache, type ResultCacheBounds } from './result-cache.ts';
 import { WaiterRegistry } from './waiter-registry.ts';
 
 export interface MemoryQueueOptions {
@@ -28,6 +29,8 @@ export interface MemoryQueueOptions {
   /** Models the host could not load, shown beside the served ones. */
   broken?: BrokenModel[];
   handler: JobHandler;
+  /** The result cache's bounds; absent: jobs' cacheKeys are ignored. */
+  cache?: ResultCacheBounds;
   log: Logger;
 }
 
@@ -43,8 +46,11 @@ export class MemoryQueue implements JobProducer, JobConsumer {
   private readonly inflight = new Set<Promise<unknown>>();
   private started = false;
   private closed = false;
+  private readonly cache?: MemoryResultCache;
 
-  constructor(private readonly opts: MemoryQueueOptions) {}
+  constructor(private readonly opts: MemoryQueueOptions) {
+    if (opts.cache) this.cache = new MemoryResultCache(opts.cache);
+  }
 
   async start(): Promise<void> {
     this.started = true;
@@ -54,6 +60,8 @@ export class MemoryQueue implements JobProducer, JobConsumer {
   async submit(job: JobData): Promise<JobResult> {
     if (this.closed) throw new AppError('NOT_READY', 'the service is shutting down');
     if (!this.opts.models.includes(job.model)) throw new AppError('UNKNOWN_MODEL', job.model);
+    const hit = job.cacheKey ? this.cache?.get(job.cacheKey) : undefined;
+    if (hit) return fromCache(hit, job.id);
     const held = this.held.get(job.model) ?? 0;
     if (held >= this.opts.maxWaiting) {
       throw new AppError('QUEUE_FULL', `${held} jobs are queued or running for model ${job.model}`, { retryAfterS: 1 });
@@ -87,7 +95,10 @@ export class MemoryQueue implements JobProducer, JobConsumer {
       const run: Promise<unknown> = this.opts
         .handler(job)
         .then(
-          (result) => this.waiters.resolve(job.id, result),
+          (result) => {
+            if (job.cacheKey) this.cache?.put(job.cacheKey, result);
+            this.waiters.resolve(job.id, result);
+          },
           (err: unknown) => this.waiters.reject(job.id, toAppError(err, this.opts.log, job)),
         )
         .finally(() => {

@@ -47,6 +47,17 @@ export function connectRedis(url: string, name: string, log: Logger, opts: Conne
 export type Transaction = ReturnType<RedisConnection['multi']>;
 
 /**
+ * Runs a command whose reply keeps its bulk strings as Buffers (a job's image must arrive byte for
+ * byte). Through ioredis' generated `<command>Buffer` methods: its `callBuffer` loses the command
+ * name when it auto-pipelines (ioredis 6.0).
+ */
+export function callForBuffers(redis: RedisConnection, command: 'xreadgroup' | 'xclaim', ...args: (string | number)[]): Promise<unknown> {
+  const method = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[`${command}Buffer`];
+  if (!method) throw new Error(`this Redis client has no ${command}Buffer`);
+  return method.apply(redis, args);
+}
+
+/**
  * Runs a MULTI and checks each command's result: a discarded transaction or a failed command throws,
  * except failures matching `tolerate` (e.g. NOGROUP after Redis lost a stream: nothing left to ack).
  */

@@ -13,12 +13,13 @@
  */
 import { sleep } from '../deadline.ts';
 import { every } from '../every.ts';
-import { JobRejectedError, type BrokenModel, type JobData, type JobFailure, type JobHandler, type JobConsumer } from '../job-contract.ts';
+import { JobRejectedError, type BrokenModel, type JobFailure, type JobHandler, type JobConsumer } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
-import { closeConnection, connectRedis, execChecked, isReady, waitUntilReady, type RedisConnection } from './redis-connection.ts';
-import { ensureGroup, GROUP, heartbeatEvery, JOB_FIELD, jobsKey, REPLY_TO_FIELD, resultKey, type Reply } from './redis-keys.ts';
+import { callForBuffers, closeConnection, connectRedis, execChecked, isReady, waitUntilReady, type RedisConnection } from './redis-connection.ts';
+import { ensureGroup, GROUP, heartbeatEvery, jobsKey, REPLY_TO_FIELD, resultKey, type Reply } from './redis-keys.ts';
 import { withScripts, type ScriptedConnection } from './redis-scripts.ts';
-import { JobTakeover, type StreamEntry } from './job-takeover.ts';
+import { JobTakeover } from './job-takeover.ts';
+import { jobOf, parseReadReply, textField, type StreamEntry } from './stream-entry.ts';
 import { WorkerPresence } from './worker-presence.ts';
 
 export interface RedisConsumerOptions {
@@ -35,8 +36,6 @@ export interface RedisConsumerOptions {
   handler: JobHandler;
   log: Logger;
 }
-
-type ReadResult = [key: string, entries: StreamEntry[]][] | null;
 
 /** A reply that cannot be stored (Redis away) is retried until the job's deadline, or this long for entries without one. */
 const UNREADABLE_ENTRY_RETRY_MS = 5000;
@@ -71,10 +70,10 @@ export class RedisConsumer implements JobConsumer {
     this.takeover = new JobTakeover(this.cmd, {
       prefix, workerId, deadAfterMs, log, keys: this.keys,
       run: (key, entry) => this.runOrQueue(key, entry),
-      failPoison: (key, [entryId, fields], deliveries) => {
-        const job = parseJob(fields);
-        const reply: Reply = { id: job?.id ?? entryId, ok: false, failure: { code: 'PREDICTION_FAILED', detail: `${deliveries} workers stopped while handling this image` } };
-        return this.deliver(key, entryId, { reply, replyTo: field(fields, REPLY_TO_FIELD) ?? '' }, job?.deadline);
+      failPoison: (key, entry, deliveries) => {
+        const job = jobOf(entry);
+        const reply: Reply = { id: job?.id ?? entry.id, ok: false, failure: { code: 'PREDICTION_FAILED', detail: `${deliveries} workers stopped while handling this image` } };
+        return this.deliver(key, entry.id, { reply, replyTo: textField(entry, REPLY_TO_FIELD) ?? '' }, job?.deadline);
       },
     });
   }
@@ -88,6 +87,15 @@ export class RedisConsumer implements JobConsumer {
     );
     await this.sweep().catch((err: unknown) => this.opts.log.warn({ err }, 'first takeover sweep failed'));
     this.loop = this.readLoop();
+  }
+
+  /**
+   * A worker whose process is known to have exited (this one replaces it): its jobs are taken over at
+   * once instead of after WORKER_DEAD_AFTER_MS.
+   */
+  takeOverFrom(workerId: string): void {
+    this.takeover.markDead(workerId);
+    this.sweep().catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'taking over the jobs of the replaced worker failed; retrying'));
   }
 
   private ensureGroups(): Promise<unknown> {
@@ -115,12 +123,13 @@ export class RedisConsumer implements JobConsumer {
         await this.presence.whenRegistered(1000);
         continue;
       }
-      let result: ReadResult;
+      let result: [key: string, entries: StreamEntry[]][];
       try {
-        result = (await this.reader.call(
-          'XREADGROUP', 'GROUP', GROUP, this.opts.workerId, 'COUNT', free, 'BLOCK', 2000,
+        // As Buffers: an image travelling with its job must arrive byte for byte.
+        result = parseReadReply(await callForBuffers(this.reader, 'xreadgroup',
+          'GROUP', GROUP, this.opts.workerId, 'COUNT', free, 'BLOCK', 2000,
           'STREAMS', ...this.keys, ...this.keys.map(() => '>'),
-        )) as ReadResult;
+        ));
         lastError = '';
       } catch (err) {
         if (signal.aborted) return;
@@ -135,7 +144,7 @@ export class RedisConsumer implements JobConsumer {
         }
         continue;
       }
-      for (const [key, entries] of result ?? []) for (const entry of entries) this.run(key, entry);
+      for (const [key, entries] of result) for (const entry of entries) this.run(key, entry);
     }
   }
 
@@ -145,8 +154,9 @@ export class RedisConsumer implements JobConsumer {
   }
 
   /** Runs one job and replies; never throws (a failure becomes that job's reply). */
-  private run(key: string, [entryId, fields]: StreamEntry): void {
-    const job = parseJob(fields);
+  private run(key: string, entry: StreamEntry): void {
+    const entryId = entry.id;
+    const job = jobOf(entry);
     if (!job) {
       this.opts.log.error({ entryId }, 'dropping an unreadable job entry');
       this.deliver(key, entryId, undefined, Date.now() + UNREADABLE_ENTRY_RETRY_MS).catch((err: unknown) =>
@@ -154,7 +164,7 @@ export class RedisConsumer implements JobConsumer {
       );
       return;
     }
-    const replyTo = field(fields, REPLY_TO_FIELD) ?? '';
+    const replyTo = textField(entry, REPLY_TO_FIELD) ?? '';
     this.running.set(entryId, job.deadline);
     // Every line about this job names it and the api request it serves, as the api's lines do.
     const log = this.opts.log.child({ jobId: job.id, requestId: job.requestId });
@@ -230,20 +240,6 @@ export class RedisConsumer implements JobConsumer {
     // another worker takes them over at once.
     await this.presence.stop().catch((err: unknown) => this.opts.log.warn({ err }, 'could not remove the worker heartbeat'));
     await closeConnection(this.cmd);
-  }
-}
-
-const field = (fields: string[], name: string): string | undefined => {
-  const i = fields.indexOf(name);
-  return i >= 0 ? fields[i + 1] : undefined;
-};
-
-function parseJob(fields: string[]): JobData | undefined {
-  try {
-    const job = JSON.parse(field(fields, JOB_FIELD) ?? '') as JobData;
-    return typeof job?.id === 'string' ? job : undefined;
-  } catch {
-    return undefined; // the caller logs and drops the entry
   }
 }
 

@@ -8,6 +8,9 @@
  * - `<p>:workers`       hash: worker id → what it holds (models served, models broken, draining)
  * - `<p>:beats`         sorted set: worker id → time of its last heartbeat, by Redis's clock (so
  *                       hosts with skewed clocks agree on who is alive)
+ * - `<p>:cache:<key>`   a cached answer (`<key>` = `<md5>:<model>:<topK>`), expires after RESULT_CACHE_TTL_S;
+ *   `<p>:cache-index` (sorted set: key → when stored), `<p>:cache-sizes` (hash: key → bytes) and
+ *   `<p>:cache-bytes` (their sum) bound the cache in entries and bytes
  */
 import type { BrokenModel, JobFailure, JobResult } from '../job-contract.ts';
 import type { RedisConnection } from './redis-connection.ts';
@@ -18,14 +21,21 @@ export const resultKey = (prefix: string, id: string) => `${prefix}:result:${id}
 export const repliesChannel = (prefix: string, apiId: string) => `${prefix}:replies:${apiId}`;
 export const workersKey = (prefix: string) => `${prefix}:workers`;
 export const beatsKey = (prefix: string) => `${prefix}:beats`;
+export const cacheEntryPrefix = (prefix: string) => `${prefix}:cache:`;
+export const cacheKeys = (prefix: string) => ({
+  index: `${prefix}:cache-index`,
+  sizes: `${prefix}:cache-sizes`,
+  bytes: `${prefix}:cache-bytes`,
+});
 
 /** What a worker sends back for one job. */
 export type Reply = { id: string; ok: true; result: JobResult } | { id: string; ok: false; failure: JobFailure };
 
-/** A job as it sits in the stream: the job, where to reply, and its id (to find it without parsing). */
+/** A job as it sits in the stream (stream-entry.ts): the job, where to reply, its id, and its image bytes when they travel with it. */
 export const JOB_FIELD = 'job';
 export const REPLY_TO_FIELD = 'replyTo';
 export const ID_FIELD = 'id';
+export const IMAGE_FIELD = 'image';
 
 /** What a worker says of itself with each heartbeat. */
 export interface WorkerBeat {

@@ -9,6 +9,10 @@
  * nothing waits: calls fail at once with 503 NOT_READY. The api keeps every job it waits for
  * (held-jobs); when Redis comes back after a restart that lost them, it adds them again (idempotent
  * by job id), so a Redis restart loses no job even without persistence.
+ *
+ * Result cache: a job with a cacheKey is answered from `<p>:cache:<key>` when an answer is there (the
+ * add script looks it up, so a miss costs no extra round trip); a computed answer is stored there,
+ * bounded in entries and bytes (see redis-keys.ts), and shared by every api process of the prefix.
  */
 import { randomUUID } from 'node:crypto';
 import { sleep, withDeadline } from '../deadline.ts';
@@ -17,7 +21,9 @@ import type { JobData, JobProducer, JobResult, QueueStats, WorkerView } from '..
 import type { Logger } from '../logger.ts';
 import { HeldJobs } from './held-jobs.ts';
 import { closeConnection, connectRedis, isReady, type RedisConnection } from './redis-connection.ts';
-import { beatsKey, GROUP, jobsKey, repliesChannel, resultKey, workersKey, type Reply } from './redis-keys.ts';
+import { beatsKey, cacheEntryPrefix, cacheKeys, GROUP, jobsKey, repliesChannel, resultKey, workersKey, type Reply } from './redis-keys.ts';
+import { fromCache, type ResultCacheBounds } from './result-cache.ts';
+import { jobFields } from './stream-entry.ts';
 import { withScripts, type ScriptedConnection } from './redis-scripts.ts';
 import { WaiterRegistry } from './waiter-registry.ts';
 import { viewFromBeats, WorkerViewMemory } from './worker-view.ts';
@@ -29,6 +35,8 @@ export interface RedisProducerOptions {
   maxQueued: number;
   /** A worker whose heartbeat is older than this is not counted (WORKER_DEAD_AFTER_MS). */
   deadAfterMs: number;
+  /** The result cache's bounds; absent: jobs' cacheKeys are ignored. */
+  cache?: ResultCacheBounds;
   log: Logger;
 }
 
@@ -106,8 +114,22 @@ export class RedisProducer implements JobProducer {
       this.opts.log.error({ err, message: message.slice(0, 200) }, 'unreadable reply on the reply channel');
       return;
     }
-    if (reply.ok) this.waiters.resolve(reply.id, reply.result);
-    else this.waiters.reject(reply.id, new AppError(reply.failure.code, reply.failure.detail));
+    if (reply.ok) {
+      const cacheKey = this.held.get(reply.id)?.cacheKey;
+      if (cacheKey) this.cache(cacheKey, reply.result);
+      this.waiters.resolve(reply.id, reply.result);
+    } else this.waiters.reject(reply.id, new AppError(reply.failure.code, reply.failure.detail));
+  }
+
+  /** Stores an answer in the result cache; the request does not wait for it (a failure is only logged). */
+  private cache(cacheKey: string, result: JobResult): void {
+    const bounds = this.opts.cache;
+    if (!bounds || !isReady(this.cmd)) return;
+    const { prefix } = this.opts;
+    const k = cacheKeys(prefix);
+    this.cmd
+      .cachePut(cacheEntryPrefix(prefix) + cacheKey, k.index, k.sizes, k.bytes, cacheKey, JSON.stringify(result), bounds.ttlS, bounds.maxEntries, bounds.maxBytes, cacheEntryPrefix(prefix))
+      .catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'could not store an answer in the result cache'));
   }
 
   /** After every (re)connect: notice a Redis restart, and add again the jobs it may have lost. */
@@ -123,7 +145,7 @@ export class RedisProducer implements JobProducer {
       this.runId = runId;
       let readded = 0;
       for (const job of this.held.toReadd()) {
-        readded += await this.cmd.readd(jobsKey(this.opts.prefix, job.model), resultKey(this.opts.prefix, job.id), JSON.stringify(job), this.channel, job.id);
+        readded += await this.cmd.readd(jobsKey(this.opts.prefix, job.model), resultKey(this.opts.prefix, job.id), job.id, ...jobFields(job, this.channel));
         this.held.confirm(job.id);
       }
       if (readded) this.opts.log.info({ readded }, 'jobs added again after reconnecting');
@@ -160,7 +182,13 @@ export class RedisProducer implements JobProducer {
     try {
       // No consumer group is made here: workers create it reading from the stream's start, so jobs
       // added before any worker ran are still delivered.
-      const before = await this.cmd.boundedAdd(jobsKey(this.opts.prefix, job.model), this.opts.maxQueued, JSON.stringify(job), this.channel, job.id);
+      const { prefix, maxQueued } = this.opts;
+      const cacheEntry = job.cacheKey && this.opts.cache ? [cacheEntryPrefix(prefix) + job.cacheKey] : [];
+      const before = await this.cmd.boundedAdd(cacheEntry.length ? 2 : 1, jobsKey(prefix, job.model), ...cacheEntry, maxQueued, ...jobFields(job, this.channel));
+      if (typeof before === 'string') {
+        this.waiters.resolve(job.id, fromCache(before, job.id));
+        return;
+      }
       this.rememberLength(job.model, before < 0 ? -1 - before : before + 1);
       if (before < 0) {
         this.waiters.reject(job.id, new AppError('QUEUE_FULL', `${-1 - before} jobs are queued or running for model ${job.model}`, { retryAfterS: 1 }));

@@ -3,32 +3,71 @@
  * own clock (TIME), never by a host's, so workers and apis on hosts with skewed clocks agree on it.
  */
 import type { RedisConnection } from './redis-connection.ts';
-import { ID_FIELD, JOB_FIELD, REPLY_TO_FIELD } from './redis-keys.ts';
+import { ID_FIELD } from './redis-keys.ts';
 
 const NOW_MS = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-/** KEYS: stream. ARGV: max, job, replyTo, id. Adds unless full; returns the length before, or -1 - length when full. */
+/**
+ * KEYS: stream [, cache entry]. ARGV: max, then the entry's fields. With a cache entry that exists,
+ * returns it (the answer, no job added). Else adds unless full; returns the length before, or
+ * -1 - length when full. One round trip for the cache lookup, the bound and the add.
+ */
 const BOUNDED_ADD = `
+if KEYS[2] then
+  local hit = redis.call('GET', KEYS[2])
+  if hit then return hit end
+end
 local n = redis.call('XLEN', KEYS[1])
 if n >= tonumber(ARGV[1]) then return -1 - n end
-redis.call('XADD', KEYS[1], '*', '${JOB_FIELD}', ARGV[2], '${REPLY_TO_FIELD}', ARGV[3], '${ID_FIELD}', ARGV[4])
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
 return n`;
 
 /**
- * KEYS: stream, result key. ARGV: job, replyTo, id. Adds a job again after Redis lost or may have
- * lost it; does nothing when it was answered or is still in the stream (so it is safe to repeat).
- * The scan is bounded by the stream's own bound. Returns 1 when added.
+ * KEYS: stream, result key. ARGV: id, then the entry's fields. Adds a job again after Redis lost or
+ * may have lost it; does nothing when it was answered or is still in the stream (so it is safe to
+ * repeat). The scan is bounded by the stream's own bound. Returns 1 when added.
  */
 const READD = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
   local f = entry[2]
   for i = 1, #f, 2 do
-    if f[i] == '${ID_FIELD}' and f[i + 1] == ARGV[3] then return 0 end
+    if f[i] == '${ID_FIELD}' and f[i + 1] == ARGV[1] then return 0 end
   end
 end
-redis.call('XADD', KEYS[1], '*', '${JOB_FIELD}', ARGV[1], '${REPLY_TO_FIELD}', ARGV[2], '${ID_FIELD}', ARGV[3])
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+return 1`;
+
+/**
+ * KEYS: entry, index, sizes, bytes. ARGV: member, answer, ttlS, maxEntries, maxBytes, entry prefix.
+ * Stores an answer for ttlS, then evicts expired members and, oldest first, members beyond the
+ * bounds, so the cache never holds more than maxEntries answers or maxBytes of them. Returns 1 when
+ * stored, 0 when the answer alone is over maxBytes.
+ */
+const CACHE_PUT = `
+${NOW_MS}
+local size = string.len(ARGV[2])
+local maxEntries, maxBytes, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[3])
+if size > maxBytes then return 0 end
+local old = redis.call('HGET', KEYS[3], ARGV[1])
+if old then redis.call('DECRBY', KEYS[4], old) end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ttl)
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], size)
+local total = redis.call('INCRBY', KEYS[4], size)
+local function evict(m)
+  total = redis.call('DECRBY', KEYS[4], tonumber(redis.call('HGET', KEYS[3], m) or '0'))
+  redis.call('HDEL', KEYS[3], m)
+  redis.call('ZREM', KEYS[2], m)
+  redis.call('DEL', ARGV[6] .. m)
+end
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - ttl * 1000, 'LIMIT', 0, 100)) do evict(m) end
+while redis.call('ZCARD', KEYS[2]) > maxEntries or total > maxBytes do
+  local oldest = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
+  if not oldest then break end
+  evict(oldest)
+end
 return 1`;
 
 /** KEYS: workers, beats. ARGV: id, beat JSON. */
@@ -77,8 +116,10 @@ redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return 1`;
 
 export type ScriptedConnection = RedisConnection & {
-  boundedAdd(stream: string, max: number, job: string, replyTo: string, id: string): Promise<number>;
-  readd(stream: string, resultKey: string, job: string, replyTo: string, id: string): Promise<number>;
+  /** numKeys: 1 (stream) or 2 (stream, cache entry); then the keys, max, and the fields. Number, or the cached answer. */
+  boundedAdd(numKeys: 1 | 2, ...keysAndArgs: (string | number | Buffer)[]): Promise<number | string>;
+  readd(stream: string, resultKey: string, id: string, ...fields: (string | Buffer)[]): Promise<number>;
+  cachePut(entry: string, index: string, sizes: string, bytes: string, member: string, answer: string, ttlS: number, maxEntries: number, maxBytes: number, entryPrefix: string): Promise<number>;
   beat(workers: string, beats: string, id: string, beat: string): Promise<number>;
   liveBeats(workers: string, beats: string, staleMs: number): Promise<string[]>;
   liveness(beats: string, staleMs: number): Promise<[live: string[], stale: string[]]>;
@@ -88,7 +129,8 @@ export type ScriptedConnection = RedisConnection & {
 
 /** Registers the scripts on a connection (loaded once per connection, then called by their hash). */
 export function withScripts(redis: RedisConnection): ScriptedConnection {
-  redis.defineCommand('boundedAdd', { numberOfKeys: 1, lua: BOUNDED_ADD });
+  redis.defineCommand('boundedAdd', { lua: BOUNDED_ADD });
+  redis.defineCommand('cachePut', { numberOfKeys: 4, lua: CACHE_PUT });
   redis.defineCommand('readd', { numberOfKeys: 2, lua: READD });
   redis.defineCommand('beat', { numberOfKeys: 2, lua: BEAT });
   redis.defineCommand('liveBeats', { numberOfKeys: 2, lua: LIVE_BEATS });

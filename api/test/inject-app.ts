@@ -1,14 +1,16 @@
 /**
- * The api as inject tests use it: built by buildApp, on a real in-process queue and the generated
- * tiny-rgb model on ONNX Runtime (embedded, as `npm start` without Redis runs it).
+ * The api as inject tests use it, as embedded mode runs it: built by buildApp on a real in-process
+ * queue and the generated tiny-rgb model on ONNX Runtime. `close` stops all three, in order.
  */
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '@icls/lib/config';
+import type { JobHandler } from '@icls/lib/job-contract';
 import { createLogger, type Logger } from '@icls/lib/logger';
 import { MemoryQueue } from '@icls/lib/queue/memory-queue';
+import { resultCacheBounds } from '@icls/lib/queue/result-cache';
 import { startModelHost } from '@icls/model/model-host';
-import { buildApp } from '../../api/src/app.ts';
-import { fixtureModels, tempDir } from './fixtures.ts';
+import { fixtureModels, tempDir } from '../../tests/helpers/fixtures.ts';
+import { buildApp } from '../src/app.ts';
 
 export interface InjectApi {
   app: FastifyInstance;
@@ -18,8 +20,15 @@ export interface InjectApi {
   close(): Promise<void>;
 }
 
+export interface InjectOptions {
+  /** The queue's result cache (off by default, so each test's requests reach the model). */
+  cache?: boolean;
+  /** Wraps the model host's handler, e.g. to record the jobs that reached it. */
+  wrap?: (handler: JobHandler) => JobHandler;
+}
+
 /** `env` is added to temporary UPLOAD_DIR and FEEDBACK_DIR, the tiny-rgb model, and a silent log. */
-export async function startInjectApi(env: Record<string, string> = {}): Promise<InjectApi> {
+export async function startInjectApi(env: Record<string, string> = {}, opts: InjectOptions = {}): Promise<InjectApi> {
   const config = loadConfig({
     MODELS_DIR: await fixtureModels(['tiny-rgb']),
     UPLOAD_DIR: await tempDir('uploads'),
@@ -29,7 +38,9 @@ export async function startInjectApi(env: Record<string, string> = {}): Promise<
   });
   const log = createLogger('silent', 'test');
   const host = await startModelHost(config, log, { embedded: true });
-  const queue = new MemoryQueue({ maxWaiting: 10, concurrency: 2, models: host.models, handler: host.handler, log });
+  const handler = opts.wrap ? opts.wrap(host.handler) : host.handler;
+  const cache = opts.cache ? resultCacheBounds(config) : undefined;
+  const queue = new MemoryQueue({ maxWaiting: 10, concurrency: 2, models: host.models, handler, cache, log });
   await queue.start();
   const { app } = await buildApp(config, queue, log);
   return {

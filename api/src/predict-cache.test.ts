@@ -1,0 +1,62 @@
+/**
+ * The result cache as clients see it (inject, in-process queue, the real tiny-rgb model): a repeated
+ * upload is answered without the model, `/v1/predict` says so, `/predict` keeps its three keys, and a
+ * different top_k or a different file is computed.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import type { JobData } from '@icls/lib/job-contract';
+import { image } from '../../tests/helpers/fixtures.ts';
+import { startInjectApi } from '../test/inject-app.ts';
+
+describe('result cache through the api', () => {
+  let app: FastifyInstance;
+  let close: () => Promise<void>;
+  const ran: JobData[] = [];
+
+  before(async () => {
+    ({ app, close } = await startInjectApi({}, {
+      cache: true,
+      wrap: (handler) => (job) => {
+        ran.push(job);
+        return handler(job);
+      },
+    }));
+  });
+  after(() => close());
+
+  const upload = async (url: string, name: string, bytes?: Buffer) =>
+    app.inject({ method: 'POST', url, headers: { 'content-type': 'image/png' }, payload: bytes ?? (await readFile(image(name))) });
+
+  it('the same upload, model and top_k: the second answer is cached, the same, and ran no model', async () => {
+    const first = await upload('/v1/predict?top_k=2', 'chelsea.png');
+    const runs = ran.length;
+    const second = await upload('/v1/predict?top_k=2', 'chelsea.png');
+    assert.equal(ran.length, runs, 'no model ran');
+    assert.equal(first.json().cached, false);
+    assert.equal(first.headers['x-cache'], 'MISS');
+    assert.equal(second.json().cached, true);
+    assert.deepEqual(second.json().predictions, first.json().predictions);
+    assert.equal(second.json().image, first.json().image);
+    assert.equal(second.json().timings.inferenceMs, 0);
+  });
+
+  it('another top_k, or another file, is computed', async () => {
+    const runs = ran.length;
+    assert.equal((await upload('/v1/predict?top_k=3', 'chelsea.png')).json().cached, false);
+    const other = Buffer.concat([await readFile(image('coffee.png'))]);
+    assert.equal((await upload('/v1/predict?top_k=3', 'coffee.png', other)).json().cached, false);
+    assert.equal(ran.length, runs + 2);
+  });
+
+  it('/predict keeps exactly its three keys when the answer is cached', async () => {
+    await upload('/predict', 'rocket.jpg');
+    const runs = ran.length;
+    const r = await upload('/predict', 'rocket.jpg');
+    assert.equal(ran.length, runs);
+    assert.deepEqual(Object.keys(r.json()).sort(), ['prediction', 'score', 'success']);
+    assert.equal(r.headers['x-cache'], 'HIT', 'a header says it, for /predict clients and the stress test');
+  });
+});
