@@ -28,7 +28,7 @@ export interface ChaosArgs {
 
 export const CHAOS_HELP = `npm run chaos -- [flags]
 
-Starts its own redis-server on a free port and the system as \`npm start\` runs it (api + one worker per core),
+Starts its own redis-server on a free port and the system as \`npm start\` runs it (api + one worker process, using every core),
 drives POST /v1/predict while it SIGKILLs a model worker at intervals, kills and restarts Redis once (no
 persistence: every key is lost), and sends some corrupt images. Prints what every request got and writes JSON
 to bench/results/.
@@ -42,7 +42,7 @@ to bench/results/.
   --no-retry-after       clients send again at once after a 503 instead of waiting its Retry-After
   --model NAME           model to serve (default ${PREFERRED_DEFAULT_MODEL}; built if missing)
   --models-dir DIR       where models are looked up (default ./models)
-  --workers N            MODEL_WORKERS (default: one per core)
+  --workers N            MODEL_WORKERS (default: one worker process per host, using every core)
   --out DIR              results folder (default bench/results)
   --seed N               seed of the image and victim choices (default 1)`;
 

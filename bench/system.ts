@@ -30,7 +30,7 @@ const START_ARGS = scriptArgs('start');
 export interface SystemOptions {
   modelsDir: string;
   model: string;
-  /** MODEL_WORKERS; undefined keeps the environment's (default: one per core). */
+  /** MODEL_WORKERS; undefined keeps the environment's (default: one per host, using every core). */
   workers?: number;
   readyTimeoutMs: number;
   log: (msg: string) => void;
