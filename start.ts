@@ -72,7 +72,10 @@ async function runWithRedis(config: Config, log: Logger): Promise<void> {
   const supervisor = new WorkerSupervisor({ count: workers, env, log, metricsPort: config.WORKER_METRICS_PORT });
   // The api listens first: when it cannot (port in use), no worker was started to be left behind.
   // On shutdown HTTP drains first (in-flight requests still get their answers), then the workers stop.
-  await runApiServer({ ...config, REDIS_URL: redisUrl }, [['stop model workers', () => supervisor.stop()]]);
+  // While a worker that died is restarted, its models' requests wait for the successor instead of a 503.
+  await runApiServer({ ...config, REDIS_URL: redisUrl }, [['stop model workers', () => supervisor.stop()]], {
+    restartingModels: () => supervisor.restartingModels(),
+  });
   supervisor.start();
   log.info(`ready: open http://localhost:${config.PORT}/ (answers once a worker has loaded its model)`);
 }

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Rng } from '@icls/lib/seeded-random';
+import { DistinctUploads } from './distinct-upload.ts';
 import { multipartBody, type HttpClient, type MultipartBody } from './http-client.ts';
 import { FIXTURE_IMAGES, type BenchImage } from './images.ts';
 
@@ -50,16 +51,21 @@ export interface LoadPlan {
 
 export async function driveLoad(plan: LoadPlan): Promise<ChaosSample[]> {
   const samples: ChaosSample[] = [];
+  // Every good upload is a distinct file with the same pixels, as in the bench: the result cache would
+  // otherwise answer most of them without a worker, and the faults would touch few jobs.
+  const distinct = new DistinctUploads();
   let next = 0;
   const client = async () => {
     while (next < plan.requests) {
       const i = next++;
       const corrupt = plan.rng() < plan.corruptShare;
-      const upload = corrupt ? plan.corrupt[i % plan.corrupt.length]! : plan.images[Math.floor(plan.rng() * plan.images.length)]!.upload;
+      const img = corrupt ? undefined : plan.images[Math.floor(plan.rng() * plan.images.length)]!;
+      const upload = img ? img.upload : plan.corrupt[i % plan.corrupt.length]!;
+      const body = img ? [img.upload.head, ...distinct.chunks(img.bytes, img.marker), img.upload.tail] : upload.body;
       const sentAt = Date.now();
       plan.onSent(i + 1);
       const r = await plan.client.request('POST', '/v1/predict', {
-        body: upload.body,
+        body,
         headers: { 'content-type': upload.contentType },
         timeoutMs: plan.clientTimeoutMs,
       });

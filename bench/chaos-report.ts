@@ -12,6 +12,8 @@ const FAST_REFUSAL_MS = 100;
 const RECOVERY_ALLOWANCE_MS = 500;
 /** An answer later than the deadline plus this is late (ms). */
 const LATE_MARGIN_MS = 1000;
+/** Failed requests kept in the JSON: enough to see a pattern, bounded however badly a run goes. */
+const MAX_SURPRISES = 100;
 
 export interface ChaosVerdict {
   counts: Record<string, number>;
@@ -36,6 +38,8 @@ export interface ChaosVerdict {
   durationS: number;
   throughput: number;
   checks: { what: string; met: boolean; detail: string }[];
+  /** Requests that failed a check (at most MAX_SURPRISES), in the order they were sent. */
+  surprises: ChaosSample[];
 }
 
 export function judge(samples: ChaosSample[], faults: FaultLog, timeoutMs: number): ChaosVerdict {
@@ -49,7 +53,8 @@ export function judge(samples: ChaosSample[], faults: FaultLog, timeoutMs: numbe
   const timeouts504 = samples.filter((s) => s.status === 504).length;
   const r = faults.redis;
   const inOutage = (s: ChaosSample) => !!r && s.sentAt >= r.downAt && s.sentAt <= r.upAt + RECOVERY_ALLOWANCE_MS;
-  const goodNot200OutsideOutage = samples.filter((s) => s.kind === 'good' && s.status !== 200 && !(inOutage(s) && s.status === 503)).length;
+  const goodWrong = samples.filter((s) => s.kind === 'good' && s.status !== 200 && !(inOutage(s) && s.status === 503));
+  const goodNot200OutsideOutage = goodWrong.length;
   const refusals503 = samples.filter((s) => s.status === 503);
   const refusals503OutsideOutage = refusals503.filter((s) => !inOutage(s)).length;
   let outage: ChaosVerdict['outage'];
@@ -75,7 +80,8 @@ export function judge(samples: ChaosSample[], faults: FaultLog, timeoutMs: numbe
   const last = Math.max(...samples.map((s) => s.sentAt + s.ms));
   const durationS = (last - first) / 1000;
   const ok = samples.filter((s) => s.status === 200);
-  const corruptWrong = samples.filter((s) => s.kind === 'corrupt' && ![400, 415].includes(s.status) && !(inOutage(s) && s.status === 503)).length;
+  const corruptWrongSamples = samples.filter((s) => s.kind === 'corrupt' && ![400, 415].includes(s.status) && !(inOutage(s) && s.status === 503));
+  const corruptWrong = corruptWrongSamples.length;
   const checks = [
     { what: '0 unanswered', met: samples.length - answered.length === 0, detail: String(samples.length - answered.length) },
     { what: `0 answered later than the deadline + ${LATE_MARGIN_MS / 1000} s`, met: late === 0, detail: String(late) },
@@ -98,6 +104,8 @@ export function judge(samples: ChaosSample[], faults: FaultLog, timeoutMs: numbe
   return {
     counts, unanswered: samples.length - answered.length, late, timeouts504, goodNot200OutsideOutage, refusals503OutsideOutage, outage,
     kills: faults.kills.length, deathsNotByTest, okMs: distribution(ok.map((s) => s.ms)), durationS, throughput: ok.length / durationS, checks,
+    // The requests behind a failed check, with when they were sent, to set beside the faults' times.
+    surprises: [...new Set([...goodWrong, ...corruptWrongSamples, ...refusals503.filter((s) => !inOutage(s))])].sort((a, b) => a.i - b.i).slice(0, MAX_SURPRISES),
   };
 }
 

@@ -82,6 +82,29 @@ describe('npm start', () => {
     await waitUntil(() => workers.every((pid) => !alive(pid)), 10_000, `workers ${workers.join(', ')} outlived npm start`);
   });
 
+  it('a request sent while the only worker is being restarted waits for its successor instead of a 503', async () => {
+    const ownPrefix = `test-${randomBytes(4).toString('hex')}`;
+    // A short heartbeat timeout: the dead worker's beat is stale well before its successor is ready
+    // (it loads the model first), the gap in which the api used to refuse with 503 NOT_READY.
+    const { s, base } = await startWith({ QUEUE_MODE: 'redis', REDIS_URL, REDIS_PREFIX: ownPrefix, MODEL_WORKERS: '1', WORKER_DEAD_AFTER_MS: '300' });
+    try {
+      const [worker] = childrenOf(s.proc.pid!);
+      assert.ok(worker, 'a worker process');
+      const first = (await (await postFile(`${base}/v1/predict`, image('chelsea.png'))).json()) as { worker: string };
+      process.kill(worker, 'SIGKILL');
+      await s.waitForLog(/model worker died; restarting it at once/);
+      await new Promise((r) => setTimeout(r, 400)); // its beat (every 75 ms) is now stale
+      assert.equal((await fetch(`${base}/readyz`)).status, 503, 'no live worker right now');
+      const r = await postFile(`${base}/v1/predict`, image('coffee.png'));
+      const body = (await r.json()) as { worker: string };
+      assert.equal(r.status, 200, JSON.stringify(body));
+      assert.notEqual(body.worker, first.worker, 'answered by the successor');
+    } finally {
+      await s.stop();
+      await deleteRedisPrefix(ownPrefix);
+    }
+  });
+
   it('npm start on a port in use exits 1 and leaves no worker behind', async () => {
     const busy = createServer().listen(0, '127.0.0.1');
     await once(busy, 'listening');

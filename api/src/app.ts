@@ -63,6 +63,12 @@ export interface ApiTelemetry {
   tracing?: Tracing;
 }
 
+/** What the process around the api knows about its workers (`npm start`'s supervisor). */
+export interface ApiWorkerHints {
+  /** Models whose worker is being restarted: see PredictServiceConfig.restartingModels. */
+  restartingModels?: () => ReadonlySet<string>;
+}
+
 export type ApiConfig = Pick<
   Config,
   | 'UPLOAD_DIR'
@@ -96,7 +102,7 @@ const OTHER_BODY_BYTES = 64 * 1024;
 /** A form field (model, top_k, report) is never near this; a longer one is refused, not cut. */
 const FIELD_BYTES = 16 * 1024;
 
-export async function buildApp(config: ApiConfig, producer: JobProducer, log: Logger, telemetry: ApiTelemetry = {}): Promise<BuiltApi> {
+export async function buildApp(config: ApiConfig, producer: JobProducer, log: Logger, telemetry: ApiTelemetry = {}, hints: ApiWorkerHints = {}): Promise<BuiltApi> {
   let shuttingDown = false;
   const feedback = new FeedbackStore(config.FEEDBACK_DIR);
   const registry = telemetry.registry ?? createRegistry();
@@ -115,6 +121,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
       tracing,
       inlineImageBytes: config.INLINE_IMAGE_BYTES,
       resultCache: config.RESULT_CACHE_TTL_S > 0,
+      restartingModels: hints.restartingModels,
     }),
     uploads,
     feedback,

@@ -42,6 +42,11 @@ export interface PredictServiceConfig {
   inlineImageBytes: number;
   /** Jobs carry a result-cache key (the queue answers identical uploads from its cache). */
   resultCache: boolean;
+  /**
+   * Models whose worker died and is being restarted beside this api (`npm start`'s supervisor):
+   * predictions for them are queued for the successor rather than refused while no worker beats.
+   */
+  restartingModels?: () => ReadonlySet<string>;
 }
 
 /** Workers come and go; a view this old is still trusted (a dead worker stops counting within ~2 s anyway). */
@@ -86,9 +91,17 @@ export class PredictService {
     return withDeadline(this.view.view, deadline, expired);
   }
 
-  /** Models with at least one live worker, and how many workers hold each. */
+  /**
+   * Models with at least one live worker, and how many workers hold each; a model whose worker is
+   * being restarted counts too (with 0 workers): its jobs wait for the successor.
+   */
   async servedModels(deadline?: number, maxAgeMs?: number): Promise<Map<string, number>> {
-    return (await this.workerView(deadline, maxAgeMs)).served;
+    const { served } = await this.workerView(deadline, maxAgeMs);
+    const restarting = this.config.restartingModels?.();
+    if (!restarting?.size) return served;
+    const withRestarting = new Map(served);
+    for (const m of restarting) if (!withRestarting.has(m)) withRestarting.set(m, 0);
+    return withRestarting;
   }
 
   async defaultModel(deadline?: number): Promise<string | undefined> {

@@ -7,7 +7,7 @@ import { RedisProducer } from '@icls/lib/queue/redis-producer';
 import { resultCacheBounds } from '@icls/lib/queue/result-cache';
 import { createShutdown, exitOnSignals, type ShutdownStep } from '@icls/lib/shutdown';
 import { createTracing } from '@icls/lib/tracing/tracing';
-import { buildApp, type BuiltApi } from './app.ts';
+import { buildApp, type ApiWorkerHints, type BuiltApi } from './app.ts';
 
 /**
  * How the HTTP side stops: readiness turns false first; the api keeps serving for the drain period,
@@ -23,7 +23,7 @@ export function httpShutdownSteps(built: BuiltApi, drainMs: number): ShutdownSte
 }
 
 /** Runs the api; `afterDrain` steps (e.g. stopping local workers) run once HTTP has closed. */
-export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = []): Promise<void> {
+export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = [], hints: ApiWorkerHints = {}): Promise<void> {
   const log = createLogger(config.LOG_LEVEL, 'api');
   const redisUrl = redisUrlOf(config);
   const producer = new RedisProducer({
@@ -35,7 +35,7 @@ export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = 
     log,
   });
   const tracing = await createTracing(config, 'icls-api', log);
-  const built = await buildApp(config, producer, log, { registry: createRegistry(), tracing });
+  const built = await buildApp(config, producer, log, { registry: createRegistry(), tracing }, hints);
   try {
     await built.app.listen({ port: config.PORT, host: config.HOST });
   } catch (err) {

@@ -56,7 +56,7 @@ export async function runWorker(): Promise<void> {
     },
     'worker ready',
   );
-  supervisor.ready(host.workerId);
+  supervisor.ready(host.workerId, host.models);
 }
 
 /**
@@ -98,8 +98,8 @@ function followSupervisor(log: Logger) {
       onReplaces = handler;
       if (replaces) handler(replaces);
     },
-    ready: (workerId: string) => {
-      if (process.connected) process.send?.({ type: 'ready', workerId });
+    ready: (workerId: string, models: readonly string[]) => {
+      if (process.connected) process.send?.({ type: 'ready', workerId, models });
     },
   };
 }

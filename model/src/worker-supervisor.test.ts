@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { createLogger, type Logger } from '@icls/lib/logger';
 import { alive, explicitEnv, waitUntil } from '../../tests/helpers/processes.ts';
-import { WorkerSupervisor } from './worker-supervisor.ts';
+import { RESTART_GRACE_MS, WorkerSupervisor } from './worker-supervisor.ts';
 
 const FAKE = fileURLToPath(new URL('../../tests/fixtures/workers/fake-worker.mjs', import.meta.url));
 
@@ -69,6 +69,18 @@ describe('WorkerSupervisor', () => {
     await early.untilStarts(2);
     await early.supervisor.stop();
     assert.deepEqual(await early.messages(), [], 'a worker that never was ready replaces nobody');
+  });
+
+  it('names the models of a worker that died after ready until its successor is ready, or dies before', async () => {
+    const s = await supervise('first-ready-then-die-early');
+    assert.deepEqual([...s.supervisor.restartingModels()], [], 'nothing restarts yet');
+    await s.untilStarts(2);
+    // The successor dies 300 ms after its start, before ready: meanwhile the dead one's models wait for it.
+    assert.deepEqual([...s.supervisor.restartingModels()], ['fake-model']);
+    assert.deepEqual([...s.supervisor.restartingModels(Date.now() + RESTART_GRACE_MS)], [], 'for RESTART_GRACE_MS at most');
+    await waitUntil(() => s.lines().some((l) => /before it was ready/.test(l.msg)), 10_000, 'the successor never died');
+    assert.deepEqual([...s.supervisor.restartingModels()], [], 'a successor that cannot start ends the wait');
+    await s.supervisor.stop();
   });
 
   it('stop() ends every worker and cancels pending restarts', async () => {

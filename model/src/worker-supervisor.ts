@@ -4,7 +4,10 @@
  * restarted at once (it served; a crash or a kill is not a reason to starve the service), one that
  * dies before it is backed off (0.5 s, 1 s, 2 s, … up to 30 s) so a worker that cannot start does not
  * spin. A worker restarted after a ready one died is told the dead one's id (which it sent with
- * "ready"), so it takes over that worker's jobs at once. Workers run in their own process group, so a Ctrl-C in the terminal reaches only `npm start`,
+ * "ready"), so it takes over that worker's jobs at once; until it is ready (RESTART_GRACE_MS at most),
+ * `restartingModels()` names the models the dead one held, so the api beside it keeps accepting jobs
+ * for them (they wait in the stream for the successor) instead of refusing 503 for that second.
+ * Workers run in their own process group, so a Ctrl-C in the terminal reaches only `npm start`,
  * which drains HTTP first and then stops them; if `npm start` itself dies, their IPC channel closes and
  * they stop too.
  */
@@ -16,6 +19,8 @@ import { stopChild } from '@icls/lib/stop-child';
 const WORKER_ENTRY = siblingModule(import.meta.url, './worker-main');
 const FIRST_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 30_000;
+/** How long the models of a worker that died after ready count as "restarting" without its successor being ready. */
+export const RESTART_GRACE_MS = 10_000;
 
 export interface SupervisorOptions {
   count: number;
@@ -35,6 +40,10 @@ interface Slot {
   child?: ChildProcess;
   /** The id the slot's last ready worker reported: its successor takes over its jobs. */
   workerId?: string;
+  /** The models that worker held (as it reported them with "ready"). */
+  models: readonly string[];
+  /** When a ready worker of this slot died and its successor is not ready yet. */
+  restartingSince?: number;
   /** Consecutive deaths before "ready". */
   failedStarts: number;
   restartTimer?: NodeJS.Timeout;
@@ -48,7 +57,7 @@ export class WorkerSupervisor {
 
   start(): void {
     for (let i = 0; i < this.opts.count; i++) {
-      this.slots.push({ failedStarts: 0 });
+      this.slots.push({ failedStarts: 0, models: [] });
       this.spawnOne(i);
     }
   }
@@ -65,23 +74,36 @@ export class WorkerSupervisor {
     slot.child = child;
     if (replaces) child.send({ type: 'replaces', workerId: replaces }, (err) => err && this.opts.log.warn({ slot: i, err: err.message }, 'could not tell a new worker whom it replaces'));
     let ready = false;
-    child.on('message', (m: { type?: string; workerId?: unknown }) => {
+    child.on('message', (m: { type?: string; workerId?: unknown; models?: unknown }) => {
       if (m?.type !== 'ready') return;
       ready = true;
       slot.failedStarts = 0;
+      slot.restartingSince = undefined;
       slot.workerId = typeof m.workerId === 'string' ? m.workerId : undefined;
+      slot.models = Array.isArray(m.models) ? m.models.filter((x): x is string => typeof x === 'string') : [];
     });
     child.on('error', (err) => this.opts.log.error({ slot: i, err: err.message }, 'could not start a model worker'));
     child.once('exit', (code, signal) => {
       if (slot.child === child) slot.child = undefined;
       if (this.stopping) return;
       const delay = ready ? 0 : Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** slot.failedStarts++);
+      // A successor that dies before it is ready ends the grace: the models are really down now.
+      slot.restartingSince = ready ? Date.now() : undefined;
       const fields = { slot: i, workerPid: child.pid, code, signal, restartInMs: delay };
       if (code === 0) this.opts.log.info(fields, 'model worker exited cleanly; restarting it');
       else if (ready) this.opts.log.error(fields, 'model worker died; restarting it at once');
       else this.opts.log.error(fields, 'model worker died before it was ready; restarting it after a back-off');
       slot.restartTimer = setTimeout(() => this.spawnOne(i, ready ? slot.workerId : undefined), delay);
     });
+  }
+
+  /** Models held by a worker that died after ready and whose successor is starting (for at most RESTART_GRACE_MS). */
+  restartingModels(now = Date.now()): ReadonlySet<string> {
+    const models = new Set<string>();
+    for (const slot of this.slots) {
+      if (slot.restartingSince !== undefined && now - slot.restartingSince < RESTART_GRACE_MS && !this.stopping) for (const m of slot.models) models.add(m);
+    }
+    return models;
   }
 
   /**
