@@ -31,6 +31,8 @@ export interface ChaosVerdict {
     first200AfterUpMs: number | null;
     inFlightAtKill: number;
     inFlightAnswered: number;
+    /** In flight at the kill but refused at once with 503: its job had not reached Redis yet (the client is told to retry). */
+    inFlightRefused: number;
   };
   kills: number;
   deathsNotByTest: { pid: number; code: number | null; signal: string | null }[];
@@ -52,7 +54,9 @@ export function judge(samples: ChaosSample[], faults: FaultLog, timeoutMs: numbe
   const late = answered.filter((s) => s.ms > timeoutMs + LATE_MARGIN_MS).length;
   const timeouts504 = samples.filter((s) => s.status === 504).length;
   const r = faults.redis;
-  const inOutage = (s: ChaosSample) => !!r && s.sentAt >= r.downAt && s.sentAt <= r.upAt + RECOVERY_ALLOWANCE_MS;
+  // A request whose time on the wire overlaps the outage (a request sent just before the kill may
+  // meet it while its upload is still arriving, and be refused then).
+  const inOutage = (s: ChaosSample) => !!r && s.sentAt <= r.upAt + RECOVERY_ALLOWANCE_MS && s.sentAt + s.ms >= r.downAt;
   const goodWrong = samples.filter((s) => s.kind === 'good' && s.status !== 200 && !(inOutage(s) && s.status === 503));
   const goodNot200OutsideOutage = goodWrong.length;
   const refusals503 = samples.filter((s) => s.status === 503);
@@ -72,6 +76,7 @@ export function judge(samples: ChaosSample[], faults: FaultLog, timeoutMs: numbe
       first200AfterUpMs: first200 ? first200.sentAt - r.upAt : null,
       inFlightAtKill: inFlight.length,
       inFlightAnswered: inFlight.filter((s) => (s.kind === 'good' ? s.status === 200 : s.status === 400 || s.status === 415)).length,
+      inFlightRefused: inFlight.filter((s) => s.status === 503).length,
     };
   }
   const killed = new Set(faults.kills.map((k) => k.pid));
@@ -97,8 +102,10 @@ export function judge(samples: ChaosSample[], faults: FaultLog, timeoutMs: numbe
     { what: '0 worker deaths not caused by the test', met: deathsNotByTest.length === 0, detail: String(deathsNotByTest.length) },
     {
       what: '0 jobs lost across the Redis restart',
-      met: !outage || outage.inFlightAnswered === outage.inFlightAtKill,
-      detail: outage ? `${outage.inFlightAnswered} of ${outage.inFlightAtKill} in flight answered` : 'no Redis restart',
+      met: !outage || outage.inFlightAnswered + outage.inFlightRefused === outage.inFlightAtKill,
+      detail: outage
+        ? `${outage.inFlightAtKill} in flight: ${outage.inFlightAnswered} answered, ${outage.inFlightRefused} refused (503) before reaching the queue`
+        : 'no Redis restart',
     },
   ];
   return {
@@ -128,7 +135,7 @@ export function renderVerdict(v: ChaosVerdict): string {
       ['Redis down (ms)', fmt(o.downMs, 0)],
       ['503s during the outage, their latency p50 / max (ms)', `${o.refusals}, ${fmt(o.refusalMs.p50, 0)} / ${fmt(o.refusalMs.max, 0)}`],
       ['after Redis is back: last 503 sent at / first 200 sent at (ms)', `${o.last503AfterUpMs ?? 'none'} / ${o.first200AfterUpMs ?? 'none'}`],
-      ['jobs in flight at the Redis kill, answered', `${o.inFlightAtKill}, ${o.inFlightAnswered}`],
+      ['requests in flight at the Redis kill: answered, refused (503) before reaching the queue', `${o.inFlightAtKill}: ${o.inFlightAnswered}, ${o.inFlightRefused}`],
     );
   }
   parts.push('', '== faults ==', textTable([['', 'value'], ...rows]));
