@@ -60,6 +60,8 @@ describe('WorkerSupervisor', () => {
   it('tells a worker restarted after a ready one died whom it replaces, so it takes its jobs over at once', async () => {
     const died = await supervise('ready-then-die');
     const pids = await died.untilStarts(3);
+    // The message reaches a new worker a moment after it starts: wait for it before stopping them.
+    await waitUntil(async () => (await died.messages()).length >= 2, 10_000, 'the restarted workers were never told whom they replace');
     await died.supervisor.stop();
     const told = await died.messages();
     assert.ok(told.includes(`${pids[1]} replaces fake-${pids[0]}`), told.join('; '));
