@@ -11,6 +11,9 @@ import type { JobProducer, JobResult, WorkerView } from '@icls/lib/job-contract'
 import { noTracing, type Span, type Tracing } from '@icls/lib/tracing/tracing';
 import type { IncomingUpload, StoredUpload } from './upload/upload-store.ts';
 
+/** What a prediction needs of an upload: its name and hash, and its bytes when they are in memory. */
+export type UploadToPredict = Pick<IncomingUpload, 'name' | 'md5' | 'bytes' | 'data'>;
+
 export interface PredictOptions {
   model?: string;
   topK: number;
@@ -132,7 +135,7 @@ export class PredictService {
    * `persisted` is the upload being put in place meanwhile: a job whose image travels with it does
    * not wait for the disk; one the worker reads from UPLOAD_DIR is sent once the file is there.
    */
-  async predict(upload: IncomingUpload, persisted: Promise<StoredUpload>, opts: PredictOptions): Promise<PredictOutcome> {
+  async predict(upload: UploadToPredict, persisted: Promise<StoredUpload>, opts: PredictOptions): Promise<PredictOutcome> {
     const deadline = this.deadlineFor(opts.deadlineFrom ?? opts.receivedAt);
     let served = await this.servedModels(deadline);
     // A worker that just started may not be in the cached list yet: look again before refusing.
@@ -171,7 +174,7 @@ export class PredictService {
   }
 
   /** The bytes to send inside the job, or undefined once the worker can read the stored file. */
-  private async imageData(upload: IncomingUpload, persisted: Promise<StoredUpload>): Promise<Buffer | undefined> {
+  private async imageData(upload: UploadToPredict, persisted: Promise<StoredUpload>): Promise<Buffer | undefined> {
     if (this.config.imageTransport === 'bytes') return upload.data ?? readFile((await persisted).path);
     if (upload.data && upload.bytes <= this.config.inlineImageBytes) return upload.data;
     await persisted;

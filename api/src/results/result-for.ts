@@ -27,8 +27,7 @@ export async function resultFor(deps: ApiDeps, image: string, model: string, req
   const jobId = randomUUID();
   request.jobId = jobId;
   // Already in place: the job names the stored file (or carries its bytes with IMAGE_TRANSPORT=bytes).
-  const incoming = { name: upload.name, md5: upload.name.slice(0, upload.name.indexOf('.')), bytes: upload.bytes, image: upload.image, heldBytes: 0 };
-  const { result, totalMs } = await deps.predictor.predict(incoming, Promise.resolve(upload), {
+  const { result, totalMs } = await deps.predictor.predict(upload, Promise.resolve(upload), {
     model,
     topK: RESULT_CLASSES,
     receivedAt: Date.now(),

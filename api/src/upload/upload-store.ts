@@ -23,22 +23,22 @@ import type { AllowedExtension } from './allowed-file.ts';
 import { MemoryBudget } from './memory-budget.ts';
 import { ImageHeaderError, readImageHeader, type ImageHeader } from './image-header.ts';
 
-export interface StoredUpload {
-  /** `<md5>.<ext>` */
-  name: string;
-  path: string;
-  bytes: number;
-  image: ImageHeader;
-}
-
-/** An upload received and checked, not yet in place under its name (see UploadStore.persist). */
-export interface IncomingUpload {
+/** What names and describes an upload, received or stored. */
+export interface UploadIdentity {
   /** `<md5>.<ext>` */
   name: string;
   /** Lowercase hex MD5 of the bytes. */
   md5: string;
   bytes: number;
   image: ImageHeader;
+}
+
+export interface StoredUpload extends UploadIdentity {
+  path: string;
+}
+
+/** An upload received and checked, not yet in place under its name (see UploadStore.persist). */
+export interface IncomingUpload extends UploadIdentity {
   /** The bytes, in one buffer, when they were held in memory (up to 4 MiB while the budget lasts). */
   data?: Buffer;
   /** Otherwise the temporary file they were spilled to. */
@@ -90,7 +90,8 @@ export class UploadStore {
     const info = await stat(path).catch(() => undefined);
     if (!info?.isFile()) return undefined;
     const image = readImageHeader(await readHead(path, HEADER_BYTES));
-    return image ? { name, path, bytes: info.size, image } : undefined;
+    // Stored names are `<md5>.<ext>` (callers check them against STORED_NAME).
+    return image ? { name, md5: name.slice(0, name.indexOf('.')), path, bytes: info.size, image } : undefined;
   }
 
   /** Receives and persists: the upload in place under its name. */
@@ -141,7 +142,7 @@ export class UploadStore {
         await writeFile(tmp, upload.data!, { flag: 'wx' });
         await rename(tmp, path);
       }
-      return { name: upload.name, path, bytes: upload.bytes, image: upload.image };
+      return { name: upload.name, md5: upload.md5, path, bytes: upload.bytes, image: upload.image };
     } catch (err) {
       await Promise.all([rm(tmp, { force: true }), upload.spilled ? rm(upload.spilled, { force: true }) : undefined]);
       throw err;
