@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PREFERRED_DEFAULT_MODEL } from '@icls/lib/default-model';
+import { numberFlag, UsageError } from '@icls/lib/usage-error';
 
 export interface ChaosArgs {
   requests: number;
@@ -46,16 +47,8 @@ to bench/results/.
   --out DIR              results folder (default bench/results)
   --seed N               seed of the image and victim choices (default 1)`;
 
-export class ChaosUsageError extends Error {
-  override name = 'ChaosUsageError';
-}
-
-function number(name: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max) throw new ChaosUsageError(`--${name} must be a number from ${min} to ${max}, got "${raw}"`);
-  return n;
-}
+const number = (name: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined =>
+  numberFlag(`--${name}`, raw, { min, max });
 
 export function parseChaosArgs(argv: string[]): ChaosArgs | 'help' {
   let values: Record<string, string | boolean | undefined>;
@@ -80,7 +73,7 @@ export function parseChaosArgs(argv: string[]): ChaosArgs | 'help' {
       },
     }));
   } catch (err) {
-    throw new ChaosUsageError((err as Error).message);
+    throw new UsageError((err as Error).message);
   }
   if (values.help) return 'help';
   const str = (k: string) => values[k] as string | undefined;

@@ -9,8 +9,9 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@icls/lib/config';
 import { mulberry32 } from '@icls/lib/seeded-random';
+import { UsageError } from '@icls/lib/usage-error';
 import { startPrivateRedis, type PrivateRedis } from '../tests/helpers/redis-server.ts';
-import { CHAOS_HELP, ChaosUsageError, parseChaosArgs } from './chaos-args.ts';
+import { CHAOS_HELP, parseChaosArgs } from './chaos-args.ts';
 import { FaultInjector } from './chaos-faults.ts';
 import { corruptUploads, driveLoad, type ChaosSample } from './chaos-load.ts';
 import { judge, renderVerdict } from './chaos-report.ts';
@@ -27,7 +28,7 @@ async function main(): Promise<number> {
   try {
     args = parseChaosArgs(process.argv.slice(2));
   } catch (err) {
-    if (!(err instanceof ChaosUsageError)) throw err;
+    if (!(err instanceof UsageError)) throw err;
     console.error(`error: ${err.message}\n\n${CHAOS_HELP}`);
     return 2;
   }

@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { UsageError } from '@icls/lib/usage-error';
+import { numberFlag, UsageError } from '@icls/lib/usage-error';
 import { DistinctUploads } from '@icls/bench/distinct-upload';
 import { HttpClient, multipartBody } from '@icls/bench/http-client';
 import { FIXTURE_IMAGES, loadImageSet, type BenchImage } from '@icls/bench/images';
@@ -49,14 +49,8 @@ interface Options {
   sameImages: boolean;
 }
 
-function num(flag: string, raw: string | undefined, def: number, opts: { min: number; max: number; integer?: boolean }): number {
-  if (raw === undefined) return def;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n < opts.min || n > opts.max || (opts.integer && !Number.isInteger(n))) {
-    throw new UsageError(`${flag} must be a ${opts.integer ? 'whole ' : ''}number from ${opts.min} to ${opts.max}, got "${raw}"`);
-  }
-  return n;
-}
+const num = (flag: string, raw: string | undefined, def: number, range: { min: number; max: number; integer?: boolean }): number =>
+  numberFlag(flag, raw, range) ?? def;
 
 function parseOptions(argv: string[]): Options | undefined {
   let values;

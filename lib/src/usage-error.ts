@@ -12,3 +12,16 @@ export class UsageError extends Error {
     super(message);
   }
 }
+
+/**
+ * A numeric command-line flag: undefined when it was not given, else its value, or a UsageError that
+ * names the flag and the range when it is not a number in it (or not whole, when `integer`).
+ */
+export function numberFlag(flag: string, raw: string | undefined, range: { min: number; max: number; integer?: boolean }): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < range.min || n > range.max || (range.integer && !Number.isInteger(n))) {
+    throw new UsageError(`${flag} must be a ${range.integer ? 'whole ' : ''}number from ${range.min} to ${range.max}, got "${raw}"`);
+  }
+  return n;
+}
