@@ -61,7 +61,7 @@ export async function driveLoad(plan: LoadPlan): Promise<ChaosSample[]> {
       const corrupt = plan.rng() < plan.corruptShare;
       const img = corrupt ? undefined : plan.images[Math.floor(plan.rng() * plan.images.length)]!;
       const upload = img ? img.upload : plan.corrupt[i % plan.corrupt.length]!;
-      const body = img ? [img.upload.head, ...distinct.chunks(img.bytes, img.marker), img.upload.tail] : upload.body;
+      const body = img ? distinct.multipart(img) : upload.body;
       const sentAt = Date.now();
       plan.onSent(i + 1);
       const r = await plan.client.request('POST', '/v1/predict', {

@@ -64,4 +64,9 @@ export class DistinctUploads {
     const text = `icls-bench ${this.runId} ${(this.next++).toString(36)}`;
     return [bytes.subarray(0, marker.at), marker.segment(text), bytes.subarray(marker.at)];
   }
+
+  /** The multipart body of an upload of `image`, made distinct: the form's head, the image's chunks, its tail. */
+  multipart(image: { bytes: Buffer; marker?: Marker; upload: { head: Buffer; tail: Buffer } }): Buffer[] {
+    return [image.upload.head, ...this.chunks(image.bytes, image.marker), image.upload.tail];
+  }
 }

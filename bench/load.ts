@@ -76,7 +76,7 @@ export interface LoadRun {
 async function predictOnce(target: LoadTarget, imageIndex: number, dueAt: number, stepStart: number): Promise<Sample> {
   const img = target.images[imageIndex]!;
   const sentAt = performance.now();
-  const body = target.distinct ? [img.upload.head, ...target.distinct.chunks(img.bytes, img.marker), img.upload.tail] : img.upload.body;
+  const body = target.distinct ? target.distinct.multipart(img) : img.upload.body;
   const r = await target.client.request('POST', target.path, {
     body,
     headers: { 'content-type': img.upload.contentType },

@@ -144,7 +144,7 @@ function buildTasks(client: HttpClient, images: BenchImage[], timeoutMs: number,
       weight: 3,
       async run(user) {
         const img = images[Math.floor(Math.random() * images.length)]!;
-        const upload = distinct ? [img.upload.head, ...distinct.chunks(img.bytes, img.marker), img.upload.tail] : img.upload.body;
+        const upload = distinct ? distinct.multipart(img) : img.upload.body;
         const r = await client.request('POST', '/predict', { body: upload, headers: { 'content-type': img.upload.contentType }, timeoutMs });
         if (r.status !== 200) return { status: r.status, failure: statusFailure(r.status, r.error, r.body) };
         let body: { success?: boolean; prediction?: string; score?: number };
