@@ -100,8 +100,9 @@ export class WorkerSupervisor {
   /** Models held by a worker that died after ready and whose successor is starting (for at most RESTART_GRACE_MS). */
   restartingModels(now = Date.now()): ReadonlySet<string> {
     const models = new Set<string>();
+    if (this.stopping) return models;
     for (const slot of this.slots) {
-      if (slot.restartingSince !== undefined && now - slot.restartingSince < RESTART_GRACE_MS && !this.stopping) for (const m of slot.models) models.add(m);
+      if (slot.restartingSince !== undefined && now - slot.restartingSince < RESTART_GRACE_MS) for (const m of slot.models) models.add(m);
     }
     return models;
   }
