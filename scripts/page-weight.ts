@@ -26,7 +26,8 @@ try {
   await waitFor200(`${base}/readyz`, 60_000, () => service.logs());
   const form = new FormData();
   form.set('file', new Blob([new Uint8Array(await readFile(image('chelsea.png')))]), 'chelsea.png');
-  const posted = await fetch(`${base}/`, { method: 'POST', body: form, redirect: 'manual' });
+  // As a browser posts the form: only browsers (Sec-Fetch-Site) are sent on to the result's address.
+  const posted = await fetch(`${base}/`, { method: 'POST', body: form, redirect: 'manual', headers: { 'sec-fetch-site': 'same-origin' } });
   const result = posted.headers.get('location')!;
   console.log('| page | requests | HTML | CSS | JavaScript | images | total |\n|---|---:|---:|---:|---:|---:|---:|');
   for (const [name, path] of [['upload page', '/'], ['a result', result], ['review', '/feedback/review'], ['API page (/docs)', '/docs/']] as const) {
