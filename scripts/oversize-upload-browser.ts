@@ -1,6 +1,6 @@
 /**
  * Measurement, not a test: what Chromium shows when the upload page posts a file over MAX_UPLOAD_BYTES
- * (default 20 MiB), and after how long. Starts an api + worker on Redis (127.0.0.1:6379) and Debian's
+ * (default 20 MiB) with JavaScript off (with it, the page refuses the file before sending), and after how long. Starts an api + worker on Redis (127.0.0.1:6379) and Debian's
  * /usr/bin/chromium through playwright-core.
  *   node --conditions=source --import tsx scripts/oversize-upload-browser.ts [sizes in MB, default 25,48,100]
  */
@@ -21,7 +21,9 @@ const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', arg
 for (const mb of (process.argv[2] ?? '25,48,100').split(',').map(Number)) {
   const file = join(dir, `big-${mb}.jpg`);
   await writeFile(file, Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), randomBytes(mb * 1024 * 1024)]));
-  const page = await browser.newPage();
+  // Without JavaScript: the page's script refuses an oversized file before sending anything, so only the
+  // plain form (a browser without the script) reaches the server's limit.
+  const page = await (await browser.newContext({ javaScriptEnabled: false })).newPage();
   await page.goto(`http://127.0.0.1:${port}/`);
   await page.setInputFiles('form.upload input[type=file]', file);
   const t0 = Date.now();
