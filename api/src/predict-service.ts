@@ -12,7 +12,7 @@ import { noTracing, type Span, type Tracing } from '@icls/lib/tracing/tracing';
 import type { IncomingUpload, StoredUpload } from './upload/upload-store.ts';
 
 /** What a prediction needs of an upload: its name and hash, and its bytes when they are in memory. */
-export type UploadToPredict = Pick<IncomingUpload, 'name' | 'md5' | 'bytes' | 'data'>;
+export type UploadToPredict = Pick<IncomingUpload, 'name' | 'md5' | 'bytes' | 'held'>;
 
 export interface PredictOptions {
   model?: string;
@@ -175,8 +175,8 @@ export class PredictService {
 
   /** The bytes to send inside the job, or undefined once the worker can read the stored file. */
   private async imageData(upload: UploadToPredict, persisted: Promise<StoredUpload>): Promise<Buffer | undefined> {
-    if (this.config.imageTransport === 'bytes') return upload.data ?? readFile((await persisted).path);
-    if (upload.data && upload.bytes <= this.config.inlineImageBytes) return upload.data;
+    if (this.config.imageTransport === 'bytes') return upload.held?.buffer ?? readFile((await persisted).path);
+    if (upload.held && upload.bytes <= this.config.inlineImageBytes) return upload.held.buffer;
     await persisted;
     return undefined;
   }

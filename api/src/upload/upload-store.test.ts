@@ -92,14 +92,33 @@ describe('UploadStore', () => {
     assert.equal(store.memory.inUse, 0);
   });
 
-  test('many small chunks hash the same as one buffer', async () => {
+  test('many small chunks hash the same as one buffer, and are written whole (more chunks than one writev takes)', async () => {
     const store = await freshStore();
     const bytes = await readFile(fixture('chelsea.png'));
     const chunks: Buffer[] = [];
-    for (let i = 0; i < bytes.length; i += 997) chunks.push(bytes.subarray(i, i + 997));
+    for (let i = 0; i < bytes.length; i += 97) chunks.push(bytes.subarray(i, i + 97));
+    assert.ok(chunks.length > 1024, 'more chunks than IOV_MAX');
     const stored = await store.store(Readable.from(chunks), 'png', notTruncated);
     assert.equal(stored.name, `${md5(bytes)}.png`);
     assert.equal(stored.bytes, bytes.length);
+    assert.ok((await readFile(stored.path)).equals(bytes));
+  });
+
+  test('a held upload joins its chunks into one buffer only when asked, and is written the same either way', async () => {
+    const bytes = await readFile(fixture('chelsea.png'));
+    const chunks = [bytes.subarray(0, 1000), bytes.subarray(1000, 5000), bytes.subarray(5000)];
+    for (const join of [false, true]) {
+      const store = await freshStore();
+      const incoming = await store.receive(Readable.from(chunks), 'png', notTruncated);
+      assert.equal(incoming.held?.parts.length, 3);
+      if (join) {
+        assert.ok(incoming.held.buffer.equals(bytes));
+        assert.equal(incoming.held.parts.length, 1);
+      }
+      const stored = await store.persist(incoming);
+      assert.ok((await readFile(stored.path)).equals(bytes));
+      assert.equal(store.memory.inUse, 0);
+    }
   });
 
   test('20 concurrent identical uploads leave exactly one file and no temp files', async () => {

@@ -5,14 +5,20 @@
  * or a page never reads half a file. An identical upload lands on the same name and is not written
  * again.
  *
- * Uploads up to `memoryBytes` are held in memory while they arrive: one write instead of one per
- * chunk, and the header is read from memory. Larger ones are spilled to a temporary file as they
- * stream in, so memory per request stays bounded whatever MAX_UPLOAD_BYTES is; and when the shared
- * budget of all requests is spent, uploads spill too, so memory stays bounded whatever the clients do.
+ * Uploads up to `memoryBytes` are held in memory while they arrive, as the chunks they arrived in:
+ * the header is read from memory, and they are written with one vectored write, joined into one
+ * buffer only when a job carries them. Larger ones are spilled to a temporary file as they stream
+ * in, so memory per request stays bounded whatever MAX_UPLOAD_BYTES is; and when the shared budget of
+ * all requests is spent, uploads spill too, so memory stays bounded whatever the clients do.
+ *
+ * A held upload is written in four trips to libuv's thread pool (open, one vectored write of every
+ * chunk, close, rename), not one trip per 512 KiB as writeFile takes: each trip is a thread wake-up,
+ * 0.3–0.5 ms on a 2-core VM at light load. The writes stay off the event loop: writing costs the
+ * kernel about 1.8 ms per MiB here, which under overload would delay every other request.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -39,8 +45,8 @@ export interface StoredUpload extends UploadIdentity {
 
 /** An upload received and checked, not yet in place under its name (see UploadStore.persist). */
 export interface IncomingUpload extends UploadIdentity {
-  /** The bytes, in one buffer, when they were held in memory (up to 4 MiB while the budget lasts). */
-  data?: Buffer;
+  /** The bytes, when they were held in memory (up to 4 MiB while the budget lasts). */
+  held?: HeldBytes;
   /** Otherwise the temporary file they were spilled to. */
   spilled?: string;
   /** Memory budget to give back once it is stored. */
@@ -57,6 +63,30 @@ export interface UploadLimits {
 }
 
 const DEFAULT_MEMORY_BYTES = 4 * 1024 * 1024;
+
+/** An upload's bytes in memory, in the chunks they arrived in: joined only when one buffer is wanted. */
+export class HeldBytes {
+  private chunks: readonly Buffer[];
+  private joined?: Buffer;
+
+  constructor(chunks: readonly Buffer[], readonly length: number) {
+    this.chunks = chunks;
+  }
+
+  /** One buffer (a job carrying the image), joined on first use; the chunks are let go then. */
+  get buffer(): Buffer {
+    if (!this.joined) {
+      this.joined = Buffer.concat(this.chunks, this.length);
+      this.chunks = [this.joined];
+    }
+    return this.joined;
+  }
+
+  /** The bytes as they are held, for a vectored write. */
+  get parts(): readonly Buffer[] {
+    return this.chunks;
+  }
+}
 
 /** Enough bytes for any real header: JPEG metadata (EXIF, ICC) may come before the frame size. */
 const HEADER_BYTES = 256 * 1024;
@@ -115,9 +145,8 @@ export class UploadStore {
         throw new AppError('FILE_TOO_LARGE', `the limit is ${formatMegabytes(this.limits.maxBytes)}`);
       }
       const image = await this.check(received);
-      // One buffer: what the job and the file write take, and the arrival chunks can go at once.
-      const data = received.chunks ? Buffer.concat(received.chunks, received.bytes) : undefined;
-      return { name: `${received.md5}.${ext}`, md5: received.md5, bytes: received.bytes, image, data, spilled: received.spilled, heldBytes: held.bytes };
+      const inMemory = received.chunks ? new HeldBytes(received.chunks, received.bytes) : undefined;
+      return { name: `${received.md5}.${ext}`, md5: received.md5, bytes: received.bytes, image, held: inMemory, spilled: received.spilled, heldBytes: held.bytes };
     } catch (err) {
       this.memory.release(held.bytes);
       await rm(tmp, { force: true });
@@ -138,8 +167,9 @@ export class UploadStore {
     const tmp = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
     try {
       if (upload.spilled) await rename(upload.spilled, path);
-      else if (!(await isFile(path))) {
-        await writeFile(tmp, upload.data!, { flag: 'wx' });
+      // existsSync: a stat of a cached directory entry costs less than a trip to the thread pool.
+      else if (!existsSync(path)) {
+        await writeAll(tmp, upload.held!.parts);
         await rename(tmp, path);
       }
       return { name: upload.name, md5: upload.md5, path, bytes: upload.bytes, image: upload.image };
@@ -223,12 +253,24 @@ function firstBytes(chunks: Buffer[], n: number): Buffer {
   return Buffer.concat(parts, got);
 }
 
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then(
-    (s) => s.isFile(),
-    () => false,
-  );
+/** Creates `path` (it must not exist) holding `parts`, in as few write calls as the system allows. */
+async function writeAll(path: string, parts: readonly Buffer[]): Promise<void> {
+  const file = await open(path, 'wx');
+  try {
+    let rest = parts.filter((p) => p.length > 0);
+    while (rest.length > 0) {
+      let { bytesWritten } = await file.writev(rest.slice(0, IOV_MAX));
+      // A short write (a full disk fails instead): go on from the first byte not written.
+      while (rest.length > 0 && bytesWritten >= rest[0]!.length) bytesWritten -= rest.shift()!.length;
+      if (bytesWritten > 0) rest[0] = rest[0]!.subarray(bytesWritten);
+    }
+  } finally {
+    await file.close();
+  }
 }
+
+/** Buffers per writev call (Linux's IOV_MAX). */
+const IOV_MAX = 1024;
 
 async function readHead(path: string, n: number): Promise<Buffer> {
   const fh = await open(path, 'r');
