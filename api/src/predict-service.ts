@@ -29,6 +29,8 @@ export interface PredictOptions {
   requestId?: string;
   /** The request's span: the job's span is its child, and the worker's spans join the job's. */
   span?: Span | null;
+  /** The request's admission (see `admit`): given back when its job is queued. */
+  admission?: Admission;
 }
 
 export interface PredictOutcome {
@@ -52,6 +54,37 @@ export interface PredictServiceConfig {
   restartingModels?: () => ReadonlySet<string>;
 }
 
+/**
+ * A request let in before its upload is read: it counts against its model's queue bound until its
+ * job is queued or the request ends, so a burst of arrivals cannot all be let in at once.
+ */
+export class Admission {
+  /** For requests that name no model while none is served (predict then answers NOT_READY). */
+  static readonly NONE = new Admission(new Map(), undefined);
+  private released = false;
+
+  constructor(
+    private readonly counts: Map<string, number>,
+    readonly model: string | undefined,
+  ) {
+    if (model) counts.set(model, (counts.get(model) ?? 0) + 1);
+    else this.released = true;
+  }
+
+  /** Admissions of the same model not yet released, this one aside. */
+  others(): number {
+    return this.model ? (this.counts.get(this.model) ?? 1) - 1 : 0;
+  }
+
+  release(): void {
+    if (this.released || !this.model) return;
+    this.released = true;
+    const left = (this.counts.get(this.model) ?? 1) - 1;
+    if (left > 0) this.counts.set(this.model, left);
+    else this.counts.delete(this.model);
+  }
+}
+
 /** Workers come and go; a view this old is still trusted (a dead worker stops counting within ~2 s anyway). */
 const VIEW_CACHE_MS = 250;
 /** When a named model is missing from the cache, a view this fresh is trusted. */
@@ -63,6 +96,8 @@ const expired = () => new AppError('DEADLINE_EXCEEDED', 'no answer within the de
 
 export class PredictService {
   private view?: { at: number; view: Promise<WorkerView> };
+  /** Per served model, admitted requests whose job is not queued yet (see `admit`). */
+  private readonly incoming = new Map<string, number>();
 
   constructor(
     private readonly producer: JobProducer,
@@ -115,14 +150,24 @@ export class PredictService {
    * Refuses at once (503) when the queue of the model the request will most likely use is full, so
    * the api does not read, hash and store uploads it cannot serve. A named model no worker holds is
    * refused here too (404): only served names ever reach the queue's admission state, so client
-   * input cannot grow it.
+   * input cannot grow it. The admission counts as a queued job until `predict` queues the job (or
+   * the caller releases it: always release it, once the request is over).
    */
-  async rejectIfFull(modelHint: string | undefined, deadline = this.deadlineFor(Date.now())): Promise<void> {
+  async admit(modelHint: string | undefined, deadline = this.deadlineFor(Date.now())): Promise<Admission> {
     if (modelHint) await this.requireServed(modelHint, deadline);
     const model = modelHint ?? (await this.defaultModel(deadline));
-    if (model && !(await this.producer.admits(model, deadline))) {
-      throw new AppError('QUEUE_FULL', `the queue for model ${model} is full`, { retryAfterS: 1 });
+    if (!model) return Admission.NONE;
+    // Counted before the check, so requests arriving together see each other: under overload, only as
+    // many uploads are read as the queue has room for, and the rest are refused before being read.
+    const admission = new Admission(this.incoming, model);
+    try {
+      if (await this.producer.admits(model, deadline, admission.others())) return admission;
+    } catch (err) {
+      admission.release();
+      throw err;
     }
+    admission.release();
+    throw new AppError('QUEUE_FULL', `the queue for model ${model} is full`, { retryAfterS: 1 });
   }
 
   private async requireServed(model: string, deadline: number): Promise<void> {
@@ -152,10 +197,13 @@ export class PredictService {
       attributes: { 'job.id': opts.jobId, model },
     });
     try {
+      const imageData = await this.imageData(upload, persisted);
+      // From here the job counts in the queue itself.
+      opts.admission?.release();
       const result = await this.producer.submit({
         id: opts.jobId,
         image: upload.name,
-        imageData: await this.imageData(upload, persisted),
+        imageData,
         model,
         deadline,
         enqueuedAt: Date.now(),

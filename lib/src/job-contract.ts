@@ -97,10 +97,11 @@ export interface JobProducer {
   workerView(deadline: number): Promise<WorkerView>;
   /**
    * False when the model's queue is full: the api then answers 503 before reading the upload, so
-   * overload costs it almost nothing. A true that turns stale is harmless (submit enforces the bound).
-   * Rejects like workerView when the queue cannot say.
+   * overload costs it almost nothing. `incoming` jobs are on their way (uploads this api is reading
+   * for the model) and count as queued already. A true that turns stale is harmless (submit enforces
+   * the bound). Rejects like workerView when the queue cannot say.
    */
-  admits(model: string, deadline: number): Promise<boolean>;
+  admits(model: string, deadline: number, incoming?: number): Promise<boolean>;
   /** True when the queue's backing store answers before `deadline`. */
   ping(deadline: number): Promise<boolean>;
   /**

@@ -23,18 +23,21 @@ export async function resultFor(deps: ApiDeps, image: string, model: string, req
   if (remembered) return remembered;
   const upload = STORED_NAME.test(image) ? await deps.uploads.find(image) : undefined;
   if (!upload) throw new AppError('NOT_FOUND', 'no such image: it was never uploaded here, or it has been cleaned up');
-  await deps.predictor.rejectIfFull(model);
+  const admission = await deps.predictor.admit(model);
   const jobId = randomUUID();
   request.jobId = jobId;
   // Already in place: the job names the stored file (or carries its bytes with IMAGE_TRANSPORT=bytes).
-  const { result, totalMs } = await deps.predictor.predict(upload, Promise.resolve(upload), {
-    model,
-    topK: RESULT_CLASSES,
-    receivedAt: Date.now(),
-    jobId,
-    requestId: request.id,
-    span: request.span,
-  });
+  const { result, totalMs } = await deps.predictor
+    .predict(upload, Promise.resolve(upload), {
+      model,
+      topK: RESULT_CLASSES,
+      receivedAt: Date.now(),
+      jobId,
+      requestId: request.id,
+      span: request.span,
+      admission,
+    })
+    .finally(() => admission.release());
   const shown = shownResult(upload.name, result, totalMs);
   deps.results.remember(shown);
   return shown;

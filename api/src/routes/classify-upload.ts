@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../app.ts';
 import { readingBody } from '../http/body-guard.ts';
-import type { PredictOutcome } from '../predict-service.ts';
+import type { Admission, PredictOutcome } from '../predict-service.ts';
 import { receiveUpload } from '../upload/receive-upload.ts';
 import type { StoredUpload } from '../upload/upload-store.ts';
 import { predictParams } from './request-params.ts';
@@ -28,7 +28,16 @@ export interface ClassifyOptions {
 export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opts: ClassifyOptions = {}): Promise<ClassifiedUpload> {
   const receivedAt = Date.now();
   const query = opts.query ?? {};
-  await deps.predictor.rejectIfFull(query.model || undefined);
+  const admission = await deps.predictor.admit(query.model || undefined);
+  try {
+    return await classifyAdmitted(request, deps, opts, receivedAt, admission);
+  } finally {
+    admission.release();
+  }
+}
+
+async function classifyAdmitted(request: FastifyRequest, deps: ApiDeps, opts: ClassifyOptions, receivedAt: number, admission: Admission): Promise<ClassifiedUpload> {
+  const query = opts.query ?? {};
   const uploadSpan = deps.tracing.startSpan('receive upload', { parent: request.span ?? undefined });
   const { upload, fields } = await readingBody(request, () => receiveUpload(request, deps.uploads)).finally(() => uploadSpan.end());
   const received = Date.now();
@@ -56,6 +65,7 @@ export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opt
     jobId,
     requestId: request.id,
     span: request.span,
+    admission,
   });
   const [stored, outcome] = await Promise.all([persisted, predicted]);
   request.log.debug({ jobId, model: outcome.result.model, worker: outcome.result.worker, totalMs: outcome.totalMs }, 'prediction answered');

@@ -73,8 +73,8 @@ export class MemoryQueue implements JobProducer, JobConsumer {
     return result;
   }
 
-  async admits(model: string): Promise<boolean> {
-    return (this.held.get(model) ?? 0) < this.opts.maxWaiting;
+  async admits(model: string, _deadline?: number, incoming = 0): Promise<boolean> {
+    return (this.held.get(model) ?? 0) + incoming < this.opts.maxWaiting;
   }
 
   private release(model: string): void {

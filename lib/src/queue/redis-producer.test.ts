@@ -39,6 +39,8 @@ it('a full queue refuses the next job at once, and admits() says so before any u
   assert.ok(await redisAnswers(REDIS_URL, 1000), `Redis must answer at ${REDIS_URL}`);
   assert.ok(await producer.whenReady(5000));
   assert.equal(await producer.admits('m', soon()), true);
+  // Uploads being read for the model count as queued: with the queue's one place taken by them, no.
+  assert.equal(await producer.admits('m', soon(), 1), false);
   // No worker: the first job stays queued until its deadline.
   const first = producer.submit(job(1500)).catch((err: unknown) => err);
   await new Promise((r) => setTimeout(r, 50));

@@ -212,17 +212,18 @@ export class RedisProducer implements JobProducer {
    * A recent length settles it without a round trip (full, or less than half full); near the bound, or
    * when nothing recent is known, one XLEN decides, which costs far less than reading an upload.
    */
-  async admits(model: string, deadline: number): Promise<boolean> {
+  async admits(model: string, deadline: number, incoming = 0): Promise<boolean> {
     if (!this.ready) throw unreachable();
-    if (this.held.countFor(model) >= this.opts.maxQueued) return false;
+    const { maxQueued } = this.opts;
+    if (this.held.countFor(model) + incoming >= maxQueued) return false;
     const seen = this.lastLength.get(model);
     if (seen && Date.now() - seen.at < LENGTH_FRESH_MS) {
-      if (seen.length >= this.opts.maxQueued) return false;
-      if (seen.length < this.opts.maxQueued / 2) return true;
+      if (seen.length + incoming >= maxQueued) return false;
+      if (seen.length + incoming < maxQueued / 2) return true;
     }
     const length = await this.guarded(deadline, () => this.cmd.xlen(jobsKey(this.opts.prefix, model)));
     this.rememberLength(model, length);
-    return length < this.opts.maxQueued;
+    return length + incoming < maxQueued;
   }
 
   async workerView(deadline: number): Promise<WorkerView> {
