@@ -11,14 +11,15 @@
  * in, so memory per request stays bounded whatever MAX_UPLOAD_BYTES is; and when the shared budget of
  * all requests is spent, uploads spill too, so memory stays bounded whatever the clients do.
  *
- * A held upload is written in four trips to libuv's thread pool (open, one vectored write of every
- * chunk, close, rename), not one trip per 512 KiB as writeFile takes: each trip is a thread wake-up,
- * 0.3–0.5 ms on a 2-core VM at light load. The writes stay off the event loop: writing costs the
- * kernel about 1.8 ms per MiB here, which under overload would delay every other request.
+ * A held upload is written in four trips to libuv's thread pool (the existence check beside the
+ * temporary file's open, one vectored write of every chunk, close, rename), not one trip per 512 KiB
+ * as writeFile takes: each trip is a thread wake-up, 0.3–0.5 ms on a 2-core VM at light load. The
+ * writes stay off the event loop: writing costs the kernel about 1.8 ms per MiB here, which under
+ * overload would delay every other request.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -167,10 +168,17 @@ export class UploadStore {
     const tmp = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
     try {
       if (upload.spilled) await rename(upload.spilled, path);
-      // existsSync: a stat of a cached directory entry costs less than a trip to the thread pool.
-      else if (!existsSync(path)) {
-        await writeAll(tmp, upload.held!.parts);
-        await rename(tmp, path);
+      else {
+        // The check and the temporary file's creation in one trip (both on the thread pool: on a
+        // shared network folder either may wait, and the event loop must not).
+        const [exists, file] = await Promise.all([isFile(path), open(tmp, 'wx')]);
+        if (exists) {
+          await file.close();
+          await rm(tmp, { force: true });
+        } else {
+          await writeAll(file, upload.held!.parts);
+          await rename(tmp, path);
+        }
       }
       return { name: upload.name, md5: upload.md5, path, bytes: upload.bytes, image: upload.image };
     } catch (err) {
@@ -253,9 +261,8 @@ function firstBytes(chunks: Buffer[], n: number): Buffer {
   return Buffer.concat(parts, got);
 }
 
-/** Creates `path` (it must not exist) holding `parts`, in as few write calls as the system allows. */
-async function writeAll(path: string, parts: readonly Buffer[]): Promise<void> {
-  const file = await open(path, 'wx');
+/** Writes `parts` to a new file and closes it, in as few write calls as the system allows. */
+async function writeAll(file: FileHandle, parts: readonly Buffer[]): Promise<void> {
   try {
     let rest = parts.filter((p) => p.length > 0);
     while (rest.length > 0) {
@@ -267,6 +274,13 @@ async function writeAll(path: string, parts: readonly Buffer[]): Promise<void> {
   } finally {
     await file.close();
   }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isFile(),
+    () => false,
+  );
 }
 
 /** Buffers per writev call (Linux's IOV_MAX). */
