@@ -19,7 +19,7 @@ import { childrenOf } from './proc-stats.ts';
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const START_ENTRY = join(ROOT, 'dist/start.js');
 /** node's arguments (flags and entry) of a package.json script of the form `node <flags> <entry>`. */
-function scriptArgs(name: string): string[] {
+export function scriptArgs(name: string): string[] {
   const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts[name];
   if (!script?.startsWith('node ')) throw new Error(`package.json script "${name}" is not a plain node command`);
   return script.split(/\s+/).slice(1);

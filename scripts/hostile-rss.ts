@@ -1,6 +1,6 @@
 /**
  * Measurement, not a test: issue 8's table at full size against a real api + worker on Redis with the
- * default settings, printing the api's peak RSS (sampled from /proc every 50 ms) and how each case was
+ * default settings and node's flags of the npm scripts, printing the api's peak RSS (sampled from /proc every 50 ms) and how each case was
  * answered. Needs Redis on 127.0.0.1:6379. Takes about a minute (the stalled uploads wait out the
  * default 15 s idle timeout).
  *   node --conditions=source --import tsx scripts/hostile-rss.ts [VARIABLE=value …]   (settings passed to both processes)
@@ -11,6 +11,7 @@ import { fixtureModels, tempDir } from '../tests/helpers/fixtures.ts';
 import { waitFor200 } from '../tests/helpers/http.ts';
 import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, startService } from '../tests/helpers/processes.ts';
 import { multipartBody, rawRequest } from '../tests/helpers/raw-http.ts';
+import { scriptArgs } from '../bench/system.ts';
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
@@ -26,8 +27,10 @@ const env = {
   LOG_LEVEL: 'info',
   ...Object.fromEntries(process.argv.slice(2).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)])),
 };
-const api = startService(ENTRY.api, env);
-const worker = startService(ENTRY.worker, env);
+// node's flags as `npm run start:api` and `start:model` (and the images) give them: the heap limits shape the peak.
+const flagsOf = (script: string) => scriptArgs(script).slice(0, -1);
+const api = startService(ENTRY.api, env, flagsOf('start:api'));
+const worker = startService(ENTRY.worker, env, flagsOf('start:model'));
 await waitFor200(`${base}/readyz`, 30_000, () => api.logs());
 
 const rss = async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${api.proc.pid}/status`, 'utf8'))![1]) / 1024;

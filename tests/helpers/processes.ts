@@ -35,8 +35,9 @@ export function explicitEnv(env: Record<string, string>): Record<string, string>
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', LOG_LEVEL: 'info', WORKER_METRICS_PORT: '0', ...env };
 }
 
-export function startService(entry: string, env: Record<string, string>): Service {
-  const proc = spawn(process.execPath, [entry], {
+/** `nodeFlags`: node's own flags before the entry (measuring scripts pass those of the npm scripts). */
+export function startService(entry: string, env: Record<string, string>, nodeFlags: readonly string[] = []): Service {
+  const proc = spawn(process.execPath, [...nodeFlags, entry], {
     cwd: ROOT,
     // No drain period by default: tests that stop a service do not wait for load balancers.
     env: explicitEnv({ SHUTDOWN_DRAIN_MS: '0', ...env }),
