@@ -10,6 +10,7 @@
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { numberFlag, UsageError } from '@icls/lib/usage-error';
+import { distribution, fmt } from '../bench/stats.ts';
 
 const TIMEOUT_MS = 10_000;
 
@@ -34,7 +35,6 @@ function probe(url: URL): Promise<Omit<Probe, 'at'>> {
   });
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -58,10 +58,9 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, everyMs));
   }
   const probes = await Promise.all(running);
-  const ms = probes.map((p) => p.ms).sort((a, b) => a - b);
-  const f = (v: number) => v.toFixed(1);
-  console.log(`${probes.length} probes, ${probes.filter((p) => p.error).length} failed: p50 ${f(pct(ms, 0.5))} ms, p90 ${f(pct(ms, 0.9))}, p99 ${f(pct(ms, 0.99))}, max ${f(ms.at(-1)!)}`);
-  for (const p of [...probes].sort((a, b) => b.ms - a.ms).slice(0, 5)) console.log(`  at ${p.at} ms: ${f(p.ms)} ms${p.error ? ` (${p.error})` : ''}`);
+  const d = distribution(probes.map((p) => p.ms));
+  console.log(`${d.count} probes, ${probes.filter((p) => p.error).length} failed: p50 ${fmt(d.p50)} ms, p90 ${fmt(d.p90)}, p99 ${fmt(d.p99)}, max ${fmt(d.max)}`);
+  for (const p of [...probes].sort((a, b) => b.ms - a.ms).slice(0, 5)) console.log(`  at ${p.at} ms: ${fmt(p.ms)} ms${p.error ? ` (${p.error})` : ''}`);
 }
 
 main().catch((err: unknown) => {
