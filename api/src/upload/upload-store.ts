@@ -115,6 +115,11 @@ export class UploadStore {
     return join(this.dir, name);
   }
 
+  /** A fresh temporary name in the folder (a spilled upload, or one being put in place). */
+  private tempPath(): string {
+    return join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
+  }
+
   /** A stored upload by its name (`<md5>.<ext>`), checked again; undefined when there is none. */
   async find(name: string): Promise<StoredUpload | undefined> {
     const path = join(this.dir, name);
@@ -138,7 +143,7 @@ export class UploadStore {
   async receive(source: Readable, ext: AllowedExtension, isTruncated: () => boolean): Promise<IncomingUpload> {
     this.ready ??= mkdir(this.dir, { recursive: true });
     await this.ready;
-    const tmp = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
+    const tmp = this.tempPath();
     const held = { bytes: 0 };
     try {
       const received = await this.read(source, tmp, held);
@@ -165,7 +170,7 @@ export class UploadStore {
   /** Puts a received upload in place under its name (unless an identical one is there already). */
   async persist(upload: IncomingUpload): Promise<StoredUpload> {
     const path = join(this.dir, upload.name);
-    const tmp = join(this.dir, `.upload-${randomBytes(8).toString('hex')}`);
+    const tmp = this.tempPath();
     try {
       if (upload.spilled) await rename(upload.spilled, path);
       else {
