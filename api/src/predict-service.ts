@@ -73,15 +73,16 @@ export class Admission {
 
   /** Admissions of the same model not yet released, this one aside. */
   others(): number {
-    return this.model ? (this.counts.get(this.model) ?? 1) - 1 : 0;
+    return this.model ? this.counts.get(this.model)! - 1 : 0;
   }
 
   release(): void {
-    if (this.released || !this.model) return;
+    if (this.released) return;
     this.released = true;
-    const left = (this.counts.get(this.model) ?? 1) - 1;
-    if (left > 0) this.counts.set(this.model, left);
-    else this.counts.delete(this.model);
+    const model = this.model!;
+    const left = this.counts.get(model)! - 1;
+    if (left > 0) this.counts.set(model, left);
+    else this.counts.delete(model);
   }
 }
 

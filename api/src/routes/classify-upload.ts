@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../app.ts';
 import { readingBody } from '../http/body-guard.ts';
-import type { Admission, PredictOutcome } from '../predict-service.ts';
+import type { PredictOutcome } from '../predict-service.ts';
 import { receiveUpload } from '../upload/receive-upload.ts';
 import type { StoredUpload } from '../upload/upload-store.ts';
 import { predictParams } from './request-params.ts';
@@ -29,47 +29,43 @@ export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opt
   const receivedAt = Date.now();
   const query = opts.query ?? {};
   const admission = await deps.predictor.admit(query.model || undefined);
+  // Given back when the job is queued (predict), or here when the request ends before that.
   try {
-    return await classifyAdmitted(request, deps, opts, receivedAt, admission);
+    const uploadSpan = deps.tracing.startSpan('receive upload', { parent: request.span ?? undefined });
+    const { upload, fields } = await readingBody(request, () => receiveUpload(request, deps.uploads)).finally(() => uploadSpan.end());
+    const received = Date.now();
+    const uploadMs = received - receivedAt;
+    deps.metrics.uploadSize.observe(upload.bytes);
+    let params: ReturnType<typeof predictParams>;
+    try {
+      params = predictParams(query, fields);
+    } catch (err) {
+      await deps.uploads.discard(upload);
+      throw err;
+    }
+    const topK = opts.topK ?? params.topK;
+    const jobId = randomUUID();
+    request.jobId = jobId;
+    // The file is written while the model works (the job carries the bytes, or waits for the file).
+    const persisted = deps.uploads.persist(upload);
+    // The prediction's deadline starts now that the upload is in: receiving it has its own limit
+    // (REQUEST_RECEIVE_TIMEOUT_MS), so a photo on a slow uplink is not refused with a 504.
+    const predicted = deps.predictor.predict(upload, persisted, {
+      model: params.model,
+      topK,
+      receivedAt,
+      deadlineFrom: received,
+      jobId,
+      requestId: request.id,
+      span: request.span,
+      admission,
+    });
+    const [stored, outcome] = await Promise.all([persisted, predicted]);
+    request.log.debug({ jobId, model: outcome.result.model, worker: outcome.result.worker, totalMs: outcome.totalMs }, 'prediction answered');
+    return { upload: stored, uploadMs, ...outcome };
   } finally {
     admission.release();
   }
-}
-
-async function classifyAdmitted(request: FastifyRequest, deps: ApiDeps, opts: ClassifyOptions, receivedAt: number, admission: Admission): Promise<ClassifiedUpload> {
-  const query = opts.query ?? {};
-  const uploadSpan = deps.tracing.startSpan('receive upload', { parent: request.span ?? undefined });
-  const { upload, fields } = await readingBody(request, () => receiveUpload(request, deps.uploads)).finally(() => uploadSpan.end());
-  const received = Date.now();
-  const uploadMs = received - receivedAt;
-  deps.metrics.uploadSize.observe(upload.bytes);
-  let params: ReturnType<typeof predictParams>;
-  try {
-    params = predictParams(query, fields);
-  } catch (err) {
-    await deps.uploads.discard(upload);
-    throw err;
-  }
-  const topK = opts.topK ?? params.topK;
-  const jobId = randomUUID();
-  request.jobId = jobId;
-  // The file is written while the model works (the job carries the bytes, or waits for the file).
-  const persisted = deps.uploads.persist(upload);
-  // The prediction's deadline starts now that the upload is in: receiving it has its own limit
-  // (REQUEST_RECEIVE_TIMEOUT_MS), so a photo on a slow uplink is not refused with a 504.
-  const predicted = deps.predictor.predict(upload, persisted, {
-    model: params.model,
-    topK,
-    receivedAt,
-    deadlineFrom: received,
-    jobId,
-    requestId: request.id,
-    span: request.span,
-    admission,
-  });
-  const [stored, outcome] = await Promise.all([persisted, predicted]);
-  request.log.debug({ jobId, model: outcome.result.model, worker: outcome.result.worker, totalMs: outcome.totalMs }, 'prediction answered');
-  return { upload: stored, uploadMs, ...outcome };
 }
 
 /** Scores as the original printed them: 4 decimals. */
