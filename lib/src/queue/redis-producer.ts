@@ -63,9 +63,12 @@ export class RedisProducer implements JobProducer {
   /** Redis's run_id: a new one after a reconnect means Redis restarted and may have lost every job. */
   private runId?: string;
   private closed = false;
+  /** The result cache's keys under this prefix (entries are `<entryPrefix><cacheKey>`). */
+  private readonly cacheKeys: ReturnType<typeof cacheKeys> & { entryPrefix: string };
 
   constructor(private readonly opts: RedisProducerOptions) {
     this.channel = repliesChannel(opts.prefix, randomUUID());
+    this.cacheKeys = { ...cacheKeys(opts.prefix), entryPrefix: cacheEntryPrefix(opts.prefix) };
     this.held = new HeldJobs(opts.maxQueued);
     this.cmd = withScripts(connectRedis(opts.redisUrl, 'api-commands', opts.log, { commandTimeoutMs: COMMAND_TIMEOUT_MS }));
     this.cmd.on('ready', () => void this.afterReconnect());
@@ -125,10 +128,9 @@ export class RedisProducer implements JobProducer {
   private cache(cacheKey: string, result: JobResult): void {
     const bounds = this.opts.cache;
     if (!bounds || !isReady(this.cmd)) return;
-    const { prefix } = this.opts;
-    const k = cacheKeys(prefix);
+    const k = this.cacheKeys;
     this.cmd
-      .cachePut(cacheEntryPrefix(prefix) + cacheKey, k.index, k.sizes, k.bytes, cacheKey, JSON.stringify(result), bounds.ttlS, bounds.maxEntries, bounds.maxBytes, cacheEntryPrefix(prefix))
+      .cachePut(k.entryPrefix + cacheKey, k.index, k.sizes, k.bytes, cacheKey, JSON.stringify(result), bounds.ttlS, bounds.maxEntries, bounds.maxBytes, k.entryPrefix)
       .catch((err: unknown) => this.opts.log.warn({ err: (err as Error).message }, 'could not store an answer in the result cache'));
   }
 
@@ -183,7 +185,7 @@ export class RedisProducer implements JobProducer {
       // No consumer group is made here: workers create it reading from the stream's start, so jobs
       // added before any worker ran are still delivered.
       const { prefix, maxQueued } = this.opts;
-      const cacheEntry = job.cacheKey && this.opts.cache ? [cacheEntryPrefix(prefix) + job.cacheKey] : [];
+      const cacheEntry = job.cacheKey && this.opts.cache ? [this.cacheKeys.entryPrefix + job.cacheKey] : [];
       const before = await this.cmd.boundedAdd(cacheEntry.length ? 2 : 1, jobsKey(prefix, job.model), ...cacheEntry, maxQueued, ...jobFields(job, this.channel));
       if (typeof before === 'string') {
         this.waiters.resolve(job.id, fromCache(before, job.id));
