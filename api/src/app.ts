@@ -15,6 +15,7 @@ import { noTracing, type Tracing } from '@icls/lib/tracing/tracing';
 import { refuseWhileClosing } from './closing-gate.ts';
 import { FeedbackStore } from './feedback/feedback-store.ts';
 import { ReportStore } from './feedback/report-store.ts';
+import { deferExpectContinue } from './http/expect-continue.ts';
 import { registerBodyGuard } from './http/body-guard.ts';
 import { clientErrorHandler } from './http/client-errors.ts';
 import { errorHandler } from './http/error-reply.ts';
@@ -157,6 +158,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   await registerSecurityHeaders(app);
   await registerRateLimit(app, config.RATE_LIMIT_PER_MINUTE);
   registerBodyGuard(app, { uploadBytes: config.MAX_UPLOAD_BYTES, otherBytes: OTHER_BODY_BYTES, idleMs: config.BODY_IDLE_TIMEOUT_MS });
+  deferExpectContinue(app);
   await app.register(swagger, {
     openapi: {
       info: { title: 'Image classifier API', version: '1', description: 'Upload an image, get the model\'s classes. `/predict` keeps the original Flask ML API contract.' },

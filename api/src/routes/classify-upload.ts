@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../app.ts';
 import { readingBody } from '../http/body-guard.ts';
+import { continueBody } from '../http/expect-continue.ts';
 import type { PredictOutcome } from '../predict-service.ts';
 import { receiveUpload } from '../upload/receive-upload.ts';
 import type { StoredUpload } from '../upload/upload-store.ts';
@@ -31,6 +32,8 @@ export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opt
   const admission = await deps.predictor.admit(query.model || undefined);
   // Given back when the job is queued (predict), or here when the request ends before that.
   try {
+    // Admitted: a client waiting to be told (Expect: 100-continue) now sends the upload.
+    continueBody(request);
     const uploadSpan = deps.tracing.startSpan('receive upload', { parent: request.span ?? undefined });
     const { upload, fields } = await readingBody(request, () => receiveUpload(request, deps.uploads)).finally(() => uploadSpan.end());
     const received = Date.now();
