@@ -3,9 +3,9 @@
  * inference. Target: ≤ 2 ms. Also the HTTP floor (GET /healthz round trips), below which no request
  * can go whatever the service does.
  *
- * Caveat shown in the output: totalMs and queueMs are measured with Date.now() across processes
- * (whole milliseconds), preprocess/inference with performance.now(); the client-side numbers use
- * performance.now() throughout.
+ * Caveat shown in the output: queueMs spans two processes' wall clocks (whole milliseconds), so the
+ * per-request overhead (total − queue − model) is as coarse; totalMs is the api's monotonic clock (0.01
+ * ms), preprocess/inference the worker's, and the client-side numbers use performance.now() throughout.
  */
 import type { DistinctUploads } from './distinct-upload.ts';
 import type { HttpClient } from './http-client.ts';
@@ -135,7 +135,7 @@ export function renderOverhead(r: OverheadResult, targetMs = 2): string {
     `    of which queue (api enqueue → worker start) p50 ${f(r.queueP50)} ms`,
     `    and overhead (upload, store, result return) p50 ${f(r.overheadP50)} ms`,
     `  client-visible, median(latency − pre − inf):  ${f(r.clientVisibleServingP50)} ms`,
-    '  (server total/queue are whole milliseconds from Date.now(); client numbers use performance.now())',
+    '  (queue is whole milliseconds, two processes\' wall clocks; server total is to 0.01 ms, client numbers performance.now())',
     ...(r.cpuPerRequestMs
       ? [
           `CPU per request (core-ms): api ${f(r.cpuPerRequestMs.api ?? NaN)}, workers ${f(r.cpuPerRequestMs.workers ?? NaN)}, ` +

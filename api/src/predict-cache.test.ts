@@ -43,6 +43,18 @@ describe('result cache through the api', () => {
     assert.equal(second.json().timings.inferenceMs, 0);
   });
 
+  it('the api times a request on its monotonic clock to 0.01 ms, not in whole milliseconds', async () => {
+    const timings: { uploadMs: number; totalMs: number; overheadMs: number }[] = [];
+    for (let i = 0; i < 5; i++) timings.push((await upload('/v1/predict?top_k=2', 'chelsea.png')).json().timings);
+    // Cached answers take a few ms: whole milliseconds five times in a row would be a 1-in-10^10 chance.
+    assert.ok(timings.some((t) => !Number.isInteger(t.totalMs)), JSON.stringify(timings));
+    for (const t of timings) {
+      assert.equal(t.totalMs, Math.round(t.totalMs * 100) / 100);
+      assert.ok(t.uploadMs <= t.totalMs);
+      assert.equal(t.overheadMs, t.totalMs, 'a cached answer ran no queue and no model');
+    }
+  });
+
   it('another top_k, or another file, is computed', async () => {
     const runs = ran.length;
     assert.equal((await upload('/v1/predict?top_k=3', 'chelsea.png')).json().cached, false);

@@ -17,8 +17,13 @@ export type UploadToPredict = Pick<IncomingUpload, 'name' | 'md5' | 'bytes' | 'h
 export interface PredictOptions {
   model?: string;
   topK: number;
-  /** Epoch ms when the request arrived: totalMs counts from here. */
+  /** Epoch ms when the request arrived: the deadline counts from here (unless `deadlineFrom`). */
   receivedAt: number;
+  /**
+   * `performance.now()` when the request arrived: totalMs counts from here, on the monotonic clock and
+   * below the millisecond. Default: when `predict` was called.
+   */
+  startedAt?: number;
   /**
    * Epoch ms the deadline (REQUEST_TIMEOUT_MS) counts from: when the upload had been received, so a
    * slow uplink is not charged to the model (receiving has its own limit). Default: receivedAt.
@@ -92,6 +97,9 @@ const VIEW_CACHE_MS = 250;
 const FRESH_ENOUGH_MS = 100;
 /** Pages and health checks have no prediction deadline: they wait for the queue this long at most. */
 export const LOOKUP_TIMEOUT_MS = 1000;
+
+/** Milliseconds since `start` (a `performance.now()`), to 0.01 ms. */
+export const elapsedMs = (start: number): number => Math.round((performance.now() - start) * 100) / 100;
 
 const expired = () => new AppError('DEADLINE_EXCEEDED', 'no answer within the deadline');
 
@@ -182,6 +190,7 @@ export class PredictService {
    * not wait for the disk; one the worker reads from UPLOAD_DIR is sent once the file is there.
    */
   async predict(upload: UploadToPredict, persisted: Promise<StoredUpload>, opts: PredictOptions): Promise<PredictOutcome> {
+    const startedAt = opts.startedAt ?? performance.now();
     const deadline = this.deadlineFor(opts.deadlineFrom ?? opts.receivedAt);
     let served = await this.servedModels(deadline);
     // A worker that just started may not be in the cached list yet: look again before refusing.
@@ -213,7 +222,7 @@ export class PredictService {
         requestId: opts.requestId,
         traceparent: span.traceparent,
       });
-      return { result, totalMs: Date.now() - opts.receivedAt };
+      return { result, totalMs: elapsedMs(startedAt) };
     } catch (err) {
       span.fail((err as Error).message);
       throw err;

@@ -8,7 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ApiDeps } from '../app.ts';
 import { readingBody } from '../http/body-guard.ts';
 import { continueBody } from '../http/expect-continue.ts';
-import type { PredictOutcome } from '../predict-service.ts';
+import { elapsedMs, type PredictOutcome } from '../predict-service.ts';
 import { receiveUpload } from '../upload/receive-upload.ts';
 import type { StoredUpload } from '../upload/upload-store.ts';
 import { predictParams } from './request-params.ts';
@@ -28,6 +28,7 @@ export interface ClassifyOptions {
 
 export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opts: ClassifyOptions = {}): Promise<ClassifiedUpload> {
   const receivedAt = Date.now();
+  const startedAt = performance.now();
   const query = opts.query ?? {};
   const admission = await deps.predictor.admit(query.model || undefined);
   // Given back when the job is queued (predict), or here when the request ends before that.
@@ -37,7 +38,7 @@ export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opt
     const uploadSpan = deps.tracing.startSpan('receive upload', { parent: request.span ?? undefined });
     const { upload, fields } = await readingBody(request, () => receiveUpload(request, deps.uploads)).finally(() => uploadSpan.end());
     const received = Date.now();
-    const uploadMs = received - receivedAt;
+    const uploadMs = elapsedMs(startedAt);
     deps.metrics.uploadSize.observe(upload.bytes);
     let params: ReturnType<typeof predictParams>;
     try {
@@ -57,6 +58,7 @@ export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opt
       model: params.model,
       topK,
       receivedAt,
+      startedAt,
       deadlineFrom: received,
       jobId,
       requestId: request.id,

@@ -35,11 +35,11 @@ const V1Result = Type.Object({
   image: Type.String({ description: 'stored upload name, `<md5>.<ext>`' }),
   cached: Type.Boolean({ description: 'true when answered from the result cache: the same upload, model and top_k were classified within RESULT_CACHE_TTL_S (no model ran; model timings are 0)' }),
   timings: Type.Object({
-    uploadMs: Type.Number({ description: 'receiving and checking the upload, in the api (it is stored while the model works)' }),
-    queueMs: Type.Number(),
+    uploadMs: Type.Number({ description: 'receiving and checking the upload, in the api (it is stored while the model works), to 0.01 ms' }),
+    queueMs: Type.Number({ description: 'from the job queued by the api to a worker starting it, whole ms (two processes\' wall clocks)' }),
     preprocessMs: Type.Number(),
     inferenceMs: Type.Number(),
-    totalMs: Type.Number({ description: 'from request arrival to answer, in the api' }),
+    totalMs: Type.Number({ description: 'from request arrival to answer, in the api, to 0.01 ms' }),
     overheadMs: Type.Number({ description: 'totalMs minus queue, preprocess and inference: what the serving layer adds (upload included)' }),
   }),
   worker: Type.String(),
@@ -98,7 +98,7 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
         model: { name: result.model, version: result.modelVersion },
         image: upload.name,
         cached: result.cached === true,
-        timings: { uploadMs, ...t, totalMs, overheadMs: Math.max(0, totalMs - t.queueMs - t.preprocessMs - t.inferenceMs) },
+        timings: { uploadMs, ...t, totalMs, overheadMs: Math.max(0, Math.round((totalMs - t.queueMs - t.preprocessMs - t.inferenceMs) * 100) / 100) },
         worker: result.worker,
       };
     },
