@@ -87,19 +87,29 @@ describe('npm start', () => {
     // A short heartbeat timeout: the dead worker's beat is stale well before its successor is ready
     // (it loads the model first), the gap in which the api used to refuse with 503 NOT_READY.
     const { s, base } = await startWith({ QUEUE_MODE: 'redis', REDIS_URL, REDIS_PREFIX: ownPrefix, MODEL_WORKERS: '1', WORKER_DEAD_AFTER_MS: '300' });
+    let successor: number | undefined;
     try {
       const [worker] = childrenOf(s.proc.pid!);
       assert.ok(worker, 'a worker process');
       const first = (await (await postFile(`${base}/v1/predict`, image('chelsea.png'))).json()) as { worker: string };
       process.kill(worker, 'SIGKILL');
+      // The successor is held before it is ready (it starts Node and loads the model first, which a
+      // fast machine does in less time than the dead worker's beat takes to go stale): the gap is
+      // then there whatever the machine's speed.
+      await waitUntil(() => (successor = childrenOf(s.proc.pid!).find((p) => p !== worker)) !== undefined, 10_000, 'no successor was started');
+      process.kill(successor!, 'SIGSTOP');
       await s.waitForLog(/model worker died; restarting it at once/);
-      await new Promise((r) => setTimeout(r, 400)); // its beat (every 75 ms) is now stale
+      await new Promise((r) => setTimeout(r, 400)); // the dead one's beat (every 75 ms) is now stale
       assert.equal((await fetch(`${base}/readyz`)).status, 503, 'no live worker right now');
-      const r = await postFile(`${base}/v1/predict`, image('coffee.png'));
+      const answered = postFile(`${base}/v1/predict`, image('coffee.png'));
+      await new Promise((r) => setTimeout(r, 300));
+      process.kill(successor!, 'SIGCONT');
+      const r = await answered;
       const body = (await r.json()) as { worker: string };
       assert.equal(r.status, 200, JSON.stringify(body));
       assert.notEqual(body.worker, first.worker, 'answered by the successor');
     } finally {
+      if (successor !== undefined && alive(successor)) process.kill(successor, 'SIGCONT');
       await s.stop();
       await deleteRedisPrefix(ownPrefix);
     }

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { createLogger, type Logger } from '@icls/lib/logger';
 import { alive, explicitEnv, waitUntil } from '../../tests/helpers/processes.ts';
-import { RESTART_GRACE_MS, WorkerSupervisor } from './worker-supervisor.ts';
+import { READY_OVERLAP_MS, RESTART_GRACE_MS, WorkerSupervisor } from './worker-supervisor.ts';
 
 const FAKE = fileURLToPath(new URL('../../tests/fixtures/workers/fake-worker.mjs', import.meta.url));
 
@@ -82,6 +82,16 @@ describe('WorkerSupervisor', () => {
     assert.deepEqual([...s.supervisor.restartingModels(Date.now() + RESTART_GRACE_MS)], [], 'for RESTART_GRACE_MS at most');
     await waitUntil(() => s.lines().some((l) => /before it was ready/.test(l.msg)), 10_000, 'the successor never died');
     assert.deepEqual([...s.supervisor.restartingModels()], [], 'a successor that cannot start ends the wait');
+    await s.supervisor.stop();
+  });
+
+  it('still names them a moment after the successor is ready, until the api can see it beat', async () => {
+    const s = await supervise('first-ready-then-die-then-stay');
+    await s.untilStarts(2);
+    // The successor says "ready" as it starts; give its message time to arrive.
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual([...s.supervisor.restartingModels()], ['fake-model'], 'the api may not see the successor yet');
+    assert.deepEqual([...s.supervisor.restartingModels(Date.now() + READY_OVERLAP_MS)], [], 'only for READY_OVERLAP_MS, not the whole grace');
     await s.supervisor.stop();
   });
 

@@ -5,8 +5,9 @@
  * dies before it is backed off (0.5 s, 1 s, 2 s, … up to 30 s) so a worker that cannot start does not
  * spin. A worker restarted after a ready one died is told the dead one's id (which it sent with
  * "ready"), so it takes over that worker's jobs at once; until it is ready (RESTART_GRACE_MS at most),
- * `restartingModels()` names the models the dead one held, so the api beside it keeps accepting jobs
- * for them (they wait in the stream for the successor) instead of refusing 503 for that second.
+ * and READY_OVERLAP_MS after, `restartingModels()` names the models the dead one held, so the api
+ * beside it keeps accepting jobs for them (they wait in the stream for the successor) instead of
+ * refusing 503 for that second.
  * Workers run in their own process group, so a Ctrl-C in the terminal reaches only `npm start`,
  * which drains HTTP first and then stops them; if `npm start` itself dies, their IPC channel closes and
  * they stop too.
@@ -21,6 +22,12 @@ const FIRST_BACKOFF_MS = 500;
 const MAX_BACKOFF_MS = 30_000;
 /** How long the models of a worker that died after ready count as "restarting" without its successor being ready. */
 export const RESTART_GRACE_MS = 10_000;
+/**
+ * How long they still count once the successor is ready: the api's view of live workers is cached
+ * (250 ms) and their heartbeats come every quarter of WORKER_DEAD_AFTER_MS, so the successor may not be
+ * in it yet. Without this, a request in that moment was refused (503 NOT_READY, seen in tests).
+ */
+export const READY_OVERLAP_MS = 1000;
 
 export interface SupervisorOptions {
   count: number;
@@ -42,8 +49,8 @@ interface Slot {
   workerId?: string;
   /** The models that worker held (as it reported them with "ready"). */
   models: readonly string[];
-  /** When a ready worker of this slot died and its successor is not ready yet. */
-  restartingSince?: number;
+  /** While a ready worker of this slot died and its successor is starting: until when its models count as restarting. */
+  restartingUntil?: number;
   /** Consecutive deaths before "ready". */
   failedStarts: number;
   restartTimer?: NodeJS.Timeout;
@@ -78,7 +85,7 @@ export class WorkerSupervisor {
       if (m?.type !== 'ready') return;
       ready = true;
       slot.failedStarts = 0;
-      slot.restartingSince = undefined;
+      if (slot.restartingUntil !== undefined) slot.restartingUntil = Math.min(slot.restartingUntil, Date.now() + READY_OVERLAP_MS);
       slot.workerId = typeof m.workerId === 'string' ? m.workerId : undefined;
       slot.models = Array.isArray(m.models) ? m.models.filter((x): x is string => typeof x === 'string') : [];
     });
@@ -88,7 +95,7 @@ export class WorkerSupervisor {
       if (this.stopping) return;
       const delay = ready ? 0 : Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** slot.failedStarts++);
       // A successor that dies before it is ready ends the grace: the models are really down now.
-      slot.restartingSince = ready ? Date.now() : undefined;
+      slot.restartingUntil = ready ? Date.now() + RESTART_GRACE_MS : undefined;
       const fields = { slot: i, workerPid: child.pid, code, signal, restartInMs: delay };
       if (code === 0) this.opts.log.info(fields, 'model worker exited cleanly; restarting it');
       else if (ready) this.opts.log.error(fields, 'model worker died; restarting it at once');
@@ -97,12 +104,15 @@ export class WorkerSupervisor {
     });
   }
 
-  /** Models held by a worker that died after ready and whose successor is starting (for at most RESTART_GRACE_MS). */
+  /**
+   * Models held by a worker that died after ready and whose successor is starting (for at most
+   * RESTART_GRACE_MS), or ready for less than READY_OVERLAP_MS.
+   */
   restartingModels(now = Date.now()): ReadonlySet<string> {
     const models = new Set<string>();
     if (this.stopping) return models;
     for (const slot of this.slots) {
-      if (slot.restartingSince !== undefined && now - slot.restartingSince < RESTART_GRACE_MS) for (const m of slot.models) models.add(m);
+      if (slot.restartingUntil !== undefined && now < slot.restartingUntil) for (const m of slot.models) models.add(m);
     }
     return models;
   }
