@@ -98,8 +98,10 @@ const FRESH_ENOUGH_MS = 100;
 /** Pages and health checks have no prediction deadline: they wait for the queue this long at most. */
 export const LOOKUP_TIMEOUT_MS = 1000;
 
+/** Timings as answers give them: to 0.01 ms. */
+export const toHundredths = (ms: number): number => Math.round(ms * 100) / 100;
 /** Milliseconds since `start` (a `performance.now()`), to 0.01 ms. */
-export const elapsedMs = (start: number): number => Math.round((performance.now() - start) * 100) / 100;
+export const elapsedMs = (start: number): number => toHundredths(performance.now() - start);
 
 const expired = () => new AppError('DEADLINE_EXCEEDED', 'no answer within the deadline');
 

@@ -6,6 +6,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 import type { ApiDeps } from '../app.ts';
+import { toHundredths } from '../predict-service.ts';
 import { RAW_IMAGE_TYPES } from '../upload/receive-upload.ts';
 import { classifyUpload, roundScore } from './classify-upload.ts';
 import { PredictQuery } from './request-params.ts';
@@ -98,7 +99,7 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
         model: { name: result.model, version: result.modelVersion },
         image: upload.name,
         cached: result.cached === true,
-        timings: { uploadMs, ...t, totalMs, overheadMs: Math.max(0, Math.round((totalMs - t.queueMs - t.preprocessMs - t.inferenceMs) * 100) / 100) },
+        timings: { uploadMs, ...t, totalMs, overheadMs: Math.max(0, toHundredths(totalMs - t.queueMs - t.preprocessMs - t.inferenceMs)) },
         worker: result.worker,
       };
     },
