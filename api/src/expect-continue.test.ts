@@ -17,8 +17,10 @@ import { buildApp, type BuiltApi } from './app.ts';
 const png = await solidPng([0, 128, 255]);
 const held: (() => void)[] = [];
 let api: BuiltApi;
+let limited: BuiltApi;
 let queue: MemoryQueue;
 let port: number;
+let limitedPort: number;
 
 before(async () => {
   const config = loadConfig({ UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback'), LOG_LEVEL: 'silent' });
@@ -33,9 +35,14 @@ before(async () => {
   api = await buildApp(config, queue, log);
   await api.app.listen({ port: 0, host: '127.0.0.1' });
   port = (api.app.server.address() as AddressInfo).port;
+  // The same queue behind an api that lets one request a minute through.
+  limited = await buildApp({ ...config, RATE_LIMIT_PER_MINUTE: 1 }, queue, log);
+  await limited.app.listen({ port: 0, host: '127.0.0.1' });
+  limitedPort = (limited.app.server.address() as AddressInfo).port;
 });
 after(async () => {
   await api.app.close();
+  await limited.app.close();
   await queue.close();
 });
 
@@ -45,8 +52,8 @@ class Exchange {
   received = '';
   private readonly closing: Promise<void>;
 
-  constructor(head: string) {
-    this.socket = connect(port, '127.0.0.1', () => this.socket.write(`${head}\r\nExpect: 100-continue\r\n\r\n`));
+  constructor(head: string, to = port) {
+    this.socket = connect(to, '127.0.0.1', () => this.socket.write(`${head}\r\nExpect: 100-continue\r\n\r\n`));
     this.socket.on('data', (d: Buffer) => (this.received += d.toString('latin1')));
     this.closing = new Promise((resolve) => this.socket.on('close', () => resolve()));
   }
@@ -129,4 +136,13 @@ it('a body over the limit is refused from its declared length, without being ask
   await x.closed();
   assert.match(x.received, /^HTTP\/1\.1 413 /);
   assert.doesNotMatch(x.received, /100 Continue/);
+});
+
+it('an upload over the rate limit is refused (429) before its body is sent', async () => {
+  assert.equal((await fetch(`http://127.0.0.1:${limitedPort}/v1/models`)).status, 200, 'the one request of the minute');
+  const x = new Exchange(uploadHead('/v1/predict'), limitedPort);
+  await x.closed();
+  assert.match(x.received, /^HTTP\/1\.1 429 /);
+  assert.doesNotMatch(x.received, /100 Continue/);
+  assert.match(x.received, /\r\nconnection: close\r\n/i);
 });
