@@ -28,6 +28,15 @@ function processesWithEnv(entry: string): number[] {
     .map(Number);
 }
 
+/** A process's command line ('' once it has ended). */
+function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    return ''; // it ended meanwhile
+  }
+}
+
 describe('npm start', () => {
   const services: Service[] = [];
   const prefix = `test-${randomBytes(4).toString('hex')}`;
@@ -95,12 +104,14 @@ describe('npm start', () => {
       process.kill(worker, 'SIGKILL');
       // The successor is held before it is ready (it starts Node and loads the model first, which a
       // fast machine does in less time than the dead worker's beat takes to go stale): the gap is
-      // then there whatever the machine's speed.
-      await waitUntil(() => (successor = childrenOf(s.proc.pid!).find((p) => p !== worker)) !== undefined, 10_000, 'no successor was started');
+      // then there whatever the machine's speed. Only once it runs the worker program: stopped between
+      // fork and exec, it would hold the api too (spawning waits for the exec).
+      const isSuccessor = (p: number) => p !== worker && commandLine(p).includes('worker-main');
+      await waitUntil(() => (successor = childrenOf(s.proc.pid!).find(isSuccessor)) !== undefined, 10_000, 'no successor was started');
       process.kill(successor!, 'SIGSTOP');
       await s.waitForLog(/model worker died; restarting it at once/);
       await new Promise((r) => setTimeout(r, 400)); // the dead one's beat (every 75 ms) is now stale
-      assert.equal((await fetch(`${base}/readyz`)).status, 503, 'no live worker right now');
+      assert.equal((await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(10_000) })).status, 503, 'no live worker right now');
       const answered = postFile(`${base}/v1/predict`, image('coffee.png'));
       await new Promise((r) => setTimeout(r, 300));
       process.kill(successor!, 'SIGCONT');

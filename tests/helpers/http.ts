@@ -14,7 +14,8 @@ export async function postFile(url: string, file: string | Buffer, opts: UploadO
   const form = new FormData();
   for (const [k, v] of Object.entries(opts.fields ?? {})) form.set(k, v);
   form.set('file', new Blob([new Uint8Array(bytes)], { type: opts.contentType ?? 'application/octet-stream' }), opts.filename ?? (typeof file === 'string' ? basename(file) : 'upload.png'));
-  return fetch(url, { method: 'POST', body: form, redirect: 'manual' });
+  // A test that waits forever says nothing: a minute is far beyond any deadline the services have.
+  return fetch(url, { method: 'POST', body: form, redirect: 'manual', signal: AbortSignal.timeout(60_000) });
 }
 
 /** Polls a URL until it answers 200 (start-up only; never used to wait for results). */
