@@ -6,8 +6,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { createLogger } from '@icls/lib/logger';
+import { connectRedis } from '@icls/lib/queue/redis-connection';
+import { cacheEntryPrefix } from '@icls/lib/queue/redis-keys';
 import { redisAnswers } from '@icls/lib/redis-probe';
-import { expectedTinyRgb, fixtureModels, image, tempDir } from './helpers/fixtures.ts';
+import { expectedTinyRgb, fixtureModels, image, solidPng, tempDir } from './helpers/fixtures.ts';
 import { postFile, waitFor200 } from './helpers/http.ts';
 import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, startService, type Service } from './helpers/processes.ts';
 
@@ -83,6 +86,24 @@ describe('api + workers through Redis', () => {
     const r = await postFile(`${base}/predict`, image('chelsea.png'), { contentType: 'image/png' });
     assert.equal(r.status, 200);
     assert.deepEqual(await r.json(), { success: true, prediction: expected.label, score: expected.score });
+  });
+
+  it('an identical upload is answered from the result cache, kept under the model version the workers hold', async () => {
+    const png = await solidPng([12, 34, 56]);
+    const ask = async () => (await (await postFile(`${base}/v1/predict`, png, { contentType: 'image/png' })).json()) as { cached: boolean; model: { version: string } };
+    const first = await ask();
+    await new Promise((r) => setTimeout(r, 100)); // the answer is stored beside the reply, not before it
+    const second = await ask();
+    assert.equal(first.cached, false);
+    assert.equal(second.cached, true, 'the workers told the api their version in their heartbeats');
+    const redis = connectRedis(REDIS_URL, 'test-inspect', createLogger('silent', 'test'));
+    try {
+      await new Promise((r) => redis.once('ready', r));
+      const keys = await redis.keys(`${cacheEntryPrefix(env.REDIS_PREFIX!)}*`);
+      assert.ok(keys.some((k) => k.includes(`:tiny-rgb@${first.model.version}:`)), keys.join(', '));
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('concurrent requests are all answered correctly, by both workers', async () => {

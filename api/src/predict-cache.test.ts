@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { JobData } from '@icls/lib/job-contract';
 import { image } from '../../tests/helpers/fixtures.ts';
+import { cacheFields } from './predict-service.ts';
 import { startInjectApi } from '../test/inject-app.ts';
 
 describe('result cache through the api', () => {
@@ -70,5 +71,22 @@ describe('result cache through the api', () => {
     assert.equal(ran.length, runs);
     assert.deepEqual(Object.keys(r.json()).sort(), ['prediction', 'score', 'success']);
     assert.equal(r.headers['x-cache'], 'HIT', 'a header says it, for /predict clients and the stress test');
+  });
+});
+
+describe('result cache keys', () => {
+  const key = (versions?: Map<string, ReadonlySet<string>>) => cacheFields('abc:', 'm', ':5', versions);
+
+  it('name the one version of the model that live workers hold, so a replaced model is never answered from the old one', () => {
+    assert.deepEqual(key(new Map([['m', new Set(['2'])]])), { cacheKey: 'abc:m@2:5', cacheVersion: '2' });
+  });
+
+  it('are not used while two versions are live (a rolling upgrade) or none is known for the model', () => {
+    assert.deepEqual(key(new Map([['m', new Set(['1', '2'])]])), {});
+    assert.deepEqual(key(new Map([['other', new Set(['1'])]])), {});
+  });
+
+  it('name the model alone when the queue does not say which versions it serves (embedded mode)', () => {
+    assert.deepEqual(key(undefined), { cacheKey: 'abc:m:5' });
   });
 });

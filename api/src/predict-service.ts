@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { withDeadline } from '@icls/lib/deadline';
 import { pickDefaultModel } from '@icls/lib/default-model';
 import { AppError } from '@icls/lib/errors';
-import type { JobProducer, JobResult, WorkerView } from '@icls/lib/job-contract';
+import type { JobData, JobProducer, JobResult, WorkerView } from '@icls/lib/job-contract';
 import { noTracing, type Span, type Tracing } from '@icls/lib/tracing/tracing';
 import type { IncomingUpload, StoredUpload } from './upload/upload-store.ts';
 
@@ -102,6 +102,20 @@ export const LOOKUP_TIMEOUT_MS = 1000;
 export const toHundredths = (ms: number): number => Math.round(ms * 100) / 100;
 /** Milliseconds since `start` (a `performance.now()`), to 0.01 ms. */
 export const elapsedMs = (start: number): number => toHundredths(performance.now() - start);
+
+/**
+ * The result cache's key for a job: `<md5>:<model>@<version>:<topK>` when one version of the model is
+ * served, so a model replaced under the same name is never answered from the old one's answers. In a
+ * rolling upgrade (two versions live) nothing is cached or looked up; a queue that does not say which
+ * versions it serves (embedded mode, whose cache dies with the process) keys by the name alone.
+ */
+export function cacheFields(before: string, model: string, after: string, versions: WorkerView['versions']): Pick<JobData, 'cacheKey' | 'cacheVersion'> {
+  if (!versions) return { cacheKey: `${before}${model}${after}` };
+  const live = versions.get(model);
+  if (live?.size !== 1) return {};
+  const [version] = live;
+  return { cacheKey: `${before}${model}@${version}${after}`, cacheVersion: version };
+}
 
 const expired = () => new AppError('DEADLINE_EXCEEDED', 'no answer within the deadline');
 
@@ -209,6 +223,7 @@ export class PredictService {
       attributes: { 'job.id': opts.jobId, model },
     });
     try {
+      const cache = this.config.resultCache ? cacheFields(`${upload.md5}:`, model, `:${opts.topK}`, (await this.workerView(deadline)).versions) : {};
       const imageData = await this.imageData(upload, persisted);
       // From here the job counts in the queue itself.
       opts.admission?.release();
@@ -220,7 +235,7 @@ export class PredictService {
         deadline,
         enqueuedAt: Date.now(),
         topK: opts.topK,
-        cacheKey: this.config.resultCache ? `${upload.md5}:${model}:${opts.topK}` : undefined,
+        ...cache,
         requestId: opts.requestId,
         traceparent: span.traceparent,
       });

@@ -34,6 +34,12 @@ export interface JobData {
    * Absent when the cache is off.
    */
   cacheKey?: string;
+  /**
+   * The model version `cacheKey` names (`<md5>:<model>@<version>:<topK>`): this job's answer is kept in
+   * the cache only when that version computed it (a worker of another version may take the job in a
+   * rolling upgrade). Absent when the queue does not say which versions are served.
+   */
+  cacheVersion?: string;
 }
 
 export interface Prediction {
@@ -84,6 +90,11 @@ export interface WorkerView {
   served: Map<string, number>;
   /** Models some live worker failed to load, with the reason it gave. */
   broken: Map<string, string>;
+  /**
+   * Per served model, the versions its live workers hold (one, except in a rolling upgrade). Absent when
+   * the queue does not know (embedded mode: the in-process cache goes with the process anyway).
+   */
+  versions?: Map<string, ReadonlySet<string>>;
 }
 
 /** What a worker does with one job: the same function serves Redis and embedded mode. */

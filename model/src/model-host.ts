@@ -23,6 +23,8 @@ export interface ModelHost {
   workerId: string;
   /** Models loaded and served. */
   models: string[];
+  /** Each served model's version (its config's `version`). */
+  versions: Record<string, string>;
   /** Models this host was meant to serve but could not load, with why. */
   broken: BrokenModel[];
   handler: JobHandler;
@@ -79,6 +81,7 @@ export async function startModelHost(
   return {
     workerId,
     models: [...classifiers.keys()],
+    versions: Object.fromEntries([...classifiers].map(([name, c]) => [name, c.entry.config.version])),
     broken,
     handler: jobs.wrap(createJobHandler({ classifiers, uploadDir: config.UPLOAD_DIR, workerId, onStages: jobs.stagesDone })),
     plan,

@@ -24,6 +24,7 @@ export async function runWorker(): Promise<void> {
     resultTtlS: config.RESULT_TTL_S,
     log,
     models: host.models,
+    versions: host.versions,
     broken: host.broken,
     concurrency: host.plan.concurrency,
     deadAfterMs: config.WORKER_DEAD_AFTER_MS,

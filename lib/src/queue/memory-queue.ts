@@ -18,7 +18,7 @@ import {
   type WorkerView,
 } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
-import { fromCache, MemoryResultCache, type ResultCacheBounds } from './result-cache.ts';
+import { fromCache, keepsAnswer, MemoryResultCache, type ResultCacheBounds } from './result-cache.ts';
 import { WaiterRegistry } from './waiter-registry.ts';
 
 export interface MemoryQueueOptions {
@@ -96,7 +96,7 @@ export class MemoryQueue implements JobProducer, JobConsumer {
         .handler(job)
         .then(
           (result) => {
-            if (job.cacheKey) this.cache?.put(job.cacheKey, result);
+            if (job.cacheKey && keepsAnswer(job, result)) this.cache?.put(job.cacheKey, result);
             this.waiters.resolve(job.id, result);
           },
           (err: unknown) => this.waiters.reject(job.id, toAppError(err, this.opts.log, job)),

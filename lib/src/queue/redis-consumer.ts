@@ -27,6 +27,8 @@ export interface RedisConsumerOptions {
   prefix: string;
   resultTtlS: number;
   models: string[];
+  /** Each model's version: shown to the api through the heartbeat (it keys the result cache by it). */
+  versions?: Record<string, string>;
   /** Models this worker could not load: shown to the api through the heartbeat. */
   broken?: BrokenModel[];
   concurrency: number;
@@ -66,7 +68,7 @@ export class RedisConsumer implements JobConsumer {
     this.cmd = withScripts(connectRedis(opts.redisUrl, `worker-commands-${opts.workerId}`, opts.log, { commandTimeoutMs: 5000 }));
     this.keys = opts.models.map((m) => jobsKey(opts.prefix, m));
     const { prefix, workerId, deadAfterMs, log } = opts;
-    this.presence = new WorkerPresence(this.cmd, { prefix, workerId, deadAfterMs, log, models: opts.models, broken: opts.broken ?? [] });
+    this.presence = new WorkerPresence(this.cmd, { prefix, workerId, deadAfterMs, log, models: opts.models, versions: opts.versions, broken: opts.broken ?? [] });
     this.takeover = new JobTakeover(this.cmd, {
       prefix, workerId, deadAfterMs, log, keys: this.keys,
       run: (key, entry) => this.runOrQueue(key, entry),

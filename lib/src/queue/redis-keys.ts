@@ -40,6 +40,8 @@ export const IMAGE_FIELD = 'image';
 /** What a worker says of itself with each heartbeat. */
 export interface WorkerBeat {
   models: string[];
+  /** Each model's version (workers from before this field send none). */
+  versions?: Record<string, string>;
   broken: BrokenModel[];
   host: string;
   pid: number;

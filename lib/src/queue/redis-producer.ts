@@ -22,7 +22,7 @@ import type { Logger } from '../logger.ts';
 import { HeldJobs } from './held-jobs.ts';
 import { closeConnection, connectRedis, isReady, type RedisConnection } from './redis-connection.ts';
 import { beatsKey, cacheEntryPrefix, cacheKeys, GROUP, jobsKey, repliesChannel, resultKey, workersKey, type Reply } from './redis-keys.ts';
-import { fromCache, type ResultCacheBounds } from './result-cache.ts';
+import { fromCache, keepsAnswer, type ResultCacheBounds } from './result-cache.ts';
 import { jobFields } from './stream-entry.ts';
 import { withScripts, type ScriptedConnection } from './redis-scripts.ts';
 import { WaiterRegistry } from './waiter-registry.ts';
@@ -118,8 +118,8 @@ export class RedisProducer implements JobProducer {
       return;
     }
     if (reply.ok) {
-      const cacheKey = this.held.get(reply.id)?.cacheKey;
-      if (cacheKey) this.cache(cacheKey, reply.result);
+      const job = this.held.get(reply.id);
+      if (job?.cacheKey && keepsAnswer(job, reply.result)) this.cache(job.cacheKey, reply.result);
       this.waiters.resolve(reply.id, reply.result);
     } else this.waiters.reject(reply.id, new AppError(reply.failure.code, reply.failure.detail));
   }

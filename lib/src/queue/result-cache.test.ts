@@ -55,8 +55,8 @@ describe('result cache and image bytes through the Redis queue', () => {
       return result(job.id);
     },
   });
-  const job = (cacheKey?: string, imageData?: Buffer): JobData => ({
-    id: randomUUID(), image: 'x.png', model: 'm', deadline: Date.now() + 5000, enqueuedAt: Date.now(), topK: 1, cacheKey, imageData,
+  const job = (cacheKey?: string, imageData?: Buffer, cacheVersion?: string): JobData => ({
+    id: randomUUID(), image: 'x.png', model: 'm', deadline: Date.now() + 5000, enqueuedAt: Date.now(), topK: 1, cacheKey, imageData, cacheVersion,
   });
 
   before(async () => {
@@ -87,6 +87,16 @@ describe('result cache and image bytes through the Redis queue', () => {
     assert.deepEqual(again.timings, { queueMs: 0, preprocessMs: 0, inferenceMs: 0 });
     assert.notEqual(again.id, computed.id, 'the answer carries this request\'s job id');
     assert.equal((await producer.submit(job('k2'))).cached, undefined);
+  });
+
+  it('an answer is kept only when the model version its key names computed it', async () => {
+    // The stand-in worker answers as version 1: a key naming version 2 (a worker of it was expected) keeps nothing.
+    await producer.submit(job('v:2', undefined, '2'));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await producer.submit(job('v:2', undefined, '2'))).cached, undefined);
+    await producer.submit(job('v:1', undefined, '1'));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await producer.submit(job('v:1', undefined, '1'))).cached, true);
   });
 
   it('stays within maxEntries (the oldest go) and keeps its byte count, each answer expiring after the TTL', async () => {

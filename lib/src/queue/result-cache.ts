@@ -5,7 +5,7 @@
  * ttlS, and at most maxEntries of them and maxBytes of their JSON are held, the oldest going first.
  */
 import type { Config } from '../config.ts';
-import type { JobResult } from '../job-contract.ts';
+import type { JobData, JobResult } from '../job-contract.ts';
 
 /** How long answers stay cached, and how many and how many bytes of them at most. */
 export interface ResultCacheBounds {
@@ -18,6 +18,11 @@ export interface ResultCacheBounds {
 export function resultCacheBounds(config: Pick<Config, 'RESULT_CACHE_TTL_S' | 'RESULT_CACHE_MAX_ENTRIES' | 'RESULT_CACHE_MAX_BYTES'>): ResultCacheBounds | undefined {
   if (config.RESULT_CACHE_TTL_S === 0) return undefined;
   return { ttlS: config.RESULT_CACHE_TTL_S, maxEntries: config.RESULT_CACHE_MAX_ENTRIES, maxBytes: config.RESULT_CACHE_MAX_BYTES };
+}
+
+/** Whether a job's answer may be kept under its cacheKey: only when the model version its key names computed it. */
+export function keepsAnswer(job: Pick<JobData, 'cacheVersion'>, result: Pick<JobResult, 'modelVersion'>): boolean {
+  return job.cacheVersion === undefined || job.cacheVersion === result.modelVersion;
 }
 
 /** A cached answer as this request's: no model ran for it, so no model time is reported. */

@@ -18,6 +18,8 @@ export interface PresenceOptions {
   workerId: string;
   deadAfterMs: number;
   models: string[];
+  /** Each model's version, told with every beat (the api keys the result cache by it). */
+  versions?: Record<string, string>;
   broken: BrokenModel[];
   log: Logger;
 }
@@ -73,6 +75,7 @@ export class WorkerPresence {
     if (!isReady(this.cmd)) return;
     const beat: WorkerBeat = {
       models: this.opts.models,
+      ...(this.opts.versions ? { versions: this.opts.versions } : {}),
       broken: this.opts.broken,
       host: hostname(),
       pid: process.pid,

@@ -13,13 +13,18 @@ import type { WorkerBeat } from './redis-keys.ts';
 export function viewFromBeats(flat: string[]): WorkerView {
   const served = new Map<string, number>();
   const broken = new Map<string, string>();
+  const versions = new Map<string, Set<string>>();
   for (let i = 1; i < flat.length; i += 2) {
     const beat = JSON.parse(flat[i]!) as WorkerBeat;
     if (beat.draining) continue;
-    for (const m of beat.models) served.set(m, (served.get(m) ?? 0) + 1);
+    for (const m of beat.models) {
+      served.set(m, (served.get(m) ?? 0) + 1);
+      const v = beat.versions?.[m];
+      if (v !== undefined) versions.set(m, (versions.get(m) ?? new Set()).add(v));
+    }
     for (const b of beat.broken ?? []) broken.set(b.name, b.reason);
   }
-  return { served, broken };
+  return { served, broken, versions };
 }
 
 export class WorkerViewMemory {
@@ -39,6 +44,8 @@ export class WorkerViewMemory {
     }
     const served = new Map(this.last.served);
     for (const [m, n] of fresh.served) served.set(m, Math.max(n, served.get(m) ?? 0));
-    return { served, broken: fresh.broken };
+    const versions = new Map(this.last.versions);
+    for (const [m, v] of fresh.versions ?? []) versions.set(m, v);
+    return { served, broken: fresh.broken, versions };
   }
 }
