@@ -4,7 +4,8 @@
  */
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { displayLabel, parseModelConfig, type ModelConfig } from './model-config.ts';
 
 export const CONFIG_FILE = 'config.json';
@@ -85,11 +86,17 @@ export interface ModelFiles {
 /**
  * Installs a model folder atomically: everything is written into a hidden temporary folder
  * beside the target and renamed into place, so a reader never sees half a model.
- * An existing folder of that name is replaced.
+ * An existing folder of that name is replaced, and its version follows `replacementVersion`: answers
+ * kept under a version (the result cache, clients comparing `model.version`) are never taken for
+ * another model's.
  */
-export async function installModel(modelsDir: string, files: ModelFiles): Promise<string> {
-  const name = files.config.name;
-  parseModelConfig(files.config, `config for ${name}`);
+export async function installModel(modelsDir: string, given: ModelFiles): Promise<string> {
+  const name = given.config.name;
+  parseModelConfig(given.config, `config for ${name}`);
+  // Labels as a loaded model shows them, so the new and the installed one compare alike.
+  const shown = given.labels.filter((line) => line.trim() !== '').map((line) => displayLabel(line, given.config.labels.display));
+  const version = replacementVersion(await installedIdentity(modelsDir, name), await identityOf(given.config, shown, given.onnx));
+  const files = { ...given, config: { ...given.config, version } };
   await mkdir(modelsDir, { recursive: true });
   const tmp = join(modelsDir, `.tmp-${name}-${randomBytes(4).toString('hex')}`);
   await mkdir(tmp);
@@ -112,6 +119,48 @@ export async function installModel(modelsDir: string, files: ModelFiles): Promis
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** What decides a model's answers (its graph, its labels as shown, how it is fed and read), and its version. */
+interface ModelIdentity {
+  version: string;
+  /** sha256 of the ONNX file, the labels and the config's input, preprocessing, output and batch. */
+  digest: string;
+}
+
+async function identityOf(config: ModelConfig, labels: readonly string[], onnx: Uint8Array | { path: string }): Promise<ModelIdentity> {
+  const hash = createHash('sha256');
+  if (onnx instanceof Uint8Array) hash.update(onnx);
+  else for await (const chunk of createReadStream(onnx.path)) hash.update(chunk as Buffer);
+  const { input, preprocess, output, batch } = config;
+  hash.update(JSON.stringify({ labels, input, preprocess, output, batch, display: config.labels.display }));
+  return { version: config.version, digest: hash.digest('hex') };
+}
+
+/** The identity of the model installed under `name`, if one is there and readable. */
+async function installedIdentity(modelsDir: string, name: string): Promise<ModelIdentity | undefined> {
+  let entry: ModelEntry;
+  try {
+    entry = await loadModelEntry(modelsDir, name);
+  } catch {
+    return undefined; // none, or a broken one: replaced like a missing one, there is no version to follow
+  }
+  return identityOf(entry.config, entry.labels, { path: entry.modelPath });
+}
+
+/**
+ * The version a model installed over `old` gets. The same model (same graph, labels, preprocessing)
+ * keeps the installed version. One that answers differently gets its own version, unless that repeats
+ * the old one or goes back below it (importers always write `1`): then the old one's with its last
+ * number raised (`1` → `2`, `1.4` → `1.5`, `beta` → `beta.2`). So a version never names two models.
+ */
+export function replacementVersion(old: ModelIdentity | undefined, next: ModelIdentity): string {
+  if (!old) return next.version;
+  if (old.digest === next.digest) return old.version;
+  const numbers = /^\d+$/.test(old.version) && /^\d+$/.test(next.version);
+  if (old.version !== next.version && !(numbers && Number(next.version) < Number(old.version))) return next.version;
+  const m = /^(.*?)(\d+)$/.exec(old.version);
+  return m ? `${m[1]}${Number(m[2]) + 1}` : `${old.version}.2`;
 }
 
 /** Deletes a model folder; throws ModelNotFoundError when there is none. */

@@ -1,0 +1,46 @@
+/**
+ * Installing over an existing model: a model that answers differently but repeats the old one's
+ * version gets the next version, so the result cache (keyed by version) never gives the old one's
+ * answers for it; the same model installed again keeps its version. Real files, a generated model.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { it } from 'node:test';
+import { tempDir } from '../../../tests/helpers/fixtures.ts';
+import { generateModel } from '../generate/generate.ts';
+import { installModel, loadModelEntry, replacementVersion } from './model-repository.ts';
+
+const source = await tempDir('models-src');
+await generateModel('tiny-rgb', source);
+const entry = await loadModelEntry(source, 'tiny-rgb');
+const onnx = new Uint8Array(await readFile(entry.modelPath));
+const labels = (await readFile(`${entry.dir}/${entry.config.labels.file}`, 'utf8')).trim().split('\n');
+
+const installedVersion = async (dir: string) => (await loadModelEntry(dir, 'tiny-rgb')).config.version;
+
+it('the same model installed again keeps its version; one that answers differently gets the next', async () => {
+  const dir = await tempDir('models');
+  await installModel(dir, { config: entry.config, labels, onnx });
+  assert.equal(await installedVersion(dir), '1');
+  await installModel(dir, { config: entry.config, labels, onnx: onnx.slice() });
+  assert.equal(await installedVersion(dir), '1', 'same graph, labels and preprocessing');
+  const otherGraph = onnx.slice();
+  otherGraph[otherGraph.length - 1] ^= 0xff;
+  await installModel(dir, { config: entry.config, labels, onnx: otherGraph });
+  assert.equal(await installedVersion(dir), '2', 'another graph under the same name and version');
+  await installModel(dir, { config: entry.config, labels: labels.map((l) => `${l}!`), onnx: otherGraph });
+  assert.equal(await installedVersion(dir), '3', 'other labels');
+  await installModel(dir, { config: entry.config, labels: labels.map((l) => `${l}!`), onnx: otherGraph });
+  assert.equal(await installedVersion(dir), '3', 'the same model again, its config saying 1: it stays 3');
+  await installModel(dir, { config: { ...entry.config, version: '7' }, labels, onnx });
+  assert.equal(await installedVersion(dir), '7', 'a higher version the new config chose itself is kept');
+});
+
+it('raises the last number of a version, or adds one', () => {
+  const id = (version: string, digest: string) => ({ version, digest });
+  assert.equal(replacementVersion(id('1.4', 'a'), id('1.4', 'b')), '1.5');
+  assert.equal(replacementVersion(id('beta', 'a'), id('beta', 'b')), 'beta.2');
+  assert.equal(replacementVersion(undefined, id('1', 'b')), '1');
+  assert.equal(replacementVersion(id('4', 'a'), id('1', 'b')), '5', 'never back to a version that named another model');
+  assert.equal(replacementVersion(id('beta', 'a'), id('rc1', 'b')), 'rc1');
+});
