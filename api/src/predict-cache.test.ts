@@ -75,7 +75,7 @@ describe('result cache through the api', () => {
 });
 
 describe('result cache keys', () => {
-  const key = (versions?: Map<string, ReadonlySet<string>>) => cacheFields('abc:', 'm', ':5', versions);
+  const key = (versions?: Map<string, ReadonlySet<string>>) => cacheFields('abc', 'm', 5, versions);
 
   it('name the one version of the model that live workers hold, so a replaced model is never answered from the old one', () => {
     assert.deepEqual(key(new Map([['m', new Set(['2'])]])), { cacheKey: 'abc:m@2:5', cacheVersion: '2' });

@@ -109,12 +109,12 @@ export const elapsedMs = (start: number): number => toHundredths(performance.now
  * rolling upgrade (two versions live) nothing is cached or looked up; a queue that does not say which
  * versions it serves (embedded mode, whose cache dies with the process) keys by the name alone.
  */
-export function cacheFields(before: string, model: string, after: string, versions: WorkerView['versions']): Pick<JobData, 'cacheKey' | 'cacheVersion'> {
-  if (!versions) return { cacheKey: `${before}${model}${after}` };
+export function cacheFields(md5: string, model: string, topK: number, versions: WorkerView['versions']): Pick<JobData, 'cacheKey' | 'cacheVersion'> {
+  if (!versions) return { cacheKey: `${md5}:${model}:${topK}` };
   const live = versions.get(model);
   if (live?.size !== 1) return {};
   const [version] = live;
-  return { cacheKey: `${before}${model}@${version}${after}`, cacheVersion: version };
+  return { cacheKey: `${md5}:${model}@${version}:${topK}`, cacheVersion: version };
 }
 
 const expired = () => new AppError('DEADLINE_EXCEEDED', 'no answer within the deadline');
@@ -159,7 +159,11 @@ export class PredictService {
    * being restarted counts too (with 0 workers): its jobs wait for the successor.
    */
   async servedModels(deadline?: number, maxAgeMs?: number): Promise<Map<string, number>> {
-    const { served } = await this.workerView(deadline, maxAgeMs);
+    return this.servedIn(await this.workerView(deadline, maxAgeMs));
+  }
+
+  /** The models `view` serves, with those being restarted beside this api (0 workers). */
+  private servedIn({ served }: WorkerView): Map<string, number> {
     const restarting = this.config.restartingModels?.();
     if (!restarting?.size) return served;
     const withRestarting = new Map(served);
@@ -208,9 +212,13 @@ export class PredictService {
   async predict(upload: UploadToPredict, persisted: Promise<StoredUpload>, opts: PredictOptions): Promise<PredictOutcome> {
     const startedAt = opts.startedAt ?? performance.now();
     const deadline = this.deadlineFor(opts.deadlineFrom ?? opts.receivedAt);
-    let served = await this.servedModels(deadline);
+    let view = await this.workerView(deadline);
+    let served = this.servedIn(view);
     // A worker that just started may not be in the cached list yet: look again before refusing.
-    if (opts.model && !served.has(opts.model)) served = await this.servedModels(deadline, FRESH_ENOUGH_MS);
+    if (opts.model && !served.has(opts.model)) {
+      view = await this.workerView(deadline, FRESH_ENOUGH_MS);
+      served = this.servedIn(view);
+    }
     const model = opts.model ?? pickDefaultModel(this.config.defaultModel, served.keys());
     if (!model) throw new AppError('NOT_READY', 'no model worker is running yet', { retryAfterS: 2 });
     if (!served.has(model)) {
@@ -223,7 +231,8 @@ export class PredictService {
       attributes: { 'job.id': opts.jobId, model },
     });
     try {
-      const cache = this.config.resultCache ? cacheFields(`${upload.md5}:`, model, `:${opts.topK}`, (await this.workerView(deadline)).versions) : {};
+      // Keyed by the versions of the same view that said the model is served.
+      const cache = this.config.resultCache ? cacheFields(upload.md5, model, opts.topK, view.versions) : {};
       const imageData = await this.imageData(upload, persisted);
       // From here the job counts in the queue itself.
       opts.admission?.release();

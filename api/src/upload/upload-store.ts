@@ -13,9 +13,9 @@
  *
  * A held upload is written in four trips to libuv's thread pool (the existence check beside the
  * temporary file's open, one vectored write of every chunk, close, rename), not one trip per 512 KiB
- * as writeFile takes: each trip is a thread wake-up, 0.3–0.5 ms on a 2-core VM at light load. The
- * writes stay off the event loop: writing costs the kernel about 1.8 ms per MiB here, which under
- * overload would delay every other request.
+ * as writeFile takes: each trip is a thread wake-up, 0.3–0.5 ms on an earlier 2-core VM at light
+ * load. The writes stay off the event loop: writing a MiB cost the kernel about 1.8 ms on that VM (0.4
+ * on a later one, by strace), which under overload would delay every other request.
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
