@@ -2,12 +2,10 @@
  * The read-only verbs over installed models: `list` (one line each, plus broken folders) and
  * `info` (one model in full, with the sha256 of the file actually on disk).
  */
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { ModelConfig } from '../repository/model-config.ts';
-import { listModels, loadModelEntry, CONFIG_FILE, type ModelEntry } from '../repository/model-repository.ts';
+import { listModels, loadModelEntry, sha256OfFile, CONFIG_FILE, type ModelEntry } from '../repository/model-repository.ts';
 import { formatBytes } from '../pull/format-units.ts';
 import { fetchServedModels, loadedColumn, DEFAULT_API_URL, type ApiStatus } from './api-status.ts';
 import { oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
@@ -129,17 +127,6 @@ async function loadsWithOnnxRuntime(entry: ModelEntry): Promise<{ ok: true } | {
   } catch (err) {
     return { ok: false, reason: (err as Error).message };
   }
-}
-
-/** Streams the file through sha256: model files reach hundreds of MB. */
-export function sha256OfFile(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
 }
 
 const round = (n: number): string => String(Number(n.toPrecision(6)));

@@ -121,20 +121,28 @@ export async function installModel(modelsDir: string, given: ModelFiles): Promis
   }
 }
 
+/** Streams the file through sha256: model files reach hundreds of MB. */
+export function sha256OfFile(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
+
 /** What decides a model's answers (its graph, its labels as shown, how it is fed and read), and its version. */
 interface ModelIdentity {
   version: string;
-  /** sha256 of the ONNX file, the labels and the config's input, preprocessing, output and batch. */
+  /** The ONNX file's sha256, then the labels and the config's input, preprocessing, output and batch. */
   digest: string;
 }
 
 async function identityOf(config: ModelConfig, labels: readonly string[], onnx: Uint8Array | { path: string }): Promise<ModelIdentity> {
-  const hash = createHash('sha256');
-  if (onnx instanceof Uint8Array) hash.update(onnx);
-  else for await (const chunk of createReadStream(onnx.path)) hash.update(chunk as Buffer);
+  const graph = onnx instanceof Uint8Array ? createHash('sha256').update(onnx).digest('hex') : await sha256OfFile(onnx.path);
   const { input, preprocess, output, batch } = config;
-  hash.update(JSON.stringify({ labels, input, preprocess, output, batch, display: config.labels.display }));
-  return { version: config.version, digest: hash.digest('hex') };
+  return { version: config.version, digest: `${graph} ${JSON.stringify({ labels, input, preprocess, output, batch, display: config.labels.display })}` };
 }
 
 /** The identity of the model installed under `name`, if one is there and readable. */
