@@ -43,6 +43,9 @@ describe('api + workers through Redis', () => {
       // The default deadline (10 s) and heartbeat timeout (2 s): what users run.
       WORKER_CONCURRENCY: '1',
       ORT_THREADS: '1',
+      // One thread per run, no solo session on every core: tiny-slow must stay slower than the 300 ms
+      // deadline below (on 2 threads of a 2-core Xeon it took 280–310 ms, on one 540–570).
+      SOLO_ORT_THREADS: '1',
     };
     start(ENTRY.api);
     // Two general workers hold only the fast model; tiny-slow gets its own workers below.
