@@ -91,7 +91,7 @@ describe('api + workers through Redis', () => {
     assert.deepEqual(await r.json(), { success: true, prediction: expected.label, score: expected.score });
   });
 
-  it('an identical upload is answered from the result cache, kept under the model version the workers hold', async () => {
+  it('an identical upload is answered from the result cache, kept under the model build the workers hold', async () => {
     const png = await solidPng([12, 34, 56]);
     const ask = async () => (await (await postFile(`${base}/v1/predict`, png, { contentType: 'image/png' })).json()) as { cached: boolean; model: { version: string } };
     const first = await ask();
@@ -103,7 +103,9 @@ describe('api + workers through Redis', () => {
     try {
       await new Promise((r) => redis.once('ready', r));
       const keys = await redis.keys(`${cacheEntryPrefix(env.REDIS_PREFIX!)}*`);
-      assert.ok(keys.some((k) => k.includes(`:tiny-rgb@${first.model.version}:`)), keys.join(', '));
+      // Keyed by the workers' build: the version, then a digest of the model's files.
+      const build = new RegExp(`:tiny-rgb@${first.model.version}\\+[0-9a-f]{12}:`);
+      assert.ok(keys.some((k) => build.test(k)), keys.join(', '));
     } finally {
       redis.disconnect();
     }

@@ -104,10 +104,11 @@ export const toHundredths = (ms: number): number => Math.round(ms * 100) / 100;
 export const elapsedMs = (start: number): number => toHundredths(performance.now() - start);
 
 /**
- * The result cache's key for a job: `<md5>:<model>@<version>:<topK>` when one version of the model is
- * served, so a model replaced under the same name is never answered from the old one's answers. In a
- * rolling upgrade (two versions live) nothing is cached or looked up; a queue that does not say which
- * versions it serves (embedded mode, whose cache dies with the process) keys by the name alone.
+ * The result cache's key for a job: `<md5>:<model>@<build>:<topK>` when one build of the model is served
+ * (a build: its version and a digest of its files, from the workers' heartbeats), so a model replaced
+ * under the same name, even by hand under the same version, is never answered from the old one's answers.
+ * While two builds are live (a rolling upgrade) nothing is cached or looked up; a queue that does not say
+ * which builds it serves (embedded mode, whose cache dies with the process) keys by the name alone.
  */
 export function cacheFields(md5: string, model: string, topK: number, versions: WorkerView['versions']): Pick<JobData, 'cacheKey' | 'cacheVersion'> {
   if (!versions) return { cacheKey: `${md5}:${model}:${topK}` };

@@ -150,7 +150,7 @@ const spec = {
   RESULT_CACHE_TTL_S: {
     default: '600',
     parse: int(0, 30 * 24 * 3600),
-    doc: 'an identical upload (same MD5) for the same model and top_k within this many seconds is answered from the result cache (`"cached": true` in /v1/predict), shared by every api through Redis; 0: no cache. Answers are kept per model version (its config.json): a model whose files change without a new version may be answered from the old ones for this long',
+    doc: 'an identical upload (same MD5) for the same model and top_k within this many seconds is answered from the result cache (`"cached": true` in /v1/predict), shared by every api through Redis; 0: no cache. Answers are kept per model build (the version in its config and a digest of its files), so a replaced model is never answered from the old answers',
   },
   RESULT_CACHE_MAX_ENTRIES: { default: '10000', parse: int(1), doc: 'answers the result cache holds at most (the oldest go first)' },
   RESULT_CACHE_MAX_BYTES: { default: String(16 * 1024 * 1024), parse: int(1024), doc: 'bytes of answers the result cache holds at most (the oldest go first)' },

@@ -35,9 +35,10 @@ export interface JobData {
    */
   cacheKey?: string;
   /**
-   * The model version `cacheKey` names (`<md5>:<model>@<version>:<topK>`): this job's answer is kept in
-   * the cache only when that version computed it (a worker of another version may take the job in a
-   * rolling upgrade). Absent when the queue does not say which versions are served.
+   * The model build `cacheKey` names (`<md5>:<model>@<build>:<topK>`, a build being the model's version and
+   * a digest of its files, as heartbeats give it): this job's answer is kept in the cache only when that
+   * build computed it (a worker of another build may take the job in a rolling upgrade, or one whose files
+   * were replaced by hand). Absent when the queue does not say which builds are served.
    */
   cacheVersion?: string;
 }
@@ -52,6 +53,11 @@ export interface JobResult {
   id: string;
   model: string;
   modelVersion: string;
+  /**
+   * The model's build (its version and a digest of its files) when the worker names one: what the
+   * result cache checks against `JobData.cacheVersion`. Absent from older workers' answers.
+   */
+  modelBuild?: string;
   predictions: Prediction[];
   timings: { queueMs: number; preprocessMs: number; inferenceMs: number };
   /** The worker that computed it (for a cached answer: the one that computed it first). */
@@ -91,7 +97,8 @@ export interface WorkerView {
   /** Models some live worker failed to load, with the reason it gave. */
   broken: Map<string, string>;
   /**
-   * Per served model, the versions its live workers hold (one, except in a rolling upgrade). Absent when
+   * Per served model, the builds its live workers hold (a build: the version and a digest of the model's
+   * files; one, except in a rolling upgrade). Absent when
    * the queue does not know (embedded mode: the in-process cache goes with the process anyway).
    */
   versions?: Map<string, ReadonlySet<string>>;

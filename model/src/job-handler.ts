@@ -13,6 +13,8 @@ import type { StageMarks } from './telemetry/job-telemetry.ts';
 
 export interface JobHandlerDeps {
   classifiers: Map<string, Classifier>;
+  /** Each model's build (version + digest of its files), named in its answers for the result cache. */
+  builds?: ReadonlyMap<string, string>;
   uploadDir: string;
   workerId: string;
   /** Told the stage times of each classified job (metrics and spans). */
@@ -43,6 +45,7 @@ export function createJobHandler(deps: JobHandlerDeps): JobHandler {
       id: job.id,
       model: classifier.name,
       modelVersion: classifier.entry.config.version,
+      ...(deps.builds?.has(job.model) ? { modelBuild: deps.builds.get(job.model) } : {}),
       predictions: result.predictions,
       timings: { queueMs: Math.max(0, startedAt - job.enqueuedAt), preprocessMs: result.preprocessMs, inferenceMs: result.inferenceMs },
       worker: deps.workerId,

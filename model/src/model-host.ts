@@ -15,7 +15,7 @@ import { workerPlan, type PlanConfig, type WorkerPlan } from '@icls/lib/worker-p
 import { Classifier } from './classifier.ts';
 import { InferencePool } from './engine/inference-pool.ts';
 import { createJobHandler } from './job-handler.ts';
-import { listModels, loadModelEntry, type ModelEntry } from './repository/model-repository.ts';
+import { listModels, loadModelEntry, modelBuild, type ModelEntry } from './repository/model-repository.ts';
 import { JobTelemetry } from './telemetry/job-telemetry.ts';
 import { WorkerMetrics } from './telemetry/worker-metrics.ts';
 
@@ -23,7 +23,10 @@ export interface ModelHost {
   workerId: string;
   /** Models loaded and served. */
   models: string[];
-  /** Each served model's version (its config's `version`). */
+  /**
+   * Each served model's build: its config's `version` and a digest of its files (see `modelBuild`), which
+   * the heartbeat carries so the result cache never mixes two sets of files under one version.
+   */
   versions: Record<string, string>;
   /** Models this host was meant to serve but could not load, with why. */
   broken: BrokenModel[];
@@ -61,10 +64,14 @@ export async function startModelHost(
     onThreadError: (err) => log.error({ err: err.message }, 'an inference thread stopped; it is replaced'),
   });
   const classifiers = new Map<string, Classifier>();
+  const builds = new Map<string, string>();
   for (const entry of entries) {
     const t0 = performance.now();
     try {
-      classifiers.set(entry.name, await Classifier.load(entry, { threads: plan.laneThreads, maxPixels: config.MAX_PIXELS, pool }));
+      // The digest is read while ONNX Runtime builds the sessions (on their threads, not this one).
+      const [build, classifier] = await Promise.all([modelBuild(entry), Classifier.load(entry, { threads: plan.laneThreads, maxPixels: config.MAX_PIXELS, pool })]);
+      classifiers.set(entry.name, classifier);
+      builds.set(entry.name, build);
       metrics.modelLoaded(entry.name, (performance.now() - t0) / 1000);
       log.info({ model: entry.name, ms: Math.round(performance.now() - t0), bytes: entry.sizeBytes, lanes: plan.lanes, laneThreads: plan.laneThreads, soloThreads: pool.hasSolo ? plan.soloThreads : 0 }, 'model loaded');
     } catch (err) {
@@ -81,9 +88,9 @@ export async function startModelHost(
   return {
     workerId,
     models: [...classifiers.keys()],
-    versions: Object.fromEntries([...classifiers].map(([name, c]) => [name, c.entry.config.version])),
+    versions: Object.fromEntries(builds),
     broken,
-    handler: jobs.wrap(createJobHandler({ classifiers, uploadDir: config.UPLOAD_DIR, workerId, onStages: jobs.stagesDone })),
+    handler: jobs.wrap(createJobHandler({ classifiers, builds, uploadDir: config.UPLOAD_DIR, workerId, onStages: jobs.stagesDone })),
     plan,
     async close() {
       if (closed) return;

@@ -27,7 +27,7 @@ export interface RedisConsumerOptions {
   prefix: string;
   resultTtlS: number;
   models: string[];
-  /** Each model's version: shown to the api through the heartbeat (it keys the result cache by it). */
+  /** Each model's build (version + digest of its files): shown to the api through the heartbeat (it keys the result cache by it). */
   versions?: Record<string, string>;
   /** Models this worker could not load: shown to the api through the heartbeat. */
   broken?: BrokenModel[];

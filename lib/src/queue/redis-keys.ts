@@ -40,7 +40,7 @@ export const IMAGE_FIELD = 'image';
 /** What a worker says of itself with each heartbeat. */
 export interface WorkerBeat {
   models: string[];
-  /** Each model's version (workers from before this field send none). */
+  /** Each model's build: its version and a digest of its files (workers from before this field send none). */
   versions?: Record<string, string>;
   broken: BrokenModel[];
   host: string;

@@ -14,7 +14,7 @@ import { connectRedis } from './redis-connection.ts';
 import { RedisConsumer } from './redis-consumer.ts';
 import { cacheEntryPrefix, cacheKeys } from './redis-keys.ts';
 import { RedisProducer } from './redis-producer.ts';
-import { MemoryResultCache } from './result-cache.ts';
+import { keepsAnswer, MemoryResultCache } from './result-cache.ts';
 
 const result = (id: string, label = 'x'): JobResult => ({
   id, model: 'm', modelVersion: '1', predictions: [{ label, score: 1 }], timings: { queueMs: 1, preprocessMs: 2, inferenceMs: 3 }, worker: 'w',
@@ -116,5 +116,21 @@ describe('result cache and image bytes through the Redis queue', () => {
       redis.disconnect();
     }
     assert.equal((await producer.submit(job('k1'))).cached, undefined, 'an evicted answer is computed again');
+  });
+});
+
+describe('keepsAnswer', () => {
+  const answer = (modelBuild?: string) => ({ modelVersion: '1', ...(modelBuild ? { modelBuild } : {}) });
+
+  it('keeps an answer only when the build its key names computed it: same version, other files, nothing kept', () => {
+    assert.equal(keepsAnswer({ cacheVersion: '1+aaaaaaaaaaaa' }, answer('1+aaaaaaaaaaaa')), true);
+    assert.equal(keepsAnswer({ cacheVersion: '1+aaaaaaaaaaaa' }, answer('1+bbbbbbbbbbbb')), false);
+    assert.equal(keepsAnswer({ cacheVersion: '1+aaaaaaaaaaaa' }, answer()), false, 'a worker naming no build did not compute that build');
+  });
+
+  it('workers that name no build are checked by their version, as their heartbeats gave it', () => {
+    assert.equal(keepsAnswer({ cacheVersion: '1' }, answer()), true);
+    assert.equal(keepsAnswer({ cacheVersion: '2' }, answer()), false);
+    assert.equal(keepsAnswer({}, answer('1+aaaaaaaaaaaa')), true, 'a key naming no build (embedded mode)');
   });
 });

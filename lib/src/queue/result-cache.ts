@@ -20,9 +20,12 @@ export function resultCacheBounds(config: Pick<Config, 'RESULT_CACHE_TTL_S' | 'R
   return { ttlS: config.RESULT_CACHE_TTL_S, maxEntries: config.RESULT_CACHE_MAX_ENTRIES, maxBytes: config.RESULT_CACHE_MAX_BYTES };
 }
 
-/** Whether a job's answer may be kept under its cacheKey: only when the model version its key names computed it. */
-export function keepsAnswer(job: Pick<JobData, 'cacheVersion'>, result: Pick<JobResult, 'modelVersion'>): boolean {
-  return job.cacheVersion === undefined || job.cacheVersion === result.modelVersion;
+/**
+ * Whether a job's answer may be kept under its cacheKey: only when the model build its key names computed
+ * it (workers that name no build answer with their version, which is what their heartbeats gave).
+ */
+export function keepsAnswer(job: Pick<JobData, 'cacheVersion'>, result: Pick<JobResult, 'modelVersion' | 'modelBuild'>): boolean {
+  return job.cacheVersion === undefined || job.cacheVersion === (result.modelBuild ?? result.modelVersion);
 }
 
 /** A cached answer as this request's: no model ran for it, so no model time is reported. */

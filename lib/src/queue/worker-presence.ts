@@ -18,7 +18,7 @@ export interface PresenceOptions {
   workerId: string;
   deadAfterMs: number;
   models: string[];
-  /** Each model's version, told with every beat (the api keys the result cache by it). */
+  /** Each model's build (version + digest of its files), told with every beat (the api keys the result cache by it). */
   versions?: Record<string, string>;
   broken: BrokenModel[];
   log: Logger;

@@ -1,14 +1,15 @@
 /**
  * Installing over an existing model: a model that answers differently but repeats the old one's
- * version gets the next version, so the result cache (keyed by version) never gives the old one's
- * answers for it; the same model installed again keeps its version. Real files, a generated model.
+ * version gets the next version, so the result cache never gives the old one's answers for it; the same
+ * model installed again keeps its version. And files replaced by hand, the version left as it was, give
+ * the model another build (what the cache is keyed by). Real files, a generated model.
  */
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { it } from 'node:test';
 import { tempDir } from '../../../tests/helpers/fixtures.ts';
 import { generateModel } from '../generate/generate.ts';
-import { installModel, loadModelEntry, replacementVersion } from './model-repository.ts';
+import { installModel, loadModelEntry, modelBuild, replacementVersion } from './model-repository.ts';
 
 const source = await tempDir('models-src');
 await generateModel('tiny-rgb', source);
@@ -43,4 +44,25 @@ it('raises the last number of a version, or adds one', () => {
   assert.equal(replacementVersion(undefined, id('1', 'b')), '1');
   assert.equal(replacementVersion(id('4', 'a'), id('1', 'b')), '5', 'never back to a version that named another model');
   assert.equal(replacementVersion(id('beta', 'a'), id('rc1', 'b')), 'rc1');
+});
+
+it('a model\'s build is its version and a digest of its files: files replaced by hand under the same version change it', async () => {
+  const dir = await tempDir('models');
+  await installModel(dir, { config: entry.config, labels, onnx });
+  const build = () => loadModelEntry(dir, 'tiny-rgb').then(modelBuild);
+  const first = await build();
+  assert.match(first, /^1\+[0-9a-f]{12}$/);
+  assert.equal(await build(), first, 'the same files, the same build');
+  const loaded = await loadModelEntry(dir, 'tiny-rgb');
+  const labelsPath = `${loaded.dir}/${loaded.config.labels.file}`;
+  await writeFile(labelsPath, labels.map((l) => `${l}!`).join('\n') + '\n');
+  const relabelled = await build();
+  assert.match(relabelled, /^1\+/, 'the version is still the config\'s');
+  assert.notEqual(relabelled, first, 'other labels');
+  await writeFile(labelsPath, labels.join('\n') + '\n');
+  assert.equal(await build(), first, 'the old labels back');
+  const otherGraph = onnx.slice();
+  otherGraph[otherGraph.length - 1] ^= 0xff;
+  await writeFile(loaded.modelPath, otherGraph);
+  assert.notEqual(await build(), first, 'another graph');
 });
