@@ -69,9 +69,14 @@ export async function startModelHost(
     const t0 = performance.now();
     try {
       // The digest is read while ONNX Runtime builds the sessions (on their threads, not this one).
-      const [build, classifier] = await Promise.all([modelBuild(entry), Classifier.load(entry, { threads: plan.laneThreads, maxPixels: config.MAX_PIXELS, pool })]);
-      classifiers.set(entry.name, classifier);
-      builds.set(entry.name, build);
+      const [build, loaded] = await Promise.allSettled([modelBuild(entry), Classifier.load(entry, { threads: plan.laneThreads, maxPixels: config.MAX_PIXELS, pool })]);
+      if (loaded.status === 'rejected') throw loaded.reason;
+      if (build.status === 'rejected') {
+        await loaded.value.close();
+        throw build.reason;
+      }
+      classifiers.set(entry.name, loaded.value);
+      builds.set(entry.name, build.value);
       metrics.modelLoaded(entry.name, (performance.now() - t0) / 1000);
       log.info({ model: entry.name, ms: Math.round(performance.now() - t0), bytes: entry.sizeBytes, lanes: plan.lanes, laneThreads: plan.laneThreads, soloThreads: pool.hasSolo ? plan.soloThreads : 0 }, 'model loaded');
     } catch (err) {
