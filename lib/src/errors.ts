@@ -33,6 +33,7 @@ export const ERRORS = {
   NOT_READY: { status: 503, message: 'The service is starting or has no worker for this model' },
   DEADLINE_EXCEEDED: { status: 504, message: 'The prediction did not finish before its deadline' },
   PREDICTION_FAILED: { status: 500, message: 'The model failed on this image' },
+  STORAGE_FULL: { status: 507, message: 'The server has no room left to store this; try again later' },
   INTERNAL: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

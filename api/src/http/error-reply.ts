@@ -63,7 +63,8 @@ function logError(sampler: LogSampler, request: FastifyRequest, known: AppError,
     requestId: request.id,
     jobId: request.jobId ?? undefined,
   };
-  if (known.code === 'INTERNAL' || known.code === 'PREDICTION_FAILED') sampler.write('error', known.code, { ...fields, err: original }, 'request failed');
+  // A full disk is for the operator to fix: logged like a failure, with the write that failed.
+  if (known.code === 'INTERNAL' || known.code === 'PREDICTION_FAILED' || known.code === 'STORAGE_FULL') sampler.write('error', known.code, { ...fields, err: original }, 'request failed');
   else if (known.status >= 500) sampler.write('warn', known.code, { ...fields, detail: known.detail }, 'request refused');
   else sampler.write('info', known.code, { ...fields, detail: known.detail }, 'client error');
 }
