@@ -4,8 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ROOT } from './helpers/fixtures.ts';
+import { ROOT, tempDir } from './helpers/fixtures.ts';
 import { ENTRY, explicitEnv } from './helpers/processes.ts';
 
 function runToExit(entry: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
@@ -28,6 +30,20 @@ describe('configuration errors at start', () => {
       const { code, stderr } = await runToExit(entry, { PORT: 'abc', QUEUE_MODE: 'auto' });
       assert.equal(code, 1, `exit code; stderr: ${stderr}`);
       assert.match(stderr, /PORT must be a whole number, got "abc"/);
+      assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
+    });
+  }
+
+  for (const [name, entry] of Object.entries({ api: ENTRY.api, 'npm start': ENTRY.start })) {
+    it(`the ${name} exits 1 when it cannot write UPLOAD_DIR or FEEDBACK_DIR, naming each, instead of answering every upload with a 500`, async () => {
+      const dir = await tempDir('not-writable');
+      const file = join(dir, 'a-file');
+      await writeFile(file, '');
+      // A folder inside a file cannot be created (ENOTDIR), whoever runs the test, root included.
+      const { code, stderr } = await runToExit(entry, { PORT: '0', QUEUE_MODE: 'embedded', UPLOAD_DIR: join(file, 'uploads'), FEEDBACK_DIR: join(file, 'feedback') });
+      assert.equal(code, 1, `exit code; stderr: ${stderr}`);
+      assert.match(stderr, /UPLOAD_DIR .*a-file\/uploads: the api cannot write there \(ENOTDIR/);
+      assert.match(stderr, /FEEDBACK_DIR .*a-file\/feedback: the api cannot write there \(ENOTDIR/);
       assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
     });
   }

@@ -39,6 +39,7 @@ import { registerSecurityHeaders } from './security/security-headers.ts';
 import { requestId, traceRequests } from './tracing/request-context.ts';
 import { RAW_IMAGE_TYPES } from './upload/receive-upload.ts';
 import { UploadStore } from './upload/upload-store.ts';
+import { assertWritableDirs } from './writable-dirs.ts';
 
 export interface ApiDeps {
   producer: JobProducer;
@@ -104,6 +105,7 @@ const OTHER_BODY_BYTES = 64 * 1024;
 const FIELD_BYTES = 16 * 1024;
 
 export async function buildApp(config: ApiConfig, producer: JobProducer, log: Logger, telemetry: ApiTelemetry = {}, hints: ApiWorkerHints = {}): Promise<BuiltApi> {
+  await assertWritableDirs(config);
   let shuttingDown = false;
   const feedback = new FeedbackStore(config.FEEDBACK_DIR);
   const registry = telemetry.registry ?? createRegistry();
