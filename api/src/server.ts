@@ -12,14 +12,28 @@ import { buildApp, type ApiWorkerHints, type BuiltApi } from './app.ts';
 /**
  * How the HTTP side stops: readiness turns false first; the api keeps serving for the drain period,
  * so a load balancer polling /readyz stops sending before anything is refused; then the listener
- * closes and in-flight requests finish.
+ * closes and in-flight requests finish, for `closeMs` at most (a prediction's deadline): connections
+ * still open then are cut, so a stuck one cannot keep the process from stopping.
  */
-export function httpShutdownSteps(built: BuiltApi, drainMs: number): ShutdownStep[] {
+export function httpShutdownSteps(built: Pick<BuiltApi, 'app' | 'beginShutdown'>, drainMs: number, closeMs: number): ShutdownStep[] {
   return [
     ['stop readiness', () => built.beginShutdown()],
     ['drain period', () => sleep(drainMs)],
-    ['close http', () => built.app.close()],
+    ['close http', () => closeWithin(built.app, closeMs)],
   ];
+}
+
+async function closeWithin(app: BuiltApi['app'], closeMs: number): Promise<void> {
+  const closing = app.close();
+  const timer = setTimeout(() => {
+    app.log.warn({ afterMs: closeMs }, 'connections still open at shutdown: closing them');
+    app.server.closeAllConnections();
+  }, closeMs);
+  try {
+    await closing;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Runs the api; `afterDrain` steps (e.g. stopping local workers) run once HTTP has closed. */
@@ -45,7 +59,7 @@ export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = 
   log.info({ redis: redisUrl, port: config.PORT, redisReady: producer.ready, tracing: tracing.enabled }, 'api listening (redis mode)');
   exitOnSignals(
     createShutdown(log, [
-      ...httpShutdownSteps(built, config.SHUTDOWN_DRAIN_MS),
+      ...httpShutdownSteps(built, config.SHUTDOWN_DRAIN_MS, config.REQUEST_TIMEOUT_MS),
       ['close queue', () => producer.close()],
       ...afterDrain,
       ['send the last spans', () => tracing.shutdown()],

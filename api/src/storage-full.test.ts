@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -68,5 +70,33 @@ describe('a full disk', () => {
     assert.equal(left.length, 1, `only the first upload is there: ${left.join(', ')}`);
     await rm(join(uploads, left[0]!));
     assert.equal((await predict('/v1/predict', 'coffee.png')).statusCode, 200, 'room again');
+  });
+
+  it('an upload spilled to disk that hits the full disk mid-way: 507, the connection closes, and the server can close at once', { timeout: 20_000 }, async (t) => {
+    const uploads = await tempDir('uploads-full-spill');
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', uploads], { encoding: 'utf8' });
+    if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here (${(mount.stderr || mount.error?.message || '').trim()}); needs root`);
+    mounted.push(uploads);
+    const api = await startInjectApi({ UPLOAD_DIR: uploads });
+    apis.push(api);
+    await api.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = api.app.server.address() as { port: number };
+    // Over 4 MiB, so it streams to a temporary file as it arrives, and the 1 MiB disk fills part way.
+    const { body, contentType } = multipartBody([{ name: 'file', filename: 'big.jpg', value: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(5_000_000)]) }]);
+    const answer = await new Promise<{ status: number; connection?: string; text: string }>((resolve, reject) => {
+      const req = request({ port, host: '127.0.0.1', method: 'POST', path: '/v1/predict', headers: { 'content-type': contentType, 'content-length': body.length } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(answer.status, 507, answer.text);
+    assert.equal(answer.connection, 'close', 'nothing reads the rest of the body: the connection must not stay open');
+    assert.deepEqual(await readdir(uploads), [], 'the temporary file is gone');
+    const t0 = performance.now();
+    await api.app.close();
+    assert.ok(performance.now() - t0 < 2000, `the server closed after ${(performance.now() - t0).toFixed(0)} ms`);
   });
 });

@@ -74,7 +74,10 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: App
   reply.errorCode = err.code;
   if (err.retryAfterS) reply.header('retry-after', String(err.retryAfterS));
   if (err.code === 'ADMIN_TOKEN_REQUIRED') reply.header('www-authenticate', ADMIN_REALM);
-  if (CLOSE_CONNECTION.has(err.code)) reply.header('connection', 'close');
+  // A body that was being read when the request failed, and is not all in: Node neither reads the rest
+  // (it only discards bodies nobody started reading) nor closes the socket, so the connection would
+  // stay open for good and keep the server from closing. It closes after the answer instead.
+  if (CLOSE_CONNECTION.has(err.code) || (request.raw.complete === false && request.raw.readableFlowing !== null)) reply.header('connection', 'close');
   // 5xx messages come from our table only: internals never reach the client.
   const message = err.code === 'INTERNAL' ? ERRORS.INTERNAL.message : err.message;
   const style = request.routeOptions.config?.errorStyle ?? (wantsPage(request) ? 'page' : 'json');
