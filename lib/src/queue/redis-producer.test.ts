@@ -8,6 +8,7 @@ import { redisAnswers } from '../redis-probe.ts';
 import { DEFAULT_REDIS_URL } from '../config.ts';
 import { deleteRedisPrefix } from '../../../tests/helpers/processes.ts';
 import { startPrivateRedis } from '../../../tests/helpers/redis-server.ts';
+import { connectRedis } from './redis-connection.ts';
 import { RedisConsumer } from './redis-consumer.ts';
 import { RedisProducer } from './redis-producer.ts';
 
@@ -93,6 +94,34 @@ it('a job Redis lost in a restart is added again on reconnect, and answered by a
     assert.equal((await answer).worker, 'after-restart');
   } finally {
     await consumer.close();
+    await api.close();
+    await redis.stop();
+  }
+});
+
+it('Redis out of memory (maxmemory): a job is refused with 503 NOT_READY that says so, not "unreachable"', async () => {
+  const redis = await startPrivateRedis();
+  const log = createLogger('silent', 'test');
+  const api = new RedisProducer({ redisUrl: redis.url, prefix: 'oom', maxQueued: 4, deadAfterMs: 2000, log });
+  const admin = connectRedis(redis.url, 'test-admin', log);
+  try {
+    assert.ok(await api.whenReady(5000));
+    if (admin.status !== 'ready') await new Promise((r) => admin.once('ready', r));
+    // 1 MiB of data, then a limit below what Redis already uses: every write is refused from then on.
+    for (let i = 0; i < 64; i++) await admin.set(`fill-${i}`, 'x'.repeat(16 * 1024));
+    const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
+    await admin.config('SET', 'maxmemory-policy', 'noeviction');
+    await admin.config('SET', 'maxmemory', String(used - 256 * 1024));
+    await assert.rejects(admin.set('one-more', 'x'), /^ReplyError: OOM/);
+    await assert.rejects(api.submit(job(2000)), (err: unknown) => {
+      assert.ok(err instanceof AppError, String(err));
+      assert.equal(err.code, 'NOT_READY');
+      assert.equal(err.retryAfterS, 1);
+      assert.match(err.message, /the queue \(Redis\) refused the job: it is out of memory \(maxmemory\)/);
+      return true;
+    });
+  } finally {
+    admin.disconnect();
     await api.close();
     await redis.stop();
   }

@@ -50,6 +50,21 @@ const COMMAND_TIMEOUT_MS = 2000;
 const unreachable = (cause?: unknown) =>
   new AppError('NOT_READY', 'the queue (Redis) is unreachable', { retryAfterS: 1, cause });
 
+/** Redis answered but would not take the command, by its error's first word: what to tell the client and the log. */
+const REFUSALS: Record<string, string> = {
+  OOM: 'it is out of memory (maxmemory)',
+  READONLY: 'it is a read-only replica',
+  MISCONF: 'it cannot save to disk, and refuses writes until it can',
+  LOADING: 'it is still loading its data',
+  BUSY: 'a script is running too long',
+};
+
+/** A failed Redis call as the client sees it: refused for a stated reason, or the queue unreachable. */
+function queueFailure(err: unknown): AppError {
+  const reason = REFUSALS[/^[A-Z]+/.exec(err instanceof Error ? err.message : '')?.[0] ?? ''];
+  return reason ? new AppError('NOT_READY', `the queue (Redis) refused the job: ${reason}`, { retryAfterS: 1, cause: err }) : unreachable(err);
+}
+
 export class RedisProducer implements JobProducer {
   private readonly cmd: ScriptedConnection;
   private readonly sub: RedisConnection;
@@ -161,7 +176,7 @@ export class RedisProducer implements JobProducer {
     if (this.closed) return Promise.reject(new AppError('NOT_READY', 'the api is shutting down', { retryAfterS: 1 }));
     if (!isReady(this.cmd)) return Promise.reject(unreachable());
     const call = work().catch((err: unknown) => {
-      throw isAppError(err) ? err : unreachable(err);
+      throw isAppError(err) ? err : queueFailure(err);
     });
     return withDeadline(call, deadline, () => new AppError('DEADLINE_EXCEEDED', 'the queue (Redis) did not answer in time'));
   }
@@ -201,7 +216,7 @@ export class RedisProducer implements JobProducer {
       // The connection dropped mid-add: the job may or may not be in Redis. It stays held and is
       // added again (idempotently) on reconnect; its deadline still bounds the wait.
       if (!isReady(this.cmd)) this.opts.log.warn({ jobId: job.id }, 'Redis dropped while adding a job; it is added again on reconnect');
-      else this.waiters.reject(job.id, unreachable(err));
+      else this.waiters.reject(job.id, queueFailure(err));
     }
   }
 
