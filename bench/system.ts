@@ -7,7 +7,7 @@ import { DEFAULT_REDIS_URL } from '@icls/lib/config';
 import { freePort } from '@icls/lib/free-port';
 import { stopChild } from '@icls/lib/stop-child';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,15 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { deleteKeysWithPrefix } from '@icls/lib/queue/redis-connection';
 import { HttpClient } from './http-client.ts';
 import { childrenOf } from './proc-stats.ts';
+import { scriptArgs } from '../tests/helpers/processes.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const START_ENTRY = join(ROOT, 'dist/start.js');
-/** node's arguments (flags and entry) of a package.json script of the form `node <flags> <entry>`. */
-export function scriptArgs(name: string): string[] {
-  const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts[name];
-  if (!script?.startsWith('node ')) throw new Error(`package.json script "${name}" is not a plain node command`);
-  return script.split(/\s+/).slice(1);
-}
 /** What `npm start` runs, node's flags included. */
 const START_ARGS = scriptArgs('start');
 

@@ -9,9 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fixtureModels, tempDir } from '../tests/helpers/fixtures.ts';
 import { waitFor200 } from '../tests/helpers/http.ts';
-import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, startService } from '../tests/helpers/processes.ts';
+import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, scriptNodeFlags, startService } from '../tests/helpers/processes.ts';
 import { multipartBody, rawRequest } from '../tests/helpers/raw-http.ts';
-import { scriptArgs } from '../bench/system.ts';
 
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
@@ -28,9 +27,8 @@ const env = {
   ...Object.fromEntries(process.argv.slice(2).map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)])),
 };
 // node's flags as `npm run start:api` and `start:model` (and the images) give them: the heap limits shape the peak.
-const flagsOf = (script: string) => scriptArgs(script).slice(0, -1);
-const api = startService(ENTRY.api, env, flagsOf('start:api'));
-const worker = startService(ENTRY.worker, env, flagsOf('start:model'));
+const api = startService(ENTRY.api, env, scriptNodeFlags('start:api'));
+const worker = startService(ENTRY.worker, env, scriptNodeFlags('start:model'));
 await waitFor200(`${base}/readyz`, 30_000, () => api.logs());
 
 const rss = async () => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${api.proc.pid}/status`, 'utf8'))![1]) / 1024;

@@ -15,7 +15,7 @@ import { STORED_NAME } from '@icls/api/upload/allowed-file';
 import { fixtureModels, tempDir } from './helpers/fixtures.ts';
 import { controlReport, jpegBytes, lyingGif, pngBytes } from './helpers/hostile-corpus.ts';
 import { postFile, waitFor200 } from './helpers/http.ts';
-import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, startService, type Service } from './helpers/processes.ts';
+import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, scriptNodeFlags, startService, type Service } from './helpers/processes.ts';
 import { multipartBody, rawRequest } from './helpers/raw-http.ts';
 
 const MAX_UPLOAD = 2 * 1024 * 1024;
@@ -63,8 +63,9 @@ describe('hostile input (api + worker through Redis)', () => {
       // The code must turn telemetry off by itself, whatever the environment says.
       ORT_DISABLE_TELEMETRY: '0',
     };
-    api = startService(ENTRY.api, { ...env, ...quiet.api });
-    services.push(api, startService(ENTRY.worker, { ...env, ...quiet.worker }));
+    // node's flags of `npm run start:api` and `start:model` (and the images): the heap limits shape the peak.
+    api = startService(ENTRY.api, { ...env, ...quiet.api }, scriptNodeFlags('start:api'));
+    services.push(api, startService(ENTRY.worker, { ...env, ...quiet.worker }, scriptNodeFlags('start:model')));
     await waitFor200(`${base}/readyz`, 30_000, logs);
     sampler = setInterval(() => {
       rssMb(api.proc.pid!).then((mb) => (peakRssMb = Math.max(peakRssMb, mb)), () => undefined);

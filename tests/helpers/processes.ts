@@ -5,6 +5,7 @@
  * the shell but PATH.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_REDIS_URL } from '@icls/lib/config';
 import { stopChild } from '@icls/lib/stop-child';
@@ -18,6 +19,16 @@ export interface Service {
   waitForLog: (pattern: RegExp, timeoutMs?: number) => Promise<string>;
   stop: (signal?: NodeJS.Signals) => Promise<void>;
 }
+
+/** node's arguments (flags and entry) of a package.json script of the form `node <flags> <entry>`. */
+export function scriptArgs(name: string): string[] {
+  const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts[name];
+  if (!script?.startsWith('node ')) throw new Error(`package.json script "${name}" is not a plain node command`);
+  return script.split(/\s+/).slice(1);
+}
+
+/** node's flags of a package.json script (`start:api`, `start:model`): what users' processes run with. */
+export const scriptNodeFlags = (name: string): string[] => scriptArgs(name).slice(0, -1);
 
 export const ENTRY = {
   start: join(ROOT, 'dist/start.js'),
