@@ -28,6 +28,15 @@ describe('a full disk', () => {
     for (const dir of mounted) spawnSync('umount', [dir]);
   });
 
+  /** A fresh folder on its own 1 MiB tmpfs (unmounted after the tests), or why there cannot be one here. */
+  async function tinyDisk(name: string): Promise<string | { skip: string }> {
+    const dir = await tempDir(name);
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { encoding: 'utf8' });
+    if (mount.status !== 0) return { skip: `cannot mount a tmpfs here (${(mount.stderr || mount.error?.message || '').trim()}); needs root` };
+    mounted.push(dir);
+    return dir;
+  }
+
   it('a report that cannot be written: 507 STORAGE_FULL, and the same report is stored once there is room', async () => {
     const feedbackDir = await tempDir('feedback-full');
     await symlink('/dev/full', join(feedbackDir, 'feedback'));
@@ -45,10 +54,8 @@ describe('a full disk', () => {
   });
 
   it('an upload that does not fit: 507 STORAGE_FULL on every route, no half-written file, served again once there is room', async (t) => {
-    const uploads = await tempDir('uploads-full');
-    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', uploads], { encoding: 'utf8' });
-    if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here (${(mount.stderr || mount.error?.message || '').trim()}); needs root`);
-    mounted.push(uploads);
+    const uploads = await tinyDisk('uploads-full');
+    if (typeof uploads !== 'string') return t.skip(uploads.skip);
     const api = await startInjectApi({ UPLOAD_DIR: uploads });
     apis.push(api);
     const predict = async (url: string, name: string) => api.app.inject({ method: 'POST', url, ...(await form(name)) });
@@ -73,10 +80,8 @@ describe('a full disk', () => {
   });
 
   it('an upload spilled to disk that hits the full disk mid-way: 507, the connection closes, and the server can close at once', { timeout: 20_000 }, async (t) => {
-    const uploads = await tempDir('uploads-full-spill');
-    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', uploads], { encoding: 'utf8' });
-    if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here (${(mount.stderr || mount.error?.message || '').trim()}); needs root`);
-    mounted.push(uploads);
+    const uploads = await tinyDisk('uploads-full-spill');
+    if (typeof uploads !== 'string') return t.skip(uploads.skip);
     const api = await startInjectApi({ UPLOAD_DIR: uploads });
     apis.push(api);
     await api.app.listen({ port: 0, host: '127.0.0.1' });
