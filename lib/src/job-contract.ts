@@ -122,6 +122,8 @@ export interface JobProducer {
   admits(model: string, deadline: number, incoming?: number): Promise<boolean>;
   /** True when the queue's backing store answers before `deadline`. */
   ping(deadline: number): Promise<boolean>;
+  /** While the backing store cannot be used, why, when it said (e.g. Redis refused the password). */
+  downReason?(): string | undefined;
   /**
    * Per model: jobs in its queue (queued + running) and of those, jobs a worker has taken but not yet
    * answered. One round trip for all of them, bounded by `deadline`; rejects like workerView.

@@ -47,7 +47,10 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       const notReady = (reason: string) =>
         reply.status(503).header('retry-after', '1').send({ ...body, status: 'not ready', code: 'NOT_READY' as const, reason });
       if (deps.shuttingDown()) return notReady('shutting down');
-      if (!queue) return notReady('the queue (Redis) does not answer');
+      if (!queue) {
+        const why = deps.producer.downReason?.();
+        return notReady(why ? `the queue (Redis) cannot be used: ${why}` : 'the queue (Redis) does not answer');
+      }
       if (!view) return notReady('the queue (Redis) did not say which workers are alive');
       if (!workers) return notReady('no worker holds the default model yet');
       return body;

@@ -36,12 +36,26 @@ export function connectRedis(url: string, name: string, log: Logger, opts: Conne
     // One line per distinct error, not one per retry.
     if (err.message !== lastError) log.error({ connection: name, err: err.message }, 'redis connection error');
     lastError = err.message;
+    lastErrors.set(redis, err.message);
   });
   redis.on('ready', () => {
     if (lastError) log.info({ connection: name }, 'redis connection restored');
     lastError = '';
+    lastErrors.delete(redis);
   });
   return redis;
+}
+
+const lastErrors = new WeakMap<RedisConnection, string>();
+
+/**
+ * Why a connection is not ready, from its last error since it was: a refused password says what to
+ * change; undefined when it has had no error (still connecting, or ready).
+ */
+export function whyNotReady(redis: RedisConnection): string | undefined {
+  const error = lastErrors.get(redis);
+  if (!error) return undefined;
+  return /^(NOAUTH|WRONGPASS)\b/.test(error) ? `${error} (set the user and password in REDIS_URL: redis://user:password@host:6379)` : error;
 }
 
 export type Transaction = ReturnType<RedisConnection['multi']>;

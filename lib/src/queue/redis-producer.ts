@@ -20,7 +20,7 @@ import { AppError, isAppError } from '../errors.ts';
 import type { JobData, JobProducer, JobResult, QueueStats, WorkerView } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
 import { HeldJobs } from './held-jobs.ts';
-import { closeConnection, connectRedis, isReady, type RedisConnection } from './redis-connection.ts';
+import { closeConnection, connectRedis, isReady, whyNotReady, type RedisConnection } from './redis-connection.ts';
 import { beatsKey, cacheEntryPrefix, cacheKeys, GROUP, jobsKey, repliesChannel, resultKey, workersKey, type Reply } from './redis-keys.ts';
 import { fromCache, keepsAnswer, type ResultCacheBounds } from './result-cache.ts';
 import { jobFields } from './stream-entry.ts';
@@ -265,6 +265,10 @@ export class RedisProducer implements JobProducer {
       });
       return stats;
     });
+  }
+
+  downReason(): string | undefined {
+    return isReady(this.cmd) ? undefined : whyNotReady(this.cmd);
   }
 
   async ping(deadline: number): Promise<boolean> {

@@ -1,0 +1,48 @@
+/**
+ * /readyz says why the queue cannot be used when Redis said so: a refused password names REDIS_URL,
+ * where "does not answer" would send the operator to the network. A real private redis-server with
+ * a password; the api built as the server builds it, on a Redis producer.
+ */
+import assert from 'node:assert/strict';
+import { after, it } from 'node:test';
+import { loadConfig } from '@icls/lib/config';
+import { createLogger } from '@icls/lib/logger';
+import { connectRedis } from '@icls/lib/queue/redis-connection';
+import { RedisProducer } from '@icls/lib/queue/redis-producer';
+import { tempDir } from '../../tests/helpers/fixtures.ts';
+import { startPrivateRedis } from '../../tests/helpers/redis-server.ts';
+import { buildApp } from './app.ts';
+
+const log = createLogger('silent', 'test');
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+async function readiness(redisUrl: string) {
+  const producer = new RedisProducer({ redisUrl, prefix: 'readyz', maxQueued: 4, deadAfterMs: 2000, log });
+  const config = loadConfig({ QUEUE_MODE: 'redis', REDIS_URL: redisUrl, UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback'), LOG_LEVEL: 'silent' });
+  const { app } = await buildApp(config, producer, log);
+  cleanups.push(() => app.close(), () => producer.close());
+  return async () => (await app.inject({ url: '/readyz' })).json() as { status: string; reason?: string };
+}
+
+it('a password Redis refuses: /readyz names it and REDIS_URL; with the password, the queue answers', async () => {
+  const redis = await startPrivateRedis();
+  cleanups.push(() => redis.stop());
+  const admin = connectRedis(redis.url, 'test-admin', log);
+  cleanups.push(() => admin.disconnect());
+  if (admin.status !== 'ready') await new Promise((r) => admin.once('ready', r));
+  await admin.config('SET', 'requirepass', 'pw');
+
+  const without = await readiness(redis.url);
+  let body = await without();
+  for (const until = Date.now() + 3000; !body.reason?.includes('NOAUTH') && Date.now() < until; body = await without()) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(body.status, 'not ready');
+  assert.match(body.reason ?? '', /^the queue \(Redis\) cannot be used: NOAUTH .*set the user and password in REDIS_URL/);
+
+  const withPassword = await readiness(redis.url.replace('redis://', 'redis://:pw@'));
+  body = await withPassword();
+  for (const until = Date.now() + 3000; body.reason?.startsWith('the queue') && Date.now() < until; body = await withPassword()) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(body.reason, 'no worker holds the default model yet', 'the queue answers; only the workers are missing');
+});
