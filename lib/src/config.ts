@@ -99,7 +99,7 @@ const spec = {
   UPLOAD_DIR: { default: './data/uploads', parse: path, doc: 'where uploads are stored as `<md5>.<ext>`' },
   FEEDBACK_DIR: { default: './data/feedback', parse: path, doc: 'folder of the `feedback` file (one report per line)' },
   MAX_UPLOAD_BYTES: { default: String(20 * 1024 * 1024), parse: int(1), doc: 'largest upload accepted (413 above)' },
-  MAX_PIXELS: { default: String(50_000_000), parse: int(1), doc: 'largest image accepted, in pixels (width × height)' },
+  MAX_PIXELS: { default: String(50_000_000), parse: int(1), doc: 'largest image accepted, in pixels (width × height); whatever it is, a side over 65,535 pixels is refused too' },
   UPLOAD_MEMORY_BYTES: {
     default: String(64 * 1024 * 1024),
     parse: int(0),

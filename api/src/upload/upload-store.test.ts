@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { crc32 } from 'node:zlib';
 import { AppError } from '@icls/lib/errors';
 import { UploadStore } from './upload-store.ts';
 
@@ -168,6 +169,14 @@ describe('UploadStore', () => {
     assert.deepEqual(await readdir(store.dir), []);
   });
 
+  test('a side over 65,535 pixels → IMAGE_TOO_MANY_PIXELS (400), however few pixels: a PNG of 1×70,000', async () => {
+    const store = await freshStore();
+    await rejectsWith(store.store(Readable.from([pngHeader(1, 70_000)]), 'png', notTruncated), 'IMAGE_TOO_MANY_PIXELS', 400);
+    await assert.rejects(store.store(Readable.from([pngHeader(70_000, 1)]), 'png', notTruncated), /70000×1 has a side over 65535 pixels/);
+    assert.deepEqual(await readdir(store.dir), []);
+    assert.equal((await store.store(Readable.from([pngHeader(1, 65_535)]), 'png', notTruncated)).image.height, 65_535, 'the limit itself is accepted');
+  });
+
   test('a source stream that fails leaves no temp file', async () => {
     const store = await freshStore();
     const bytes = await readFile(fixture('chelsea.png'));
@@ -206,3 +215,18 @@ describe('UploadStore', () => {
     assert.equal((await stat(second.path)).mtimeMs, before);
   });
 });
+
+/** A PNG's signature and IHDR chunk for an RGB image of `w`×`h` (all the header check reads). */
+function pngHeader(w: number, h: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const body = Buffer.concat([Buffer.from('IHDR', 'latin1'), ihdr]);
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(13);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body) >>> 0);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), length, body, crc]);
+}
