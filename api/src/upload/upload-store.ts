@@ -93,8 +93,9 @@ export class HeldBytes {
  * The longest side accepted, whatever MAX_PIXELS allows: decoding costs per row as well as per pixel.
  * A 190 KB PNG of 1×49,000,000 pixels (under the default MAX_PIXELS) took a worker 5.2 s to decode and
  * resize, against at most 160 ms for the PNG shapes with both sides up to this (65535×762 the slowest),
- * measured with sharp on a 2-core Xeon VM (GIF decodes slower at any shape: 400–730 ms for 50 M
- * pixels, which MAX_PIXELS bounds). JPEG cannot be larger anyway, WebP stops at 16,383.
+ * measured with sharp on a 2-core Xeon VM (interlaced PNG, progressive JPEG and GIF decode slower at
+ * any shape: 200–730 ms for 50 M pixels, which MAX_PIXELS bounds). JPEG cannot be larger anyway, WebP
+ * stops at 16,383.
  */
 export const MAX_IMAGE_SIDE = 65_535;
 
