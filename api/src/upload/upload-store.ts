@@ -94,7 +94,7 @@ export class HeldBytes {
  * A 190 KB PNG of 1×49,000,000 pixels (under the default MAX_PIXELS) took a worker 5.2 s to decode and
  * resize, against at most 160 ms for the PNG shapes with both sides up to this (65535×762 the slowest),
  * measured with sharp on a 2-core Xeon VM (interlaced PNG, progressive JPEG and GIF decode slower at
- * any shape: 200–730 ms for 50 M pixels, which MAX_PIXELS bounds). JPEG cannot be larger anyway, WebP
+ * any shape: 204–727 ms for 50 M pixels, which MAX_PIXELS bounds). JPEG cannot be larger anyway, WebP
  * stops at 16,383.
  */
 export const MAX_IMAGE_SIDE = 65_535;
