@@ -59,8 +59,9 @@ async function readStoredImage(uploadDir: string, name: string): Promise<Buffer>
   try {
     return await readFile(join(uploadDir, safe));
   } catch (err) {
+    // The deployment's fault, not the client's: the api stored the upload where this worker does not look.
     throw new JobRejectedError({
-      code: 'IMAGE_UNREADABLE',
+      code: 'UPLOAD_NOT_SHARED',
       detail: `stored image ${safe} cannot be read by the worker (${(err as NodeJS.ErrnoException).code ?? 'error'}); with workers on other hosts set IMAGE_TRANSPORT=bytes`,
     });
   }

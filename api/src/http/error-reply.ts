@@ -33,6 +33,11 @@ const REDIRECT_CODES = new Set([...ORIGINAL_400, 'FILE_TOO_LARGE', 'NOT_AN_IMAGE
 /** After these the connection cannot be trusted to carry another request (the body was not read to its end). */
 const CLOSE_CONNECTION = new Set(['BODY_TIMEOUT', 'REQUEST_TIMEOUT', 'MALFORMED_BODY']);
 
+/** Failures of the service itself: logged at error level, with the cause. */
+const OPERATOR_FAULTS = new Set<ErrorCode>(['INTERNAL', 'PREDICTION_FAILED', 'STORAGE_FULL', 'UPLOAD_NOT_SHARED']);
+/** Codes whose detail is for the log only. */
+const TABLE_ONLY = new Set<ErrorCode>(['INTERNAL', 'UPLOAD_NOT_SHARED']);
+
 /** Codes whose detail comes from a library (the image decoder): a page shows the table's words only. */
 const LIBRARY_DETAIL = new Set(['IMAGE_UNREADABLE']);
 /** The upload and report forms: after a failed post, the page with its form, to try again. */
@@ -63,8 +68,9 @@ function logError(sampler: LogSampler, request: FastifyRequest, known: AppError,
     requestId: request.id,
     jobId: request.jobId ?? undefined,
   };
-  // A full disk is for the operator to fix: logged like a failure, with the write that failed.
-  if (known.code === 'INTERNAL' || known.code === 'PREDICTION_FAILED' || known.code === 'STORAGE_FULL') sampler.write('error', known.code, { ...fields, err: original }, 'request failed');
+  // A full disk or an upload folder the workers do not share is for the operator to fix: logged like a
+  // failure, with what failed.
+  if (OPERATOR_FAULTS.has(known.code)) sampler.write('error', known.code, { ...fields, err: original }, 'request failed');
   else if (known.status >= 500) sampler.write('warn', known.code, { ...fields, detail: known.detail }, 'request refused');
   else sampler.write('info', known.code, { ...fields, detail: known.detail }, 'client error');
 }
@@ -78,8 +84,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: App
   // (it only discards bodies nobody started reading) nor closes the socket, so the connection would
   // stay open for good and keep the server from closing. It closes after the answer instead.
   if (CLOSE_CONNECTION.has(err.code) || (request.raw.complete === false && request.raw.readableFlowing !== null)) reply.header('connection', 'close');
-  // 5xx messages come from our table only: internals never reach the client.
-  const message = err.code === 'INTERNAL' ? ERRORS.INTERNAL.message : err.message;
+  // These messages come from our table only: internals (paths, settings) never reach the client.
+  const message = TABLE_ONLY.has(err.code) ? ERRORS[err.code].message : err.message;
   const style = request.routeOptions.config?.errorStyle ?? (wantsPage(request) ? 'page' : 'json');
   if (style === 'page') {
     const shown = LIBRARY_DETAIL.has(err.code) ? ERRORS[err.code].message : message;

@@ -1,0 +1,38 @@
+/**
+ * A deployment whose worker does not see the api's UPLOAD_DIR (another host, another volume, path
+ * transport): the client is told the service is at fault, not its image (500 UPLOAD_NOT_SHARED, no
+ * path or setting in the answer), and the operator reads the fix in the api's log at error level.
+ * Real processes and Redis; the upload is over INLINE_IMAGE_BYTES, so the worker reads the file.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, it } from 'node:test';
+import { fixtureModels, image, tempDir } from './helpers/fixtures.ts';
+import { postFile, waitFor200 } from './helpers/http.ts';
+import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, startService, type Service } from './helpers/processes.ts';
+
+const services: Service[] = [];
+const prefix = `test-${randomBytes(4).toString('hex')}`;
+after(async () => {
+  await Promise.all(services.map((s) => s.stop()));
+  await deleteRedisPrefix(prefix);
+});
+
+it('a worker that cannot read the stored upload: 500 UPLOAD_NOT_SHARED, the fix in the log', async () => {
+  const port = await freePort();
+  const env = { QUEUE_MODE: 'redis', REDIS_URL, REDIS_PREFIX: prefix, MODELS_DIR: await fixtureModels(['tiny-rgb']), FEEDBACK_DIR: await tempDir('feedback'), PORT: String(port), ORT_THREADS: '1', SOLO_ORT_THREADS: '1' };
+  const api = startService(ENTRY.api, { ...env, UPLOAD_DIR: await tempDir('api-uploads') });
+  services.push(api, startService(ENTRY.worker, { ...env, UPLOAD_DIR: await tempDir('worker-uploads') }));
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor200(`${base}/readyz`, 30_000, () => services.map((s) => s.logs()).join('\n'));
+
+  for (const route of ['/v1/predict', '/predict']) {
+    const r = await postFile(`${base}${route}`, image('astronaut.png'), { contentType: 'image/png' });
+    assert.equal(r.status, 500, route);
+    const body = (await r.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, 'UPLOAD_NOT_SHARED', route);
+    assert.match(body.error.message, /the image is not at fault/);
+    assert.doesNotMatch(body.error.message, /IMAGE_TRANSPORT|\.png/, 'the fix is for the operator: in the log, not the answer');
+  }
+  await api.waitForLog(/"level":50[^\n]*UPLOAD_NOT_SHARED[^\n]*IMAGE_TRANSPORT=bytes/, 5000);
+});
