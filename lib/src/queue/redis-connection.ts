@@ -31,21 +31,18 @@ export function connectRedis(url: string, name: string, log: Logger, opts: Conne
     commandTimeout: opts.commandTimeoutMs,
     retryStrategy: (times) => Math.min(25 * times, 200),
   });
-  let lastError = '';
   redis.on('error', (err: Error) => {
     // One line per distinct error, not one per retry.
-    if (err.message !== lastError) log.error({ connection: name, err: err.message }, 'redis connection error');
-    lastError = err.message;
+    if (err.message !== lastErrors.get(redis)) log.error({ connection: name, err: err.message }, 'redis connection error');
     lastErrors.set(redis, err.message);
   });
   redis.on('ready', () => {
-    if (lastError) log.info({ connection: name }, 'redis connection restored');
-    lastError = '';
-    lastErrors.delete(redis);
+    if (lastErrors.delete(redis)) log.info({ connection: name }, 'redis connection restored');
   });
   return redis;
 }
 
+/** Each connection's last error since it was last ready. */
 const lastErrors = new WeakMap<RedisConnection, string>();
 
 /**
