@@ -2,6 +2,7 @@
  * Inputs a public upload endpoint meets: each builds its bytes (big ones generated, never committed).
  */
 import { readFile } from 'node:fs/promises';
+import { crc32 } from 'node:zlib';
 import { image } from './fixtures.ts';
 
 /** A GIF whose logical screen says 1×1 while its first frame is `w`×`h`. */
@@ -24,6 +25,21 @@ export function lyingGif(w: number, h: number): Buffer {
   b[27] = 0;
   b[28] = 0x3b;
   return b.subarray(0, 29);
+}
+
+/** A PNG's signature and IHDR chunk for an RGB image of `w`×`h`, and no pixels: all a header check reads. */
+export function pngHeader(w: number, h: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const body = Buffer.concat([Buffer.from('IHDR', 'latin1'), ihdr]);
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(13);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body) >>> 0);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), length, body, crc]);
 }
 
 /** The same JPEG bytes whatever name they are sent under. */

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { crc32 } from 'node:zlib';
 import { AppError } from '@icls/lib/errors';
+import { pngHeader } from '../../../tests/helpers/hostile-corpus.ts';
 import { UploadStore } from './upload-store.ts';
 
 const IMAGES = fileURLToPath(new URL('../../../tests/fixtures/images/', import.meta.url));
@@ -216,17 +216,3 @@ describe('UploadStore', () => {
   });
 });
 
-/** A PNG's signature and IHDR chunk for an RGB image of `w`×`h` (all the header check reads). */
-function pngHeader(w: number, h: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // RGB
-  const body = Buffer.concat([Buffer.from('IHDR', 'latin1'), ihdr]);
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(13);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body) >>> 0);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), length, body, crc]);
-}
