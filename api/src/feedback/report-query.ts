@@ -89,7 +89,8 @@ export async function* allReports(log: string, filter: ReportFilter): AsyncGener
   }
 }
 
-async function* linesOf(path: string): AsyncGenerator<string> {
+/** The non-empty lines of a text file, streamed; none when the file does not exist. */
+export async function* linesOf(path: string): AsyncGenerator<string> {
   const stream = createReadStream(path, { encoding: 'utf8' });
   const opened = new Promise<boolean>((resolve, reject) => {
     stream.once('open', () => resolve(true));

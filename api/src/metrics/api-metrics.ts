@@ -5,6 +5,7 @@
  */
 import { Counter, Gauge, Histogram, PREFIX, SECONDS_BUCKETS, type MetricsRegistry } from '@icls/lib/metrics/prometheus';
 import type { MemoryBudget } from '../upload/memory-budget.ts';
+import type { RemovalReason, RetentionObserver, SweepResult } from '../upload/upload-retention.ts';
 
 /**
  * Answers that turn work away because of a limit or overload: too slow (408), too large (413, 414,
@@ -17,12 +18,14 @@ const UPLOAD_BUCKETS = [16, 64, 256, 1024, 4096, 16384, 32768].map((kib) => kib 
 
 export type RequestLabels = 'method' | 'route' | 'status' | 'error_code';
 
-export class ApiMetrics {
+export class ApiMetrics implements RetentionObserver {
   readonly requests: Counter<RequestLabels>;
   readonly duration: Histogram<'method' | 'route'>;
   readonly inFlight: Gauge;
   readonly refusals: Counter<'reason'>;
   readonly uploadSize: Histogram;
+  private readonly uploadDirBytes: Gauge;
+  private readonly uploadsRemoved: Counter<'reason'>;
 
   constructor(registry: MetricsRegistry, uploadMemory: MemoryBudget) {
     const registers = [registry];
@@ -68,6 +71,22 @@ export class ApiMetrics {
         this.set(Number.isFinite(uploadMemory.limit) ? uploadMemory.limit : 0);
       },
     });
+    this.uploadDirBytes = new Gauge({
+      name: `${PREFIX}upload_dir_bytes`,
+      help: 'Bytes of the stored uploads in UPLOAD_DIR, as of the last sweep (see UPLOAD_DIR_MAX_BYTES).',
+      registers,
+    });
+    this.uploadsRemoved = new Counter({
+      name: `${PREFIX}uploads_removed_total`,
+      help: 'Files the upload sweeper removed, by reason: age (UPLOAD_KEEP_HOURS), size (UPLOAD_DIR_MAX_BYTES), leftover (a temporary file left by a crash).',
+      labelNames: ['reason'],
+      registers,
+    });
+  }
+
+  swept(result: SweepResult): void {
+    this.uploadDirBytes.set(result.bytes);
+    for (const [reason, n] of Object.entries(result.removed) as [RemovalReason, number][]) if (n > 0) this.uploadsRemoved.inc({ reason }, n);
   }
 
   /** One answered (or abandoned) request. `errorCode`: the error table's code it answered with. */

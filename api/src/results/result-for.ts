@@ -22,7 +22,8 @@ export async function resultFor(deps: ApiDeps, image: string, model: string, req
   const remembered = deps.results.get(image, model);
   if (remembered) return remembered;
   const upload = STORED_NAME.test(image) ? await deps.uploads.find(image) : undefined;
-  if (!upload) throw new AppError('NOT_FOUND', 'no such image: it was never uploaded here, or it has been cleaned up');
+  // Viewed again: the upload sweeper removes the least recently used first.
+  if (!upload || !(await deps.uploads.refresh(upload))) throw new AppError('NOT_FOUND', 'no such image: it was never uploaded here, or it has been cleaned up');
   const admission = await deps.predictor.admit(model);
   const jobId = randomUUID();
   request.jobId = jobId;

@@ -19,7 +19,7 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -61,6 +61,11 @@ export interface UploadLimits {
   memoryBytes?: number;
   /** Bytes held in memory across all uploads at once (default: unbounded). */
   totalMemoryBytes?: number;
+}
+
+export interface UploadStoreEvents {
+  /** A new file of `bytes` was put in place (not an identical upload found stored). */
+  stored?: (bytes: number) => void;
 }
 
 const DEFAULT_MEMORY_BYTES = 4 * 1024 * 1024;
@@ -117,6 +122,7 @@ export class UploadStore {
   constructor(
     readonly dir: string,
     private readonly limits: UploadLimits,
+    private readonly events: UploadStoreEvents = {},
   ) {
     this.memory = new MemoryBudget(limits.totalMemoryBytes ?? Number.POSITIVE_INFINITY);
   }
@@ -138,6 +144,11 @@ export class UploadStore {
     const image = readImageHeader(await readHead(path, HEADER_BYTES));
     // Stored names are `<md5>.<ext>` (callers check them against STORED_NAME).
     return image ? { name, md5: name.slice(0, name.indexOf('.')), path, bytes: info.size, image } : undefined;
+  }
+
+  /** Marks a stored upload as just used, so the upload sweeper keeps it longest; false when it is gone. */
+  refresh(upload: StoredUpload): Promise<boolean> {
+    return refreshed(upload.path);
   }
 
   /** Receives and persists: the upload in place under its name. */
@@ -177,22 +188,28 @@ export class UploadStore {
     if (upload.spilled) await rm(upload.spilled, { force: true });
   }
 
-  /** Puts a received upload in place under its name (unless an identical one is there already). */
+  /**
+   * Puts a received upload in place under its name. An identical upload already stored is kept and
+   * marked as just uploaded (its mtime), so the upload sweeper counts it as in use.
+   */
   async persist(upload: IncomingUpload): Promise<StoredUpload> {
     const path = join(this.dir, upload.name);
     const tmp = this.tempPath();
     try {
-      if (upload.spilled) await rename(upload.spilled, path);
-      else {
+      if (upload.spilled) {
+        await rename(upload.spilled, path);
+        this.events.stored?.(upload.bytes);
+      } else {
         // The check and the temporary file's creation in one trip (both on the thread pool: on a
         // shared network folder either may wait, and the event loop must not).
-        const [exists, file] = await Promise.all([isFile(path), open(tmp, 'wx')]);
+        const [exists, file] = await Promise.all([refreshed(path), open(tmp, 'wx')]);
         if (exists) {
           await file.close();
           await rm(tmp, { force: true });
         } else {
           await writeAll(file, upload.held!.parts);
           await rename(tmp, path);
+          this.events.stored?.(upload.bytes);
         }
       }
       return { name: upload.name, md5: upload.md5, path, bytes: upload.bytes, image: upload.image };
@@ -294,9 +311,14 @@ async function writeAll(file: FileHandle, parts: readonly Buffer[]): Promise<voi
   }
 }
 
-async function isFile(path: string): Promise<boolean> {
-  return stat(path).then(
-    (s) => s.isFile(),
+/**
+ * Marks a stored upload as just uploaded; false when there is none. Any failure (no such file, or one
+ * this user may not touch) counts as none: the upload is then written again, identical, over it.
+ */
+async function refreshed(path: string): Promise<boolean> {
+  const now = new Date();
+  return utimes(path, now, now).then(
+    () => true,
     () => false,
   );
 }

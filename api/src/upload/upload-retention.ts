@@ -1,0 +1,244 @@
+/**
+ * Keeps UPLOAD_DIR from growing without bound: every upload is stored, so without this any client
+ * fills the disk in time. A sweep removes stored uploads not uploaded again for UPLOAD_KEEP_HOURS,
+ * then, while the rest take more than UPLOAD_DIR_MAX_BYTES, the least recently uploaded ones, down
+ * to 90 % of the bound (so one new upload does not start another sweep); an upload of the last
+ * minute (or two prediction deadlines) is never removed, its job or result page may still read it. Uploads a feedback report
+ * names are never removed: a report stays reviewable and exportable with its image. Temporary files
+ * left by a crash (a spill or a write cut short) are removed once no request can still be writing them.
+ *
+ * "Recently uploaded" is the file's mtime: an identical upload finds its file already stored and
+ * refreshes it (UploadStore.persist), so an image in use is the newest whatever its first upload.
+ * Each removal looks at the file again first and spares it when it was refreshed since the scan,
+ * so a sweep does not pull an upload from under the job that just re-used it.
+ *
+ * The api sweeps at start, every SWEEP_EVERY_MS, and at once when its own writes since the last sweep
+ * take the folder over the size bound. Several api processes sharing the folder each sweep; a file
+ * removed by another is skipped.
+ */
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Config } from '@icls/lib/config';
+import { every } from '@icls/lib/every';
+import type { Logger } from '@icls/lib/logger';
+import { STORED_NAME } from './allowed-file.ts';
+
+export interface RetentionPolicy {
+  /** A stored upload not uploaded again for longer is removed; 0: kept for ever. */
+  keepMs: number;
+  /** Bytes the stored uploads may take; 0: no bound. */
+  maxBytes: number;
+  /** A temporary file older than this is a leftover: no request can still be writing it. */
+  tempKeepMs: number;
+  /** An upload this recent may still be read by its job or its result page: never removed. */
+  inUseMs: number;
+}
+
+export type RemovalReason = 'age' | 'size' | 'leftover';
+
+export interface SweepResult {
+  /** Stored uploads left, and their bytes. */
+  files: number;
+  bytes: number;
+  removed: Record<RemovalReason, number>;
+  removedBytes: number;
+  /** Uploads the policy would have removed but a feedback report names. */
+  keptForReports: number;
+}
+
+/** The names the api gives temporary files in UPLOAD_DIR (upload-store.ts, writable-dirs.ts). */
+const TEMPORARY = /^\.(upload|write-check)-[0-9a-f]+$/;
+/** Files looked at (stat) at once: enough to keep the thread pool busy, not enough to crowd out uploads. */
+const STAT_BATCH = 16;
+/** A sweep brings an oversized folder down to this share of the bound. */
+const SIZE_TARGET = 0.9;
+/** The periodic sweep. */
+export const SWEEP_EVERY_MS = 10 * 60_000;
+/** Over the bound after a sweep, the api's writes start the next one after this share of the bound more. */
+const STUCK_STEP = 0.1;
+
+interface FileInfo {
+  name: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** One pass over `dir`; `reported` is asked only when something would be removed. */
+export async function sweepUploads(dir: string, policy: RetentionPolicy, reported: () => Promise<ReadonlySet<string>>, now = Date.now()): Promise<SweepResult> {
+  const { stored, temporary } = await listFiles(dir);
+  const result: SweepResult = { files: stored.length, bytes: 0, removed: { age: 0, size: 0, leftover: 0 }, removedBytes: 0, keptForReports: 0 };
+  result.bytes = stored.reduce((n, f) => n + f.size, 0);
+  const remove = async (f: FileInfo, reason: RemovalReason): Promise<boolean> => {
+    if (!(await removeIfUnchanged(join(dir, f.name), f.mtimeMs))) return false;
+    result.removed[reason]++;
+    result.removedBytes += f.size;
+    return true;
+  };
+  for (const f of temporary) if (f.mtimeMs < now - policy.tempKeepMs) await remove(f, 'leftover');
+
+  const tooOld = policy.keepMs > 0 ? stored.filter((f) => f.mtimeMs < now - policy.keepMs) : [];
+  const oversized = policy.maxBytes > 0 && result.bytes > policy.maxBytes;
+  if (tooOld.length === 0 && !oversized) return result;
+
+  const keep = await reported();
+  const gone = new Set<FileInfo>();
+  const removeStored = async (f: FileInfo, reason: RemovalReason) => {
+    if (!(await remove(f, reason))) return;
+    gone.add(f);
+    result.files--;
+    result.bytes -= f.size;
+  };
+  for (const f of tooOld) {
+    if (keep.has(f.name)) result.keptForReports++;
+    else await removeStored(f, 'age');
+  }
+  if (policy.maxBytes > 0 && result.bytes > policy.maxBytes) {
+    const target = Math.floor(policy.maxBytes * SIZE_TARGET);
+    const oldestFirst = stored.filter((f) => !gone.has(f) && f.mtimeMs < now - policy.inUseMs).sort((a, b) => a.mtimeMs - b.mtimeMs);
+    for (const f of oldestFirst) {
+      if (result.bytes <= target) break;
+      if (keep.has(f.name)) result.keptForReports++;
+      else await removeStored(f, 'size');
+    }
+  }
+  return result;
+}
+
+/** The stored uploads and temporary files in `dir`, with size and mtime; anything else is left alone. */
+async function listFiles(dir: string): Promise<{ stored: FileInfo[]; temporary: FileInfo[] }> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  });
+  const stored: FileInfo[] = [];
+  const temporary: FileInfo[] = [];
+  const wanted = entries.filter((e) => e.isFile() && (STORED_NAME.test(e.name) || TEMPORARY.test(e.name)));
+  for (let i = 0; i < wanted.length; i += STAT_BATCH) {
+    const infos = await Promise.all(wanted.slice(i, i + STAT_BATCH).map((e) => fileInfo(join(dir, e.name), e.name)));
+    for (const info of infos) if (info) (STORED_NAME.test(info.name) ? stored : temporary).push(info);
+  }
+  return { stored, temporary };
+}
+
+/** Size and mtime; undefined when the file went meanwhile (another api's sweep, a rename). */
+async function fileInfo(path: string, name: string): Promise<FileInfo | undefined> {
+  try {
+    const s = await stat(path);
+    return s.isFile() ? { name, size: s.size, mtimeMs: s.mtimeMs } : undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Removes the file unless it was refreshed (uploaded again) since it was listed; false when it was kept or gone. */
+async function removeIfUnchanged(path: string, mtimeMs: number): Promise<boolean> {
+  const now = await fileInfo(path, '');
+  if (!now || now.mtimeMs !== mtimeMs) return false;
+  await rm(path, { force: true });
+  return true;
+}
+
+/** A temporary file is a leftover after an hour, or twice the longest a request may take to arrive and be stored. */
+const TEMP_KEEP_MIN_MS = 60 * 60_000;
+/** An upload is in use for a minute, or twice a prediction's deadline: its job and its result page read it. */
+const IN_USE_MIN_MS = 60_000;
+
+export function retentionPolicy(config: Pick<Config, 'UPLOAD_KEEP_HOURS' | 'UPLOAD_DIR_MAX_BYTES' | 'REQUEST_RECEIVE_TIMEOUT_MS' | 'REQUEST_TIMEOUT_MS'>): RetentionPolicy {
+  return {
+    keepMs: config.UPLOAD_KEEP_HOURS * 60 * 60_000,
+    maxBytes: config.UPLOAD_DIR_MAX_BYTES,
+    tempKeepMs: Math.max(TEMP_KEEP_MIN_MS, 2 * (config.REQUEST_RECEIVE_TIMEOUT_MS + config.REQUEST_TIMEOUT_MS)),
+    inUseMs: Math.max(IN_USE_MIN_MS, 2 * config.REQUEST_TIMEOUT_MS),
+  };
+}
+
+/** What the api tells about its sweeps (metrics). */
+export interface RetentionObserver {
+  swept(result: SweepResult): void;
+}
+
+/** The api's sweeper: at start, periodically, and when its own writes take the folder over the bound. */
+export class UploadRetention {
+  private stopTimer?: () => void;
+  private running?: Promise<SweepResult | undefined>;
+  /** Bytes in the folder at the last sweep, and what this process wrote since. */
+  private lastBytes = 0;
+  private writtenSince = 0;
+  /** The last sweep could not get under the bound (reported or recent uploads fill it). */
+  private stuck = false;
+  /** Writes went over the bound while a sweep ran: look again when it ends. */
+  private pending = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly policy: RetentionPolicy,
+    private readonly reported: () => Promise<ReadonlySet<string>>,
+    private readonly log: Logger,
+    private readonly observer?: RetentionObserver,
+  ) {}
+
+  get enabled(): boolean {
+    return this.policy.keepMs > 0 || this.policy.maxBytes > 0;
+  }
+
+  start(intervalMs = SWEEP_EVERY_MS): void {
+    void this.sweep();
+    this.stopTimer = every(intervalMs, () => this.sweep(), (err) => this.log.error({ err }, 'upload sweep failed'));
+  }
+
+  /** A new upload file of `bytes` was written. */
+  noteStored(bytes: number): void {
+    this.writtenSince += bytes;
+    this.sweepIfOver();
+  }
+
+  private sweepIfOver(): void {
+    const max = this.policy.maxBytes;
+    if (max <= 0 || this.lastBytes + this.writtenSince <= max) return;
+    // Stuck over the bound: the next sweep waits for a tenth of it more, not one per upload.
+    if (this.stuck && this.writtenSince < max * STUCK_STEP) return;
+    if (this.running) this.pending = true;
+    else void this.sweep();
+  }
+
+  /** One sweep (the one running, if any); never rejects: a failure is logged. */
+  sweep(): Promise<SweepResult | undefined> {
+    this.running ??= this.sweepOnce().finally(() => {
+      this.running = undefined;
+      if (this.pending) {
+        this.pending = false;
+        this.sweepIfOver();
+      }
+    });
+    return this.running;
+  }
+
+  async stop(): Promise<void> {
+    this.stopTimer?.();
+    await this.running;
+  }
+
+  private async sweepOnce(): Promise<SweepResult | undefined> {
+    const written = this.writtenSince;
+    try {
+      const result = await sweepUploads(this.dir, this.policy, this.reported);
+      this.lastBytes = result.bytes;
+      this.writtenSince -= written;
+      this.stuck = this.policy.maxBytes > 0 && result.bytes > this.policy.maxBytes;
+      this.observer?.swept(result);
+      const removed = result.removed.age + result.removed.size + result.removed.leftover;
+      if (removed > 0) this.log.info({ ...result, dir: this.dir }, 'removed old uploads');
+      if (this.policy.maxBytes > 0 && result.bytes > this.policy.maxBytes) {
+        this.log.warn(
+          { bytes: result.bytes, maxBytes: this.policy.maxBytes, keptForReports: result.keptForReports },
+          'uploads still take more than UPLOAD_DIR_MAX_BYTES: the rest are named by feedback reports or were uploaded in the last minute, and are kept',
+        );
+      }
+      return result;
+    } catch (err) {
+      this.log.error({ err, dir: this.dir }, 'upload sweep failed');
+      return undefined;
+    }
+  }
+}
