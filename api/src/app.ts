@@ -15,6 +15,7 @@ import { noTracing, type Tracing } from '@icls/lib/tracing/tracing';
 import { refuseWhileClosing } from './closing-gate.ts';
 import { FeedbackStore } from './feedback/feedback-store.ts';
 import { ReportStore } from './feedback/report-store.ts';
+import { reportedImages } from './feedback/reported-images.ts';
 import { deferExpectContinue } from './http/expect-continue.ts';
 import { registerBodyGuard } from './http/body-guard.ts';
 import { clientErrorHandler } from './http/client-errors.ts';
@@ -38,6 +39,7 @@ import { registerRateLimit } from './security/rate-limit.ts';
 import { registerSecurityHeaders } from './security/security-headers.ts';
 import { requestId, traceRequests } from './tracing/request-context.ts';
 import { RAW_IMAGE_TYPES } from './upload/receive-upload.ts';
+import { retentionPolicy, UploadRetention } from './upload/upload-retention.ts';
 import { UploadStore } from './upload/upload-store.ts';
 import { assertWritableDirs } from './writable-dirs.ts';
 
@@ -83,6 +85,9 @@ export type ApiConfig = Pick<
   | 'INLINE_IMAGE_BYTES'
   | 'RESULT_CACHE_TTL_S'
   | 'UPLOAD_MEMORY_BYTES'
+  | 'UPLOAD_KEEP_HOURS'
+  | 'FEEDBACK_MAX_BYTES'
+  | 'UPLOAD_DIR_MAX_BYTES'
   | 'BODY_IDLE_TIMEOUT_MS'
   | 'REQUEST_RECEIVE_TIMEOUT_MS'
   | 'HEADERS_TIMEOUT_MS'
@@ -110,11 +115,14 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   const feedback = new FeedbackStore(config.FEEDBACK_DIR);
   const registry = telemetry.registry ?? createRegistry();
   const tracing = telemetry.tracing ?? noTracing;
-  const uploads = new UploadStore(config.UPLOAD_DIR, {
-    maxBytes: config.MAX_UPLOAD_BYTES,
-    maxPixels: config.MAX_PIXELS,
-    totalMemoryBytes: config.UPLOAD_MEMORY_BYTES,
-  });
+  const uploads = new UploadStore(
+    config.UPLOAD_DIR,
+    { maxBytes: config.MAX_UPLOAD_BYTES, maxPixels: config.MAX_PIXELS, totalMemoryBytes: config.UPLOAD_MEMORY_BYTES },
+    // Only ever called on a request, after `retention` below exists.
+    { stored: (bytes) => retention.noteStored(bytes) },
+  );
+  const metrics = new ApiMetrics(registry, uploads.memory);
+  const retention = new UploadRetention(config.UPLOAD_DIR, retentionPolicy(config), () => reportedImages(config.FEEDBACK_DIR), log, metrics);
   const deps: ApiDeps = {
     producer,
     predictor: new PredictService(producer, {
@@ -128,10 +136,10 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     }),
     uploads,
     feedback,
-    reports: new ReportStore(config.FEEDBACK_DIR, feedback),
+    reports: new ReportStore(config.FEEDBACK_DIR, feedback, undefined, config.FEEDBACK_MAX_BYTES),
     results: new RecentResults(),
     shuttingDown: () => shuttingDown,
-    metrics: new ApiMetrics(registry, uploads.memory),
+    metrics,
     tracing,
   };
 
@@ -152,6 +160,10 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     frameworkErrors: (err, request, reply) => onError(err, request, reply),
   });
   app.server.maxConnections = config.MAX_CONNECTIONS;
+  if (retention.enabled) {
+    retention.start();
+    app.addHook('onClose', () => retention.stop());
+  }
   app.decorateReply('errorCode', undefined);
   observeRequests(app, deps.metrics);
   traceRequests(app, tracing);

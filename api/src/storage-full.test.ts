@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { readdir, readFile, rm, symlink } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { image, tempDir } from '../../tests/helpers/fixtures.ts';
@@ -51,6 +51,30 @@ describe('a full disk', () => {
     const stored = await post();
     assert.equal(stored.statusCode, 201, stored.body);
     assert.equal((await readFile(join(feedbackDir, 'feedback'), 'utf8')).trim(), 'a cat, not a dog');
+  });
+
+  it('report files over FEEDBACK_MAX_BYTES: 507 FEEDBACK_FULL, reviews still go through, and reports are stored again once archived', async () => {
+    const api = await startInjectApi({ FEEDBACK_MAX_BYTES: '200' });
+    apis.push(api);
+    const post = (report: string) => api.app.inject({ method: 'POST', url: '/v1/feedback', payload: { report } });
+    const first = await post('a cat, not a dog');
+    assert.equal(first.statusCode, 201, first.body);
+    assert.equal((await post('a dog, not a cat')).statusCode, 201, 'under 200 bytes before it');
+    const full = await post('a bird');
+    assert.equal(full.statusCode, 507);
+    assert.deepEqual(full.json().error, { code: 'FEEDBACK_FULL', message: 'Reports cannot be stored now: the feedback store is full; try again later' });
+
+    const mark = await api.app.inject({
+      method: 'POST',
+      url: '/feedback/review/mark',
+      payload: `id=${first.json().id}&reviewed=1`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' },
+    });
+    assert.equal(mark.statusCode, 303, mark.body);
+
+    const archive = await tempDir('feedback-archive');
+    for (const f of ['reports.jsonl', 'feedback', 'report-ids']) await rename(join(api.config.FEEDBACK_DIR, f), join(archive, f));
+    assert.equal((await post('a bird')).statusCode, 201, 'room again');
   });
 
   it('an upload that does not fit: 507 STORAGE_FULL on every route, no half-written file, served again once there is room', async (t) => {

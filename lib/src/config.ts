@@ -98,6 +98,21 @@ const spec = {
   MODELS: { default: '', parse: list, doc: 'comma-separated models a worker loads (default: every model in MODELS_DIR)' },
   UPLOAD_DIR: { default: './data/uploads', parse: path, doc: 'where uploads are stored as `<md5>.<ext>`' },
   FEEDBACK_DIR: { default: './data/feedback', parse: path, doc: 'folder of the `feedback` file (one report per line)' },
+  FEEDBACK_MAX_BYTES: {
+    default: String(1024 ** 3),
+    parse: int(0),
+    doc: 'the report files (`feedback` and `reports.jsonl`) may take this much; beyond it new reports are refused with 507 `FEEDBACK_FULL` until an operator archives them (0: no bound)',
+  },
+  UPLOAD_KEEP_HOURS: {
+    default: '168',
+    parse: int(0),
+    doc: 'a stored upload not uploaded again for this long is removed (checked at start and every 10 minutes; 0: kept for ever); uploads a feedback report names are always kept',
+  },
+  UPLOAD_DIR_MAX_BYTES: {
+    default: String(10 * 1024 ** 3),
+    parse: int(0),
+    doc: 'when the stored uploads take more than this, the least recently uploaded are removed down to 90 % of it (0: no bound); uploads a feedback report names, and those of the last minute, are always kept',
+  },
   MAX_UPLOAD_BYTES: { default: String(20 * 1024 * 1024), parse: int(1), doc: 'largest upload accepted (413 above)' },
   MAX_PIXELS: { default: String(50_000_000), parse: int(1), doc: 'largest image accepted, in pixels (width × height); whatever it is, a side over 65,535 pixels is refused too' },
   UPLOAD_MEMORY_BYTES: {

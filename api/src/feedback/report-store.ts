@@ -8,10 +8,15 @@
  * A report is stored once: its id is a hash of what it says (report line, image, model, label), and
  * an empty marker file `report-ids/<id>` created with O_EXCL decides, across processes, which of
  * two identical posts (a double click, a reload) stores it.
+ *
+ * The two files are bounded together (FEEDBACK_MAX_BYTES): beyond it a new report is refused (507
+ * FEEDBACK_FULL, at error level in the log) rather than filling the disk every request needs. Review
+ * events still go through: an operator must be able to finish a review before archiving.
  */
 import { appendFile, mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '@icls/lib/errors';
+import { formatMegabytes } from '../human-size.ts';
 import type { FeedbackStore } from './feedback-store.ts';
 import { REPORT_ID, toRecord, type KnownResult, type ReportEvent, type ReportInput, type ReportRecord } from './report-record.ts';
 
@@ -24,12 +29,13 @@ export interface AddedReport {
 export class ReportStore {
   readonly log: string;
   private readonly ids: string;
-  private ready?: Promise<unknown>;
 
   constructor(
     dir: string,
     private readonly lines: FeedbackStore,
     private readonly now: () => Date = () => new Date(),
+    /** Bytes the report files may take; 0: no bound. */
+    private readonly maxBytes = 0,
   ) {
     this.log = join(dir, 'reports.jsonl');
     this.ids = join(dir, 'report-ids');
@@ -38,16 +44,14 @@ export class ReportStore {
   async add(input: ReportInput, known?: KnownResult): Promise<AddedReport> {
     const line = this.lines.lineFor(input.report);
     const record = toRecord(line, input, known, this.now());
-    this.ready ??= mkdir(this.ids, { recursive: true });
-    await this.ready;
+    await this.assertRoom();
     const marker = join(this.ids, record.id);
-    const claimed = await open(marker, 'wx').then(
-      (fh) => fh.close().then(() => true),
-      (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EEXIST') return false;
-        throw err;
-      },
-    );
+    const claimed = await claim(marker).catch(async (err: NodeJS.ErrnoException) => {
+      // The folder is made on first use, and again after an operator moved it away to archive it.
+      if (err.code !== 'ENOENT') throw err;
+      await mkdir(this.ids, { recursive: true });
+      return claim(marker);
+    });
     if (!claimed) return { record, created: false };
     try {
       await this.lines.append(input.report);
@@ -58,6 +62,19 @@ export class ReportStore {
       throw err;
     }
     return { record, created: true };
+  }
+
+  /** The report files' size, checked on each new report (reports are rare; several processes write them). */
+  private async assertRoom(): Promise<void> {
+    if (this.maxBytes <= 0) return;
+    const sizes = await Promise.all([this.log, this.lines.file].map((f) => stat(f).then((s) => s.size, missingIsEmpty)));
+    const bytes = sizes[0]! + sizes[1]!;
+    if (bytes >= this.maxBytes) {
+      throw new AppError(
+        'FEEDBACK_FULL',
+        `the report files in ${join(this.log, '..')} take ${formatMegabytes(bytes)}, FEEDBACK_MAX_BYTES is ${formatMegabytes(this.maxBytes)}: export the reports, then move reports.jsonl, feedback and report-ids/ away (or raise the bound)`,
+      );
+    }
   }
 
   /** Marks a stored report reviewed (or not); 404 for an id that was never stored. */
@@ -71,4 +88,20 @@ export class ReportStore {
     // One O_APPEND write per event: whole lines even with several writers.
     await appendFile(this.log, JSON.stringify(event) + '\n', { flag: 'a' });
   }
+}
+
+function missingIsEmpty(err: NodeJS.ErrnoException): number {
+  if (err.code === 'ENOENT') return 0;
+  throw err;
+}
+
+/** Creates the marker; false when it exists (the same report was stored before). */
+async function claim(marker: string): Promise<boolean> {
+  return open(marker, 'wx').then(
+    (fh) => fh.close().then(() => true),
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST') return false;
+      throw err;
+    },
+  );
 }

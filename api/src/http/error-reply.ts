@@ -34,9 +34,9 @@ const REDIRECT_CODES = new Set([...ORIGINAL_400, 'FILE_TOO_LARGE', 'NOT_AN_IMAGE
 const CLOSE_CONNECTION = new Set(['BODY_TIMEOUT', 'REQUEST_TIMEOUT', 'MALFORMED_BODY']);
 
 /** Failures of the service itself: logged at error level, with the cause. */
-const OPERATOR_FAULTS = new Set<ErrorCode>(['INTERNAL', 'PREDICTION_FAILED', 'STORAGE_FULL', 'UPLOAD_NOT_SHARED']);
+const OPERATOR_FAULTS = new Set<ErrorCode>(['INTERNAL', 'PREDICTION_FAILED', 'STORAGE_FULL', 'FEEDBACK_FULL', 'UPLOAD_NOT_SHARED']);
 /** Codes whose detail is for the log only. */
-const TABLE_ONLY = new Set<ErrorCode>(['INTERNAL', 'UPLOAD_NOT_SHARED']);
+const TABLE_ONLY = new Set<ErrorCode>(['INTERNAL', 'UPLOAD_NOT_SHARED', 'FEEDBACK_FULL']);
 
 /** Codes whose detail comes from a library (the image decoder): a page shows the table's words only. */
 const LIBRARY_DETAIL = new Set(['IMAGE_UNREADABLE']);
