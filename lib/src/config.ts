@@ -106,7 +106,7 @@ const spec = {
   UPLOAD_KEEP_HOURS: {
     default: '168',
     parse: int(0),
-    doc: 'a stored upload not uploaded again for this long is removed (checked at start and every 10 minutes; 0: kept for ever); uploads a feedback report names are always kept',
+    doc: 'a stored upload not uploaded again for this long is removed (checked at start and every hour; 0: kept for ever); uploads a feedback report names are always kept',
   },
   UPLOAD_DIR_MAX_BYTES: {
     default: String(10 * 1024 ** 3),

@@ -148,4 +148,21 @@ describe('UploadRetention', () => {
     assert.deepEqual((await readdir(dir)).sort(), [3, 4, 5, 6].map((i) => name(i)).sort());
     assert.ok(lines.some((l) => l.includes('removed old uploads')), lines.join(''));
   });
+
+  test('kept over the bound by uploads in use, it sweeps again once they are not', async () => {
+    const dir = await tempDir();
+    await fileAged(dir, name(1), 100, 3000);
+    await fileAged(dir, name(2), 0, 3000);
+    const retention = new UploadRetention(dir, policy({ maxBytes: 4000, inUseMs: 300 }), none, createLogger('silent', 'test'));
+    retention.start(60_000);
+    try {
+      const first = await retention.sweep();
+      assert.equal(first?.keptInUse, 2);
+      const deadline = Date.now() + 3000;
+      while ((await readdir(dir)).length > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(await readdir(dir), [name(2)], 'the older one went once no longer in use');
+    } finally {
+      await retention.stop();
+    }
+  });
 });

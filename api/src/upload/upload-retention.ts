@@ -13,12 +13,14 @@
  * so a sweep does not pull an upload from under the job that just re-used it.
  *
  * The api sweeps at start, every SWEEP_EVERY_MS, and at once when its own writes since the last sweep
- * take the folder over the size bound. Several api processes sharing the folder each sweep; a file
+ * take the folder over the size bound; a sweep kept over the bound by uploads in use sweeps again once
+ * they are not. Several api processes sharing the folder each sweep; a file
  * removed by another is skipped.
  */
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '@icls/lib/config';
+import { sleep } from '@icls/lib/deadline';
 import { every } from '@icls/lib/every';
 import type { Logger } from '@icls/lib/logger';
 import { STORED_NAME } from './allowed-file.ts';
@@ -44,16 +46,25 @@ export interface SweepResult {
   removedBytes: number;
   /** Uploads the policy would have removed but a feedback report names. */
   keptForReports: number;
+  /** Uploads the size bound would have removed but that are in use (uploaded within inUseMs). */
+  keptInUse: number;
 }
 
 /** The names the api gives temporary files in UPLOAD_DIR (upload-store.ts, writable-dirs.ts). */
 const TEMPORARY = /^\.(upload|write-check)-[0-9a-f]+$/;
-/** Files looked at (stat) at once: enough to keep the thread pool busy, not enough to crowd out uploads. */
-const STAT_BATCH = 16;
+/**
+ * Files looked at or removed at once: libuv's thread pool has 4 threads, so uploads' own file calls
+ * wait behind at most this many of the sweep's.
+ */
+const BATCH = 4;
+/** The share of its time a sweep works; the rest it rests. */
+const SWEEP_DUTY = 0.2;
+/** Items between rests (a multiple of BATCH). */
+const PACE_EVERY = 64;
 /** A sweep brings an oversized folder down to this share of the bound. */
 const SIZE_TARGET = 0.9;
-/** The periodic sweep. */
-export const SWEEP_EVERY_MS = 10 * 60_000;
+/** The periodic sweep (the age bound is in hours; a scan of 50,000 files took 1 s). */
+export const SWEEP_EVERY_MS = 60 * 60_000;
 /** Over the bound after a sweep, the api's writes start the next one after this share of the bound more. */
 const STUCK_STEP = 0.1;
 
@@ -66,7 +77,7 @@ interface FileInfo {
 /** One pass over `dir`; `reported` is asked only when something would be removed. */
 export async function sweepUploads(dir: string, policy: RetentionPolicy, reported: () => Promise<ReadonlySet<string>>, now = Date.now()): Promise<SweepResult> {
   const { stored, temporary } = await listFiles(dir);
-  const result: SweepResult = { files: stored.length, bytes: 0, removed: { age: 0, size: 0, leftover: 0 }, removedBytes: 0, keptForReports: 0 };
+  const result: SweepResult = { files: stored.length, bytes: 0, removed: { age: 0, size: 0, leftover: 0 }, removedBytes: 0, keptForReports: 0, keptInUse: 0 };
   result.bytes = stored.reduce((n, f) => n + f.size, 0);
   const remove = async (f: FileInfo, reason: RemovalReason): Promise<boolean> => {
     if (!(await removeIfUnchanged(join(dir, f.name), f.mtimeMs))) return false;
@@ -74,7 +85,7 @@ export async function sweepUploads(dir: string, policy: RetentionPolicy, reporte
     result.removedBytes += f.size;
     return true;
   };
-  for (const f of temporary) if (f.mtimeMs < now - policy.tempKeepMs) await remove(f, 'leftover');
+  await inBatches(temporary.filter((f) => f.mtimeMs < now - policy.tempKeepMs), (f) => remove(f, 'leftover'));
 
   const tooOld = policy.keepMs > 0 ? stored.filter((f) => f.mtimeMs < now - policy.keepMs) : [];
   const oversized = policy.maxBytes > 0 && result.bytes > policy.maxBytes;
@@ -88,16 +99,15 @@ export async function sweepUploads(dir: string, policy: RetentionPolicy, reporte
     result.files--;
     result.bytes -= f.size;
   };
-  for (const f of tooOld) {
-    if (keep.has(f.name)) result.keptForReports++;
-    else await removeStored(f, 'age');
-  }
+  result.keptForReports += tooOld.filter((f) => keep.has(f.name)).length;
+  await inBatches(tooOld.filter((f) => !keep.has(f.name)), (f) => removeStored(f, 'age'));
   if (policy.maxBytes > 0 && result.bytes > policy.maxBytes) {
     const target = Math.floor(policy.maxBytes * SIZE_TARGET);
-    const oldestFirst = stored.filter((f) => !gone.has(f) && f.mtimeMs < now - policy.inUseMs).sort((a, b) => a.mtimeMs - b.mtimeMs);
+    const oldestFirst = stored.filter((f) => !gone.has(f)).sort((a, b) => a.mtimeMs - b.mtimeMs);
     for (const f of oldestFirst) {
       if (result.bytes <= target) break;
       if (keep.has(f.name)) result.keptForReports++;
+      else if (f.mtimeMs >= now - policy.inUseMs) result.keptInUse++;
       else await removeStored(f, 'size');
     }
   }
@@ -113,11 +123,27 @@ async function listFiles(dir: string): Promise<{ stored: FileInfo[]; temporary: 
   const stored: FileInfo[] = [];
   const temporary: FileInfo[] = [];
   const wanted = entries.filter((e) => e.isFile() && (STORED_NAME.test(e.name) || TEMPORARY.test(e.name)));
-  for (let i = 0; i < wanted.length; i += STAT_BATCH) {
-    const infos = await Promise.all(wanted.slice(i, i + STAT_BATCH).map((e) => fileInfo(join(dir, e.name), e.name)));
-    for (const info of infos) if (info) (STORED_NAME.test(info.name) ? stored : temporary).push(info);
-  }
+  await inBatches(wanted, async (e) => {
+    const info = await fileInfo(join(dir, e.name), e.name);
+    if (info) (STORED_NAME.test(info.name) ? stored : temporary).push(info);
+  });
   return { stored, temporary };
+}
+
+/**
+ * Runs `fn` over `items`, BATCH at a time, and paces itself: after each PACE_EVERY items it rests
+ * for (1 / SWEEP_DUTY − 1) times as long as they took, so a sweep of a big folder spreads out
+ * instead of taking the api's event loop and the thread pool from the requests.
+ */
+async function inBatches<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> {
+  let since = performance.now();
+  for (let i = 0; i < items.length; i += BATCH) {
+    await Promise.all(items.slice(i, i + BATCH).map(fn));
+    if ((i + BATCH) % PACE_EVERY === 0) {
+      await sleep((performance.now() - since) * (1 / SWEEP_DUTY - 1));
+      since = performance.now();
+    }
+  }
 }
 
 /** Size and mtime; undefined when the file went meanwhile (another api's sweep, a rename). */
@@ -169,6 +195,9 @@ export class UploadRetention {
   private stuck = false;
   /** Writes went over the bound while a sweep ran: look again when it ends. */
   private pending = false;
+  /** A sweep that uploads in use kept over the bound: again once they are no longer in use. */
+  private retry?: NodeJS.Timeout;
+  private stopped = false;
 
   constructor(
     private readonly dir: string,
@@ -215,7 +244,9 @@ export class UploadRetention {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.stopTimer?.();
+    clearTimeout(this.retry);
     await this.running;
   }
 
@@ -226,13 +257,20 @@ export class UploadRetention {
       this.lastBytes = result.bytes;
       this.writtenSince -= written;
       this.stuck = this.policy.maxBytes > 0 && result.bytes > this.policy.maxBytes;
+      if (this.stuck && result.keptInUse > 0 && !this.retry && !this.stopped) {
+        this.retry = setTimeout(() => {
+          this.retry = undefined;
+          void this.sweep();
+        }, this.policy.inUseMs);
+        this.retry.unref();
+      }
       this.observer?.swept(result);
       const removed = result.removed.age + result.removed.size + result.removed.leftover;
       if (removed > 0) this.log.info({ ...result, dir: this.dir }, 'removed old uploads');
-      if (this.policy.maxBytes > 0 && result.bytes > this.policy.maxBytes) {
+      if (this.stuck && result.keptForReports > 0) {
         this.log.warn(
           { bytes: result.bytes, maxBytes: this.policy.maxBytes, keptForReports: result.keptForReports },
-          'uploads still take more than UPLOAD_DIR_MAX_BYTES: the rest are named by feedback reports or were uploaded in the last minute, and are kept',
+          'uploads still take more than UPLOAD_DIR_MAX_BYTES: feedback reports name them, so they are kept (raise the bound, or archive the reports)',
         );
       }
       return result;
