@@ -5,7 +5,6 @@
  * as CI runs; elsewhere that test is skipped and says why).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { readdir, readFile, rename, rm, symlink } from 'node:fs/promises';
@@ -13,6 +12,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { image, tempDir } from '../../tests/helpers/fixtures.ts';
 import { multipartBody } from '../../tests/helpers/raw-http.ts';
+import { mountTinyDisk, unmountTinyDisk } from '../../tests/helpers/tiny-disk.ts';
 import { startInjectApi, type InjectApi } from '../test/inject-app.ts';
 
 const form = async (name: string) => {
@@ -25,14 +25,14 @@ describe('a full disk', () => {
   const mounted: string[] = [];
   after(async () => {
     await Promise.all(apis.map((a) => a.close()));
-    for (const dir of mounted) spawnSync('umount', [dir]);
+    for (const dir of mounted) unmountTinyDisk(dir);
   });
 
   /** A fresh folder on its own 1 MiB tmpfs (unmounted after the tests), or why there cannot be one here. */
   async function tinyDisk(name: string): Promise<string | { skip: string }> {
     const dir = await tempDir(name);
-    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir], { encoding: 'utf8' });
-    if (mount.status !== 0) return { skip: `cannot mount a tmpfs here (${(mount.stderr || mount.error?.message || '').trim()}); needs root` };
+    const cannot = mountTinyDisk(dir);
+    if (cannot) return { skip: cannot };
     mounted.push(dir);
     return dir;
   }

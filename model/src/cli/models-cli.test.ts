@@ -19,6 +19,7 @@ import { FakeMirror } from '../../test/fake-mirror.ts';
 import { fixtureEntry, fixtureModelBytes, FIXTURE_LABELS } from '../../test/test-catalog.ts';
 import { generateModel } from '../generate/generate.ts';
 import { main } from './models-cli.ts';
+import { mountTinyDisk, unmountTinyDisk } from '../../../tests/helpers/tiny-disk.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** The command as it ships: compiled by `npm run build` (the test runner builds first). */
@@ -204,6 +205,20 @@ describe('models command, spawned', () => {
     assert.match(run.stderr, /^error: sha256 mismatch for http:\/\/127\.0\.0\.1:\d+\/validated\/vision\/classification\/synset\.txt: expected acf75ef0/m);
     assertNoStack(run);
     assert.deepEqual(await readdir(modelsDir), []);
+  });
+
+  test('a full disk: exit 1, one line naming MODELS_DIR and what to do, and nothing installed', async (t) => {
+    const cannot = mountTinyDisk(modelsDir);
+    if (cannot) return t.skip(cannot);
+    try {
+      const run = await runCli(['generate', 'mobilenetv2-random']);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /^error: ENOSPC: no space left on device, write \(the disk of MODELS_DIR \S+ has no room left: free some, or set MODELS_DIR to a folder on a larger disk\)$/m);
+      assertNoStack(run);
+      assert.deepEqual(await readdir(modelsDir), []);
+    } finally {
+      unmountTinyDisk(modelsDir);
+    }
   });
 });
 

@@ -175,7 +175,7 @@ export async function main(
 }
 
 /** One line on stderr (plus usage for usage errors); the stack only with DEBUG=1. */
-async function report(err: unknown, { env, signal, stderr }: CliContext): Promise<number> {
+async function report(err: unknown, { env, signal, stderr, modelsDir }: CliContext): Promise<number> {
   const write = (text: string): unknown => stderr.write(`${text}\n`);
   if (env.DEBUG === '1') write(err instanceof Error ? (err.stack ?? err.message) : String(err));
   if (err instanceof UsageError) {
@@ -184,13 +184,18 @@ async function report(err: unknown, { env, signal, stderr }: CliContext): Promis
     return 2;
   }
   const message = err instanceof Error ? err.message : String(err);
-  write(`error: ${oneLine(message)}${hintFor(err)}`);
+  write(`error: ${oneLine(message)}${hintFor(err, modelsDir)}`);
   return err instanceof DownloadCancelledError || signal.aborted ? 130 : 1;
 }
 
-function hintFor(err: unknown): string {
+/** Disk full, or over a quota. */
+const NO_ROOM = new Set(['ENOSPC', 'EDQUOT']);
+
+function hintFor(err: unknown, modelsDir: string): string {
   if (err instanceof ModelNotFoundError) return ' (`list` shows the installed models)';
   if (err instanceof NetworkError) return ' (check the network, or set MODELS_MIRROR_URL to a mirror)';
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code && NO_ROOM.has(code)) return ` (the disk of MODELS_DIR ${modelsDir} has no room left: free some, or set MODELS_DIR to a folder on a larger disk)`;
   return '';
 }
 
