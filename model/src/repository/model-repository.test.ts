@@ -5,11 +5,12 @@
  * the model another build (what the cache is keyed by). Real files, a generated model.
  */
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { it } from 'node:test';
 import { tempDir } from '../../../tests/helpers/fixtures.ts';
 import { generateModel } from '../generate/generate.ts';
-import { installModel, loadModelEntry, modelBuild, replacementVersion } from './model-repository.ts';
+import { installModel, loadModelEntry, ModelNotFoundError, modelBuild, replacementVersion } from './model-repository.ts';
 
 const source = await tempDir('models-src');
 await generateModel('tiny-rgb', source);
@@ -65,4 +66,15 @@ it('a model\'s build is its version and a digest of its files: files replaced by
   otherGraph[otherGraph.length - 1] ^= 0xff;
   await writeFile(loaded.modelPath, otherGraph);
   assert.notEqual(await build(), first, 'another graph');
+});
+
+it('a config.json that is there but cannot be read is reported as such, not as a missing model', async () => {
+  const dir = await tempDir('models');
+  await mkdir(join(dir, 'odd', 'config.json'), { recursive: true });
+  await assert.rejects(loadModelEntry(dir, 'odd'), (err: Error) => {
+    assert.ok(!(err instanceof ModelNotFoundError), err.message);
+    assert.match(err.message, /^model "odd": cannot read .*config\.json \(EISDIR/);
+    return true;
+  });
+  await assert.rejects(loadModelEntry(dir, 'none'), ModelNotFoundError);
 });

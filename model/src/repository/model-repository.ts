@@ -30,8 +30,11 @@ export async function loadModelEntry(modelsDir: string, name: string): Promise<M
   let rawConfig: string;
   try {
     rawConfig = await readFile(join(dir, CONFIG_FILE), 'utf8');
-  } catch {
-    throw new ModelNotFoundError(`model "${name}" not found: no ${join(dir, CONFIG_FILE)}`);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new ModelNotFoundError(`model "${name}" not found: no ${join(dir, CONFIG_FILE)}`);
+    // There, but not readable (permissions, a folder in its place): say so, not "not found".
+    throw new Error(`model "${name}": cannot read ${join(dir, CONFIG_FILE)} (${(err as Error).message})`);
   }
   let json: unknown;
   try {
