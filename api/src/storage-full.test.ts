@@ -62,7 +62,10 @@ describe('a full disk', () => {
     assert.equal((await post('a dog, not a cat')).statusCode, 201, 'under 200 bytes before it');
     const full = await post('a bird');
     assert.equal(full.statusCode, 507);
-    assert.deepEqual(full.json().error, { code: 'FEEDBACK_FULL', message: 'Reports cannot be stored now: the feedback store is full; try again later' });
+    assert.deepEqual(full.json().error, { code: 'FEEDBACK_FULL', message: 'Reports cannot be stored now: the feedback store is full until its operator archives it' });
+    const again = await post('a cat, not a dog');
+    assert.equal(again.statusCode, 201, 'a report stored before is still a duplicate, not a refusal');
+    assert.equal(again.json().duplicate, true);
 
     const mark = await api.app.inject({
       method: 'POST',

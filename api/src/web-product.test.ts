@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -60,6 +60,18 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       await fresh.close();
       assert.equal(again.statusCode, 200);
       assert.ok(again.body.includes(`id="prediction">${expected.label}<`));
+    });
+
+    it('a remembered result whose image was removed (the upload sweeper) is a 404 page, not a broken image', async () => {
+      const form = await upload('chelsea.png');
+      const posted = await app.inject({ method: 'POST', url: '/', ...form, headers: { ...form.headers, 'sec-fetch-site': 'same-origin' } });
+      assert.equal(posted.statusCode, 303);
+      const url = posted.headers.location as string;
+      assert.equal((await app.inject({ url, headers: HTML })).statusCode, 200);
+      await rm(join(config.UPLOAD_DIR, `${await md5Of('chelsea.png')}.png`));
+      const page = await app.inject({ url, headers: HTML });
+      assert.equal(page.statusCode, 404);
+      assert.match(page.body, /it has been cleaned up/);
     });
 
     it('an address without a model is sent to the one naming it; unknown images and models are HTML 404 pages', async () => {

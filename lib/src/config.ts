@@ -96,7 +96,7 @@ const spec = {
     doc: 'model used when a request names none (default: nsfw-mobilenetv2 when present, else the first model in MODELS_DIR)',
   },
   MODELS: { default: '', parse: list, doc: 'comma-separated models a worker loads (default: every model in MODELS_DIR)' },
-  UPLOAD_DIR: { default: './data/uploads', parse: path, doc: 'where uploads are stored as `<md5>.<ext>`' },
+  UPLOAD_DIR: { default: './data/uploads', parse: path, doc: 'where uploads are stored as `<md5>.<ext>`: a folder for the service alone (the upload sweeper removes files named like uploads)' },
   FEEDBACK_DIR: { default: './data/feedback', parse: path, doc: 'folder of the `feedback` file (one report per line)' },
   FEEDBACK_MAX_BYTES: {
     default: String(1024 ** 3),
@@ -106,12 +106,12 @@ const spec = {
   UPLOAD_KEEP_HOURS: {
     default: '168',
     parse: int(0),
-    doc: 'a stored upload not uploaded again for this long is removed (checked at start and every hour; 0: kept for ever); uploads a feedback report names are always kept',
+    doc: 'a stored upload not uploaded again for this long is removed, unless a feedback report names it (checked at start and every hour; 0: kept for ever)',
   },
   UPLOAD_DIR_MAX_BYTES: {
     default: String(10 * 1024 ** 3),
     parse: int(0),
-    doc: 'when the stored uploads take more than this, the least recently uploaded are removed down to 90 % of it (0: no bound); uploads a feedback report names, and those of the last minute, are always kept',
+    doc: 'when the stored uploads take more than this, the least recently uploaded are removed down to 90 % of it, those a feedback report names last (0: no bound); uploads of the last minute are kept',
   },
   MAX_UPLOAD_BYTES: { default: String(20 * 1024 * 1024), parse: int(1), doc: 'largest upload accepted (413 above)' },
   MAX_PIXELS: { default: String(50_000_000), parse: int(1), doc: 'largest image accepted, in pixels (width × height); whatever it is, a side over 65,535 pixels is refused too' },

@@ -16,7 +16,6 @@
 import { appendFile, mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '@icls/lib/errors';
-import { formatMegabytes } from '../human-size.ts';
 import type { FeedbackStore } from './feedback-store.ts';
 import { REPORT_ID, toRecord, type KnownResult, type ReportEvent, type ReportInput, type ReportRecord } from './report-record.ts';
 
@@ -44,7 +43,6 @@ export class ReportStore {
   async add(input: ReportInput, known?: KnownResult): Promise<AddedReport> {
     const line = this.lines.lineFor(input.report);
     const record = toRecord(line, input, known, this.now());
-    await this.assertRoom();
     const marker = join(this.ids, record.id);
     const claimed = await claim(marker).catch(async (err: NodeJS.ErrnoException) => {
       // The folder is made on first use, and again after an operator moved it away to archive it.
@@ -54,6 +52,8 @@ export class ReportStore {
     });
     if (!claimed) return { record, created: false };
     try {
+      // After the claim, so a report stored before is still answered as a duplicate when full.
+      await this.assertRoom();
       await this.lines.append(input.report);
       await this.append({ type: 'report', ...record });
     } catch (err) {
@@ -72,7 +72,7 @@ export class ReportStore {
     if (bytes >= this.maxBytes) {
       throw new AppError(
         'FEEDBACK_FULL',
-        `the report files in ${join(this.log, '..')} take ${formatMegabytes(bytes)}, FEEDBACK_MAX_BYTES is ${formatMegabytes(this.maxBytes)}: export the reports, then move reports.jsonl, feedback and report-ids/ away (or raise the bound)`,
+        `the report files in ${join(this.log, '..')} take ${bytes} bytes, FEEDBACK_MAX_BYTES is ${this.maxBytes}: download /feedback/dataset.tar (the reports with their images) and /feedback/export.jsonl, then move reports.jsonl, feedback and report-ids/ away (or raise the bound)`,
       );
     }
   }

@@ -82,6 +82,8 @@ export class ApiMetrics implements RetentionObserver {
       labelNames: ['reason'],
       registers,
     });
+    // Every reason from the start at 0, so rate() and alerts see the series before the first removal.
+    for (const reason of ['age', 'size', 'leftover'] satisfies RemovalReason[]) this.uploadsRemoved.inc({ reason }, 0);
   }
 
   swept(result: SweepResult): void {

@@ -19,11 +19,16 @@ export function shownResult(image: string, result: JobResult, totalMs: number, u
 
 /** `request` ties a prediction made again to the page request that asked for it (logs, traces). */
 export async function resultFor(deps: ApiDeps, image: string, model: string, request: FastifyRequest): Promise<ShownResult> {
+  const gone = () => new AppError('NOT_FOUND', 'no such image: it was never uploaded here, or it has been cleaned up');
   const remembered = deps.results.get(image, model);
-  if (remembered) return remembered;
+  // Viewed again: marked as used (the upload sweeper removes the least recently used first); a result
+  // whose image was removed meanwhile is not shown with a broken image.
+  if (remembered) {
+    if (!(await deps.uploads.refresh(image))) throw gone();
+    return remembered;
+  }
   const upload = STORED_NAME.test(image) ? await deps.uploads.find(image) : undefined;
-  // Viewed again: the upload sweeper removes the least recently used first.
-  if (!upload || !(await deps.uploads.refresh(upload))) throw new AppError('NOT_FOUND', 'no such image: it was never uploaded here, or it has been cleaned up');
+  if (!upload || !(await deps.uploads.refresh(upload.name))) throw gone();
   const admission = await deps.predictor.admit(model);
   const jobId = randomUUID();
   request.jobId = jobId;

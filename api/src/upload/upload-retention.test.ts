@@ -1,4 +1,5 @@
 import { after, describe, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -67,7 +68,33 @@ describe('sweepUploads', () => {
     assert.deepEqual((await readdir(dir)).sort(), [1, 5, 6, 7, 8, 9, 10].map((i) => name(i)).sort());
     assert.deepEqual(result.removed, { age: 0, size: 3, leftover: 0 });
     assert.equal(result.bytes, 7000);
-    assert.equal(result.keptForReports, 1);
+    assert.equal(result.removedReported, 0);
+  });
+
+  test('reported uploads go last, when the others cannot bring the folder under the bound (anyone may report any upload)', async () => {
+    const dir = await tempDir();
+    for (let i = 1; i <= 4; i++) await fileAged(dir, name(i), (10 - i) * HOUR, 1000);
+    // 4,000 against 2,000 (down to 1,800): 3 and 4 are not reported; the oldest reported one, 1, goes too.
+    const result = await sweepUploads(dir, policy({ maxBytes: 2000 }), async () => new Set([name(1), name(2)]), NOW);
+    assert.deepEqual((await readdir(dir)).sort(), [name(2)]);
+    assert.equal(result.removedReported, 1);
+  });
+
+  test('a file that cannot be removed is counted and skipped: the sweep goes on', async (t) => {
+    const dir = await tempDir();
+    for (let i = 1; i <= 3; i++) await fileAged(dir, name(i), (300 - i) * HOUR);
+    // The oldest made immutable (root, as CI runs; unlink then fails with EPERM whoever asks).
+    const lock = spawnSync('chattr', ['+i', join(dir, name(1))], { encoding: 'utf8' });
+    if (lock.status !== 0) return t.skip(`cannot make a file immutable here (${(lock.stderr || lock.error?.message || '').trim()}); needs root`);
+    try {
+      const result = await sweepUploads(dir, policy({ keepMs: HOUR }), none, NOW);
+      assert.equal(result.failed, 1);
+      assert.match(result.firstFailure ?? '', /EPERM/);
+      assert.equal(result.removed.age, 2);
+      assert.deepEqual(await readdir(dir), [name(1)]);
+    } finally {
+      spawnSync('chattr', ['-i', join(dir, name(1))]);
+    }
   });
 
   test('never removes an upload of the last minute, even over the bound', async () => {
@@ -153,12 +180,12 @@ describe('UploadRetention', () => {
     const dir = await tempDir();
     await fileAged(dir, name(1), 100, 3000);
     await fileAged(dir, name(2), 0, 3000);
-    const retention = new UploadRetention(dir, policy({ maxBytes: 4000, inUseMs: 300 }), none, createLogger('silent', 'test'));
+    const retention = new UploadRetention(dir, policy({ maxBytes: 4000, inUseMs: 2000 }), none, createLogger('silent', 'test'));
     retention.start(60_000);
     try {
       const first = await retention.sweep();
       assert.equal(first?.keptInUse, 2);
-      const deadline = Date.now() + 3000;
+      const deadline = Date.now() + 8000;
       while ((await readdir(dir)).length > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       assert.deepEqual(await readdir(dir), [name(2)], 'the older one went once no longer in use');
     } finally {

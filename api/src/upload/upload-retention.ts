@@ -1,11 +1,14 @@
 /**
  * Keeps UPLOAD_DIR from growing without bound: every upload is stored, so without this any client
  * fills the disk in time. A sweep removes stored uploads not uploaded again for UPLOAD_KEEP_HOURS,
- * then, while the rest take more than UPLOAD_DIR_MAX_BYTES, the least recently uploaded ones, down
- * to 90 % of the bound (so one new upload does not start another sweep); an upload of the last
- * minute (or two prediction deadlines) is never removed, its job or result page may still read it. Uploads a feedback report
- * names are never removed: a report stays reviewable and exportable with its image. Temporary files
- * left by a crash (a spill or a write cut short) are removed once no request can still be writing them.
+ * except those a feedback report names (a report stays reviewable and exportable with its image).
+ * Then, while the rest take more than UPLOAD_DIR_MAX_BYTES, it removes the least recently uploaded,
+ * down to 90 % of the bound (so one new upload does not start another sweep): reported uploads last,
+ * only when the others cannot bring the folder under it, since anyone may post a report naming any
+ * upload and the bound must hold against that too. An upload of the last minute (or two prediction
+ * deadlines) is never removed: its job or its result page may still read it. Temporary files left by
+ * a crash (a spill or a write cut short) are removed once no request can still be writing them. A
+ * file that cannot be removed is counted and skipped; the sweep goes on.
  *
  * "Recently uploaded" is the file's mtime: an identical upload finds its file already stored and
  * refreshes it (UploadStore.persist), so an image in use is the newest whatever its first upload.
@@ -17,7 +20,7 @@
  * they are not. Several api processes sharing the folder each sweep; a file
  * removed by another is skipped.
  */
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Config } from '@icls/lib/config';
 import { sleep } from '@icls/lib/deadline';
@@ -44,10 +47,15 @@ export interface SweepResult {
   bytes: number;
   removed: Record<RemovalReason, number>;
   removedBytes: number;
-  /** Uploads the policy would have removed but a feedback report names. */
+  /** Uploads past the keep time that a feedback report names (kept). */
   keptForReports: number;
+  /** Uploads a feedback report names, removed all the same for the size bound. */
+  removedReported: number;
   /** Uploads the size bound would have removed but that are in use (uploaded within inUseMs). */
   keptInUse: number;
+  /** Files that could not be removed (permissions, a read-only mount…), and the first one's error. */
+  failed: number;
+  firstFailure?: string;
 }
 
 /** The names the api gives temporary files in UPLOAD_DIR (upload-store.ts, writable-dirs.ts). */
@@ -77,12 +85,30 @@ interface FileInfo {
 /** One pass over `dir`; `reported` is asked only when something would be removed. */
 export async function sweepUploads(dir: string, policy: RetentionPolicy, reported: () => Promise<ReadonlySet<string>>, now = Date.now()): Promise<SweepResult> {
   const { stored, temporary } = await listFiles(dir);
-  const result: SweepResult = { files: stored.length, bytes: 0, removed: { age: 0, size: 0, leftover: 0 }, removedBytes: 0, keptForReports: 0, keptInUse: 0 };
-  result.bytes = stored.reduce((n, f) => n + f.size, 0);
+  const result: SweepResult = {
+    files: stored.length,
+    bytes: stored.reduce((n, f) => n + f.size, 0),
+    removed: { age: 0, size: 0, leftover: 0 },
+    removedBytes: 0,
+    keptForReports: 0,
+    removedReported: 0,
+    keptInUse: 0,
+    failed: 0,
+  };
   const remove = async (f: FileInfo, reason: RemovalReason): Promise<boolean> => {
-    if (!(await removeIfUnchanged(join(dir, f.name), f.mtimeMs))) return false;
+    try {
+      if (!(await removeIfUnchanged(join(dir, f.name), f.mtimeMs))) return false;
+    } catch (err) {
+      result.failed++;
+      result.firstFailure ??= (err as Error).message;
+      return false;
+    }
     result.removed[reason]++;
     result.removedBytes += f.size;
+    if (reason !== 'leftover') {
+      result.files--;
+      result.bytes -= f.size;
+    }
     return true;
   };
   await inBatches(temporary.filter((f) => f.mtimeMs < now - policy.tempKeepMs), (f) => remove(f, 'leftover'));
@@ -93,29 +119,25 @@ export async function sweepUploads(dir: string, policy: RetentionPolicy, reporte
 
   const keep = await reported();
   const gone = new Set<FileInfo>();
-  const removeStored = async (f: FileInfo, reason: RemovalReason) => {
-    if (!(await remove(f, reason))) return;
-    gone.add(f);
-    result.files--;
-    result.bytes -= f.size;
-  };
-  result.keptForReports += tooOld.filter((f) => keep.has(f.name)).length;
-  await inBatches(tooOld.filter((f) => !keep.has(f.name)), (f) => removeStored(f, 'age'));
+  result.keptForReports = tooOld.filter((f) => keep.has(f.name)).length;
+  await inBatches(tooOld.filter((f) => !keep.has(f.name)), async (f) => (await remove(f, 'age')) && gone.add(f));
   if (policy.maxBytes > 0 && result.bytes > policy.maxBytes) {
     const target = Math.floor(policy.maxBytes * SIZE_TARGET);
-    const oldestFirst = stored.filter((f) => !gone.has(f)).sort((a, b) => a.mtimeMs - b.mtimeMs);
+    const candidates = stored.filter((f) => !gone.has(f)).sort((a, b) => a.mtimeMs - b.mtimeMs);
+    const inUse = candidates.filter((f) => f.mtimeMs >= now - policy.inUseMs);
+    const removable = candidates.filter((f) => f.mtimeMs < now - policy.inUseMs);
+    // Unreported uploads first, oldest first; reported ones only if those are not enough.
     const chosen: FileInfo[] = [];
     let left = result.bytes;
-    for (const f of oldestFirst) {
+    for (const f of [...removable.filter((f) => !keep.has(f.name)), ...removable.filter((f) => keep.has(f.name))]) {
       if (left <= target) break;
-      if (keep.has(f.name)) result.keptForReports++;
-      else if (f.mtimeMs >= now - policy.inUseMs) result.keptInUse++;
-      else {
-        chosen.push(f);
-        left -= f.size;
-      }
+      chosen.push(f);
+      left -= f.size;
     }
-    await inBatches(chosen, (f) => removeStored(f, 'size'));
+    if (left > target) result.keptInUse = inUse.length;
+    await inBatches(chosen, async (f) => {
+      if ((await remove(f, 'size')) && keep.has(f.name)) result.removedReported++;
+    });
   }
   return result;
 }
@@ -167,7 +189,12 @@ async function fileInfo(path: string, name: string): Promise<FileInfo | undefine
 async function removeIfUnchanged(path: string, mtimeMs: number): Promise<boolean> {
   const now = await fileInfo(path, '');
   if (!now || now.mtimeMs !== mtimeMs) return false;
-  await rm(path, { force: true });
+  try {
+    await unlink(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
   return true;
 }
 
@@ -190,6 +217,9 @@ export interface RetentionObserver {
   swept(result: SweepResult): void;
 }
 
+/** setTimeout's longest delay (a longer one fires at once, with a warning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The api's sweeper: at start, periodically, and when its own writes take the folder over the bound. */
 export class UploadRetention {
   private stopTimer?: () => void;
@@ -197,7 +227,7 @@ export class UploadRetention {
   /** Bytes in the folder at the last sweep, and what this process wrote since. */
   private lastBytes = 0;
   private writtenSince = 0;
-  /** The last sweep could not get under the bound (reported or recent uploads fill it). */
+  /** The last sweep could not get under the bound (uploads in use, or files it could not remove). */
   private stuck = false;
   /** Writes went over the bound while a sweep ran: look again when it ends. */
   private pending = false;
@@ -267,17 +297,20 @@ export class UploadRetention {
         this.retry = setTimeout(() => {
           this.retry = undefined;
           void this.sweep();
-        }, this.policy.inUseMs);
+        }, Math.min(this.policy.inUseMs, MAX_TIMER_MS));
         this.retry.unref();
       }
       this.observer?.swept(result);
       const removed = result.removed.age + result.removed.size + result.removed.leftover;
       if (removed > 0) this.log.info({ ...result, dir: this.dir }, 'removed old uploads');
-      if (this.stuck && result.keptForReports > 0) {
+      if (result.removedReported > 0) {
         this.log.warn(
-          { bytes: result.bytes, maxBytes: this.policy.maxBytes, keptForReports: result.keptForReports },
-          'uploads still take more than UPLOAD_DIR_MAX_BYTES: feedback reports name them, so they are kept (raise the bound, or archive the reports)',
+          { removedReported: result.removedReported, maxBytes: this.policy.maxBytes, dir: this.dir },
+          'removed uploads that feedback reports name, to stay under UPLOAD_DIR_MAX_BYTES: their reports remain, without the image (raise the bound, or download /feedback/dataset.tar more often)',
         );
+      }
+      if (result.failed > 0) {
+        this.log.warn({ failed: result.failed, firstFailure: result.firstFailure, dir: this.dir }, 'some uploads could not be removed: they were skipped');
       }
       return result;
     } catch (err) {

@@ -2,7 +2,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -203,6 +203,21 @@ describe('UploadStore', () => {
     const store = await freshStore({ memoryBytes: 1024, maxBytes: 50_000 });
     await rejectsWith(store.store(createReadStream(fixture('rocket.jpg'), { highWaterMark: 4096 }), 'jpg', notTruncated), 'FILE_TOO_LARGE', 413);
     assert.deepEqual(await readdir(store.dir), []);
+  });
+
+  test('a symbolic link where the upload belongs is replaced by the upload, and what it points to is left alone', async () => {
+    const store = await freshStore();
+    const bytes = await readFile(fixture('chelsea.png'));
+    const outside = join(store.dir, '..', 'outside.txt');
+    await writeFile(outside, 'not an upload');
+    const old = new Date(Date.now() - 86_400_000);
+    await utimes(outside, old, old);
+    await mkdir(store.dir, { recursive: true });
+    await symlink(outside, join(store.dir, `${md5(bytes)}.png`));
+    const stored = await store.store(Readable.from([bytes]), 'png', notTruncated);
+    assert.ok((await lstat(stored.path)).isFile(), 'the link was replaced by the file');
+    assert.deepEqual(await readFile(stored.path), bytes);
+    assert.equal(Math.round((await stat(outside)).mtimeMs), old.getTime(), 'the target was not touched');
   });
 
   test('an identical upload is not written again (the same file), but marked as just uploaded (its mtime)', async () => {

@@ -19,9 +19,9 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, utimes, type FileHandle } from 'node:fs/promises';
+import { lstat, lutimes, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AppError } from '@icls/lib/errors';
@@ -146,9 +146,9 @@ export class UploadStore {
     return image ? { name, md5: name.slice(0, name.indexOf('.')), path, bytes: info.size, image } : undefined;
   }
 
-  /** Marks a stored upload as just used, so the upload sweeper keeps it longest; false when it is gone. */
-  refresh(upload: StoredUpload): Promise<boolean> {
-    return refreshed(upload.path);
+  /** Marks a stored upload (`<md5>.<ext>`) as just used, so the upload sweeper keeps it longest; false when it is gone. */
+  refresh(name: string): Promise<boolean> {
+    return refreshed(join(this.dir, basename(name)));
   }
 
   /** Receives and persists: the upload in place under its name. */
@@ -312,12 +312,19 @@ async function writeAll(file: FileHandle, parts: readonly Buffer[]): Promise<voi
 }
 
 /**
- * Marks a stored upload as just uploaded; false when there is none. Any failure (no such file, or one
- * this user may not touch) counts as none: the upload is then written again, identical, over it.
+ * Marks a stored upload as just uploaded; false when there is none. Only a regular file counts: a
+ * symbolic link someone put there is replaced by the upload (never followed, so nothing outside the
+ * folder is touched). A file this user may not touch counts as none too: the upload is then written
+ * again, identical, over it.
  */
 async function refreshed(path: string): Promise<boolean> {
+  const info = await lstat(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!info?.isFile()) return false;
   const now = new Date();
-  return utimes(path, now, now).then(
+  return lutimes(path, now, now).then(
     () => true,
     () => false,
   );
