@@ -25,7 +25,8 @@ async function chooseMode(config: Config): Promise<'redis' | 'embedded'> {
 }
 
 async function runEmbedded(config: Config, log: Logger): Promise<void> {
-  log.info('embedded mode: no Redis configured or answering on localhost, so api and model run in this one process over an in-process queue');
+  const why = config.QUEUE_MODE === 'embedded' ? 'QUEUE_MODE=embedded' : 'no Redis configured or answering on localhost';
+  log.info(`embedded mode: ${why}, so api and model run in this one process over an in-process queue`);
   // Loaded here only: in Redis mode the api process never holds ONNX Runtime or sharp (≈ 50 MB less).
   const { startModelHost } = await import('@icls/model/model-host');
   // One process, one registry: the api's /metrics shows the model's metrics too (no worker port).
@@ -77,7 +78,14 @@ async function runWithRedis(config: Config, log: Logger): Promise<void> {
     restartingModels: () => supervisor.restartingModels(),
   });
   supervisor.start();
-  log.info(`ready: open http://localhost:${config.PORT}/ (answers once a worker has loaded its model)`);
+  log.info(`listening: open http://localhost:${config.PORT}/ (answers once Redis answers and a worker has loaded its model: /readyz says which is missing)`);
+}
+
+/** A listen failure names the settings that chose the address. */
+function listenHint(err: unknown): string {
+  const { syscall, code } = err as NodeJS.ErrnoException;
+  if (syscall === 'listen' || code === 'ENOTFOUND' || code === 'EADDRNOTAVAIL') return ' (check HOST and PORT)';
+  return '';
 }
 
 async function main(): Promise<void> {
@@ -90,6 +98,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : `start failed: ${(err as Error).message ?? err}`);
+  console.error(err instanceof ConfigError ? err.message : `start failed: ${(err as Error).message ?? err}${listenHint(err)}`);
   process.exit(1);
 });

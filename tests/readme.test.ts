@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { it } from 'node:test';
+import { ERRORS } from '@icls/lib/errors';
 import { configTable } from '../scripts/config-table.ts';
 import { ROOT } from './helpers/fixtures.ts';
 
@@ -22,4 +23,12 @@ it('every `npm run <script>` and `npm <cmd>` the README shows exists', async () 
   assert.ok(used.length > 3);
   for (const s of used) assert.ok(scripts.includes(s), `README uses "npm run ${s}", which package.json lacks`);
   for (const s of ['start', 'test']) assert.ok(scripts.includes(s));
+});
+
+it('the README error table has every code of lib/src/errors.ts, with its status', async () => {
+  const text = await readme();
+  const rows = new Map([...text.matchAll(/^\| (\d{3}) \| `([A-Z_]+)` \|/gm)].map((m) => [m[2]!, Number(m[1])]));
+  for (const [code, { status }] of Object.entries(ERRORS)) {
+    assert.equal(rows.get(code), status, `the README error table has no row "| ${status} | \`${code}\` |"`);
+  }
 });

@@ -53,6 +53,8 @@ export interface ApiDeps {
   reports: ReportStore;
   /** Results shown on result pages, so their addresses answer without running the model again. */
   results: RecentResults;
+  /** The latest API answers (top class only), so a report on one records what the service answered. */
+  answers: RecentResults;
   shuttingDown: () => boolean;
   metrics: ApiMetrics;
   tracing: Tracing;
@@ -104,6 +106,8 @@ export interface BuiltApi {
   beginShutdown(): void;
 }
 
+/** API answers remembered for reports on them: ≈ 300 bytes each. */
+const API_ANSWERS_KEPT = 10_000;
 /** Largest body of the non-upload routes (feedback JSON and forms): a report is at most 4 KiB. */
 const OTHER_BODY_BYTES = 64 * 1024;
 /** A form field (model, top_k, report) is never near this; a longer one is refused, not cut. */
@@ -138,6 +142,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     feedback,
     reports: new ReportStore(config.FEEDBACK_DIR, feedback, undefined, config.FEEDBACK_MAX_BYTES),
     results: new RecentResults(),
+    answers: new RecentResults(API_ANSWERS_KEPT),
     shuttingDown: () => shuttingDown,
     metrics,
     tracing,

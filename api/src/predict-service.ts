@@ -120,6 +120,18 @@ export function cacheFields(md5: string, model: string, topK: number, versions: 
 
 const expired = () => new AppError('DEADLINE_EXCEEDED', 'no answer within the deadline');
 
+/**
+ * Why the default model has no worker, as an operator can act on it: it failed to load, or workers run
+ * but none holds it (a typo in DEFAULT_MODEL looks like a service that never finishes starting), or
+ * no worker runs yet.
+ */
+export function defaultMissing(model: string, served: ReadonlyMap<string, number>, broken: ReadonlyMap<string, string>): string {
+  const failed = broken.get(model);
+  if (failed) return `the default model "${model}" failed to load: ${failed}`;
+  if (served.size > 0) return `no worker holds the default model "${model}" (DEFAULT_MODEL); workers serve: ${[...served.keys()].sort().join(', ')}`;
+  return `no worker holds the default model "${model}" yet`;
+}
+
 export class PredictService {
   private view?: { at: number; view: Promise<WorkerView> };
   /** Per served model, admitted requests whose job is not queued yet (see `admit`). */
@@ -224,7 +236,7 @@ export class PredictService {
     if (!model) throw new AppError('NOT_READY', 'no model worker is running yet', { retryAfterS: 2 });
     if (!served.has(model)) {
       if (opts.model) throw new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);
-      throw new AppError('NOT_READY', `no worker holds the default model "${model}"`, { retryAfterS: 2 });
+      throw new AppError('NOT_READY', defaultMissing(model, served, view.broken), { retryAfterS: 2 });
     }
     const span = (this.config.tracing ?? noTracing).startSpan('queue job', {
       kind: 'producer',

@@ -112,6 +112,18 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       assert.doesNotMatch(thanks.body, /id="report-form"/, 'no second report form');
     });
 
+    it('a report on an API answer records what the service answered, not only what the report says', async () => {
+      const expected = await expectedTinyRgb(image('coffee.png'));
+      const answered = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: await readFile(image('coffee.png')) });
+      assert.equal(answered.statusCode, 200, answered.body);
+      const name = answered.json().image as string;
+      const report = await app.inject({ method: 'POST', url: '/v1/feedback', payload: { report: 'api: wrong', image: name, model: 'tiny-rgb', label: 'a mug' } });
+      assert.equal(report.statusCode, 201, report.body);
+      const records = (await readFile(join(config.FEEDBACK_DIR, 'reports.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      const mine = records.find((r) => r.id === report.json().id);
+      assert.deepEqual([mine.prediction, mine.score, mine.modelVersion], [expected.label, expected.score, '1']);
+    });
+
     it('/v1/feedback says when a report was already stored', async () => {
       const body = { report: 'v1 report', image: `${'e'.repeat(32)}.png`, label: 'dog' };
       const first = await app.inject({ method: 'POST', url: '/v1/feedback', payload: body });

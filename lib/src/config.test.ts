@@ -103,6 +103,9 @@ describe('loadConfig', () => {
   test('PORT=70000 names the variable and its range', () => {
     assert.match(configError({ PORT: '70000' }).message, /PORT must be between 0 and 65535, got 70000/);
     assert.match(configError({ PORT: '-1' }).message, /PORT must be between 0 and 65535, got -1/);
+    assert.match(configError({ REDIS_PREFIX: '' }).message, /REDIS_PREFIX must be 1 to 100 characters without spaces or ":", got ""/);
+    assert.match(configError({ REDIS_PREFIX: 'a b' }).message, /REDIS_PREFIX must be/);
+    assert.equal(loadConfig({ REDIS_PREFIX: 'icls-bench-x_1.2' }).REDIS_PREFIX, 'icls-bench-x_1.2');
     assert.match(configError({ PORT: '80.5' }).message, /PORT must be a whole number/);
     assert.match(configError({ PORT: '' }).message, /PORT must be a whole number/);
   });

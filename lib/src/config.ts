@@ -39,6 +39,11 @@ const path: Parser<string> = (raw) => {
   if (raw.trim() === '') throw new Error('must not be empty');
   return resolve(raw);
 };
+/** A Redis key prefix: not empty, no spaces or control characters (keys are `<prefix>:…`). */
+const keyPrefix: Parser<string> = (raw) => {
+  if (!/^[^\s:\u0000-\u001f]{1,100}$/.test(raw)) throw new Error(`must be 1 to 100 characters without spaces or ":", got "${raw}"`);
+  return raw;
+};
 const optionalText: Parser<string | undefined> = (raw) => (raw === '' ? undefined : raw);
 const url: Parser<string | undefined> = (raw) => {
   if (raw === '') return undefined;
@@ -88,12 +93,12 @@ const spec = {
     doc: '`redis`: jobs go through Redis; `embedded`: api and model in one process, in-process queue; `auto`: redis when REDIS_URL is set or a Redis answers on localhost, else embedded',
   },
   REDIS_URL: { default: '', parse: url, doc: `Redis to use (unset: ${DEFAULT_REDIS_URL}, which auto mode first checks answers)` },
-  REDIS_PREFIX: { default: 'icls', parse: text, doc: 'prefix of every Redis key, so several deployments share one Redis' },
+  REDIS_PREFIX: { default: 'icls', parse: keyPrefix, doc: 'prefix of every Redis key, so several deployments share one Redis' },
   MODELS_DIR: { default: './models', parse: path, doc: 'model repository: one folder per model' },
   DEFAULT_MODEL: {
     default: '',
     parse: optionalText,
-    doc: 'model used when a request names none (default: nsfw-mobilenetv2 when present, else the first model in MODELS_DIR)',
+    doc: 'model used when a request names none (default: nsfw-mobilenetv2 when present, else the first model in MODELS_DIR); workers may start later, so a name none serves is not refused at start: `/readyz` and the 503s name it and the served models',
   },
   MODELS: { default: '', parse: list, doc: 'comma-separated models a worker loads (default: every model in MODELS_DIR)' },
   UPLOAD_DIR: { default: './data/uploads', parse: path, doc: 'where uploads are stored as `<md5>.<ext>`: a folder for the service alone (the upload sweeper removes files named like uploads)' },

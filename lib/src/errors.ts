@@ -12,7 +12,7 @@ export const ERRORS = {
   IMAGE_TOO_MANY_PIXELS: { status: 400, message: 'The image has more pixels than allowed' },
   UNKNOWN_MODEL: { status: 404, message: 'No such model is served' },
   BAD_REQUEST: { status: 400, message: 'The request is not valid' },
-  BAD_PARAMETER: { status: 400, message: 'A parameter is out of its allowed range' },
+  BAD_PARAMETER: { status: 400, message: 'A parameter is missing, malformed or out of its allowed range' },
   MALFORMED_BODY: { status: 400, message: 'The request body cannot be parsed' },
   UNSUPPORTED_CONTENT_TYPE: { status: 415, message: 'This Content-Type is not accepted here' },
   TOO_MANY_PARTS: { status: 413, message: 'The form has more parts than allowed' },

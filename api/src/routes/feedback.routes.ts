@@ -46,7 +46,7 @@ export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps, adminT
 
   /** What the service itself remembers of the reported prediction: trusted over the report's text. */
   const knownResult = (image: string | undefined, model: string | undefined): KnownResult | undefined => {
-    const shown = image && model ? deps.results.get(image, model) : undefined;
+    const shown = image && model ? (deps.results.get(image, model) ?? deps.answers.get(image, model)) : undefined;
     const top = shown?.predictions[0];
     return shown && top ? { prediction: top.label, score: roundScore(top.score), modelVersion: shown.modelVersion } : undefined;
   };

@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { pickDefaultModel } from '@icls/lib/default-model';
-import { LOOKUP_TIMEOUT_MS } from '../predict-service.ts';
+import { defaultMissing, LOOKUP_TIMEOUT_MS } from '../predict-service.ts';
 import type { ApiDeps } from '../app.ts';
 
 const Models = Type.Object({
@@ -52,7 +52,7 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         return notReady(why ? `the queue (Redis) cannot be used: ${why}` : 'the queue (Redis) does not answer');
       }
       if (!view) return notReady('the queue (Redis) did not say which workers are alive');
-      if (!workers) return notReady('no worker holds the default model yet');
+      if (!workers) return notReady(defaultModel ? defaultMissing(defaultModel, served, view.broken) : 'no worker holds the default model yet');
       return body;
     },
   );

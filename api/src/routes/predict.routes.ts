@@ -8,6 +8,8 @@ import { AppError } from '@icls/lib/errors';
 import type { ApiDeps } from '../app.ts';
 import { toHundredths } from '../predict-service.ts';
 import { RAW_IMAGE_TYPES } from '../upload/receive-upload.ts';
+import type { JobResult } from '@icls/lib/job-contract';
+import { shownResult } from '../results/result-for.ts';
 import { classifyUpload, roundScore } from './classify-upload.ts';
 import { PredictQuery } from './request-params.ts';
 import { ErrorBody } from './schemas.ts';
@@ -46,6 +48,11 @@ const V1Result = Type.Object({
   worker: Type.String(),
 });
 
+/** Kept for a report on this answer (POST /v1/feedback naming the image and model): its top class only. */
+function rememberAnswer(deps: ApiDeps, image: string, result: JobResult, totalMs: number): void {
+  deps.answers.remember({ ...shownResult(image, result, totalMs), predictions: result.predictions.slice(0, 1) });
+}
+
 /** Says whether the answer came from the result cache; /predict's body keeps its three keys, so a header tells. */
 export const CACHE_HEADER = 'x-cache';
 
@@ -68,7 +75,8 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       config: { upload: true, errorStyle: 'three-keys' },
     },
     async (request, reply) => {
-      const { result } = await classifyUpload(request, deps, { topK: 1 });
+      const { upload, result, totalMs } = await classifyUpload(request, deps, { topK: 1 });
+      rememberAnswer(deps, upload.name, result, totalMs);
       reply.header(CACHE_HEADER, result.cached ? 'HIT' : 'MISS');
       const top = result.predictions[0]!;
       return { success: true, prediction: top.label, score: roundScore(top.score) };
@@ -88,6 +96,7 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
     },
     async (request, reply) => {
       const { upload, uploadMs, result, totalMs } = await classifyUpload(request, deps, { query: request.query });
+      rememberAnswer(deps, upload.name, result, totalMs);
       reply.header(CACHE_HEADER, result.cached ? 'HIT' : 'MISS');
       const top = result.predictions[0]!;
       const t = result.timings;

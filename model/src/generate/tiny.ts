@@ -86,7 +86,7 @@ function tinyConfig(kind: 'tiny-rgb' | 'tiny-slow', name: string): ModelConfig {
     description:
       kind === 'tiny-rgb'
         ? 'Test fixture: logits = 8 × mean of each RGB channel (labels red, green, blue).'
-        : 'Test fixture: same answers as tiny-rgb, but each inference deliberately takes about a second.',
+        : 'Test fixture: same answers as tiny-rgb, but each inference deliberately takes several hundred milliseconds (0.3–0.6 s on a 2-core VM).',
     file: 'model.onnx',
     input: { name: 'image', layout: 'NCHW', dtype: 'float32', width: TINY_SIZE, height: TINY_SIZE, channels: 'RGB' },
     preprocess: {
