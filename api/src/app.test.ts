@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile, readdir } from 'node:fs/promises';
+import { copyFile, readFile, readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -167,6 +167,15 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
         const r = await app.inject({ method: 'GET', url: `/static/uploads/${bad}` });
         assert.equal(r.statusCode, 404, bad);
       }
+    });
+
+    it('a symbolic link named like an upload is not followed out of the folder', async () => {
+      const outside = join(feedbackDir, 'elsewhere.png');
+      await copyFile(image('chelsea.png'), outside);
+      const name = `${'b'.repeat(32)}.png`;
+      await symlink(outside, join(uploadDir, name));
+      const r = await app.inject({ method: 'GET', url: `/static/uploads/${name}` });
+      assert.equal(r.statusCode, 404);
     });
   });
 

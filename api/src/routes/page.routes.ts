@@ -3,7 +3,7 @@
  * reload never uploads again; other clients get the page with the result, as from the original), `GET /result/<image>?model=<name>` (reloadable, bookmarkable, shareable),
  * `GET /display/:filename` and the stored images.
  */
-import { createReadStream } from 'node:fs';
+import { constants, createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
@@ -76,7 +76,11 @@ export async function pageRoutes(app: FastifyInstance, deps: ApiDeps, maxUploadB
     const name = request.params.filename;
     // Only names we create are served: no traversal, no dot files, no temporary uploads.
     if (!STORED_NAME.test(name)) throw new AppError('NOT_FOUND', 'no such image');
-    const file = await open(deps.uploads.pathOf(name), 'r').catch(() => undefined);
+    // O_NOFOLLOW: a symbolic link someone put in the folder is not followed out of it.
+    const file = await open(deps.uploads.pathOf(name), constants.O_RDONLY | constants.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' || err.code === 'ELOOP' || err.code === 'ENOTDIR') return undefined;
+      throw err;
+    });
     if (!file) throw new AppError('NOT_FOUND', 'no such image');
     try {
       const info = await file.stat();
