@@ -185,7 +185,8 @@ export class PredictService {
   }
 
   async defaultModel(deadline?: number): Promise<string | undefined> {
-    return pickDefaultModel(this.config.defaultModel, (await this.servedModels(deadline)).keys());
+    const view = await this.workerView(deadline);
+    return pickDefaultModel(this.config.defaultModel, this.servedIn(view).keys(), view.broken.keys());
   }
 
   /**
@@ -232,7 +233,7 @@ export class PredictService {
       view = await this.workerView(deadline, FRESH_ENOUGH_MS);
       served = this.servedIn(view);
     }
-    const model = opts.model ?? pickDefaultModel(this.config.defaultModel, served.keys());
+    const model = opts.model ?? pickDefaultModel(this.config.defaultModel, served.keys(), view.broken.keys());
     if (!model) throw new AppError('NOT_READY', 'no model worker is running yet', { retryAfterS: 2 });
     if (!served.has(model)) {
       if (opts.model) throw new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);

@@ -32,8 +32,8 @@ export function registerQueueMetrics(registry: MetricsRegistry, producer: JobPro
   const read = async (): Promise<Snapshot | undefined> => {
     const deadline = Date.now() + READ_TIMEOUT_MS;
     try {
-      const { served } = await predictor.workerView(deadline, 0);
-      const models = [...new Set([...served.keys(), pickDefaultModel(predictor.configuredDefault, served.keys())])]
+      const { served, broken } = await predictor.workerView(deadline, 0);
+      const models = [...new Set([...served.keys(), pickDefaultModel(predictor.configuredDefault, served.keys(), broken.keys())])]
         .filter((m): m is string => !!m)
         .slice(0, MAX_MODELS);
       return { stats: await producer.queueStats(models, deadline), workers: served };

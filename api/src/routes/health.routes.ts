@@ -41,7 +41,7 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       const queue = !deps.shuttingDown() && (await deps.producer.ping(deadline));
       const view = queue ? await deps.predictor.workerView(deadline).catch(() => undefined) : undefined;
       const served = view?.served ?? new Map<string, number>();
-      const defaultModel = pickDefaultModel(deps.predictor.configuredDefault, served.keys()) ?? null;
+      const defaultModel = pickDefaultModel(deps.predictor.configuredDefault, served.keys(), view?.broken.keys()) ?? null;
       const workers = defaultModel ? (served.get(defaultModel) ?? 0) : 0;
       const body = { status: 'ready', queue, defaultModel, workers };
       const notReady = (reason: string) =>
@@ -60,7 +60,7 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   app.get('/v1/models', { schema: { summary: 'Models held by live workers, and models they could not load', response: { 200: Models } } }, async () => {
     const { served, broken } = await deps.predictor.workerView();
     return {
-      default: pickDefaultModel(deps.predictor.configuredDefault, served.keys()) ?? null,
+      default: pickDefaultModel(deps.predictor.configuredDefault, served.keys(), broken.keys()) ?? null,
       models: [...served].sort(([a], [b]) => a.localeCompare(b)).map(([name, workers]) => ({ name, workers })),
       broken: [...broken].sort(([a], [b]) => a.localeCompare(b)).map(([name, reason]) => ({ name, reason })),
     };

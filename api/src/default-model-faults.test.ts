@@ -1,0 +1,49 @@
+/**
+ * A default model that is not served must not look like a service still starting, nor be quietly
+ * replaced by another model: /readyz and the refused predictions say what is wrong, and requests
+ * naming a served model are still answered.
+ */
+import assert from 'node:assert/strict';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fixtureModels, image, tempDir } from '../../tests/helpers/fixtures.ts';
+import { startInjectApi, type InjectApi } from '../test/inject-app.ts';
+
+const apis: InjectApi[] = [];
+after(() => Promise.all(apis.map((a) => a.close())));
+
+const predict = async (api: InjectApi, query = '') =>
+  api.app.inject({ method: 'POST', url: `/v1/predict${query}`, headers: { 'content-type': 'image/png' }, payload: await readFile(image('chelsea.png')) });
+
+describe('the default model is not served', () => {
+  it('a DEFAULT_MODEL no worker holds (a typo): /readyz and /v1/predict name DEFAULT_MODEL and what is served', async () => {
+    const api = await startInjectApi({ DEFAULT_MODEL: 'tiny-rbg' });
+    apis.push(api);
+    const ready = await api.app.inject({ url: '/readyz' });
+    assert.equal(ready.statusCode, 503);
+    assert.equal(ready.json().reason, 'no worker holds the default model "tiny-rbg" (DEFAULT_MODEL); workers serve: tiny-rgb');
+    const refused = await predict(api);
+    assert.equal(refused.statusCode, 503);
+    assert.match(refused.json().error.message, /no worker holds the default model "tiny-rbg" \(DEFAULT_MODEL\); workers serve: tiny-rgb/);
+    assert.equal((await predict(api, '?model=tiny-rgb')).statusCode, 200, 'a request naming a served model is answered');
+  });
+
+  it('DEFAULT_MODEL unset and nsfw-mobilenetv2 installed but broken: it stays the default, and the service says it failed to load', async () => {
+    const models = await tempDir('models-broken-default');
+    await cp(join(await fixtureModels(['tiny-rgb']), 'tiny-rgb'), join(models, 'tiny-rgb'), { recursive: true });
+    await mkdir(join(models, 'nsfw-mobilenetv2'));
+    await writeFile(join(models, 'nsfw-mobilenetv2', 'config.json'), '{ not json');
+    const api = await startInjectApi({ MODELS_DIR: models });
+    apis.push(api);
+    const ready = await api.app.inject({ url: '/readyz' });
+    assert.equal(ready.statusCode, 503, 'not ready: before, tiny-rgb quietly became the default');
+    assert.equal(ready.json().defaultModel, 'nsfw-mobilenetv2');
+    assert.match(ready.json().reason, /^the default model "nsfw-mobilenetv2" failed to load: .*not valid JSON/);
+    const refused = await predict(api);
+    assert.equal(refused.statusCode, 503);
+    assert.match(refused.json().error.message, /the default model "nsfw-mobilenetv2" failed to load/);
+    assert.equal((await predict(api, '?model=tiny-rgb')).statusCode, 200);
+    assert.equal((await api.app.inject({ url: '/v1/models' })).json().default, 'nsfw-mobilenetv2');
+  });
+});
