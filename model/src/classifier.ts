@@ -16,6 +16,26 @@ export interface Classification {
   marks: { decoded: number; preprocessed: number; inferred: number };
 }
 
+/**
+ * One run on a grey image of the config's input size, at load: a config that contradicts the graph
+ * (input size, layout or type, or a labels.txt with another number of classes) makes the model
+ * broken at once, with the reason, instead of a model that loads and fails every request. It also
+ * pays the session's first-run costs before any request does.
+ */
+async function probeRun(entry: ModelEntry, session: PooledSession): Promise<string | undefined> {
+  const { input, output } = entry.config;
+  const grey = { data: Buffer.alloc(input.width * input.height * 3, 128), width: input.width, height: input.height };
+  let scores: Float32Array;
+  try {
+    scores = await session.run(input.name, pixelsToTensor(grey, entry.config), output.name);
+  } catch (err) {
+    return `a test run on a ${input.width}×${input.height} ${input.layout} ${input.dtype} input failed (check input in config.json): ${(err as Error).message}`;
+  }
+  if (scores.length !== entry.labels.length) return `it gives ${scores.length} scores but labels.txt has ${entry.labels.length} classes`;
+  if (!scores.every(Number.isFinite)) return 'a test run on a grey image gave scores that are not numbers (NaN or infinite): check preprocess.scale, mean and std in config.json';
+  return undefined;
+}
+
 export class Classifier {
   private readonly plan: ResizePlan;
 
@@ -56,10 +76,11 @@ export class Classifier {
       session.inputNames.includes(input.name) ? '' : `input "${input.name}" (the graph has ${session.inputNames.join(', ')})`,
       session.outputNames.includes(output.name) ? '' : `output "${output.name}" (the graph has ${session.outputNames.join(', ')})`,
     ].filter(Boolean);
-    if (problems.length) {
+    const fault = problems.length ? `config.json names ${problems.join(' and ')}` : await probeRun(entry, session);
+    if (fault) {
       await session.close();
       await ownPool?.close();
-      throw new Error(`model "${entry.name}": config.json names ${problems.join(' and ')}`);
+      throw new Error(`model "${entry.name}": ${fault}`);
     }
     return new Classifier(entry, pool, session, opts.maxPixels, ownPool);
   }
@@ -89,6 +110,10 @@ export class Classifier {
       throw new Error(`model "${this.name}" gave ${raw.length} scores but labels.txt has ${this.entry.labels.length} classes`);
     }
     const scores = this.entry.config.output.kind === 'logits' ? softmax(raw) : raw;
+    // NaN or infinite scores rank arbitrarily: a failure, never an answer (a std of 0 in config.json, say).
+    if (!scores.every(Number.isFinite)) {
+      throw new Error(`model "${this.name}" gave scores that are not numbers (NaN or infinite): check preprocess.scale, mean and std in its config.json`);
+    }
     return {
       predictions: topK(scores, this.entry.labels, k),
       preprocessMs: t1 - t0,

@@ -96,7 +96,12 @@ export function parseModelConfig(raw: unknown, where: string): ModelConfig {
     const lines = problems.map((e) => `  ${e.path || '/'}: ${e.message}`);
     throw new ModelConfigError(`${where} is not a valid model config:\n${lines.join('\n')}`);
   }
-  return withDefaults as ModelConfig;
+  const config = withDefaults as ModelConfig;
+  // A std of 0 divides by zero: every input value would be ±Infinity or NaN.
+  if (config.preprocess.std.some((s) => s === 0)) {
+    throw new ModelConfigError(`${where} is not a valid model config:\n  /preprocess/std: no value may be 0 (it divides)`);
+  }
+  return config;
 }
 
 /** Turns one labels.txt line into the name users see, per `labels.display`. */

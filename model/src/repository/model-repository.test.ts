@@ -78,3 +78,18 @@ it('a config.json that is there but cannot be read is reported as such, not as a
   });
   await assert.rejects(loadModelEntry(dir, 'none'), ModelNotFoundError);
 });
+
+it('installing never replaces what is not a model folder: a file, or a folder without config.json', async () => {
+  const dir = await tempDir('models');
+  await mkdir(join(dir, 'tiny-rgb'));
+  await writeFile(join(dir, 'tiny-rgb', 'notes.txt'), 'precious');
+  await assert.rejects(installModel(dir, { config: entry.config, labels, onnx }), /tiny-rgb exists and is not a model folder \(no config\.json\)/);
+  assert.equal(await readFile(join(dir, 'tiny-rgb', 'notes.txt'), 'utf8'), 'precious');
+  const other = await tempDir('models');
+  await writeFile(join(other, 'tiny-rgb'), 'a file');
+  await assert.rejects(installModel(other, { config: entry.config, labels, onnx }), /not a model folder/);
+  const empty = await tempDir('models');
+  await mkdir(join(empty, 'tiny-rgb'));
+  await installModel(empty, { config: entry.config, labels, onnx });
+  assert.equal(await installedVersion(empty), '1', 'an empty folder is taken');
+});

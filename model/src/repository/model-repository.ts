@@ -2,7 +2,7 @@
  * The model repository: `models/<name>/` folders holding `model.onnx`, `config.json` and `labels.txt`.
  * Only this module knows that layout; everything else asks it for entries or hands it files to install.
  */
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile, copyFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -100,6 +100,7 @@ export async function installModel(modelsDir: string, given: ModelFiles): Promis
   const shown = given.labels.filter((line) => line.trim() !== '').map((line) => displayLabel(line, given.config.labels.display));
   const version = replacementVersion(await installedIdentity(modelsDir, name), await identityOf(given.config, shown, given.onnx));
   const files = { ...given, config: { ...given.config, version } };
+  await assertReplaceable(join(modelsDir, name));
   await mkdir(modelsDir, { recursive: true });
   const tmp = join(modelsDir, `.tmp-${name}-${randomBytes(4).toString('hex')}`);
   await mkdir(tmp);
@@ -122,6 +123,21 @@ export async function installModel(modelsDir: string, given: ModelFiles): Promis
     await rm(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * What is at a model's place may be replaced only when it is a model folder (one with config.json,
+ * loadable or not) or an empty folder: never a file or someone's other folder that happens to have
+ * the name.
+ */
+async function assertReplaceable(target: string): Promise<void> {
+  const info = await lstat(target).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return undefined;
+    throw err;
+  });
+  if (!info) return;
+  const isModel = info.isDirectory() && ((await readdir(target)).length === 0 || (await lstat(join(target, CONFIG_FILE)).then(() => true, () => false)));
+  if (!isModel) throw new Error(`${target} exists and is not a model folder (no ${CONFIG_FILE}): choose another name (--name), or move it away`);
 }
 
 /** Streams the file through sha256: model files reach hundreds of MB. */
