@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { readdir, readFile, rename, rm, symlink } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { image, tempDir } from '../../tests/helpers/fixtures.ts';
@@ -51,6 +51,37 @@ describe('a full disk', () => {
     const stored = await post();
     assert.equal(stored.statusCode, 201, stored.body);
     assert.equal((await readFile(join(feedbackDir, 'feedback'), 'utf8')).trim(), 'a cat, not a dog');
+  });
+
+  it('a report cut short by a full disk leaves no line glued to the next: the next reports and the retry are stored whole', async (t) => {
+    const feedbackDir = await tinyDisk('feedback-torn');
+    if (typeof feedbackDir !== 'string') return t.skip(feedbackDir.skip);
+    await writeFile(join(feedbackDir, 'room'), Buffer.alloc(64 * 1024));
+    await writeFile(join(feedbackDir, 'filler'), Buffer.alloc(2 * 1024 * 1024)).catch((err: NodeJS.ErrnoException) => assert.equal(err.code, 'ENOSPC'));
+    await rm(join(feedbackDir, 'room'));
+    const api = await startInjectApi({ FEEDBACK_DIR: feedbackDir });
+    apis.push(api);
+    const post = (report: string) => api.app.inject({ method: 'POST', url: '/v1/feedback', payload: { report } });
+    // Reports of 3.9 KB until the disk is full: the refused one's line is written in part, then ENOSPC.
+    const stored: string[] = [];
+    let refused: string | undefined;
+    for (let i = 0; i < 40 && !refused; i++) {
+      const report = `report ${i} ${'x'.repeat(3900)}`;
+      const answer = await post(report);
+      if (answer.statusCode === 507) refused = report;
+      else stored.push(report);
+    }
+    assert.ok(refused, 'the disk filled up');
+    await rm(join(feedbackDir, 'filler'));
+    assert.equal((await post('a bird, not a plane')).statusCode, 201);
+    const retried = await post(refused);
+    assert.equal(retried.statusCode, 201, retried.body);
+    assert.equal(retried.json().duplicate, false, 'the refused report was not taken as stored');
+    const all = [...stored, 'a bird, not a plane', refused];
+    const lines = (await readFile(join(feedbackDir, 'feedback'), 'utf8')).split('\n');
+    for (const report of all) assert.ok(lines.includes(report), `a line of its own: ${report.slice(0, 12)}…`);
+    const exported = (await api.app.inject({ url: '/feedback/export.jsonl' })).body.trim().split('\n').map((l) => JSON.parse(l).report);
+    assert.deepEqual(exported.sort(), all.sort());
   });
 
   it('report files over FEEDBACK_MAX_BYTES: 507 FEEDBACK_FULL, reviews still go through, and reports are stored again once archived', async () => {

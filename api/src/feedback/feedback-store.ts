@@ -6,9 +6,10 @@
  * A stored line is at most MAX_LINE_BYTES, counted after escaping (a control character grows to six
  * bytes), so the file grows by a known amount per report and reading it back stays cheap.
  */
-import { appendFile, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '@icls/lib/errors';
+import { appendLine } from './append-line.ts';
 import { lastLines } from './tail-lines.ts';
 
 export const MAX_LINE_BYTES = 4096;
@@ -44,7 +45,7 @@ export class FeedbackStore {
     const line = this.lineFor(report);
     this.ready ??= mkdir(join(this.file, '..'), { recursive: true });
     await this.ready;
-    await appendFile(this.file, line + '\n', { flag: 'a' });
+    await appendLine(this.file, line);
     return line;
   }
 

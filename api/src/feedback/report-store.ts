@@ -13,9 +13,10 @@
  * FEEDBACK_FULL, at error level in the log) rather than filling the disk every request needs. Review
  * events still go through: an operator must be able to finish a review before archiving.
  */
-import { appendFile, mkdir, open, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '@icls/lib/errors';
+import { appendLine } from './append-line.ts';
 import type { FeedbackStore } from './feedback-store.ts';
 import { REPORT_ID, toRecord, type KnownResult, type ReportEvent, type ReportInput, type ReportRecord } from './report-record.ts';
 
@@ -86,7 +87,7 @@ export class ReportStore {
 
   private async append(event: ReportEvent): Promise<void> {
     // One O_APPEND write per event: whole lines even with several writers.
-    await appendFile(this.log, JSON.stringify(event) + '\n', { flag: 'a' });
+    await appendLine(this.log, JSON.stringify(event));
   }
 }
 
