@@ -80,6 +80,17 @@ describe('sweepUploads', () => {
     assert.equal(result.removedReported, 1);
   });
 
+  test('reported uploads are not removed while uploads in use keep the folder over the bound anyway', async () => {
+    const dir = await tempDir();
+    await fileAged(dir, name(1), 2 * HOUR, 1000);
+    for (let i = 2; i <= 5; i++) await fileAged(dir, name(i), 1000, 1000);
+    // 5,000 against 2,000: the four in use (4,000) keep it over whatever goes, so the reported one stays.
+    const result = await sweepUploads(dir, policy({ maxBytes: 2000 }), async () => new Set([name(1)]), NOW);
+    assert.equal((await readdir(dir)).length, 5);
+    assert.equal(result.removedReported, 0);
+    assert.equal(result.keptInUse, 4);
+  });
+
   test('a file that cannot be removed is counted and skipped: the sweep goes on', async (t) => {
     const dir = await tempDir();
     for (let i = 1; i <= 3; i++) await fileAged(dir, name(i), (300 - i) * HOUR);

@@ -126,14 +126,21 @@ export async function sweepUploads(dir: string, policy: RetentionPolicy, reporte
     const candidates = stored.filter((f) => !gone.has(f)).sort((a, b) => a.mtimeMs - b.mtimeMs);
     const inUse = candidates.filter((f) => f.mtimeMs >= now - policy.inUseMs);
     const removable = candidates.filter((f) => f.mtimeMs < now - policy.inUseMs);
-    // Unreported uploads first, oldest first; reported ones only if those are not enough.
+    // Unreported uploads first, oldest first; reported ones only if those are not enough, and only if
+    // removing them can bring the folder under the bound now (uploads in use may keep it over until they
+    // age: then the next sweep removes unreported ones instead).
     const chosen: FileInfo[] = [];
     let left = result.bytes;
-    for (const f of [...removable.filter((f) => !keep.has(f.name)), ...removable.filter((f) => keep.has(f.name))]) {
-      if (left <= target) break;
-      chosen.push(f);
-      left -= f.size;
-    }
+    const take = (files: FileInfo[]) => {
+      for (const f of files) {
+        if (left <= target) break;
+        chosen.push(f);
+        left -= f.size;
+      }
+    };
+    take(removable.filter((f) => !keep.has(f.name)));
+    const reportedRemovable = removable.filter((f) => keep.has(f.name));
+    if (left - reportedRemovable.reduce((n, f) => n + f.size, 0) <= policy.maxBytes) take(reportedRemovable);
     if (left > target) result.keptInUse = inUse.length;
     await inBatches(chosen, async (f) => {
       if ((await remove(f, 'size')) && keep.has(f.name)) result.removedReported++;
