@@ -5,6 +5,7 @@
  * process over an in-process queue. The code above the queue interface is the same in both.
  */
 import { ConfigError, redisUrlOf, DEFAULT_REDIS_URL, loadConfig, type Config } from '@icls/lib/config';
+import { startFailure } from '@icls/lib/start-failure';
 import { workerProcessCount } from '@icls/lib/worker-plan';
 import { createLogger, type Logger } from '@icls/lib/logger';
 import { createRegistry } from '@icls/lib/metrics/prometheus';
@@ -81,13 +82,6 @@ async function runWithRedis(config: Config, log: Logger): Promise<void> {
   log.info(`listening: open http://localhost:${config.PORT}/ (answers once Redis answers and a worker has loaded its model: /readyz says which is missing)`);
 }
 
-/** A listen failure names the settings that chose the address. */
-function listenHint(err: unknown): string {
-  const { syscall, code } = err as NodeJS.ErrnoException;
-  if (syscall === 'listen' || code === 'ENOTFOUND' || code === 'EADDRNOTAVAIL') return ' (check HOST and PORT)';
-  return '';
-}
-
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL, 'start');
@@ -98,6 +92,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof ConfigError ? err.message : `start failed: ${(err as Error).message ?? err}${listenHint(err)}`);
+  console.error(startFailure(err));
   process.exit(1);
 });

@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -47,4 +49,18 @@ describe('configuration errors at start', () => {
       assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
     });
   }
+
+  it('the api exits 1 on a port already in use, with one line naming HOST and PORT, without a stack trace', async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const { code, stderr } = await runToExit(ENTRY.api, { PORT: String(port), HOST: '127.0.0.1', UPLOAD_DIR: await tempDir('up'), FEEDBACK_DIR: await tempDir('fb') });
+      assert.equal(code, 1, `exit code; stderr: ${stderr}`);
+      assert.match(stderr, /^start failed: listen EADDRINUSE: address already in use 127\.0\.0\.1:\d+ \(check HOST and PORT\)$/m);
+      assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
+    } finally {
+      busy.close();
+    }
+  });
 });

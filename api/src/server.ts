@@ -1,5 +1,6 @@
 /** The api process in Redis mode: listens (even while Redis is away: not ready), and shuts down gracefully. */
-import { loadConfig, ConfigError, redisUrlOf, type Config } from '@icls/lib/config';
+import { loadConfig, redisUrlOf, type Config } from '@icls/lib/config';
+import { startFailure } from '@icls/lib/start-failure';
 import { sleep } from '@icls/lib/deadline';
 import { createLogger } from '@icls/lib/logger';
 import { createRegistry } from '@icls/lib/metrics/prometheus';
@@ -72,7 +73,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   Promise.resolve()
     .then(() => runApiServer(loadConfig()))
     .catch((err: unknown) => {
-      console.error(err instanceof ConfigError ? err.message : err);
+      console.error(startFailure(err));
       process.exit(1);
     });
 }

@@ -1,6 +1,7 @@
 /** A model worker process: loads its models, takes jobs from Redis, drains on SIGTERM. */
 import { getPriority, setPriority } from 'node:os';
-import { ConfigError, loadConfig, redisUrlOf } from '@icls/lib/config';
+import { loadConfig, redisUrlOf } from '@icls/lib/config';
+import { startFailure } from '@icls/lib/start-failure';
 import { createLogger, type Logger } from '@icls/lib/logger';
 import { startMetricsServer, type MetricsServer } from '@icls/lib/metrics/metrics-server';
 import { createRegistry, type MetricsRegistry } from '@icls/lib/metrics/prometheus';
@@ -120,7 +121,7 @@ function lowerPriority(nice: number, log: Logger): void {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   runWorker().catch((err: unknown) => {
-    console.error(err instanceof ConfigError ? err.message : (err as Error).message ?? err);
+    console.error(startFailure(err));
     process.exit(1);
   });
 }

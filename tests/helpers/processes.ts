@@ -23,8 +23,10 @@ export interface Service {
 /** node's arguments (flags and entry) of a package.json script of the form `node <flags> <entry>`. */
 export function scriptArgs(name: string): string[] {
   const script = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts[name];
-  if (!script?.startsWith('node ')) throw new Error(`package.json script "${name}" is not a plain node command`);
-  return script.split(/\s+/).slice(1);
+  // `exec node …`: the shell npm runs the script in becomes node, so a signal to npm's process reaches it.
+  const command = script?.replace(/^exec /, '');
+  if (!command?.startsWith('node ')) throw new Error(`package.json script "${name}" is not a plain node command`);
+  return command.split(/\s+/).slice(1);
 }
 
 /** node's flags of a package.json script (`start:api`, `start:model`): what users' processes run with. */
