@@ -2,7 +2,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -203,6 +203,17 @@ describe('UploadStore', () => {
     const store = await freshStore({ memoryBytes: 1024, maxBytes: 50_000 });
     await rejectsWith(store.store(createReadStream(fixture('rocket.jpg'), { highWaterMark: 4096 }), 'jpg', notTruncated), 'FILE_TOO_LARGE', 413);
     assert.deepEqual(await readdir(store.dir), []);
+  });
+
+  test('an upload folder moved away while the api runs is made again, for held and spilled uploads', async () => {
+    const store = await freshStore({ memoryBytes: 200 * 1024 }); // rocket.jpg (110 KiB) held, coffee.png (456 KiB) spilled
+    await store.store(createReadStream(fixture('chelsea.png')), 'png', notTruncated);
+    await rename(store.dir, `${store.dir}.moved`);
+    const held = await store.store(createReadStream(fixture('rocket.jpg'), { highWaterMark: 16 * 1024 }), 'jpg', notTruncated);
+    assert.ok((await stat(held.path)).isFile());
+    await rm(store.dir, { recursive: true });
+    const spilled = await store.store(createReadStream(fixture('coffee.png'), { highWaterMark: 16 * 1024 }), 'png', notTruncated);
+    assert.ok((await stat(spilled.path)).isFile(), 'over memoryBytes: spilled to a temporary file, then renamed');
   });
 
   test('a symbolic link where the upload belongs is replaced by the upload, and what it points to is left alone', async () => {

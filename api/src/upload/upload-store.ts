@@ -202,7 +202,7 @@ export class UploadStore {
       } else {
         // The check and the temporary file's creation in one trip (both on the thread pool: on a
         // shared network folder either may wait, and the event loop must not).
-        const [exists, file] = await Promise.all([refreshed(path), open(tmp, 'wx')]);
+        const [exists, file] = await Promise.all([refreshed(path), this.createTemp(tmp)]);
         if (exists) {
           await file.close();
           await rm(tmp, { force: true });
@@ -220,6 +220,15 @@ export class UploadStore {
       this.memory.release(upload.heldBytes);
       upload.heldBytes = 0;
     }
+  }
+
+  /** A new temporary file; the folder is made again if it went (moved away while the api runs). */
+  private async createTemp(tmp: string): Promise<FileHandle> {
+    return open(tmp, 'wx').catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      await mkdir(this.dir, { recursive: true });
+      return open(tmp, 'wx');
+    });
   }
 
   private async read(source: Readable, tmp: string, held: { bytes: number }): Promise<Received> {
@@ -240,6 +249,8 @@ export class UploadStore {
           continue;
         }
         if (!spill) {
+          // Spills are rare (over 4 MiB, or memory spent): the folder is checked each time, as createTemp does.
+          await mkdir(this.dir, { recursive: true });
           spill = createWriteStream(tmp, { flags: 'wx' });
           // Kept, not thrown from the event: the loop stops on it at the next chunk (a full disk stops
           // the upload at once), and an error after we destroyed the stream cannot crash the process.
