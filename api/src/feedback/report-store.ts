@@ -16,6 +16,7 @@
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '@icls/lib/errors';
+import { whenMissing } from '@icls/lib/fs-errors';
 import { appendLine } from './append-line.ts';
 import type { FeedbackStore } from './feedback-store.ts';
 import { REPORT_ID, toRecord, type KnownResult, type ReportEvent, type ReportInput, type ReportRecord } from './report-record.ts';
@@ -68,7 +69,7 @@ export class ReportStore {
   /** The report files' size, checked on each new report (reports are rare; several processes write them). */
   private async assertRoom(): Promise<void> {
     if (this.maxBytes <= 0) return;
-    const sizes = await Promise.all([this.log, this.lines.file].map((f) => stat(f).then((s) => s.size, missingIsEmpty)));
+    const sizes = await Promise.all([this.log, this.lines.file].map((f) => stat(f).then((s) => s.size, whenMissing(0))));
     const bytes = sizes[0]! + sizes[1]!;
     if (bytes >= this.maxBytes) {
       throw new AppError(
@@ -89,11 +90,6 @@ export class ReportStore {
     // One O_APPEND write per event: whole lines even with several writers.
     await appendLine(this.log, JSON.stringify(event));
   }
-}
-
-function missingIsEmpty(err: NodeJS.ErrnoException): number {
-  if (err.code === 'ENOENT') return 0;
-  throw err;
 }
 
 /** Creates the marker; false when it exists (the same report was stored before). */

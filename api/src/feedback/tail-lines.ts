@@ -3,6 +3,7 @@
  * the size of the file.
  */
 import { open } from 'node:fs/promises';
+import { whenMissing } from '@icls/lib/fs-errors';
 
 const BLOCK_BYTES = 64 * 1024;
 
@@ -12,10 +13,7 @@ const BLOCK_BYTES = 64 * 1024;
  * stays bounded whatever the file holds. A missing file has no lines. Stop iterating to stop reading.
  */
 export async function* linesFromEnd(path: string, maxLineBytes: number): AsyncGenerator<string> {
-  const fh = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
+  const fh = await open(path, 'r').catch(whenMissing(undefined));
   if (!fh) return;
   try {
     let position = (await fh.stat()).size;

@@ -4,6 +4,7 @@
  * message a user can act on. Anything not recognised stays an internal error (500, logged).
  */
 import { AppError, type ErrorCode, isAppError } from '@icls/lib/errors';
+import { isNoRoom } from '@icls/lib/fs-errors';
 import { describeValidation, type ValidationIssue } from '../routes/request-params.ts';
 
 const BY_CODE: Record<string, ErrorCode> = {
@@ -32,9 +33,6 @@ const DETAILS: Record<string, string> = {
   FST_MP_PREMATURE_CLOSE: 'the form ended before its last part',
 };
 
-/** The disk (or the user's quota) holding UPLOAD_DIR or FEEDBACK_DIR is full: nothing the client did wrong. */
-const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT']);
-
 /** Messages the multipart parser (busboy) throws for a body that is not valid multipart. */
 const MALFORMED_MULTIPART = /multipart|terminated early|malformed/i;
 
@@ -55,7 +53,8 @@ export function toAppError(err: unknown, clientGone = false): AppError {
   const e = (err ?? {}) as FrameworkError;
   if (e.validation) return new AppError('BAD_PARAMETER', describeValidation(e.validation, e.validationContext));
   if (clientGone) return new AppError('CLIENT_CLOSED', undefined, { cause: err });
-  if (e.code && STORAGE_FULL.has(e.code)) return new AppError('STORAGE_FULL', undefined, { cause: err });
+  // The disk (or quota) of UPLOAD_DIR or FEEDBACK_DIR is full: nothing the client did wrong.
+  if (isNoRoom(err)) return new AppError('STORAGE_FULL', undefined, { cause: err });
   const code = e.code ? BY_CODE[e.code] : undefined;
   if (code) return new AppError(code, DETAILS[e.code!], { cause: err });
   if (e.code?.startsWith('HPE_')) return new AppError('MALFORMED_BODY', 'the HTTP request cannot be parsed', { cause: err });

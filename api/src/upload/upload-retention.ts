@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import type { Config } from '@icls/lib/config';
 import { sleep } from '@icls/lib/deadline';
 import { every } from '@icls/lib/every';
+import { whenMissing } from '@icls/lib/fs-errors';
 import type { Logger } from '@icls/lib/logger';
 import { STORED_NAME } from './allowed-file.ts';
 
@@ -151,10 +152,7 @@ export async function sweepUploads(dir: string, policy: RetentionPolicy, reporte
 
 /** The stored uploads and temporary files in `dir`, with size and mtime; anything else is left alone. */
 async function listFiles(dir: string): Promise<{ stored: FileInfo[]; temporary: FileInfo[] }> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return [];
-    throw err;
-  });
+  const entries = await readdir(dir, { withFileTypes: true }).catch(whenMissing([]));
   const stored: FileInfo[] = [];
   const temporary: FileInfo[] = [];
   const wanted = entries.filter((e) => e.isFile() && (STORED_NAME.test(e.name) || TEMPORARY.test(e.name)));
@@ -183,26 +181,15 @@ async function inBatches<T>(items: readonly T[], fn: (item: T) => Promise<unknow
 
 /** Size and mtime; undefined when the file went meanwhile (another api's sweep, a rename). */
 async function fileInfo(path: string, name: string): Promise<FileInfo | undefined> {
-  try {
-    const s = await stat(path);
-    return s.isFile() ? { name, size: s.size, mtimeMs: s.mtimeMs } : undefined;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const s = await stat(path).catch(whenMissing(undefined));
+  return s?.isFile() ? { name, size: s.size, mtimeMs: s.mtimeMs } : undefined;
 }
 
 /** Removes the file unless it was refreshed (uploaded again) since it was listed; false when it was kept or gone. */
 async function removeIfUnchanged(path: string, mtimeMs: number): Promise<boolean> {
   const now = await fileInfo(path, '');
   if (!now || now.mtimeMs !== mtimeMs) return false;
-  try {
-    await unlink(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw err;
-  }
-  return true;
+  return unlink(path).then(() => true, whenMissing(false));
 }
 
 /** A temporary file is a leftover after an hour, or twice the longest a request may take to arrive and be stored. */
@@ -234,8 +221,6 @@ export class UploadRetention {
   /** Bytes in the folder at the last sweep, and what this process wrote since. */
   private lastBytes = 0;
   private writtenSince = 0;
-  /** The last sweep could not get under the bound (uploads in use, or files it could not remove). */
-  private stuck = false;
   /** Writes went over the bound while a sweep ran: look again when it ends. */
   private pending = false;
   /** A sweep that uploads in use kept over the bound: again once they are no longer in use. */
@@ -268,8 +253,9 @@ export class UploadRetention {
   private sweepIfOver(): void {
     const max = this.policy.maxBytes;
     if (max <= 0 || this.lastBytes + this.writtenSince <= max) return;
-    // Stuck over the bound: the next sweep waits for a tenth of it more, not one per upload.
-    if (this.stuck && this.writtenSince < max * STUCK_STEP) return;
+    // The last sweep could not get under the bound (uploads in use, files it could not remove): the
+    // next one waits for a tenth of it more, not one per upload.
+    if (this.lastBytes > max && this.writtenSince < max * STUCK_STEP) return;
     if (this.running) this.pending = true;
     else void this.sweep();
   }
@@ -299,8 +285,8 @@ export class UploadRetention {
       const result = await sweepUploads(this.dir, this.policy, this.reported);
       this.lastBytes = result.bytes;
       this.writtenSince -= written;
-      this.stuck = this.policy.maxBytes > 0 && result.bytes > this.policy.maxBytes;
-      if (this.stuck && result.keptInUse > 0 && !this.retry && !this.stopped) {
+      const stuck = this.policy.maxBytes > 0 && result.bytes > this.policy.maxBytes;
+      if (stuck && result.keptInUse > 0 && !this.retry && !this.stopped) {
         this.retry = setTimeout(() => {
           this.retry = undefined;
           void this.sweep();

@@ -25,6 +25,7 @@ import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AppError } from '@icls/lib/errors';
+import { whenMissing } from '@icls/lib/fs-errors';
 import { formatMegabytes } from '../human-size.ts';
 import type { AllowedExtension } from './allowed-file.ts';
 import { MemoryBudget } from './memory-budget.ts';
@@ -329,10 +330,7 @@ async function writeAll(file: FileHandle, parts: readonly Buffer[]): Promise<voi
  * again, identical, over it.
  */
 async function refreshed(path: string): Promise<boolean> {
-  const info = await lstat(path).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
+  const info = await lstat(path).catch(whenMissing(undefined));
   if (!info?.isFile()) return false;
   const now = new Date();
   return lutimes(path, now, now).then(

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ModelNotFoundError, removeModel } from '../repository/model-repository.ts';
 import { DownloadCancelledError, NetworkError } from '../pull/download-errors.ts';
+import { isNoRoom } from '@icls/lib/fs-errors';
 import { DEFAULT_API_URL } from './api-status.ts';
 import { oneLine, onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
 import type { ProgressStream } from '../pull/progress-bar.ts';
@@ -188,14 +189,10 @@ async function report(err: unknown, { env, signal, stderr, modelsDir }: CliConte
   return err instanceof DownloadCancelledError || signal.aborted ? 130 : 1;
 }
 
-/** Disk full, or over a quota. */
-const NO_ROOM = new Set(['ENOSPC', 'EDQUOT']);
-
 function hintFor(err: unknown, modelsDir: string): string {
   if (err instanceof ModelNotFoundError) return ' (`list` shows the installed models)';
   if (err instanceof NetworkError) return ' (check the network, or set MODELS_MIRROR_URL to a mirror)';
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (code && NO_ROOM.has(code)) return ` (the disk of MODELS_DIR ${modelsDir} has no room left: free some, or set MODELS_DIR to a folder on a larger disk)`;
+  if (isNoRoom(err)) return ` (the disk of MODELS_DIR ${modelsDir} has no room left: free some, or set MODELS_DIR to a folder on a larger disk)`;
   return '';
 }
 

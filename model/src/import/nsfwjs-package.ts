@@ -5,6 +5,7 @@
  * with a literal-only parser instead of executing the bundles.
  */
 import { readFile } from 'node:fs/promises';
+import { whenMissing } from '@icls/lib/fs-errors';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseJsLiteral, type JsLiteral } from './js-literal.ts';
@@ -62,14 +63,8 @@ interface PackageJson {
 
 /** A package.json's fields, or undefined when the folder has none (nested dist/ folders often do not). */
 async function readPackageJson(path: string): Promise<PackageJson | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  return JSON.parse(text) as PackageJson;
+  const text = await readFile(path, 'utf8').catch(whenMissing(undefined));
+  return text === undefined ? undefined : (JSON.parse(text) as PackageJson);
 }
 
 /** Reads one bundled model: its model.json and all its weight shards. */

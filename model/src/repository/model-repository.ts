@@ -3,6 +3,7 @@
  * Only this module knows that layout; everything else asks it for entries or hands it files to install.
  */
 import { copyFile, lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { whenMissing } from '@icls/lib/fs-errors';
 import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -131,10 +132,7 @@ export async function installModel(modelsDir: string, given: ModelFiles): Promis
  * the name.
  */
 async function assertReplaceable(target: string): Promise<void> {
-  const info = await lstat(target).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') return undefined;
-    throw err;
-  });
+  const info = await lstat(target).catch(whenMissing(undefined));
   if (!info) return;
   const isModel = info.isDirectory() && ((await readdir(target)).length === 0 || (await lstat(join(target, CONFIG_FILE)).then(() => true, () => false)));
   if (!isModel) throw new Error(`${target} exists and is not a model folder (no ${CONFIG_FILE}): choose another name (--name), or move it away`);
