@@ -97,11 +97,12 @@ export interface ModelFiles {
 export async function installModel(modelsDir: string, given: ModelFiles): Promise<string> {
   const name = given.config.name;
   parseModelConfig(given.config, `config for ${name}`);
+  // Before any work on the new files (a graph of hundreds of MB is digested below).
+  await assertReplaceable(join(modelsDir, name));
   // Labels as a loaded model shows them, so the new and the installed one compare alike.
   const shown = given.labels.filter((line) => line.trim() !== '').map((line) => displayLabel(line, given.config.labels.display));
   const version = replacementVersion(await installedIdentity(modelsDir, name), await identityOf(given.config, shown, given.onnx));
   const files = { ...given, config: { ...given.config, version } };
-  await assertReplaceable(join(modelsDir, name));
   await mkdir(modelsDir, { recursive: true });
   const tmp = join(modelsDir, `.tmp-${name}-${randomBytes(4).toString('hex')}`);
   await mkdir(tmp);
@@ -134,8 +135,9 @@ export async function installModel(modelsDir: string, given: ModelFiles): Promis
 async function assertReplaceable(target: string): Promise<void> {
   const info = await lstat(target).catch(whenMissing(undefined));
   if (!info) return;
-  const isModel = info.isDirectory() && ((await readdir(target)).length === 0 || (await lstat(join(target, CONFIG_FILE)).then(() => true, () => false)));
-  if (!isModel) throw new Error(`${target} exists and is not a model folder (no ${CONFIG_FILE}): choose another name (--name), or move it away`);
+  const names = info.isDirectory() ? await readdir(target) : undefined;
+  if (names && (names.length === 0 || names.includes(CONFIG_FILE))) return;
+  throw new Error(`${target} exists and is not a model folder (no ${CONFIG_FILE}): choose another name (--name), or move it away`);
 }
 
 /** Streams the file through sha256: model files reach hundreds of MB. */
