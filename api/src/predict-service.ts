@@ -184,9 +184,14 @@ export class PredictService {
     return withRestarting;
   }
 
+  /** The default model among those `view` says are present (served, or broken). */
+  defaultIn(view: Pick<WorkerView, 'served' | 'broken'>): string | undefined {
+    return pickDefaultModel(this.config.defaultModel, view.served.keys(), view.broken.keys());
+  }
+
   async defaultModel(deadline?: number): Promise<string | undefined> {
     const view = await this.workerView(deadline);
-    return pickDefaultModel(this.config.defaultModel, this.servedIn(view).keys(), view.broken.keys());
+    return this.defaultIn({ served: this.servedIn(view), broken: view.broken });
   }
 
   /**
@@ -233,7 +238,7 @@ export class PredictService {
       view = await this.workerView(deadline, FRESH_ENOUGH_MS);
       served = this.servedIn(view);
     }
-    const model = opts.model ?? pickDefaultModel(this.config.defaultModel, served.keys(), view.broken.keys());
+    const model = opts.model ?? this.defaultIn({ served, broken: view.broken });
     if (!model) throw new AppError('NOT_READY', 'no model worker is running yet', { retryAfterS: 2 });
     if (!served.has(model)) {
       if (opts.model) throw new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);

@@ -4,7 +4,6 @@
  * the live workers' heartbeats the api already reads), bounded by a deadline. While Redis is away
  * the per-model series are absent and `icls_queue_up` is 0.
  */
-import { pickDefaultModel } from '@icls/lib/default-model';
 import { isAppError } from '@icls/lib/errors';
 import type { JobProducer, QueueStats } from '@icls/lib/job-contract';
 import type { Logger } from '@icls/lib/logger';
@@ -32,8 +31,9 @@ export function registerQueueMetrics(registry: MetricsRegistry, producer: JobPro
   const read = async (): Promise<Snapshot | undefined> => {
     const deadline = Date.now() + READ_TIMEOUT_MS;
     try {
-      const { served, broken } = await predictor.workerView(deadline, 0);
-      const models = [...new Set([...served.keys(), pickDefaultModel(predictor.configuredDefault, served.keys(), broken.keys())])]
+      const view = await predictor.workerView(deadline, 0);
+      const served = view.served;
+      const models = [...new Set([...served.keys(), predictor.defaultIn(view)])]
         .filter((m): m is string => !!m)
         .slice(0, MAX_MODELS);
       return { stats: await producer.queueStats(models, deadline), workers: served };

@@ -1,7 +1,6 @@
 /** Liveness, readiness, and the models that live workers hold (or failed to load). */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { pickDefaultModel } from '@icls/lib/default-model';
 import { defaultMissing, LOOKUP_TIMEOUT_MS } from '../predict-service.ts';
 import type { ApiDeps } from '../app.ts';
 
@@ -41,7 +40,7 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       const queue = !deps.shuttingDown() && (await deps.producer.ping(deadline));
       const view = queue ? await deps.predictor.workerView(deadline).catch(() => undefined) : undefined;
       const served = view?.served ?? new Map<string, number>();
-      const defaultModel = pickDefaultModel(deps.predictor.configuredDefault, served.keys(), view?.broken.keys()) ?? null;
+      const defaultModel = deps.predictor.defaultIn(view ?? { served, broken: new Map() }) ?? null;
       const workers = defaultModel ? (served.get(defaultModel) ?? 0) : 0;
       const body = { status: 'ready', queue, defaultModel, workers };
       const notReady = (reason: string) =>
@@ -58,9 +57,10 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
   );
 
   app.get('/v1/models', { schema: { summary: 'Models held by live workers, and models they could not load', response: { 200: Models } } }, async () => {
-    const { served, broken } = await deps.predictor.workerView();
+    const view = await deps.predictor.workerView();
+    const { served, broken } = view;
     return {
-      default: pickDefaultModel(deps.predictor.configuredDefault, served.keys(), broken.keys()) ?? null,
+      default: deps.predictor.defaultIn(view) ?? null,
       models: [...served].sort(([a], [b]) => a.localeCompare(b)).map(([name, workers]) => ({ name, workers })),
       broken: [...broken].sort(([a], [b]) => a.localeCompare(b)).map(([name, reason]) => ({ name, reason })),
     };
