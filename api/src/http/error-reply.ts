@@ -35,6 +35,8 @@ const CLOSE_CONNECTION = new Set(['BODY_TIMEOUT', 'REQUEST_TIMEOUT', 'MALFORMED_
 
 /** Failures of the service itself: logged at error level, with the cause. */
 const OPERATOR_FAULTS = new Set<ErrorCode>(['INTERNAL', 'PREDICTION_FAILED', 'STORAGE_FULL', 'FEEDBACK_FULL', 'UPLOAD_NOT_SHARED']);
+/** Of those, the conditions we recognised (a full disk or report store, a folder not shared): what and where is the whole story, a stack trace would only bury it. */
+const KNOWN_CONDITIONS = new Set<ErrorCode>(['STORAGE_FULL', 'FEEDBACK_FULL', 'UPLOAD_NOT_SHARED']);
 /** Codes whose detail is for the log only. */
 const TABLE_ONLY = new Set<ErrorCode>(['INTERNAL', 'UPLOAD_NOT_SHARED', 'FEEDBACK_FULL']);
 
@@ -70,9 +72,15 @@ function logError(sampler: LogSampler, request: FastifyRequest, known: AppError,
   };
   // A full disk or an upload folder the workers do not share is for the operator to fix: logged like a
   // failure, with what failed.
-  if (OPERATOR_FAULTS.has(known.code)) sampler.write('error', known.code, { ...fields, err: original }, 'request failed');
+  if (KNOWN_CONDITIONS.has(known.code)) sampler.write('error', known.code, { ...fields, detail: known.detail, cause: causeOf(known) }, 'request failed');
+  else if (OPERATOR_FAULTS.has(known.code)) sampler.write('error', known.code, { ...fields, err: original }, 'request failed');
   else if (known.status >= 500) sampler.write('warn', known.code, { ...fields, detail: known.detail }, 'request refused');
   else sampler.write('info', known.code, { ...fields, detail: known.detail }, 'client error');
+}
+
+/** The message of what the error wraps (the system call that found the disk full, with its path), if anything. */
+function causeOf(err: AppError): string | undefined {
+  return err.cause instanceof Error ? err.cause.message : undefined;
 }
 
 /** Sends `err` in the style of the request's route. */
