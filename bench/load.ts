@@ -17,6 +17,8 @@ import { seededRandom } from './stats.ts';
 
 /** The timing split /v1/predict returns. */
 export interface ServerTimings {
+  /** Request arrival → upload received, hashed and checked (absent on answers of older servers). */
+  uploadMs?: number;
   queueMs: number;
   preprocessMs: number;
   inferenceMs: number;
