@@ -126,7 +126,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     { stored: (bytes) => retention.noteStored(bytes) },
   );
   const metrics = new ApiMetrics(registry, uploads.memory);
-  const retention = new UploadRetention(config.UPLOAD_DIR, retentionPolicy(config), () => reportedImages(config.FEEDBACK_DIR), log, metrics);
+  const retention = new UploadRetention(config.UPLOAD_DIR, retentionPolicy(config), (among) => reportedImages(config.FEEDBACK_DIR, among), log, metrics);
   const deps: ApiDeps = {
     producer,
     predictor: new PredictService(producer, {

@@ -146,6 +146,19 @@ describe('reportedImages', () => {
     await writeFile(join(dir, 'feedback'), `{'filename': '${name(2, 'jpg')}', 'prediction': 'Neutral', 'score': 0.9 }\nfree text\n`);
     assert.deepEqual([...(await reportedImages(dir))].sort(), [name(1), name(2, 'jpg')].sort());
     assert.equal((await reportedImages(join(dir, 'none'))).size, 0);
+    assert.deepEqual([...(await reportedImages(dir, new Set([name(2, 'jpg'), name(3)])))], [name(2, 'jpg')], 'only the names asked about');
+  });
+
+  test('the sweep asks only about the uploads the folder holds', async () => {
+    const dir = await tempDir();
+    await fileAged(dir, name(1), 200 * HOUR);
+    await fileAged(dir, name(2), HOUR);
+    let asked: string[] = [];
+    await sweepUploads(dir, policy({ keepMs: 168 * HOUR }), async (among) => {
+      asked = [...among].sort();
+      return new Set();
+    }, NOW);
+    assert.deepEqual(asked, [name(1), name(2)].sort());
   });
 });
 

@@ -83,8 +83,11 @@ interface FileInfo {
   mtimeMs: number;
 }
 
+/** Which of `among` (the stored uploads' names) feedback reports name. */
+export type ReportedAmong = (among: ReadonlySet<string>) => Promise<ReadonlySet<string>>;
+
 /** One pass over `dir`; `reported` is asked only when something would be removed. */
-export async function sweepUploads(dir: string, policy: RetentionPolicy, reported: () => Promise<ReadonlySet<string>>, now = Date.now()): Promise<SweepResult> {
+export async function sweepUploads(dir: string, policy: RetentionPolicy, reported: ReportedAmong, now = Date.now()): Promise<SweepResult> {
   const { stored, temporary } = await listFiles(dir);
   const result: SweepResult = {
     files: stored.length,
@@ -118,7 +121,7 @@ export async function sweepUploads(dir: string, policy: RetentionPolicy, reporte
   const oversized = policy.maxBytes > 0 && result.bytes > policy.maxBytes;
   if (tooOld.length === 0 && !oversized) return result;
 
-  const keep = await reported();
+  const keep = await reported(new Set(stored.map((f) => f.name)));
   const gone = new Set<FileInfo>();
   result.keptForReports = tooOld.filter((f) => keep.has(f.name)).length;
   await inBatches(tooOld.filter((f) => !keep.has(f.name)), async (f) => (await remove(f, 'age')) && gone.add(f));
@@ -230,7 +233,7 @@ export class UploadRetention {
   constructor(
     private readonly dir: string,
     private readonly policy: RetentionPolicy,
-    private readonly reported: () => Promise<ReadonlySet<string>>,
+    private readonly reported: ReportedAmong,
     private readonly log: Logger,
     private readonly observer?: RetentionObserver,
   ) {}
