@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { AppError } from '@icls/lib/errors';
@@ -103,6 +103,18 @@ describe('ReportStore', () => {
     for (const id of ['0'.repeat(32), '../../feedback', '']) {
       await assert.rejects(reports.setReviewed(id, true), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
     }
+  });
+
+  it('reports restored without their markers (report-ids/ not archived) can be reviewed, and are not stored twice', async () => {
+    const { reports, dir, lines } = await store();
+    const report = original(IMG_A, 'red', 0.7);
+    const a = (await reports.add({ report, image: IMG_A })).record;
+    await rm(join(dir, 'report-ids'), { recursive: true });
+    await reports.setReviewed(a.id, true);
+    assert.deepEqual((await recentReports(reports.log, { status: 'reviewed' }, 10)).reports.map((r) => r.id), [a.id]);
+    assert.equal((await reports.add({ report, image: IMG_A })).created, false, 'a duplicate once its marker is back');
+    assert.deepEqual(await lines(), [report]);
+    await assert.rejects(reports.setReviewed('f'.repeat(a.id.length), true), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
   });
 });
 

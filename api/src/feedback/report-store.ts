@@ -19,7 +19,8 @@ import { AppError } from '@icls/lib/errors';
 import { whenMissing } from '@icls/lib/fs-errors';
 import { appendLine } from './append-line.ts';
 import type { FeedbackStore } from './feedback-store.ts';
-import { REPORT_ID, toRecord, type KnownResult, type ReportEvent, type ReportInput, type ReportRecord } from './report-record.ts';
+import { linesOf } from './report-query.ts';
+import { parseEvent, REPORT_ID, toRecord, type KnownResult, type ReportEvent, type ReportInput, type ReportRecord } from './report-record.ts';
 
 export interface AddedReport {
   record: ReportRecord;
@@ -81,9 +82,28 @@ export class ReportStore {
 
   /** Marks a stored report reviewed (or not); 404 for an id that was never stored. */
   async setReviewed(id: string, reviewed: boolean): Promise<void> {
-    const known = REPORT_ID.test(id) && (await stat(join(this.ids, id)).then(() => true, () => false));
+    if (!REPORT_ID.test(id)) throw new AppError('NOT_FOUND', 'no such report');
+    const marker = join(this.ids, id);
+    const known = (await stat(marker).then(() => true, whenMissing(false))) || (await this.restoreMarker(id));
     if (!known) throw new AppError('NOT_FOUND', 'no such report');
     await this.append({ type: 'review', id, reviewed, time: this.now().toISOString() });
+  }
+
+  /**
+   * A report whose marker is missing but whose record is in the log (the files restored from an
+   * archive without `report-ids/`, which only decides duplicates) gets its marker back, so it can be
+   * reviewed and is not stored twice when posted again. Reads the whole log, once per such report.
+   */
+  private async restoreMarker(id: string): Promise<boolean> {
+    for await (const line of linesOf(this.log)) {
+      if (!line.includes(id)) continue;
+      const event = parseEvent(line);
+      if (event?.type !== 'report' || event.id !== id) continue;
+      await mkdir(this.ids, { recursive: true });
+      await claim(join(this.ids, id));
+      return true;
+    }
+    return false;
   }
 
   private async append(event: ReportEvent): Promise<void> {
