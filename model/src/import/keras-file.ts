@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ConversionError } from '../convert/conversion-error.ts';
 import { kerasModelConfig, readKerasGraph, type KerasGraph } from '../convert/keras-topology.ts';
 import type { DecodedWeight } from '../convert/tfjs-weights.ts';
-import { Hdf5File, isHdf5 } from './hdf5-file.ts';
+import { Hdf5DamageError, Hdf5File, isHdf5 } from './hdf5-file.ts';
 import { readKeras3Weights, readLegacyWeights, type OnWeightsRead } from './keras-weights.ts';
 import { looksLikeZip, readZipEntries } from './zip-archive.ts';
 
@@ -46,9 +46,26 @@ export async function sniffModelFile(path: string): Promise<'zip' | 'hdf5' | 'ot
 /** Reads a `.keras` or full-model `.h5` file: its config and its weights, named for the converter. */
 export async function readKerasFile(path: string, onRead?: OnWeightsRead): Promise<KerasModelFile> {
   const kind = await sniffModelFile(path);
-  if (kind === 'zip') return readKerasArchive(path, onRead);
-  if (kind === 'hdf5') return readKerasH5(path, onRead);
-  throw new KerasFileError(`${path} is neither a Keras .keras archive (zip) nor an HDF5 .h5 file`);
+  if (kind === 'other') throw new KerasFileError(`${path} is neither a Keras .keras archive (zip) nor an HDF5 .h5 file`);
+  try {
+    return kind === 'zip' ? await readKerasArchive(path, onRead) : await readKerasH5(path, onRead);
+  } catch (err) {
+    throw unreadableKerasFile(err, path);
+  }
+}
+
+/**
+ * A Keras file whose HDF5 the library cannot read (a download or copy cut short, a disk error) is
+ * reported as the file the user gave, with what to do; the library's reason is kept for the curious.
+ * Other errors are returned as they are.
+ * @param what what the file should have been, for the message
+ */
+export function unreadableKerasFile(err: unknown, path: string, what = 'Keras file'): unknown {
+  if (!(err instanceof Hdf5DamageError)) return err;
+  return new KerasFileError(
+    `${path} is not a readable ${what}: its HDF5 data is truncated or corrupt (${err.reason}). Download, copy or save it again`,
+    { cause: err },
+  );
 }
 
 function parseJson(text: string, where: string): unknown {

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import type { ModelConfig } from '../repository/model-config.ts';
+import type { DecodedWeight } from '../convert/tfjs-weights.ts';
 import { ConversionError } from '../convert/conversion-error.ts';
 import { convertKerasModel } from '../convert/tfjs-layers-to-onnx.ts';
 import { modelConfigOf, readKerasGraph, type KerasGraph } from '../convert/keras-topology.ts';
@@ -20,8 +21,8 @@ import { formatBytes } from '../pull/format-units.ts';
 import { installModel } from '../repository/model-repository.ts';
 import { Hdf5File } from './hdf5-file.ts';
 import { KERAS_APPLICATIONS } from './keras-applications.ts';
-import { fileSize, KerasFileError, readKerasFile } from './keras-file.ts';
-import { readLegacyWeights } from './keras-weights.ts';
+import { fileSize, KerasFileError, readKerasFile, unreadableKerasFile } from './keras-file.ts';
+import { readLegacyWeights, type OnWeightsRead } from './keras-weights.ts';
 import { imagenetLabels } from './imagenet-labels.ts';
 import { PREPROCESS_MODES, preprocessValues, type PreprocessMode } from './preprocess-modes.ts';
 
@@ -166,18 +167,25 @@ async function convertApplication(source: string, name: string, opts: ImportOpti
   const total = await fileSize(opts.weights).catch(() => {
     throw new ImportUsageError(`--weights ${opts.weights}: no such file`);
   });
-  const h5 = await Hdf5File.open(opts.weights);
-  let weights;
-  try {
-    // A weights-only file has layer_names at its root; a full-model .h5 keeps them under model_weights.
-    const root = h5.attr('', 'layer_names') === undefined && h5.isGroup('model_weights') ? 'model_weights' : '';
-    weights = readLegacyWeights(h5, root, graph, (bytesDone) => reading(bytesDone, total));
-  } finally {
-    h5.close();
-  }
+  const weightsFile = opts.weights;
+  const weights = await readApplicationWeights(weightsFile, graph, (bytesDone) => reading(bytesDone, total)).catch((err: unknown) => {
+    throw unreadableKerasFile(err, weightsFile, 'Keras weights file');
+  });
   reading(total, total, true);
   const converted = convertKerasModel(modelConfig, weights, { onProgress: (m) => progress(`${name}: ${m}`) });
   return { converted, source: `${app.title} with ${basename(opts.weights)}`, ownPreprocess: app.preprocess, defaultLabels: 'imagenet' };
+}
+
+/** The weights of a `keras:<architecture>` import, from a weights-only or a full-model legacy `.h5`. */
+async function readApplicationWeights(file: string, graph: KerasGraph, onRead: OnWeightsRead): Promise<Map<string, DecodedWeight>> {
+  const h5 = await Hdf5File.open(file);
+  try {
+    // A weights-only file has layer_names at its root; a full-model .h5 keeps them under model_weights.
+    const root = h5.attr('', 'layer_names') === undefined && h5.isGroup('model_weights') ? 'model_weights' : '';
+    return readLegacyWeights(h5, root, graph, onRead);
+  } finally {
+    h5.close();
+  }
 }
 
 /** A layer, activation or format the converter cannot handle is reported with the file it is in. */

@@ -1,0 +1,120 @@
+/**
+ * Damaged Keras files given to `models import`: the user reads one line naming the file and what to do,
+ * not the HDF5 C library's error stack, and the HDF5 runtime stays usable for the next file. Each
+ * damaged file is made here from a good fixture (tests/fixtures/keras) in a temporary folder.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KerasFileError } from './keras-file.ts';
+import { importModel } from './model-import.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const FIXTURES = join(REPO_ROOT, 'tests/fixtures/keras');
+/** The command as it ships: compiled by `npm run build` (the test runner builds first). */
+const CLI = join(REPO_ROOT, 'model/dist/cli/models-cli.js');
+const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** Bytes that look random but are the same on every run. */
+function pseudoRandomBytes(length: number, seed: number): Buffer {
+  const out = Buffer.alloc(length);
+  let s = seed;
+  for (let i = 0; i < length; i++) {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    out[i] = s >>> 16;
+  }
+  return out;
+}
+
+/** One damaged file per way a Keras file gets damaged, and the HDF5 reason each must report. */
+const DAMAGED: { file: string; how: string; reason: RegExp; make: () => Promise<Buffer> }[] = [
+  {
+    file: 'cut-short.h5',
+    how: 'a legacy .h5 cut short (an interrupted download)',
+    reason: /truncated file: eof = 3000/,
+    make: async () => (await readFile(join(FIXTURES, 'tiny_resnet.h5'))).subarray(0, 3000),
+  },
+  {
+    file: 'noise.keras',
+    how: 'random bytes behind an HDF5 signature, named .keras',
+    reason: /bad superblock version number/,
+    make: async () => Buffer.concat([HDF5_SIGNATURE, pseudoRandomBytes(4000, 42)]),
+  },
+  {
+    // The superblock is fine, so the file opens; reading model_config (a variable-length string in
+    // the global heap) fails. h5wasm used to abort its WebAssembly runtime there.
+    file: 'damaged-heap.h5',
+    how: 'a legacy .h5 whose global heap is damaged',
+    reason: /global heap/,
+    make: async () => {
+      const b = Buffer.from(await readFile(join(FIXTURES, 'tiny_resnet.h5')));
+      b.fill(0, b.indexOf('GCOL'), b.indexOf('GCOL') + 4);
+      return b;
+    },
+  },
+  {
+    // The weights are stored uncompressed in the archive: the zip stays readable, its HDF5 does not.
+    file: 'damaged-weights.keras',
+    how: 'a .keras archive whose model.weights.h5 is damaged',
+    reason: /bad superblock version number/,
+    make: async () => {
+      const b = Buffer.from(await readFile(join(FIXTURES, 'tiny_resnet.keras')));
+      b[b.indexOf(HDF5_SIGNATURE) + HDF5_SIGNATURE.length] = 0xff; // the superblock version
+      return b;
+    },
+  },
+];
+
+describe('models import: a damaged Keras file', () => {
+  let dir: string;
+  let modelsDir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'corrupt-keras-test-'));
+    modelsDir = join(dir, 'models');
+    for (const d of DAMAGED) await writeFile(join(dir, d.file), await d.make());
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  for (const d of DAMAGED) {
+    test(`${d.how}: the command prints one line saying so, without HDF5's error stack`, () => {
+      const file = join(dir, d.file);
+      const run = spawnSync(process.execPath, [CLI, 'import', file, '--preprocess', 'none'], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MODELS_DIR: modelsDir },
+        encoding: 'utf8',
+      });
+      assert.equal(run.status, 1, run.stderr);
+      assert.doesNotMatch(run.stderr, /HDF5-DIAG|Aborted/);
+      const lines = run.stderr.split('\n').filter(Boolean);
+      assert.equal(lines.length, 1, run.stderr);
+      assert.ok(lines[0]!.startsWith(`error: ${file} is not a readable Keras file: its HDF5 data is truncated or corrupt (`), lines[0]);
+      assert.match(lines[0]!, d.reason);
+      assert.match(lines[0]!, /Download, copy or save it again$/);
+    });
+  }
+
+  test('in one process, each is a KerasFileError, and a good file still imports afterwards', async () => {
+    for (const d of DAMAGED) {
+      const file = join(dir, d.file);
+      await assert.rejects(importModel(file, modelsDir, { preprocess: 'none' }), (err: unknown) => {
+        assert.ok(err instanceof KerasFileError, `${d.file}: ${String(err)}`);
+        assert.match(err.message, d.reason);
+        assert.doesNotMatch(err.message, /HDF5-DIAG|\.c line \d+/);
+        return true;
+      });
+    }
+    const folder = await importModel(join(FIXTURES, 'tiny_mobilenet.keras'), modelsDir, { name: 'after-damage' });
+    assert.equal(folder, join(modelsDir, 'after-damage'));
+  });
+
+  test('a damaged --weights file of keras:resnet50 says so the same way', async () => {
+    await assert.rejects(
+      importModel('keras:resnet50', modelsDir, { weights: join(dir, 'cut-short.h5') }),
+      /cut-short\.h5 is not a readable Keras weights file: its HDF5 data is truncated or corrupt \(truncated file: eof = 3000/,
+    );
+  });
+});
