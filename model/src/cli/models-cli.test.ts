@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installModel } from '../repository/model-repository.ts';
 import { CATALOG, findCatalogEntry } from '../pull/catalog.ts';
@@ -247,6 +247,23 @@ describe('models command, in-process', () => {
     assert.equal(run.code, 2);
     assert.match(run.stderr, /^error: "\.\.\/etc" is not a model name/);
     assert.match(run.stderr, /Usage: npm run models -- remove <name>/);
+  });
+
+  test('info refuses a name that is not a folder name, even when it leads to a model outside MODELS_DIR', async () => {
+    // A real model beside MODELS_DIR: without the check, `info ../<it>` would print its config.
+    const outside = `${modelsDir}-outside`;
+    const entry = fixtureEntry('secret', fixtureModelBytes(2048));
+    await installModel(outside, { config: entry.config, labels: FIXTURE_LABELS.trim().split('\n'), onnx: fixtureModelBytes(2048) });
+    try {
+      const name = `../${basename(outside)}/secret`;
+      const run = await runMain(['info', name]);
+      assert.equal(run.code, 2, run.stderr);
+      assert.equal(run.stdout, '');
+      assert.equal(run.stderr.split('\n')[0], `error: "${name}" is not a model name (lower-case letters, digits, ".", "_" and "-")`);
+      assert.match(run.stderr, /Usage: npm run models -- info <name>/);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 
   test('no verb exits 2; --help exits 0 with the usage on stdout', async () => {

@@ -11,10 +11,10 @@ import { ModelNotFoundError, removeModel } from '../repository/model-repository.
 import { DownloadCancelledError, NetworkError } from '../pull/download-errors.ts';
 import { isNoRoom } from '@icls/lib/fs-errors';
 import { DEFAULT_API_URL } from './api-status.ts';
-import { oneLine, onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
+import { checkModelName, oneLine, onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
 import type { ProgressStream } from '../pull/progress-bar.ts';
 import { infoVerb, listVerb } from './models-list.ts';
-import { catalogVerb, checkModelName, pullVerb } from './models-pull.ts';
+import { catalogVerb, pullVerb } from './models-pull.ts';
 import { ensureDefaultVerb, generateVerb, importVerb, listChoices } from './models-external.ts';
 
 interface Verb {

@@ -7,8 +7,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createProgressBar, type ProgressRenderer } from '../pull/progress-bar.ts';
 import type { DownloadProgress } from '../pull/download.ts';
-import { onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
-import { checkModelName } from './models-pull.ts';
+import { checkModelName, onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
 import type { NsfwjsVariant } from '../import/nsfwjs-import.ts';
 import type { PreprocessMode } from '../import/preprocess-modes.ts';
 

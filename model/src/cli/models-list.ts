@@ -8,7 +8,7 @@ import type { ModelConfig } from '../repository/model-config.ts';
 import { listModels, loadModelEntry, sha256OfFile, CONFIG_FILE, type ModelEntry } from '../repository/model-repository.ts';
 import { formatBytes } from '../pull/format-units.ts';
 import { fetchServedModels, loadedColumn, DEFAULT_API_URL, type ApiStatus } from './api-status.ts';
-import { oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
+import { checkModelName, oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
 
 /** `NCHW float32 224×224 RGB`. */
 export function describeInput(input: ModelConfig['input']): string {
@@ -79,7 +79,7 @@ export async function listVerb(ctx: CliContext, args: string[]): Promise<void> {
 /** `info <name>`: everything about one installed model. */
 export async function infoVerb(ctx: CliContext, args: string[]): Promise<void> {
   const { positionals } = parseVerbArgs('info', args, {});
-  const name = onePositional('info', positionals, 'model name');
+  const name = checkModelName('info', onePositional('info', positionals, 'model name'));
   const entry = await loadModelEntry(ctx.modelsDir, name);
   const { config } = entry;
   const [sha256, status] = await Promise.all([sha256OfFile(entry.modelPath), apiStatusFor(ctx)]);
