@@ -36,6 +36,13 @@ let mirror: FakeMirror;
 let api: Server;
 let apiUrl: string;
 let deadApiUrl: string;
+/** What the fake api answers at /v1/models; a test may change it, `beforeEach` restores it. */
+let apiModels: unknown;
+const API_MODELS = {
+  default: 'alpha',
+  models: [{ name: 'alpha', workers: 2 }, { name: 'beta', workers: 0 }],
+  broken: [{ name: 'beta', reason: 'model "beta": ONNX Runtime cannot load it: protobuf parsing failed' }],
+};
 
 /** Runs the CLI asynchronously (the local servers live in this process and must keep answering). */
 function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> {
@@ -85,13 +92,7 @@ before(async () => {
   api = createServer((req, res) => {
     if (req.url === '/v1/models') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          default: 'alpha',
-          models: [{ name: 'alpha', workers: 2 }, { name: 'beta', workers: 0 }],
-          broken: [{ name: 'beta', reason: 'model "beta": ONNX Runtime cannot load it: protobuf parsing failed' }],
-        }),
-      );
+      res.end(JSON.stringify(apiModels));
     } else res.writeHead(404).end();
   });
   apiUrl = await listen(api);
@@ -106,6 +107,7 @@ after(async () => {
   await new Promise<void>((resolve) => api.close(() => resolve()));
 });
 beforeEach(async () => {
+  apiModels = API_MODELS;
   modelsDir = await mkdtemp(join(tmpdir(), 'models-cli-test-'));
 });
 afterEach(async () => {
@@ -133,10 +135,29 @@ describe('models command, spawned', () => {
     assert.match(lines[1]!, /^alpha\s+zoo\.invalid\s+2\.00 KiB\s+NCHW float32 32×32 RGB\s+3\s+yes \(2 workers, default\)$/);
     assert.match(lines[2]!, /^beta\s+.*\s+FAILED on a worker$/);
     assert.match(run.stdout, /broken folders in .*:\n {2}half-copied: .*config\.json is not valid JSON/);
-    assert.match(run.stdout, /models the running workers could not load \(not served by them\):\n {2}beta: .*protobuf parsing failed/);
+    assert.match(run.stdout, /models the running workers could not load \(not served by them\):\n {2}beta: model "beta": ONNX Runtime cannot load it: .*Protobuf parsing failed/);
 
     const offline = await runMain(['list']);
     assert.match(offline.stdout, /^alpha\s+.*\? \(api not running\)$/m);
+  });
+
+  test('list names each broken folder once, and says what a folder the workers failed on holds now', async () => {
+    await installFixture('alpha');
+    await mkdir(join(modelsDir, 'half-copied'));
+    await writeFile(join(modelsDir, 'half-copied', 'config.json'), '{"name": "half-copied"');
+    await generateModel('tiny-rgb', modelsDir, { name: 'fixed' });
+    const stale = (name: string): { name: string; reason: string } => ({ name, reason: `${modelsDir}/${name}/config.json is not valid JSON: stale` });
+    // Workers started while all three folders were broken; since then one was fixed and one removed.
+    apiModels = { default: 'alpha', models: [{ name: 'alpha', workers: 1 }], broken: ['half-copied', 'fixed', 'gone'].map(stale) };
+
+    const run = await runCli(['list'], { API_URL: apiUrl });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^fixed\s+.*\s+FAILED on a worker$/m);
+    assert.equal(run.stdout.match(/^ {2}half-copied: /gm)?.length, 1, run.stdout);
+    assert.match(run.stdout, /broken folders in .*:\n {2}half-copied: .*config\.json is not valid JSON: Expected/);
+    assert.match(run.stdout, /^ {2}fixed: its folder now holds a model that loads: restart the workers to load it$/m);
+    assert.match(run.stdout, /^ {2}gone: no folder \S+\/gone now \(what the workers found at start: .*stale\)$/m);
+    assert.equal(run.stdout.match(/stale/g)?.length, 1, 'only the removed folder quotes the workers\' reason');
   });
 
   test('info of a missing model: exit 1 and one clear line', async () => {

@@ -34,7 +34,8 @@ const VERBS: Record<string, Verb> = {
     details: () => [
       `Asks the api at $API_URL (default ${DEFAULT_API_URL}) for /v1/models, waiting at most 500 ms;`,
       'LOADED shows "yes (N workers)", "no", or "? (api not running)". Folders that fail to load are',
-      'listed after the table with the reason.',
+      'listed after the table with the reason, each once; for models the workers could not load, what',
+      'their folder holds now (one fixed since they started loads only when they restart).',
     ],
     run: listVerb,
   },
