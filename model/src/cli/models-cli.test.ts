@@ -321,6 +321,15 @@ describe('models command, in-process', () => {
     assert.match(run.stderr, /^error: "resnet9000" is not in the catalog; available: mobilenetv2-12-int8, squeezenet1\.1-7, /);
   });
 
+  test('generate --name: every progress line names the folder given, not the kind', async () => {
+    const run = await runMain(['generate', 'tiny-rgb', '--name', 'my-gen']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `installed ${join(modelsDir, 'my-gen')}\n`);
+    const lines = run.stderr.trimEnd().split('\n');
+    assert.equal(lines[0], 'my-gen: building tiny-rgb graph');
+    for (const line of lines) assert.match(line, /^my-gen: /);
+  });
+
   test('import of a Keras file installs a served model; mistakes exit 2 with the usage', async () => {
     const keras = join(REPO_ROOT, 'tests/fixtures/keras/tiny_mobilenet.keras');
     const run = await runMain(['import', keras, '--name', 'tiny']);
