@@ -336,6 +336,9 @@ describe('models command, in-process', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout, `installed ${join(modelsDir, 'tiny')}\n`);
     assert.match(run.stderr, /^tiny: converting 20 layers of "tiny_mobilenet"$/m);
+    // A local file is read, not downloaded: one line saying so, no percentages, rates or "done".
+    assert.match(run.stderr, /^tiny: read tiny_mobilenet\.keras \(74\.6 KiB\) in \d+\.\d s$/m);
+    assert.doesNotMatch(run.stderr, /%|B\/s|done/);
 
     const missing = await runMain(['import', 'no-such-model.keras']);
     assert.equal(missing.code, 2);
