@@ -1,6 +1,6 @@
 /**
- * What every `models` verb shares: the context it runs in, the usage error, argument parsing
- * and plain-text tables.
+ * What every `models` verb shares: the context it runs in, the usage error, argument parsing, the
+ * model-name check and plain-text tables.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '@icls/lib/usage-error';
@@ -39,6 +39,14 @@ export function onePositional(verb: string, positionals: string[], what: string)
   if (positionals.length === 0) throw new UsageError(`${verb} needs a ${what}`, verb);
   if (positionals.length > 1) throw new UsageError(`${verb} takes one ${what}, got ${positionals.length}: ${positionals.join(' ')}`, verb);
   return positionals[0]!;
+}
+
+/** Model names are folder names: this keeps `../x` and `a/b` from reaching outside the models folder. */
+export function checkModelName(verb: string, name: string): string {
+  if (!/^[a-z0-9][a-z0-9._-]*$/.test(name)) {
+    throw new UsageError(`"${name}" is not a model name (lower-case letters, digits, ".", "_" and "-")`, verb);
+  }
+  return name;
 }
 
 /** Left-aligned columns two spaces apart; the header is upper-cased. */

@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installModel } from '../repository/model-repository.ts';
 import { CATALOG, findCatalogEntry } from '../pull/catalog.ts';
@@ -36,6 +36,13 @@ let mirror: FakeMirror;
 let api: Server;
 let apiUrl: string;
 let deadApiUrl: string;
+/** What the fake api answers at /v1/models; a test may change it, `beforeEach` restores it. */
+let apiModels: unknown;
+const API_MODELS = {
+  default: 'alpha',
+  models: [{ name: 'alpha', workers: 2 }, { name: 'beta', workers: 0 }],
+  broken: [{ name: 'beta', reason: 'model "beta": ONNX Runtime cannot load it: protobuf parsing failed' }],
+};
 
 /** Runs the CLI asynchronously (the local servers live in this process and must keep answering). */
 function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> {
@@ -85,13 +92,7 @@ before(async () => {
   api = createServer((req, res) => {
     if (req.url === '/v1/models') {
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          default: 'alpha',
-          models: [{ name: 'alpha', workers: 2 }, { name: 'beta', workers: 0 }],
-          broken: [{ name: 'beta', reason: 'model "beta": ONNX Runtime cannot load it: protobuf parsing failed' }],
-        }),
-      );
+      res.end(JSON.stringify(apiModels));
     } else res.writeHead(404).end();
   });
   apiUrl = await listen(api);
@@ -106,6 +107,7 @@ after(async () => {
   await new Promise<void>((resolve) => api.close(() => resolve()));
 });
 beforeEach(async () => {
+  apiModels = API_MODELS;
   modelsDir = await mkdtemp(join(tmpdir(), 'models-cli-test-'));
 });
 afterEach(async () => {
@@ -133,10 +135,29 @@ describe('models command, spawned', () => {
     assert.match(lines[1]!, /^alpha\s+zoo\.invalid\s+2\.00 KiB\s+NCHW float32 32×32 RGB\s+3\s+yes \(2 workers, default\)$/);
     assert.match(lines[2]!, /^beta\s+.*\s+FAILED on a worker$/);
     assert.match(run.stdout, /broken folders in .*:\n {2}half-copied: .*config\.json is not valid JSON/);
-    assert.match(run.stdout, /models the running workers could not load \(not served by them\):\n {2}beta: .*protobuf parsing failed/);
+    assert.match(run.stdout, /models the running workers could not load \(not served by them\):\n {2}beta: model "beta": ONNX Runtime cannot load it: .*Protobuf parsing failed/);
 
     const offline = await runMain(['list']);
     assert.match(offline.stdout, /^alpha\s+.*\? \(api not running\)$/m);
+  });
+
+  test('list names each broken folder once, and says what a folder the workers failed on holds now', async () => {
+    await installFixture('alpha');
+    await mkdir(join(modelsDir, 'half-copied'));
+    await writeFile(join(modelsDir, 'half-copied', 'config.json'), '{"name": "half-copied"');
+    await generateModel('tiny-rgb', modelsDir, { name: 'fixed' });
+    const stale = (name: string): { name: string; reason: string } => ({ name, reason: `${modelsDir}/${name}/config.json is not valid JSON: stale` });
+    // Workers started while all three folders were broken; since then one was fixed and one removed.
+    apiModels = { default: 'alpha', models: [{ name: 'alpha', workers: 1 }], broken: ['half-copied', 'fixed', 'gone'].map(stale) };
+
+    const run = await runCli(['list'], { API_URL: apiUrl });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^fixed\s+.*\s+FAILED on a worker$/m);
+    assert.equal(run.stdout.match(/^ {2}half-copied: /gm)?.length, 1, run.stdout);
+    assert.match(run.stdout, /broken folders in .*:\n {2}half-copied: .*config\.json is not valid JSON: Expected/);
+    assert.match(run.stdout, /^ {2}fixed: its folder now holds a model that loads: restart the workers to load it$/m);
+    assert.match(run.stdout, /^ {2}gone: no folder \S+\/gone now \(what the workers found at start: .*stale\)$/m);
+    assert.equal(run.stdout.match(/stale/g)?.length, 1, 'only the removed folder quotes the workers\' reason');
   });
 
   test('info of a missing model: exit 1 and one clear line', async () => {
@@ -249,6 +270,23 @@ describe('models command, in-process', () => {
     assert.match(run.stderr, /Usage: npm run models -- remove <name>/);
   });
 
+  test('info refuses a name that is not a folder name, even when it leads to a model outside MODELS_DIR', async () => {
+    // A real model beside MODELS_DIR: without the check, `info ../<it>` would print its config.
+    const outside = `${modelsDir}-outside`;
+    const entry = fixtureEntry('secret', fixtureModelBytes(2048));
+    await installModel(outside, { config: entry.config, labels: FIXTURE_LABELS.trim().split('\n'), onnx: fixtureModelBytes(2048) });
+    try {
+      const name = `../${basename(outside)}/secret`;
+      const run = await runMain(['info', name]);
+      assert.equal(run.code, 2, run.stderr);
+      assert.equal(run.stdout, '');
+      assert.equal(run.stderr.split('\n')[0], `error: "${name}" is not a model name (lower-case letters, digits, ".", "_" and "-")`);
+      assert.match(run.stderr, /Usage: npm run models -- info <name>/);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
   test('no verb exits 2; --help exits 0 with the usage on stdout', async () => {
     assert.equal((await runMain([])).code, 2);
     const help = await runMain(['--help']);
@@ -283,12 +321,24 @@ describe('models command, in-process', () => {
     assert.match(run.stderr, /^error: "resnet9000" is not in the catalog; available: mobilenetv2-12-int8, squeezenet1\.1-7, /);
   });
 
+  test('generate --name: every progress line names the folder given, not the kind', async () => {
+    const run = await runMain(['generate', 'tiny-rgb', '--name', 'my-gen']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `installed ${join(modelsDir, 'my-gen')}\n`);
+    const lines = run.stderr.trimEnd().split('\n');
+    assert.equal(lines[0], 'my-gen: building tiny-rgb graph');
+    for (const line of lines) assert.match(line, /^my-gen: /);
+  });
+
   test('import of a Keras file installs a served model; mistakes exit 2 with the usage', async () => {
     const keras = join(REPO_ROOT, 'tests/fixtures/keras/tiny_mobilenet.keras');
     const run = await runMain(['import', keras, '--name', 'tiny']);
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout, `installed ${join(modelsDir, 'tiny')}\n`);
     assert.match(run.stderr, /^tiny: converting 20 layers of "tiny_mobilenet"$/m);
+    // A local file is read, not downloaded: one line saying so, no percentages, rates or "done".
+    assert.match(run.stderr, /^tiny: read tiny_mobilenet\.keras \(74\.6 KiB\) in \d+\.\d s$/m);
+    assert.doesNotMatch(run.stderr, /%|B\/s|done/);
 
     const missing = await runMain(['import', 'no-such-model.keras']);
     assert.equal(missing.code, 2);

@@ -11,10 +11,10 @@ import { ModelNotFoundError, removeModel } from '../repository/model-repository.
 import { DownloadCancelledError, NetworkError } from '../pull/download-errors.ts';
 import { isNoRoom } from '@icls/lib/fs-errors';
 import { DEFAULT_API_URL } from './api-status.ts';
-import { oneLine, onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
+import { checkModelName, oneLine, onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
 import type { ProgressStream } from '../pull/progress-bar.ts';
 import { infoVerb, listVerb } from './models-list.ts';
-import { catalogVerb, checkModelName, pullVerb } from './models-pull.ts';
+import { catalogVerb, pullVerb } from './models-pull.ts';
 import { ensureDefaultVerb, generateVerb, importVerb, listChoices } from './models-external.ts';
 
 interface Verb {
@@ -34,7 +34,8 @@ const VERBS: Record<string, Verb> = {
     details: () => [
       `Asks the api at $API_URL (default ${DEFAULT_API_URL}) for /v1/models, waiting at most 500 ms;`,
       'LOADED shows "yes (N workers)", "no", or "? (api not running)". Folders that fail to load are',
-      'listed after the table with the reason.',
+      'listed after the table with the reason, each once; for models the workers could not load, what',
+      'their folder holds now (one fixed since they started loads only when they restart).',
     ],
     run: listVerb,
   },

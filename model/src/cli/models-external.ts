@@ -4,13 +4,11 @@
  * the other verbs should not pay for.
  */
 import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
-import { createProgressBar, type ProgressRenderer } from '../pull/progress-bar.ts';
-import type { DownloadProgress } from '../pull/download.ts';
-import { onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
-import { checkModelName } from './models-pull.ts';
+import { createFileReadBar, type FileReadBar } from './file-read-bar.ts';
+import { checkModelName, onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
 import type { NsfwjsVariant } from '../import/nsfwjs-import.ts';
 import type { PreprocessMode } from '../import/preprocess-modes.ts';
+import type { FileReadProgress } from '../import/model-import.ts';
 
 const loadNsfwjsImport = () => import('../import/nsfwjs-import.ts');
 const loadModelImport = () => import('../import/model-import.ts');
@@ -45,7 +43,7 @@ export async function importVerb(ctx: CliContext, args: string[]): Promise<void>
   if (isVariant && fileOptions.length > 0) {
     throw new UsageError(`--${fileOptions[0]} applies to file imports, not to the NSFWJS variant "${source}"`, 'import');
   }
-  const progress = progressReporter(ctx, name ?? basename(source));
+  const progress = progressReporter(ctx);
   try {
     if (isVariant) {
       ctx.print(`installed ${await nsfwjs.importNsfwjs(source as NsfwjsVariant, ctx.modelsDir, { onProgress: progress.report })}`);
@@ -84,7 +82,7 @@ export async function generateVerb(ctx: CliContext, args: string[]): Promise<voi
   if (!mod.isGeneratedKind(kind)) {
     throw new UsageError(`unknown kind "${kind}"; choose one of: ${mod.GENERATED_KINDS.join(', ')}`, 'generate');
   }
-  const progress = progressReporter(ctx, name ?? kind);
+  const progress = progressReporter(ctx);
   try {
     const result = await mod.generateModel(kind, ctx.modelsDir, { ...(name ? { name } : {}), onProgress: progress.report });
     ctx.print(`installed ${result}`);
@@ -94,22 +92,21 @@ export async function generateVerb(ctx: CliContext, args: string[]): Promise<voi
 }
 
 /**
- * Shows whatever the other modules report: text lines as they are, download-style objects
- * (`bytesDone`/`bytesTotal`) as a progress bar, anything else as JSON.
+ * Shows whatever the other modules report: text lines as they are, the reading of a local file
+ * (`file`, `bytesDone`) as a file-read bar, anything else as JSON.
  */
-function progressReporter(ctx: CliContext, label: string): { report: (progress: unknown) => void; finish: () => void } {
-  let bar: ProgressRenderer | undefined;
+function progressReporter(ctx: CliContext): { report: (progress: unknown) => void; finish: () => void } {
+  let bar: FileReadBar | undefined;
   const endBar = (): void => {
     bar?.finish();
     bar = undefined;
   };
   return {
     report(progress) {
-      if (isByteProgress(progress)) {
-        bar ??= createProgressBar(label, ctx.stderr);
-        const p: DownloadProgress = { url: '', bytesPerSecond: 0, etaSeconds: undefined, attempt: 1, finished: false, bytesTotal: undefined, ...progress };
-        bar.update(p);
-        if (p.finished) endBar();
+      if (isFileReadProgress(progress)) {
+        bar ??= createFileReadBar(ctx.stderr);
+        bar.update(progress);
+        if (progress.finished) endBar();
         return;
       }
       endBar();
@@ -125,8 +122,9 @@ function progressReporter(ctx: CliContext, label: string): { report: (progress: 
   };
 }
 
-function isByteProgress(value: unknown): value is Partial<DownloadProgress> & { bytesDone: number } {
-  return typeof value === 'object' && value !== null && typeof (value as { bytesDone?: unknown }).bytesDone === 'number';
+function isFileReadProgress(value: unknown): value is FileReadProgress {
+  const p = value as Partial<Record<keyof FileReadProgress, unknown>> | null;
+  return typeof p === 'object' && p !== null && typeof p.file === 'string' && typeof p.bytesDone === 'number';
 }
 
 /**

@@ -8,7 +8,7 @@ import type { ModelConfig } from '../repository/model-config.ts';
 import { listModels, loadModelEntry, sha256OfFile, CONFIG_FILE, type ModelEntry } from '../repository/model-repository.ts';
 import { formatBytes } from '../pull/format-units.ts';
 import { fetchServedModels, loadedColumn, DEFAULT_API_URL, type ApiStatus } from './api-status.ts';
-import { oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
+import { checkModelName, oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
 
 /** `NCHW float32 224×224 RGB`. */
 export function describeInput(input: ModelConfig['input']): string {
@@ -68,18 +68,45 @@ export async function listVerb(ctx: CliContext, args: string[]): Promise<void> {
     ctx.print(`broken folders in ${ctx.modelsDir} (not served):`);
     for (const b of broken) ctx.print(`  ${b.name}: ${oneLine(b.error)}`);
   }
-  const failed = status?.reachable ? [...status.broken] : [];
+  const failed = status?.reachable ? await workerFailuresNow(ctx, status.broken, models, new Set(broken.map((b) => b.name))) : [];
   if (failed.length > 0) {
     ctx.print('');
     ctx.print('models the running workers could not load (not served by them):');
-    for (const [name, reason] of failed) ctx.print(`  ${name}: ${oneLine(reason)}`);
+    for (const line of failed) ctx.print(`  ${line}`);
   }
+}
+
+/**
+ * One line per model the workers report broken, saying what its folder holds now: a worker's reason dates
+ * from when it loaded the model, and the folder may have been fixed or removed since. Folders the scan
+ * finds broken are left out, as "broken folders" already gives their current reason.
+ */
+async function workerFailuresNow(
+  ctx: CliContext,
+  reported: ReadonlyMap<string, string>,
+  models: ModelEntry[],
+  brokenFolders: ReadonlySet<string>,
+): Promise<string[]> {
+  const lines: string[] = [];
+  for (const [name, reason] of reported) {
+    if (brokenFolders.has(name)) continue;
+    const entry = models.find((m) => m.name === name);
+    if (!entry) {
+      // Not "removed": a worker's MODELS may name a folder that never existed, and restarting will not help.
+      lines.push(`${name}: no folder ${join(ctx.modelsDir, name)} now (what the workers found at start: ${oneLine(reason)})`);
+      continue;
+    }
+    // The folder scan cannot tell a fixed model from one ONNX Runtime still rejects; only loading it can.
+    const loads = await loadsWithOnnxRuntime(entry);
+    lines.push(loads.ok ? `${name}: its folder now holds a model that loads: restart the workers to load it` : `${name}: ${oneLine(loads.reason)}`);
+  }
+  return lines;
 }
 
 /** `info <name>`: everything about one installed model. */
 export async function infoVerb(ctx: CliContext, args: string[]): Promise<void> {
   const { positionals } = parseVerbArgs('info', args, {});
-  const name = onePositional('info', positionals, 'model name');
+  const name = checkModelName('info', onePositional('info', positionals, 'model name'));
   const entry = await loadModelEntry(ctx.modelsDir, name);
   const { config } = entry;
   const [sha256, status] = await Promise.all([sha256OfFile(entry.modelPath), apiStatusFor(ctx)]);

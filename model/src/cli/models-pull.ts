@@ -11,15 +11,7 @@ import { pullModel, type PullProgress } from '../pull/pull.ts';
 import { createProgressBar, type ProgressRenderer } from '../pull/progress-bar.ts';
 import { formatBytes } from '../pull/format-units.ts';
 import { describeInput } from './models-list.ts';
-import { oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
-
-/** Model names are folder names: this keeps `../x` and `a/b` from reaching outside the models folder. */
-export function checkModelName(verb: string, name: string): string {
-  if (!/^[a-z0-9][a-z0-9._-]*$/.test(name)) {
-    throw new UsageError(`"${name}" is not a model name (lower-case letters, digits, ".", "_" and "-")`, verb);
-  }
-  return name;
-}
+import { checkModelName, oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
 
 function catalogFor(ctx: CliContext): Promise<CatalogEntry[]> {
   return loadCatalog(ctx.env.MODELS_CATALOG_FILE || undefined);

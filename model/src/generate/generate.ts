@@ -48,16 +48,18 @@ export async function generateModel(kind: GeneratedKind, modelsDir: string, opts
     throw new Error(`unknown generated model kind "${kind as string}"; known: ${GENERATED_KINDS.join(', ')}`);
   }
   const progress = opts.onProgress ?? (() => {});
+  // Lines name the folder being made, as import's do: with --name, several models of one kind can be made.
+  const name = opts.name ?? kind;
   const started = performance.now();
-  progress(`${kind}: building graph`);
+  progress(`${name}: building ${kind} graph`);
   const model = buildGeneratedModel(kind, opts);
   const { graph } = model;
   const macs = model.macs > 0 ? `, ${(model.macs / 1e9).toFixed(2)} G multiply-accumulates per image` : '';
-  progress(`${kind}: ${graph.parameterCount.toLocaleString('en-US')} parameters, ${graph.nodeCount} nodes${macs}`);
+  progress(`${name}: ${graph.parameterCount.toLocaleString('en-US')} parameters, ${graph.nodeCount} nodes${macs}`);
   // The graph is named after the kind, not the folder, so a kind always serialises to the same bytes.
   const onnx = graph.toBytes(kind);
-  progress(`${kind}: serialised ${(onnx.length / 1e6).toFixed(1)} MB`);
+  progress(`${name}: serialised ${(onnx.length / 1e6).toFixed(1)} MB`);
   const dir = await installModel(modelsDir, { config: model.config, labels: model.labels, onnx });
-  progress(`${kind}: installed ${dir} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  progress(`${name}: installed ${dir} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return dir;
 }

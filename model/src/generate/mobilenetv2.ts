@@ -41,7 +41,7 @@ export function buildMobilenetV2(name = 'mobilenetv2-random', onProgress?: (msg:
   for (const [t, c, n, s] of STAGES) {
     for (let i = 0; i < n; i++) x = invertedResidual(net, x, `features.${block++}`, t, c, i === 0 ? s : 1);
   }
-  onProgress?.(`mobilenetv2: ${block - 1} inverted residual blocks (${(graph.parameterCount / 1e6).toFixed(2)} M parameters so far)`);
+  onProgress?.(`${name}: ${block - 1} inverted residual blocks (${(graph.parameterCount / 1e6).toFixed(2)} M parameters so far)`);
   x = net.relu6(net.conv(x, `features.${block}`, { out: LAST_CHANNELS, kernel: 1 }));
   net.classifierHead(x, 'classifier', IMAGENET_CLASSES, IMAGENET_OUTPUT);
   graph.output(IMAGENET_OUTPUT, 'float32', ['N', IMAGENET_CLASSES]);

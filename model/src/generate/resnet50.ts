@@ -44,7 +44,7 @@ export function buildResnet50(name = 'resnet50-random', onProgress?: (msg: strin
     for (let i = 0; i < blocks; i++) {
       x = bottleneck(net, x, `layer${s + 1}.${i}`, width, i === 0 ? stride : 1);
     }
-    onProgress?.(`resnet50: stage ${s + 1}/${STAGES.length} done (${(graph.parameterCount / 1e6).toFixed(2)} M parameters so far)`);
+    onProgress?.(`${name}: stage ${s + 1}/${STAGES.length} done (${(graph.parameterCount / 1e6).toFixed(2)} M parameters so far)`);
   });
   net.classifierHead(x, 'fc', IMAGENET_CLASSES, IMAGENET_OUTPUT);
   graph.output(IMAGENET_OUTPUT, 'float32', ['N', IMAGENET_CLASSES]);

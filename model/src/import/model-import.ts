@@ -29,8 +29,19 @@ import { PREPROCESS_MODES, preprocessValues, type PreprocessMode } from './prepr
 export { PREPROCESS_MODES } from './preprocess-modes.ts';
 import { readTfjsFolder } from './tfjs-folder.ts';
 
-/** Byte progress while weights are read (shown as a bar), or a line of text. */
-export type ImportProgress = string | { bytesDone: number; bytesTotal: number; finished: boolean; bytesPerSecond: number };
+/** A line of text, or how far the reading of a local file has got (the CLI shows it as a bar). */
+export type ImportProgress = string | FileReadProgress;
+
+/** Bytes read of `file` (the model, or the weights of `keras:<architecture>`), for the model `name`. */
+export interface FileReadProgress {
+  name: string;
+  file: string;
+  bytesDone: number;
+  bytesTotal: number;
+  /** Since the reading began. */
+  seconds: number;
+  finished: boolean;
+}
 
 export interface ImportOptions {
   /** Folder name under models/ (default: from the file name, or `keras-<architecture>`). */
@@ -60,13 +71,12 @@ interface Converted {
 /** Reports bytes of weights read so far (the total is the file size). */
 type ReadProgress = (bytesDone: number, bytesTotal: number, finished?: boolean) => void;
 
-/** Byte progress with the read rate, which the CLI shows as a bar. */
-function byteProgress(progress: (p: ImportProgress) => void): ReadProgress {
+/** Reports the reading of `file` from now on. */
+function fileReadProgress(opts: ImportOptions, name: string, file: string): ReadProgress {
+  const progress = opts.onProgress ?? (() => {});
   const started = performance.now();
-  return (bytesDone, bytesTotal, finished = false) => {
-    const seconds = (performance.now() - started) / 1000;
-    progress({ bytesDone, bytesTotal, finished, bytesPerSecond: seconds > 0 ? bytesDone / seconds : 0 });
-  };
+  return (bytesDone, bytesTotal, finished = false) =>
+    progress({ name, file, bytesDone, bytesTotal, finished, seconds: (performance.now() - started) / 1000 });
 }
 
 /** Folder name when --name is not given: `keras-resnet50`, or the file's name. */
@@ -83,9 +93,8 @@ export async function importModel(source: string, modelsDir: string, opts: Impor
   const progress = opts.onProgress ?? (() => {});
   const started = performance.now();
   const name = opts.name ?? defaultName(source);
-  const reading = byteProgress(progress);
   const c = await namingTheSource(source, () =>
-    source.startsWith(KERAS_PREFIX) ? convertApplication(source, name, opts, reading) : convertPath(source, name, opts, reading),
+    source.startsWith(KERAS_PREFIX) ? convertApplication(source, name, opts) : convertPath(source, name, opts),
   );
   const { converted } = c;
   if (converted.unusedWeights.length > 0) {
@@ -134,7 +143,7 @@ export async function importModel(source: string, modelsDir: string, opts: Impor
 }
 
 /** `.keras`, `.h5` or a TF.js folder. */
-async function convertPath(source: string, name: string, opts: ImportOptions, reading: ReadProgress): Promise<Converted> {
+async function convertPath(source: string, name: string, opts: ImportOptions): Promise<Converted> {
   const info = await stat(source).catch(() => undefined);
   if (!info) throw new ImportUsageError(`${source}: no such file or folder (nor an NSFWJS variant or keras:<architecture>)`);
   if (opts.weights) throw new ImportUsageError(`--weights is for keras:<architecture> imports; ${source} carries its own weights`);
@@ -146,6 +155,7 @@ async function convertPath(source: string, name: string, opts: ImportOptions, re
     const graph = isGraphModel(modelJson) ? undefined : readKerasGraph(modelConfigOf(modelJson.modelTopology));
     return { converted, source: `${basename(source)} (TF.js folder)`, ownPreprocess: graph && ownPreprocess(graph) };
   }
+  const reading = fileReadProgress(opts, name, source);
   const total = await fileSize(source);
   const file = await readKerasFile(source, (bytesDone) => reading(bytesDone, total));
   reading(total, total, true);
@@ -155,7 +165,7 @@ async function convertPath(source: string, name: string, opts: ImportOptions, re
 }
 
 /** `keras:resnet50 --weights FILE`: the architecture from code, the weights from a legacy `.h5`. */
-async function convertApplication(source: string, name: string, opts: ImportOptions, reading: ReadProgress): Promise<Converted> {
+async function convertApplication(source: string, name: string, opts: ImportOptions): Promise<Converted> {
   const id = source.slice(KERAS_PREFIX.length);
   const app = KERAS_APPLICATIONS.find((a) => a.name === id);
   const known = KERAS_APPLICATIONS.map((a) => `keras:${a.name}`).join(', ');
@@ -167,6 +177,7 @@ async function convertApplication(source: string, name: string, opts: ImportOpti
   const total = await fileSize(opts.weights).catch(() => {
     throw new ImportUsageError(`--weights ${opts.weights}: no such file`);
   });
+  const reading = fileReadProgress(opts, name, opts.weights);
   const weightsFile = opts.weights;
   const weights = await readApplicationWeights(weightsFile, graph, (bytesDone) => reading(bytesDone, total)).catch((err: unknown) => {
     throw unreadableKerasFile(err, weightsFile, 'Keras weights file');

@@ -19,7 +19,7 @@ export interface ProgressStream {
 }
 
 /** Redraws are limited to this interval: faster is invisible and costs CPU on fast links. */
-const TTY_REDRAW_MS = 100;
+export const TTY_REDRAW_MS = 100;
 /** Without a terminal, a line every this many percent (or seconds when the size is unknown). */
 const PLAIN_STEP_PERCENT = 10;
 const PLAIN_STEP_MS = 5000;
