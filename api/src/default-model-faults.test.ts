@@ -46,4 +46,17 @@ describe('the default model is not served', () => {
     assert.equal((await predict(api, '?model=tiny-rgb')).statusCode, 200);
     assert.equal((await api.app.inject({ url: '/v1/models' })).json().default, 'nsfw-mobilenetv2');
   });
+
+  it('DEFAULT_MODEL unset, no nsfw-mobilenetv2, and a broken folder that sorts first: the first served model is the default', async () => {
+    const models = await tempDir('models-broken-first');
+    await cp(join(await fixtureModels(['tiny-rgb']), 'tiny-rgb'), join(models, 'tiny-rgb'), { recursive: true });
+    await mkdir(join(models, 'half-copied'));
+    await writeFile(join(models, 'half-copied', 'config.json'), '{ not json');
+    const api = await startInjectApi({ MODELS_DIR: models });
+    apis.push(api);
+    const ready = await api.app.inject({ url: '/readyz' });
+    assert.equal(ready.statusCode, 200, 'before, the broken "half-copied" became the default and every request got 503');
+    assert.equal(ready.json().defaultModel, 'tiny-rgb');
+    assert.equal((await predict(api)).statusCode, 200);
+  });
 });
