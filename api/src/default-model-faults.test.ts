@@ -16,6 +16,15 @@ after(() => Promise.all(apis.map((a) => a.close())));
 const predict = async (api: InjectApi, query = '') =>
   api.app.inject({ method: 'POST', url: `/v1/predict${query}`, headers: { 'content-type': 'image/png' }, payload: await readFile(image('chelsea.png')) });
 
+/** A model folder holding tiny-rgb and a folder `broken` whose config.json is not JSON. */
+async function tinyRgbBeside(broken: string): Promise<string> {
+  const models = await tempDir('models-with-broken');
+  await cp(join(await fixtureModels(['tiny-rgb']), 'tiny-rgb'), join(models, 'tiny-rgb'), { recursive: true });
+  await mkdir(join(models, broken));
+  await writeFile(join(models, broken, 'config.json'), '{ not json');
+  return models;
+}
+
 describe('the default model is not served', () => {
   it('a DEFAULT_MODEL no worker holds (a typo): /readyz and /v1/predict name DEFAULT_MODEL and what is served', async () => {
     const api = await startInjectApi({ DEFAULT_MODEL: 'tiny-rbg' });
@@ -30,11 +39,7 @@ describe('the default model is not served', () => {
   });
 
   it('DEFAULT_MODEL unset and nsfw-mobilenetv2 installed but broken: it stays the default, and the service says it failed to load', async () => {
-    const models = await tempDir('models-broken-default');
-    await cp(join(await fixtureModels(['tiny-rgb']), 'tiny-rgb'), join(models, 'tiny-rgb'), { recursive: true });
-    await mkdir(join(models, 'nsfw-mobilenetv2'));
-    await writeFile(join(models, 'nsfw-mobilenetv2', 'config.json'), '{ not json');
-    const api = await startInjectApi({ MODELS_DIR: models });
+    const api = await startInjectApi({ MODELS_DIR: await tinyRgbBeside('nsfw-mobilenetv2') });
     apis.push(api);
     const ready = await api.app.inject({ url: '/readyz' });
     assert.equal(ready.statusCode, 503, 'not ready: before, tiny-rgb quietly became the default');
@@ -48,11 +53,7 @@ describe('the default model is not served', () => {
   });
 
   it('DEFAULT_MODEL unset, no nsfw-mobilenetv2, and a broken folder that sorts first: the first served model is the default', async () => {
-    const models = await tempDir('models-broken-first');
-    await cp(join(await fixtureModels(['tiny-rgb']), 'tiny-rgb'), join(models, 'tiny-rgb'), { recursive: true });
-    await mkdir(join(models, 'half-copied'));
-    await writeFile(join(models, 'half-copied', 'config.json'), '{ not json');
-    const api = await startInjectApi({ MODELS_DIR: models });
+    const api = await startInjectApi({ MODELS_DIR: await tinyRgbBeside('half-copied') });
     apis.push(api);
     const ready = await api.app.inject({ url: '/readyz' });
     assert.equal(ready.statusCode, 200, 'before, the broken "half-copied" became the default and every request got 503');
