@@ -33,10 +33,13 @@ const REDIRECT_CODES = new Set([...ORIGINAL_400, 'FILE_TOO_LARGE', 'NOT_AN_IMAGE
 /** After these the connection cannot be trusted to carry another request (the body was not read to its end). */
 const CLOSE_CONNECTION = new Set(['BODY_TIMEOUT', 'REQUEST_TIMEOUT', 'MALFORMED_BODY']);
 
-/** Failures of the service itself: logged at error level, with the cause. */
-const OPERATOR_FAULTS = new Set<ErrorCode>(['INTERNAL', 'PREDICTION_FAILED', 'STORAGE_FULL', 'FEEDBACK_FULL', 'UPLOAD_NOT_SHARED']);
-/** Of those, the conditions we recognised (a full disk or report store, a folder not shared): what and where is the whole story, a stack trace would only bury it. */
+/**
+ * Failures of the service itself, logged at error level. Conditions we recognised (a full disk or
+ * report store, a folder the workers do not share) say what and where, which is the whole story; a
+ * stack trace would only bury it. Unexpected failures keep theirs, to find the bug.
+ */
 const KNOWN_CONDITIONS = new Set<ErrorCode>(['STORAGE_FULL', 'FEEDBACK_FULL', 'UPLOAD_NOT_SHARED']);
+const UNEXPECTED_FAILURES = new Set<ErrorCode>(['INTERNAL', 'PREDICTION_FAILED']);
 /** Codes whose detail is for the log only. */
 const TABLE_ONLY = new Set<ErrorCode>(['INTERNAL', 'UPLOAD_NOT_SHARED', 'FEEDBACK_FULL']);
 
@@ -73,7 +76,7 @@ function logError(sampler: LogSampler, request: FastifyRequest, known: AppError,
   // A full disk or an upload folder the workers do not share is for the operator to fix: logged like a
   // failure, with what failed.
   if (KNOWN_CONDITIONS.has(known.code)) sampler.write('error', known.code, { ...fields, detail: known.detail, cause: causeOf(known) }, 'request failed');
-  else if (OPERATOR_FAULTS.has(known.code)) sampler.write('error', known.code, { ...fields, err: original }, 'request failed');
+  else if (UNEXPECTED_FAILURES.has(known.code)) sampler.write('error', known.code, { ...fields, err: original }, 'request failed');
   else if (known.status >= 500) sampler.write('warn', known.code, { ...fields, detail: known.detail }, 'request refused');
   else sampler.write('info', known.code, { ...fields, detail: known.detail }, 'client error');
 }
