@@ -68,15 +68,13 @@ interface Converted {
   defaultLabels?: 'imagenet';
 }
 
-/** Reports bytes of weights read so far (the total is the file size). */
-type ReadProgress = (bytesDone: number, bytesTotal: number, finished?: boolean) => void;
-
-/** Reports the reading of `file` from now on. */
-function fileReadProgress(opts: ImportOptions, name: string, file: string): ReadProgress {
+/** Reports the reading of `file` (`bytesTotal` long) from now on: `read` as bytes come in, `done` once all are. */
+function fileReadProgress(opts: ImportOptions, name: string, file: string, bytesTotal: number): { read: OnWeightsRead; done: () => void } {
   const progress = opts.onProgress ?? (() => {});
   const started = performance.now();
-  return (bytesDone, bytesTotal, finished = false) =>
+  const report = (bytesDone: number, finished: boolean) =>
     progress({ name, file, bytesDone, bytesTotal, finished, seconds: (performance.now() - started) / 1000 });
+  return { read: (bytesDone) => report(bytesDone, false), done: () => report(bytesTotal, true) };
 }
 
 /** Folder name when --name is not given: `keras-resnet50`, or the file's name. */
@@ -155,10 +153,9 @@ async function convertPath(source: string, name: string, opts: ImportOptions): P
     const graph = isGraphModel(modelJson) ? undefined : readKerasGraph(modelConfigOf(modelJson.modelTopology));
     return { converted, source: `${basename(source)} (TF.js folder)`, ownPreprocess: graph && ownPreprocess(graph) };
   }
-  const reading = fileReadProgress(opts, name, source);
-  const total = await fileSize(source);
-  const file = await readKerasFile(source, (bytesDone) => reading(bytesDone, total));
-  reading(total, total, true);
+  const reading = fileReadProgress(opts, name, source, await fileSize(source));
+  const file = await readKerasFile(source, reading.read);
+  reading.done();
   progress(`${name}: ${file.description}`);
   const converted = convertKerasModel(file.modelConfig, file.weights, { onProgress: (m) => progress(`${name}: ${m}`) });
   return { converted, source: `${basename(source)} (${file.description})`, ownPreprocess: ownPreprocess(file.graph) };
@@ -177,12 +174,12 @@ async function convertApplication(source: string, name: string, opts: ImportOpti
   const total = await fileSize(opts.weights).catch(() => {
     throw new ImportUsageError(`--weights ${opts.weights}: no such file`);
   });
-  const reading = fileReadProgress(opts, name, opts.weights);
   const weightsFile = opts.weights;
-  const weights = await readApplicationWeights(weightsFile, graph, (bytesDone) => reading(bytesDone, total)).catch((err: unknown) => {
+  const reading = fileReadProgress(opts, name, weightsFile, total);
+  const weights = await readApplicationWeights(weightsFile, graph, reading.read).catch((err: unknown) => {
     throw unreadableKerasFile(err, weightsFile, 'Keras weights file');
   });
-  reading(total, total, true);
+  reading.done();
   const converted = convertKerasModel(modelConfig, weights, { onProgress: (m) => progress(`${name}: ${m}`) });
   return { converted, source: `${app.title} with ${basename(opts.weights)}`, ownPreprocess: app.preprocess, defaultLabels: 'imagenet' };
 }
