@@ -94,6 +94,10 @@ export class OnnxSession {
         interOpNumThreads: 1,
         graphOptimizationLevel: 'all',
         executionMode: 'sequential',
+        // ONNX Runtime's own logger writes a failed run to stderr in colour, with its C++ file and
+        // line, beside the job's error that says the same (OnnxModelError). Fatal only; a failure
+        // to load is thrown, not logged, and stays reported.
+        logSeverityLevel: 4,
         ...(opts.threads === 1 ? {} : { extra: NO_SPINNING }),
       });
     } catch (err) {
@@ -110,6 +114,9 @@ export class OnnxSession {
       outputs = await this.session.run({ [inputName]: tensor }, [outputName]);
     } catch (err) {
       throw new OnnxModelError(withoutSourceLocations(err instanceof Error ? err.message : String(err)).trim(), { cause: err });
+    } finally {
+      // A failed run must not keep the job's input alive either.
+      tensor.dispose();
     }
     const out = outputs[outputName];
     if (!out) throw new Error(`the model has no output "${outputName}"`);
@@ -119,7 +126,6 @@ export class OnnxSession {
       if (out.type === 'float16') return halfArrayToFloat32(new Uint16Array((data as Uint16Array).buffer, (data as Uint16Array).byteOffset, out.size));
       return Float32Array.from(data as ArrayLike<number>);
     } finally {
-      tensor.dispose();
       out.dispose();
     }
   }

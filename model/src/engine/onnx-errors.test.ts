@@ -79,6 +79,33 @@ describe('ONNX Runtime errors', () => {
   });
 });
 
+describe('a run ONNX Runtime fails', () => {
+  test('is one error without C++ locations, and ONNX Runtime writes nothing to stderr', async () => {
+    // A Reshape to 5×7 of a 2×3 input loads fine and fails when it runs.
+    const g = new GraphBuilder();
+    const y = g.op('Reshape', [g.input('x', 'float32', ['n', 3]), g.initializer('shape', [2], new BigInt64Array([5n, 7n]), 'int64')]);
+    g.output(y, 'float32');
+    const path = join(await tempDir('onnx-errors'), 'model.onnx');
+    await writeFile(path, g.toBytes());
+    // ONNX Runtime's logger writes to the process's stderr from C++, so the run happens in a child process.
+    const script = [
+      `import { OnnxSession } from ${JSON.stringify(new URL('./onnx-engine.ts', import.meta.url).href)};`,
+      `const s = await OnnxSession.open(${JSON.stringify(path)}, { threads: 1 });`,
+      `await s.run('x', { dtype: 'float32', data: new Float32Array(6), dims: [2, 3] }, ${JSON.stringify(y)})`,
+      `  .then(() => console.log('ran'), (e) => console.log(e.name + ': ' + e.message));`,
+    ].join('\n');
+    const run = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' },
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stderr, '');
+    assert.match(run.stdout, /^OnnxModelError: Non-zero status code returned while running Reshape node\. .*cannot be reshaped to the requested shape/);
+    assert.doesNotMatch(run.stdout, SOURCE_LOCATION);
+  });
+});
+
 describe('withoutSourceLocations', () => {
   test('cuts the file, line and C++ signature ONNX Runtime puts before a reason', () => {
     assert.equal(
