@@ -57,6 +57,18 @@ const DAMAGED: { file: string; how: string; reason: RegExp; make: () => Promise<
     },
   },
   {
+    // 64 bytes inside the weights' chunk index make HDF5 ask for a 2.4 GB buffer. The WebAssembly
+    // runtime used to print its own "Cannot enlarge memory" line to stderr before ours.
+    file: 'huge-chunk.keras',
+    how: 'a .keras archive whose weights claim a chunk larger than the HDF5 runtime may grow to',
+    reason: /memory allocation failed/,
+    make: async () => {
+      const b = Buffer.from(await readFile(join(FIXTURES, 'tiny_resnet.keras')));
+      pseudoRandomBytes(266 * 64, 7).copy(b, 42400, 265 * 64);
+      return b;
+    },
+  },
+  {
     // The weights are stored uncompressed in the archive: the zip stays readable, its HDF5 does not.
     file: 'damaged-weights.keras',
     how: 'a .keras archive whose model.weights.h5 is damaged',

@@ -1,64 +1,29 @@
 /**
- * Read-only access to an HDF5 file, on h5wasm (the HDF5 C library compiled to WebAssembly, which
- * reads the host file system under Node). The only module that imports h5wasm; it offers just what
- * the Keras readers need: attributes, group members and float datasets.
+ * Read-only access to an HDF5 file for the Keras readers: attributes, group members and float
+ * datasets. The HDF5 library runs on a thread of its own (hdf5-thread.ts) and every call on it has a
+ * deadline: a damaged file can make the library spin, growing its memory, and code running on the
+ * import's own thread could never be stopped. The calls stay synchronous for the readers: each one
+ * blocks on a shared flag, with the deadline as its timeout, and then takes the answer off the port.
  */
 import { open } from 'node:fs/promises';
-import h5wasm, { type File as H5File, type Metadata } from 'h5wasm/node';
-import { halfArrayToFloat32 } from '../preprocess/float16.ts';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
+import { errorOf, Hdf5DamageError, Hdf5Error, type FloatDataset, type Hdf5Call, type Hdf5Reply, type Hdf5Request } from './hdf5-errors.ts';
+import type { Hdf5ThreadData } from './hdf5-thread.ts';
 
-/** A file that is not HDF5, or an HDF5 object that is not what the reader expected. */
-export class Hdf5Error extends Error {
-  override name = 'Hdf5Error';
-}
-
-/** The HDF5 library failed inside the file: it is truncated or corrupt. */
-export class Hdf5DamageError extends Hdf5Error {
-  override name = 'Hdf5DamageError';
-
-  constructor(
-    /** The path shown in errors. */
-    readonly file: string,
-    /** The library's own reason, one line, without its source locations. */
-    readonly reason: string,
-  ) {
-    super(`${file} is truncated or corrupt: the HDF5 library cannot read it (${reason})`);
-  }
-}
-
-type Library = Awaited<typeof h5wasm.ready>;
-let library: Promise<Library> | undefined;
+export { Hdf5DamageError, Hdf5Error, type FloatDataset } from './hdf5-errors.ts';
 
 /**
- * h5wasm's default HDF5 error handler writes the C library's whole error stack (20 to 150
- * "HDF5-DIAG" lines) straight to the process's stderr, and the call then returns as if nothing were
- * wrong. Its throwing handler puts that text in a thrown Error instead, which `libraryCall` turns
- * into one line. It is process-wide, and this is the only module that uses h5wasm.
+ * The longest one call may take. The largest single read of a real model (VGG16's 411 MB dense
+ * kernel) takes a few seconds; a call still running after this is stuck in a damaged file.
  */
-function hdf5Library(): Promise<Library> {
-  library ??= h5wasm.ready.then((lib) => {
-    if (lib.activate_throwing_error_handler() < 0) throw new Error('h5wasm could not install its throwing HDF5 error handler');
-    return lib;
-  });
-  return library;
-}
+export const HDF5_CALL_DEADLINE_MS = 60_000;
 
-/** The innermost frame of HDF5's error stack says what is actually wrong; the outer ones repeat "open failed". */
-function hdf5Reason(stack: string): string {
-  const frames = [...stack.matchAll(/^\s*#\d+: .* in \w+\(\): (.+)$/gm)];
-  const innermost = frames.at(-1)?.[1]?.trim();
-  return innermost || stack.trim().split('\n').at(-1)!.trim();
-}
-
-/** Runs an h5wasm call; an HDF5 error stack it throws becomes an Hdf5DamageError naming `file`. */
-function libraryCall<T>(file: string, call: () => T): T {
-  try {
-    return call();
-  } catch (err) {
-    if (err instanceof Error && err.message.startsWith('HDF5-DIAG')) throw new Hdf5DamageError(file, hdf5Reason(err.message));
-    throw err;
-  }
-}
+// Sources run as .ts through tsx, a compiled build as .js (see inference-thread-handle.ts for the shim).
+const FROM_SOURCES = extname(fileURLToPath(import.meta.url)) === '.ts';
+const THREAD_MODULE = new URL(`./hdf5-thread${FROM_SOURCES ? '.ts' : '.js'}`, import.meta.url).href;
+const ENTRY = FROM_SOURCES ? new URL('../engine/thread-entry.mjs', import.meta.url) : new URL(THREAD_MODULE);
 
 /** HDF5's format signature; the superblock sits at 0 or after a user block of 512 × 2^n bytes. */
 const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -76,104 +41,160 @@ export async function isHdf5(path: string): Promise<boolean> {
   }
 }
 
-export interface FloatDataset {
-  shape: number[];
-  values: Float32Array;
+function describe(req: Hdf5Request): string {
+  if (req.op === 'open') return 'opening it';
+  if (req.op === 'close') return 'closing it';
+  if (req.op === 'attr') return `reading attribute "${req.name}" of "${req.objPath || '/'}"`;
+  return `reading "${req.objPath || '/'}"`;
 }
 
-type Entity = ReturnType<H5File['get']>;
+/**
+ * One HDF5 thread, asked one call at a time, shared by the files open in this process until a call
+ * fails: the library takes 0.3–0.5 s to start.
+ */
+class Hdf5Thread {
+  private readonly worker: Worker;
+  private readonly port: MessagePort;
+  /** The sequence number of the last reply posted. */
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private lastSeq = 0;
+  stopped = false;
+
+  constructor() {
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.worker = new Worker(ENTRY, {
+      workerData: { entry: THREAD_MODULE, nativeFirst: ['h5wasm/node'], port: port2, flag: this.flag } satisfies Hdf5ThreadData,
+      transferList: [port2],
+    });
+    // An idle thread, or a file left open by a failed import, must not keep the process alive.
+    this.worker.unref();
+  }
+
+  call(file: number, shownAs: string, call: Hdf5Call, deadlineMs: number): unknown {
+    const seq = ++this.lastSeq;
+    const req: Hdf5Request = { ...call, file, seq };
+    if (this.stopped) throw new Hdf5Error(`${shownAs}: the HDF5 thread was stopped before ${describe(req)}`);
+    this.port.postMessage(req);
+    const reply = this.replyTo(seq, deadlineMs);
+    if (reply === 'timed-out') {
+      this.stop();
+      throw new Hdf5DamageError(shownAs, `the library was still ${describe(req)} after ${deadlineMs / 1000} s, and was stopped`);
+    }
+    if (!reply) {
+      this.stop();
+      throw new Hdf5Error(`${shownAs}: the HDF5 thread sent no answer while ${describe(req)}`);
+    }
+    if (!reply.ok) {
+      // A damaged file can leave the library's memory in any state, trapped or not: reading the next
+      // file with it gave random results (a fuzz of the fixtures), so the next file gets a new thread.
+      this.stop();
+      throw errorOf(reply.failure, shownAs, describe(req));
+    }
+    return reply.value;
+  }
+
+  /**
+   * Waits until the flag carries `seq` (the thread raises it after posting that reply) or the deadline
+   * passes, then takes that reply off the port, skipping any older one; a few milliseconds more
+   * should it not be there yet.
+   */
+  private replyTo(seq: number, deadlineMs: number): Hdf5Reply | 'timed-out' | undefined {
+    const until = performance.now() + deadlineMs;
+    for (let seen = Atomics.load(this.flag, 0); seen !== seq; seen = Atomics.load(this.flag, 0)) {
+      const left = until - performance.now();
+      if (left <= 0) return 'timed-out';
+      Atomics.wait(this.flag, 0, seen, left);
+    }
+    for (let tries = 0; tries < 20; tries++) {
+      for (let got = receiveMessageOnPort(this.port); got; got = receiveMessageOnPort(this.port)) {
+        const reply = got.message as Hdf5Reply;
+        if (reply.seq === seq) return reply;
+      }
+      Atomics.wait(this.flag, 0, seq, 1);
+    }
+    return undefined;
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.port.close();
+    // Ending the thread frees the library's memory too, however much a damaged file made it take.
+    void this.worker.terminate();
+  }
+}
+
+let shared: Hdf5Thread | undefined;
+let lastFile = 0;
+
+/** The running HDF5 thread, or a new one when there is none or the last was stopped. */
+function hdf5Thread(): Hdf5Thread {
+  if (!shared || shared.stopped) shared = new Hdf5Thread();
+  return shared;
+}
+
+export interface Hdf5OpenOptions {
+  /** The name errors use (e.g. the archive a temporary copy came from). */
+  shownAs?: string;
+  /** The longest one call may take (default HDF5_CALL_DEADLINE_MS). */
+  callDeadlineMs?: number;
+}
 
 export class Hdf5File {
+  private closed = false;
+
   private constructor(
-    private readonly lib: Library,
-    private readonly file: H5File,
+    private readonly thread: Hdf5Thread,
+    private readonly file: number,
+    private readonly deadlineMs: number,
     /** The path shown in errors. */
     readonly path: string,
   ) {}
 
   /**
    * Opens `path` read-only; an Hdf5Error says so when it is not an HDF5 file, an Hdf5DamageError
-   * when the library cannot read it.
-   * @param shownAs the name errors use (e.g. the archive a temporary copy came from)
+   * when the library cannot read it or does not finish a call in time.
    */
-  static async open(path: string, shownAs = path): Promise<Hdf5File> {
+  static async open(path: string, opts: Hdf5OpenOptions = {}): Promise<Hdf5File> {
+    const shownAs = opts.shownAs ?? path;
     if (!(await isHdf5(path))) throw new Hdf5Error(`${shownAs} is not an HDF5 file (no HDF5 signature)`);
-    const lib = await hdf5Library();
-    const file = libraryCall(shownAs, () => new h5wasm.File(path, 'r'));
-    if (Number(file.file_id) < 0) throw new Hdf5DamageError(shownAs, 'the file cannot be opened');
-    return new Hdf5File(lib, file, shownAs);
+    const file = new Hdf5File(hdf5Thread(), ++lastFile, opts.callDeadlineMs ?? HDF5_CALL_DEADLINE_MS, shownAs);
+    file.call({ op: 'open', path, shownAs });
+    return file;
   }
 
-  private entity(objPath: string): Entity {
-    return objPath === '' || objPath === '/' ? this.file : libraryCall(this.path, () => this.file.get(objPath));
+  private call(call: Hdf5Call): unknown {
+    return this.thread.call(this.file, this.path, call, this.deadlineMs);
   }
 
   has(objPath: string): boolean {
-    return this.entity(objPath) !== null;
+    return this.call({ op: 'has', objPath }) as boolean;
   }
 
   isGroup(objPath: string): boolean {
-    return this.entity(objPath) instanceof h5wasm.Group;
+    return this.call({ op: 'isGroup', objPath }) as boolean;
   }
 
   /** Member names of a group, in HDF5's (alphabetical) order. */
   keys(groupPath: string): string[] {
-    const g = this.entity(groupPath);
-    if (!(g instanceof h5wasm.Group)) throw new Hdf5Error(`${this.path}: "${groupPath}" is not a group`);
-    return libraryCall(this.path, () => g.keys());
+    return this.call({ op: 'keys', objPath: groupPath }) as string[];
   }
 
   /** An attribute's value as h5wasm decodes it (strings, arrays, numbers), or undefined. */
   attr(objPath: string, name: string): unknown {
-    const e = this.entity(objPath);
-    if (e === null || !('attrs' in e)) return undefined;
-    return libraryCall(this.path, () => {
-      const a = e.attrs[name];
-      if (a === undefined) return undefined;
-      if (a.metadata.vlen) this.checkVlenAttribute(e.path, name, a.metadata);
-      return a.value;
-    });
-  }
-
-  /**
-   * h5wasm reads a variable-length attribute (a string, typically) into an uninitialised buffer and
-   * then frees what that buffer points to even when the read failed: in a damaged file that frees
-   * garbage, which aborts the WebAssembly runtime (an "Aborted()" line on stderr, and a heap no later
-   * import can trust). Reading it first into a zeroed buffer, whose strings are freed only after a
-   * read that succeeded, turns the damage into a thrown HDF5 error before h5wasm reads it.
-   */
-  private checkVlenAttribute(objPath: string, name: string, metadata: Metadata): void {
-    const { lib } = this;
-    const bytes = metadata.size * metadata.total_size;
-    const buffer = lib._malloc(bytes);
-    if (buffer === 0) throw new Hdf5Error(`${this.path}: no memory for attribute "${name}" of "${objPath}" (${bytes} bytes)`);
-    try {
-      lib.HEAPU8.fill(0, buffer, buffer + bytes);
-      lib.get_attribute_data(this.file.file_id, objPath, name, BigInt(buffer));
-      lib.reclaim_vlen_memory(this.file.file_id, objPath, name, BigInt(buffer));
-    } finally {
-      lib._free(buffer);
-    }
+    return this.call({ op: 'attr', objPath, name });
   }
 
   /** A float dataset (float16/32/64 stored) as float32 values with its shape. */
   readFloats(objPath: string): FloatDataset {
-    const d = this.entity(objPath);
-    if (!(d instanceof h5wasm.Dataset)) throw new Hdf5Error(`${this.path}: "${objPath}" is not a dataset`);
-    const shape = libraryCall(this.path, () => d.shape) ?? [];
-    const { type, size, littleEndian } = libraryCall(this.path, () => d.metadata);
-    // h5wasm type 1 is H5T_FLOAT; it hands back float16 as raw bytes.
-    if (type !== 1 || !littleEndian) throw new Hdf5Error(`${this.path}: dataset "${objPath}" is ${d.dtype}, not little-endian floats`);
-    const raw = libraryCall(this.path, () => d.value);
-    let values: Float32Array;
-    if (size === 4 && raw instanceof Float32Array) values = raw;
-    else if (size === 8 && raw instanceof Float64Array) values = Float32Array.from(raw);
-    else if (size === 2 && raw instanceof Uint8Array) values = halfArrayToFloat32(new Uint16Array(raw.slice().buffer));
-    else throw new Hdf5Error(`${this.path}: dataset "${objPath}" has an unreadable float type ${d.dtype}`);
-    return { shape, values };
+    return this.call({ op: 'readFloats', objPath }) as FloatDataset;
   }
 
+  /** Nothing to do when a call stopped the thread: the file went with it, and that call's error stands. */
   close(): void {
-    libraryCall(this.path, () => this.file.close());
+    if (this.closed || this.thread.stopped) return;
+    this.closed = true;
+    this.call({ op: 'close' });
   }
 }

@@ -92,7 +92,7 @@ async function readKerasArchive(path: string, onRead?: OnWeightsRead): Promise<K
   try {
     const file = join(dir, 'model.weights.h5');
     await writeFile(file, weightsH5, { mode: 0o600 });
-    const h5 = await Hdf5File.open(file, `${path} (model.weights.h5)`);
+    const h5 = await Hdf5File.open(file, { shownAs: `${path} (model.weights.h5)` });
     try {
       const weights = withWhere(path, () => readKeras3Weights(h5, graph, onRead));
       return { modelConfig, graph, weights, description: `Keras ${version ?? '3'} .keras archive` };
