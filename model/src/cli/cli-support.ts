@@ -5,6 +5,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '@icls/lib/usage-error';
 import type { ProgressStream } from '../pull/progress-bar.ts';
+import { MODEL_NAME_PATTERN } from '../repository/model-config.ts';
 
 /** Where a verb reads its settings and writes its output; tests can build one by hand. */
 export interface CliContext {
@@ -43,7 +44,7 @@ export function onePositional(verb: string, positionals: string[], what: string)
 
 /** Model names are folder names: this keeps `../x` and `a/b` from reaching outside the models folder. */
 export function checkModelName(verb: string, name: string): string {
-  if (!/^[a-z0-9][a-z0-9._-]*$/.test(name)) {
+  if (!new RegExp(MODEL_NAME_PATTERN).test(name)) {
     throw new UsageError(`"${name}" is not a model name (lower-case letters, digits, ".", "_" and "-")`, verb);
   }
   return name;

@@ -6,11 +6,14 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
+/** A model's name, which is also its folder's: lower-case letters, digits, ".", "_" and "-", no leading dot. */
+export const MODEL_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]*$';
+
 const Rgb3 = Type.Tuple([Type.Number(), Type.Number(), Type.Number()]);
 
 export const ModelConfigSchema = Type.Object(
   {
-    name: Type.String({ pattern: '^[a-z0-9][a-z0-9._-]*$', description: 'folder name under models/' }),
+    name: Type.String({ pattern: MODEL_NAME_PATTERN, description: 'folder name under models/' }),
     version: Type.String({ default: '1' }),
     description: Type.Optional(Type.String()),
     file: Type.String({ default: 'model.onnx' }),
