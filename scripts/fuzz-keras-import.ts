@@ -1,11 +1,13 @@
 /**
- * What `models import` reads from damaged copies of a Keras file: overwrites `--bytes` pseudo-random
- * bytes at every `--step`-th offset of the file's HDF5 data (the whole file for an .h5, the weights
- * inside a .keras archive, which are stored uncompressed), reads each copy as the import does, and
- * prints each distinct outcome once, how many copies gave each kind, and the slowest reads. Runs the
- * compiled build (0.3–0.5 s per HDF5 thread, which each damaged copy replaces):
+ * What `models import` reads from damaged copies of a Keras file (default: the legacy
+ * tests/fixtures/keras/tiny_resnet.h5): overwrites `--bytes` pseudo-random bytes at every `--step`-th
+ * offset of the file's HDF5 data (the whole .h5; in a .keras archive, its stored model.weights.h5),
+ * reads each copy as the import does, and prints each distinct outcome once, how many copies gave each
+ * kind, and the slowest reads. Runs the compiled build (0.3–0.5 s per HDF5 thread, which each damaged
+ * copy replaces):
  *
  *   npm run build && node --import tsx scripts/fuzz-keras-import.ts --step 40
+ *   node --import tsx scripts/fuzz-keras-import.ts --file tests/fixtures/keras/tiny_resnet.keras --step 40
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,7 +28,7 @@ function outcomeKey(kind: string, message: string): string {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      file: { type: 'string', default: 'tests/fixtures/keras/tiny_resnet.keras' },
+      file: { type: 'string', default: 'tests/fixtures/keras/tiny_resnet.h5' },
       step: { type: 'string', default: '40' },
       bytes: { type: 'string', default: '8' },
       seed: { type: 'string', default: '5' },

@@ -10,6 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { crc32 } from 'node:zlib';
 import { KerasFileError } from './keras-file.ts';
 import { importModel } from './model-import.ts';
 
@@ -28,6 +29,24 @@ function pseudoRandomBytes(length: number, seed: number): Buffer {
     out[i] = s >>> 16;
   }
   return out;
+}
+
+/**
+ * A .keras archive whose damaged model.weights.h5 still passes the archive's CRC-32 check, as if saved
+ * damaged, so the HDF5 reader sees the damage. Keras stores the entry uncompressed: its bytes follow
+ * the local header; the CRC sits in that header and in the central directory's entry.
+ */
+function withWeightsCrcMatching(keras: Buffer): Buffer {
+  const name = Buffer.from('model.weights.h5');
+  const local = keras.indexOf(name) - 30;
+  const central = keras.indexOf(name, local + 31) - 46;
+  assert.equal(keras.readUInt32LE(local), 0x04034b50);
+  assert.equal(keras.readUInt32LE(central), 0x02014b50);
+  const start = local + 30 + keras.readUInt16LE(local + 26) + keras.readUInt16LE(local + 28);
+  const crc = crc32(keras.subarray(start, start + keras.readUInt32LE(local + 18)));
+  keras.writeUInt32LE(crc, local + 14);
+  keras.writeUInt32LE(crc, central + 16);
+  return keras;
 }
 
 /** One damaged file per way a Keras file gets damaged, and the HDF5 reason each must report. */
@@ -65,18 +84,19 @@ const DAMAGED: { file: string; how: string; reason: RegExp; make: () => Promise<
     make: async () => {
       const b = Buffer.from(await readFile(join(FIXTURES, 'tiny_resnet.keras')));
       pseudoRandomBytes(266 * 64, 7).copy(b, 42400, 265 * 64);
-      return b;
+      return withWeightsCrcMatching(b);
     },
   },
   {
-    // The weights are stored uncompressed in the archive: the zip stays readable, its HDF5 does not.
+    // The weights are stored uncompressed in the archive: the zip stays readable (its CRC-32 made to
+    // match), its HDF5 does not.
     file: 'damaged-weights.keras',
     how: 'a .keras archive whose model.weights.h5 is damaged',
     reason: /bad superblock version number/,
     make: async () => {
       const b = Buffer.from(await readFile(join(FIXTURES, 'tiny_resnet.keras')));
       b[b.indexOf(HDF5_SIGNATURE) + HDF5_SIGNATURE.length] = 0xff; // the superblock version
-      return b;
+      return withWeightsCrcMatching(b);
     },
   },
 ];
@@ -123,6 +143,29 @@ describe('models import: a damaged Keras file', () => {
     assert.equal(folder, join(modelsDir, 'after-damage'));
   });
 
+  test('a .keras archive with one weight value damaged fails its CRC-32 check, in one line (it used to import)', async () => {
+    const b = Buffer.from(await readFile(join(FIXTURES, 'tiny_resnet.keras')));
+    // The last bytes of the weights entry are float values: HDF5 itself keeps no checksum of them.
+    const name = Buffer.from('model.weights.h5');
+    const local = b.indexOf(name) - 30;
+    const end = local + 30 + b.readUInt16LE(local + 26) + b.readUInt16LE(local + 28) + b.readUInt32LE(local + 18);
+    b[end - 100] = b[end - 100]! ^ 0x40;
+    const file = join(dir, 'flipped-weight.keras');
+    await writeFile(file, b);
+    const run = spawnSync(process.execPath, [CLI, 'import', file, '--preprocess', 'none'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MODELS_DIR: modelsDir },
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 1, run.stderr);
+    const lines = run.stderr.split('\n').filter(Boolean);
+    assert.equal(lines.length, 1, run.stderr);
+    assert.match(
+      lines[0]!,
+      new RegExp(`^error: ${escapeRegExp(file)} is a damaged zip archive: model\\.weights\\.h5 fails its CRC-32 check \\(recorded 0x[0-9a-f]{8}, its bytes give 0x[0-9a-f]{8}\\)\\. Download, copy or save it again$`),
+    );
+  });
+
   test('a damaged --weights file of keras:resnet50 says so the same way', async () => {
     await assert.rejects(
       importModel('keras:resnet50', modelsDir, { weights: join(dir, 'cut-short.h5') }),
@@ -130,3 +173,7 @@ describe('models import: a damaged Keras file', () => {
     );
   });
 });
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
