@@ -3,17 +3,11 @@
  * settles its request whenever it comes, so the pool knows when the thread is really free again, even
  * for a run whose caller stopped waiting.
  */
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ThreadData, ThreadReply, ThreadRequest, ThreadValue } from './inference-protocol.ts';
+import { threadScript } from './thread-script.ts';
 
-// Sources run as .ts through tsx; a compiled build runs .js: load the thread module of the same kind. A
-// compiled thread starts on it directly; from sources it starts on a small shim that registers tsx first
-// (thread-entry.mjs, used in development only: worker threads do not inherit `--import tsx`).
-const FROM_SOURCES = extname(fileURLToPath(import.meta.url)) === '.ts';
-const THREAD_MODULE = new URL(`./inference-thread${FROM_SOURCES ? '.ts' : '.js'}`, import.meta.url).href;
-const ENTRY = FROM_SOURCES ? new URL('./thread-entry.mjs', import.meta.url) : new URL(THREAD_MODULE);
+const THREAD = threadScript(import.meta.url, './inference-thread');
 
 type Pending = { resolve: (v: ThreadValue) => void; reject: (e: Error) => void };
 
@@ -24,7 +18,7 @@ export class InferenceThreadHandle {
   ready: Promise<unknown> = Promise.resolve();
 
   constructor(onStop: (thread: InferenceThreadHandle, err: Error) => void) {
-    this.worker = new Worker(ENTRY, { workerData: { entry: THREAD_MODULE } satisfies ThreadData });
+    this.worker = new Worker(THREAD.entry, { workerData: { entry: THREAD.module } satisfies ThreadData });
     this.worker.on('message', (reply: ThreadReply) => {
       const p = this.pending.get(reply.id);
       if (!p) return;

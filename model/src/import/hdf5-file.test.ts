@@ -1,6 +1,6 @@
 /**
  * The HDF5 thread behind every Keras import: a read the library does not finish by its deadline is
- * stopped and reported as damage, a failed read does not leave the library to the next file, and
+ * abandoned and reported as damage, a failed read does not leave the library to the next file, and
  * dataset values arrive whole. Real h5wasm on the fixtures and on a damaged copy made here.
  */
 import { after, before, describe, test } from 'node:test';
@@ -46,14 +46,14 @@ describe('HDF5 thread', () => {
     }
   });
 
-  test('a read past its deadline is stopped and reported as damage; the next file reads on a new thread', async () => {
+  test('a read past its deadline is abandoned and reported as damage; the next file reads on a new thread', async () => {
     const h5 = await Hdf5File.open(slow, { callDeadlineMs: 1500 });
     const t0 = performance.now();
     assert.throws(
       () => h5.attr('vars', 'name'),
       (err: unknown) => {
         assert.ok(err instanceof Hdf5DamageError, String(err));
-        assert.equal(err.reason, 'the library was still reading attribute "name" of "vars" after 1.5 s, and was stopped');
+        assert.equal(err.reason, 'the library was still reading attribute "name" of "vars" after 1.5 s; the read was abandoned');
         return true;
       },
     );

@@ -1,29 +1,26 @@
 /**
  * Read-only access to an HDF5 file for the Keras readers: attributes, group members and float
  * datasets. The HDF5 library runs on a thread of its own (hdf5-thread.ts) and every call on it has a
- * deadline: a damaged file can make the library spin, growing its memory, and code running on the
- * import's own thread could never be stopped. The calls stay synchronous for the readers: each one
- * blocks on a shared flag, with the deadline as its timeout, and then takes the answer off the port.
+ * deadline: a damaged file can keep the library busy for seconds while its memory grows, and a call
+ * made on the import's own thread could not be given up. The calls stay synchronous for the readers:
+ * each one blocks on a shared flag, with the deadline as its timeout, and then takes the answer off
+ * the port.
  */
 import { open } from 'node:fs/promises';
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { errorOf, Hdf5DamageError, Hdf5Error, type FloatDataset, type Hdf5Call, type Hdf5Reply, type Hdf5Request } from './hdf5-errors.ts';
 import type { Hdf5ThreadData } from './hdf5-thread.ts';
+import { threadScript } from '../engine/thread-script.ts';
 
 export { Hdf5DamageError, Hdf5Error, type FloatDataset } from './hdf5-errors.ts';
 
 /**
- * The longest one call may take. The largest single read of a real model (VGG16's 411 MB dense
- * kernel) takes a few seconds; a call still running after this is stuck in a damaged file.
+ * The longest one call may take. A whole Keras ResNet50 import (about 320 reads, 100 MB of weights)
+ * takes under 3 s here; a call still running after a minute is stuck in a damaged file.
  */
 export const HDF5_CALL_DEADLINE_MS = 60_000;
 
-// Sources run as .ts through tsx, a compiled build as .js (see inference-thread-handle.ts for the shim).
-const FROM_SOURCES = extname(fileURLToPath(import.meta.url)) === '.ts';
-const THREAD_MODULE = new URL(`./hdf5-thread${FROM_SOURCES ? '.ts' : '.js'}`, import.meta.url).href;
-const ENTRY = FROM_SOURCES ? new URL('../engine/thread-entry.mjs', import.meta.url) : new URL(THREAD_MODULE);
+const THREAD = threadScript(import.meta.url, './hdf5-thread');
 
 /** HDF5's format signature; the superblock sits at 0 or after a user block of 512 × 2^n bytes. */
 const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -63,8 +60,8 @@ class Hdf5Thread {
   constructor() {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    this.worker = new Worker(ENTRY, {
-      workerData: { entry: THREAD_MODULE, nativeFirst: ['h5wasm/node'], port: port2, flag: this.flag } satisfies Hdf5ThreadData,
+    this.worker = new Worker(THREAD.entry, {
+      workerData: { entry: THREAD.module, nativeFirst: ['h5wasm/node'], port: port2, flag: this.flag } satisfies Hdf5ThreadData,
       transferList: [port2],
     });
     // An idle thread, or a file left open by a failed import, must not keep the process alive.
@@ -79,7 +76,7 @@ class Hdf5Thread {
     const reply = this.replyTo(seq, deadlineMs);
     if (reply === 'timed-out') {
       this.stop();
-      throw new Hdf5DamageError(shownAs, `the library was still ${describe(req)} after ${deadlineMs / 1000} s, and was stopped`);
+      throw new Hdf5DamageError(shownAs, `the library was still ${describe(req)} after ${deadlineMs / 1000} s; the read was abandoned`);
     }
     if (!reply) {
       this.stop();
@@ -120,7 +117,8 @@ class Hdf5Thread {
     if (this.stopped) return;
     this.stopped = true;
     this.port.close();
-    // Ending the thread frees the library's memory too, however much a damaged file made it take.
+    // The thread ends, and the library's memory with it, once it is back from the library (at once
+    // when the process exits, as the models command does after an error).
     void this.worker.terminate();
   }
 }
