@@ -76,6 +76,18 @@ const DAMAGED: { file: string; how: string; reason: RegExp; make: () => Promise<
     },
   },
   {
+    // 8 bytes inside a group's symbol table turn a weight's name to garbage (found by
+    // scripts/fuzz-keras-import.ts): it used to read `"…" is not a dataset`, without what to do.
+    file: 'garbled-name.h5',
+    how: 'a legacy .h5 whose index names a weight that is not there',
+    reason: /"model_weights\/b1_0_bn\/b1_0_bn\/moving_m.*" is not a dataset/,
+    make: async () => {
+      const b = Buffer.from(await readFile(join(FIXTURES, 'tiny_resnet.h5')));
+      Buffer.from([122, 27, 174, 60, 195, 253, 199, 95]).copy(b, 21120);
+      return b;
+    },
+  },
+  {
     // 64 bytes inside the weights' chunk index make HDF5 ask for a 2.4 GB buffer. The WebAssembly
     // runtime used to print its own "Cannot enlarge memory" line to stderr before ours.
     file: 'huge-chunk.keras',

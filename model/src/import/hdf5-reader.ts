@@ -79,7 +79,8 @@ export class Hdf5Reader {
   /** Member names of a group, in HDF5's (alphabetical) order. */
   keys(groupPath: string): string[] {
     const g = this.entity(groupPath);
-    if (!(g instanceof h5wasm.Group)) throw new Hdf5Error(`${this.path}: "${groupPath}" is not a group`);
+    // Asked only for what the file's own index names as a group: anything else there is damage.
+    if (!(g instanceof h5wasm.Group)) throw new Hdf5DamageError(this.path, `"${groupPath}" is not a group`);
     return libraryCall(this.path, () => g.keys());
   }
 
@@ -119,7 +120,8 @@ export class Hdf5Reader {
   /** A float dataset (float16/32/64 stored) as float32 values with its shape. */
   readFloats(objPath: string): FloatDataset {
     const d = this.entity(objPath);
-    if (!(d instanceof h5wasm.Dataset)) throw new Hdf5Error(`${this.path}: "${objPath}" is not a dataset`);
+    // Asked only for what the file's own index names as a weight: anything else there is damage.
+    if (!(d instanceof h5wasm.Dataset)) throw new Hdf5DamageError(this.path, `"${objPath}" is not a dataset`);
     const shape = libraryCall(this.path, () => d.shape) ?? [];
     const { type, size, littleEndian } = libraryCall(this.path, () => d.metadata);
     // h5wasm type 1 is H5T_FLOAT; it hands back float16 as raw bytes.
