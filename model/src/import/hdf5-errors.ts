@@ -36,8 +36,8 @@ export type Hdf5Request = { file: number; seq: number } & Hdf5Call;
 
 /**
  * A failure crosses the thread as data; the asking side makes the same error class of it again.
- * `trap`: the WebAssembly runtime itself failed (an abort, an out-of-bounds access): nothing it holds
- * can be trusted any more, so the thread is replaced.
+ * `trap`: the WebAssembly runtime itself failed (an abort, an out-of-bounds access), which only a
+ * damaged file causes, so it is reported as damage to that file.
  */
 export type Hdf5Failure = { kind: 'damage'; file: string; reason: string } | { kind: 'hdf5' | 'trap' | 'other'; message: string };
 

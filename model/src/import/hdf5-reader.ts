@@ -1,8 +1,8 @@
 /**
  * Read-only access to an HDF5 file, on h5wasm (the HDF5 C library compiled to WebAssembly, which
  * reads the host file system under Node). The only module that imports h5wasm; it runs on the HDF5
- * thread (hdf5-thread.ts), never on the import's own thread: a damaged file can make the library
- * spin, and only a thread can be stopped from outside.
+ * thread (hdf5-thread.ts), never on the import's own thread: a damaged file can keep the library busy
+ * for seconds, and only a call made on another thread can be given up.
  */
 import h5wasm, { type File as H5File, type Metadata } from 'h5wasm/node';
 import { halfArrayToFloat32 } from '../preprocess/float16.ts';
