@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { crc32 } from 'node:zlib';
+import { withWeightsCrcMatching, weightsEntry } from '../../../tests/helpers/keras-archive.ts';
 import { KerasFileError } from './keras-file.ts';
 import { importModel } from './model-import.ts';
 
@@ -29,24 +29,6 @@ function pseudoRandomBytes(length: number, seed: number): Buffer {
     out[i] = s >>> 16;
   }
   return out;
-}
-
-/**
- * A .keras archive whose damaged model.weights.h5 still passes the archive's CRC-32 check, as if saved
- * damaged, so the HDF5 reader sees the damage. Keras stores the entry uncompressed: its bytes follow
- * the local header; the CRC sits in that header and in the central directory's entry.
- */
-function withWeightsCrcMatching(keras: Buffer): Buffer {
-  const name = Buffer.from('model.weights.h5');
-  const local = keras.indexOf(name) - 30;
-  const central = keras.indexOf(name, local + 31) - 46;
-  assert.equal(keras.readUInt32LE(local), 0x04034b50);
-  assert.equal(keras.readUInt32LE(central), 0x02014b50);
-  const start = local + 30 + keras.readUInt16LE(local + 26) + keras.readUInt16LE(local + 28);
-  const crc = crc32(keras.subarray(start, start + keras.readUInt32LE(local + 18)));
-  keras.writeUInt32LE(crc, local + 14);
-  keras.writeUInt32LE(crc, central + 16);
-  return keras;
 }
 
 /** One damaged file per way a Keras file gets damaged, and the HDF5 reason each must report. */
@@ -158,9 +140,7 @@ describe('models import: a damaged Keras file', () => {
   test('a .keras archive with one weight value damaged fails its CRC-32 check, in one line (it used to import)', async () => {
     const b = Buffer.from(await readFile(join(FIXTURES, 'tiny_resnet.keras')));
     // The last bytes of the weights entry are float values: HDF5 itself keeps no checksum of them.
-    const name = Buffer.from('model.weights.h5');
-    const local = b.indexOf(name) - 30;
-    const end = local + 30 + b.readUInt16LE(local + 26) + b.readUInt16LE(local + 28) + b.readUInt32LE(local + 18);
+    const { end } = weightsEntry(b);
     b[end - 100] = b[end - 100]! ^ 0x40;
     const file = join(dir, 'flipped-weight.keras');
     await writeFile(file, b);
