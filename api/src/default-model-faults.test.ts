@@ -25,11 +25,16 @@ async function tinyRgbBeside(broken: string): Promise<string> {
   return models;
 }
 
+/** An api started with `env` (closed after the file), and its first /readyz answer. */
+async function startedWith(env: Record<string, string>) {
+  const api = await startInjectApi(env);
+  apis.push(api);
+  return { api, ready: await api.app.inject({ url: '/readyz' }) };
+}
+
 describe('the default model is not served', () => {
   it('a DEFAULT_MODEL no worker holds (a typo): /readyz and /v1/predict name DEFAULT_MODEL and what is served', async () => {
-    const api = await startInjectApi({ DEFAULT_MODEL: 'tiny-rbg' });
-    apis.push(api);
-    const ready = await api.app.inject({ url: '/readyz' });
+    const { api, ready } = await startedWith({ DEFAULT_MODEL: 'tiny-rbg' });
     assert.equal(ready.statusCode, 503);
     assert.equal(ready.json().reason, 'no worker holds the default model "tiny-rbg" (DEFAULT_MODEL); workers serve: tiny-rgb');
     const refused = await predict(api);
@@ -39,9 +44,7 @@ describe('the default model is not served', () => {
   });
 
   it('DEFAULT_MODEL unset and nsfw-mobilenetv2 installed but broken: it stays the default, and the service says it failed to load', async () => {
-    const api = await startInjectApi({ MODELS_DIR: await tinyRgbBeside('nsfw-mobilenetv2') });
-    apis.push(api);
-    const ready = await api.app.inject({ url: '/readyz' });
+    const { api, ready } = await startedWith({ MODELS_DIR: await tinyRgbBeside('nsfw-mobilenetv2') });
     assert.equal(ready.statusCode, 503, 'not ready: before, tiny-rgb quietly became the default');
     assert.equal(ready.json().defaultModel, 'nsfw-mobilenetv2');
     assert.match(ready.json().reason, /^the default model "nsfw-mobilenetv2" failed to load: .*not valid JSON/);
@@ -53,9 +56,7 @@ describe('the default model is not served', () => {
   });
 
   it('DEFAULT_MODEL unset, no nsfw-mobilenetv2, and a broken folder that sorts first: the first served model is the default', async () => {
-    const api = await startInjectApi({ MODELS_DIR: await tinyRgbBeside('half-copied') });
-    apis.push(api);
-    const ready = await api.app.inject({ url: '/readyz' });
+    const { api, ready } = await startedWith({ MODELS_DIR: await tinyRgbBeside('half-copied') });
     assert.equal(ready.statusCode, 200, 'before, the broken "half-copied" became the default and every request got 503');
     assert.equal(ready.json().defaultModel, 'tiny-rgb');
     assert.equal((await predict(api)).statusCode, 200);
