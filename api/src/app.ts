@@ -97,6 +97,7 @@ export type ApiConfig = Pick<
   | 'MAX_CONNECTIONS'
   | 'ADMIN_TOKEN'
   | 'RATE_LIMIT_PER_MINUTE'
+  | 'WORKER_RESTART_GRACE_MS'
 >;
 
 export interface BuiltApi {
@@ -137,6 +138,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
       inlineImageBytes: config.INLINE_IMAGE_BYTES,
       resultCache: config.RESULT_CACHE_TTL_S > 0,
       restartingModels: hints.restartingModels,
+      restartGraceMs: config.WORKER_RESTART_GRACE_MS,
     }),
     uploads,
     feedback,

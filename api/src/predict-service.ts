@@ -9,6 +9,7 @@ import { pickDefaultModel } from '@icls/lib/default-model';
 import { AppError } from '@icls/lib/errors';
 import type { JobData, JobProducer, JobResult, WorkerView } from '@icls/lib/job-contract';
 import { noTracing, type Span, type Tracing } from '@icls/lib/tracing/tracing';
+import { RestartGrace } from './restart-grace.ts';
 import type { IncomingUpload, StoredUpload } from './upload/upload-store.ts';
 
 /** What a prediction needs of an upload: its name and hash, and its bytes when they are in memory. */
@@ -57,6 +58,8 @@ export interface PredictServiceConfig {
    * predictions for them are queued for the successor rather than refused while no worker beats.
    */
   restartingModels?: () => ReadonlySet<string>;
+  /** WORKER_RESTART_GRACE_MS: see RestartGrace (0 or unset: none). */
+  restartGraceMs?: number;
 }
 
 /**
@@ -136,11 +139,14 @@ export class PredictService {
   private view?: { at: number; view: Promise<WorkerView> };
   /** Per served model, admitted requests whose job is not queued yet (see `admit`). */
   private readonly incoming = new Map<string, number>();
+  private readonly grace: RestartGrace;
 
   constructor(
     private readonly producer: JobProducer,
     private readonly config: PredictServiceConfig,
-  ) {}
+  ) {
+    this.grace = new RestartGrace(config.restartGraceMs ?? 0);
+  }
 
   /** DEFAULT_MODEL as configured (the default actually used also depends on what is served). */
   get configuredDefault(): string | undefined {
@@ -169,19 +175,20 @@ export class PredictService {
 
   /**
    * Models with at least one live worker, and how many workers hold each; a model whose worker is
-   * being restarted counts too (with 0 workers): its jobs wait for the successor.
+   * being restarted, or whose last worker went within the restart grace, counts too (with 0 workers):
+   * its jobs wait for the successor.
    */
   async servedModels(deadline?: number, maxAgeMs?: number): Promise<Map<string, number>> {
     return this.servedIn(await this.workerView(deadline, maxAgeMs));
   }
 
-  /** The models `view` serves, with those being restarted beside this api (0 workers). */
-  private servedIn({ served }: WorkerView): Map<string, number> {
-    const restarting = this.config.restartingModels?.();
-    if (!restarting?.size) return served;
-    const withRestarting = new Map(served);
-    for (const m of restarting) if (!withRestarting.has(m)) withRestarting.set(m, 0);
-    return withRestarting;
+  /** The models `view` serves, with those awaiting a restarted worker (0 workers). */
+  private servedIn(view: WorkerView): Map<string, number> {
+    const awaited = [...(this.config.restartingModels?.() ?? []), ...this.grace.missing(view)].filter((m) => !view.served.has(m));
+    if (awaited.length === 0) return view.served;
+    const withAwaited = new Map(view.served);
+    for (const m of awaited) withAwaited.set(m, 0);
+    return withAwaited;
   }
 
   /** The default model among those `view` says are present (served, or broken). */

@@ -52,6 +52,7 @@ describe('loadConfig', () => {
       MODEL_WORKERS: 0,
       WORKER_NICE: 5,
       WORKER_DEAD_AFTER_MS: 2000,
+      WORKER_RESTART_GRACE_MS: 10000,
       INFERENCE_THREADS: 0,
       SHUTDOWN_DRAIN_MS: 5000,
       ADMIN_TOKEN: undefined,

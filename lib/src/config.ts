@@ -204,6 +204,11 @@ const spec = {
     parse: int(300, 60_000),
     doc: 'a worker whose heartbeat (sent every quarter of this) is older than this is dead: another worker takes over its jobs at once, whatever the inference time. Keep it well under REQUEST_TIMEOUT_MS',
   },
+  WORKER_RESTART_GRACE_MS: {
+    default: '10000',
+    parse: int(0, 600_000),
+    doc: 'when the last live worker of a model dies or stops, the api keeps queueing that model\'s requests this long for the worker an orchestrator restarts (none waits past its deadline), then refuses them at once with 503 `NOT_READY`; a worker that comes back reporting the model broken ends it. 0: refused from the moment the last worker\'s heartbeat is stale',
+  },
   INFERENCE_THREADS: {
     default: '0',
     parse: int(0, 64),
