@@ -116,6 +116,18 @@ describe('ReportStore', () => {
     assert.deepEqual(await lines(), [report]);
     await assert.rejects(reports.setReviewed('f'.repeat(a.id.length), true), (e: unknown) => e instanceof AppError && e.code === 'NOT_FOUND');
   });
+
+  it('a restored report posted again before anyone reviews it is not stored twice; a new one still is', async () => {
+    const { reports, dir, lines } = await store();
+    const report = original(IMG_A, 'red', 0.7);
+    const other = original(IMG_B, 'blue', 0.6);
+    await reports.add({ report, image: IMG_A });
+    await rm(join(dir, 'report-ids'), { recursive: true });
+    assert.equal((await reports.add({ report, image: IMG_A })).created, false);
+    assert.equal((await reports.add({ report: other, image: IMG_B })).created, true);
+    assert.deepEqual(await lines(), [report, other]);
+    assert.equal((await collect(allReports(reports.log, {}))).length, 2);
+  });
 });
 
 describe('exports', () => {

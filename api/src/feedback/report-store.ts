@@ -48,9 +48,8 @@ export class ReportStore {
     const record = toRecord(line, input, known, this.now());
     const marker = join(this.ids, record.id);
     const claimed = await claim(marker).catch(async (err: NodeJS.ErrnoException) => {
-      // The folder is made on first use, and again after an operator moved it away to archive it.
       if (err.code !== 'ENOENT') throw err;
-      await mkdir(this.ids, { recursive: true });
+      await this.rebuildMarkers();
       return claim(marker);
     });
     if (!claimed) return { record, created: false };
@@ -104,6 +103,20 @@ export class ReportStore {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Makes `report-ids/`: on first use, after an operator moved it away with the report files to archive
+   * them, or after the files were restored from an archive without it. In that last case the log still
+   * holds reports: each gets its marker back, so posting one of them again does not store it twice.
+   * Reads the whole log (bounded by FEEDBACK_MAX_BYTES), once per missing folder.
+   */
+  private async rebuildMarkers(): Promise<void> {
+    await mkdir(this.ids, { recursive: true });
+    for await (const line of linesOf(this.log)) {
+      const event = parseEvent(line);
+      if (event?.type === 'report') await claim(join(this.ids, event.id));
+    }
   }
 
   private async append(event: ReportEvent): Promise<void> {
