@@ -160,6 +160,20 @@ describe('models command, spawned', () => {
     assert.equal(run.stdout.match(/stale/g)?.length, 1, 'only the removed folder quotes the workers\' reason');
   });
 
+  test('list says when a broken folder is still served from what the workers loaded before it broke', async () => {
+    await mkdir(join(modelsDir, 'half-copied'));
+    await writeFile(join(modelsDir, 'half-copied', 'config.json'), '{"name": "half-copied"');
+    await mkdir(join(modelsDir, 'never-loaded'));
+    await writeFile(join(modelsDir, 'never-loaded', 'config.json'), '{"name": "never-loaded"');
+    apiModels = { default: 'half-copied', models: [{ name: 'half-copied', workers: 2 }], broken: [] };
+
+    const run = await runCli(['list'], { API_URL: apiUrl });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^broken folders in .* \(workers skip them when they start\):$/m);
+    assert.match(run.stdout, /^ {2}half-copied: .*config\.json is not valid JSON.* \(still served by 2 workers from what they loaded at start: restarting them takes it down\)$/m);
+    assert.match(run.stdout, /^ {2}never-loaded: .*config\.json is not valid JSON[^(]*$/m);
+  });
+
   test('info of a missing model: exit 1 and one clear line', async () => {
     const run = await runCli(['info', 'ghost']);
     assert.equal(run.code, 1);

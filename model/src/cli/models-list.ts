@@ -48,32 +48,39 @@ export async function listVerb(ctx: CliContext, args: string[]): Promise<void> {
     ctx.print('get one with `npm run models -- pull mobilenetv2-12-int8`; `npm run models -- catalog` lists what can be pulled');
     return;
   }
-  let status: ApiStatus | undefined;
+  const status = await apiStatusFor(ctx);
+  if (!status.reachable && status.detail && ctx.env.DEBUG === '1') ctx.stderr.write(`api check: ${status.detail}\n`);
   if (models.length > 0) {
-    const api = await apiStatusFor(ctx);
-    status = api;
-    if (!api.reachable && api.detail && ctx.env.DEBUG === '1') ctx.stderr.write(`api check: ${api.detail}\n`);
     const rows = models.map((m) => [
       m.name,
       shortSource(m.config.provenance?.source),
       formatBytes(m.sizeBytes),
       describeInput(m.config.input),
       String(m.labels.length),
-      loadedColumn(api, m.name),
+      loadedColumn(status, m.name),
     ]);
     for (const line of renderTable(['name', 'source', 'size', 'input', 'classes', 'loaded'], rows)) ctx.print(line);
   }
   if (broken.length > 0) {
     if (models.length > 0) ctx.print('');
-    ctx.print(`broken folders in ${ctx.modelsDir} (not served):`);
-    for (const b of broken) ctx.print(`  ${b.name}: ${oneLine(b.error)}`);
+    ctx.print(`broken folders in ${ctx.modelsDir} (workers skip them when they start):`);
+    for (const b of broken) ctx.print(`  ${b.name}: ${oneLine(b.error)}${stillServed(status, b.name)}`);
   }
-  const failed = status?.reachable ? await workerFailuresNow(ctx, status.broken, models, new Set(broken.map((b) => b.name))) : [];
+  const failed = status.reachable ? await workerFailuresNow(ctx, status.broken, models, new Set(broken.map((b) => b.name))) : [];
   if (failed.length > 0) {
     ctx.print('');
     ctx.print('models the running workers could not load (not served by them):');
     for (const line of failed) ctx.print(`  ${line}`);
   }
+}
+
+/**
+ * A folder that broke after workers loaded it is still served from what they loaded: say so, or it reads
+ * as a model already down, and its next restart takes it down unannounced.
+ */
+function stillServed(status: ApiStatus, name: string): string {
+  const n = status.reachable ? (status.workers.get(name) ?? 0) : 0;
+  return n > 0 ? ` (still served by ${n} worker${n === 1 ? '' : 's'} from what ${n === 1 ? 'it' : 'they'} loaded at start: restarting them takes it down)` : '';
 }
 
 /**
