@@ -10,6 +10,8 @@ import { numberFlag, UsageError } from '@icls/lib/usage-error';
 export interface ChaosArgs {
   requests: number;
   concurrency: number;
+  /** Requests per second sent besides the clients, each without waiting for an answer (0: none). */
+  arrivalsPerS: number;
   /** Seconds between two SIGKILLs of a model worker (0: none). */
   killEveryS: number;
   /** Redis is killed once this many requests have been sent (0: never). */
@@ -23,6 +25,10 @@ export interface ChaosArgs {
   model: string;
   modelsDir: string;
   workers?: number;
+  /** Api and one worker as separate processes, the worker restarted by the run itself (compose, Kubernetes). */
+  orchestrated: boolean;
+  /** With `orchestrated`: ms between a worker's death and its restart. */
+  restartDelayMs: number;
   outDir: string;
   seed: number;
 }
@@ -36,6 +42,8 @@ to bench/results/.
 
   --requests N           requests in all (default 10000)
   --concurrency N        clients, each sending its next request when the last is answered (default 8)
+  --arrivals R           also send R requests per second that wait for nothing, as new users arrive whatever the
+                         others wait for (default 0: while a fault stalls every client, nobody else asks)
   --kill-every S         SIGKILL a random model worker every S seconds; 0: never (default 10)
   --redis-restart-after N  kill Redis once N requests were sent; 0: never (default: half of --requests)
   --redis-down S         seconds Redis stays down before it restarts, empty (default 2)
@@ -44,6 +52,10 @@ to bench/results/.
   --model NAME           model to serve (default ${PREFERRED_DEFAULT_MODEL}; built if missing)
   --models-dir DIR       where models are looked up (default ./models)
   --workers N            MODEL_WORKERS (default: one worker process per host, using every core)
+  --orchestrated         run the api and one worker as separate processes (npm run start:api, start:model), as
+                         compose or Kubernetes does, and start the worker again --restart-delay ms after it dies,
+                         instead of npm start's supervisor (which tells the api a restart is under way)
+  --restart-delay MS     with --orchestrated: ms from a worker's death to its restart (default 1000)
   --out DIR              results folder (default bench/results)
   --seed N               seed of the image and victim choices (default 1)`;
 
@@ -59,6 +71,7 @@ export function parseChaosArgs(argv: string[]): ChaosArgs | 'help' {
       options: {
         requests: { type: 'string' },
         concurrency: { type: 'string' },
+        arrivals: { type: 'string' },
         'kill-every': { type: 'string' },
         'redis-restart-after': { type: 'string' },
         'redis-down': { type: 'string' },
@@ -67,6 +80,8 @@ export function parseChaosArgs(argv: string[]): ChaosArgs | 'help' {
         model: { type: 'string' },
         'models-dir': { type: 'string' },
         workers: { type: 'string' },
+        orchestrated: { type: 'boolean' },
+        'restart-delay': { type: 'string' },
         out: { type: 'string' },
         seed: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -78,9 +93,12 @@ export function parseChaosArgs(argv: string[]): ChaosArgs | 'help' {
   if (values.help) return 'help';
   const str = (k: string) => values[k] as string | undefined;
   const requests = number('requests', str('requests'), 1) ?? 10_000;
+  if (values.orchestrated && values.workers !== undefined) throw new UsageError('--workers is for npm start\'s supervisor; --orchestrated runs one worker');
+  if (!values.orchestrated && values['restart-delay'] !== undefined) throw new UsageError('--restart-delay only makes sense with --orchestrated');
   return {
     requests,
     concurrency: number('concurrency', str('concurrency'), 1, 1000) ?? 8,
+    arrivalsPerS: number('arrivals', str('arrivals'), 0, 1000) ?? 0,
     killEveryS: number('kill-every', str('kill-every'), 0) ?? 10,
     redisRestartAfter: number('redis-restart-after', str('redis-restart-after'), 0) ?? Math.floor(requests / 2),
     redisDownS: number('redis-down', str('redis-down'), 0, 600) ?? 2,
@@ -89,6 +107,8 @@ export function parseChaosArgs(argv: string[]): ChaosArgs | 'help' {
     model: str('model') ?? PREFERRED_DEFAULT_MODEL,
     modelsDir: resolve(str('models-dir') ?? 'models'),
     workers: number('workers', str('workers'), 1, 64),
+    orchestrated: values.orchestrated === true,
+    restartDelayMs: number('restart-delay', str('restart-delay'), 0, 600_000) ?? 1000,
     outDir: resolve(str('out') ?? fileURLToPath(new URL('./results/', import.meta.url))),
     seed: number('seed', str('seed'), 0) ?? 1,
   };

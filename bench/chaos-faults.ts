@@ -1,12 +1,11 @@
 /**
  * The faults of the chaos run: a SIGKILL of a random model worker at fixed intervals, and one Redis
  * kill and restart (empty) once enough requests were sent. Every fault is recorded with its time,
- * and worker deaths the supervisor reports are collected from its log, so the report can tell the
- * test's kills from deaths the service caused itself.
+ * and worker deaths are collected (from the supervisor's log, or from the run's own orchestrator), so
+ * the report can tell the test's kills from deaths the service caused itself.
  */
 import type { Rng } from '@icls/lib/seeded-random';
 import type { PrivateRedis } from '../tests/helpers/redis-server.ts';
-import { childrenOf } from './proc-stats.ts';
 
 export interface FaultLog {
   kills: { at: number; pid: number }[];
@@ -21,7 +20,8 @@ export class FaultInjector {
   private redisRestart?: Promise<void>;
 
   constructor(
-    private readonly opts: { startPid: number; killEveryS: number; redis: PrivateRedis; redisRestartAfter: number; redisDownS: number; rng: Rng; say: (msg: string) => void },
+    /** `victims`: the model workers running now, one of which each kill picks. */
+    private readonly opts: { victims: () => number[]; killEveryS: number; redis: PrivateRedis; redisRestartAfter: number; redisDownS: number; rng: Rng; say: (msg: string) => void },
   ) {}
 
   start(): void {
@@ -29,7 +29,7 @@ export class FaultInjector {
   }
 
   private killAWorker(): void {
-    const workers = childrenOf(this.opts.startPid);
+    const workers = this.opts.victims();
     if (workers.length === 0) return;
     const pid = workers[Math.floor(this.opts.rng() * workers.length)]!;
     try {
@@ -59,10 +59,14 @@ export class FaultInjector {
     if (!line.includes('"workerPid"')) return;
     try {
       const entry = JSON.parse(line) as { time: number; workerPid: number; code: number | null; signal: string | null };
-      this.log.deaths.push({ at: entry.time, pid: entry.workerPid, code: entry.code, signal: entry.signal });
+      this.noteDeath({ at: entry.time, pid: entry.workerPid, code: entry.code, signal: entry.signal });
     } catch {
       // a line that merely mentions the field is not a supervisor record
     }
+  }
+
+  noteDeath(death: FaultLog['deaths'][number]): void {
+    this.log.deaths.push(death);
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,7 @@
 /**
  * `npm run chaos`: the service under faults, as issue 7 describes the scenario. Its own redis-server
- * (so it can be killed), the system started as `npm start` starts it, a closed loop of clients,
+ * (so it can be killed), the system started as `npm start` starts it (or, with --orchestrated, as
+ * compose runs it: api and worker apart, the worker restarted by this run), a closed loop of clients,
  * a model worker SIGKILLed at intervals, Redis killed and restarted empty once, corrupt images.
  * Prints what every request got and whether the promises held; writes JSON to bench/results/.
  */
@@ -19,6 +20,8 @@ import { HttpClient } from './http-client.ts';
 import { describeImages, loadImageSet } from './images.ts';
 import { resolveModel } from './model-source.ts';
 import { writeAtomic } from './report.ts';
+import { startOrchestrated } from './orchestrated-system.ts';
+import { childrenOf } from './proc-stats.ts';
 import { startSystem, type RunningSystem } from './system.ts';
 
 const say = (msg: string) => console.error(`[chaos] ${msg}`);
@@ -37,7 +40,14 @@ async function main(): Promise<number> {
     return 0;
   }
   // The deadline the service runs with (the environment may change it): "late" is judged against it.
-  const timeoutMs = loadConfig().REQUEST_TIMEOUT_MS;
+  const serviceConfig = loadConfig();
+  const timeoutMs = serviceConfig.REQUEST_TIMEOUT_MS;
+  // The settings the faults meet, as the started processes read them from this environment.
+  const settings = {
+    REQUEST_TIMEOUT_MS: timeoutMs,
+    WORKER_DEAD_AFTER_MS: serviceConfig.WORKER_DEAD_AFTER_MS,
+    WORKER_RESTART_GRACE_MS: serviceConfig.WORKER_RESTART_GRACE_MS,
+  };
   const model = await resolveModel(args.modelsDir, args.model, say);
   const { images } = await loadImageSet(undefined, say);
   say(`images: ${describeImages(images)}; ${Math.round(args.corrupt * 100)}% corrupt`);
@@ -55,24 +65,30 @@ async function main(): Promise<number> {
     redis = await startPrivateRedis();
     say(`own redis-server at ${redis.url}`);
     const onLine = (line: string) => faults?.onLine(line);
-    system = await startSystem({
-      modelsDir: model.modelsDir,
-      model: args.model,
-      workers: args.workers,
-      readyTimeoutMs: 180_000,
-      log: say,
-      env: { QUEUE_MODE: 'redis', REDIS_URL: redis.url },
-      onLine,
-    });
-    faults = new FaultInjector({ startPid: system.pid, killEveryS: args.killEveryS, redis, redisRestartAfter: args.redisRestartAfter, redisDownS: args.redisDownS, rng, say });
+    const common = { modelsDir: model.modelsDir, model: args.model, readyTimeoutMs: 180_000, log: say, env: { QUEUE_MODE: 'redis', REDIS_URL: redis.url }, onLine };
+    let victims: () => number[];
+    if (args.orchestrated) {
+      const orchestrated = await startOrchestrated({ ...common, restartDelayMs: args.restartDelayMs, onWorkerExit: (exit) => faults?.noteDeath(exit) });
+      victims = () => orchestrated.workerPids();
+      system = orchestrated;
+    } else {
+      const started = await startSystem({ ...common, workers: args.workers });
+      victims = () => childrenOf(started.pid);
+      system = started;
+    }
+    faults = new FaultInjector({ victims, killEveryS: args.killEveryS, redis, redisRestartAfter: args.redisRestartAfter, redisDownS: args.redisDownS, rng, say });
     const client = new HttpClient(system.url);
-    say(`${args.requests} requests, ${args.concurrency} clients, SIGKILL every ${args.killEveryS} s, Redis restart after ${args.redisRestartAfter} requests`);
+    say(
+      `${args.requests} requests, ${args.concurrency} clients${args.arrivalsPerS ? ` and ${args.arrivalsPerS} arrivals/s` : ''}, SIGKILL every ${args.killEveryS} s, ` +
+        `Redis restart after ${args.redisRestartAfter} requests; ${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(' ')}`,
+    );
     faults.start();
     const startedAt = new Date();
     const samples = await driveLoad({
       client,
       requests: args.requests,
       concurrency: args.concurrency,
+      arrivalsPerS: args.arrivalsPerS,
       corruptShare: args.corrupt,
       honorRetryAfter: args.honorRetryAfter,
       images,
@@ -88,7 +104,7 @@ async function main(): Promise<number> {
     await mkdir(args.outDir, { recursive: true });
     const file = join(args.outDir, `${startedAt.toISOString().slice(0, 16).replace(':', '').replace('T', '-')}-chaos.json`);
     const machine = { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadAverageAfter: loadavg() };
-    const result = { startedAt, args, timeoutMs, model: args.model, machine, verdict, faults: faults.log, timeline: timeline(samples) };
+    const result = { startedAt, args, timeoutMs, settings, model: args.model, machine, verdict, faults: faults.log, timeline: timeline(samples) };
     await writeAtomic(file, JSON.stringify(result, null, 1) + '\n');
     say(`wrote ${file}`);
     return verdict.checks.every((c) => c.met) ? 0 : 1;

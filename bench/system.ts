@@ -17,7 +17,7 @@ import { HttpClient } from './http-client.ts';
 import { childrenOf } from './proc-stats.ts';
 import { scriptArgs } from '../tests/helpers/processes.ts';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const START_ENTRY = join(ROOT, 'dist/start.js');
 /** What `npm start` runs, node's flags included. */
 const START_ARGS = scriptArgs('start');
@@ -86,8 +86,17 @@ export async function waitReady(url: string, timeoutMs: number, alive: () => str
   }
 }
 
-/** Starts start.ts and waits until it is ready to classify with the benched model. */
-export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
+/** What every process of a benched system gets: its port, prefix and folders. */
+export interface SystemPlan {
+  port: number;
+  /** A temporary folder (uploads, feedback) removed at stop. */
+  work: string;
+  prefix: string;
+  env: Record<string, string>;
+}
+
+/** The port, Redis prefix, temporary folders and environment of one benched system. */
+export async function planSystem(opts: Pick<SystemOptions, 'modelsDir' | 'model' | 'workers' | 'env'>): Promise<SystemPlan> {
   const port = await freePort();
   const work = await mkdtemp(join(tmpdir(), 'icls-bench-run-'));
   const prefix = `icls-bench-${Date.now().toString(36)}-${process.pid}`;
@@ -110,6 +119,32 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     ...opts.env,
   };
   if (opts.workers !== undefined) env.MODEL_WORKERS = String(opts.workers);
+  return { port, work, prefix, env };
+}
+
+/**
+ * Hands each whole line a child prints to `onLine` (a line split across chunks is one line), keeping the
+ * last 60 for error reports. The pipes are drained whatever happens, or a chatty child blocks on a full pipe.
+ */
+export function readLines(child: ChildProcess, onLine: (line: string) => void, tail: string[]): void {
+  for (const stream of [child.stdout!, child.stderr!]) {
+    let partial = '';
+    stream.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) {
+        if (!line) continue;
+        onLine(line);
+        tail.push(line);
+        if (tail.length > 60) tail.shift();
+      }
+    });
+  }
+}
+
+/** Starts start.ts and waits until it is ready to classify with the benched model. */
+export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
+  const { port, work, prefix, env } = await planSystem(opts);
   if (!existsSync(START_ENTRY)) throw new Error(`${START_ENTRY} is missing: run \`npm run build\` first`);
   const child = spawn(process.execPath, START_ARGS, {
     cwd: ROOT, // START_ARGS are relative to the root, as npm runs them
@@ -118,23 +153,15 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   });
   const tail: string[] = [];
   let mode = 'unknown';
-  // Per stream, the unfinished last line of the previous chunk: a line split across chunks is one line.
-  const partial = { stdout: '', stderr: '' };
-  const onData = (stream: keyof typeof partial) => (d: Buffer) => {
-    const lines = (partial[stream] + d.toString()).split('\n');
-    partial[stream] = lines.pop()!;
-    for (const line of lines) {
-      if (!line) continue;
+  readLines(
+    child,
+    (line) => {
       if (line.includes('embedded mode')) mode = 'embedded';
       else if (line.includes('redis mode')) mode = 'redis';
       opts.onLine?.(line);
-      tail.push(line);
-      if (tail.length > 60) tail.shift();
-    }
-  };
-  // The pipes must be drained whatever happens, or a chatty child blocks on a full pipe.
-  child.stdout!.on('data', onData('stdout'));
-  child.stderr!.on('data', onData('stderr'));
+    },
+    tail,
+  );
   const killOnExit = () => killTree(child, 'SIGKILL');
   process.once('exit', killOnExit);
 
@@ -220,7 +247,7 @@ function killTree(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /** Deletes this run's keys (its prefix is unique), so repeated runs do not litter a shared Redis. */
-async function deleteRedisKeys(redisUrl: string, prefix: string, log: (msg: string) => void): Promise<void> {
+export async function deleteRedisKeys(redisUrl: string, prefix: string, log: (msg: string) => void): Promise<void> {
   try {
     log(`deleted ${await deleteKeysWithPrefix(redisUrl, prefix)} Redis keys of prefix ${prefix}`);
   } catch (err) {
