@@ -111,7 +111,9 @@ describe('npm start', () => {
       process.kill(successor!, 'SIGSTOP');
       await s.waitForLog(/model worker died; restarting it at once/);
       await new Promise((r) => setTimeout(r, 400)); // the dead one's beat (every 75 ms) is now stale
-      assert.equal((await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(10_000) })).status, 503, 'no live worker right now');
+      const ready = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(ready.status, 200, 'ready: requests are queued for the successor');
+      assert.equal(((await ready.json()) as { workers: number }).workers, 0, 'no live worker right now');
       const answered = postFile(`${base}/v1/predict`, image('coffee.png'));
       await new Promise((r) => setTimeout(r, 300));
       process.kill(successor!, 'SIGCONT');

@@ -2,7 +2,8 @@
  * A model's only worker dies and an orchestrator (compose's `restart:`, Kubernetes) starts another: the
  * api cannot know one is coming, and used to refuse every request with 503 NOT_READY from the moment the
  * dead worker's heartbeat was stale until the new one beat. With WORKER_RESTART_GRACE_MS they are queued
- * for the successor instead, and refused at once again when none comes within the grace. Real processes
+ * for the successor instead (and /readyz stays 200, so a load balancer keeps sending), and refused at once
+ * again when none comes within the grace. Real processes
  * (the api and workers as they ship), real Redis with a prefix of its own, no supervisor.
  */
 import assert from 'node:assert/strict';
@@ -76,7 +77,12 @@ describe('the only worker restarted by an orchestrator', () => {
     assert.equal((await predict(strict, [10, 20, 31])).status, 200);
     services.at(-1)!.proc.kill('SIGKILL');
     await sleep(800); // the beat is stale, and both apis' views (kept 250 ms) say so
-    assert.equal((await fetch(`${graceful}/readyz`)).status, 503, 'no live worker: readiness says so either way');
+    assert.equal((await fetch(`${strict}/readyz`)).status, 503, 'no live worker, and none awaited');
+    const awaiting = await fetch(`${graceful}/readyz`);
+    const readiness = (await awaiting.json()) as { workers: number; reason?: string };
+    assert.equal(awaiting.status, 200, 'ready: requests are queued for the restarted worker');
+    assert.equal(readiness.workers, 0, 'no live worker right now');
+    assert.match(readiness.reason ?? '', /queued for the worker being restarted/);
 
     const refused = await predict(strict, [40, 50, 60]);
     assert.equal(refused.status, 503, JSON.stringify(refused.body));
@@ -97,6 +103,7 @@ describe('the only worker restarted by an orchestrator', () => {
     assert.equal((await predict(graceful, [1, 2, 3])).status, 200, 'the successor serves');
     services.at(-1)!.proc.kill('SIGKILL');
     await sleep(300 + GRACE_MS + 800);
+    assert.equal((await fetch(`${graceful}/readyz`)).status, 503, 'not ready once the grace is over');
     const refused = await predict(graceful, [4, 5, 6]);
     assert.equal(refused.status, 503, JSON.stringify(refused.body));
     assert.equal(refused.body.error?.code, 'NOT_READY');

@@ -179,11 +179,11 @@ export class PredictService {
    * its jobs wait for the successor.
    */
   async servedModels(deadline?: number, maxAgeMs?: number): Promise<Map<string, number>> {
-    return this.servedIn(await this.workerView(deadline, maxAgeMs));
+    return this.servedOrAwaited(await this.workerView(deadline, maxAgeMs));
   }
 
-  /** The models `view` serves, with those awaiting a restarted worker (0 workers). */
-  private servedIn(view: WorkerView): Map<string, number> {
+  /** The models `view` serves, with those awaiting a restarted worker (0 workers): what requests can be queued for. */
+  servedOrAwaited(view: WorkerView): Map<string, number> {
     const awaited = [...(this.config.restartingModels?.() ?? []), ...this.grace.missing(view)].filter((m) => !view.served.has(m));
     if (awaited.length === 0) return view.served;
     const withAwaited = new Map(view.served);
@@ -198,7 +198,7 @@ export class PredictService {
 
   async defaultModel(deadline?: number): Promise<string | undefined> {
     const view = await this.workerView(deadline);
-    return this.defaultIn({ served: this.servedIn(view), broken: view.broken });
+    return this.defaultIn({ served: this.servedOrAwaited(view), broken: view.broken });
   }
 
   /**
@@ -239,11 +239,11 @@ export class PredictService {
     const startedAt = opts.startedAt ?? performance.now();
     const deadline = this.deadlineFor(opts.deadlineFrom ?? opts.receivedAt);
     let view = await this.workerView(deadline);
-    let served = this.servedIn(view);
+    let served = this.servedOrAwaited(view);
     // A worker that just started may not be in the cached list yet: look again before refusing.
     if (opts.model && !served.has(opts.model)) {
       view = await this.workerView(deadline, FRESH_ENOUGH_MS);
-      served = this.servedIn(view);
+      served = this.servedOrAwaited(view);
     }
     const model = opts.model ?? this.defaultIn({ served, broken: view.broken });
     if (!model) throw new AppError('NOT_READY', 'no model worker is running yet', { retryAfterS: 2 });

@@ -28,9 +28,9 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     '/readyz',
     {
       schema: {
-        summary: 'Readiness: the queue answers and a worker holds the default model (answers at once while Redis is away)',
+        summary: 'Readiness: the queue answers and a worker holds the default model, or is being restarted (answers at once while Redis is away)',
         response: {
-          200: Type.Object(Readiness),
+          200: Type.Object({ ...Readiness, reason: Type.Optional(Type.String({ description: 'set while no live worker holds the default model but one is awaited (WORKER_RESTART_GRACE_MS): its requests are queued meanwhile' })) }),
           503: Type.Object({ ...Readiness, code: Type.Literal('NOT_READY'), reason: Type.String() }),
         },
       },
@@ -39,8 +39,10 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       const deadline = Date.now() + LOOKUP_TIMEOUT_MS;
       const queue = !deps.shuttingDown() && (await deps.producer.ping(deadline));
       const view = queue ? await deps.predictor.workerView(deadline).catch(() => undefined) : undefined;
-      const served = view?.served ?? new Map<string, number>();
-      const defaultModel = deps.predictor.defaultIn(view ?? { served, broken: new Map() }) ?? null;
+      // Ready while the default model's requests can be queued: also while its restarted worker is awaited,
+      // or every api replica would leave the load balancer at once over a worker restart.
+      const served = view ? deps.predictor.servedOrAwaited(view) : new Map<string, number>();
+      const defaultModel = deps.predictor.defaultIn({ served, broken: view?.broken ?? new Map() }) ?? null;
       const workers = defaultModel ? (served.get(defaultModel) ?? 0) : 0;
       const body = { status: 'ready', queue, defaultModel, workers };
       const notReady = (reason: string) =>
@@ -51,7 +53,10 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         return notReady(why ? `the queue (Redis) cannot be used: ${why}` : 'the queue (Redis) does not answer');
       }
       if (!view) return notReady('the queue (Redis) did not say which workers are alive');
-      if (!workers) return notReady(defaultModel ? defaultMissing(defaultModel, served, view.broken) : 'no worker holds the default model yet');
+      if (!defaultModel || !served.has(defaultModel)) {
+        return notReady(defaultModel ? defaultMissing(defaultModel, served, view.broken) : 'no worker holds the default model yet');
+      }
+      if (!workers) return { ...body, reason: `no live worker holds the default model "${defaultModel}" right now: its requests are queued for the worker being restarted` };
       return body;
     },
   );
