@@ -50,6 +50,13 @@ describe('configuration errors at start', () => {
     });
   }
 
+  it('the api exits 1 on an UPLOAD_DIR under /proc, where Node\'s own recursive mkdir never returns', async () => {
+    const { code, stderr } = await runToExit(ENTRY.api, { PORT: '0', QUEUE_MODE: 'embedded', UPLOAD_DIR: `/proc/icls-test-${process.pid}/uploads`, FEEDBACK_DIR: await tempDir('fb') });
+    assert.equal(code, 1, `exit code; stderr: ${stderr}`);
+    assert.match(stderr, /UPLOAD_DIR \/proc\/icls-test-\d+\/uploads: the api cannot write there \(ENOENT/);
+    assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
+  });
+
   it('the api exits 1 on a port already in use, with one line naming HOST and PORT, without a stack trace', async () => {
     const busy = createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));
