@@ -104,7 +104,11 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
     });
 
     it('predict availability: GET /predict → 405; empty POST /predict → 400', async () => {
-      assert.equal((await app.inject({ method: 'GET', url: '/predict' })).statusCode, 405);
+      const get = await app.inject({ method: 'GET', url: '/predict' });
+      assert.equal(get.statusCode, 405);
+      assert.equal(get.headers.allow, 'POST');
+      assert.deepEqual(get.json(), { success: false, prediction: null, score: null, error: { code: 'METHOD_NOT_ALLOWED', message: get.json().error.message } });
+      assert.equal((await app.inject({ method: 'GET', url: '/v1/predict' })).json().error.code, 'METHOD_NOT_ALLOWED');
       const r = await app.inject({ method: 'POST', url: '/predict' });
       assert.equal(r.statusCode, 400);
       assert.deepEqual(r.json(), { success: false, prediction: null, score: null });

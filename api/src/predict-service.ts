@@ -121,6 +121,10 @@ export function cacheFields(md5: string, model: string, topK: number, versions: 
   return { cacheKey: `${md5}:${model}@${version}:${topK}`, cacheVersion: version };
 }
 
+/** The api cannot tell a worker that has not started from one that stopped for good (past the restart grace). */
+const NO_WORKER_WHY = 'none has started yet, or every one has stopped';
+export const NO_WORKER = `no model worker is running (${NO_WORKER_WHY})`;
+
 const expired = () => new AppError('DEADLINE_EXCEEDED', 'no answer within the deadline');
 
 /**
@@ -132,7 +136,7 @@ export function defaultMissing(model: string, served: ReadonlyMap<string, number
   const failed = broken.get(model);
   if (failed) return `the default model "${model}" failed to load: ${failed}`;
   if (served.size > 0) return `no worker holds the default model "${model}" (DEFAULT_MODEL); workers serve: ${[...served.keys()].sort().join(', ')}`;
-  return `no worker holds the default model "${model}" yet`;
+  return `no worker holds the default model "${model}" (${NO_WORKER_WHY})`;
 }
 
 export class PredictService {
@@ -246,7 +250,7 @@ export class PredictService {
       served = this.servedOrAwaited(view);
     }
     const model = opts.model ?? this.defaultIn({ served, broken: view.broken });
-    if (!model) throw new AppError('NOT_READY', 'no model worker is running yet', { retryAfterS: 2 });
+    if (!model) throw new AppError('NOT_READY', NO_WORKER, { retryAfterS: 2 });
     if (!served.has(model)) {
       if (opts.model) throw new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);
       throw new AppError('NOT_READY', defaultMissing(model, served, view.broken), { retryAfterS: 2 });

@@ -44,5 +44,5 @@ it('a password Redis refuses: /readyz names it and REDIS_URL; with the password,
   const withPassword = await readiness(redis.url.replace('redis://', 'redis://:pw@'));
   body = await withPassword();
   for (const until = Date.now() + 3000; body.reason?.startsWith('the queue') && Date.now() < until; body = await withPassword()) await new Promise((r) => setTimeout(r, 50));
-  assert.equal(body.reason, 'no worker holds the default model yet', 'the queue answers; only the workers are missing');
+  assert.equal(body.reason, 'no model worker is running (none has started yet, or every one has stopped)', 'the queue answers; only the workers are missing');
 });

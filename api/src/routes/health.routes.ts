@@ -1,7 +1,7 @@
 /** Liveness, readiness, and the models that live workers hold (or failed to load). */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { defaultMissing, LOOKUP_TIMEOUT_MS } from '../predict-service.ts';
+import { defaultMissing, LOOKUP_TIMEOUT_MS, NO_WORKER } from '../predict-service.ts';
 import type { ApiDeps } from '../app.ts';
 
 const Models = Type.Object({
@@ -54,7 +54,7 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       }
       if (!view) return notReady('the queue (Redis) did not say which workers are alive');
       if (!defaultModel || !served.has(defaultModel)) {
-        return notReady(defaultModel ? defaultMissing(defaultModel, served, view.broken) : 'no worker holds the default model yet');
+        return notReady(defaultModel ? defaultMissing(defaultModel, served, view.broken) : NO_WORKER);
       }
       if (!workers) return { ...body, reason: `no live worker holds the default model "${defaultModel}" right now: its requests are queued for the worker being restarted` };
       return body;

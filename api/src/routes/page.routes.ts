@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 import type { ApiDeps } from '../app.ts';
 import { takeFlashes } from '../flash.ts';
+import { NO_WORKER } from '../predict-service.ts';
 import { RESULT_CLASSES } from '../results/recent-results.ts';
 import { resultFor, shownResult } from '../results/result-for.ts';
 import { resultUrl } from '../results/result-url.ts';
@@ -60,7 +61,7 @@ export async function pageRoutes(app: FastifyInstance, deps: ApiDeps, maxUploadB
       const { image } = request.params;
       if (!STORED_NAME.test(image)) throw new AppError('NOT_FOUND', 'no such result: the address is not one this service gives');
       const model = request.query.model || (await deps.predictor.defaultModel());
-      if (!model) throw new AppError('NOT_READY', 'no model worker is running yet', { retryAfterS: 2 });
+      if (!model) throw new AppError('NOT_READY', NO_WORKER, { retryAfterS: 2 });
       // An address without its model names the default one at this moment: send the browser to the one that stays true.
       if (!request.query.model) return reply.redirect(resultUrl(image, model), 302);
       const result = await resultFor(deps, image, model, request);

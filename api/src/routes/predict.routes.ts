@@ -3,7 +3,7 @@
  * `POST /v1/predict`: the richer answer for programs (top-k, model, stored image, timings).
  */
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 import type { ApiDeps } from '../app.ts';
 import { toHundredths } from '../predict-service.ts';
@@ -57,9 +57,10 @@ function rememberAnswer(deps: ApiDeps, image: string, result: JobResult, totalMs
 export const CACHE_HEADER = 'x-cache';
 
 export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
-  // The original answered 405 to GET /predict; Fastify alone would say 404.
+  // The original answered 405 to GET /predict; Fastify alone would say 404. /predict's keeps its three keys.
   for (const url of ['/predict', '/v1/predict']) {
-    app.get(url, { schema: { hide: true } }, async (_request, reply) => {
+    const config: FastifyContextConfig = url === '/predict' ? { errorStyle: 'three-keys' } : {};
+    app.get(url, { schema: { hide: true }, config }, async (_request, reply) => {
       reply.header('allow', 'POST');
       throw new AppError('METHOD_NOT_ALLOWED', `use POST ${url}`);
     });
