@@ -41,7 +41,7 @@ const CLOSE_CONNECTION = new Set(['BODY_TIMEOUT', 'REQUEST_TIMEOUT', 'MALFORMED_
 const KNOWN_CONDITIONS = new Set<ErrorCode>(['STORAGE_FULL', 'FEEDBACK_FULL', 'UPLOAD_NOT_SHARED']);
 const UNEXPECTED_FAILURES = new Set<ErrorCode>(['INTERNAL', 'PREDICTION_FAILED']);
 /** Codes whose detail is for the log only. */
-const TABLE_ONLY = new Set<ErrorCode>(['INTERNAL', 'UPLOAD_NOT_SHARED', 'FEEDBACK_FULL']);
+const TABLE_ONLY = new Set<ErrorCode>(['INTERNAL', 'UPLOAD_NOT_SHARED', 'FEEDBACK_FULL', 'PREDICTION_FAILED']);
 
 /** Codes whose detail comes from a library (the image decoder): a page shows the table's words only. */
 const LIBRARY_DETAIL = new Set(['IMAGE_UNREADABLE']);
