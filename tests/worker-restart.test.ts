@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { fixtureModels, solidPng, tempDir } from './helpers/fixtures.ts';
 import { postFile, waitFor200 } from './helpers/http.ts';
@@ -108,5 +109,28 @@ describe('the only worker restarted by an orchestrator', () => {
     assert.equal(refused.status, 503, JSON.stringify(refused.body));
     assert.equal(refused.body.error?.code, 'NOT_READY');
     assert.ok(refused.ms < 2000, `refused at once, not after ${refused.ms} ms`);
+    // No model has a worker, so nothing the body could name is served: refused before the upload is read.
+    const early = await expectContinue(`${graceful}/v1/predict`);
+    assert.deepEqual(early, { status: 503, askedForBody: false });
   });
 });
+
+/** A POST that announces `Expect: 100-continue`: its status, and whether the api asked for the body first. */
+function expectContinue(url: string): Promise<{ status: number; askedForBody: boolean }> {
+  return new Promise((resolve, reject) => {
+    let askedForBody = false;
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'image/png', 'content-length': '100000', expect: '100-continue' }, timeout: 10_000 });
+    req.on('continue', () => {
+      askedForBody = true;
+      req.end(Buffer.alloc(100_000));
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, askedForBody });
+      req.destroy();
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 10 s')));
+    req.on('error', reject);
+    req.flushHeaders();
+  });
+}

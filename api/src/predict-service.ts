@@ -214,6 +214,7 @@ export class PredictService {
    */
   async admit(modelHint: string | undefined, deadline = this.deadlineFor(Date.now())): Promise<Admission> {
     if (modelHint) await this.requireServed(modelHint, deadline);
+    else await this.requireAnyServed(deadline);
     const model = modelHint ?? (await this.defaultModel(deadline));
     if (!model) return Admission.NONE;
     // Counted before the check, so requests arriving together see each other: under overload, only as
@@ -227,6 +228,21 @@ export class PredictService {
     }
     admission.release();
     throw new AppError('QUEUE_FULL', `the queue for model ${model} is full`, { retryAfterS: 1 });
+  }
+
+  /**
+   * With no model in the query, a form field may still name one, so the upload is read even when the
+   * default model has no worker; but when no model at all has one (or is awaited), nothing the body says
+   * can be served: refused before it is read, with the reason predict would give.
+   */
+  private async requireAnyServed(deadline: number): Promise<void> {
+    if ((await this.servedModels(deadline)).size > 0) return;
+    // A worker that just started may not be in the cached view yet: look again before refusing.
+    const view = await this.workerView(deadline, FRESH_ENOUGH_MS);
+    const served = this.servedOrAwaited(view);
+    if (served.size > 0) return;
+    const model = this.defaultIn({ served, broken: view.broken });
+    throw new AppError('NOT_READY', model ? defaultMissing(model, served, view.broken) : NO_WORKER, { retryAfterS: 2 });
   }
 
   private async requireServed(model: string, deadline: number): Promise<void> {
