@@ -91,6 +91,19 @@ describe('sweepUploads', () => {
     assert.equal(result.keptInUse, 4);
   });
 
+  test('reported uploads are not removed while unreported uploads in use could bring the folder under the bound once they age', async () => {
+    const dir = await tempDir();
+    await fileAged(dir, name(1), 2 * HOUR, 700);
+    await fileAged(dir, name(2), 2 * HOUR, 600);
+    for (let i = 3; i <= 5; i++) await fileAged(dir, name(i), 1000, 270);
+    // 2,110 against 1,500: removing reported 1 would do it now, but the three unreported uploads in use
+    // (810) will do it once they age: the next sweep takes them, and the reports keep their images.
+    const result = await sweepUploads(dir, policy({ maxBytes: 1500 }), async () => new Set([name(1), name(2)]), NOW);
+    assert.equal((await readdir(dir)).length, 5);
+    assert.equal(result.removedReported, 0);
+    assert.equal(result.keptInUse, 3, 'so the api sweeps again once they age');
+  });
+
   test('a file that cannot be removed is counted and skipped: the sweep goes on', async (t) => {
     const dir = await tempDir();
     for (let i = 1; i <= 3; i++) await fileAged(dir, name(i), (300 - i) * HOUR);

@@ -4,7 +4,7 @@
  * except those a feedback report names (a report stays reviewable and exportable with its image).
  * Then, while the rest take more than UPLOAD_DIR_MAX_BYTES, it removes the least recently uploaded,
  * down to 90 % of the bound (so one new upload does not start another sweep): reported uploads last,
- * only when the others cannot bring the folder under it, since anyone may post a report naming any
+ * only when the others cannot bring the folder under it (not even those in use, once they age), since anyone may post a report naming any
  * upload and the bound must hold against that too. An upload of the last minute (or two prediction
  * deadlines) is never removed: its job or its result page may still read it. Temporary files left by
  * a crash (a spill or a write cut short) are removed once no request can still be writing them. A
@@ -130,9 +130,9 @@ export async function sweepUploads(dir: string, policy: RetentionPolicy, reporte
     const candidates = stored.filter((f) => !gone.has(f)).sort((a, b) => a.mtimeMs - b.mtimeMs);
     const inUse = candidates.filter((f) => f.mtimeMs >= now - policy.inUseMs);
     const removable = candidates.filter((f) => f.mtimeMs < now - policy.inUseMs);
-    // Unreported uploads first, oldest first; reported ones only if those are not enough, and only if
-    // removing them can bring the folder under the bound now (uploads in use may keep it over until they
-    // age: then the next sweep removes unreported ones instead).
+    // Unreported uploads first, oldest first; reported ones only if those cannot reach the target, not even
+    // with the unreported ones in use (the sweep after they age removes those instead), and only if removing
+    // reported ones can bring the folder under the bound now.
     const chosen: FileInfo[] = [];
     let left = result.bytes;
     const take = (files: FileInfo[]) => {
@@ -144,7 +144,9 @@ export async function sweepUploads(dir: string, policy: RetentionPolicy, reporte
     };
     take(removable.filter((f) => !keep.has(f.name)));
     const reportedRemovable = removable.filter((f) => keep.has(f.name));
-    if (left - reportedRemovable.reduce((n, f) => n + f.size, 0) <= policy.maxBytes) take(reportedRemovable);
+    const bytesOf = (files: FileInfo[]) => files.reduce((n, f) => n + f.size, 0);
+    const unreportedLater = bytesOf(inUse.filter((f) => !keep.has(f.name)));
+    if (left - unreportedLater > target && left - bytesOf(reportedRemovable) <= policy.maxBytes) take(reportedRemovable);
     if (left > target) result.keptInUse = inUse.length;
     await inBatches(chosen, async (f) => {
       if ((await remove(f, 'size')) && keep.has(f.name)) result.removedReported++;
