@@ -7,8 +7,8 @@ and then reports a wrong prediction through /feedback; between actions it thinks
 
 Images come from the folder in STRESS_IMAGES (default: tests/fixtures/images; its deliberately broken
 corrupt.jpg and truncated.jpg are skipped). Works with Debian's python3-locust (2.12) and newer.
-Note: every /feedback task appends one line to the service's feedback file; point the service's
-FEEDBACK_DIR at a throwaway folder when the file matters.
+Note: every /feedback task stores a report unless an identical one is stored already; point the
+service's FEEDBACK_DIR at a throwaway folder when the reports matter.
 """
 
 import os

@@ -32,7 +32,7 @@ const HELP = `npm run stress -- [flags]
                         with the same pixels (a JPEG/PNG comment), so the cache answers none
   --help
 
-Every POST /feedback appends a line to the service's feedback file.`;
+Every POST /feedback stores a report unless an identical one is stored already.`;
 
 
 interface Options {
