@@ -214,8 +214,7 @@ export class PredictService {
    */
   async admit(modelHint: string | undefined, deadline = this.deadlineFor(Date.now())): Promise<Admission> {
     if (modelHint) await this.requireServed(modelHint, deadline);
-    else await this.requireAnyServed(deadline);
-    const model = modelHint ?? (await this.defaultModel(deadline));
+    const model = modelHint ?? (await this.defaultUnlessNoneServed(deadline));
     if (!model) return Admission.NONE;
     // Counted before the check, so requests arriving together see each other: under overload, only as
     // many uploads are read as the queue has room for, and the rest are refused before being read.
@@ -231,18 +230,21 @@ export class PredictService {
   }
 
   /**
-   * With no model in the query, a form field may still name one, so the upload is read even when the
-   * default model has no worker; but when no model at all has one (or is awaited), nothing the body says
-   * can be served: refused before it is read, with the reason predict would give.
+   * The default model. With no model in the query, a form field may still name one, so the upload is
+   * read even when the default model has no worker; but when no model at all has one (or is awaited),
+   * nothing the body says can be served: refused before it is read, with the reason predict would give.
    */
-  private async requireAnyServed(deadline: number): Promise<void> {
-    if ((await this.servedModels(deadline)).size > 0) return;
-    // A worker that just started may not be in the cached view yet: look again before refusing.
-    const view = await this.workerView(deadline, FRESH_ENOUGH_MS);
-    const served = this.servedOrAwaited(view);
-    if (served.size > 0) return;
+  private async defaultUnlessNoneServed(deadline: number): Promise<string | undefined> {
+    let view = await this.workerView(deadline);
+    let served = this.servedOrAwaited(view);
+    if (served.size === 0) {
+      // A worker that just started may not be in the cached view yet: look again before refusing.
+      view = await this.workerView(deadline, FRESH_ENOUGH_MS);
+      served = this.servedOrAwaited(view);
+    }
     const model = this.defaultIn({ served, broken: view.broken });
-    throw new AppError('NOT_READY', model ? defaultMissing(model, served, view.broken) : NO_WORKER, { retryAfterS: 2 });
+    if (served.size === 0) throw new AppError('NOT_READY', model ? defaultMissing(model, served, view.broken) : NO_WORKER, { retryAfterS: 2 });
+    return model;
   }
 
   private async requireServed(model: string, deadline: number): Promise<void> {
