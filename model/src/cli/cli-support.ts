@@ -21,6 +21,14 @@ export interface CliContext {
 
 export { UsageError };
 
+/** The reason a Ctrl-C gives: long verbs stop at their next step, before anything is installed. */
+export class CancelledError extends Error {
+  override name = 'CancelledError';
+  constructor() {
+    super('cancelled with Ctrl-C: nothing was installed');
+  }
+}
+
 /** node:util parseArgs, with its errors turned into usage errors for `verb`. */
 export function parseVerbArgs<T extends ParseArgsConfig['options']>(
   verb: string,

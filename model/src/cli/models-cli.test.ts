@@ -45,7 +45,8 @@ const API_MODELS = {
 };
 
 /** Runs the CLI asynchronously (the local servers live in this process and must keep answering). */
-function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+/** `interruptOn`: sends SIGINT (Ctrl-C) once stderr matches it. */
+function runCli(args: string[], env: Record<string, string> = {}, interruptOn?: RegExp): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: REPO_ROOT,
@@ -54,8 +55,15 @@ function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> 
     });
     let stdout = '';
     let stderr = '';
+    let interrupted = false;
     child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (interruptOn && !interrupted && interruptOn.test(stderr)) {
+        interrupted = true;
+        child.kill('SIGINT');
+      }
+    });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
@@ -172,6 +180,14 @@ describe('models command, spawned', () => {
     assert.match(run.stdout, /^broken folders in .* \(workers skip them when they start\):$/m);
     assert.match(run.stdout, /^ {2}half-copied: .*config\.json is not valid JSON.* \(still served by 2 workers from what they loaded at start: restarting them takes it down\)$/m);
     assert.match(run.stdout, /^ {2}never-loaded: .*config\.json is not valid JSON[^(]*$/m);
+  });
+
+  test('Ctrl-C during generate stops it before anything is installed: exit 130, one line, models/ as it was', async () => {
+    const run = await runCli(['generate', 'resnet50-random', '--name', 'cancelled'], {}, /stage 1\/4 done/);
+    assert.equal(run.code, 130, run.stderr);
+    assert.match(run.stderr, /\nerror: cancelled with Ctrl-C: nothing was installed\n$/);
+    assert.doesNotMatch(run.stdout, /installed/);
+    assert.deepEqual(await readdir(modelsDir).catch(() => []), []);
   });
 
   test('info of a missing model: exit 1 and one clear line', async () => {

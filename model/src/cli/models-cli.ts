@@ -11,7 +11,7 @@ import { ModelNotFoundError, removeModel } from '../repository/model-repository.
 import { DownloadCancelledError, NetworkError } from '../pull/download-errors.ts';
 import { isNoRoom } from '@icls/lib/fs-errors';
 import { DEFAULT_API_URL } from './api-status.ts';
-import { checkModelName, oneLine, onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
+import { CancelledError, checkModelName, oneLine, onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
 import type { ProgressStream } from '../pull/progress-bar.ts';
 import { infoVerb, listVerb } from './models-list.ts';
 import { catalogVerb, pullVerb } from './models-pull.ts';
@@ -200,8 +200,9 @@ function hintFor(err: unknown, modelsDir: string): string {
 // Run only as a program, so tests and other tools can import `main`.
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const controller = new AbortController();
-  // First Ctrl-C cancels cleanly (partial downloads removed); a second one kills as usual.
-  process.once('SIGINT', () => controller.abort());
+  // First Ctrl-C cancels cleanly (partial downloads removed, nothing installed) once the current step
+  // ends: a conversion step can take seconds; a second one kills as usual.
+  process.once('SIGINT', () => controller.abort(new CancelledError()));
   const code = await main(process.argv.slice(2), process.env, controller.signal);
   // Exit explicitly: keep-alive sockets of fetch must not hold the process open.
   process.exit(code);

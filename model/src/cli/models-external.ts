@@ -46,7 +46,7 @@ export async function importVerb(ctx: CliContext, args: string[]): Promise<void>
   const progress = progressReporter(ctx);
   try {
     if (isVariant) {
-      ctx.print(`installed ${await nsfwjs.importNsfwjs(source as NsfwjsVariant, ctx.modelsDir, { onProgress: progress.report })}`);
+      ctx.print(`installed ${await nsfwjs.importNsfwjs(source as NsfwjsVariant, ctx.modelsDir, { onProgress: progress.report, signal: ctx.signal })}`);
       return;
     }
     const mod = await loadModelImport();
@@ -61,6 +61,7 @@ export async function importVerb(ctx: CliContext, args: string[]): Promise<void>
         preprocess,
         weights: values.weights as string | undefined,
         onProgress: progress.report,
+        signal: ctx.signal,
       })
       .catch((err: unknown) => {
         // The importer's "you asked for something that cannot work" errors get the usage text too.
@@ -84,7 +85,7 @@ export async function generateVerb(ctx: CliContext, args: string[]): Promise<voi
   }
   const progress = progressReporter(ctx);
   try {
-    const result = await mod.generateModel(kind, ctx.modelsDir, { ...(name ? { name } : {}), onProgress: progress.report });
+    const result = await mod.generateModel(kind, ctx.modelsDir, { ...(name ? { name } : {}), onProgress: progress.report, signal: ctx.signal });
     ctx.print(`installed ${result}`);
   } finally {
     progress.finish();

@@ -15,6 +15,8 @@ export interface GenerateOptions {
   /** Folder name under the models folder; defaults to the kind. */
   name?: string;
   onProgress?: (msg: string) => void;
+  /** Aborted (Ctrl-C): nothing is installed. */
+  signal?: AbortSignal;
 }
 
 /** Narrows a user-supplied string (e.g. a CLI argument) to a generated kind. */
@@ -59,7 +61,7 @@ export async function generateModel(kind: GeneratedKind, modelsDir: string, opts
   // The graph is named after the kind, not the folder, so a kind always serialises to the same bytes.
   const onnx = graph.toBytes(kind);
   progress(`${name}: serialised ${(onnx.length / 1e6).toFixed(1)} MB`);
-  const dir = await installModel(modelsDir, { config: model.config, labels: model.labels, onnx });
+  const dir = await installModel(modelsDir, { config: model.config, labels: model.labels, onnx }, { signal: opts.signal });
   progress(`${name}: installed ${dir} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return dir;
 }

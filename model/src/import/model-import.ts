@@ -52,6 +52,8 @@ export interface ImportOptions {
   /** The weights file of a `keras:<architecture>` import. */
   weights?: string;
   onProgress?: (progress: ImportProgress) => void;
+  /** Aborted (Ctrl-C): the import stops before installing anything. */
+  signal?: AbortSignal;
 }
 
 /** A problem with what the user asked for (exit code 2 territory in the CLI), with what to do instead. */
@@ -135,7 +137,7 @@ export async function importModel(source: string, modelsDir: string, opts: Impor
     },
   };
   progress(`${name}: writing ${formatBytes(converted.onnx.length)} ONNX model (${converted.nodeCount} nodes, ${converted.parameterCount.toLocaleString('en-US')} parameters)`);
-  const dir = await installModel(modelsDir, { config, labels, onnx: converted.onnx });
+  const dir = await installModel(modelsDir, { config, labels, onnx: converted.onnx }, { signal: opts.signal });
   progress(`${name}: ready in ${dir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   return dir;
 }

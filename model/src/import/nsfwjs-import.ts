@@ -60,7 +60,7 @@ const PREPROCESS_NOTES =
 export async function importNsfwjs(
   variant: NsfwjsVariant,
   modelsDir: string,
-  opts: { onProgress?: (msg: string) => void } = {},
+  opts: { onProgress?: (msg: string) => void; signal?: AbortSignal } = {},
 ): Promise<string> {
   const info = VARIANTS[variant];
   if (!info) throw new Error(`unknown nsfwjs variant "${variant}" (known: ${NSFWJS_VARIANTS.join(', ')})`);
@@ -109,7 +109,7 @@ export async function importNsfwjs(
     },
   };
   progress(`${name}: writing ${(converted.onnx.length / 1e6).toFixed(1)} MB ONNX model`);
-  const dir = await installModel(modelsDir, { config, labels, onnx: converted.onnx });
+  const dir = await installModel(modelsDir, { config, labels, onnx: converted.onnx }, { signal: opts.signal });
   progress(`${name}: ready in ${dir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   return dir;
 }

@@ -61,7 +61,7 @@ export async function pullModel(name: string, modelsDir: string, opts: PullOptio
       config: withProvenance(entry, mirror),
       labels,
       onnx: { path: modelPath },
-    });
+    }, { signal: opts.signal });
   } finally {
     await rm(staging, { recursive: true, force: true });
   }

@@ -87,6 +87,11 @@ export interface ModelFiles {
   onnx: Uint8Array | { path: string };
 }
 
+export interface InstallOptions {
+  /** Aborted (Ctrl-C): nothing is installed, and what was written is removed. */
+  signal?: AbortSignal;
+}
+
 /**
  * Installs a model folder atomically: everything is written into a hidden temporary folder
  * beside the target and renamed into place, so a reader never sees half a model.
@@ -94,7 +99,8 @@ export interface ModelFiles {
  * kept under a version (the result cache, clients comparing `model.version`) are never taken for
  * another model's.
  */
-export async function installModel(modelsDir: string, given: ModelFiles): Promise<string> {
+export async function installModel(modelsDir: string, given: ModelFiles, opts: InstallOptions = {}): Promise<string> {
+  opts.signal?.throwIfAborted();
   const name = given.config.name;
   parseModelConfig(given.config, `config for ${name}`);
   // Before any work on the new files (a graph of hundreds of MB is digested below).
@@ -112,6 +118,8 @@ export async function installModel(modelsDir: string, given: ModelFiles): Promis
     else await rename(files.onnx.path, onnxTarget).catch(() => copyFile((files.onnx as { path: string }).path, onnxTarget));
     await writeFile(join(tmp, files.config.labels.file), files.labels.join('\n') + '\n');
     await writeFile(join(tmp, CONFIG_FILE), JSON.stringify(files.config, null, 2) + '\n');
+    // The last moment a cancel can still leave everything as it was.
+    opts.signal?.throwIfAborted();
     const target = join(modelsDir, name);
     const old = join(modelsDir, `.old-${name}-${randomBytes(4).toString('hex')}`);
     const hadOld = await rename(target, old).then(
