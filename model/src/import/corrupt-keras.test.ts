@@ -158,6 +158,20 @@ describe('models import: a damaged Keras file', () => {
     );
   });
 
+  test('a truncated .keras archive says so in one line, with what to do, and installs under no name', async () => {
+    const file = join(dir, 'My Model (v2).keras');
+    await writeFile(file, (await readFile(join(FIXTURES, 'tiny_resnet.keras'))).subarray(0, 40_000));
+    const run = spawnSync(process.execPath, [CLI, 'import', file, '--preprocess', 'none'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MODELS_DIR: modelsDir },
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 1, run.stderr);
+    const lines = run.stderr.split('\n').filter(Boolean);
+    assert.equal(lines.length, 1, run.stderr);
+    assert.match(lines[0]!, new RegExp(`^error: ${escapeRegExp(file)} is a damaged zip archive: it is truncated or corrupt \\(.+\\)\\. Download, copy or save it again$`));
+  });
+
   test('a damaged --weights file of keras:resnet50 says so the same way', async () => {
     await assert.rejects(
       importModel('keras:resnet50', modelsDir, { weights: join(dir, 'cut-short.h5') }),

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Classifier } from '../classifier.ts';
 import { loadModelEntry } from '../repository/model-repository.ts';
 import { layersModelArtifacts, maxAbsDiff, ortSession, predictOrt, predictTfjs, seededUniform, useTfjsCpu } from '../../test/parity-support.ts';
-import { importModel, ImportUsageError } from './model-import.ts';
+import { importModel, ImportUsageError, modelNameFrom } from './model-import.ts';
 import { readZipEntries } from './zip-archive.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../tests/fixtures/keras/', import.meta.url));
@@ -152,4 +152,10 @@ describe('models import: TF.js folder', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+test('the folder name from a file name has no leading or trailing hyphen', () => {
+  assert.equal(modelNameFrom('My Model (v2)'), 'my-model-v2');
+  assert.equal(modelNameFrom('__x__'), 'x');
+  assert.equal(modelNameFrom('((()))'), 'imported-model');
 });

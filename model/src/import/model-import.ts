@@ -234,6 +234,6 @@ async function readLabels(choice: string | undefined, classes: number): Promise<
 
 /** `My Model_v2.keras` → `my-model_v2`: the folder-name rule of model configs. */
 export function modelNameFrom(base: string): string {
-  const name = base.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '');
+  const name = base.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').replace(/[^a-z0-9]+$/, '');
   return name || 'imported-model';
 }

@@ -28,21 +28,21 @@ export async function readZipEntries(path: string, wanted: readonly string[]): P
   try {
     entries = unzipSync(data, { filter: (f) => wanted.includes(f.name) });
   } catch (err) {
-    throw new ZipError(`${path} is a damaged zip archive: ${(err as Error).message}`);
+    throw damagedZip(path, `it is truncated or corrupt (${(err as Error).message})`);
   }
   const recorded = recordedCrcs(data, path);
   for (const [name, bytes] of Object.entries(entries)) {
     const expected = recorded.get(name);
     const actual = crc32(bytes);
     if (expected !== actual) {
-      throw new ZipError(
-        `${path} is a damaged zip archive: ${name} ${expected === undefined ? 'is missing from its directory' : `fails its CRC-32 check (recorded ${hex(expected)}, its bytes give ${hex(actual)})`}. ` +
-          'Download, copy or save it again',
-      );
+      throw damagedZip(path, `${name} ${expected === undefined ? 'is missing from its directory' : `fails its CRC-32 check (recorded ${hex(expected)}, its bytes give ${hex(actual)})`}`);
     }
   }
   return new Map(Object.entries(entries));
 }
+
+/** Every damaged archive is told the same way, with what to do about it. */
+const damagedZip = (path: string, what: string) => new ZipError(`${path} is a damaged zip archive: ${what}. Download, copy or save it again`);
 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
 
@@ -53,7 +53,7 @@ const DIRECTORY_ENTRY = 0x02014b50;
 
 /** Each entry's CRC-32 as the archive's central directory records it (fflate does not check it). */
 function recordedCrcs(zip: Buffer, path: string): Map<string, number> {
-  const damaged = (what: string) => new ZipError(`${path} is a damaged zip archive: ${what}`);
+  const damaged = (what: string) => damagedZip(path, what);
   let end = -1;
   // The end record is the last 22 bytes, followed by a comment of up to 65,535 bytes.
   for (let at = zip.length - 22; at >= Math.max(0, zip.length - 22 - 0xffff); at--) {
