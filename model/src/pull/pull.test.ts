@@ -1,6 +1,6 @@
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
@@ -149,6 +149,16 @@ describe('pullModel', () => {
     await pullModel('again', modelsDir, { catalog: [entry], baseUrl: mirror.baseUrl });
     await pullModel('again', modelsDir, { catalog: [entry], baseUrl: mirror.baseUrl });
     assert.deepEqual(await readdir(modelsDir), ['again']);
+  });
+
+  test('a folder at the name that is not a model is refused before anything is downloaded', async () => {
+    const { entry } = publish('taken');
+    await mkdir(join(modelsDir, 'taken'));
+    await writeFile(join(modelsDir, 'taken', 'notes.txt'), 'mine');
+    const before = mirror.seen.length;
+    await assert.rejects(pullModel('taken', modelsDir, { catalog: [entry], baseUrl: mirror.baseUrl }), /taken exists and is not a model folder \(no config\.json\): move it away/);
+    assert.equal(mirror.seen.length, before, 'no request reached the mirror');
+    assert.deepEqual(await readdir(join(modelsDir, 'taken')), ['notes.txt']);
   });
 
   test('labels with the wrong number of lines are refused', async () => {

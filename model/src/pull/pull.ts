@@ -5,7 +5,7 @@
  */
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { installModel } from '../repository/model-repository.ts';
+import { assertReplaceable, installModel } from '../repository/model-repository.ts';
 import { CATALOG, findCatalogEntry, resolveFileUrl, type CatalogEntry, type RemoteFile } from './catalog.ts';
 import { downloadFile, type DownloadOptions, type DownloadProgress } from './download.ts';
 
@@ -45,6 +45,8 @@ export class LabelsCountError extends Error {
 export async function pullModel(name: string, modelsDir: string, opts: PullOptions = {}): Promise<string> {
   const entry = findCatalogEntry(opts.catalog ?? CATALOG, name);
   const mirror = opts.baseUrl ?? (process.env.MODELS_MIRROR_URL || undefined);
+  // Before a download of up to hundreds of MB that could not be installed anyway.
+  await assertReplaceable(join(modelsDir, name));
   await mkdir(modelsDir, { recursive: true });
   // Dot-prefixed so listModels and the workers never mistake it for a model.
   const staging = await mkdtemp(join(modelsDir, `.pull-${name}-`));

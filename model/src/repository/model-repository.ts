@@ -140,12 +140,12 @@ export async function installModel(modelsDir: string, given: ModelFiles, opts: I
  * loadable or not) or an empty folder: never a file or someone's other folder that happens to have
  * the name.
  */
-async function assertReplaceable(target: string): Promise<void> {
+export async function assertReplaceable(target: string): Promise<void> {
   const info = await lstat(target).catch(whenMissing(undefined));
   if (!info) return;
   const names = info.isDirectory() ? await readdir(target) : undefined;
   if (names && (names.length === 0 || names.includes(CONFIG_FILE))) return;
-  throw new Error(`${target} exists and is not a model folder (no ${CONFIG_FILE}): choose another name (--name), or move it away`);
+  throw new Error(`${target} exists and is not a model folder (no ${CONFIG_FILE}): move it away, or install under another name (--name, where the command has it)`);
 }
 
 /** Streams the file through sha256: model files reach hundreds of MB. */
