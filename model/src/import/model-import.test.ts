@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Classifier } from '../classifier.ts';
 import { loadModelEntry } from '../repository/model-repository.ts';
 import { layersModelArtifacts, maxAbsDiff, ortSession, predictOrt, predictTfjs, seededUniform, useTfjsCpu } from '../../test/parity-support.ts';
-import { importModel, ImportUsageError, modelNameFrom } from './model-import.ts';
+import { importModel, ImportUsageError, modelNameFrom, whyThisMode } from './model-import.ts';
 import { readZipEntries } from './zip-archive.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../tests/fixtures/keras/', import.meta.url));
@@ -158,4 +158,11 @@ test('the folder name from a file name has no leading or trailing hyphen', () =>
   assert.equal(modelNameFrom('My Model (v2)'), 'my-model-v2');
   assert.equal(modelNameFrom('__x__'), 'x');
   assert.equal(modelNameFrom('((()))'), 'imported-model');
+});
+
+test('the provenance note says where the preprocessing mode came from', () => {
+  assert.equal(whyThisMode('none', undefined), ' (the model rescales its own input)');
+  assert.equal(whyThisMode('caffe', undefined), ' (the mode Keras uses for this architecture)', 'keras:resnet50: no Rescaling layer');
+  assert.equal(whyThisMode('caffe', 'tf'), '', 'the user chose');
+  assert.equal(whyThisMode(undefined, 'tf'), '');
 });

@@ -133,7 +133,7 @@ export async function importModel(source: string, modelsDir: string, opts: Impor
       sha256: createHash('sha256').update(converted.onnx).digest('hex'),
       notes:
         `Preprocessing as Keras: load_img(target_size) (PIL nearest, aspect ratio ignored), then preprocess_input ` +
-        `mode "${mode}"${c.ownPreprocess && !opts.preprocess ? ' (the model rescales its own input)' : ''}. Input NHWC float32.`,
+        `mode "${mode}"${whyThisMode(c.ownPreprocess, opts.preprocess)}. Input NHWC float32.`,
     },
   };
   progress(`${name}: writing ${formatBytes(converted.onnx.length)} ONNX model (${converted.nodeCount} nodes, ${converted.parameterCount.toLocaleString('en-US')} parameters)`);
@@ -206,6 +206,15 @@ async function namingTheSource<T>(source: string, convert: () => Promise<T>): Pr
     if (err instanceof ConversionError && !err.message.includes(source)) throw new ConversionError(`${source}: ${err.message}`);
     throw err;
   }
+}
+
+/**
+ * Where the provenance note says the preprocessing mode came from, when the user did not pass one: a
+ * Rescaling layer (mode none), or the architecture's own preprocess_input (keras:<architecture>).
+ */
+export function whyThisMode(own: PreprocessMode | undefined, given: PreprocessMode | undefined): string {
+  if (!own || given) return '';
+  return own === 'none' ? ' (the model rescales its own input)' : ' (the mode Keras uses for this architecture)';
 }
 
 /** A model that starts with a Rescaling layer is fed raw 0–255 pixels. */
