@@ -98,7 +98,7 @@ const spec = {
   DEFAULT_MODEL: {
     default: '',
     parse: optionalText,
-    doc: 'model used when a request names none (default: nsfw-mobilenetv2 when present, even broken, else the first served model by name); workers may start later, so a name none serves is not refused at start: `/readyz` and the 503s name it and the served models',
+    doc: 'model used when a request names none (default: nsfw-mobilenetv2 when a live worker serves it or reports it broken, else the first served model by name; installed in MODELS_DIR is not enough); workers may start later, so a name none serves is not refused at start: `/readyz` and the 503s name it and the served models',
   },
   MODELS: { default: '', parse: list, doc: 'comma-separated models a worker loads (default: every model in MODELS_DIR)' },
   UPLOAD_DIR: { default: './data/uploads', parse: path, doc: 'where uploads are stored as `<md5>.<ext>`: a folder for the service alone (the upload sweeper removes files named like uploads)' },
