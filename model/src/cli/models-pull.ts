@@ -86,6 +86,10 @@ export async function pullVerb(ctx: CliContext, args: string[]): Promise<void> {
         bars[p.file].update(p);
         if (p.finished) bars[p.file].finish();
       },
+      onRetry: (r) => {
+        bars[r.file].finish();
+        ctx.stderr.write(`${name} ${r.file}: attempt ${r.failed} of ${r.maxAttempts} failed (${r.reason}); trying again in ${(r.delayMs / 1000).toFixed(1)} s\n`);
+      },
     });
     ctx.print(`installed ${name} in ${dir} (size and sha256 ${entry.model.sha256.slice(0, 12)}… verified)`);
     ctx.print('restart the model workers (or `npm start`) to serve it');

@@ -49,6 +49,17 @@ export interface DownloadOptions {
   /** A connection that delivers no byte for this long is dropped and resumed (default 30 s). */
   stallTimeoutMs?: number;
   signal?: AbortSignal;
+  /** Told before each wait between attempts: with no byte coming, the progress bar alone would show nothing. */
+  onRetry?: (retry: DownloadRetry) => void;
+}
+
+export interface DownloadRetry {
+  url: string;
+  /** The attempt that failed, of at most `maxAttempts` in a row without a new byte. */
+  failed: number;
+  maxAttempts: number;
+  reason: string;
+  delayMs: number;
 }
 
 export interface DownloadResult {
@@ -128,16 +139,24 @@ async function transferWithRetries(opts: DownloadOptions, transfer: Transfer): P
         if (err instanceof HttpStatusError) throw err.withAttempts(attempt);
         throw new NetworkError(opts.url, attempt, err.cause ?? err);
       }
-      await backOff(opts, failuresInARow);
+      const jittered = backOffDelay(opts, failuresInARow);
+      opts.onRetry?.({ url: opts.url, failed: failuresInARow, maxAttempts, reason: retryReason(err), delayMs: jittered });
+      await backOff(opts, jittered);
     }
   }
 }
 
-async function backOff(opts: DownloadOptions, failures: number): Promise<void> {
+/** Why an attempt failed, in a few words: the HTTP status, or the network's reason. */
+const retryReason = (err: unknown): string => (err instanceof HttpStatusError ? `HTTP ${err.status}` : (err as Error).message);
+
+function backOffDelay(opts: DownloadOptions, failures: number): number {
   const base = opts.retryDelayMs ?? DEFAULTS.retryDelayMs;
   const delay = Math.min(base * 2 ** (failures - 1), DEFAULTS.maxDelayMs);
   // Jitter keeps several clients that failed together from retrying in lockstep.
-  const jittered = Math.round(delay * (0.75 + Math.random() * 0.5));
+  return Math.round(delay * (0.75 + Math.random() * 0.5));
+}
+
+async function backOff(opts: DownloadOptions, jittered: number): Promise<void> {
   try {
     await sleep(jittered, undefined, { signal: opts.signal });
   } catch (err) {

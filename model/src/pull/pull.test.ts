@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pullModel, LabelsCountError, type PullProgress } from './pull.ts';
+import { pullModel, LabelsCountError, type PullOptions, type PullProgress } from './pull.ts';
 import { ChecksumMismatchError, HttpStatusError, NetworkError } from './download-errors.ts';
 import { UnknownCatalogEntryError } from './catalog.ts';
 import { loadModelEntry } from '../repository/model-repository.ts';
@@ -121,14 +121,20 @@ describe('pullModel', () => {
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     const { entry } = publish('unreachable');
+    const retries: Parameters<NonNullable<PullOptions['onRetry']>>[0][] = [];
 
     const err = await pullModel('unreachable', modelsDir, {
       catalog: [entry],
       baseUrl: `http://127.0.0.1:${port}`,
       download: { retryDelayMs: 1, maxAttempts: 2 },
+      onRetry: (r) => retries.push(r),
     }).catch((e) => e);
     assert.ok(err instanceof NetworkError, `got ${err}`);
     assert.equal(err.attempts, 2);
+    // Nothing arrives, so no progress report: each wait between attempts is told instead.
+    assert.equal(retries.length, 1);
+    assert.deepEqual([retries[0]!.file, retries[0]!.failed, retries[0]!.maxAttempts], ['labels', 1, 2]);
+    assert.match(retries[0]!.reason, /ECONNREFUSED/);
     assert.match(err.message, new RegExp(`could not download http://127\\.0\\.0\\.1:${port}/unreachable/labels\\.txt after 2 attempts: .*ECONNREFUSED`));
     await assertNoTrace(modelsDir);
   });

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertReplaceable, installModel } from '../repository/model-repository.ts';
 import { CATALOG, findCatalogEntry, resolveFileUrl, type CatalogEntry, type RemoteFile } from './catalog.ts';
-import { downloadFile, type DownloadOptions, type DownloadProgress } from './download.ts';
+import { downloadFile, type DownloadOptions, type DownloadProgress, type DownloadRetry } from './download.ts';
 
 /** Progress of one of the two files a pull downloads. */
 export interface PullProgress extends DownloadProgress {
@@ -29,6 +29,8 @@ export interface PullOptions {
   signal?: AbortSignal;
   /** Retry tuning passed to every download. */
   download?: Pick<DownloadOptions, 'maxAttempts' | 'retryDelayMs' | 'stallTimeoutMs'>;
+  /** Told before each wait between two attempts at a file. */
+  onRetry?: (retry: DownloadRetry & { file: PullProgress['file'] }) => void;
 }
 
 /** The labels file does not have one line per output class; installing it would mislabel every answer. */
@@ -86,6 +88,7 @@ async function fetchVerified(
     signal: opts.signal,
     ...opts.download,
     onProgress: opts.onProgress && ((p) => opts.onProgress!({ ...p, model: entry.name, file: which })),
+    onRetry: opts.onRetry && ((r) => opts.onRetry!({ ...r, file: which })),
   });
 }
 
