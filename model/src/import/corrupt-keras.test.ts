@@ -98,6 +98,16 @@ const DAMAGED: { file: string; how: string; reason: RegExp; make: () => Promise<
 describe('models import: a damaged Keras file', () => {
   let dir: string;
   let modelsDir: string;
+  /** `models import <file>` as users run it, which must fail (exit 1). */
+  const importFails = (file: string) => {
+    const run = spawnSync(process.execPath, [CLI, 'import', file, '--preprocess', 'none'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MODELS_DIR: modelsDir },
+      encoding: 'utf8',
+    });
+    assert.equal(run.status, 1, run.stderr);
+    return run;
+  };
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'corrupt-keras-test-'));
     modelsDir = join(dir, 'models');
@@ -108,12 +118,7 @@ describe('models import: a damaged Keras file', () => {
   for (const d of DAMAGED) {
     test(`${d.how}: the command prints one line saying so, without HDF5's error stack`, () => {
       const file = join(dir, d.file);
-      const run = spawnSync(process.execPath, [CLI, 'import', file, '--preprocess', 'none'], {
-        cwd: REPO_ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MODELS_DIR: modelsDir },
-        encoding: 'utf8',
-      });
-      assert.equal(run.status, 1, run.stderr);
+      const run = importFails(file);
       assert.doesNotMatch(run.stderr, /HDF5-DIAG|Aborted/);
       const lines = run.stderr.split('\n').filter(Boolean);
       assert.equal(lines.length, 1, run.stderr);
@@ -144,12 +149,7 @@ describe('models import: a damaged Keras file', () => {
     b[end - 100] = b[end - 100]! ^ 0x40;
     const file = join(dir, 'flipped-weight.keras');
     await writeFile(file, b);
-    const run = spawnSync(process.execPath, [CLI, 'import', file, '--preprocess', 'none'], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MODELS_DIR: modelsDir },
-      encoding: 'utf8',
-    });
-    assert.equal(run.status, 1, run.stderr);
+    const run = importFails(file);
     const lines = run.stderr.split('\n').filter(Boolean);
     assert.equal(lines.length, 1, run.stderr);
     assert.match(
@@ -161,12 +161,7 @@ describe('models import: a damaged Keras file', () => {
   test('a truncated .keras archive says so in one line, with what to do, and installs under no name', async () => {
     const file = join(dir, 'My Model (v2).keras');
     await writeFile(file, (await readFile(join(FIXTURES, 'tiny_resnet.keras'))).subarray(0, 40_000));
-    const run = spawnSync(process.execPath, [CLI, 'import', file, '--preprocess', 'none'], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', MODELS_DIR: modelsDir },
-      encoding: 'utf8',
-    });
-    assert.equal(run.status, 1, run.stderr);
+    const run = importFails(file);
     const lines = run.stderr.split('\n').filter(Boolean);
     assert.equal(lines.length, 1, run.stderr);
     assert.match(lines[0]!, new RegExp(`^error: ${escapeRegExp(file)} is a damaged zip archive: it is truncated or corrupt \\(.+\\)\\. Download, copy or save it again$`));
