@@ -11,8 +11,14 @@ import { toAppError } from './to-app-error.ts';
 /** `count`: told of each error answered here (metrics). */
 export function clientErrorHandler(sampler: LogSampler, count: (code: string, status: number) => void = () => undefined) {
   return (err: NodeJS.ErrnoException, socket: Socket): void => {
-    // A reset connection has nobody left to answer.
+    // A reset connection has nobody left to answer. One the client ended in the middle of a request (an
+    // abandoned upload, or the rest of a body after a refusal with `Connection: close`) is not a malformed
+    // request either: the request was counted when it closed (499, or the refusal), and nobody reads an answer.
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    if (err.code === 'HPE_INVALID_EOF_STATE') {
+      socket.destroy();
+      return;
+    }
     const known = toAppError(err);
     count(known.code, known.status);
     sampler.write('info', known.code, { code: known.code, status: known.status, parserError: err.code }, 'client error before routing');
