@@ -28,7 +28,7 @@ if (!values.ready || !cmd) {
 const ready = new RegExp(values.ready);
 const extraEnv = Object.fromEntries(values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 
-/** RSS in MB of a process and its descendants (an `npm`-style launcher counts its children). */
+/** RSS in MB of the spawned process alone (a launcher's children, such as `npm start`'s workers, are not counted). */
 function rssMb(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
@@ -59,11 +59,22 @@ function once() {
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.on('error', reject);
+    // A command that ends before its ready line (a typo in the path, a bad setting) fails at once.
+    child.once('exit', (code, signal) => {
+      if (readyMs !== undefined) return;
+      clearTimeout(timer);
+      reject(new Error(`the command exited (${code ?? signal}) before a line matching ${ready}; its last output:\n${out.slice(-2000)}`));
+    });
   });
 }
 
 const results = [];
-for (let i = 0; i < Number(values.runs); i++) results.push(await once());
+try {
+  for (let i = 0; i < Number(values.runs); i++) results.push(await once());
+} catch (err) {
+  console.error(`measure-startup: ${err.message}`);
+  process.exit(1);
+}
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const readyMs = results.map((r) => r.readyMs);
 const rss = results.map((r) => r.rss);
