@@ -49,7 +49,7 @@ export class ReportStore {
     const marker = join(this.ids, record.id);
     const claimed = await claim(marker).catch(async (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
-      await this.rebuildMarkers();
+      await this.restoreMarkers();
       return claim(marker);
     });
     if (!claimed) return { record, created: false };
@@ -83,40 +83,29 @@ export class ReportStore {
   async setReviewed(id: string, reviewed: boolean): Promise<void> {
     if (!REPORT_ID.test(id)) throw new AppError('NOT_FOUND', 'no such report');
     const marker = join(this.ids, id);
-    const known = (await stat(marker).then(() => true, whenMissing(false))) || (await this.restoreMarker(id));
+    const known = (await stat(marker).then(() => true, whenMissing(false))) || (await this.restoreMarkers(id));
     if (!known) throw new AppError('NOT_FOUND', 'no such report');
     await this.append({ type: 'review', id, reviewed, time: this.now().toISOString() });
   }
 
   /**
-   * A report whose marker is missing but whose record is in the log (the files restored from an
-   * archive without `report-ids/`, which only decides duplicates) gets its marker back, so it can be
-   * reviewed and is not stored twice when posted again. Reads the whole log, once per such report.
+   * Gives reports in the log their markers back: every one (`report-ids/` missing: on first use, after an
+   * operator moved it away with the report files to archive them, or after the files were restored from
+   * an archive without it), or only `id` (its marker missing, its report perhaps in the log). A restored
+   * report can then be reviewed, and is not stored twice when posted again. Reads the whole log (bounded
+   * by FEEDBACK_MAX_BYTES) once; true when the log holds `id`.
    */
-  private async restoreMarker(id: string): Promise<boolean> {
-    for await (const line of linesOf(this.log)) {
-      if (!line.includes(id)) continue;
-      const event = parseEvent(line);
-      if (event?.type !== 'report' || event.id !== id) continue;
-      await mkdir(this.ids, { recursive: true });
-      await claim(join(this.ids, id));
-      return true;
-    }
-    return false;
-  }
-
-  /**
-   * Makes `report-ids/`: on first use, after an operator moved it away with the report files to archive
-   * them, or after the files were restored from an archive without it. In that last case the log still
-   * holds reports: each gets its marker back, so posting one of them again does not store it twice.
-   * Reads the whole log (bounded by FEEDBACK_MAX_BYTES), once per missing folder.
-   */
-  private async rebuildMarkers(): Promise<void> {
+  private async restoreMarkers(id?: string): Promise<boolean> {
     await mkdir(this.ids, { recursive: true });
+    let found = false;
     for await (const line of linesOf(this.log)) {
+      if (id !== undefined && !line.includes(id)) continue;
       const event = parseEvent(line);
-      if (event?.type === 'report') await claim(join(this.ids, event.id));
+      if (event?.type !== 'report' || (id !== undefined && event.id !== id)) continue;
+      await claim(join(this.ids, event.id));
+      found = true;
     }
+    return found;
   }
 
   private async append(event: ReportEvent): Promise<void> {
