@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { withDeadline } from '@icls/lib/deadline';
 import { pickDefaultModel } from '@icls/lib/default-model';
-import { AppError } from '@icls/lib/errors';
+import { AppError, isAppError } from '@icls/lib/errors';
 import type { JobData, JobProducer, JobResult, WorkerView } from '@icls/lib/job-contract';
 import { noTracing, type Span, type Tracing } from '@icls/lib/tracing/tracing';
 import { RestartGrace } from './restart-grace.ts';
@@ -284,6 +284,7 @@ export class PredictService {
       const imageData = await this.imageData(upload, persisted);
       // From here the job counts in the queue itself.
       opts.admission?.release();
+      const awaitingWorker = served.get(model) === 0;
       const result = await this.producer.submit({
         id: opts.jobId,
         image: upload.name,
@@ -295,6 +296,8 @@ export class PredictService {
         ...cache,
         requestId: opts.requestId,
         traceparent: span.traceparent,
+      }).catch(async (err: unknown) => {
+        throw awaitingWorker ? await this.whyUnanswered(err, model) : err;
       });
       return { result, totalMs: elapsedMs(startedAt) };
     } catch (err) {
@@ -303,6 +306,20 @@ export class PredictService {
     } finally {
       span.end();
     }
+  }
+
+  /**
+   * A job queued for a worker being restarted (no live worker held its model) that timed out: when still
+   * no worker holds the model, the 504 says so, rather than suggesting a slow model.
+   */
+  private async whyUnanswered(err: unknown, model: string): Promise<unknown> {
+    if (!isAppError(err) || err.code !== 'DEADLINE_EXCEEDED') return err;
+    const view = await this.workerView(Date.now() + FRESH_ENOUGH_MS).catch(() => undefined);
+    if (!view || view.served.has(model)) return err;
+    return new AppError(
+      'DEADLINE_EXCEEDED',
+      `no worker took the job: model "${model}" has had no live worker since its last one stopped, and none came back within the deadline (its requests are queued for a restarted worker for WORKER_RESTART_GRACE_MS)`,
+    );
   }
 
   /** The bytes to send inside the job, or undefined once the worker can read the stored file. */

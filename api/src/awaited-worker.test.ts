@@ -1,0 +1,61 @@
+/**
+ * A request queued while its model awaits a restarted worker (the restart grace) that never comes: its
+ * 504 says no worker took the job, not that the model was slow. The real PredictService on a stand-in
+ * queue whose workers the test starts and stops; a job times out at its deadline as the Redis queue's do.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { AppError, isAppError } from '@icls/lib/errors';
+import type { JobData, JobProducer, JobResult, WorkerView } from '@icls/lib/job-contract';
+import { PredictService } from './predict-service.ts';
+
+let served = new Map<string, number>([['m', 1]]);
+const queue: JobProducer = {
+  submit: (job: JobData) =>
+    new Promise<JobResult>((_, reject) => setTimeout(() => reject(new AppError('DEADLINE_EXCEEDED', 'no answer within the deadline')), job.deadline - Date.now())),
+  workerView: async (): Promise<WorkerView> => ({ served: new Map(served), broken: new Map() }),
+  admits: async () => true,
+  ping: async () => true,
+  queueStats: async () => new Map(),
+  close: async () => undefined,
+};
+const upload = { name: 'a.png', md5: 'a', bytes: 1, held: { buffer: Buffer.from('x') } } as never;
+const stored = Promise.resolve({ path: '/nowhere/a.png' } as never);
+const predictOnce = (predictor: PredictService) =>
+  predictor.predict(upload, stored, { topK: 1, receivedAt: Date.now(), jobId: `j${Math.random()}` }).then(
+    () => assert.fail('answered'),
+    (err: unknown) => err,
+  );
+const settle = () => new Promise((r) => setTimeout(r, 300)); // past the service's view cache
+
+it('a job queued for a worker that never came back: the 504 says no worker took it', async () => {
+  served = new Map([['m', 1]]);
+  const predictor = new PredictService(queue, { timeoutMs: 200, imageTransport: 'path', inlineImageBytes: 1024, resultCache: false, restartGraceMs: 10_000 });
+  await predictor.servedModels();
+  served = new Map();
+  await settle();
+  const err = await predictOnce(predictor);
+  assert.ok(isAppError(err) && err.code === 'DEADLINE_EXCEEDED', String(err));
+  assert.match(err.message, /no worker took the job: model "m" has had no live worker since its last one stopped/);
+});
+
+it('a job that times out while a worker holds the model keeps the plain deadline message', async () => {
+  served = new Map([['m', 1]]);
+  const predictor = new PredictService(queue, { timeoutMs: 200, imageTransport: 'path', inlineImageBytes: 1024, resultCache: false, restartGraceMs: 10_000 });
+  const err = await predictOnce(predictor);
+  assert.ok(isAppError(err) && err.code === 'DEADLINE_EXCEEDED', String(err));
+  assert.equal(err.message, 'The prediction did not finish before its deadline: no answer within the deadline');
+});
+
+it('a worker that came back but did not answer in time: the plain deadline message', async () => {
+  served = new Map([['m', 1]]);
+  const predictor = new PredictService(queue, { timeoutMs: 400, imageTransport: 'path', inlineImageBytes: 1024, resultCache: false, restartGraceMs: 10_000 });
+  await predictor.servedModels();
+  served = new Map();
+  await settle();
+  const pending = predictOnce(predictor);
+  served = new Map([['m', 1]]);
+  const err = await pending;
+  assert.ok(isAppError(err) && err.code === 'DEADLINE_EXCEEDED', String(err));
+  assert.equal(err.message, 'The prediction did not finish before its deadline: no answer within the deadline');
+});
