@@ -2,10 +2,9 @@
  * Command-line flags of `npm run bench`. Every mistake becomes one UsageError line (exit 1).
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { PREFERRED_DEFAULT_MODEL } from '@icls/lib/default-model';
-import { UsageError } from '@icls/lib/usage-error';
+import { parseFlags, UsageError } from '@icls/lib/usage-error';
 
 export { UsageError };
 
@@ -29,6 +28,8 @@ export interface BenchArgs {
   ceilingSeconds: number;
   ceiling: boolean;
   outDir: string;
+  /** --out was given: --overhead writes its report only then. */
+  outGiven: boolean;
   seed: number;
   /** Measure how cost grows (1 and 2 workers × 1 and 2 api processes) instead of the load steps. */
   scaling: boolean;
@@ -60,7 +61,8 @@ chart to bench/results/.
   --requests <n>          requests of --overhead (default 200)
   --ceiling-seconds <s>   sequential ceiling measurement (default 6; --quick 2)
   --no-ceiling            skip the in-process ceiling
-  --out <dir>             where results go (default bench/results)
+  --out <dir>             where results go (default bench/results; --overhead writes a file only
+                          when --out is given)
   --seed <n>              seed of the Poisson arrivals (default 1)
   --scaling               how cost grows: 1 and 2 worker processes × 1 and 2 api processes on a
                           redis-server of the bench's own, closed loop at the first --concurrency
@@ -100,7 +102,7 @@ function parseRate(raw: string): RateSpec {
 export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): BenchArgs & { help: boolean } {
   let values;
   try {
-    ({ values } = parseArgs({
+    ({ values } = parseFlags({
       args: argv,
       strict: true,
       allowPositionals: false,
@@ -162,6 +164,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     ceilingSeconds: values['ceiling-seconds'] === undefined ? (quick ? 2 : 6) : positive('--ceiling-seconds', values['ceiling-seconds'], false),
     ceiling: values['no-ceiling'] !== true,
     outDir: resolve(values.out ?? fileURLToPath(new URL('./results/', import.meta.url))),
+    outGiven: values.out !== undefined,
     seed: values.seed === undefined ? 1 : positive('--seed', values.seed, true),
     sameImages: values['same-images'] === true,
     scaling: values.scaling === true,

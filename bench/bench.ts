@@ -20,7 +20,7 @@ import { runClosed, runOpen, warmUpPass, type LoadTarget } from './load.ts';
 import { resolveModel } from './model-source.ts';
 import { measureHealthz, measureOverhead, renderOverhead } from './overhead.ts';
 import { pidListeningOn, procAvailable, ProcSampler } from './proc-stats.ts';
-import { renderText, writeResults, writeScalingResults } from './report.ts';
+import { renderText, writeOverheadResult, writeResults, writeScalingResults } from './report.ts';
 import { buildResult, describeMachine, stepLine } from './result-build.ts';
 import { measureScaling, renderScalingText, scalingTables } from './scaling.ts';
 import { fmt } from './stats.ts';
@@ -162,8 +162,7 @@ async function main(): Promise<void> {
     // 4. The report.
     const startedAt = new Date(Date.now() - (performance.now() - started)).toISOString();
     const result = buildResult(args, config, images, ceiling, healthz, steps, { startedAt, loadavgAtStart, url, mode: system?.mode, apiPid: system?.pid ?? args.pid }, peakStep, base);
-    // 2025-11-27-0605-<model>: the time of day keeps two runs of one day apart.
-    const stem = `${result.startedAt.slice(0, 16).replace(':', '').replace('T', '-')}-${args.model}${args.quick ? '-quick' : ''}`;
+    const stem = `${stemTime(result.startedAt)}-${args.model}${args.quick ? '-quick' : ''}`;
     const svg = steps.length
       ? renderChart({ title: `${args.model}: latency vs throughput (${result.machine.cores} cores)`, steps, ceilingImagesPerSecond: ceiling?.imagesPerSecond })
       : undefined;
@@ -226,7 +225,13 @@ async function overheadMode(args: BenchArgs, config: Config, images: ImageSet): 
       log,
       processSampler(args),
     );
-    console.log(renderOverhead(result));
+    const text = renderOverhead(result);
+    console.log(text);
+    if (args.outGiven) {
+      const startedAt = new Date(Date.now() - (performance.now() - started)).toISOString();
+      const doc = { startedAt, model: args.model, machine: describeMachine(loadavgAtStart) };
+      log(`wrote ${await writeOverheadResult(args.outDir, `${stemTime(startedAt)}-${args.model}-overhead`, doc, text)}`);
+    }
   } finally {
     client.close();
   }
@@ -249,13 +254,16 @@ async function scalingMode(args: BenchArgs, config: Config, images: ImageSet): P
   });
   if (interrupted) return;
   const startedAt = new Date(Date.now() - (performance.now() - started)).toISOString();
-  const stem = `${startedAt.slice(0, 16).replace(':', '').replace('T', '-')}-${args.model}-scaling`;
+  const stem = `${stemTime(startedAt)}-${args.model}-scaling`;
   const doc = { version: 1, kind: 'scaling', startedAt, model: args.model, machine: describeMachine(loadavgAtStart), images: images.images.map((i) => ({ name: i.name, bytes: i.bytes.length })), layouts: results };
   console.log(renderScalingText(results));
   for (const f of await writeScalingResults(args.outDir, stem, doc, scalingTables(results))) log(`wrote ${f}`);
 }
 
 const loadavgAtStart = loadavg();
+
+/** A result file's time of day, `2025-11-27-0605`: keeps two runs of one day apart. */
+const stemTime = (isoStart: string): string => isoStart.slice(0, 16).replace(':', '').replace('T', '-');
 
 main()
   .catch((err: unknown) => {

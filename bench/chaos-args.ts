@@ -3,9 +3,8 @@
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { PREFERRED_DEFAULT_MODEL } from '@icls/lib/default-model';
-import { numberFlag, UsageError } from '@icls/lib/usage-error';
+import { numberFlag, parseFlags, UsageError } from '@icls/lib/usage-error';
 
 export interface ChaosArgs {
   requests: number;
@@ -63,33 +62,28 @@ const number = (name: string, raw: string | undefined, min: number, max = Number
   numberFlag(`--${name}`, raw, { min, max });
 
 export function parseChaosArgs(argv: string[]): ChaosArgs | 'help' {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        requests: { type: 'string' },
-        concurrency: { type: 'string' },
-        arrivals: { type: 'string' },
-        'kill-every': { type: 'string' },
-        'redis-restart-after': { type: 'string' },
-        'redis-down': { type: 'string' },
-        corrupt: { type: 'string' },
-        'no-retry-after': { type: 'boolean' },
-        model: { type: 'string' },
-        'models-dir': { type: 'string' },
-        workers: { type: 'string' },
-        orchestrated: { type: 'boolean' },
-        'restart-delay': { type: 'string' },
-        out: { type: 'string' },
-        seed: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const { values }: { values: Record<string, string | boolean | undefined> } = parseFlags({
+    args: argv,
+    strict: true,
+    options: {
+      requests: { type: 'string' },
+      concurrency: { type: 'string' },
+      arrivals: { type: 'string' },
+      'kill-every': { type: 'string' },
+      'redis-restart-after': { type: 'string' },
+      'redis-down': { type: 'string' },
+      corrupt: { type: 'string' },
+      'no-retry-after': { type: 'boolean' },
+      model: { type: 'string' },
+      'models-dir': { type: 'string' },
+      workers: { type: 'string' },
+      orchestrated: { type: 'boolean' },
+      'restart-delay': { type: 'string' },
+      out: { type: 'string' },
+      seed: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (values.help) return 'help';
   const str = (k: string) => values[k] as string | undefined;
   const requests = number('requests', str('requests'), 1) ?? 10_000;

@@ -218,7 +218,7 @@ export function renderMarkdown(r: BenchResult, svgFile?: string): string {
   const parts = [
     `# Bench: ${r.model}, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC${r.quick ? ' (quick sanity run)' : ''}`,
     '',
-    `- machine: ${r.machine.cpuModel}, ${r.machine.cores} cores, ${fmt(r.machine.memoryGB, 1)} GB, Node ${r.machine.node}, Linux ${r.machine.kernel}, load average at start ${r.machine.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}${r.machine.loadavgAtEnd ? `, at the end ${r.machine.loadavgAtEnd.map((l) => l.toFixed(2)).join(' ')}` : ''}`,
+    machineLine(r.machine),
     `- target: ${r.target.url}${r.target.startedByBench ? ` (started by the bench, ${r.target.mode} mode)` : ' (already running)'}, ${r.target.endpoint}`,
     `- settings: ${Object.entries(r.config)
       .map(([k, v]) => `${k}=${v}`)
@@ -269,16 +269,29 @@ export async function writeResults(dir: string, stem: string, result: BenchResul
 }
 
 /** Writes the scaling measurement: `<stem>.json` (everything) and `<stem>.md` (its tables). */
+/** The report's machine line: what the figures were measured on. */
+function machineLine(m: BenchResult['machine']): string {
+  const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
+  return `- machine: ${m.cpuModel}, ${m.cores} cores, ${fmt(m.memoryGB, 1)} GB, Node ${m.node}, Linux ${m.kernel}, load average at start ${load(m.loadavgAtStart)}${m.loadavgAtEnd ? `, at the end ${load(m.loadavgAtEnd)}` : ''}`;
+}
+
+/** `--overhead --out <dir>`: the printed report, with the machine it was measured on, as `<stem>.md`. */
+export async function writeOverheadResult(dir: string, stem: string, doc: { startedAt: string; model: string; machine: BenchResult['machine'] }, text: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  const md = join(dir, `${stem}.md`);
+  await writeAtomic(md, [`# Serving overhead: ${doc.model}, ${doc.startedAt.slice(0, 16).replace('T', ' ')} UTC`, '', machineLine(doc.machine), '', '```text', text.trim(), '```', ''].join('\n'));
+  return md;
+}
+
 export async function writeScalingResults(dir: string, stem: string, doc: { startedAt: string; model: string; machine: BenchResult['machine'] }, tableList: Table[]): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const json = join(dir, `${stem}.json`);
   const md = join(dir, `${stem}.md`);
   await writeAtomic(json, JSON.stringify(doc, null, 2) + '\n');
-  const m = doc.machine;
   const parts = [
     `# Scaling: ${doc.model}, ${doc.startedAt.slice(0, 16).replace('T', ' ')} UTC`,
     '',
-    `- machine: ${m.cpuModel}, ${m.cores} cores, ${fmt(m.memoryGB, 1)} GB, Node ${m.node}, Linux ${m.kernel}, load average at start ${m.loadavgAtStart.map((l) => l.toFixed(2)).join(' ')}${m.loadavgAtEnd ? `, at the end ${m.loadavgAtEnd.map((l) => l.toFixed(2)).join(' ')}` : ''}`,
+    machineLine(doc.machine),
     '',
   ];
   for (const t of tableList) {

@@ -7,9 +7,8 @@
  * --duration and --max-requests; at the end no new request starts, in-flight ones finish (each
  * bounded by --timeout), and a per-endpoint table is printed like Locust's.
  */
-import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
-import { numberFlag, UsageError } from '@icls/lib/usage-error';
+import { numberFlag, parseFlags, UsageError } from '@icls/lib/usage-error';
 import { DistinctUploads } from '@icls/bench/distinct-upload';
 import { HttpClient, multipartBody } from '@icls/bench/http-client';
 import { FIXTURE_IMAGES, loadImageSet, type BenchImage } from '@icls/bench/images';
@@ -55,7 +54,7 @@ const num = (flag: string, raw: string | undefined, def: number, range: { min: n
 function parseOptions(argv: string[]): Options | undefined {
   let values;
   try {
-    ({ values } = parseArgs({
+    ({ values } = parseFlags({
       args: argv,
       strict: true,
       options: {

@@ -2,6 +2,8 @@
  * A command line that does not make sense (the `models` command, the bench, the stress test): the
  * program prints the message and its usage, exits 2, and never shows a stack trace.
  */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
 export class UsageError extends Error {
   override name = 'UsageError';
   constructor(
@@ -24,4 +26,34 @@ export function numberFlag(flag: string, raw: string | undefined, range: { min: 
     throw new UsageError(`${flag} must be a ${range.integer ? 'whole ' : ''}number from ${range.min} to ${range.max}, got "${raw}"`);
   }
   return n;
+}
+
+/**
+ * node:util's parseArgs, strict unless told otherwise, with a mistake thrown as a one-line UsageError
+ * for `verb`: Node's own messages run to three lines for `--duration -1`, and leave a quote open for an
+ * unknown option of a command that takes positional arguments.
+ */
+export function parseFlags<T extends ParseArgsConfig>(config: T, verb?: string): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs<T>({ strict: true, ...config });
+  } catch (err) {
+    throw new UsageError(flagMistake(err as Error & { code?: string }), verb);
+  }
+}
+
+function flagMistake(err: Error & { code?: string }): string {
+  const quoted = /'([^']+)'/.exec(err.message)?.[1] ?? '';
+  const flag = quoted.split(' ')[0]!;
+  switch (err.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${flag}`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument "${flag}": this command takes only --options`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      if (/does not take an argument/.test(err.message)) return `${flag} takes no value`;
+      if (/ambiguous/.test(err.message)) return `${flag} needs a value; to give one that starts with a dash, write ${flag}=-1 (for example)`;
+      return `${flag} needs a value`;
+    default:
+      return err.message.split('\n')[0]!;
+  }
 }

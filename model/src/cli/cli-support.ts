@@ -2,8 +2,8 @@
  * What every `models` verb shares: the context it runs in, the usage error, argument parsing, the
  * model-name check and plain-text tables.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { UsageError } from '@icls/lib/usage-error';
+import type { ParseArgsConfig } from 'node:util';
+import { parseFlags, UsageError } from '@icls/lib/usage-error';
 import type { ProgressStream } from '../pull/progress-bar.ts';
 import { MODEL_NAME_PATTERN } from '../repository/model-config.ts';
 
@@ -29,18 +29,14 @@ export class CancelledError extends Error {
   }
 }
 
-/** node:util parseArgs, with its errors turned into usage errors for `verb`. */
+/** node:util parseArgs, with its mistakes turned into usage errors for `verb`. */
 export function parseVerbArgs<T extends ParseArgsConfig['options']>(
   verb: string,
   args: string[],
   options: T,
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  try {
-    const parsed = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals: true, strict: true });
-    return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
-  } catch (err) {
-    throw new UsageError((err as Error).message, verb);
-  }
+  const parsed = parseFlags({ args, options: { help: { type: 'boolean', short: 'h' }, ...options }, allowPositionals: true }, verb);
+  return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
 }
 
 /** Exactly one positional argument called `what`, or a usage error. */

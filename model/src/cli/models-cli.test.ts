@@ -335,7 +335,7 @@ describe('models command, in-process', () => {
     assert.match(missing.stderr, /^error: info needs a model name/);
     const unknown = await runMain(['list', '--colour']);
     assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /^error: Unknown option '--colour'/);
+    assert.match(unknown.stderr, /^error: unknown option --colour\n/);
   });
 
   test('catalog and pull --list show the built-in entries', async () => {
@@ -344,6 +344,22 @@ describe('models command, in-process', () => {
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /^mobilenetv2-12-int8\s+3\.49 MiB\s+NCHW float32 224×224 RGB\s+1000\s+Apache-2\.0\s+cc028fe6cae7\s+no\s/m);
       assert.match(run.stdout, /^efficientnet-lite4-11\s+49\.5 MiB\s+NHWC float32 224×224 RGB\s+1000\s+MIT\s/m);
+      assert.match(run.stdout, /^source: the ONNX Model Zoo \(github\.com\/onnx\/models\); install one/m);
+    }
+  });
+
+  test('catalog names where extra entries come from, and the mirror when there is one', async () => {
+    const catalogFile = `${modelsDir}-extra-catalog.json`;
+    await writeFile(catalogFile, JSON.stringify([fixtureEntry('extra', fixtureModelBytes())]));
+    try {
+      const run = await runMain(['catalog'], { MODELS_CATALOG_FILE: catalogFile });
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /^extra\s/m);
+      assert.ok(run.stdout.includes(`source: each entry's own URL (the built-in ones: the ONNX Model Zoo (github.com/onnx/models); the others from MODELS_CATALOG_FILE ${catalogFile}); install one`), run.stdout);
+      const mirrored = await runMain(['catalog'], { MODELS_CATALOG_FILE: catalogFile, MODELS_MIRROR_URL: 'http://127.0.0.1:9/zoo' });
+      assert.match(mirrored.stdout, /^source: the mirror http:\/\/127\.0\.0\.1:9\/zoo; install one/m);
+    } finally {
+      await rm(catalogFile, { force: true });
     }
   });
 

@@ -1,0 +1,34 @@
+/** The bench's command line: mistakes in one line, and `--out` honoured by `--overhead`. */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { it } from 'node:test';
+import { parseBenchArgs, UsageError } from '../bench/args.ts';
+import { writeOverheadResult } from '../bench/report.ts';
+import { describeMachine } from '../bench/result-build.ts';
+
+it('a negative duration is one line that says how to write it, and points to --help', () => {
+  assert.throws(
+    () => parseBenchArgs(['--duration', '-1'], {}),
+    (err: unknown) => err instanceof UsageError && err.message === '--duration needs a value; to give one that starts with a dash, write --duration=-1 (for example) (see --help)',
+  );
+  assert.throws(() => parseBenchArgs(['--duration=-1'], {}), /--duration/);
+});
+
+it('--overhead writes its report where --out says, with the machine it ran on', async () => {
+  assert.equal(parseBenchArgs(['--overhead'], {}).outGiven, false);
+  const dir = await mkdtemp(join(tmpdir(), 'icls-bench-out-'));
+  try {
+    const args = parseBenchArgs(['--overhead', '--out', dir], {});
+    assert.equal(args.outGiven, true);
+    assert.equal(args.outDir, dir);
+    const file = await writeOverheadResult(dir, '2026-12-02-0100-m-overhead', { startedAt: '2026-12-02T01:00:00.000Z', model: 'm', machine: describeMachine([0.5, 0.5, 0.5]) }, '\n== Serving overhead ==\nrow\n');
+    assert.equal(file, join(dir, '2026-12-02-0100-m-overhead.md'));
+    const md = await readFile(file, 'utf8');
+    assert.match(md, /^# Serving overhead: m, 2026-12-02 01:00 UTC\n\n- machine: .*cores.*load average at start 0\.50/);
+    assert.match(md, /```text\n== Serving overhead ==\nrow\n```\n$/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
