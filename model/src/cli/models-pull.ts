@@ -45,8 +45,11 @@ export async function catalogVerb(ctx: CliContext, args: string[]): Promise<void
     ctx.print(line);
   }
   const mirror = ctx.env.MODELS_MIRROR_URL;
+  const extra = ctx.env.MODELS_CATALOG_FILE;
+  const zoo = 'the ONNX Model Zoo (github.com/onnx/models)';
+  const source = mirror ? `the mirror ${mirror}` : extra ? `each entry's own URL (the built-in ones: ${zoo}; the others from MODELS_CATALOG_FILE ${extra})` : zoo;
   ctx.print('');
-  ctx.print(`source: ${mirror ? `the mirror ${mirror}` : 'the ONNX Model Zoo (github.com/onnx/models)'}; install one with \`npm run models -- pull <name>\``);
+  ctx.print(`source: ${source}; install one with \`npm run models -- pull <name>\``);
 }
 
 /** `pull <name> [--force]`, or `pull --list`. */
