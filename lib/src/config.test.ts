@@ -120,6 +120,13 @@ describe('loadConfig', () => {
     assert.match(configError({ REDIS_URL: 'not a url' }).message, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
   });
 
+  test('HOST is an IP address or a host name: a port or a scheme in it is refused before anything listens', () => {
+    for (const host of ['0.0.0.0', '::', '127.0.0.1', '::1', 'localhost', 'api', 'my_api.internal', 'fe80::1']) assert.equal(loadConfig({ HOST: host }).HOST, host);
+    for (const host of ['0.0.0.0:8080', 'http://0.0.0.0', '', 'a b', '-api', 'x'.repeat(64)]) {
+      assert.match(configError({ HOST: host }).message, /HOST must be an IP address or a host name, e\.g\. 0\.0\.0\.0, ::, 127\.0\.0\.1 or localhost \(no port, no scheme\), got "/, host);
+    }
+  });
+
   test('other kinds of bad values', () => {
     assert.match(configError({ WORKER_CONCURRENCY: '65' }).message, /WORKER_CONCURRENCY must be between 0 and 64, got 65/);
     assert.match(configError({ MODELS_DIR: '  ' }).message, /MODELS_DIR must not be empty/);

@@ -3,6 +3,7 @@
  * Every environment variable is declared here once, with its default and meaning; the README's
  * config table is checked against this list by a test. Start-up fails fast with the variable's name.
  */
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 type Parser<T> = (raw: string) => T;
@@ -34,7 +35,6 @@ const oneOf =
     if (!(values as string[]).includes(raw)) throw new Error(`must be one of ${values.join(', ')}, got "${raw}"`);
     return raw as T;
   };
-const text: Parser<string> = (raw) => raw;
 const path: Parser<string> = (raw) => {
   if (raw.trim() === '') throw new Error('must not be empty');
   return resolve(raw);
@@ -42,6 +42,17 @@ const path: Parser<string> = (raw) => {
 /** A Redis key prefix: not empty, no spaces or control characters (keys are `<prefix>:…`). */
 const keyPrefix: Parser<string> = (raw) => {
   if (!/^[^\s:\u0000-\u001f]{1,100}$/.test(raw)) throw new Error(`must be 1 to 100 characters without spaces or ":", got "${raw}"`);
+  return raw;
+};
+/**
+ * An address to listen on: an IP address or a host name. Whether a name resolves is only known at listen
+ * (which then names HOST); this catches the usual slips (a port or a scheme in it) before anything starts.
+ */
+const listenHost: Parser<string> = (raw) => {
+  const label = '[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?';
+  if (isIP(raw) === 0 && !new RegExp(`^(?=.{1,253}$)${label}(\\.${label})*$`, 'i').test(raw)) {
+    throw new Error(`must be an IP address or a host name, e.g. 0.0.0.0, ::, 127.0.0.1 or localhost (no port, no scheme), got "${raw}"`);
+  }
   return raw;
 };
 const optionalText: Parser<string | undefined> = (raw) => (raw === '' ? undefined : raw);
@@ -86,7 +97,7 @@ const list: Parser<string[]> = (raw) =>
 
 const spec = {
   PORT: { default: '8080', parse: int(0, 65535), doc: 'HTTP port of the api' },
-  HOST: { default: '0.0.0.0', parse: text, doc: 'address the api, and each model worker\'s metrics port, listen on' },
+  HOST: { default: '0.0.0.0', parse: listenHost, doc: 'address the api, and each model worker\'s metrics port, listen on' },
   QUEUE_MODE: {
     default: 'auto',
     parse: oneOf('auto', 'redis', 'embedded'),

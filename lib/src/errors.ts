@@ -24,7 +24,7 @@ export const ERRORS = {
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than allowed' },
   CLIENT_CLOSED: { status: 499, message: 'The client closed the connection before the answer' },
   ADMIN_TOKEN_REQUIRED: { status: 401, message: 'This page needs the admin token' },
-  ADMIN_LOOPBACK_ONLY: { status: 403, message: 'Without ADMIN_TOKEN set, this page answers only on the server itself (127.0.0.1)' },
+  ADMIN_LOOPBACK_ONLY: { status: 403, message: 'Without ADMIN_TOKEN set, this page answers only on the server itself (127.0.0.1 or ::1)' },
   CROSS_SITE_POST: { status: 403, message: 'A form on another site cannot post here; open this service\'s own page and submit it there' },
   TOO_MANY_REQUESTS: { status: 429, message: 'Too many requests from this client; slow down' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed here' },
