@@ -259,6 +259,19 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       assert.match(r.json().error.message, /nope.*tiny-rgb/);
     });
 
+    it('/predict takes the model from the query as /v1/predict does, and keeps its three keys', async () => {
+      const unknown = await app.inject({ method: 'POST', url: '/predict?model=nope', ...(await fileOf('chelsea.png')) });
+      assert.equal(unknown.statusCode, 404);
+      assert.deepEqual(Object.keys(unknown.json()), ['success', 'prediction', 'score', 'error']);
+      assert.match(unknown.json().error.message, /nope.*tiny-rgb/);
+      const named = await app.inject({ method: 'POST', url: '/predict?model=tiny-rgb&top_k=3', ...(await fileOf('chelsea.png')) });
+      assert.equal(named.statusCode, 200);
+      assert.deepEqual(Object.keys(named.json()), ['success', 'prediction', 'score']);
+      const long = await app.inject({ method: 'POST', url: `/predict?model=${'m'.repeat(129)}`, ...(await fileOf('chelsea.png')) });
+      assert.equal(long.statusCode, 400);
+      assert.equal(long.json().error.code, 'BAD_PARAMETER');
+    });
+
     it('/v1/models, /healthz, /readyz', async () => {
       assert.deepEqual((await app.inject({ url: '/v1/models' })).json(), { default: 'tiny-rgb', models: [{ name: 'tiny-rgb', workers: 1 }], broken: [] });
       assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200);

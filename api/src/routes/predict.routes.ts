@@ -65,18 +65,20 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
       throw new AppError('METHOD_NOT_ALLOWED', `use POST ${url}`);
     });
   }
-  app.post(
+  app.post<{ Querystring: { model?: string } }>(
     '/predict',
     {
       schema: {
         summary: 'Classify an image (original contract: exactly three keys)',
         consumes: ['multipart/form-data', ...Object.keys(RAW_IMAGE_TYPES)],
+        // A model may be named as for /v1/predict (query or form field); the answer is always the top class.
+        querystring: Type.Pick(PredictQuery, ['model']),
         response: { 200: ThreeKeys, '4xx': ThreeKeysError, '5xx': ThreeKeysError },
       },
       config: { upload: true, errorStyle: 'three-keys' },
     },
     async (request, reply) => {
-      const { upload, result, totalMs } = await classifyUpload(request, deps, { topK: 1 });
+      const { upload, result, totalMs } = await classifyUpload(request, deps, { query: { model: request.query.model }, topK: 1 });
       rememberAnswer(deps, upload.name, result, totalMs);
       reply.header(CACHE_HEADER, result.cached ? 'HIT' : 'MISS');
       const top = result.predictions[0]!;
