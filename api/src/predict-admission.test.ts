@@ -59,3 +59,13 @@ it('an admission becomes the queued job: the job, not both, holds the place', as
   await answered;
   (await predictor.admit('m')).release();
 });
+
+it('an upload still arriving after the hold no longer holds a place: a trickle cannot fill the queue', async () => {
+  const held = new PredictService(queue, { timeoutMs: 5000, imageTransport: 'path', inlineImageBytes: 0, resultCache: false, admissionHoldMs: 150 });
+  const trickling = [await held.admit('m'), await held.admit('m')];
+  await assert.rejects(held.admit('m'), refused, 'two uploads being read fill a bound of 2');
+  await new Promise((r) => setTimeout(r, 200));
+  const next = await held.admit('m');
+  assert.equal(next.others(), 0, 'the two trickling uploads count no more');
+  for (const a of [...trickling, next]) a.release();
+});

@@ -60,7 +60,12 @@ export interface PredictServiceConfig {
   restartingModels?: () => ReadonlySet<string>;
   /** WORKER_RESTART_GRACE_MS: see RestartGrace (0 or unset: none). */
   restartGraceMs?: number;
+  /** How long an admission counts at most (default ADMISSION_HOLD_MS; tests shorten it). */
+  admissionHoldMs?: number;
 }
+
+/** How long an admitted request's upload counts against its model's queue bound at most (see Admission). */
+export const ADMISSION_HOLD_MS = 1000;
 
 /**
  * A request let in before its upload is read: it counts against its model's queue bound until its
@@ -70,13 +75,26 @@ export class Admission {
   /** For requests that name no model while none is served (predict then answers NOT_READY). */
   static readonly NONE = new Admission(new Map(), undefined);
   private released = false;
+  private readonly expiry?: NodeJS.Timeout;
 
+  /**
+   * Counts for `holdMs` at most: long enough for a burst's uploads to arrive, short enough that uploads
+   * trickling in on purpose cannot hold the queue's places (64 of them, one byte every few seconds,
+   * refused every other client for the 2 minutes REQUEST_RECEIVE_TIMEOUT_MS allows). An upload still
+   * arriving after that is checked against the queue's bound when its job is queued, as any other.
+   */
   constructor(
     private readonly counts: Map<string, number>,
     readonly model: string | undefined,
+    holdMs = ADMISSION_HOLD_MS,
   ) {
-    if (model) counts.set(model, (counts.get(model) ?? 0) + 1);
-    else this.released = true;
+    if (!model) {
+      this.released = true;
+      return;
+    }
+    counts.set(model, (counts.get(model) ?? 0) + 1);
+    this.expiry = setTimeout(() => this.release(), holdMs);
+    this.expiry.unref();
   }
 
   /** Admissions of the same model not yet released, this one aside. */
@@ -87,6 +105,7 @@ export class Admission {
   release(): void {
     if (this.released) return;
     this.released = true;
+    clearTimeout(this.expiry);
     const model = this.model!;
     const left = this.counts.get(model)! - 1;
     if (left > 0) this.counts.set(model, left);
@@ -218,7 +237,7 @@ export class PredictService {
     if (!model) return Admission.NONE;
     // Counted before the check, so requests arriving together see each other: under overload, only as
     // many uploads are read as the queue has room for, and the rest are refused before being read.
-    const admission = new Admission(this.incoming, model);
+    const admission = new Admission(this.incoming, model, this.config.admissionHoldMs);
     try {
       if (await this.producer.admits(model, deadline, admission.others())) return admission;
     } catch (err) {
