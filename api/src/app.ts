@@ -20,6 +20,7 @@ import { deferExpectContinue } from './http/expect-continue.ts';
 import { registerBodyGuard } from './http/body-guard.ts';
 import { clientErrorHandler } from './http/client-errors.ts';
 import { errorHandler } from './http/error-reply.ts';
+import { reclaimIdleConnections } from './http/idle-reclaim.ts';
 import { LogSampler } from './http/log-sampler.ts';
 import { ApiMetrics } from './metrics/api-metrics.ts';
 import { metricsRoute } from './metrics/metrics-route.ts';
@@ -167,6 +168,9 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     frameworkErrors: (err, request, reply) => onError(err, request, reply),
   });
   app.server.maxConnections = config.MAX_CONNECTIONS;
+  reclaimIdleConnections(app.server, config.MAX_CONNECTIONS, (closed) =>
+    sampler.write('warn', 'IDLE_RECLAIMED', { closed, maxConnections: config.MAX_CONNECTIONS }, 'near MAX_CONNECTIONS: closed idle kept-alive connections to make room'),
+  );
   if (retention.enabled) {
     retention.start();
     app.addHook('onClose', () => retention.stop());
