@@ -87,6 +87,8 @@ export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps, adminT
           '4xx': ErrorBody,
         },
       },
+      // An API for programs, but it parses forms too: a form on another site must not forge reports.
+      onRequest: sameOriginOnly,
     },
     async (request, reply) => {
       const { record, created } = await store(request.body);

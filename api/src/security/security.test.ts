@@ -101,6 +101,18 @@ describe('same-origin form posts', () => {
       assert.match(r.body, /A form on another site cannot post here/);
     }
   });
+
+  it('POST /v1/feedback too: a form on another site cannot forge a report into the dataset; programs are served', async () => {
+    const post = (headers: Record<string, string>) =>
+      t.app.inject({ method: 'POST', url: '/v1/feedback', payload: 'report=forged&label=x', headers: { 'content-type': 'application/x-www-form-urlencoded', host: 'classifier.example:8080', ...headers } });
+    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }]) {
+      const r = await post(headers);
+      assert.equal(r.statusCode, 403, JSON.stringify(headers));
+      assert.equal(r.json().error.code, 'CROSS_SITE_POST');
+    }
+    assert.equal((await post({})).statusCode, 201, 'a program without the headers');
+    assert.equal((await post({ 'sec-fetch-site': 'same-origin' })).statusCode, 201, "the service's own page");
+  });
 });
 
 describe('rate limit (RATE_LIMIT_PER_MINUTE)', () => {
