@@ -36,7 +36,7 @@ import { predictRoutes } from './routes/predict.routes.ts';
 import { reviewRoutes } from './routes/review.routes.ts';
 import { staticRoutes } from './routes/static.routes.ts';
 import { adminGuard } from './security/admin-guard.ts';
-import { registerRateLimit } from './security/rate-limit.ts';
+import { notFoundLimit, registerRateLimit } from './security/rate-limit.ts';
 import { registerSecurityHeaders } from './security/security-headers.ts';
 import { requestId, traceRequests } from './tracing/request-context.ts';
 import { RAW_IMAGE_TYPES } from './upload/receive-upload.ts';
@@ -199,7 +199,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   app.addContentTypeParser(Object.keys(RAW_IMAGE_TYPES), (_request, payload, done) => done(null, payload));
 
   app.setErrorHandler(onError);
-  app.setNotFoundHandler(async (request) => {
+  app.setNotFoundHandler({ preHandler: notFoundLimit(app, config.RATE_LIMIT_PER_MINUTE) }, async (request) => {
     throw new AppError('NOT_FOUND', `there is nothing at ${request.url.split('?')[0]!.slice(0, 200)}`);
   });
 

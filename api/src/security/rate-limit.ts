@@ -4,7 +4,7 @@
  * address can be a whole office behind NAT, so the right number depends on the deployment.
  */
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 
 /** Probes of load balancers and orchestrators are never limited. */
@@ -22,4 +22,12 @@ export async function registerRateLimit(app: FastifyInstance, perMinute: number)
     errorResponseBuilder: (_request, context) =>
       new AppError('TOO_MANY_REQUESTS', `at most ${context.max} requests per minute`, { retryAfterS: Math.max(1, Math.ceil(context.ttl / 1000)) }),
   });
+}
+
+/**
+ * The limit for requests no route matches (the plugin's hook runs on routes only): else unknown paths,
+ * each answered with a 404 that names it, could be sent without any limit. Undefined when the limit is off.
+ */
+export function notFoundLimit(app: FastifyInstance, perMinute: number): preHandlerAsyncHookHandler | undefined {
+  return perMinute > 0 ? (app.rateLimit() as preHandlerAsyncHookHandler) : undefined;
 }

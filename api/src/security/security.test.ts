@@ -105,7 +105,7 @@ describe('same-origin form posts', () => {
   it('POST /v1/feedback too: a form on another site cannot forge a report into the dataset; programs are served', async () => {
     const post = (headers: Record<string, string>) =>
       t.app.inject({ method: 'POST', url: '/v1/feedback', payload: 'report=forged&label=x', headers: { 'content-type': 'application/x-www-form-urlencoded', host: 'classifier.example:8080', ...headers } });
-    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }]) {
+    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { origin: 'https://evil.example' }] as Record<string, string>[]) {
       const r = await post(headers);
       assert.equal(r.statusCode, 403, JSON.stringify(headers));
       assert.equal(r.json().error.code, 'CROSS_SITE_POST');
@@ -128,6 +128,14 @@ describe('rate limit (RATE_LIMIT_PER_MINUTE)', () => {
     assert.ok(Number(limited.headers['retry-after']) >= 1);
     assert.equal((await on.app.inject({ url: '/healthz', remoteAddress: REMOTE })).statusCode, 200);
     assert.equal((await on.app.inject({ url: '/feedback', remoteAddress: '198.51.100.1' })).statusCode, 200, 'another client has its own count');
+    await on.close();
+  });
+
+  it('paths no route matches are limited too', async () => {
+    const on = await appWith({ RATE_LIMIT_PER_MINUTE: '3' });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await on.app.inject({ url: `/nothing-${i}`, remoteAddress: REMOTE })).statusCode);
+    assert.deepEqual(statuses, [404, 404, 404, 429, 429]);
     await on.close();
   });
 });
