@@ -144,7 +144,8 @@ export function cacheFields(md5: string, model: string, topK: number, versions: 
 const NO_WORKER_WHY = 'none has started yet, or every one has stopped';
 export const NO_WORKER = `no model worker is running (${NO_WORKER_WHY})`;
 
-const expired = () => new AppError('DEADLINE_EXCEEDED', 'no answer within the deadline');
+/** The queue did not say which workers live in time: nothing was queued yet, so the client may retry (as the producer says it). */
+const lookupExpired = () => new AppError('NOT_READY', 'the queue (Redis) did not answer in time', { retryAfterS: 1 });
 
 /**
  * Why the default model has no worker, as an operator can act on it: it failed to load, or workers run
@@ -193,7 +194,7 @@ export class PredictService {
         if (this.view?.view === view) this.view = undefined;
       });
     }
-    return withDeadline(this.view.view, deadline, expired);
+    return withDeadline(this.view.view, deadline, lookupExpired);
   }
 
   /**

@@ -17,6 +17,10 @@ export interface PrivateRedis {
   kill(): Promise<void>;
   /** Starts it again on the same port, empty; resolves once it answers PING. */
   restart(): Promise<void>;
+  /** SIGSTOP: connections stay open and nothing answers, as behind a network black hole. */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
   /** Kills it for good and removes its folder. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -64,6 +68,8 @@ export async function startPrivateRedis(opts: { running?: boolean } = {}): Promi
     port,
     kill,
     restart: launch,
+    pause: () => void proc?.kill('SIGSTOP'),
+    resume: () => void proc?.kill('SIGCONT'),
     async stop() {
       if (stopped) return;
       stopped = true;

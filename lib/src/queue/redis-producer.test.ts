@@ -126,3 +126,27 @@ it('Redis out of memory (maxmemory): a job is refused with 503 NOT_READY that sa
     await redis.stop();
   }
 });
+
+it('a Redis that stops answering (hung, a network black hole): 503 NOT_READY with Retry-After at the lookup\'s bound, not a 504', async () => {
+  const redis = await startPrivateRedis();
+  const api = new RedisProducer({ redisUrl: redis.url, prefix: 'hung', maxQueued: 4, deadAfterMs: 2000, log: createLogger('silent', 'test') });
+  try {
+    assert.ok(await api.whenReady(5000));
+    redis.pause();
+    const t0 = Date.now();
+    for (const call of [() => api.workerView(Date.now() + 300), () => api.admits('m', Date.now() + 300)]) {
+      await assert.rejects(call(), (err: unknown) => {
+        assert.ok(err instanceof AppError, String(err));
+        assert.equal(err.code, 'NOT_READY');
+        assert.equal(err.retryAfterS, 1);
+        assert.match(err.message, /the queue \(Redis\) did not answer in time/);
+        return true;
+      });
+    }
+    assert.ok(Date.now() - t0 < 2000, 'each bounded by its deadline');
+  } finally {
+    redis.resume();
+    await api.close();
+    await redis.stop();
+  }
+});

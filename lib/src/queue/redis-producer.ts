@@ -171,14 +171,18 @@ export class RedisProducer implements JobProducer {
     }
   }
 
-  /** Bounds a Redis call by the request's deadline; fails at once (503) while Redis is away. */
+  /**
+   * Bounds a Redis call by the request's deadline; fails at once (503) while Redis is away. A Redis that
+   * does not answer in time (hung, or a network black hole) is a 503 too: nothing was queued, so the
+   * client may retry, where a 504 would blame the image.
+   */
   private guarded<T>(deadline: number, work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new AppError('NOT_READY', 'the api is shutting down', { retryAfterS: 1 }));
     if (!isReady(this.cmd)) return Promise.reject(unreachable());
     const call = work().catch((err: unknown) => {
       throw isAppError(err) ? err : queueFailure(err);
     });
-    return withDeadline(call, deadline, () => new AppError('DEADLINE_EXCEEDED', 'the queue (Redis) did not answer in time'));
+    return withDeadline(call, deadline, () => new AppError('NOT_READY', 'the queue (Redis) did not answer in time', { retryAfterS: 1 }));
   }
 
   async submit(job: JobData): Promise<JobResult> {
