@@ -172,6 +172,12 @@ describe('decodeRgb', () => {
     await assert.rejects(decodeRgb(Buffer.from('this is not an image at all'), plan({}), 1e6), ImageDecodeError);
     await assert.rejects(decodeRgb(join(IMAGES, 'corrupt.jpg'), plan({}), 1e6), ImageDecodeError);
     await assert.rejects(decodeRgb(join(IMAGES, 'truncated.jpg'), plan({}), 1e6), ImageDecodeError);
+    // A PNG signature and nothing after: libvips says "Input buffer has corrupt header:" and stops there.
+    await assert.rejects(decodeRgb(Buffer.from('89504e470d0a1a0a', 'hex'), plan({}), 1e6), (err: Error) => {
+      assert.ok(err instanceof ImageDecodeError);
+      assert.doesNotMatch(err.message, /:\s*$/, 'no colon left hanging');
+      return true;
+    });
     await assert.rejects(
       decodeRgb(join(IMAGES, 'truncated.jpg'), plan({ mode: 'shorter-side-then-center-crop' }), 1e6),
       ImageDecodeError,

@@ -98,7 +98,8 @@ export async function decodeRgb(input: string | Buffer, plan: ResizePlan, maxPix
   } catch (err) {
     const msg = (err as Error).message;
     if (/pixel limit/i.test(msg)) throw new ImageTooLargeError(msg);
-    throw new ImageDecodeError(msg);
+    // libvips ends some messages with a colon and a newline where no more was said ("Input buffer has corrupt header:").
+    throw new ImageDecodeError(msg.trim().replace(/\s*:$/, ''));
   }
 }
 
