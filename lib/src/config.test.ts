@@ -127,6 +127,12 @@ describe('loadConfig', () => {
     }
   });
 
+  test('timeouts are bounded by a day: Node\'s timers fire at once beyond 24.8 days', () => {
+    assert.match(configError({ HEADERS_TIMEOUT_MS: '3000000000' }).message, /HEADERS_TIMEOUT_MS must be between 100 and 86400000, got 3000000000/);
+    assert.match(configError({ BODY_IDLE_TIMEOUT_MS: '3000000000' }).message, /BODY_IDLE_TIMEOUT_MS must be between 100 and 86400000/);
+    assert.equal(loadConfig({ REQUEST_RECEIVE_TIMEOUT_MS: '86400000' }).REQUEST_RECEIVE_TIMEOUT_MS, 86_400_000);
+  });
+
   test('other kinds of bad values', () => {
     assert.match(configError({ WORKER_CONCURRENCY: '65' }).message, /WORKER_CONCURRENCY must be between 0 and 64, got 65/);
     assert.match(configError({ MODELS_DIR: '  ' }).message, /MODELS_DIR must not be empty/);

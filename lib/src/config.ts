@@ -48,6 +48,8 @@ const keyPrefix: Parser<string> = (raw) => {
  * An address to listen on: an IP address or a host name. Whether a name resolves is only known at listen
  * (which then names HOST); this catches the usual slips (a port or a scheme in it) before anything starts.
  */
+/** The longest timeout accepted: Node's timers hold at most 2^31 − 1 ms (24.8 days); beyond, they fire at once. */
+const DAY_MS = 24 * 3600 * 1000;
 const listenHost: Parser<string> = (raw) => {
   const label = '[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?';
   if (isIP(raw) === 0 && !new RegExp(`^(?=.{1,253}$)${label}(\\.${label})*$`, 'i').test(raw)) {
@@ -138,17 +140,17 @@ const spec = {
   },
   BODY_IDLE_TIMEOUT_MS: {
     default: '15000',
-    parse: int(100),
+    parse: int(100, DAY_MS),
     doc: 'a request body that sends nothing for this long is cut: 408, and what it had sent is freed',
   },
   REQUEST_RECEIVE_TIMEOUT_MS: {
     default: '120000',
-    parse: int(1000),
+    parse: int(1000, DAY_MS),
     doc: 'the whole request (headers and body) must arrive within this (408 after; checked every second)',
   },
   HEADERS_TIMEOUT_MS: {
     default: '10000',
-    parse: int(100),
+    parse: int(100, DAY_MS),
     doc: 'the request headers must arrive within this (408 after; slow-header clients cannot hold connections)',
   },
   MAX_HEADER_BYTES: { default: '16384', parse: int(1024, 1024 * 1024), doc: 'largest request line plus headers (431 above)' },
@@ -159,7 +161,7 @@ const spec = {
   },
   REQUEST_TIMEOUT_MS: {
     default: '10000',
-    parse: int(1),
+    parse: int(1, DAY_MS),
     doc: 'deadline of a prediction, counted from when the upload has been received (receiving it has its own limit, REQUEST_RECEIVE_TIMEOUT_MS); 504 when it passes',
   },
   QUEUE_MAX_WAITING: {
