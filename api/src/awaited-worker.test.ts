@@ -10,10 +10,11 @@ import type { JobData, JobProducer, JobResult, WorkerView } from '@icls/lib/job-
 import { PredictService } from './predict-service.ts';
 
 let served = new Map<string, number>([['m', 1]]);
+let broken = new Map<string, string>();
 const queue: JobProducer = {
   submit: (job: JobData) =>
     new Promise<JobResult>((_, reject) => setTimeout(() => reject(new AppError('DEADLINE_EXCEEDED', 'no answer within the deadline')), job.deadline - Date.now())),
-  workerView: async (): Promise<WorkerView> => ({ served: new Map(served), broken: new Map() }),
+  workerView: async (): Promise<WorkerView> => ({ served: new Map(served), broken: new Map(broken) }),
   admits: async () => true,
   ping: async () => true,
   queueStats: async () => new Map(),
@@ -58,4 +59,21 @@ it('a worker that came back but did not answer in time: the plain deadline messa
   const err = await pending;
   assert.ok(isAppError(err) && err.code === 'DEADLINE_EXCEEDED', String(err));
   assert.equal(err.message, 'The prediction did not finish before its deadline: no answer within the deadline');
+});
+
+it('a worker came back but could not load the model: the 504 says so, with its reason', async () => {
+  served = new Map([['m', 1]]);
+  const predictor = new PredictService(queue, { timeoutMs: 400, imageTransport: 'path', inlineImageBytes: 1024, resultCache: false, restartGraceMs: 10_000 });
+  await predictor.servedModels();
+  served = new Map();
+  await settle();
+  const pending = predictOnce(predictor);
+  broken = new Map([['m', 'model.onnx: protobuf parsing failed']]);
+  try {
+    const err = await pending;
+    assert.ok(isAppError(err) && err.code === 'DEADLINE_EXCEEDED', String(err));
+    assert.match(err.message, /no worker took the job: the worker that came back could not load model "m": model\.onnx: protobuf parsing failed/);
+  } finally {
+    broken = new Map();
+  }
 });

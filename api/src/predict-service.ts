@@ -330,12 +330,15 @@ export class PredictService {
 
   /**
    * A job queued for a worker being restarted (no live worker held its model) that timed out: when still
-   * no worker holds the model, the 504 says so, rather than suggesting a slow model.
+   * no worker holds the model, the 504 says so (and why, when a worker came back without it), rather
+   * than suggesting a slow model.
    */
   private async whyUnanswered(err: unknown, model: string): Promise<unknown> {
     if (!isAppError(err) || err.code !== 'DEADLINE_EXCEEDED') return err;
     const view = await this.workerView(Date.now() + FRESH_ENOUGH_MS).catch(() => undefined);
     if (!view || view.served.has(model)) return err;
+    const failed = view.broken.get(model);
+    if (failed) return new AppError('DEADLINE_EXCEEDED', `no worker took the job: the worker that came back could not load model "${model}": ${failed}`);
     return new AppError(
       'DEADLINE_EXCEEDED',
       `no worker took the job: model "${model}" has had no live worker since its last one stopped, and none came back within the deadline (its requests are queued for a restarted worker for WORKER_RESTART_GRACE_MS)`,
