@@ -3,11 +3,11 @@
  * - a declared `Content-Length` over the route's limit is refused at once (413), before any byte
  *   of the body is read;
  * - a body that sends nothing for `idleMs` is cut: the upload being read fails with 408 (the
- *   connection is then closed, which frees what had arrived); a body nobody of ours is reading yet
- *   is cut by closing the connection.
+ *   connection is then closed, which frees what had arrived); a body Fastify's own parser is reading
+ *   (a form, JSON) gets the same 408 from here, then its connection is closed.
  */
 import type { IncomingMessage } from 'node:http';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 import { formatMegabytes } from '../human-size.ts';
 
@@ -54,22 +54,29 @@ export function registerBodyGuard(app: FastifyInstance, limits: BodyLimits): voi
       if (upload) throw new AppError('FILE_TOO_LARGE', `the limit is ${formatMegabytes(limits.uploadBytes)}, this upload is ${formatMegabytes(declared)}`);
       throw new AppError('BODY_TOO_LARGE', `the limit is ${max} bytes, this request declares ${declared}`);
     }
-    if (declared > 0 || request.headers['transfer-encoding'] !== undefined) watchIdle(request.raw, limits.idleMs);
+    if (declared > 0 || request.headers['transfer-encoding'] !== undefined) watchIdle(request.raw, reply, limits.idleMs);
   });
 }
 
-function watchIdle(raw: IncomingMessage, idleMs: number): void {
+function watchIdle(raw: IncomingMessage, reply: FastifyReply, idleMs: number): void {
   // app.inject()'s simulated requests have no socket, so nothing can idle.
   if (typeof raw.setTimeout !== 'function') return;
   const watch: IdleWatch = { controller: new AbortController(), readers: 0 };
   watches.set(raw, watch);
   // The socket's inactivity timer: Node emits 'timeout' on the request only while its body is incomplete.
   raw.setTimeout(idleMs, () => {
+    const timedOut = new AppError('BODY_TIMEOUT', `nothing arrived for ${idleMs} ms`);
     if (watch.readers === 0) {
-      raw.destroy();
+      // Fastify's own parser is reading it (a form or JSON body): the client is told, then the body ended.
+      if (reply.sent || raw.socket.destroyed) {
+        raw.destroy();
+        return;
+      }
+      reply.header('connection', 'close').send(timedOut);
+      raw.socket.once('close', () => raw.destroy());
       return;
     }
-    watch.controller.abort(new AppError('BODY_TIMEOUT', `nothing arrived for ${idleMs} ms`));
+    watch.controller.abort(timedOut);
     // The 408 goes out with Connection: close. Node tells a request nothing once its response is
     // finished, so when the socket is gone the body is ended here: the abandoned read then fails and
     // frees what it held (memory, temporary file).

@@ -1,0 +1,68 @@
+/**
+ * A form or JSON body that stops arriving gets the same 408 BODY_TIMEOUT as an upload, in its route's
+ * style, then its connection is closed: before, the socket was closed with no answer (and counted as a
+ * client that left). Real sockets, a short idle limit.
+ */
+import assert from 'node:assert/strict';
+import { connect, type AddressInfo } from 'node:net';
+import { after, before, it } from 'node:test';
+import { loadConfig } from '@icls/lib/config';
+import type { JobData, JobResult } from '@icls/lib/job-contract';
+import { createLogger } from '@icls/lib/logger';
+import { MemoryQueue } from '@icls/lib/queue/memory-queue';
+import { tempDir } from '../../tests/helpers/fixtures.ts';
+import { buildApp, type BuiltApi } from './app.ts';
+
+let built: BuiltApi;
+let queue: MemoryQueue;
+let port: number;
+
+before(async () => {
+  const config = loadConfig({ UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback'), LOG_LEVEL: 'silent', BODY_IDLE_TIMEOUT_MS: '300' });
+  const log = createLogger('silent', 'test');
+  const handler = async (job: JobData): Promise<JobResult> => ({ id: job.id, model: job.model, modelVersion: '1', predictions: [{ label: 'x', score: 1 }], worker: 'stand-in', timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0 } });
+  queue = new MemoryQueue({ maxWaiting: 4, concurrency: 1, models: ['m'], handler, log });
+  await queue.start();
+  built = await buildApp(config, queue, log);
+  await built.app.listen({ port: 0, host: '127.0.0.1' });
+  port = (built.app.server.address() as AddressInfo).port;
+});
+
+after(async () => {
+  built.app.server.closeAllConnections();
+  await built.app.close();
+  await queue.close();
+});
+
+/** Sends the head and the start of a body, then nothing; resolves with all that came back once the server closes. */
+function stall(path: string, contentType: string, start: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`not closed within 5 s; received: ${received}`));
+    }, 5000);
+    socket.on('data', (d) => (received += d.toString('utf8')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: ${contentType}\r\nContent-Length: 1000\r\n\r\n${start}`);
+  });
+}
+
+it('a JSON report that stops arriving: 408 BODY_TIMEOUT as JSON, then the connection is closed', { timeout: 10_000 }, async () => {
+  const answer = await stall('/v1/feedback', 'application/json', '{"report": "abc');
+  assert.match(answer, /^HTTP\/1\.1 408 /);
+  assert.match(answer, /\r\nconnection: close\r\n/i);
+  assert.match(answer, /"code":"BODY_TIMEOUT"/);
+});
+
+it('the report form that stops arriving: 408 with the page', { timeout: 10_000 }, async () => {
+  const answer = await stall('/feedback', 'application/x-www-form-urlencoded', 'report=abc');
+  assert.match(answer, /^HTTP\/1\.1 408 /);
+  assert.match(answer, /text\/html/);
+  assert.match(answer, /The request body stopped arriving/);
+});
