@@ -80,6 +80,10 @@ describe('a full disk', () => {
     const all = [...stored, 'a bird, not a plane', refused];
     const lines = (await readFile(join(feedbackDir, 'feedback'), 'utf8')).split('\n');
     for (const report of all) assert.ok(lines.includes(report), `a line of its own: ${report.slice(0, 12)}…`);
+    // What the refused post had written was taken back: each report once, no fragment, in the file and in the list.
+    assert.deepEqual(lines.filter((l) => l !== '').sort(), [...all].sort());
+    const listed = (await api.app.inject({ url: '/v1/feedback?limit=1000' })).json().reports as string[];
+    assert.deepEqual([...listed].sort(), [...all].sort());
     const exported = (await api.app.inject({ url: '/feedback/export.jsonl' })).body.trim().split('\n').map((l) => JSON.parse(l).report);
     assert.deepEqual(exported.sort(), all.sort());
   });

@@ -9,7 +9,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '@icls/lib/errors';
-import { appendLine } from './append-line.ts';
+import { appendLine, type TakeBack } from './append-line.ts';
 import { lastLines } from './tail-lines.ts';
 
 export const MAX_LINE_BYTES = 4096;
@@ -41,12 +41,12 @@ export class FeedbackStore {
     return line;
   }
 
-  async append(report: string): Promise<string> {
+  /** Appends the report's line; what it resolves to takes the line back (see appendLine). */
+  async append(report: string): Promise<TakeBack> {
     const line = this.lineFor(report);
     this.ready ??= mkdir(join(this.file, '..'), { recursive: true });
     await this.ready;
-    await appendLine(this.file, line);
-    return line;
+    return appendLine(this.file, line);
   }
 
   /** The last `limit` reports, newest first, read from the end of the file. */

@@ -17,7 +17,7 @@ import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '@icls/lib/errors';
 import { whenMissing } from '@icls/lib/fs-errors';
-import { appendLine } from './append-line.ts';
+import { appendLine, type TakeBack } from './append-line.ts';
 import type { FeedbackStore } from './feedback-store.ts';
 import { linesOf } from './report-query.ts';
 import { parseEvent, REPORT_ID, toRecord, type KnownResult, type ReportEvent, type ReportInput, type ReportRecord } from './report-record.ts';
@@ -53,14 +53,18 @@ export class ReportStore {
       return claim(marker);
     });
     if (!claimed) return { record, created: false };
+    let takeBack: TakeBack | undefined;
     try {
       // After the claim, so a report stored before is still answered as a duplicate when full.
       await this.assertRoom();
-      await this.lines.append(input.report);
+      takeBack = await this.lines.append(input.report);
       await this.append({ type: 'report', ...record });
     } catch (err) {
-      // Not stored after all: let the next identical post try again.
+      // Not stored after all: let the next identical post try again, and not find its line there twice.
       await rm(marker, { force: true });
+      await takeBack?.().catch((undo: Error) => {
+        (err as Error).message += ` (its line in the feedback file stays: ${undo.message})`;
+      });
       throw err;
     }
     return { record, created: true };
