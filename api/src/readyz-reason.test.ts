@@ -8,6 +8,7 @@ import { after, it } from 'node:test';
 import { loadConfig } from '@icls/lib/config';
 import { createLogger } from '@icls/lib/logger';
 import { connectRedis } from '@icls/lib/queue/redis-connection';
+import { RedisConsumer } from '@icls/lib/queue/redis-consumer';
 import { RedisProducer } from '@icls/lib/queue/redis-producer';
 import { tempDir } from '../../tests/helpers/fixtures.ts';
 import { startPrivateRedis } from '../../tests/helpers/redis-server.ts';
@@ -45,4 +46,40 @@ it('a password Redis refuses: /readyz names it and REDIS_URL; with the password,
   body = await withPassword();
   for (const until = Date.now() + 3000; body.reason?.startsWith('the queue') && Date.now() < until; body = await withPassword()) await new Promise((r) => setTimeout(r, 50));
   assert.equal(body.reason, 'no model worker is running (none has started yet, or every one has stopped)', 'the queue answers; only the workers are missing');
+});
+
+it('Redis refusing writes while no worker beats: /readyz says so, not that a worker is being restarted', async () => {
+  const redis = await startPrivateRedis();
+  cleanups.push(() => redis.stop());
+  const admin = connectRedis(redis.url, 'test-admin', log);
+  cleanups.push(() => admin.disconnect());
+  if (admin.status !== 'ready') await new Promise((r) => admin.once('ready', r));
+  const producer = new RedisProducer({ redisUrl: redis.url, prefix: 'refusing', maxQueued: 4, deadAfterMs: 1000, log });
+  const config = loadConfig({ QUEUE_MODE: 'redis', REDIS_URL: redis.url, DEFAULT_MODEL: 'm', UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback'), LOG_LEVEL: 'silent' });
+  const { app } = await buildApp(config, producer, log);
+  cleanups.push(() => app.close(), () => producer.close());
+  const ready = async () => (await app.inject({ url: '/readyz' })).json() as { status: string; workers: number; reason?: string };
+  const until = async (what: string, check: (b: Awaited<ReturnType<typeof ready>>) => boolean) => {
+    let body = await ready();
+    for (const end = Date.now() + 5000; !check(body) && Date.now() < end; body = await ready()) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(check(body), `${what}: ${JSON.stringify(body)}`);
+    return body;
+  };
+
+  const worker = new RedisConsumer({ redisUrl: redis.url, prefix: 'refusing', resultTtlS: 60, models: ['m'], concurrency: 1, deadAfterMs: 1000, workerId: 'w1', log, handler: async () => assert.fail('no job is sent') });
+  await worker.start();
+  await until('the worker serves m', (b) => b.status === 'ready' && b.workers === 1);
+  await worker.close();
+  const awaited = await until('its successor is awaited', (b) => b.workers === 0);
+  assert.equal(awaited.status, 'ready');
+  assert.match(awaited.reason ?? '', /queued for the worker being restarted/);
+
+  await admin.config('SET', 'maxmemory-policy', 'noeviction');
+  await admin.config('SET', 'maxmemory', '1');
+  try {
+    const refused = await until('not ready', (b) => b.status === 'not ready');
+    assert.equal(refused.reason, 'the queue (Redis) refuses writes: it is out of memory (maxmemory)');
+  } finally {
+    await admin.config('SET', 'maxmemory', '0');
+  }
 });

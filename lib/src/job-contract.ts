@@ -120,6 +120,11 @@ export interface JobProducer {
    * the bound). Rejects like workerView when the queue cannot say.
    */
   admits(model: string, deadline: number, incoming?: number): Promise<boolean>;
+  /**
+   * Why the backing store refuses writes (out of memory, a read-only replica…), or undefined when it takes
+   * them. Workers' heartbeats are writes: while they are refused, workers look gone. Rejects like workerView.
+   */
+  writeRefusal?(deadline: number): Promise<string | undefined>;
   /** True when the queue's backing store answers before `deadline`. */
   ping(deadline: number): Promise<boolean>;
   /** While the backing store cannot be used, why, when it said (e.g. Redis refused the password). */

@@ -56,7 +56,17 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       if (!defaultModel || !served.has(defaultModel)) {
         return notReady(defaultModel ? defaultMissing(defaultModel, served, view.broken) : NO_WORKER);
       }
-      if (!workers) return { ...body, reason: `no live worker holds the default model "${defaultModel}" right now: its requests are queued for the worker being restarted` };
+      if (!workers) {
+        // Workers' heartbeats are writes: a Redis refusing writes makes live workers look gone, and would refuse the jobs too.
+        let refusal: string | undefined;
+        try {
+          refusal = await deps.producer.writeRefusal?.(deadline);
+        } catch (err) {
+          return notReady((err as Error).message);
+        }
+        if (refusal) return notReady(`the queue (Redis) refuses writes: ${refusal}`);
+        return { ...body, reason: `no live worker holds the default model "${defaultModel}" right now: its requests are queued for the worker being restarted` };
+      }
       return body;
     },
   );

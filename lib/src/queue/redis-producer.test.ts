@@ -107,12 +107,14 @@ it('Redis out of memory (maxmemory): a job is refused with 503 NOT_READY that sa
   try {
     assert.ok(await api.whenReady(5000));
     if (admin.status !== 'ready') await new Promise((r) => admin.once('ready', r));
+    assert.equal(await api.writeRefusal(Date.now() + 1000), undefined, 'writes are taken');
     // 1 MiB of data, then a limit below what Redis already uses: every write is refused from then on.
     for (let i = 0; i < 64; i++) await admin.set(`fill-${i}`, 'x'.repeat(16 * 1024));
     const used = Number(/used_memory:(\d+)/.exec(await admin.info('memory'))![1]);
     await admin.config('SET', 'maxmemory-policy', 'noeviction');
     await admin.config('SET', 'maxmemory', String(used - 256 * 1024));
     await assert.rejects(admin.set('one-more', 'x'), /^ReplyError: OOM/);
+    assert.equal(await api.writeRefusal(Date.now() + 1000), 'it is out of memory (maxmemory)', 'what /readyz says instead of a worker being restarted');
     await assert.rejects(api.submit(job(2000)), (err: unknown) => {
       assert.ok(err instanceof AppError, String(err));
       assert.equal(err.code, 'NOT_READY');

@@ -275,6 +275,17 @@ export class RedisProducer implements JobProducer {
     return isReady(this.cmd) ? undefined : whyNotReady(this.cmd);
   }
 
+  async writeRefusal(deadline: number): Promise<string | undefined> {
+    try {
+      await this.guarded(deadline, () => this.cmd.set(`${this.opts.prefix}:write-probe`, '1', 'PX', 1000));
+      return undefined;
+    } catch (err) {
+      const reason = REFUSALS[/^[A-Z]+/.exec(isAppError(err) && err.cause instanceof Error ? err.cause.message : '')?.[0] ?? ''];
+      if (reason) return reason;
+      throw err;
+    }
+  }
+
   async ping(deadline: number): Promise<boolean> {
     if (!this.ready) return false;
     return (await this.guarded(deadline, () => this.cmd.ping()).catch(() => '')) === 'PONG';
