@@ -16,3 +16,16 @@ export function isNoRoom(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOSPC' || code === 'EDQUOT';
 }
+
+/**
+ * A failed write on an open file ("ENOSPC: no space left on device, write") names no file: this names it,
+ * in the message and as `path`, so the log says which write failed.
+ */
+export function withPath<E>(err: E, path: string): E {
+  const e = err as (Error & { path?: string }) | undefined;
+  if (e instanceof Error && !e.path) {
+    e.path = path;
+    e.message = `${e.message} (${path})`;
+  }
+  return err;
+}

@@ -7,6 +7,7 @@
  * and the fragment stays a garbage line that readers skip.
  */
 import { open, stat, truncate, type FileHandle } from 'node:fs/promises';
+import { withPath } from '@icls/lib/fs-errors';
 
 /** Takes back the line just appended, when nothing was appended after it; resolves false when it was not the last. */
 export type TakeBack = () => Promise<boolean>;
@@ -35,7 +36,7 @@ export async function appendLine(path: string, line: string): Promise<TakeBack> 
     return async () => takeBack(path, end, written);
   } catch (err) {
     if (written > 0) await takeBackOpen(file, end, written, err as Error);
-    throw err;
+    throw withPath(err, path);
   } finally {
     await file.close();
   }

@@ -25,7 +25,7 @@ import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AppError } from '@icls/lib/errors';
-import { whenMissing } from '@icls/lib/fs-errors';
+import { whenMissing, withPath } from '@icls/lib/fs-errors';
 import { formatMegabytes } from '../human-size.ts';
 import type { AllowedExtension } from './allowed-file.ts';
 import { MemoryBudget } from './memory-budget.ts';
@@ -208,7 +208,9 @@ export class UploadStore {
           await file.close();
           await rm(tmp, { force: true });
         } else {
-          await writeAll(file, upload.held!.parts);
+          await writeAll(file, upload.held!.parts).catch((err: unknown) => {
+            throw withPath(err, tmp);
+          });
           await rename(tmp, path);
           this.events.stored?.(upload.bytes);
         }
@@ -255,7 +257,7 @@ export class UploadStore {
           spill = createWriteStream(tmp, { flags: 'wx' });
           // Kept, not thrown from the event: the loop stops on it at the next chunk (a full disk stops
           // the upload at once), and an error after we destroyed the stream cannot crash the process.
-          spill.on('error', (err) => (writeError ??= err));
+          spill.on('error', (err) => (writeError ??= withPath(err, tmp)));
           for (const c of chunks) spill.write(c);
           chunks = [];
           this.memory.release(held.bytes);
