@@ -1,7 +1,8 @@
 /**
  * A form or JSON body that stops arriving gets the same 408 BODY_TIMEOUT as an upload, in its route's
  * style, then its connection is closed: before, the socket was closed with no answer (and counted as a
- * client that left). Real sockets, a short idle limit.
+ * client that left). And a request cut by REQUEST_RECEIVE_TIMEOUT_MS keeps /predict's three keys.
+ * Real sockets, short limits.
  */
 import assert from 'node:assert/strict';
 import { connect, type AddressInfo } from 'node:net';
@@ -18,7 +19,7 @@ let queue: MemoryQueue;
 let port: number;
 
 before(async () => {
-  const config = loadConfig({ UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback'), LOG_LEVEL: 'silent', BODY_IDLE_TIMEOUT_MS: '300' });
+  const config = loadConfig({ UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback'), LOG_LEVEL: 'silent', BODY_IDLE_TIMEOUT_MS: '300', REQUEST_RECEIVE_TIMEOUT_MS: '1000', HEADERS_TIMEOUT_MS: '500' });
   const log = createLogger('silent', 'test');
   const handler = async (job: JobData): Promise<JobResult> => ({ id: job.id, model: job.model, modelVersion: '1', predictions: [{ label: 'x', score: 1 }], worker: 'stand-in', timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0 } });
   queue = new MemoryQueue({ maxWaiting: 4, concurrency: 1, models: ['m'], handler, log });
@@ -65,4 +66,25 @@ it('the report form that stops arriving: 408 with the page', { timeout: 10_000 }
   assert.match(answer, /^HTTP\/1\.1 408 /);
   assert.match(answer, /text\/html/);
   assert.match(answer, /The request body stopped arriving/);
+});
+
+it('an upload to /predict trickled past REQUEST_RECEIVE_TIMEOUT_MS: 408 with the original\'s three keys', { timeout: 10_000 }, async () => {
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    const drip = setInterval(() => socket.write('x'), 150); // never idle for BODY_IDLE_TIMEOUT_MS
+    const timer = setTimeout(() => reject(new Error(`not closed within 6 s; received: ${received}`)), 6000);
+    socket.on('data', (d) => (received += d.toString('utf8')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearInterval(drip);
+      clearTimeout(timer);
+      resolve(received);
+    });
+    socket.write('POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n');
+  });
+  assert.match(answer, /^HTTP\/1\.1 408 /);
+  const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(body), ['success', 'prediction', 'score', 'error']);
+  assert.equal((body.error as { code: string }).code, 'REQUEST_TIMEOUT');
 });

@@ -133,6 +133,11 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ REQUEST_RECEIVE_TIMEOUT_MS: '86400000' }).REQUEST_RECEIVE_TIMEOUT_MS, 86_400_000);
   });
 
+  test('the whole request\'s timeout cannot be shorter than the headers\' (Node would then never apply it)', () => {
+    assert.match(configError({ REQUEST_RECEIVE_TIMEOUT_MS: '5000' }).message, /REQUEST_RECEIVE_TIMEOUT_MS must be at least HEADERS_TIMEOUT_MS \(10000\): the whole request includes its headers, got 5000/);
+    assert.equal(loadConfig({ REQUEST_RECEIVE_TIMEOUT_MS: '5000', HEADERS_TIMEOUT_MS: '5000' }).REQUEST_RECEIVE_TIMEOUT_MS, 5000);
+  });
+
   test('other kinds of bad values', () => {
     assert.match(configError({ WORKER_CONCURRENCY: '65' }).message, /WORKER_CONCURRENCY must be between 0 and 64, got 65/);
     assert.match(configError({ MODELS_DIR: '  ' }).message, /MODELS_DIR must not be empty/);

@@ -288,6 +288,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`${name} ${(err as Error).message}`);
     }
   }
+  const headers = out.HEADERS_TIMEOUT_MS as number | undefined;
+  const whole = out.REQUEST_RECEIVE_TIMEOUT_MS as number | undefined;
+  // Node's HTTP server then never times out the whole request (checked: a body trickled in is never cut).
+  if (headers !== undefined && whole !== undefined && whole < headers) {
+    problems.push(`REQUEST_RECEIVE_TIMEOUT_MS must be at least HEADERS_TIMEOUT_MS (${headers}): the whole request includes its headers, got ${whole}`);
+  }
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return out as Config;
 }

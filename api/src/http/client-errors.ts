@@ -28,7 +28,11 @@ export function clientErrorHandler(sampler: LogSampler, count: (code: string, st
       socket.destroy();
       return;
     }
-    const body = JSON.stringify({ success: false, error: { code: known.code, message: known.message } });
+    // A request already routed when Node cut it (the whole request not in within REQUEST_RECEIVE_TIMEOUT_MS):
+    // /predict's answers keep the original's three keys.
+    const url = (socket as Socket & { _httpMessage?: { req?: { url?: string } } })._httpMessage?.req?.url;
+    const threeKeys = url !== undefined && /^\/predict(\?|$)/.test(url) ? { prediction: null, score: null } : {};
+    const body = JSON.stringify({ success: false, ...threeKeys, error: { code: known.code, message: known.message } });
     socket.end(
       `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
