@@ -220,6 +220,8 @@ describe('hostile input (api + worker through Redis)', () => {
     assert.equal((await json(long)).error!.code, 'URI_TOO_LONG');
     const garbage = await raw('NOT HTTP AT ALL');
     assert.equal(garbage.status, 400);
+    assert.equal(JSON.parse(garbage.body).error.code, 'BAD_REQUEST', 'about the request line, not a body');
+    assert.match(JSON.parse(garbage.body).error.message, /not HTTP\/1\.1 as this server reads it \(HPE_/);
   });
 
   it('also seen: security headers; uploads are served by their content type with nosniff', async () => {

@@ -27,6 +27,9 @@ const BY_CODE: Record<string, ErrorCode> = {
   HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
 };
 
+/** Node's parser errors about the body; every other one is about the request line or the headers. */
+const BODY_PARSER_ERRORS = new Set(['HPE_INVALID_CHUNK_SIZE', 'HPE_CHUNK_EXTENSIONS_OVERFLOW']);
+
 /** What exactly was wrong, where the code alone does not say it. */
 const DETAILS: Record<string, string> = {
   FST_FILES_LIMIT: 'send one file per request',
@@ -57,7 +60,10 @@ export function toAppError(err: unknown, clientGone = false): AppError {
   if (isNoRoom(err)) return new AppError('STORAGE_FULL', undefined, { cause: err });
   const code = e.code ? BY_CODE[e.code] : undefined;
   if (code) return new AppError(code, DETAILS[e.code!], { cause: err });
-  if (e.code?.startsWith('HPE_')) return new AppError('MALFORMED_BODY', 'the HTTP request cannot be parsed', { cause: err });
+  if (e.code?.startsWith('HPE_')) {
+    if (BODY_PARSER_ERRORS.has(e.code)) return new AppError('MALFORMED_BODY', `its chunked encoding is not valid (${e.code})`, { cause: err });
+    return new AppError('BAD_REQUEST', `the request line or headers are not HTTP/1.1 as this server reads it (${e.code})`, { cause: err });
+  }
   if (!e.code && e.message && MALFORMED_MULTIPART.test(e.message)) return new AppError('MALFORMED_BODY', e.message, { cause: err });
   if (err instanceof SyntaxError && e.statusCode === 400) return new AppError('MALFORMED_BODY', 'the JSON is not valid', { cause: err });
   if (e.statusCode === 413) return new AppError('BODY_TOO_LARGE', undefined, { cause: err });
