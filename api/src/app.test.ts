@@ -259,6 +259,23 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       assert.match(r.json().error.message, /nope.*tiny-rgb/);
     });
 
+    it('another method on a path that exists: 405 with Allow, as the original answered; an unknown path: 404', async () => {
+      for (const [method, url, allow] of [
+        ['DELETE', '/predict', 'POST'],
+        ['PUT', '/feedback', 'GET, HEAD, POST'],
+        ['PATCH', '/', 'GET, HEAD, POST'],
+        ['POST', '/display/x.png', 'GET, HEAD'],
+        ['DELETE', '/v1/models', 'GET, HEAD'],
+      ] as const) {
+        const r = await app.inject({ method, url });
+        assert.equal(r.statusCode, 405, `${method} ${url}`);
+        assert.equal(r.headers.allow, allow, `${method} ${url}`);
+        assert.equal(r.json().error.code, 'METHOD_NOT_ALLOWED');
+      }
+      const nothing = await app.inject({ method: 'DELETE', url: '/nothing-here' });
+      assert.equal(nothing.statusCode, 404);
+    });
+
     it('/predict takes the model from the query as /v1/predict does, and keeps its three keys', async () => {
       const unknown = await app.inject({ method: 'POST', url: '/predict?model=nope', ...(await fileOf('chelsea.png')) });
       assert.equal(unknown.statusCode, 404);

@@ -17,6 +17,7 @@ import { FeedbackStore } from './feedback/feedback-store.ts';
 import { ReportStore } from './feedback/report-store.ts';
 import { reportedImages } from './feedback/reported-images.ts';
 import { deferExpectContinue } from './http/expect-continue.ts';
+import { AllowedMethods } from './http/allowed-methods.ts';
 import { registerBodyGuard } from './http/body-guard.ts';
 import { clientErrorHandler } from './http/client-errors.ts';
 import { errorHandler } from './http/error-reply.ts';
@@ -176,6 +177,8 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     app.addHook('onClose', () => retention.stop());
   }
   app.decorateReply('errorCode', undefined);
+  const allowedMethods = new AllowedMethods();
+  allowedMethods.learn(app);
   observeRequests(app, deps.metrics);
   traceRequests(app, tracing);
   refuseWhileClosing(app);
@@ -199,8 +202,14 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   app.addContentTypeParser(Object.keys(RAW_IMAGE_TYPES), (_request, payload, done) => done(null, payload));
 
   app.setErrorHandler(onError);
-  app.setNotFoundHandler({ preHandler: notFoundLimit(app, config.RATE_LIMIT_PER_MINUTE) }, async (request) => {
-    throw new AppError('NOT_FOUND', `there is nothing at ${request.url.split('?')[0]!.slice(0, 200)}`);
+  app.setNotFoundHandler({ preHandler: notFoundLimit(app, config.RATE_LIMIT_PER_MINUTE) }, async (request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = allowedMethods.at(path);
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      throw new AppError('METHOD_NOT_ALLOWED', `${path.slice(0, 200)} answers ${allowed.join(', ')}`);
+    }
+    throw new AppError('NOT_FOUND', `there is nothing at ${path.slice(0, 200)}`);
   });
 
   registerQueueMetrics(registry, producer, deps.predictor, log);

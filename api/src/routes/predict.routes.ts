@@ -59,7 +59,7 @@ export const CACHE_HEADER = 'x-cache';
 export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
   // The original answered 405 to GET /predict; Fastify alone would say 404. /predict's keeps its three keys.
   for (const url of ['/predict', '/v1/predict']) {
-    const config: FastifyContextConfig = url === '/predict' ? { errorStyle: 'three-keys' } : {};
+    const config: FastifyContextConfig = url === '/predict' ? { errorStyle: 'three-keys', methodNotAllowed: true } : { methodNotAllowed: true };
     app.get(url, { schema: { hide: true }, config }, async (_request, reply) => {
       reply.header('allow', 'POST');
       throw new AppError('METHOD_NOT_ALLOWED', `use POST ${url}`);
