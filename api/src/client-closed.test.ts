@@ -4,34 +4,19 @@
  * what an operator would read as broken clients). A real socket, so the parser really sees the end.
  */
 import assert from 'node:assert/strict';
-import { connect, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { after, before, it } from 'node:test';
-import { loadConfig } from '@icls/lib/config';
-import type { JobData, JobResult } from '@icls/lib/job-contract';
-import { createLogger } from '@icls/lib/logger';
-import { MemoryQueue } from '@icls/lib/queue/memory-queue';
-import { tempDir } from '../../tests/helpers/fixtures.ts';
-import { buildApp, type BuiltApi } from './app.ts';
+import { startStandInApi, type StandInApi } from '../test/stand-in-api.ts';
 
-let built: BuiltApi;
-let queue: MemoryQueue;
+let api: StandInApi;
 let port: number;
 
 before(async () => {
-  const config = loadConfig({ UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback'), LOG_LEVEL: 'silent' });
-  const log = createLogger('silent', 'test');
-  const handler = async (job: JobData): Promise<JobResult> => ({ id: job.id, model: job.model, modelVersion: '1', predictions: [{ label: 'x', score: 1 }], worker: 'stand-in', timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0 } });
-  queue = new MemoryQueue({ maxWaiting: 4, concurrency: 1, models: ['m'], handler, log });
-  await queue.start();
-  built = await buildApp(config, queue, log);
-  await built.app.listen({ port: 0, host: '127.0.0.1' });
-  port = (built.app.server.address() as AddressInfo).port;
+  api = await startStandInApi({});
+  port = api.port;
 });
 
-after(async () => {
-  await built.app.close();
-  await queue.close();
-});
+after(() => api.close());
 
 const metric = (text: string, pattern: RegExp) => Number(pattern.exec(text)?.[1] ?? 0);
 

@@ -4,36 +4,20 @@
  * Real sockets on a real listening api.
  */
 import assert from 'node:assert/strict';
-import { connect, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { after, before, it } from 'node:test';
-import { loadConfig } from '@icls/lib/config';
-import type { JobData, JobResult } from '@icls/lib/job-contract';
-import { createLogger } from '@icls/lib/logger';
-import { MemoryQueue } from '@icls/lib/queue/memory-queue';
-import { tempDir } from '../../tests/helpers/fixtures.ts';
-import { buildApp, type BuiltApi } from './app.ts';
+import { startStandInApi, type StandInApi } from '../test/stand-in-api.ts';
 
 const MAX = 8;
-let built: BuiltApi;
-let queue: MemoryQueue;
+let api: StandInApi;
 let port: number;
 
 before(async () => {
-  const config = loadConfig({ UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback'), LOG_LEVEL: 'silent', MAX_CONNECTIONS: String(MAX) });
-  const log = createLogger('silent', 'test');
-  const handler = async (job: JobData): Promise<JobResult> => ({ id: job.id, model: job.model, modelVersion: '1', predictions: [{ label: 'x', score: 1 }], worker: 'stand-in', timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0 } });
-  queue = new MemoryQueue({ maxWaiting: 4, concurrency: 1, models: ['m'], handler, log });
-  await queue.start();
-  built = await buildApp(config, queue, log);
-  await built.app.listen({ port: 0, host: '127.0.0.1' });
-  port = (built.app.server.address() as AddressInfo).port;
+  api = await startStandInApi({ MAX_CONNECTIONS: String(MAX) });
+  port = api.port;
 });
 
-after(async () => {
-  built.app.server.closeAllConnections(); // the test's own sockets, should an assertion have left them open
-  await built.app.close();
-  await queue.close();
-});
+after(() => api.close());
 
 interface Conn {
   socket: Socket;
@@ -59,7 +43,7 @@ async function until(what: string, check: () => boolean, ms = 3000): Promise<voi
   }
 }
 
-it('idle kept-alive connections near MAX_CONNECTIONS are closed; a newcomer is served; a silent new one is kept', { timeout: 20_000 }, async () => {
+it('idle kept-alive connections near MAX_CONNECTIONS are closed; a newcomer is served; a silent new one and an upload arriving are kept', { timeout: 20_000 }, async () => {
   const silent = await open(); // connected, no request yet
   const idle: Conn[] = [];
   for (let i = 0; i < 5; i++) {
@@ -70,10 +54,15 @@ it('idle kept-alive connections near MAX_CONNECTIONS are closed; a newcomer is s
     idle.push(c);
   }
   assert.ok(idle.every((c) => !c.closed), 'below the bound, kept-alive connections stay open');
-  // The 7th connection reaches 7/8 of 8: the five idle ones make room.
-  const newcomer = await open();
+  // The 7th connection reaches 7/8 of 8: the five idle ones make room; one whose upload is arriving stays.
+  const uploading = await open();
+  uploading.socket.write('POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000\r\n\r\n');
+  uploading.socket.write(Buffer.from('89504e470d0a1a0a', 'hex'));
   await until('the idle ones closed', () => idle.every((c) => c.closed));
   assert.equal(silent.closed, false, 'a connection that has not sent its request yet is not an idle one');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(uploading.closed, false, 'a request in flight is not idle');
+  const newcomer = await open();
   newcomer.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   await until('the newcomer answered', () => newcomer.closed);
   assert.match(newcomer.received, /^HTTP\/1\.1 200 /);
@@ -81,4 +70,5 @@ it('idle kept-alive connections near MAX_CONNECTIONS are closed; a newcomer is s
   const more = await Promise.all(Array.from({ length: 5 }, () => fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status)));
   assert.deepEqual(more, [200, 200, 200, 200, 200]);
   silent.socket.destroy();
+  uploading.socket.destroy();
 });
