@@ -28,13 +28,20 @@ const predictOnce = (predictor: PredictService) =>
     (err: unknown) => err,
   );
 const settle = () => new Promise((r) => setTimeout(r, 300)); // past the service's view cache
+const predictorFor = (timeoutMs: number) => new PredictService(queue, { timeoutMs, imageTransport: 'path', inlineImageBytes: 1024, resultCache: false, restartGraceMs: 10_000 });
 
-it('a job queued for a worker that never came back: the 504 says no worker took it', async () => {
+/** A service that saw m served, then its last worker go: m is awaited (the restart grace). */
+async function afterLastWorkerLeft(timeoutMs: number): Promise<PredictService> {
   served = new Map([['m', 1]]);
-  const predictor = new PredictService(queue, { timeoutMs: 200, imageTransport: 'path', inlineImageBytes: 1024, resultCache: false, restartGraceMs: 10_000 });
+  const predictor = predictorFor(timeoutMs);
   await predictor.servedModels();
   served = new Map();
   await settle();
+  return predictor;
+}
+
+it('a job queued for a worker that never came back: the 504 says no worker took it', async () => {
+  const predictor = await afterLastWorkerLeft(200);
   const err = await predictOnce(predictor);
   assert.ok(isAppError(err) && err.code === 'DEADLINE_EXCEEDED', String(err));
   assert.match(err.message, /no worker took the job: model "m" has had no live worker since its last one stopped/);
@@ -42,18 +49,14 @@ it('a job queued for a worker that never came back: the 504 says no worker took 
 
 it('a job that times out while a worker holds the model keeps the plain deadline message', async () => {
   served = new Map([['m', 1]]);
-  const predictor = new PredictService(queue, { timeoutMs: 200, imageTransport: 'path', inlineImageBytes: 1024, resultCache: false, restartGraceMs: 10_000 });
+  const predictor = predictorFor(200);
   const err = await predictOnce(predictor);
   assert.ok(isAppError(err) && err.code === 'DEADLINE_EXCEEDED', String(err));
   assert.equal(err.message, 'The prediction did not finish before its deadline: no answer within the deadline');
 });
 
 it('a worker that came back but did not answer in time: the plain deadline message', async () => {
-  served = new Map([['m', 1]]);
-  const predictor = new PredictService(queue, { timeoutMs: 400, imageTransport: 'path', inlineImageBytes: 1024, resultCache: false, restartGraceMs: 10_000 });
-  await predictor.servedModels();
-  served = new Map();
-  await settle();
+  const predictor = await afterLastWorkerLeft(400);
   const pending = predictOnce(predictor);
   served = new Map([['m', 1]]);
   const err = await pending;
@@ -62,11 +65,7 @@ it('a worker that came back but did not answer in time: the plain deadline messa
 });
 
 it('a worker came back but could not load the model: the 504 says so, with its reason', async () => {
-  served = new Map([['m', 1]]);
-  const predictor = new PredictService(queue, { timeoutMs: 400, imageTransport: 'path', inlineImageBytes: 1024, resultCache: false, restartGraceMs: 10_000 });
-  await predictor.servedModels();
-  served = new Map();
-  await settle();
+  const predictor = await afterLastWorkerLeft(400);
   const pending = predictOnce(predictor);
   broken = new Map([['m', 'model.onnx: protobuf parsing failed']]);
   try {
