@@ -68,7 +68,8 @@ function watchIdle(raw: IncomingMessage, reply: FastifyReply, idleMs: number): v
     const timedOut = new AppError('BODY_TIMEOUT', `nothing arrived for ${idleMs} ms`);
     if (watch.readers === 0) {
       // Fastify's own parser is reading it (a form or JSON body): the client is told, then the body ended.
-      if (reply.sent || raw.socket.destroyed) {
+      // An upload route not reading yet (still deciding whether to admit it) has its handler to come: cut only.
+      if (reply.sent || raw.socket.destroyed || reply.request.routeOptions.config?.upload === true) {
         raw.destroy();
         return;
       }
