@@ -72,3 +72,36 @@ it('idle kept-alive connections near MAX_CONNECTIONS are closed; a newcomer is s
   silent.socket.destroy();
   uploading.socket.destroy();
 });
+
+it('a pool opened all at once near the bound: each connection is closed once answered, and a newcomer gets in', { timeout: 20_000 }, async () => {
+  const pool: Conn[] = [];
+  for (let i = 0; i < 7; i++) pool.push(await open()); // 7/8 of 8, none idle yet
+  for (const c of pool) c.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+  await until('every one answered, then closed', () => pool.every((c) => c.closed));
+  assert.ok(pool.every((c) => /^HTTP\/1\.1 200 /.test(c.received)), 'each got its answer first');
+  const newcomer = await open();
+  newcomer.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  await until('the newcomer answered', () => newcomer.closed);
+  assert.match(newcomer.received, /^HTTP\/1\.1 200 /);
+});
+
+it('a kept-alive connection whose next request has begun to arrive is not idle', { timeout: 20_000 }, async () => {
+  const idle: Conn[] = [];
+  for (let i = 0; i < 5; i++) {
+    const c = await open();
+    c.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until('answered', () => c.received.includes('\r\n\r\n'));
+    idle.push(c);
+  }
+  const [arriving, ...rest] = idle;
+  arriving!.received = '';
+  arriving!.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'); // the blank line still to come
+  await new Promise((r) => setTimeout(r, 100));
+  const more = [await open(), await open()]; // the 7th reaches 7/8
+  await until('the idle ones closed', () => rest.every((c) => c.closed));
+  assert.equal(arriving!.closed, false, 'its request is arriving');
+  arriving!.socket.write('\r\n');
+  await until('its request answered', () => arriving!.received.includes('\r\n\r\n'));
+  assert.match(arriving!.received, /^HTTP\/1\.1 200 /);
+  for (const c of [arriving!, ...more]) c.socket.destroy();
+});

@@ -2,9 +2,10 @@
  * Kept-alive connections wait up to 72 s for their next request (Fastify's keepAliveTimeout, longer than
  * the 60 s load balancers keep theirs, so the api never closes one a balancer is about to reuse). But
  * each counts against MAX_CONNECTIONS: one request on each of 1024 connections, then silence, and every
- * other client was refused for 72 s. So once the open connections come near the bound, the idle ones
- * (a request answered, none begun since) are closed to make room. A connection that has not sent its
- * first request yet is not touched: HEADERS_TIMEOUT_MS bounds those.
+ * other client was refused for 72 s. So near the bound, idle connections (a request answered, none begun
+ * since, not a byte of the next one arrived) are closed to make room: those already idle when a new
+ * connection comes or one is refused, and, while the bound is near, each as soon as it turns idle.
+ * A connection that has not sent its first request yet is not touched: HEADERS_TIMEOUT_MS bounds those.
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
@@ -14,20 +15,29 @@ const PRESSURE_SHARE = 7 / 8;
 
 export function reclaimIdleConnections(server: Server, maxConnections: number, onReclaimed: (count: number) => void = () => undefined): void {
   const threshold = Math.max(1, Math.floor(maxConnections * PRESSURE_SHARE));
-  const idle = new Set<Socket>();
+  /** Idle connections, with the bytes they had sent when they turned idle (more since: a request is arriving). */
+  const idle = new Map<Socket, number>();
   let open = 0;
+  const reclaim = (): void => {
+    let closed = 0;
+    for (const [socket, bytesRead] of idle) {
+      if (socket.bytesRead !== bytesRead) continue;
+      idle.delete(socket);
+      socket.destroy();
+      closed++;
+    }
+    if (closed > 0) onReclaimed(closed);
+  };
   server.on('connection', (socket: Socket) => {
     open++;
     socket.once('close', () => {
       open--;
       idle.delete(socket);
     });
-    if (open < threshold || idle.size === 0) return;
-    const reclaimed = idle.size;
-    for (const s of idle) s.destroy();
-    idle.clear();
-    onReclaimed(reclaimed);
+    if (open >= threshold) reclaim();
   });
+  // Node refuses a connection over the bound without a 'connection' event: make room for the next one.
+  server.on('drop', reclaim);
   // Requests begun and not yet answered, per connection (pipelined ones are begun before the last is answered).
   const pending = new WeakMap<Socket, number>();
   server.on('request', (request, response) => {
@@ -37,7 +47,14 @@ export function reclaimIdleConnections(server: Server, maxConnections: number, o
     response.once('close', () => {
       const left = (pending.get(socket) ?? 1) - 1;
       pending.set(socket, left);
-      if (left === 0 && !socket.destroyed && response.shouldKeepAlive) idle.add(socket);
+      if (left !== 0 || socket.destroyed || !response.shouldKeepAlive) return;
+      if (open < threshold) {
+        idle.set(socket, socket.bytesRead);
+        return;
+      }
+      // Near the bound: no connection is kept waiting for a next request (what was written still goes out).
+      socket.destroySoon();
+      onReclaimed(1);
     });
   });
 }
