@@ -115,6 +115,8 @@ export class Admission {
 
 /** Workers come and go; a view this old is still trusted (a dead worker stops counting within ~2 s anyway). */
 const VIEW_CACHE_MS = 250;
+/** A queue's refusal of writes, once looked up, is trusted this long. */
+const REFUSAL_CACHE_MS = 1000;
 /** When a named model is missing from the cache, a view this fresh is trusted. */
 const FRESH_ENOUGH_MS = 100;
 /** Pages and health checks have no prediction deadline: they wait for the queue this long at most. */
@@ -161,6 +163,7 @@ export function defaultMissing(model: string, served: ReadonlyMap<string, number
 
 export class PredictService {
   private view?: { at: number; view: Promise<WorkerView> };
+  private refusal?: { at: number; reason: Promise<string | undefined> };
   /** Per served model, admitted requests whose job is not queued yet (see `admit`). */
   private readonly incoming = new Map<string, number>();
   private readonly grace: RestartGrace;
@@ -215,6 +218,31 @@ export class PredictService {
     return withAwaited;
   }
 
+  /**
+   * Why the queue refuses writes (out of memory, a read-only replica…), looked up at most once a
+   * second; undefined while it takes them. Workers' heartbeats are writes: while they are refused,
+   * live workers look gone, and that is what a client or an operator must be told.
+   */
+  async writeRefusal(deadline = Date.now() + LOOKUP_TIMEOUT_MS): Promise<string | undefined> {
+    if (!this.producer.writeRefusal) return undefined;
+    const now = Date.now();
+    if (!this.refusal || now - this.refusal.at > REFUSAL_CACHE_MS) {
+      const reason = this.producer.writeRefusal(now + LOOKUP_TIMEOUT_MS);
+      this.refusal = { at: now, reason };
+      reason.catch(() => {
+        if (this.refusal?.reason === reason) this.refusal = undefined;
+      });
+    }
+    return withDeadline(this.refusal.reason, deadline, lookupExpired);
+  }
+
+  /** NOT_READY for a model no live worker holds, saying so, unless a queue refusing writes is why. */
+  private async noWorker(message: string, deadline: number): Promise<AppError> {
+    const refusal = await this.writeRefusal(deadline);
+    if (refusal) return new AppError('NOT_READY', `the queue (Redis) refuses writes: ${refusal}`, { retryAfterS: 1 });
+    return new AppError('NOT_READY', message, { retryAfterS: 2 });
+  }
+
   /** The default model among those `view` says are present (served, or broken). */
   defaultIn(view: Pick<WorkerView, 'served' | 'broken'>): string | undefined {
     return pickDefaultModel(this.config.defaultModel, view.served.keys(), view.broken.keys());
@@ -263,7 +291,7 @@ export class PredictService {
       served = this.servedOrAwaited(view);
     }
     const model = this.defaultIn({ served, broken: view.broken });
-    if (served.size === 0) throw new AppError('NOT_READY', model ? defaultMissing(model, served, view.broken) : NO_WORKER, { retryAfterS: 2 });
+    if (served.size === 0) throw await this.noWorker(model ? defaultMissing(model, served, view.broken) : NO_WORKER, deadline);
     return model;
   }
 
@@ -288,10 +316,10 @@ export class PredictService {
       served = this.servedOrAwaited(view);
     }
     const model = opts.model ?? this.defaultIn({ served, broken: view.broken });
-    if (!model) throw new AppError('NOT_READY', NO_WORKER, { retryAfterS: 2 });
+    if (!model) throw await this.noWorker(NO_WORKER, deadline);
     if (!served.has(model)) {
       if (opts.model) throw new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);
-      throw new AppError('NOT_READY', defaultMissing(model, served, view.broken), { retryAfterS: 2 });
+      throw await this.noWorker(defaultMissing(model, served, view.broken), deadline);
     }
     const span = (this.config.tracing ?? noTracing).startSpan('queue job', {
       kind: 'producer',

@@ -55,7 +55,7 @@ it('Redis refusing writes while no worker beats: /readyz says so, not that a wor
   cleanups.push(() => admin.disconnect());
   if (admin.status !== 'ready') await new Promise((r) => admin.once('ready', r));
   const producer = new RedisProducer({ redisUrl: redis.url, prefix: 'refusing', maxQueued: 4, deadAfterMs: 1000, log });
-  const config = loadConfig({ QUEUE_MODE: 'redis', REDIS_URL: redis.url, DEFAULT_MODEL: 'm', UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback'), LOG_LEVEL: 'silent' });
+  const config = loadConfig({ QUEUE_MODE: 'redis', REDIS_URL: redis.url, DEFAULT_MODEL: 'm', WORKER_RESTART_GRACE_MS: '2000', UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback'), LOG_LEVEL: 'silent' });
   const { app } = await buildApp(config, producer, log);
   cleanups.push(() => app.close(), () => producer.close());
   const ready = async () => (await app.inject({ url: '/readyz' })).json() as { status: string; workers: number; reason?: string };
@@ -79,6 +79,12 @@ it('Redis refusing writes while no worker beats: /readyz says so, not that a wor
   try {
     const refused = await until('not ready', (b) => b.status === 'not ready');
     assert.equal(refused.reason, 'the queue (Redis) refuses writes: it is out of memory (maxmemory)');
+    // Past the grace, no model is served at all: still the refusal, for /readyz and for a prediction.
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal((await ready()).reason, 'the queue (Redis) refuses writes: it is out of memory (maxmemory)');
+    const predicted = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: Buffer.alloc(10) });
+    assert.equal(predicted.statusCode, 503);
+    assert.equal(predicted.json().error.message, 'The service is starting or has no worker for this model: the queue (Redis) refuses writes: it is out of memory (maxmemory)');
   } finally {
     await admin.config('SET', 'maxmemory', '0');
   }

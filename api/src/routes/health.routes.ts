@@ -53,20 +53,20 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         return notReady(why ? `the queue (Redis) cannot be used: ${why}` : 'the queue (Redis) does not answer');
       }
       if (!view) return notReady('the queue (Redis) did not say which workers are alive');
-      if (!defaultModel || !served.has(defaultModel)) {
-        return notReady(defaultModel ? defaultMissing(defaultModel, served, view.broken) : NO_WORKER);
-      }
       if (!workers) {
-        // Workers' heartbeats are writes: a Redis refusing writes makes live workers look gone, and would refuse the jobs too.
+        // Workers' heartbeats are writes: a Redis refusing writes makes live workers look gone, and refuses the jobs too.
         let refusal: string | undefined;
         try {
-          refusal = await deps.producer.writeRefusal?.(deadline);
+          refusal = await deps.predictor.writeRefusal(deadline);
         } catch (err) {
           return notReady((err as Error).message);
         }
         if (refusal) return notReady(`the queue (Redis) refuses writes: ${refusal}`);
-        return { ...body, reason: `no live worker holds the default model "${defaultModel}" right now: its requests are queued for the worker being restarted` };
       }
+      if (!defaultModel || !served.has(defaultModel)) {
+        return notReady(defaultModel ? defaultMissing(defaultModel, served, view.broken) : NO_WORKER);
+      }
+      if (!workers) return { ...body, reason: `no live worker holds the default model "${defaultModel}" right now: its requests are queued for the worker being restarted` };
       return body;
     },
   );
