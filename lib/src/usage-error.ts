@@ -1,6 +1,8 @@
 /**
- * A command line that does not make sense (the `models` command, the bench, the stress test): the
- * program prints the message and its usage, exits 2, and never shows a stack trace.
+ * A command line that does not make sense (the `models` command, the chaos run, the bench, the stress
+ * test): the program prints the message (and, for the first two, its usage) and never shows a stack
+ * trace. It exits 2, except the bench and the stress test, which document 1 (the stress test's 2 is
+ * "too many requests failed").
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
