@@ -20,7 +20,7 @@ before(async () => {
 after(() => api.close());
 
 /** Sends the head and the start of a body, then nothing; resolves with all that came back once the server closes. */
-function stall(path: string, contentType: string, start: string): Promise<string> {
+function stall(path: string, contentType: string, start: string, length = 1000): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let received = '';
@@ -34,7 +34,7 @@ function stall(path: string, contentType: string, start: string): Promise<string
       clearTimeout(timer);
       resolve(received);
     });
-    socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: ${contentType}\r\nContent-Length: 1000\r\n\r\n${start}`);
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: ${contentType}\r\nContent-Length: ${length}\r\n\r\n${start}`);
   });
 }
 
@@ -71,4 +71,11 @@ it('an upload to /predict trickled past REQUEST_RECEIVE_TIMEOUT_MS: 408 with the
   const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
   assert.deepEqual(Object.keys(body), ['success', 'prediction', 'score', 'error']);
   assert.equal((body.error as { code: string }).code, 'REQUEST_TIMEOUT');
+});
+
+it('a report declared over the limit: one 413, then the connection closes (no second, unasked 408)', { timeout: 10_000 }, async () => {
+  const answer = await stall('/v1/feedback', 'application/json', '{"report": "', 100_000);
+  assert.match(answer, /^HTTP\/1\.1 413 /);
+  assert.match(answer, /\r\nconnection: close\r\n/i);
+  assert.equal(answer.match(/HTTP\/1\.1 /g)?.length, 1, answer);
 });

@@ -50,7 +50,9 @@ export function registerBodyGuard(app: FastifyInstance, limits: BodyLimits): voi
     const upload = request.routeOptions.config?.upload === true;
     const max = upload ? uploadMax : limits.otherBytes;
     if (declared > max) {
-      if (declared > DRAIN_MAX_FACTOR * uploadMax) reply.header('connection', 'close');
+      // A refused form or JSON body is not read: the connection closes after the answer (kept open, Node
+      // would wait for a body a lying client never sends, then answer a second time, 408, unasked).
+      if (!upload || declared > DRAIN_MAX_FACTOR * uploadMax) reply.header('connection', 'close');
       if (upload) throw new AppError('FILE_TOO_LARGE', `the limit is ${formatMegabytes(limits.uploadBytes)}, this upload is ${formatMegabytes(declared)}`);
       throw new AppError('BODY_TOO_LARGE', `the limit is ${max} bytes, this request declares ${declared}`);
     }
