@@ -161,9 +161,32 @@ export function defaultMissing(model: string, served: ReadonlyMap<string, number
   return `no worker holds the default model "${model}" (${NO_WORKER_WHY})`;
 }
 
+/**
+ * One lookup of the queue shared by every request of the moment, bounded on its own and reused while
+ * younger than the age asked; each caller waits for it no later than its own deadline. A failed one
+ * is dropped, so the next caller looks again.
+ */
+class SharedLookup<T> {
+  private last?: { at: number; value: Promise<T> };
+
+  constructor(private readonly look: (deadline: number) => Promise<T>) {}
+
+  get(deadline: number, maxAgeMs: number): Promise<T> {
+    const now = Date.now();
+    if (!this.last || now - this.last.at > maxAgeMs) {
+      const value = this.look(now + LOOKUP_TIMEOUT_MS);
+      this.last = { at: now, value };
+      value.catch(() => {
+        if (this.last?.value === value) this.last = undefined;
+      });
+    }
+    return withDeadline(this.last.value, deadline, lookupExpired);
+  }
+}
+
 export class PredictService {
-  private view?: { at: number; view: Promise<WorkerView> };
-  private refusal?: { at: number; reason: Promise<string | undefined> };
+  private readonly views: SharedLookup<WorkerView>;
+  private readonly refusals?: SharedLookup<string | undefined>;
   /** Per served model, admitted requests whose job is not queued yet (see `admit`). */
   private readonly incoming = new Map<string, number>();
   private readonly grace: RestartGrace;
@@ -173,6 +196,9 @@ export class PredictService {
     private readonly config: PredictServiceConfig,
   ) {
     this.grace = new RestartGrace(config.restartGraceMs ?? 0);
+    this.views = new SharedLookup((deadline) => producer.workerView(deadline));
+    const writeRefusal = producer.writeRefusal?.bind(producer);
+    if (writeRefusal) this.refusals = new SharedLookup(writeRefusal);
   }
 
   /** DEFAULT_MODEL as configured (the default actually used also depends on what is served). */
@@ -187,17 +213,7 @@ export class PredictService {
 
   /** What live workers hold (at most `maxAgeMs` old), waiting no later than `deadline`. */
   workerView(deadline = Date.now() + LOOKUP_TIMEOUT_MS, maxAgeMs = VIEW_CACHE_MS): Promise<WorkerView> {
-    const now = Date.now();
-    if (!this.view || now - this.view.at > maxAgeMs) {
-      // One shared lookup for every request of the moment, bounded on its own; each caller then
-      // waits for it no later than its own deadline.
-      const view = this.producer.workerView(now + LOOKUP_TIMEOUT_MS);
-      this.view = { at: now, view };
-      view.catch(() => {
-        if (this.view?.view === view) this.view = undefined;
-      });
-    }
-    return withDeadline(this.view.view, deadline, lookupExpired);
+    return this.views.get(deadline, maxAgeMs);
   }
 
   /**
@@ -224,16 +240,7 @@ export class PredictService {
    * live workers look gone, and that is what a client or an operator must be told.
    */
   async writeRefusal(deadline = Date.now() + LOOKUP_TIMEOUT_MS): Promise<string | undefined> {
-    if (!this.producer.writeRefusal) return undefined;
-    const now = Date.now();
-    if (!this.refusal || now - this.refusal.at > REFUSAL_CACHE_MS) {
-      const reason = this.producer.writeRefusal(now + LOOKUP_TIMEOUT_MS);
-      this.refusal = { at: now, reason };
-      reason.catch(() => {
-        if (this.refusal?.reason === reason) this.refusal = undefined;
-      });
-    }
-    return withDeadline(this.refusal.reason, deadline, lookupExpired);
+    return this.refusals ? this.refusals.get(deadline, REFUSAL_CACHE_MS) : undefined;
   }
 
   /** NOT_READY for a model no live worker holds, saying so, unless a queue refusing writes is why. */
