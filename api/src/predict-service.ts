@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { withDeadline } from '@icls/lib/deadline';
 import { pickDefaultModel } from '@icls/lib/default-model';
-import { AppError, isAppError } from '@icls/lib/errors';
+import { AppError, isAppError, queueNoAnswer } from '@icls/lib/errors';
 import type { JobData, JobProducer, JobResult, WorkerView } from '@icls/lib/job-contract';
 import { noTracing, type Span, type Tracing } from '@icls/lib/tracing/tracing';
 import { RestartGrace } from './restart-grace.ts';
@@ -146,8 +146,8 @@ export function cacheFields(md5: string, model: string, topK: number, versions: 
 const NO_WORKER_WHY = 'none has started yet, or every one has stopped';
 export const NO_WORKER = `no model worker is running (${NO_WORKER_WHY})`;
 
-/** The queue did not say which workers live in time: nothing was queued yet, so the client may retry (as the producer says it). */
-const lookupExpired = () => new AppError('NOT_READY', 'the queue (Redis) did not answer in time', { retryAfterS: 1 });
+/** What a client and /readyz are told while the queue refuses writes (see writeRefusal). */
+export const writesRefused = (why: string): string => `the queue (Redis) refuses writes: ${why}`;
 
 /**
  * Why the default model has no worker, as an operator can act on it: it failed to load, or workers run
@@ -180,9 +180,11 @@ class SharedLookup<T> {
         if (this.last?.value === value) this.last = undefined;
       });
     }
-    return withDeadline(this.last.value, deadline, lookupExpired);
+    return withDeadline(this.last.value, deadline, queueNoAnswer);
   }
 }
+
+const unknownModel = (model: string, served: ReadonlyMap<string, number>) => new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);
 
 export class PredictService {
   private readonly views: SharedLookup<WorkerView>;
@@ -246,7 +248,7 @@ export class PredictService {
   /** NOT_READY for a model no live worker holds, saying so, unless a queue refusing writes is why. */
   private async noWorker(message: string, deadline: number): Promise<AppError> {
     const refusal = await this.writeRefusal(deadline);
-    if (refusal) return new AppError('NOT_READY', `the queue (Redis) refuses writes: ${refusal}`, { retryAfterS: 1 });
+    if (refusal) return new AppError('NOT_READY', writesRefused(refusal), { retryAfterS: 1 });
     return new AppError('NOT_READY', message, { retryAfterS: 2 });
   }
 
@@ -290,22 +292,29 @@ export class PredictService {
    * nothing the body says can be served: refused before it is read, with the reason predict would give.
    */
   private async defaultUnlessNoneServed(deadline: number): Promise<string | undefined> {
-    let view = await this.workerView(deadline);
-    let served = this.servedOrAwaited(view);
-    if (served.size === 0) {
-      // A worker that just started may not be in the cached view yet: look again before refusing.
-      view = await this.workerView(deadline, FRESH_ENOUGH_MS);
-      served = this.servedOrAwaited(view);
-    }
+    const { view, served } = await this.servedView(deadline, (s) => s.size === 0);
     const model = this.defaultIn({ served, broken: view.broken });
     if (served.size === 0) throw await this.noWorker(model ? defaultMissing(model, served, view.broken) : NO_WORKER, deadline);
     return model;
   }
 
   private async requireServed(model: string, deadline: number): Promise<void> {
-    if ((await this.servedModels(deadline)).has(model)) return;
-    const served = await this.servedModels(deadline, FRESH_ENOUGH_MS);
-    if (!served.has(model)) throw new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);
+    const { served } = await this.servedView(deadline, (s) => !s.has(model));
+    if (!served.has(model)) throw unknownModel(model, served);
+  }
+
+  /**
+   * The worker view and what it serves or awaits; looked up again, fresher, when `stale(served)` says
+   * the cached one may have missed a worker that just started, before anything is refused for it.
+   */
+  private async servedView(deadline: number, stale: (served: Map<string, number>) => boolean): Promise<{ view: WorkerView; served: Map<string, number> }> {
+    let view = await this.workerView(deadline);
+    let served = this.servedOrAwaited(view);
+    if (stale(served)) {
+      view = await this.workerView(deadline, FRESH_ENOUGH_MS);
+      served = this.servedOrAwaited(view);
+    }
+    return { view, served };
   }
 
   /**
@@ -315,17 +324,11 @@ export class PredictService {
   async predict(upload: UploadToPredict, persisted: Promise<StoredUpload>, opts: PredictOptions): Promise<PredictOutcome> {
     const startedAt = opts.startedAt ?? performance.now();
     const deadline = this.deadlineFor(opts.deadlineFrom ?? opts.receivedAt);
-    let view = await this.workerView(deadline);
-    let served = this.servedOrAwaited(view);
-    // A worker that just started may not be in the cached list yet: look again before refusing.
-    if (opts.model && !served.has(opts.model)) {
-      view = await this.workerView(deadline, FRESH_ENOUGH_MS);
-      served = this.servedOrAwaited(view);
-    }
+    const { view, served } = await this.servedView(deadline, (s) => !!opts.model && !s.has(opts.model));
     const model = opts.model ?? this.defaultIn({ served, broken: view.broken });
     if (!model) throw await this.noWorker(NO_WORKER, deadline);
     if (!served.has(model)) {
-      if (opts.model) throw new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);
+      if (opts.model) throw unknownModel(model, served);
       throw await this.noWorker(defaultMissing(model, served, view.broken), deadline);
     }
     const span = (this.config.tracing ?? noTracing).startSpan('queue job', {

@@ -60,3 +60,9 @@ export class AppError extends Error {
 }
 
 export const isAppError = (err: unknown): err is AppError => err instanceof AppError;
+
+/**
+ * The queue did not answer a lookup in time (a hung Redis, a network black hole): nothing was queued,
+ * so the client may retry; a 504 would blame the image.
+ */
+export const queueNoAnswer = (): AppError => new AppError('NOT_READY', 'the queue (Redis) did not answer in time', { retryAfterS: 1 });

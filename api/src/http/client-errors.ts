@@ -6,6 +6,7 @@
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import type { LogSampler } from './log-sampler.ts';
+import { jsonErrorBody } from './error-reply.ts';
 import { toAppError } from './to-app-error.ts';
 
 /** `count`: told of each error answered here (metrics). */
@@ -31,8 +32,7 @@ export function clientErrorHandler(sampler: LogSampler, count: (code: string, st
     // A request already routed when Node cut it (the whole request not in within REQUEST_RECEIVE_TIMEOUT_MS):
     // /predict's answers keep the original's three keys.
     const url = (socket as Socket & { _httpMessage?: { req?: { url?: string } } })._httpMessage?.req?.url;
-    const threeKeys = url !== undefined && /^\/predict(\?|$)/.test(url) ? { prediction: null, score: null } : {};
-    const body = JSON.stringify({ success: false, ...threeKeys, error: { code: known.code, message: known.message } });
+    const body = JSON.stringify(jsonErrorBody(known.code, known.message, url !== undefined && /^\/predict(\?|$)/.test(url)));
     socket.end(
       `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

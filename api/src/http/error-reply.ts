@@ -109,10 +109,11 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: App
     const page = form ? renderPage({ error: shown }) : renderErrorPage(err.status, shown);
     return reply.status(err.status).type('text/html; charset=utf-8').send(page);
   }
-  if (style === 'three-keys') {
-    const body = { success: false, prediction: null, score: null };
-    if (ORIGINAL_400.has(err.code)) return reply.status(400).send(body);
-    return reply.status(err.status).send({ ...body, error: { code: err.code, message } });
-  }
-  return reply.status(err.status).send({ success: false, error: { code: err.code, message } });
+  if (style === 'three-keys' && ORIGINAL_400.has(err.code)) return reply.status(400).send({ success: false, prediction: null, score: null });
+  return reply.status(err.status).send(jsonErrorBody(err.code, message, style === 'three-keys'));
+}
+
+/** An error as JSON: `/predict`'s answers keep the original's three keys before `error`. */
+export function jsonErrorBody(code: ErrorCode, message: string, threeKeys: boolean) {
+  return { success: false, ...(threeKeys ? { prediction: null, score: null } : {}), error: { code, message } };
 }

@@ -1,7 +1,7 @@
 /** Liveness, readiness, and the models that live workers hold (or failed to load). */
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { defaultMissing, LOOKUP_TIMEOUT_MS, NO_WORKER } from '../predict-service.ts';
+import { defaultMissing, LOOKUP_TIMEOUT_MS, NO_WORKER, writesRefused } from '../predict-service.ts';
 import type { ApiDeps } from '../app.ts';
 
 const Models = Type.Object({
@@ -61,7 +61,7 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
         } catch (err) {
           return notReady((err as Error).message);
         }
-        if (refusal) return notReady(`the queue (Redis) refuses writes: ${refusal}`);
+        if (refusal) return notReady(writesRefused(refusal));
       }
       if (!defaultModel || !served.has(defaultModel)) {
         return notReady(defaultModel ? defaultMissing(defaultModel, served, view.broken) : NO_WORKER);

@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sleep, withDeadline } from '../deadline.ts';
-import { AppError, isAppError } from '../errors.ts';
+import { AppError, isAppError, queueNoAnswer } from '../errors.ts';
 import type { JobData, JobProducer, JobResult, QueueStats, WorkerView } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
 import { HeldJobs } from './held-jobs.ts';
@@ -59,9 +59,12 @@ const REFUSALS: Record<string, string> = {
   BUSY: 'a script is running too long',
 };
 
+/** Why Redis refused a command, from its error reply's first word; undefined for any other failure. */
+const refusalOf = (err: unknown): string | undefined => REFUSALS[/^[A-Z]+/.exec(err instanceof Error ? err.message : '')?.[0] ?? ''];
+
 /** A failed Redis call as the client sees it: refused for a stated reason, or the queue unreachable. */
 function queueFailure(err: unknown): AppError {
-  const reason = REFUSALS[/^[A-Z]+/.exec(err instanceof Error ? err.message : '')?.[0] ?? ''];
+  const reason = refusalOf(err);
   return reason ? new AppError('NOT_READY', `the queue (Redis) refused the job: ${reason}`, { retryAfterS: 1, cause: err }) : unreachable(err);
 }
 
@@ -182,7 +185,7 @@ export class RedisProducer implements JobProducer {
     const call = work().catch((err: unknown) => {
       throw isAppError(err) ? err : queueFailure(err);
     });
-    return withDeadline(call, deadline, () => new AppError('NOT_READY', 'the queue (Redis) did not answer in time', { retryAfterS: 1 }));
+    return withDeadline(call, deadline, queueNoAnswer);
   }
 
   async submit(job: JobData): Promise<JobResult> {
@@ -280,7 +283,8 @@ export class RedisProducer implements JobProducer {
       await this.guarded(deadline, () => this.cmd.set(`${this.opts.prefix}:write-probe`, '1', 'PX', 1000));
       return undefined;
     } catch (err) {
-      const reason = REFUSALS[/^[A-Z]+/.exec(isAppError(err) && err.cause instanceof Error ? err.cause.message : '')?.[0] ?? ''];
+      // guarded() wrapped Redis's reply (queueFailure): its own words are the cause.
+      const reason = refusalOf(isAppError(err) ? err.cause : undefined);
       if (reason) return reason;
       throw err;
     }
