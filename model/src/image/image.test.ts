@@ -34,6 +34,21 @@ const near = (got: Rgb, want: Rgb, tol: number, where: string) =>
     `${where}: got ${got.join(',')}, expected about ${want.join(',')}`,
   );
 
+/** The JPEG without its ICC profile: every APP2 segment that starts "ICC_PROFILE" is cut out. */
+function withoutIccSegments(jpeg: Buffer): Buffer {
+  const kept: Buffer[] = [jpeg.subarray(0, 2)];
+  let at = 2;
+  // Marker segments up to the start of scan; what follows is entropy-coded data, kept as it is.
+  while (at + 4 <= jpeg.length && jpeg[at] === 0xff && jpeg[at + 1] !== 0xda) {
+    const end = at + 2 + jpeg.readUInt16BE(at + 2);
+    const isIcc = jpeg[at + 1] === 0xe2 && jpeg.toString('latin1', at + 4, at + 15) === 'ICC_PROFILE';
+    if (!isIcc) kept.push(jpeg.subarray(at, end));
+    at = end;
+  }
+  kept.push(jpeg.subarray(at));
+  return Buffer.concat(kept);
+}
+
 const plan = (p: Partial<ResizePlan>): ResizePlan => ({
   width: 10,
   height: 10,
@@ -182,6 +197,23 @@ describe('decodeRgb', () => {
       decodeRgb(join(IMAGES, 'truncated.jpg'), plan({ mode: 'shorter-side-then-center-crop' }), 1e6),
       ImageDecodeError,
     );
+  });
+
+  test('an embedded colour profile is ignored, as Pillow ignores it: the pixels are those stored', async () => {
+    // rocket.jpg is tagged Adobe RGB (1998); applying that profile moved its pixels by up to 30 levels.
+    const tagged = await readFile(join(IMAGES, 'rocket.jpg'));
+    const untagged = withoutIccSegments(tagged);
+    assert.ok((await sharp(tagged).metadata()).icc, 'the fixture carries a profile');
+    assert.equal((await sharp(untagged).metadata()).icc, undefined, 'the stripped copy carries none');
+    const plans: ResizePlan[] = [
+      plan({ width: 224, height: 224, mode: 'stretch', interpolation: 'bilinear' }),
+      plan({ width: 224, height: 224, mode: 'shorter-side-then-center-crop', shorterSide: 256, interpolation: 'bilinear' }),
+      plan({ width: 224, height: 224, mode: 'stretch', interpolation: 'nearest' }),
+    ];
+    for (const p of plans) {
+      const [a, b] = await Promise.all([decodeRgb(tagged, p, 1e6), decodeRgb(untagged, p, 1e6)]);
+      assert.ok(a.data.equals(b.data), `${p.mode} ${p.interpolation}: the profile changed the pixels`);
+    }
   });
 
   test('a real photo from a path', async () => {
