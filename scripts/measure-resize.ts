@@ -44,12 +44,13 @@ async function medianCpuMs(fn: () => Promise<unknown>): Promise<number> {
 /** The previous pipeline: libvips resizes (and crops) everything itself. */
 async function sharpOnly(bytes: Buffer, plan: ResizePlan, kernel: 'linear' | 'nearest', w: number, h: number): Promise<Buffer> {
   const target = resizeTarget(plan, w, h);
-  return sharp(bytes).rotate().flatten({ background: '#ffffff' }).toColourspace('srgb')
+  return sharp(bytes, { ignoreIcc: true }).rotate().flatten({ background: '#ffffff' }).toColourspace('srgb')
     .resize(target.width, target.height, { fit: 'fill', kernel }).extract(target.window).removeAlpha().raw().toBuffer();
 }
 
 async function pillowOnFullImage(bytes: Buffer, plan: ResizePlan, w: number, h: number): Promise<Uint8Array> {
-  const { data, info } = await sharp(bytes).rotate().flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  // Pillow ignores embedded colour profiles, as decodeRgb does.
+  const { data, info } = await sharp(bytes, { ignoreIcc: true }).rotate().flatten({ background: '#ffffff' }).toColourspace('srgb').removeAlpha().raw().toBuffer({ resolveWithObject: true });
   const target = resizeTarget(plan, w, h);
   const resize = plan.interpolation === 'nearest' ? resizeNearestPil : resizeBilinearPil;
   return resize({ data, width: info.width, height: info.height }, target.width, target.height, target.window).data;
