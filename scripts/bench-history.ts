@@ -1,0 +1,40 @@
+/**
+ * One line per committed bench run (bench/results/*.json of `npm run bench`), as a Markdown table: the
+ * machine, the model's two limits, and issue 13's targets as that run judged them. Runs on different
+ * VMs are not comparable with each other; the table is for finding a run, its own report says the rest.
+ *   node --conditions=source --import tsx scripts/bench-history.ts [results-folder]
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The fields of a bench result this table reads (bench/result-types.ts has the whole shape). */
+interface RunSummary {
+  model: string;
+  machine: { cpuModel: string; cores: number };
+  ceiling: { imagesPerSecond: number; floorMs: number; sequential: { coreSecondsPerImage?: number } };
+  targets: {
+    floor: { p50AtOneClientMs: number; marginMs: number };
+    ceiling: { peak: number; ratio: number };
+    overload: { acceptedP99OverP50: number; met: boolean } | null;
+  };
+}
+
+const folder = process.argv[2] ?? fileURLToPath(new URL('../bench/results/', import.meta.url));
+const cpu = (model: string) => (/EPYC/.test(model) ? 'AMD EPYC' : /Xeon/.test(model) ? 'Intel Xeon' : model);
+const fixed = (v: number, digits = 1) => v.toFixed(digits);
+
+console.log('| run | machine | model | ceiling, images/s (core-ms/image) | floor ms | p50 at one client, ms (gap) | served peak, images/s (share) | 2× overload: accepted p99/p50 |');
+console.log('|---|---|---|---:|---:|---:|---:|---:|');
+for (const name of (await readdir(folder)).filter((f) => f.endsWith('.json')).sort()) {
+  const run = JSON.parse(await readFile(join(folder, name), 'utf8')) as Partial<RunSummary>;
+  if (!run.targets?.floor || !run.ceiling || !run.machine) continue; // --overhead and --scaling results have other shapes
+  const { floor, ceiling, overload } = run.targets;
+  const coreSeconds = run.ceiling.sequential.coreSecondsPerImage;
+  const over = overload ? `${fixed(overload.acceptedP99OverP50, 2)}${overload.met ? '' : ' (not met)'}` : '–';
+  console.log(
+    `| [${basename(name, '.json')}](${basename(name, '.json')}.md) | ${cpu(run.machine.cpuModel)}, ${run.machine.cores} cores | ${run.model} | ` +
+      `${fixed(run.ceiling.imagesPerSecond)}${coreSeconds ? ` (${fixed(coreSeconds * 1000)})` : ''} | ${fixed(run.ceiling.floorMs)} | ` +
+      `${fixed(floor.p50AtOneClientMs)} (+${fixed(floor.marginMs, 2)}) | ${fixed(ceiling.peak)} (${Math.round(ceiling.ratio * 100)} %) | ${over} |`,
+  );
+}
