@@ -50,7 +50,8 @@ export function fixtureModels(kinds: GeneratedKind[]): Promise<string> {
  * logits are 8 × each channel's mean. Computed from sharp's resize and plain arithmetic.
  */
 export async function expectedTinyRgb(path: string): Promise<{ label: string; score: number; scores: number[] }> {
-  const { data } = await sharp(path)
+  // The workers ignore embedded colour profiles, as Pillow does (rocket.jpg is tagged Adobe RGB).
+  const { data } = await sharp(path, { ignoreIcc: true })
     .rotate()
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb')
