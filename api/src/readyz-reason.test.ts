@@ -10,7 +10,8 @@ import { createLogger } from '@icls/lib/logger';
 import { connectRedis } from '@icls/lib/queue/redis-connection';
 import { RedisConsumer } from '@icls/lib/queue/redis-consumer';
 import { RedisProducer } from '@icls/lib/queue/redis-producer';
-import { tempDir } from '../../tests/helpers/fixtures.ts';
+import { solidPng, tempDir } from '../../tests/helpers/fixtures.ts';
+import { multipartBody } from '../../tests/helpers/raw-http.ts';
 import { startPrivateRedis } from '../../tests/helpers/redis-server.ts';
 import { buildApp } from './app.ts';
 
@@ -25,7 +26,13 @@ async function readiness(redisUrl: string) {
   const config = loadConfig({ QUEUE_MODE: 'redis', REDIS_URL: redisUrl, UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback'), LOG_LEVEL: 'silent' });
   const { app } = await buildApp(config, producer, log);
   cleanups.push(() => app.close(), () => producer.close());
-  return async () => (await app.inject({ url: '/readyz' })).json() as { status: string; reason?: string };
+  const readyz = async () => (await app.inject({ url: '/readyz' })).json() as { status: string; reason?: string };
+  const predict = async () => {
+    const { body, contentType } = multipartBody([{ name: 'file', filename: 'p.png', value: await solidPng([9, 9, 9]) }]);
+    const r = await app.inject({ method: 'POST', url: '/v1/predict', payload: body, headers: { 'content-type': contentType } });
+    return { status: r.statusCode, body: r.json() as { error?: { code: string; message: string } } };
+  };
+  return Object.assign(readyz, { predict });
 }
 
 it('a password Redis refuses: /readyz names it and REDIS_URL; with the password, the queue answers', async () => {
@@ -41,6 +48,11 @@ it('a password Redis refuses: /readyz names it and REDIS_URL; with the password,
   for (const until = Date.now() + 3000; !body.reason?.includes('NOAUTH') && Date.now() < until; body = await without()) await new Promise((r) => setTimeout(r, 50));
   assert.equal(body.status, 'not ready');
   assert.match(body.reason ?? '', /^the queue \(Redis\) cannot be used: NOAUTH .*set the user and password in REDIS_URL/);
+  // A prediction says the same, not that Redis is unreachable: it answered, and said what to change.
+  const refused = await without.predict();
+  assert.equal(refused.status, 503, JSON.stringify(refused.body));
+  assert.equal(refused.body.error?.code, 'NOT_READY', JSON.stringify(refused.body));
+  assert.match(refused.body.error?.message ?? '', /the queue \(Redis\) cannot be used: NOAUTH .*set the user and password in REDIS_URL/);
 
   const withPassword = await readiness(redis.url.replace('redis://', 'redis://:pw@'));
   body = await withPassword();

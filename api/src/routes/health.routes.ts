@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { defaultMissing, LOOKUP_TIMEOUT_MS, NO_WORKER, writesRefused } from '../predict-service.ts';
 import type { ApiDeps } from '../app.ts';
+import { queueUnusableReason } from '@icls/lib/errors';
 
 const Models = Type.Object({
   default: Type.Union([Type.String(), Type.Null()]),
@@ -50,7 +51,7 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       if (deps.shuttingDown()) return notReady('shutting down');
       if (!queue) {
         const why = deps.producer.downReason?.();
-        return notReady(why ? `the queue (Redis) cannot be used: ${why}` : 'the queue (Redis) does not answer');
+        return notReady(why ? queueUnusableReason(why) : 'the queue (Redis) does not answer');
       }
       if (!view) return notReady('the queue (Redis) did not say which workers are alive');
       if (!workers) {

@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sleep, withDeadline } from '../deadline.ts';
-import { AppError, isAppError, queueNoAnswer } from '../errors.ts';
+import { AppError, isAppError, queueNoAnswer, queueUnusable } from '../errors.ts';
 import type { JobData, JobProducer, JobResult, QueueStats, WorkerView } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
 import { HeldJobs } from './held-jobs.ts';
@@ -181,16 +181,25 @@ export class RedisProducer implements JobProducer {
    */
   private guarded<T>(deadline: number, work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new AppError('NOT_READY', 'the api is shutting down', { retryAfterS: 1 }));
-    if (!isReady(this.cmd)) return Promise.reject(unreachable());
+    if (!isReady(this.cmd)) return Promise.reject(this.notReady());
     const call = work().catch((err: unknown) => {
       throw isAppError(err) ? err : queueFailure(err);
     });
     return withDeadline(call, deadline, queueNoAnswer);
   }
 
+  /**
+   * While Redis cannot be used: what it said when it did (a refused password names REDIS_URL), as
+   * /readyz says it, else that it is unreachable.
+   */
+  private notReady(): AppError {
+    const why = whyNotReady(this.cmd);
+    return why ? queueUnusable(why) : unreachable();
+  }
+
   async submit(job: JobData): Promise<JobResult> {
     if (this.closed) throw new AppError('NOT_READY', 'the api is shutting down', { retryAfterS: 1 });
-    if (!this.ready) throw unreachable();
+    if (!this.ready) throw this.notReady();
     if (!this.held.hold(job)) {
       throw new AppError('QUEUE_FULL', `${this.opts.maxQueued} jobs are waiting for model ${job.model}`, { retryAfterS: 1 });
     }
@@ -237,7 +246,7 @@ export class RedisProducer implements JobProducer {
    * when nothing recent is known, one XLEN decides, which costs far less than reading an upload.
    */
   async admits(model: string, deadline: number, incoming = 0): Promise<boolean> {
-    if (!this.ready) throw unreachable();
+    if (!this.ready) throw this.notReady();
     const { maxQueued } = this.opts;
     if (this.held.countFor(model) + incoming >= maxQueued) return false;
     const seen = this.lastLength.get(model);
