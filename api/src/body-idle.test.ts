@@ -71,6 +71,14 @@ it('an upload to /predict trickled past REQUEST_RECEIVE_TIMEOUT_MS: 408 with the
   const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
   assert.deepEqual(Object.keys(body), ['success', 'prediction', 'score', 'error']);
   assert.equal((body.error as { code: string }).code, 'REQUEST_TIMEOUT');
+  // Counted once, as what the client was told: not also as a client that left (499).
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const lines = metrics.split('\n').filter((l) => l.startsWith('icls_http_requests_total') && /route="(\/predict|unparsed)"/.test(l));
+  assert.deepEqual(
+    lines.map((l) => l.replace(/^icls_http_requests_total\{(.*)\} (\d+)$/, '$1 $2')).map((l) => [/route="([^"]*)"/.exec(l)?.[1], /status="(\d+)"/.exec(l)?.[1], l.split(' ').pop()]),
+    [['/predict', '408', '1']],
+    lines.join('\n'),
+  );
 });
 
 it('a report declared over the limit: one 413, then the connection closes (no second, unasked 408)', { timeout: 10_000 }, async () => {

@@ -4,9 +4,10 @@
  * then the connection is closed, as Node itself does.
  */
 import type { Socket } from 'node:net';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { LogSampler } from './log-sampler.ts';
 import { jsonErrorBody } from './error-reply.ts';
+import { answeredOnSocket } from './socket-answer.ts';
 import { toAppError } from './to-app-error.ts';
 
 /** `count`: told of each error answered here (metrics). */
@@ -21,17 +22,20 @@ export function clientErrorHandler(sampler: LogSampler, count: (code: string, st
       return;
     }
     const known = toAppError(err);
-    count(known.code, known.status);
     sampler.write('info', known.code, { code: known.code, status: known.status, parserError: err.code }, 'client error before routing');
+    // A request already routed when Node cut it (the whole request not in within REQUEST_RECEIVE_TIMEOUT_MS)
+    // is counted by its own hooks when its response closes; any other is counted here.
+    const routed = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
     // Once a response has begun on this socket, another one would corrupt it: just close (as Node does).
-    const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-    if (!socket.writable || started) {
+    if (!socket.writable || routed?.headersSent) {
+      if (!routed) count(known.code, known.status);
       socket.destroy();
       return;
     }
-    // A request already routed when Node cut it (the whole request not in within REQUEST_RECEIVE_TIMEOUT_MS):
+    if (routed) answeredOnSocket(routed, { status: known.status, code: known.code });
+    else count(known.code, known.status);
     // /predict's answers keep the original's three keys.
-    const url = (socket as Socket & { _httpMessage?: { req?: { url?: string } } })._httpMessage?.req?.url;
+    const url = routed?.req?.url;
     const body = JSON.stringify(jsonErrorBody(known.code, known.message, url !== undefined && /^\/predict(\?|$)/.test(url)));
     socket.end(
       `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +

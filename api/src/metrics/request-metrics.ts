@@ -1,10 +1,11 @@
 /**
  * Counts every request once, when its response closes, sent or not (Fastify's onResponse never
  * runs for one the client abandoned). So the in-flight gauge always returns to its true value, and
- * an abandoned request counts as 499 CLIENT_CLOSED. Errors answered before Fastify has a request (Node's HTTP parser) and connections
+ * an abandoned request counts as 499 CLIENT_CLOSED (one Node's parser cut and answered, as what it was told). Errors answered before Fastify has a request (Node's HTTP parser) and connections
  * over MAX_CONNECTIONS are counted through `clientErrorCounted` and the server's 'drop' event.
  */
 import type { FastifyInstance } from 'fastify';
+import { socketAnswerOf } from '../http/socket-answer.ts';
 import { whenClosed } from '../http/when-closed.ts';
 import type { ApiMetrics } from './api-metrics.ts';
 
@@ -13,12 +14,13 @@ export function observeRequests(app: FastifyInstance, metrics: ApiMetrics): void
     metrics.inFlight.inc();
     whenClosed(reply.raw, (sent) => {
       metrics.inFlight.dec();
+      const onSocket = sent ? undefined : socketAnswerOf(reply.raw);
       metrics.answered(
         {
           method: request.method,
           route: request.routeOptions.url ?? 'unmatched',
-          status: sent ? reply.statusCode : 499,
-          errorCode: sent ? reply.errorCode : 'CLIENT_CLOSED',
+          status: sent ? reply.statusCode : (onSocket?.status ?? 499),
+          errorCode: sent ? reply.errorCode : (onSocket?.code ?? 'CLIENT_CLOSED'),
         },
         reply.elapsedTime / 1000,
       );

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Span, Tracing } from '@icls/lib/tracing/tracing';
+import { socketAnswerOf } from '../http/socket-answer.ts';
 import { whenClosed } from '../http/when-closed.ts';
 
 declare module 'fastify' {
@@ -44,8 +45,11 @@ export function traceRequests(app: FastifyInstance, tracing: Tracing): void {
     });
     request.span = span;
     whenClosed(reply.raw, (sent) => {
-      span.setAttributes({ 'http.response.status_code': sent ? reply.statusCode : 499, 'error.type': reply.errorCode, 'job.id': request.jobId ?? undefined });
-      if (!sent) span.fail('the client closed the connection before the answer');
+      const onSocket = sent ? undefined : socketAnswerOf(reply.raw);
+      const status = sent ? reply.statusCode : (onSocket?.status ?? 499);
+      span.setAttributes({ 'http.response.status_code': status, 'error.type': onSocket?.code ?? reply.errorCode, 'job.id': request.jobId ?? undefined });
+      if (onSocket) span.fail(`${onSocket.code}: the HTTP parser cut the request and answered it`);
+      else if (!sent) span.fail('the client closed the connection before the answer');
       else if (reply.statusCode >= 500) span.fail(reply.errorCode ?? `status ${reply.statusCode}`);
       span.end();
     });
