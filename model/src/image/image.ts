@@ -10,8 +10,8 @@
  * other kernels stay on libvips, which is cheaper on large photos.
  * Embedded colour profiles (ICC) are ignored, as Pillow ignores them: the model gets the pixel values as
  * stored, the same the original service (Keras' load_img) and the models' training pipelines read. Applying
- * them also cost 6–10 core-ms per tagged photo of about 0.3 megapixels (most are tagged sRGB, where the
- * result was the same bytes anyway): as much as the model itself.
+ * them also cost 3–8 core-ms more per tagged photo of 0.1–0.3 megapixels (scripts/measure-colour-profile.ts;
+ * most are tagged sRGB, where the result was the same bytes anyway): about the default model's inference.
  * (The api checks uploads without decoding: api/src/upload/image-header.ts.)
  */
 import sharp, { type KernelEnum, type OutputInfo, type Sharp } from 'sharp';
