@@ -27,6 +27,7 @@ import { ApiMetrics } from './metrics/api-metrics.ts';
 import { metricsRoute } from './metrics/metrics-route.ts';
 import { registerQueueMetrics } from './metrics/queue-metrics.ts';
 import { clientErrorCounter, observeRequests } from './metrics/request-metrics.ts';
+import { rememberRoutedRequests } from './http/socket-answer.ts';
 import { PredictService } from './predict-service.ts';
 import { RecentResults } from './results/recent-results.ts';
 import { docsRoutes } from './routes/docs.routes.ts';
@@ -179,6 +180,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   app.decorateReply('errorCode', undefined);
   const allowedMethods = new AllowedMethods();
   allowedMethods.learn(app);
+  rememberRoutedRequests(app);
   observeRequests(app, deps.metrics);
   traceRequests(app, tracing);
   refuseWhileClosing(app);

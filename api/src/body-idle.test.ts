@@ -81,6 +81,30 @@ it('an upload to /predict trickled past REQUEST_RECEIVE_TIMEOUT_MS: 408 with the
   );
 });
 
+it('a photo posted from the page (POST /) trickled past REQUEST_RECEIVE_TIMEOUT_MS: 408 with the page, its form and its security headers', { timeout: 10_000 }, async () => {
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    const drip = setInterval(() => socket.write('x'), 150); // never idle for BODY_IDLE_TIMEOUT_MS
+    const timer = setTimeout(() => reject(new Error(`not closed within 6 s; received: ${received}`)), 6000);
+    socket.on('data', (d) => (received += d.toString('utf8')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearInterval(drip);
+      clearTimeout(timer);
+      resolve(received);
+    });
+    socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n');
+    socket.write('--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n');
+  });
+  assert.match(answer, /^HTTP\/1\.1 408 /);
+  assert.match(answer, /\r\ncontent-type: text\/html/i);
+  assert.match(answer, /\r\ncontent-security-policy: /i, 'the headers the reply had gathered');
+  assert.match(answer, /\r\nconnection: close\r\n/i);
+  assert.match(answer, /The request did not arrive in time/);
+  assert.match(answer, /<form[^>]*enctype="multipart\/form-data"/, 'the form again, to retry');
+});
+
 it('a report declared over the limit: one 413, then the connection closes (no second, unasked 408)', { timeout: 10_000 }, async () => {
   const answer = await stall('/v1/feedback', 'application/json', '{"report": "', 100_000);
   assert.match(answer, /^HTTP\/1\.1 413 /);

@@ -5,9 +5,10 @@
  */
 import type { Socket } from 'node:net';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { AppError } from '@icls/lib/errors';
 import type { LogSampler } from './log-sampler.ts';
-import { jsonErrorBody } from './error-reply.ts';
-import { answeredOnSocket } from './socket-answer.ts';
+import { jsonErrorBody, rawErrorResponse } from './error-reply.ts';
+import { answeredOnSocket, routedRequestOf } from './socket-answer.ts';
 import { toAppError } from './to-app-error.ts';
 
 /** `count`: told of each error answered here (metrics). */
@@ -25,22 +26,26 @@ export function clientErrorHandler(sampler: LogSampler, count: (code: string, st
     sampler.write('info', known.code, { code: known.code, status: known.status, parserError: err.code }, 'client error before routing');
     // A request already routed when Node cut it (the whole request not in within REQUEST_RECEIVE_TIMEOUT_MS)
     // is counted by its own hooks when its response closes; any other is counted here.
-    const routed = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+    const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+    const routed = res ? routedRequestOf(res) : undefined;
     // Once a response has begun on this socket, another one would corrupt it: just close (as Node does).
-    if (!socket.writable || routed?.headersSent) {
+    if (!socket.writable || res?.headersSent) {
       if (!routed) count(known.code, known.status);
       socket.destroy();
       return;
     }
-    if (routed) answeredOnSocket(routed, { status: known.status, code: known.code });
+    if (res && routed) answeredOnSocket(res, { status: known.status, code: known.code });
     else count(known.code, known.status);
-    // /predict's answers keep the original's three keys.
-    const url = routed?.req?.url;
-    const body = JSON.stringify(jsonErrorBody(known.code, known.message, url !== undefined && /^\/predict(\?|$)/.test(url)));
-    socket.end(
-      `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      () => socket.destroy(),
-    );
+    // A routed request is answered in its route's style (the page, /predict's three keys), with its headers.
+    socket.end(routed ? rawErrorResponse(routed.request, routed.reply, known) : unroutedResponse(known), () => socket.destroy());
   };
+}
+
+/** Before routing there is no route to take a style from: JSON, and the connection closed. */
+function unroutedResponse(known: AppError): string {
+  const body = JSON.stringify(jsonErrorBody(known.code, known.message, false));
+  return (
+    `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  );
 }

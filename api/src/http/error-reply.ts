@@ -5,6 +5,7 @@
  * `{success: false, error: {code, message}}`. Client errors are logged at info, refusals at warn,
  * internals at error, all sampled.
  */
+import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ADMIN_REALM } from '@icls/lib/admin-auth';
 import { type AppError, type ErrorCode, ERRORS } from '@icls/lib/errors';
@@ -95,22 +96,46 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: App
   // (it only discards bodies nobody started reading) nor closes the socket, so the connection would
   // stay open for good and keep the server from closing. It closes after the answer instead.
   if (CLOSE_CONNECTION.has(err.code) || (request.raw.complete === false && request.raw.readableFlowing !== null)) reply.header('connection', 'close');
-  // These messages come from our table only: internals (paths, settings) never reach the client.
-  const message = TABLE_ONLY.has(err.code) ? ERRORS[err.code].message : err.message;
-  const style = request.routeOptions.config?.errorStyle ?? (wantsPage(request) ? 'page' : 'json');
+  const message = clientMessage(err);
+  const style = errorStyleOf(request);
   if (style === 'page') {
-    const shown = LIBRARY_DETAIL.has(err.code) ? ERRORS[err.code].message : message;
     if (REDIRECT_CODES.has(err.code) && request.method === 'POST') {
-      setFlash(reply, shown);
+      setFlash(reply, pageMessage(err, message));
       return reply.redirect('/', 302);
     }
-    // A failed post shows the form again, to retry; a page that cannot be shown says so, with a way back.
-    const form = request.method === 'POST' && FORM_ROUTES.has(request.routeOptions.url ?? '');
-    const page = form ? renderPage({ error: shown }) : renderErrorPage(err.status, shown);
-    return reply.status(err.status).type('text/html; charset=utf-8').send(page);
+    return reply.status(err.status).type(HTML).send(errorPage(request, err, message));
   }
   if (style === 'three-keys' && ORIGINAL_400.has(err.code)) return reply.status(400).send({ success: false, prediction: null, score: null });
   return reply.status(err.status).send(jsonErrorBody(err.code, message, style === 'three-keys'));
+}
+
+const HTML = 'text/html; charset=utf-8';
+
+/** These messages come from our table only: internals (paths, settings) never reach the client. */
+const clientMessage = (err: AppError): string => (TABLE_ONLY.has(err.code) ? ERRORS[err.code].message : err.message);
+const pageMessage = (err: AppError, message: string): string => (LIBRARY_DETAIL.has(err.code) ? ERRORS[err.code].message : message);
+
+const errorStyleOf = (request: FastifyRequest): ErrorStyle => request.routeOptions.config?.errorStyle ?? (wantsPage(request) ? 'page' : 'json');
+
+/** A failed post shows the form again, to retry; a page that cannot be shown says so, with a way back. */
+function errorPage(request: FastifyRequest, err: AppError, message: string): string {
+  const form = request.method === 'POST' && FORM_ROUTES.has(request.routeOptions.url ?? '');
+  return form ? renderPage({ error: pageMessage(err, message) }) : renderErrorPage(err.status, pageMessage(err, message));
+}
+
+/**
+ * `err` as a whole HTTP/1.1 response, for a routed request Node's parser cut (the whole request not in
+ * within REQUEST_RECEIVE_TIMEOUT_MS), which client-errors.ts answers on the socket, outside Fastify: in
+ * the route's style (the page for the page's forms, three keys for /predict), with the headers the reply
+ * had gathered (the security headers), then the connection closed.
+ */
+export function rawErrorResponse(request: FastifyRequest, reply: FastifyReply, err: AppError): string {
+  const message = clientMessage(err);
+  const style = errorStyleOf(request);
+  const [type, body] = style === 'page' ? [HTML, errorPage(request, err, message)] : ['application/json; charset=utf-8', JSON.stringify(jsonErrorBody(err.code, message, style === 'three-keys'))];
+  const headers = { ...reply.getHeaders(), 'content-type': type, 'content-length': Buffer.byteLength(body), connection: 'close' };
+  const lines = Object.entries(headers).flatMap(([name, value]) => (value === undefined ? [] : (Array.isArray(value) ? value : [value]).map((v) => `${name}: ${v}`)));
+  return `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\n${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
 /** An error as JSON: `/predict`'s answers keep the original's three keys before `error`. */

@@ -1,17 +1,29 @@
 /**
  * A routed request that Node's HTTP parser cut (the whole request not in within REQUEST_RECEIVE_TIMEOUT_MS)
- * is answered on the raw socket (client-errors.ts), so its response closes unsent: what the client was
- * told is kept here for the request's own count and span, which would otherwise call it a client that
- * left (499) beside the parser's count of the same request.
+ * is answered on the raw socket (client-errors.ts), outside Fastify. This keeps, per raw response, the
+ * Fastify request and reply it belongs to (so that answer takes its route's style and headers), and what
+ * the client was told (so the request's own count and span say that, not that the client left).
  */
 import type { ServerResponse } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export interface SocketAnswer {
   status: number;
   code: string;
 }
 
+const routed = new WeakMap<ServerResponse, { request: FastifyRequest; reply: FastifyReply }>();
 const answers = new WeakMap<ServerResponse, SocketAnswer>();
+
+export function rememberRoutedRequests(app: FastifyInstance): void {
+  app.addHook('onRequest', (request, reply, done) => {
+    routed.set(reply.raw, { request, reply });
+    done();
+  });
+}
+
+/** The Fastify request and reply of a raw response, once routed. */
+export const routedRequestOf = (res: ServerResponse) => routed.get(res);
 
 export const answeredOnSocket = (res: ServerResponse, answer: SocketAnswer): void => void answers.set(res, answer);
 
