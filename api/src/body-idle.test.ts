@@ -38,6 +38,27 @@ function stall(path: string, contentType: string, start: string, length = 1000):
   });
 }
 
+/**
+ * Sends `head`, then a byte every 150 ms (never idle for BODY_IDLE_TIMEOUT_MS) until REQUEST_RECEIVE_TIMEOUT_MS
+ * cuts it; resolves with all that came back once the server closes.
+ */
+function trickle(head: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = '';
+    const drip = setInterval(() => socket.write('x'), 150);
+    const timer = setTimeout(() => reject(new Error(`not closed within 6 s; received: ${received}`)), 6000);
+    socket.on('data', (d) => (received += d.toString('utf8')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearInterval(drip);
+      clearTimeout(timer);
+      resolve(received);
+    });
+    socket.write(head);
+  });
+}
+
 it('a JSON report that stops arriving: 408 BODY_TIMEOUT as JSON, then the connection is closed', { timeout: 10_000 }, async () => {
   const answer = await stall('/v1/feedback', 'application/json', '{"report": "abc');
   assert.match(answer, /^HTTP\/1\.1 408 /);
@@ -53,20 +74,7 @@ it('the report form that stops arriving: 408 with the page', { timeout: 10_000 }
 });
 
 it('an upload to /predict trickled past REQUEST_RECEIVE_TIMEOUT_MS: 408 with the original\'s three keys', { timeout: 10_000 }, async () => {
-  const answer = await new Promise<string>((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let received = '';
-    const drip = setInterval(() => socket.write('x'), 150); // never idle for BODY_IDLE_TIMEOUT_MS
-    const timer = setTimeout(() => reject(new Error(`not closed within 6 s; received: ${received}`)), 6000);
-    socket.on('data', (d) => (received += d.toString('utf8')));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearInterval(drip);
-      clearTimeout(timer);
-      resolve(received);
-    });
-    socket.write('POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n');
-  });
+  const answer = await trickle('POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 100000\r\n\r\n');
   assert.match(answer, /^HTTP\/1\.1 408 /);
   const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
   assert.deepEqual(Object.keys(body), ['success', 'prediction', 'score', 'error']);
@@ -82,21 +90,10 @@ it('an upload to /predict trickled past REQUEST_RECEIVE_TIMEOUT_MS: 408 with the
 });
 
 it('a photo posted from the page (POST /) trickled past REQUEST_RECEIVE_TIMEOUT_MS: 408 with the page, its form and its security headers', { timeout: 10_000 }, async () => {
-  const answer = await new Promise<string>((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let received = '';
-    const drip = setInterval(() => socket.write('x'), 150); // never idle for BODY_IDLE_TIMEOUT_MS
-    const timer = setTimeout(() => reject(new Error(`not closed within 6 s; received: ${received}`)), 6000);
-    socket.on('data', (d) => (received += d.toString('utf8')));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearInterval(drip);
-      clearTimeout(timer);
-      resolve(received);
-    });
-    socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n');
-    socket.write('--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n');
-  });
+  const answer = await trickle(
+    'POST / HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n' +
+      '--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n',
+  );
   assert.match(answer, /^HTTP\/1\.1 408 /);
   assert.match(answer, /\r\ncontent-type: text\/html/i);
   assert.match(answer, /\r\ncontent-security-policy: /i, 'the headers the reply had gathered');
