@@ -66,13 +66,13 @@ function tables(r: BenchResult): Table[] {
     out.push({
       title: 'Ceiling (model alone, in-process)',
       intro:
-        `Same Classifier and inference pool as the workers (${c.plan.lanes} lanes × ${c.plan.laneThreads} ORT thread(s), solo session ${c.plan.soloThreads}), images one at a time. ` +
-        `Ceiling = ${c.cores} cores / core-seconds per image. Other work on the machine meanwhile: ${pct(c.sequential.othersBusyPct)} of all cores.`,
+        `Same Classifier and inference pool as the workers (${c.plan.lanes} lanes × ${c.plan.laneThreads} ORT thread(s), solo session ${c.plan.soloThreads}), images one at a time on a lane, then ${c.plan.concurrency} in flight. ` +
+        `Ceiling = ${c.cores} cores / core-seconds per image, the lower of the two (here: ${c.ceilingFrom ?? 'one at a time'}). Other work on the machine meanwhile: ${pct(c.sequential.othersBusyPct)} of all cores.`,
       rows: [
         ['measure', 'value'],
-        ['images measured', String(c.sequential.images)],
-        ['core-ms per image', ms(c.sequential.coreSecondsPerImage * 1000)],
-        ['ceiling images/s (cores / core-s per image)', fmt(c.imagesPerSecond, 1)],
+        ['images measured one at a time', String(c.sequential.images)],
+        ['one at a time, core-ms per image', ms(c.sequential.coreSecondsPerImage * 1000)],
+        [`ceiling images/s (cores / core-s per image, ${c.ceilingFrom ?? 'one at a time'})`, fmt(c.imagesPerSecond, 1)],
         ['one at a time, images/s (wall)', fmt(c.sequential.imagesPerSecondWall, 1)],
         ...(c.parallel
           ? [[`${c.parallel.concurrency} in flight in one process, images/s`, fmt(c.parallel.imagesPerSecond, 1)], [`${c.parallel.concurrency} in flight, core-ms per image`, ms(c.parallel.coreSecondsPerImage * 1000)]]
@@ -201,7 +201,10 @@ function mdTable(rows: string[][]): string {
 
 function headline(r: BenchResult): string[] {
   const lines: string[] = [];
-  if (r.ceiling) lines.push(`ceiling ${fmt(r.ceiling.imagesPerSecond, 1)} images/s (${ms(r.ceiling.sequential.coreSecondsPerImage * 1000)} core-ms/image on ${r.ceiling.cores} cores)`);
+  if (r.ceiling) {
+    const { coreSecondsPerImage = r.ceiling.sequential.coreSecondsPerImage, ceilingFrom = 'one at a time' } = r.ceiling;
+    lines.push(`ceiling ${fmt(r.ceiling.imagesPerSecond, 1)} images/s (${ms(coreSecondsPerImage * 1000)} core-ms/image on ${r.ceiling.cores} cores, ${ceilingFrom})`);
+  }
   if (r.peak) lines.push(`closed-loop peak ${fmt(r.peak.throughput, 1)} images/s at ${r.peak.step}${r.ceiling ? ` (${pct((100 * r.peak.throughput) / r.ceiling.imagesPerSecond)} of the ceiling)` : ''}`);
   const s = r.saturation;
   if (s) {

@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 interface RunSummary {
   model: string;
   machine: { cpuModel: string; cores: number };
-  ceiling: { imagesPerSecond: number; floorMs: number; sequential: { coreSecondsPerImage?: number } };
+  /** coreSecondsPerImage: since 2026-12-02 (the lower of one at a time and in flight); before, sequential's alone. */
+  ceiling: { imagesPerSecond: number; floorMs: number; coreSecondsPerImage?: number; sequential: { coreSecondsPerImage?: number } };
   targets: {
     floor: { p50AtOneClientMs: number; marginMs: number };
     ceiling: { peak: number; ratio: number };
@@ -30,7 +31,7 @@ for (const name of (await readdir(folder)).filter((f) => f.endsWith('.json')).so
   const run = JSON.parse(await readFile(join(folder, name), 'utf8')) as Partial<RunSummary>;
   if (!run.targets?.floor || !run.ceiling || !run.machine) continue; // --overhead and --scaling results have other shapes
   const { floor, ceiling, overload } = run.targets;
-  const coreSeconds = run.ceiling.sequential.coreSecondsPerImage;
+  const coreSeconds = run.ceiling.coreSecondsPerImage ?? run.ceiling.sequential.coreSecondsPerImage;
   const over = overload ? `${fixed(overload.acceptedP99OverP50, 2)}${overload.met ? '' : ' (not met)'}` : '–';
   console.log(
     `| [${basename(name, '.json')}](${basename(name, '.json')}.md) | ${cpu(run.machine.cpuModel)}, ${run.machine.cores} cores | ${run.model} | ` +
