@@ -4,11 +4,10 @@
  * then the connection is closed, as Node itself does.
  */
 import type { Socket } from 'node:net';
-import { STATUS_CODES, type ServerResponse } from 'node:http';
-import type { AppError } from '@icls/lib/errors';
+import type { ServerResponse } from 'node:http';
 import type { LogSampler } from './log-sampler.ts';
-import { jsonErrorBody, rawErrorResponse } from './error-reply.ts';
-import { answeredOnSocket, routedRequestOf } from './socket-answer.ts';
+import { rawErrorResponse } from './error-reply.ts';
+import { routedRequestOf } from './socket-answer.ts';
 import { toAppError } from './to-app-error.ts';
 
 /** `count`: told of each error answered here (metrics). */
@@ -34,18 +33,9 @@ export function clientErrorHandler(sampler: LogSampler, count: (code: string, st
       socket.destroy();
       return;
     }
-    if (res && routed) answeredOnSocket(res, { status: known.status, code: known.code });
+    if (routed) routed.answer = { status: known.status, code: known.code };
     else count(known.code, known.status);
     // A routed request is answered in its route's style (the page, /predict's three keys), with its headers.
-    socket.end(routed ? rawErrorResponse(routed.request, routed.reply, known) : unroutedResponse(known), () => socket.destroy());
+    socket.end(rawErrorResponse(known, routed), () => socket.destroy());
   };
-}
-
-/** Before routing there is no route to take a style from: JSON, and the connection closed. */
-function unroutedResponse(known: AppError): string {
-  const body = JSON.stringify(jsonErrorBody(known.code, known.message, false));
-  return (
-    `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status] ?? 'Error'}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
-  );
 }

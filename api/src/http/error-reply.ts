@@ -124,21 +124,24 @@ function errorPage(request: FastifyRequest, err: AppError, message: string): str
 }
 
 /**
- * `err` as a whole HTTP/1.1 response, for a routed request Node's parser cut (the whole request not in
- * within REQUEST_RECEIVE_TIMEOUT_MS), which client-errors.ts answers on the socket, outside Fastify: in
- * the route's style (the page for the page's forms, three keys for /predict), with the headers the reply
- * had gathered (the security headers), then the connection closed.
+ * `err` as a whole HTTP/1.1 response, for what Node's HTTP parser refused or cut, which client-errors.ts
+ * answers on the socket, outside Fastify, then closes. Before routing: JSON. A routed request (the whole
+ * request not in within REQUEST_RECEIVE_TIMEOUT_MS) is answered in its route's style (the page for the
+ * page's forms, three keys for /predict), with the headers its reply had gathered (the security headers).
  */
-export function rawErrorResponse(request: FastifyRequest, reply: FastifyReply, err: AppError): string {
+export function rawErrorResponse(err: AppError, routed?: { request: FastifyRequest; reply: FastifyReply }): string {
   const message = clientMessage(err);
-  const style = errorStyleOf(request);
-  const [type, body] = style === 'page' ? [HTML, errorPage(request, err, message)] : ['application/json; charset=utf-8', JSON.stringify(jsonErrorBody(err.code, message, style === 'three-keys'))];
-  const headers = { ...reply.getHeaders(), 'content-type': type, 'content-length': Buffer.byteLength(body), connection: 'close' };
+  const style = routed ? errorStyleOf(routed.request) : 'json';
+  const [type, body] =
+    routed && style === 'page'
+      ? [HTML, errorPage(routed.request, err, message)]
+      : ['application/json; charset=utf-8', JSON.stringify(jsonErrorBody(err.code, message, style === 'three-keys'))];
+  const headers = { ...routed?.reply.getHeaders(), 'content-type': type, 'content-length': Buffer.byteLength(body), connection: 'close' };
   const lines = Object.entries(headers).flatMap(([name, value]) => (value === undefined ? [] : (Array.isArray(value) ? value : [value]).map((v) => `${name}: ${v}`)));
   return `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\n${lines.join('\r\n')}\r\n\r\n${body}`;
 }
 
 /** An error as JSON: `/predict`'s answers keep the original's three keys before `error`. */
-export function jsonErrorBody(code: ErrorCode, message: string, threeKeys: boolean) {
+function jsonErrorBody(code: ErrorCode, message: string, threeKeys: boolean) {
   return { success: false, ...(threeKeys ? { prediction: null, score: null } : {}), error: { code, message } };
 }

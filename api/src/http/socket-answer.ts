@@ -12,8 +12,14 @@ export interface SocketAnswer {
   code: string;
 }
 
-const routed = new WeakMap<ServerResponse, { request: FastifyRequest; reply: FastifyReply }>();
-const answers = new WeakMap<ServerResponse, SocketAnswer>();
+interface Routed {
+  request: FastifyRequest;
+  reply: FastifyReply;
+  /** Set once the request was answered on its socket. */
+  answer?: SocketAnswer;
+}
+
+const routed = new WeakMap<ServerResponse, Routed>();
 
 export function rememberRoutedRequests(app: FastifyInstance): void {
   app.addHook('onRequest', (request, reply, done) => {
@@ -23,9 +29,7 @@ export function rememberRoutedRequests(app: FastifyInstance): void {
 }
 
 /** The Fastify request and reply of a raw response, once routed. */
-export const routedRequestOf = (res: ServerResponse) => routed.get(res);
-
-export const answeredOnSocket = (res: ServerResponse, answer: SocketAnswer): void => void answers.set(res, answer);
+export const routedRequestOf = (res: ServerResponse): Routed | undefined => routed.get(res);
 
 /** What a response that closed unsent was answered on its socket, if it was. */
-export const socketAnswerOf = (res: ServerResponse): SocketAnswer | undefined => answers.get(res);
+export const socketAnswerOf = (res: ServerResponse): SocketAnswer | undefined => routed.get(res)?.answer;

@@ -5,23 +5,16 @@
  * over MAX_CONNECTIONS are counted through `clientErrorCounted` and the server's 'drop' event.
  */
 import type { FastifyInstance } from 'fastify';
-import { socketAnswerOf } from '../http/socket-answer.ts';
 import { whenClosed } from '../http/when-closed.ts';
 import type { ApiMetrics } from './api-metrics.ts';
 
 export function observeRequests(app: FastifyInstance, metrics: ApiMetrics): void {
   app.addHook('onRequest', async (request, reply) => {
     metrics.inFlight.inc();
-    whenClosed(reply.raw, (sent) => {
+    whenClosed(reply, (closed) => {
       metrics.inFlight.dec();
-      const onSocket = sent ? undefined : socketAnswerOf(reply.raw);
       metrics.answered(
-        {
-          method: request.method,
-          route: request.routeOptions.url ?? 'unmatched',
-          status: sent ? reply.statusCode : (onSocket?.status ?? 499),
-          errorCode: sent ? reply.errorCode : (onSocket?.code ?? 'CLIENT_CLOSED'),
-        },
+        { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: closed.status, errorCode: closed.code },
         reply.elapsedTime / 1000,
       );
     });

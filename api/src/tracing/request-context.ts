@@ -9,7 +9,6 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Span, Tracing } from '@icls/lib/tracing/tracing';
-import { socketAnswerOf } from '../http/socket-answer.ts';
 import { whenClosed } from '../http/when-closed.ts';
 
 declare module 'fastify' {
@@ -44,13 +43,13 @@ export function traceRequests(app: FastifyInstance, tracing: Tracing): void {
       attributes: { 'http.request.method': request.method, 'http.route': route, 'request.id': request.id },
     });
     request.span = span;
-    whenClosed(reply.raw, (sent) => {
-      const onSocket = sent ? undefined : socketAnswerOf(reply.raw);
-      const status = sent ? reply.statusCode : (onSocket?.status ?? 499);
-      span.setAttributes({ 'http.response.status_code': status, 'error.type': onSocket?.code ?? reply.errorCode, 'job.id': request.jobId ?? undefined });
-      if (onSocket) span.fail(`${onSocket.code}: the HTTP parser cut the request and answered it`);
-      else if (!sent) span.fail('the client closed the connection before the answer');
-      else if (reply.statusCode >= 500) span.fail(reply.errorCode ?? `status ${reply.statusCode}`);
+    whenClosed(reply, (closed) => {
+      // An abandoned request keeps the error it had met, if any, as its type.
+      const errorType = closed.how === 'abandoned' ? reply.errorCode : closed.code;
+      span.setAttributes({ 'http.response.status_code': closed.status, 'error.type': errorType, 'job.id': request.jobId ?? undefined });
+      if (closed.how === 'cut') span.fail(`${closed.code}: the HTTP parser cut the request and answered it`);
+      else if (closed.how === 'abandoned') span.fail('the client closed the connection before the answer');
+      else if (closed.status >= 500) span.fail(closed.code ?? `status ${closed.status}`);
       span.end();
     });
   });
