@@ -7,19 +7,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-/** The fields of a bench result this table reads (bench/result-types.ts has the whole shape). */
-interface RunSummary {
-  model: string;
-  machine: { cpuModel: string; cores: number };
-  /** coreSecondsPerImage: since 2026-12-02 (the lower of one at a time and in flight); before, sequential's alone. */
-  ceiling: { imagesPerSecond: number; floorMs: number; coreSecondsPerImage?: number; sequential: { coreSecondsPerImage?: number } };
-  targets: {
-    floor: { p50AtOneClientMs: number; marginMs: number };
-    ceiling: { peak: number; ratio: number };
-    overload: { acceptedP99OverP50: number; met: boolean } | null;
-  };
-}
+import type { BenchResult } from '../bench/result-types.ts';
 
 const folder = process.argv[2] ?? fileURLToPath(new URL('../bench/results/', import.meta.url));
 const cpu = (model: string) => (/EPYC/.test(model) ? 'AMD EPYC' : /Xeon/.test(model) ? 'Intel Xeon' : model);
@@ -28,9 +16,10 @@ const fixed = (v: number, digits = 1) => v.toFixed(digits);
 console.log('| run | machine | model | ceiling, images/s (core-ms/image) | floor ms | p50 at one client, ms (gap) | served peak, images/s (share) | 2× overload: accepted p99/p50 |');
 console.log('|---|---|---|---:|---:|---:|---:|---:|');
 for (const name of (await readdir(folder)).filter((f) => f.endsWith('.json')).sort()) {
-  const run = JSON.parse(await readFile(join(folder, name), 'utf8')) as Partial<RunSummary>;
-  if (!run.targets?.floor || !run.ceiling || !run.machine) continue; // --overhead and --scaling results have other shapes
-  const { floor, ceiling, overload } = run.targets;
+  const run = JSON.parse(await readFile(join(folder, name), 'utf8')) as Partial<BenchResult>;
+  const { floor, ceiling, overload } = run.targets ?? {};
+  if (!floor || !ceiling || !run.ceiling || !run.machine) continue; // --overhead and --scaling results have other shapes
+  // Results written before 2026-12-02 have the one-at-a-time figure only.
   const coreSeconds = run.ceiling.coreSecondsPerImage ?? run.ceiling.sequential.coreSecondsPerImage;
   const over = overload ? `${fixed(overload.acceptedP99OverP50, 2)}${overload.met ? '' : ' (not met)'}` : '–';
   console.log(
