@@ -5,6 +5,12 @@
  * stays without its newline, and the next line would be glued onto it and both lost to every reader:
  * so a line starts on a line of its own (when the file does not end with a newline, one goes first),
  * and the fragment stays a garbage line that readers skip.
+ *
+ * Whether the file ends with a newline is read before the write, and a write in progress elsewhere
+ * grows the file a page at a time: read then, a line's middle looks like a fragment and the line
+ * gets a needless newline before it (a blank line, which readers skip, but the file is no longer one
+ * report per line). So this process appends to a file one line after another, and a missing newline
+ * is believed only when the file's size held still while it was read.
  */
 import { open, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { withPath } from '@icls/lib/fs-errors';
@@ -12,18 +18,32 @@ import { withPath } from '@icls/lib/fs-errors';
 /** Takes back the line just appended, when nothing was appended after it; resolves false when it was not the last. */
 export type TakeBack = () => Promise<boolean>;
 
-export async function appendLine(path: string, line: string): Promise<TakeBack> {
+/**
+ * This process's appends still running, by file: each waits for the one before it. Their number is
+ * bounded by the requests the server holds at once; an entry goes when its file's appends are done.
+ */
+const appending = new Map<string, Promise<unknown>>();
+
+export function appendLine(path: string, line: string): Promise<TakeBack> {
+  const mine = (appending.get(path) ?? Promise.resolve()).then(() => appendNow(path, line));
+  // Only the order is kept here; the caller gets `mine`, failure included.
+  const done = mine.then(
+    () => undefined,
+    () => undefined,
+  );
+  appending.set(path, done);
+  void done.then(() => {
+    if (appending.get(path) === done) appending.delete(path);
+  });
+  return mine;
+}
+
+async function appendNow(path: string, line: string): Promise<TakeBack> {
   const file = await open(path, 'a+');
   let written = 0;
   let end = 0;
   try {
-    const { size } = await file.stat();
-    let sealed = true;
-    if (size > 0) {
-      const last = Buffer.alloc(1);
-      await file.read(last, 0, 1, size - 1);
-      sealed = last[0] === 0x0a;
-    }
+    const sealed = await endsWithNewline(file);
     let rest = Buffer.from(`${sealed ? '' : '\n'}${line}\n`);
     // A short write (the disk filling up) is not an error by itself: write on, so the next call fails.
     while (rest.length > 0) {
@@ -39,6 +59,19 @@ export async function appendLine(path: string, line: string): Promise<TakeBack> 
     throw withPath(err, path);
   } finally {
     await file.close();
+  }
+}
+
+/** True for an empty file; false only when the last byte is not a newline and the size held still while it was read. */
+async function endsWithNewline(file: FileHandle): Promise<boolean> {
+  const last = Buffer.alloc(1);
+  for (let attempt = 1; ; attempt++) {
+    const { size } = await file.stat();
+    if (size === 0) return true;
+    await file.read(last, 0, 1, size - 1);
+    if (last[0] === 0x0a) return true;
+    // Another process's write was under way: look again once it has grown the file.
+    if ((await file.stat()).size === size || attempt === 3) return false;
   }
 }
 
