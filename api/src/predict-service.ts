@@ -74,6 +74,11 @@ export const ADMISSION_HOLD_MS = 1000;
 export class Admission {
   /** For requests that name no model while none is served (predict then answers NOT_READY). */
   static readonly NONE = new Admission(new Map(), undefined);
+  /**
+   * Set when the default model's queue was full for a request whose form may still name another
+   * model: it counts nothing, and the refusal applies once the form says no other model (`admitNamed`).
+   */
+  refusal?: AppError;
   private released = false;
   private readonly expiry?: NodeJS.Timeout;
 
@@ -269,7 +274,8 @@ export class PredictService {
    * input cannot grow it. The admission counts as a queued job until `predict` queues the job (or
    * the caller releases it: always release it, once the request is over).
    */
-  async admit(modelHint: string | undefined, deadline = this.deadlineFor(Date.now())): Promise<Admission> {
+  async admit(modelHint: string | undefined, opts: { bodyMayName?: boolean } = {}): Promise<Admission> {
+    const deadline = this.deadlineFor(Date.now());
     if (modelHint) await this.requireServed(modelHint, deadline);
     const model = modelHint ?? (await this.defaultUnlessNoneServed(deadline));
     if (!model) return Admission.NONE;
@@ -283,7 +289,24 @@ export class PredictService {
       throw err;
     }
     admission.release();
-    throw new AppError('QUEUE_FULL', `the queue for model ${model} is full`, { retryAfterS: 1 });
+    const full = new AppError('QUEUE_FULL', `the queue for model ${model} is full`, { retryAfterS: 1 });
+    // `bodyMayName`: no model in the query, and a form to come that may name one. Refusing it for the
+    // default model's queue would refuse requests for a model with room (the page's form sends its
+    // model after the file), so the upload is read and the refusal waits for the form (`admitNamed`).
+    if (!opts.bodyMayName) throw full;
+    admission.refusal = full;
+    return admission;
+  }
+
+  /**
+   * The admission for the model the form named (`named`; undefined: the default): an admission that
+   * holds a refusal (see `admit`) is refused now when the form named no other model, and that other
+   * model is admitted now when it did (refused in turn when its own queue is full).
+   */
+  async admitNamed(admission: Admission, named: string | undefined): Promise<Admission> {
+    if (!admission.refusal) return admission;
+    if (!named || named === admission.model) throw admission.refusal;
+    return this.admit(named);
   }
 
   /**

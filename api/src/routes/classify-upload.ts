@@ -1,6 +1,7 @@
 /**
  * The steps every upload route takes, in one place so none can skip one: refuse at once when the
- * model's queue is full or the named model is not served (before the upload is read), receive and
+ * model's queue is full or the named model is not served (before the upload is read; for a form that
+ * may name its model after the file, a full default queue only once the form is read), receive and
  * store the upload (cut if it stalls), then predict.
  */
 import { randomUUID } from 'node:crypto';
@@ -30,7 +31,8 @@ export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opt
   const receivedAt = Date.now();
   const startedAt = performance.now();
   const query = opts.query ?? {};
-  const admission = await deps.predictor.admit(query.model || undefined);
+  // With no model in the query, a multipart form may name one after the file (see admitNamed).
+  let admission = await deps.predictor.admit(query.model || undefined, { bodyMayName: !query.model && request.isMultipart() });
   // Given back when the job is queued (predict), or here when the request ends before that.
   try {
     // Admitted: a client waiting to be told (Expect: 100-continue) now sends the upload.
@@ -43,6 +45,7 @@ export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opt
     let params: ReturnType<typeof predictParams>;
     try {
       params = predictParams(query, fields);
+      admission = await deps.predictor.admitNamed(admission, params.model);
     } catch (err) {
       await deps.uploads.discard(upload);
       throw err;
