@@ -4,7 +4,7 @@
  * worker, the `models` command, the converter and the catalog all speak it.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Value, type ValueError } from '@sinclair/typebox/value';
 
 /** A model's name, which is also its folder's: lower-case letters, digits, ".", "_" and "-", no leading dot. */
 export const MODEL_NAME_PATTERN = '^[a-z0-9][a-z0-9._-]*$';
@@ -91,12 +91,28 @@ export class ModelConfigError extends Error {
   override name = 'ModelConfigError';
 }
 
+/** A value shown in a message: JSON, cut at 60 characters. */
+const shown = (value: unknown): string => {
+  const text = value === undefined ? 'nothing' : JSON.stringify(value);
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+};
+
+/**
+ * One problem as its author can fix it: for a field with a fixed set of values (layout, dtype,
+ * interpolation, kind…), the value found and the ones allowed; TypeBox alone says "Expected union value".
+ */
+function problemText(e: ValueError): string {
+  const choices = (e.schema as { anyOf?: { const?: unknown }[] }).anyOf?.map((s) => s.const);
+  if (!choices?.length || choices.some((c) => c === undefined)) return e.message;
+  return `${shown(e.value)} is not one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`;
+}
+
 /** Validates an unknown JSON value as a model config, filling documented defaults. */
 export function parseModelConfig(raw: unknown, where: string): ModelConfig {
   const withDefaults = Value.Default(ModelConfigSchema, structuredClone(raw));
   const problems = [...Value.Errors(ModelConfigSchema, withDefaults)].slice(0, 10);
   if (problems.length > 0) {
-    const lines = problems.map((e) => `  ${e.path || '/'}: ${e.message}`);
+    const lines = problems.map((e) => `  ${e.path || '/'}: ${problemText(e)}`);
     throw new ModelConfigError(`${where} is not a valid model config:\n${lines.join('\n')}`);
   }
   const config = withDefaults as ModelConfig;
