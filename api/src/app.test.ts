@@ -215,6 +215,26 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       assert.equal(ok.statusCode, 200);
     });
 
+    it("a photo sent as a form, JSON or text body (curl --data-binary's default type) → 400 NO_FILE_PART naming the type, whatever its size", async () => {
+      const photo = await readFile(image('rocket.jpg')); // 110 KB: over the 64 KiB other bodies get
+      for (const type of ['application/x-www-form-urlencoded', 'application/json', 'text/plain; charset=utf-8']) {
+        const r = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': type }, payload: photo });
+        assert.equal(r.statusCode, 400, `${type}: ${r.body}`);
+        assert.equal(r.json().error.code, 'NO_FILE_PART');
+        assert.match(r.json().error.message, new RegExp(`body is ${type.split(';')[0]}: send the image as multipart/form-data field "file" \\(curl -F file=@photo.jpg\\), or as the body with Content-Type image/png, image/jpeg, image/gif, image/webp`));
+        // The original's /predict: its three keys, as for any request without a file part.
+        const original = await app.inject({ method: 'POST', url: '/predict', headers: { 'content-type': type }, payload: photo });
+        assert.equal(original.statusCode, 400, `${type} to /predict: ${original.body}`);
+        assert.deepEqual(original.json(), { success: false, prediction: null, score: null });
+      }
+      // The page answers it as the original did: the flash "No file part", back to the form.
+      const page = await app.inject({ method: 'POST', url: '/', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: photo });
+      assert.equal(page.statusCode, 302, page.body);
+      // A type no route reads is still 415.
+      const xml = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'application/xml' }, payload: photo });
+      assert.equal(xml.statusCode, 415);
+    });
+
     it('a PNG named .gif is accepted (content decides) and keeps the client extension', async () => {
       const png = await solidPng([0, 0, 255]);
       const r = await app.inject({ method: 'POST', url: '/v1/predict', ...(await multipart([{ name: 'file', value: png, filename: 'Blue.GIF' }])) });

@@ -20,6 +20,7 @@ import { SIGNATURE_BYTES, sniffImage, type ImageKind } from '../upload/image-hea
 import { renderPage, type PageState } from '../views/page.ts';
 import { classifyUpload } from './classify-upload.ts';
 import { MODEL_NAME_MAX } from './request-params.ts';
+import { uploadBodiesOnly } from '../http/upload-bodies.ts';
 
 const CONTENT_TYPES: Record<ImageKind, string> = { png: 'image/png', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp' };
 const HTML = 'text/html; charset=utf-8';
@@ -30,6 +31,7 @@ const ResultQuery = Type.Object({
 });
 
 export async function pageRoutes(app: FastifyInstance, deps: ApiDeps, maxUploadBytes: number): Promise<void> {
+  uploadBodiesOnly(app);
   /** What every rendering of the page needs: the served models, the one to preselect, the size limit. */
   const pageBase = async (selected?: string): Promise<PageState> => {
     const served = await deps.predictor.servedModels().catch(() => new Map<string, number>());

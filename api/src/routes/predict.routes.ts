@@ -13,6 +13,7 @@ import { shownResult } from '../results/result-for.ts';
 import { classifyUpload, roundScore } from './classify-upload.ts';
 import { PredictQuery } from './request-params.ts';
 import { ErrorBody } from './schemas.ts';
+import { uploadBodiesOnly } from '../http/upload-bodies.ts';
 
 const ThreeKeys = Type.Object(
   { success: Type.Boolean(), prediction: Type.Union([Type.String(), Type.Null()]), score: Type.Union([Type.Number(), Type.Null()]) },
@@ -57,6 +58,7 @@ function rememberAnswer(deps: ApiDeps, image: string, result: JobResult, totalMs
 export const CACHE_HEADER = 'x-cache';
 
 export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promise<void> {
+  uploadBodiesOnly(app);
   // The original answered 405 to GET /predict; Fastify alone would say 404. /predict's keeps its three keys.
   for (const url of ['/predict', '/v1/predict']) {
     const config: FastifyContextConfig = url === '/predict' ? { errorStyle: 'three-keys', methodNotAllowed: true } : { methodNotAllowed: true };
