@@ -2,10 +2,34 @@
  * Asks the running api which models it serves, so `models list` can say whether a folder on disk is
  * actually loaded. The api may well be down while models are managed; that is a normal answer here.
  */
+import { UsageError } from '@icls/lib/usage-error';
 import { describeCause } from '../pull/download-errors.ts';
 
 /** Default address of the api, as `npm start` binds it. */
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
+
+/**
+ * The api `list` and `info` ask: `API_URL`; else this host on `PORT`, as the api was started with the
+ * same environment (before, a user running `PORT=18601 npm start` and `PORT=18601 npm run models -- list`
+ * was told "api not running"); else DEFAULT_API_URL. A value that is no http(s) address is a usage error,
+ * not an api that does not answer.
+ */
+export function apiUrlOf(env: Readonly<Record<string, string | undefined>>): string {
+  const given = env.API_URL;
+  if (given) {
+    const url = URL.canParse(given) ? new URL(given) : undefined;
+    if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+      throw new UsageError(`API_URL must be an http:// or https:// address, got ${JSON.stringify(given.slice(0, 100))}`);
+    }
+    return given;
+  }
+  const port = env.PORT;
+  if (!port) return DEFAULT_API_URL;
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    throw new UsageError(`PORT (the api's port, asked when API_URL is not set) must be a number from 1 to 65535, got ${JSON.stringify(port.slice(0, 100))}`);
+  }
+  return `http://127.0.0.1:${Number(port)}`;
+}
 /** Short: a listing must not hang because the api is slow or a firewall drops packets. */
 export const API_TIMEOUT_MS = 500;
 

@@ -32,7 +32,7 @@ const VERBS: Record<string, Verb> = {
     usage: 'list',
     summary: 'installed models, their input, and whether the running api serves them',
     details: () => [
-      `Asks the api at $API_URL (default ${DEFAULT_API_URL}) for /v1/models, waiting at most 500 ms;`,
+      `Asks the api at $API_URL (default http://127.0.0.1:$PORT, or ${DEFAULT_API_URL}) for /v1/models, waiting at most 500 ms;`,
       'LOADED shows "yes (N workers)", "no", or "? (api not running)". Folders that fail to load are',
       'listed after the table with the reason, each once; for models the workers could not load, what',
       'their folder holds now (one fixed since they started loads only when they restart).',
@@ -111,7 +111,8 @@ function generalUsage(): string {
     '',
     'Environment:',
     '  MODELS_DIR           model repository (default ./models, relative to the current folder)',
-    `  API_URL              api asked by \`list\` which models are loaded (default ${DEFAULT_API_URL})`,
+    `  API_URL              api asked by \`list\` and \`info\` which models are loaded`,
+    `                       (default http://127.0.0.1:$PORT when PORT is set, else ${DEFAULT_API_URL})`,
     '  MODELS_MIRROR_URL    mirror of the ONNX Model Zoo tree used by `pull`',
     '  MODELS_CATALOG_FILE  JSON file of extra catalog entries',
     '  DEBUG=1              print stack traces on errors',

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ModelConfig } from '../repository/model-config.ts';
 import { listModels, loadModelEntry, sha256OfFile, CONFIG_FILE, type ModelEntry } from '../repository/model-repository.ts';
 import { formatBytes } from '../pull/format-units.ts';
-import { fetchServedModels, loadedColumn, DEFAULT_API_URL, type ApiStatus } from './api-status.ts';
+import { apiUrlOf, fetchServedModels, loadedColumn, type ApiStatus } from './api-status.ts';
 import { checkModelName, oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
 
 /** `NCHW float32 224×224 RGB`. */
@@ -31,7 +31,7 @@ export function shortSource(source: string | undefined): string {
 }
 
 function apiStatusFor(ctx: CliContext): Promise<ApiStatus> {
-  return fetchServedModels(ctx.env.API_URL || DEFAULT_API_URL);
+  return fetchServedModels(apiUrlOf(ctx.env));
 }
 
 /** `list`: the installed models in a table, then the folders that fail to load and why. */
