@@ -258,6 +258,24 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       for (const k of ['queueMs', 'preprocessMs', 'inferenceMs', 'totalMs', 'overheadMs']) assert.equal(typeof body.timings[k], 'number', k);
     });
 
+    it('top_k and limit: Infinity and 1e400 are 400 (the validator let them through: a 500, an unbounded listing); an empty value is not given', async () => {
+      for (const value of ['Infinity', '-Infinity', '%2BInfinity', '1e400', '1001', '0']) {
+        const r = await app.inject({ method: 'POST', url: `/v1/predict?top_k=${value}`, ...(await fileOf('chelsea.png')) });
+        assert.equal(r.statusCode, 400, `top_k=${value}: ${r.body}`);
+        assert.equal(r.json().error.code, 'BAD_PARAMETER');
+        assert.match(r.json().error.message, /top_k must be a whole number from 1 to 1000/);
+        const list = await app.inject({ url: `/v1/feedback?limit=${value}` });
+        assert.equal(list.statusCode, 400, `limit=${value}: ${list.body}`);
+        assert.match(list.json().error.message, /limit must be a whole number from 1 to 1000/);
+      }
+      const empty = await app.inject({ method: 'POST', url: '/v1/predict?top_k=&model=', ...(await fileOf('chelsea.png')) });
+      assert.equal(empty.statusCode, 200, empty.body);
+      assert.equal(empty.json().predictions.length, 3, 'the default of 5, capped by the 3 classes of tiny-rgb');
+      const form = await app.inject({ method: 'POST', url: '/v1/predict?top_k=', ...(await multipart([{ name: 'file', value: await readFile(image('chelsea.png')), filename: 'c.png' }, { name: 'top_k', value: '2' }])) });
+      assert.equal(form.json().predictions.length, 2, 'an empty query value lets the form field apply');
+      assert.equal((await app.inject({ url: '/v1/feedback?limit=' })).statusCode, 200);
+    });
+
     it('a raw image body (Content-Type: image/*) works like a multipart upload', async () => {
       const bytes = await readFile(image('rocket.jpg'));
       const expected = await expectedTinyRgb(image('rocket.jpg'));

@@ -15,7 +15,7 @@ import { sameOriginOnly } from '../security/same-origin.ts';
 import { STORED_NAME } from '../upload/allowed-file.ts';
 import { renderPage } from '../views/page.ts';
 import { roundScore } from './classify-upload.ts';
-import { FEEDBACK_LIMIT, MODEL_NAME_MAX } from './request-params.ts';
+import { emptyQueryValuesAbsent, FEEDBACK_LIMIT, MODEL_NAME_MAX, wholeNumberIn } from './request-params.ts';
 import { ErrorBody } from './schemas.ts';
 
 const FIELDS = ['report', 'image', 'model', 'label'] as const;
@@ -107,7 +107,8 @@ export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps, adminT
         response: { 200: Type.Object({ reports: Type.Array(Type.String()) }), '4xx': ErrorBody },
       },
       onRequest: admin,
+      preValidation: emptyQueryValuesAbsent,
     },
-    async (request) => ({ reports: await deps.feedback.recent(request.query.limit ?? FEEDBACK_LIMIT.default) }),
+    async (request) => ({ reports: await deps.feedback.recent(wholeNumberIn(request.query.limit, FEEDBACK_LIMIT, 'limit') ?? FEEDBACK_LIMIT.default) }),
   );
 }

@@ -11,7 +11,7 @@ import { RAW_IMAGE_TYPES } from '../upload/receive-upload.ts';
 import type { JobResult } from '@icls/lib/job-contract';
 import { shownResult } from '../results/result-for.ts';
 import { classifyUpload, roundScore } from './classify-upload.ts';
-import { PredictQuery } from './request-params.ts';
+import { emptyQueryValuesAbsent, PredictQuery } from './request-params.ts';
 import { ErrorBody } from './schemas.ts';
 import { uploadBodiesOnly } from '../http/upload-bodies.ts';
 
@@ -78,6 +78,7 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
         response: { 200: ThreeKeys, '4xx': ThreeKeysError, '5xx': ThreeKeysError },
       },
       config: { upload: true, errorStyle: 'three-keys' },
+      preValidation: emptyQueryValuesAbsent,
     },
     async (request, reply) => {
       const { upload, result, totalMs } = await classifyUpload(request, deps, { query: { model: request.query.model }, topK: 1 });
@@ -98,6 +99,7 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
         response: { 200: V1Result, '4xx': ErrorBody, '5xx': ErrorBody },
       },
       config: { upload: true },
+      preValidation: emptyQueryValuesAbsent,
     },
     async (request, reply) => {
       const { upload, uploadMs, result, totalMs } = await classifyUpload(request, deps, { query: request.query });

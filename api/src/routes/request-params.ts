@@ -4,6 +4,7 @@
  * ranges build the OpenAPI schemas and the messages of a 400.
  */
 import { Type } from '@sinclair/typebox';
+import type { FastifyRequest } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 
 export const TOP_K = { min: 1, max: 1000, default: 5 } as const;
@@ -28,11 +29,29 @@ export interface PredictParams {
   topK: number;
 }
 
-/** The query's values (already checked by its schema) and the form's fields (checked here, by the same rule). */
+/**
+ * A route's `preValidation` hook: a query parameter given empty (`?top_k=`) is taken as not given, as the
+ * rule above says, before the schema sees it (the schema's integer refused the empty string).
+ */
+export async function emptyQueryValuesAbsent(request: FastifyRequest): Promise<void> {
+  const query = request.query as Record<string, unknown>;
+  for (const [name, value] of Object.entries(query)) if (value === '') delete query[name];
+}
+
+/**
+ * A number the query's schema let through, checked again: the validator turns "Infinity" and "1e400"
+ * into Infinity and then skips its range check (a 500 further on, or a feedback listing unbounded).
+ */
+export function wholeNumberIn(value: number | undefined, range: { min: number; max: number }, name: 'top_k' | 'limit'): number | undefined {
+  if (value === undefined || (Number.isSafeInteger(value) && value >= range.min && value <= range.max)) return value;
+  throw new AppError('BAD_PARAMETER', `${RULES[name]}, got ${value}`);
+}
+
+/** The query's values (checked by its schema, and here again) and the form's fields (checked here, by the same rule). */
 export function predictParams(query: { model?: string; top_k?: number }, fields: Record<string, string>): PredictParams {
   const model = query.model || fields.model || undefined;
   if (model !== undefined && model.length > MODEL_NAME_MAX) throw new AppError('BAD_PARAMETER', RULES.model);
-  let topK: number = query.top_k ?? TOP_K.default;
+  let topK: number = wholeNumberIn(query.top_k, TOP_K, 'top_k') ?? TOP_K.default;
   if (query.top_k === undefined && fields.top_k) {
     topK = /^\s*\d+\s*$/.test(fields.top_k) ? Number(fields.top_k) : NaN;
     if (!(topK >= TOP_K.min && topK <= TOP_K.max)) throw new AppError('BAD_PARAMETER', `${RULES.top_k}, got "${fields.top_k.slice(0, 20)}"`);
