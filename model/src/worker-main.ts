@@ -9,6 +9,7 @@ import { RedisConsumer } from '@icls/lib/queue/redis-consumer';
 import { createShutdown, exitOnSignals } from '@icls/lib/shutdown';
 import { createTracing } from '@icls/lib/tracing/tracing';
 import { startModelHost } from './model-host.ts';
+import { ALIVE_EVERY_MS } from './worker-supervisor.ts';
 
 export async function runWorker(): Promise<void> {
   const config = loadConfig();
@@ -101,7 +102,12 @@ function followSupervisor(log: Logger) {
       if (replaces) handler(replaces);
     },
     ready: (workerId: string, models: readonly string[]) => {
-      if (process.connected) process.send?.({ type: 'ready', workerId, models });
+      if (!process.connected) return;
+      process.send?.({ type: 'ready', workerId, models });
+      // From this thread, so a worker whose event loop is stuck falls silent (see HUNG_AFTER_MS).
+      setInterval(() => {
+        if (process.connected) process.send?.({ type: 'alive' });
+      }, ALIVE_EVERY_MS).unref();
     },
   };
 }

@@ -18,10 +18,10 @@ function capturedLogger(): { log: Logger; lines: () => { level: number; msg: str
   return { log, lines: () => out.map((l) => JSON.parse(l)) };
 }
 
-async function supervise(mode: string, count = 1) {
+async function supervise(mode: string, count = 1, hungAfterMs?: number) {
   const file = join(await mkdtemp(join(tmpdir(), 'icls-supervisor-')), 'starts');
   const { log, lines } = capturedLogger();
-  const supervisor = new WorkerSupervisor({ count, log, entry: FAKE, nodeArgs: [], env: explicitEnv({ FAKE_WORKER: mode, FAKE_WORKER_LOG: file }) });
+  const supervisor = new WorkerSupervisor({ count, log, entry: FAKE, nodeArgs: [], env: explicitEnv({ FAKE_WORKER: mode, FAKE_WORKER_LOG: file }), hungAfterMs });
   const starts = async () => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => Number(l.split(' ')[1]));
   const untilStarts = async (n: number) => {
     await waitUntil(async () => (await starts()).length >= n, 10_000, `${n} worker starts never happened`);
@@ -92,6 +92,21 @@ describe('WorkerSupervisor', () => {
     await new Promise((r) => setTimeout(r, 200));
     assert.deepEqual([...s.supervisor.restartingModels()], ['fake-model'], 'the api may not see the successor yet');
     assert.deepEqual([...s.supervisor.restartingModels(Date.now() + READY_OVERLAP_MS)], [], 'only for READY_OVERLAP_MS, not the whole grace');
+    await s.supervisor.stop();
+  });
+
+  it('kills a ready worker that falls silent (its event loop stuck) and restarts it at once, telling the successor whom it replaces', async () => {
+    const s = await supervise('first-ready-then-hang', 1, 2500);
+    const pids = await s.untilStarts(2);
+    await waitUntil(async () => (await s.messages()).length >= 1, 10_000, 'the successor was never told whom it replaces');
+    assert.ok(!alive(pids[0]!), 'the hung worker was killed');
+    const killed = s.lines().find((l) => /stopped answering \(hung\)/.test(l.msg)) as { level: number; silentMs?: number } | undefined;
+    assert.ok(killed && killed.level === 50 && killed.silentMs! > 2500, JSON.stringify(s.lines()));
+    assert.deepEqual(await s.messages(), [`${pids[1]} replaces fake-${pids[0]}`]);
+    // The successor says "alive" every second: it is not taken for hung, however long it runs.
+    await new Promise((r) => setTimeout(r, 3500));
+    assert.ok(alive(pids[1]!), 'the successor still runs');
+    assert.equal((await s.starts()).length, 2);
     await s.supervisor.stop();
   });
 

@@ -8,6 +8,10 @@
  * and READY_OVERLAP_MS after, `restartingModels()` names the models the dead one held, so the api
  * beside it keeps accepting jobs for them (they wait in the stream for the successor) instead of
  * refusing 503 for that second.
+ * A ready worker says "alive" over IPC every ALIVE_EVERY_MS from its main thread (the one that reads
+ * jobs and beats in Redis); one silent for HUNG_AFTER_MS (stopped, or stuck in a loop) is killed, and
+ * so restarted as any ready worker that died. Before, a hung worker stayed hung: its process was there,
+ * so nothing replaced it, and with no other worker every request was refused until someone stepped in.
  * Workers run in their own process group, so a Ctrl-C in the terminal reaches only `npm start`,
  * which drains HTTP first and then stops them; if `npm start` itself dies, their IPC channel closes and
  * they stop too.
@@ -28,6 +32,14 @@ export const RESTART_GRACE_MS = 10_000;
  * in it yet. Without this, a request in that moment was refused (503 NOT_READY, seen in tests).
  */
 export const READY_OVERLAP_MS = 1000;
+/** How often a ready worker says "alive" to its supervisor. */
+export const ALIVE_EVERY_MS = 1000;
+/**
+ * How long a ready worker may be silent before it is taken for hung: far beyond any pause a busy
+ * 2-core host gives a process (its Redis heartbeat goes stale after WORKER_DEAD_AFTER_MS, 2 s, and
+ * other workers take its jobs over then), short of a request's deadline (REQUEST_TIMEOUT_MS, 10 s).
+ */
+export const HUNG_AFTER_MS = 8000;
 
 export interface SupervisorOptions {
   count: number;
@@ -41,6 +53,8 @@ export interface SupervisorOptions {
   /** The worker program (tests use small stand-ins), and the node options it needs. */
   entry?: string;
   nodeArgs?: string[];
+  /** HUNG_AFTER_MS (tests shorten it). */
+  hungAfterMs?: number;
 }
 
 interface Slot {
@@ -53,19 +67,51 @@ interface Slot {
   restartingUntil?: number;
   /** Consecutive deaths before "ready". */
   failedStarts: number;
+  /** When the slot's ready worker last said anything; unset until it is ready (a start is not watched). */
+  heardAt?: number;
   restartTimer?: NodeJS.Timeout;
 }
 
 export class WorkerSupervisor {
   private readonly slots: Slot[] = [];
   private stopping = false;
+  private watch?: NodeJS.Timeout;
+  private readonly hungAfterMs: number;
+  private readonly watchEveryMs: number;
+  private lastWatch = Date.now();
 
-  constructor(private readonly opts: SupervisorOptions) {}
+  constructor(private readonly opts: SupervisorOptions) {
+    this.hungAfterMs = opts.hungAfterMs ?? HUNG_AFTER_MS;
+    this.watchEveryMs = Math.min(ALIVE_EVERY_MS, this.hungAfterMs / 4);
+  }
 
   start(): void {
     for (let i = 0; i < this.opts.count; i++) {
       this.slots.push({ failedStarts: 0, models: [] });
       this.spawnOne(i);
+    }
+    this.lastWatch = Date.now();
+    this.watch = setInterval(() => this.killHung(), this.watchEveryMs);
+    this.watch.unref();
+  }
+
+  /** Kills each ready worker silent for longer than hungAfterMs: its exit restarts it, as any death after ready. */
+  private killHung(): void {
+    const now = Date.now();
+    const late = now - this.lastWatch > 2 * this.watchEveryMs;
+    this.lastWatch = now;
+    for (const [i, slot] of this.slots.entries()) {
+      if (!slot.child || slot.heardAt === undefined) continue;
+      // This process's own event loop was held up: the workers' messages may be waiting behind it.
+      if (late) {
+        slot.heardAt = now;
+        continue;
+      }
+      const silentMs = now - slot.heardAt;
+      if (silentMs <= this.hungAfterMs) continue;
+      slot.heardAt = undefined;
+      this.opts.log.error({ slot: i, workerPid: slot.child.pid, silentMs }, 'model worker stopped answering (hung); killing it so that it is restarted');
+      slot.child.kill('SIGKILL');
     }
   }
 
@@ -79,11 +125,14 @@ export class WorkerSupervisor {
       detached: true,
     });
     slot.child = child;
+    slot.heardAt = undefined;
     if (replaces) child.send({ type: 'replaces', workerId: replaces }, (err) => err && this.opts.log.warn({ slot: i, err: err.message }, 'could not tell a new worker whom it replaces'));
     let ready = false;
     child.on('message', (m: { type?: string; workerId?: unknown; models?: unknown }) => {
+      if (ready && slot.child === child) slot.heardAt = Date.now();
       if (m?.type !== 'ready') return;
       ready = true;
+      if (slot.child === child) slot.heardAt = Date.now();
       slot.failedStarts = 0;
       if (slot.restartingUntil !== undefined) slot.restartingUntil = Math.min(slot.restartingUntil, Date.now() + READY_OVERLAP_MS);
       slot.workerId = typeof m.workerId === 'string' ? m.workerId : undefined;
@@ -123,6 +172,7 @@ export class WorkerSupervisor {
    */
   async stop(graceMs = 15_000): Promise<void> {
     this.stopping = true;
+    clearInterval(this.watch);
     for (const slot of this.slots) clearTimeout(slot.restartTimer);
     await Promise.all(this.slots.map(({ child }) => (child ? stopChild(child, { graceMs }) : undefined)));
   }
