@@ -368,6 +368,29 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       assert.match(m.body, /^process_resident_memory_bytes \d+$/m);
     });
 
+    it('a refused body says why: bad or empty JSON, a built-in property as a field name, a type no route takes, an empty file', async () => {
+      const refusal = async (opts: Parameters<typeof app.inject>[0]) => {
+        const r = await app.inject(opts);
+        return { status: r.statusCode, ...(r.json() as { error: { code: string; message: string } }).error };
+      };
+      const json = (payload: string) => refusal({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': 'application/json' }, payload });
+      for (const body of ['{"report":"x","__proto__":{}}', '{bad']) {
+        const r = await json(body);
+        assert.equal(r.code, 'MALFORMED_BODY');
+        assert.match(r.message, /it is not valid JSON \(or it has a __proto__ or constructor\.prototype key, which is refused\)$/);
+      }
+      assert.match((await json('')).message, /the body is empty, and its Content-Type says JSON$/);
+      const field = await refusal({ method: 'POST', url: '/v1/predict', ...(await multipart([{ name: 'constructor', value: 'y' }, { name: 'file', value: await solidPng([1, 2, 3]), filename: 'a.png' }])) });
+      assert.deepEqual([field.status, field.code], [400, 'MALFORMED_BODY']);
+      assert.match(field.message, /a form field may not be named __proto__, constructor or after another built-in property$/);
+      const bmp = await refusal({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/bmp' }, payload: 'BM' });
+      assert.deepEqual([bmp.status, bmp.code], [415, 'UNSUPPORTED_CONTENT_TYPE']);
+      assert.match(bmp.message, /uploads take multipart\/form-data or an image\/png, image\/jpeg, image\/gif or image\/webp body; reports take JSON or a form$/);
+      const empty = await refusal({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: '' });
+      assert.deepEqual([empty.status, empty.code], [415, 'NOT_AN_IMAGE']);
+      assert.match(empty.message, /the file is empty \(0 bytes\)$/);
+    });
+
     it('errors are JSON with a code and never leak a stack trace', async () => {
       const r = await app.inject({ method: 'POST', url: '/v1/predict', payload: { x: 1 } });
       assert.equal(r.statusCode, 400);

@@ -34,6 +34,11 @@ const BODY_PARSER_ERRORS = new Set(['HPE_INVALID_CHUNK_SIZE', 'HPE_CHUNK_EXTENSI
 const DETAILS: Record<string, string> = {
   FST_FILES_LIMIT: 'send one file per request',
   FST_MP_PREMATURE_CLOSE: 'the form ended before its last part',
+  FST_PROTO_VIOLATION: 'a form field may not be named __proto__, constructor or after another built-in property',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty, and its Content-Type says JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'it is not valid JSON (or it has a __proto__ or constructor.prototype key, which is refused)',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE:
+    'uploads take multipart/form-data or an image/png, image/jpeg, image/gif or image/webp body; reports take JSON or a form',
 };
 
 /** Messages the multipart parser (busboy) throws for a body that is not valid multipart. */

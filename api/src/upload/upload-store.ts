@@ -278,6 +278,7 @@ export class UploadStore {
 
   /** Magic bytes and header (format, size), then the pixel limit. */
   private async check(received: Received): Promise<ImageHeader> {
+    if (received.bytes === 0) throw new AppError('NOT_AN_IMAGE', 'the file is empty (0 bytes)');
     const head = received.chunks ? firstBytes(received.chunks, HEADER_BYTES) : await readHead(received.spilled!, HEADER_BYTES);
     let header: ImageHeader | undefined;
     try {
