@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { copyFile, readFile, readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import { expectedTinyRgb, image, solidPng } from '../../tests/helpers/fixtures.ts';
 import { startInjectApi, type InjectApi } from '../test/inject-app.ts';
 import { esc } from './views/page.ts';
@@ -369,7 +369,7 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
     });
 
     it('a refused body says why: bad or empty JSON, a built-in property as a field name, a type no route takes, an empty file', async () => {
-      const refusal = async (opts: Parameters<typeof app.inject>[0]) => {
+      const refusal = async (opts: InjectOptions) => {
         const r = await app.inject(opts);
         return { status: r.statusCode, ...(r.json() as { error: { code: string; message: string } }).error };
       };

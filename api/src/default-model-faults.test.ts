@@ -60,5 +60,11 @@ describe('the default model is not served', () => {
     assert.equal(ready.statusCode, 200, 'before, the broken "half-copied" became the default and every request got 503');
     assert.equal(ready.json().defaultModel, 'tiny-rgb');
     assert.equal((await predict(api)).statusCode, 200);
+    // Named, the broken model is refused saying it failed to load, not as a name nobody installed.
+    const named = await predict(api, '?model=half-copied');
+    assert.equal(named.statusCode, 404);
+    assert.equal(named.json().error.code, 'UNKNOWN_MODEL');
+    assert.match(named.json().error.message, /"half-copied" is installed but failed to load: .*not valid JSON.*; served: tiny-rgb$/);
+    assert.match((await predict(api, '?model=nope')).json().error.message, /"nope"; served: tiny-rgb$/);
   });
 });

@@ -189,7 +189,12 @@ class SharedLookup<T> {
   }
 }
 
-const unknownModel = (model: string, served: ReadonlyMap<string, number>) => new AppError('UNKNOWN_MODEL', `"${model}"; served: ${[...served.keys()].join(', ') || 'none'}`);
+/** A model no worker serves; one a worker reports it could not load says so, with the reason (a typo and a broken install looked alike). */
+function unknownModel(model: string, served: ReadonlyMap<string, number>, broken: ReadonlyMap<string, string>): AppError {
+  const servedText = `served: ${[...served.keys()].join(', ') || 'none'}`;
+  const failed = broken.get(model);
+  return new AppError('UNKNOWN_MODEL', failed ? `"${model}" is installed but failed to load: ${failed}; ${servedText}` : `"${model}"; ${servedText}`);
+}
 
 export class PredictService {
   private readonly views: SharedLookup<WorkerView>;
@@ -322,8 +327,8 @@ export class PredictService {
   }
 
   private async requireServed(model: string, deadline: number): Promise<void> {
-    const { served } = await this.servedView(deadline, (s) => !s.has(model));
-    if (!served.has(model)) throw unknownModel(model, served);
+    const { view, served } = await this.servedView(deadline, (s) => !s.has(model));
+    if (!served.has(model)) throw unknownModel(model, served, view.broken);
   }
 
   /**
@@ -351,7 +356,7 @@ export class PredictService {
     const model = opts.model ?? this.defaultIn({ served, broken: view.broken });
     if (!model) throw await this.noWorker(NO_WORKER, deadline);
     if (!served.has(model)) {
-      if (opts.model) throw unknownModel(model, served);
+      if (opts.model) throw unknownModel(model, served, view.broken);
       throw await this.noWorker(defaultMissing(model, served, view.broken), deadline);
     }
     const span = (this.config.tracing ?? noTracing).startSpan('queue job', {
