@@ -222,6 +222,12 @@ describe('hostile input (api + worker through Redis)', () => {
     assert.equal(garbage.status, 400);
     assert.equal(JSON.parse(garbage.body).error.code, 'BAD_REQUEST', 'about the request line, not a body');
     assert.match(JSON.parse(garbage.body).error.message, /not HTTP\/1\.1 as this server reads it \(HPE_/);
+    // CONNECT goes to Node's 'connect' event, never to a route: before, the connection closed without a word.
+    const tunnel = await raw('CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443');
+    assert.equal(tunnel.status, 405, JSON.stringify(tunnel));
+    assert.equal(JSON.parse(tunnel.body).error.code, 'METHOD_NOT_ALLOWED');
+    assert.match(JSON.parse(tunnel.body).error.message, /not a proxy/);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200, 'and the server goes on');
   });
 
   it('also seen: security headers; uploads are served by their content type with nosniff', async () => {

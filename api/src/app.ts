@@ -19,7 +19,7 @@ import { reportedImages } from './feedback/reported-images.ts';
 import { deferExpectContinue } from './http/expect-continue.ts';
 import { AllowedMethods } from './http/allowed-methods.ts';
 import { registerBodyGuard } from './http/body-guard.ts';
-import { clientErrorHandler } from './http/client-errors.ts';
+import { clientErrorHandler, refuseConnect } from './http/client-errors.ts';
 import { errorHandler } from './http/error-reply.ts';
 import { reclaimIdleConnections } from './http/idle-reclaim.ts';
 import { LogSampler } from './http/log-sampler.ts';
@@ -170,6 +170,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     frameworkErrors: (err, request, reply) => onError(err, request, reply),
   });
   app.server.maxConnections = config.MAX_CONNECTIONS;
+  app.server.on('connect', refuseConnect(clientErrorCounter(deps.metrics)));
   reclaimIdleConnections(app.server, config.MAX_CONNECTIONS, (closed) =>
     sampler.write('warn', 'IDLE_RECLAIMED', { closed, maxConnections: config.MAX_CONNECTIONS }, 'near MAX_CONNECTIONS: closed idle kept-alive connections to make room'),
   );

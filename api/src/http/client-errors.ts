@@ -4,7 +4,8 @@
  * then the connection is closed, as Node itself does.
  */
 import type { Socket } from 'node:net';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AppError } from '@icls/lib/errors';
 import type { LogSampler } from './log-sampler.ts';
 import { rawErrorResponse } from './error-reply.ts';
 import { routedRequestOf } from './socket-answer.ts';
@@ -37,5 +38,20 @@ export function clientErrorHandler(sampler: LogSampler, count: (code: string, st
     else count(known.code, known.status);
     // A routed request is answered in its route's style (the page, /predict's three keys), with its headers.
     socket.end(rawErrorResponse(known, routed), () => socket.destroy());
+  };
+}
+
+/**
+ * The server's `connect` listener. Node hands a CONNECT request (a proxy tunnel) to that event, never
+ * to Fastify, and with no listener closes the connection without a word (curl: 000). This is no proxy:
+ * 405, naming what the server is, then the connection is closed.
+ */
+export function refuseConnect(count: (code: string, status: number) => void = () => undefined) {
+  return (_request: IncomingMessage, socket: Socket): void => {
+    // The socket is ours now, Node's handlers gone: a client that resets it has nobody left to answer.
+    socket.on('error', () => socket.destroy());
+    const refused = new AppError('METHOD_NOT_ALLOWED', 'CONNECT: this server is an image classifier, not a proxy');
+    count(refused.code, refused.status);
+    socket.end(rawErrorResponse(refused), () => socket.destroy());
   };
 }
