@@ -25,6 +25,9 @@ export interface MetricsServer {
 
 /** Scrapers and probes need few connections; more are closed at once. */
 const MAX_CONNECTIONS = 32;
+/** Slow or stalled clients are cut: headers within HEADERS_MS, the whole request within REQUEST_MS. */
+export const HEADERS_MS = 5000;
+const REQUEST_MS = 10_000;
 
 function sendError(res: ServerResponse, code: ErrorCode, headers: Record<string, string> = {}): void {
   const body = JSON.stringify({ success: false, error: { code, message: ERRORS[code].message } });
@@ -46,7 +49,9 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
     const { contentType, text } = await exposition(opts.registry);
     res.writeHead(200, { 'content-type': contentType }).end(text);
   };
-  const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => {
+  // Node checks those limits every connectionsCheckingInterval (30 s by default, so a stalled client
+  // held a connection for up to 35 s): once a second here, as on the api.
+  const server = createServer({ requestTimeout: REQUEST_MS, headersTimeout: HEADERS_MS, connectionsCheckingInterval: 1000 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       opts.log.error({ err }, 'metrics request failed');
       if (!res.headersSent) sendError(res, 'INTERNAL');
