@@ -157,6 +157,14 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       assert.match(reviewed.body, new RegExp(`id="report-${id}"`));
       assert.match(reviewed.body, /Mark as not reviewed/);
 
+      // A value outside a fixed set is refused naming the values allowed.
+      const bad = await app.inject({ url: '/feedback/export.csv?status=zzz' });
+      assert.equal(bad.statusCode, 400);
+      assert.match(bad.json().error.message, /querystring status must be one of "reviewed", "unreviewed", ""$/);
+      const badMark = await app.inject({ method: 'POST', url: '/feedback/review/mark', ...form({ id, reviewed: '7' }) });
+      assert.equal(badMark.statusCode, 400);
+      assert.match(badMark.body, /body reviewed must be one of &#34;1&#34;, &#34;0&#34;/, "the page, its quotes escaped");
+
       const csv = await app.inject({ url: '/feedback/export.csv?status=reviewed' });
       assert.equal(csv.statusCode, 200);
       assert.match(String(csv.headers['content-type']), /^text\/csv/);

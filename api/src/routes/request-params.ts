@@ -62,14 +62,31 @@ export function predictParams(query: { model?: string; top_k?: number }, fields:
 export interface ValidationIssue {
   instancePath?: string;
   message?: string;
+  keyword?: string;
+  params?: { allowedValue?: unknown; allowedValues?: unknown[] };
 }
 
-/** A schema failure in words: the parameter's rule when we have one, else the validator's own. */
+/** The keywords of a value that must be one of a fixed set: each choice fails alone, then the set. */
+const CHOICE_KEYWORDS = new Set(['const', 'enum', 'anyOf']);
+
+/**
+ * A schema failure in words, one clause per parameter: its rule when we have one; for a parameter
+ * with a fixed set of values, the values allowed (the validator says "must be equal to constant" per
+ * value, then "must match a schema in anyOf"); else the validator's own words.
+ */
 export function describeValidation(issues: ValidationIssue[], context = 'request'): string {
-  return issues
-    .map((issue) => {
-      const name = (issue.instancePath ?? '').replace(/^\//, '');
-      return RULES[name] ?? `${context}${issue.instancePath ? ` ${name}` : ''} ${issue.message ?? 'is not valid'}`;
+  const byPath = new Map<string, ValidationIssue[]>();
+  for (const issue of issues) byPath.set(issue.instancePath ?? '', [...(byPath.get(issue.instancePath ?? '') ?? []), issue]);
+  return [...byPath]
+    .map(([path, group]) => {
+      const name = path.replace(/^\//, '');
+      if (RULES[name]) return RULES[name];
+      const where = `${context}${path ? ` ${name}` : ''}`;
+      const choices = group.flatMap((i) => (i.keyword === 'const' ? [i.params?.allowedValue] : i.keyword === 'enum' ? (i.params?.allowedValues ?? []) : []));
+      if (choices.length > 0 && group.every((i) => CHOICE_KEYWORDS.has(i.keyword ?? ''))) {
+        return `${where} must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`;
+      }
+      return group.map((i) => `${where} ${i.message ?? 'is not valid'}`).join('; ');
     })
     .join('; ');
 }
