@@ -133,6 +133,23 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       assert.equal(second.json().duplicate, true);
       assert.equal(second.json().id, first.json().id);
     });
+
+    it('a report sent as multipart to /v1/feedback, or with its field twice to /feedback, is stored (the first value), not refused or dropped', async () => {
+      const parts = multipartBody([{ name: 'report', value: 'multipart report' }]);
+      const mp = await app.inject({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': parts.contentType }, payload: parts.body });
+      assert.equal(mp.statusCode, 201, mp.body);
+      assert.equal(mp.json().stored, 'multipart report');
+      const empty = multipartBody([{ name: 'other', value: 'x' }]);
+      const none = await app.inject({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': empty.contentType }, payload: empty.body });
+      assert.equal(none.statusCode, 400);
+      assert.match(none.json().error.message, /body must have required property 'report'/);
+
+      const twice = await app.inject({ method: 'POST', url: '/feedback', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'report=first+of+two&report=second+of+two' });
+      assert.equal(twice.statusCode, 200);
+      assert.match(twice.body, /your report was saved/);
+      const lines = (await readFile(join(config.FEEDBACK_DIR, 'feedback'), 'utf8')).split('\n');
+      assert.ok(lines.includes('first of two') && !lines.includes('second of two'), lines.join('|'));
+    });
   });
 
   describe('review (admin)', () => {

@@ -37,7 +37,12 @@ async function reportFields(request: FastifyRequest): Promise<ReportFields> {
     return fields;
   }
   const body = (request.body ?? {}) as Record<string, unknown>;
-  for (const name of FIELDS) if (typeof body[name] === 'string') fields[name] = body[name];
+  for (const name of FIELDS) {
+    // A field sent twice (`report=a&report=b`) is read as its first value, as the original's Flask did and
+    // as multipart is read above; before, it counted as no report, and nothing was stored without a word.
+    const value = Array.isArray(body[name]) ? (body[name] as unknown[])[0] : body[name];
+    if (typeof value === 'string') fields[name] = value;
+  }
   return fields;
 }
 
@@ -89,6 +94,11 @@ export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps, adminT
       },
       // An API for programs, but it parses forms too: a form on another site must not forge reports.
       onRequest: sameOriginOnly,
+      // A multipart form (curl -F report=…) is read into the body the schema checks; it was refused as
+      // "body must be object".
+      preValidation: async (request) => {
+        if (request.isMultipart()) request.body = (await readingBody(request, () => reportFields(request))) as ReportInput;
+      },
     },
     async (request, reply) => {
       const { record, created } = await store(request.body);
