@@ -19,6 +19,7 @@ import { reportedImages } from './feedback/reported-images.ts';
 import { deferExpectContinue } from './http/expect-continue.ts';
 import { AllowedMethods } from './http/allowed-methods.ts';
 import { registerBodyGuard } from './http/body-guard.ts';
+import { parseBoundedForm } from './http/bounded-form.ts';
 import { clientErrorHandler, refuseConnect } from './http/client-errors.ts';
 import { errorHandler } from './http/error-reply.ts';
 import { reclaimIdleConnections } from './http/idle-reclaim.ts';
@@ -116,6 +117,8 @@ const API_ANSWERS_KEPT = 10_000;
 const OTHER_BODY_BYTES = 64 * 1024;
 /** A form field (model, top_k, report) is never near this; a longer one is refused, not cut. */
 const FIELD_BYTES = 16 * 1024;
+/** Fields in one form, multipart or URL-encoded. */
+const FORM_FIELDS = 20;
 
 export async function buildApp(config: ApiConfig, producer: JobProducer, log: Logger, telemetry: ApiTelemetry = {}, hints: ApiWorkerHints = {}): Promise<BuiltApi> {
   await assertWritableDirs(config);
@@ -195,10 +198,11 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
       info: { title: 'Image classifier API', version: '1', description: 'Upload an image, get the model\'s classes. `/predict` keeps the original Flask ML API contract.' },
     },
   });
-  await app.register(formbody);
+  // A URL-encoded form is held to the multipart form's bound on fields (the README's "at most 20 fields").
+  await app.register(formbody, { parser: (text) => parseBoundedForm(text, FORM_FIELDS) });
   await app.register(multipart, {
     // One byte over the limit is enough to know the upload is too large; the store names the limit.
-    limits: { fileSize: config.MAX_UPLOAD_BYTES + 1, files: 1, fields: 20, fieldSize: FIELD_BYTES, parts: 30, headerPairs: 20 },
+    limits: { fileSize: config.MAX_UPLOAD_BYTES + 1, files: 1, fields: FORM_FIELDS, fieldSize: FIELD_BYTES, parts: 30, headerPairs: 20 },
   });
 
   // A raw image body is handed to the route as a stream; the upload store enforces the size limit.

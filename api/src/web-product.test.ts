@@ -149,6 +149,15 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       assert.match(twice.body, /your report was saved/);
       const lines = (await readFile(join(config.FEEDBACK_DIR, 'feedback'), 'utf8')).split('\n');
       assert.ok(lines.includes('first of two') && !lines.includes('second of two'), lines.join('|'));
+
+      // A URL-encoded form has at most 20 fields, as a multipart one (it had no bound but its 64 KiB).
+      const formOf = (n: number) => ['report=bounded+form', ...Array.from({ length: n - 1 }, (_, i) => `f${i}=x`)].join('&');
+      const ok = await app.inject({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: formOf(20) });
+      assert.equal(ok.statusCode, 201, ok.body);
+      const over = await app.inject({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: formOf(3000) });
+      assert.equal(over.statusCode, 413, over.body);
+      assert.deepEqual(over.json().error, { code: 'TOO_MANY_PARTS', message: over.json().error.message });
+      assert.match(over.json().error.message, /a form has at most 20 fields$/);
     });
   });
 
