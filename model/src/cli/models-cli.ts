@@ -130,7 +130,7 @@ async function removeVerb(ctx: CliContext, args: string[]): Promise<void> {
   const { positionals } = parseVerbArgs('remove', args, {});
   const name = checkModelName('remove', onePositional('remove', positionals, 'model name'));
   await removeModel(ctx.modelsDir, name);
-  ctx.print(`removed ${name} from ${ctx.modelsDir}; workers that loaded it keep serving it until they restart`);
+  ctx.print(`removed ${name} from ${ctx.modelsDir}; workers that had loaded it, if any, keep serving it until they restart`);
 }
 
 /** Where `main` writes; the process's streams by default, buffers in tests. */
