@@ -64,6 +64,14 @@ describe('result cache through the api', () => {
     assert.equal(ran.length, runs + 2);
   });
 
+  it('the page says an answer came from the result cache, instead of showing a model that took 0 ms', async () => {
+    const page = (posted: Awaited<ReturnType<typeof upload>>) => /Answered in [^<]*/.exec(posted.body)?.[0] ?? posted.body;
+    const first = page(await upload('/', 'astronaut.png'));
+    assert.match(first, /^Answered in [\d.]+ m?s \(upload [\d.]+ m?s, queue [\d.]+ m?s, preprocessing [\d.]+ m?s, inference [\d.]+ m?s\)/);
+    const again = page(await upload('/', 'astronaut.png'));
+    assert.match(again, /^Answered in [\d.]+ m?s \(upload [\d.]+ m?s\), from the result cache: this model classified the same image earlier and did not run again/);
+  });
+
   it('/predict keeps exactly its three keys when the answer is cached', async () => {
     await upload('/predict', 'rocket.jpg');
     const runs = ran.length;

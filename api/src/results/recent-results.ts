@@ -13,6 +13,8 @@ export interface ShownResult {
   /** Best first; the page shows the first few and offers all as label suggestions. */
   predictions: Prediction[];
   timings: { totalMs: number; uploadMs?: number; queueMs: number; preprocessMs: number; inferenceMs: number };
+  /** Answered from the result cache: no model ran (its timings are 0). */
+  cached?: boolean;
 }
 
 /** Classes kept per result: the bars show 5, the label suggestions up to this many. */

@@ -14,6 +14,7 @@ export function shownResult(image: string, result: JobResult, totalMs: number, u
     modelVersion: result.modelVersion,
     predictions: result.predictions,
     timings: { totalMs, ...(uploadMs === undefined ? {} : { uploadMs }), ...result.timings },
+    ...(result.cached ? { cached: true } : {}),
   };
 }
 

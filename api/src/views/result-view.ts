@@ -32,6 +32,11 @@ function bars(r: ShownResult): string {
 
 function timings(r: ShownResult): string {
   const t = r.timings;
+  // A cached answer's model timings are 0: say where it came from instead of showing a 0 ms model.
+  if (r.cached) {
+    const upload = t.uploadMs !== undefined ? ` (upload ${formatMs(t.uploadMs)})` : '';
+    return `Answered in ${formatMs(t.totalMs)}${upload}, from the result cache: this model classified the same image earlier and did not run again`;
+  }
   const parts = [
     t.uploadMs !== undefined ? `upload ${formatMs(t.uploadMs)}` : '',
     `queue ${formatMs(t.queueMs)}`,
