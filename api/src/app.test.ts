@@ -9,6 +9,7 @@ import { copyFile, readFile, readdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, InjectOptions } from 'fastify';
+import { gzipSync } from 'node:zlib';
 import { expectedTinyRgb, image, solidPng } from '../../tests/helpers/fixtures.ts';
 import { startInjectApi, type InjectApi } from '../test/inject-app.ts';
 import { esc } from './views/page.ts';
@@ -386,6 +387,11 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       const bmp = await refusal({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/bmp' }, payload: 'BM' });
       assert.deepEqual([bmp.status, bmp.code], [415, 'UNSUPPORTED_CONTENT_TYPE']);
       assert.match(bmp.message, /uploads take multipart\/form-data or an image\/png, image\/jpeg, image\/gif or image\/webp body; reports take JSON or a form$/);
+      for (const [url, type] of [['/v1/predict', 'image/png'], ['/v1/feedback', 'application/json']]) {
+        const gzip = await refusal({ method: 'POST', url, headers: { 'content-type': type, 'content-encoding': 'gzip' }, payload: gzipSync(Buffer.from('{"report":"x"}')) });
+        assert.deepEqual([gzip.status, gzip.code], [415, 'UNSUPPORTED_CONTENT_TYPE'], url);
+        assert.match(gzip.message, /Content-Encoding gzip is not accepted: send the body uncompressed$/);
+      }
       const empty = await refusal({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: '' });
       assert.deepEqual([empty.status, empty.code], [415, 'NOT_AN_IMAGE']);
       assert.match(empty.message, /the file is empty \(0 bytes\)$/);

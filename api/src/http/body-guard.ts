@@ -1,5 +1,6 @@
 /**
  * Limits that act before or while a body arrives, for every route:
+ * - a compressed body (`Content-Encoding` other than identity) is refused at once (415): nothing decodes it;
  * - a declared `Content-Length` over the route's limit is refused at once (413), before any byte
  *   of the body is read;
  * - a body that sends nothing for `idleMs` is cut: the upload being read fails with 408 (the
@@ -56,7 +57,14 @@ export function registerBodyGuard(app: FastifyInstance, limits: BodyLimits): voi
       if (upload) throw new AppError('FILE_TOO_LARGE', `the limit is ${formatMegabytes(limits.uploadBytes)}, this upload is ${formatMegabytes(declared)}`);
       throw new AppError('BODY_TOO_LARGE', `the limit is ${max} bytes, this request declares ${declared}`);
     }
-    if (declared > 0 || request.headers['transfer-encoding'] !== undefined) watchIdle(request.raw, reply, limits.idleMs);
+    const hasBody = declared > 0 || request.headers['transfer-encoding'] !== undefined;
+    // Nothing here decodes gzip or deflate: such a body was refused later as "not an image" or "cannot be parsed".
+    const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+    if (hasBody && encoding && encoding !== 'identity') {
+      reply.header('connection', 'close');
+      throw new AppError('UNSUPPORTED_CONTENT_TYPE', `Content-Encoding ${encoding.slice(0, 40)} is not accepted: send the body uncompressed`);
+    }
+    if (hasBody) watchIdle(request.raw, reply, limits.idleMs);
   });
 }
 
