@@ -177,9 +177,45 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
     assert.deepEqual(posts, [], 'nothing was sent');
     page.off('request', onRequest);
 
-    await page.getByRole('button', { name: 'A cup of coffee' }).click();
+    // A double click sends the example once.
+    page.on('request', onRequest);
+    await page.getByRole('button', { name: 'A cup of coffee' }).dblclick();
     await page.locator('#result').waitFor();
     assert.equal(await page.textContent('#prediction'), (await expectedTinyRgb(join('api/public/examples', 'coffee.jpg'))).label);
+    await page.waitForTimeout(300);
+    assert.equal(posts.length, 1, `one upload for a double click: ${posts.join(', ')}`);
+    page.off('request', onRequest);
+  });
+
+  it('the skip link moves the focus to the content without a reload; an error page from a proxy in front is told as one', async () => {
+    await page.goto(`${base}/`);
+    await page.setInputFiles('#file', image('chelsea.png'));
+    await markDocument();
+    await page.focus('a.skip');
+    await page.keyboard.press('Enter');
+    await page.waitForTimeout(300);
+    assert.equal(await sameDocument(), true, 'following #main does not reload the page (it did, and lost the chosen file)');
+    assert.equal(await focusedId(), 'main');
+    assert.equal(await page.$eval('#file', (el: HTMLInputElement) => el.files?.length), 1, 'the chosen file is kept');
+
+    // The service's refusal comes as the original's flash: a list inside the alert (role=alert on the <ul>
+    // itself took its list semantics away: axe's listitem rule, WCAG 1.3.1).
+    await page.setInputFiles('#file', { name: 'fake.png', mimeType: 'image/png', buffer: Buffer.from('not an image at all') });
+    await page.click('#submit');
+    await page.locator('#messages [role=alert] ul.flashes li').waitFor();
+    await assertAccessible(page, 'a refusal from the service (desktop)');
+
+    // A load balancer's own 502 page (no #messages, no result): before, the page showed nothing at all.
+    await page.setInputFiles('#file', image('chelsea.png'));
+    await page.route(`${base}/`, (route) => (route.request().method() === 'POST' ? route.fulfill({ status: 502, contentType: 'text/html', body: '<html><body><h1>502 Bad Gateway</h1></body></html>' }) : route.continue()));
+    try {
+      await page.click('#submit');
+      await page.locator('#messages .error').waitFor();
+      assert.equal((await page.textContent('#messages .error'))?.trim(), 'The service could not be reached (its server answered 502); try again in a moment.');
+      assert.equal(await focusedId(), 'messages');
+    } finally {
+      await page.unroute(`${base}/`);
+    }
   });
 
   it('review: a grid of cards, filters, mark reviewed in place, exports (CSV, JSONL, dataset)', async () => {

@@ -9,9 +9,20 @@ import { enhanceResult } from './result-actions.ts';
 
 const TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/webp': 'webp' };
 
+/** The address the page shows (its `#` part aside): the server rendered it, or the script put a result there. */
+const addressOf = (l: Location) => l.pathname + l.search;
+let shownAddress = addressOf(location);
+
+/** `240512` → `235 KB`, `26529792` → `25.3 MB` (KB and MB of 1,024 and 1,048,576 bytes, as the server counts). */
 function megabytes(bytes: number): string {
   const mb = bytes / (1024 * 1024);
-  return mb < 0.1 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${Number.isInteger(mb) ? mb : mb.toFixed(1)} MB`;
+  return mb < 1 ? `${Math.max(1, Math.round(bytes / 1024))} KB` : `${Number.isInteger(mb) ? mb : mb.toFixed(1)} MB`;
+}
+
+/** Two sizes that read differently: in bytes when rounding would show them equal ("0.2 MB; the limit is 0.2 MB"). */
+function twoSizes(size: number, limit: number): [string, string] {
+  const [a, b] = [megabytes(size), megabytes(limit)];
+  return a !== b ? [a, b] : [`${size.toLocaleString('en')} bytes`, `${limit.toLocaleString('en')} bytes`];
 }
 
 function enhanceUpload(form: HTMLFormElement): void {
@@ -27,7 +38,10 @@ function enhanceUpload(form: HTMLFormElement): void {
   /** What is wrong with a file, in words, or undefined: checked before a byte is sent. */
   const problem = (file: File): string | undefined => {
     if (!TYPES[file.type]) return `“${file.name}” is not a PNG, JPEG, GIF or WebP image. Choose one of those.`;
-    if (file.size > maxBytes) return `“${file.name}” is ${megabytes(file.size)}; the limit is ${megabytes(maxBytes)}. Choose a smaller image.`;
+    if (file.size > maxBytes) {
+      const [size, limit] = twoSizes(file.size, maxBytes);
+      return `“${file.name}” is ${size}; the limit is ${limit}. Choose a smaller image.`;
+    }
     return undefined;
   };
 
@@ -66,14 +80,20 @@ function enhanceUpload(form: HTMLFormElement): void {
     form.setAttribute('aria-busy', String(on));
   };
 
-  const answered = (html: string, url: string) => {
+  const answered = (html: string, url: string, status: number) => {
     busy(false);
     const doc = parseHtml(html);
+    // Not this service's page: an error page from a proxy or load balancer in front of it (502, 413…).
+    if (!doc.getElementById('messages') && !doc.getElementById('result-slot')) {
+      showError(`The service could not be reached (its server answered ${status || 'nothing'}); try again in a moment.`);
+      return;
+    }
     swapFrom(doc, ['messages', 'result-slot']);
     revealScripted(byId('result-slot') ?? document);
     const path = new URL(url, location.href).pathname;
     if (path.startsWith('/result/')) {
       history.pushState(null, '', url);
+      shownAddress = addressOf(location);
       document.title = doc.title;
       // Ready for the next image, with the same model.
       input.value = '';
@@ -86,6 +106,8 @@ function enhanceUpload(form: HTMLFormElement): void {
   };
 
   const send = () => {
+    // One upload at a time (a double-clicked example photo was sent twice).
+    if (form.classList.contains('busy')) return;
     const file = input.files?.[0];
     if (!file) {
       showError('Choose an image first: click “Choose an image”, drop one on the page or paste one.');
@@ -107,7 +129,7 @@ function enhanceUpload(form: HTMLFormElement): void {
       bar.removeAttribute('value'); // indeterminate: the model is working
       status.textContent = 'Uploaded. The model is looking at it…';
     });
-    xhr.addEventListener('load', () => answered(xhr.responseText, xhr.responseURL || form.action));
+    xhr.addEventListener('load', () => answered(xhr.responseText, xhr.responseURL || form.action, xhr.status));
     const failed = (message: string) => () => {
       busy(false);
       showError(message);
@@ -164,18 +186,24 @@ function enhanceUpload(form: HTMLFormElement): void {
     if (take(named)) submit.focus();
   });
 
-  // Example photos: one click sends one.
+  // Example photos: one click sends one; clicks while one is loading or sent are ignored.
+  let loadingExample = false;
   document.addEventListener('click', async (e) => {
     const button = (e.target as Element | null)?.closest<HTMLButtonElement>('button[data-example]');
-    if (!button) return;
-    const url = button.dataset.example!;
-    const response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) }).catch(() => undefined);
-    if (!response?.ok) {
-      showError('The example could not be loaded; try again.');
-      return;
+    if (!button || loadingExample || form.classList.contains('busy')) return;
+    loadingExample = true;
+    try {
+      const url = button.dataset.example!;
+      const response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) }).catch(() => undefined);
+      if (!response?.ok) {
+        showError('The example could not be loaded; try again.');
+        return;
+      }
+      const blob = await response.blob();
+      if (take(new File([blob], url.slice(url.lastIndexOf('/') + 1), { type: blob.type }))) send();
+    } finally {
+      loadingExample = false;
     }
-    const blob = await response.blob();
-    if (take(new File([blob], url.slice(url.lastIndexOf('/') + 1), { type: blob.type }))) send();
   });
 }
 
@@ -183,8 +211,11 @@ const form = byId<HTMLFormElement>('upload-form');
 if (form) enhanceUpload(form);
 revealScripted();
 enhanceResult();
-// Back and forward between results: the server renders each address.
-window.addEventListener('popstate', () => location.reload());
+// Back and forward between results: the server renders each address. Only a change of address counts:
+// following an in-page link (the skip link's #main) fires popstate too, and reloaded the page.
+window.addEventListener('popstate', () => {
+  if (addressOf(location) !== shownAddress) location.reload();
+});
 // After a page load that follows an action (no-JS post, a report), the focus goes to its outcome.
 if (location.pathname.startsWith('/result/')) focusOutcome(byId('report-saved') ?? byId('result'));
 else if (byId('messages')?.childElementCount) focusOutcome(null);

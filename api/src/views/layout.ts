@@ -40,7 +40,7 @@ export function layout(o: LayoutOptions): string {
 <a class="skip" href="#main">Skip to content</a>
 <header class="site"><a class="brand" href="/"><img src="/static/favicon.svg" alt="" width="28" height="28"><span>Image classifier</span></a>
 <nav aria-label="Main">${nav}</nav></header>
-<main id="main"${o.wide ? ' class="wide"' : ''}>
+<main id="main" tabindex="-1"${o.wide ? ' class="wide"' : ''}>
 ${o.body}
 </main>
 </body>
