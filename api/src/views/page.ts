@@ -36,7 +36,8 @@ export { esc };
 export { feedbackReport } from './result-view.ts';
 
 function messages(state: PageState): string {
-  const flashes = state.flashes?.length ? `<ul class="flashes" role="alert">${state.flashes.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : '';
+  // role=alert on the list itself would take its list role away from screen readers (axe: listitem).
+  const flashes = state.flashes?.length ? `<div role="alert"><ul class="flashes">${state.flashes.map((f) => `<li>${esc(f)}</li>`).join('')}</ul></div>` : '';
   const error = state.error ? `<p class="error" role="alert">${esc(state.error)}</p>` : '';
   const saved = state.feedbackSaved ? `<p class="saved" role="status">Thank you: your report was saved for review.</p>` : '';
   // tabindex -1: after an action, the script moves the focus here when it holds a message.
