@@ -7,11 +7,16 @@ export function enhanceResult(): void {
   if (copy && link) {
     // The clipboard is only offered to pages served over HTTPS or from localhost.
     if (!navigator.clipboard) copy.hidden = true;
+    const label = copy.textContent;
+    let restore: ReturnType<typeof setTimeout> | undefined;
     copy.addEventListener('click', async () => {
       await navigator.clipboard.writeText(link.href).then(
         () => (copy.textContent = 'Link copied'),
         () => (copy.textContent = 'Copy failed: use the link'),
       );
+      // Back to its label, so a second copy says something too.
+      clearTimeout(restore);
+      restore = setTimeout(() => (copy.textContent = label), 3000);
     });
   }
 
