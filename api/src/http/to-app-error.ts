@@ -6,6 +6,7 @@
 import { AppError, type ErrorCode, isAppError } from '@icls/lib/errors';
 import { isNoRoom } from '@icls/lib/fs-errors';
 import { describeValidation, type ValidationIssue } from '../routes/request-params.ts';
+import { RAW_IMAGE_TYPES_TEXT } from '../upload/receive-upload.ts';
 
 const BY_CODE: Record<string, ErrorCode> = {
   FST_REQ_FILE_TOO_LARGE: 'FILE_TOO_LARGE',
@@ -37,8 +38,7 @@ const DETAILS: Record<string, string> = {
   FST_PROTO_VIOLATION: 'a form field may not be named __proto__, constructor or after another built-in property',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty, and its Content-Type says JSON',
   FST_ERR_CTP_INVALID_JSON_BODY: 'it is not valid JSON (or it has a __proto__ or constructor.prototype key, which is refused)',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE:
-    'uploads take multipart/form-data or an image/png, image/jpeg, image/gif or image/webp body; reports take JSON or a form',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: `uploads take multipart/form-data or an ${RAW_IMAGE_TYPES_TEXT} body; reports take JSON or a form`,
 };
 
 /** Messages the multipart parser (busboy) throws for a body that is not valid multipart. */

@@ -23,17 +23,21 @@ export const RAW_IMAGE_TYPES: Record<string, AllowedExtension> = {
   'image/webp': 'webp',
 };
 
-/** What a request that is neither a form nor an image is told (its Content-Type named, cut short). */
-function notAnUpload(contentType: string | undefined): string {
-  const got = contentType ? `this request's body is ${contentType.split(';')[0]!.trim().slice(0, 60)}` : 'this request has no Content-Type';
+/** The image types a raw body may have, as a message lists them: `image/png, image/jpeg, image/gif or image/webp`. */
+export const RAW_IMAGE_TYPES_TEXT = ((types) => `${types.slice(0, -1).join(', ')} or ${types.at(-1)}`)(Object.keys(RAW_IMAGE_TYPES));
+
+/** What a request that is neither a form nor an image is told (its media type named, cut short). */
+function notAnUpload(mediaType: string): string {
+  const got = mediaType ? `this request's body is ${mediaType.slice(0, 60)}` : 'this request has no Content-Type';
   return `${got}: send the image as multipart/form-data field "file" (curl -F file=@photo.jpg), or as the body with Content-Type ${Object.keys(RAW_IMAGE_TYPES).join(', ')}`;
 }
 
 export async function receiveUpload(request: FastifyRequest, store: UploadStore): Promise<ReceivedUpload> {
   // Programs may skip multipart: the body is the image, its type in Content-Type (curl --data-binary).
-  const rawExt = RAW_IMAGE_TYPES[(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()];
+  const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const rawExt = RAW_IMAGE_TYPES[mediaType];
   if (rawExt) return { upload: await store.receive(request.body as Readable, rawExt, () => false), fields: {} };
-  if (!request.isMultipart()) throw new AppError('NO_FILE_PART', notAnUpload(request.headers['content-type']));
+  if (!request.isMultipart()) throw new AppError('NO_FILE_PART', notAnUpload(mediaType));
   // The parser's own errors (no boundary, too many parts, a cut body) reach the error handler, which
   // maps them onto the error table.
   const got: { upload?: IncomingUpload; fields: Record<string, string> } = { fields: {} };
