@@ -13,8 +13,14 @@ import { createServer } from 'node:net';
 const LOWEST = 20_000;
 const ATTEMPTS = 200;
 
-/** The first port of the ephemeral range: 32768 where the kernel does not say (not Linux). */
+/** The first port of the ephemeral range, read once: 32768 where the kernel does not say (not Linux). */
+let ephemeralFirst: number | undefined;
 function ephemeralStart(): number {
+  ephemeralFirst ??= readEphemeralStart();
+  return ephemeralFirst;
+}
+
+function readEphemeralStart(): number {
   let text: string;
   try {
     text = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8');

@@ -119,8 +119,9 @@ const errorStyleOf = (request: FastifyRequest): ErrorStyle => request.routeOptio
 
 /** A failed post shows the form again, to retry; a page that cannot be shown says so, with a way back. */
 function errorPage(request: FastifyRequest, err: AppError, message: string): string {
+  const shown = pageMessage(err, message);
   const form = request.method === 'POST' && FORM_ROUTES.has(request.routeOptions.url ?? '');
-  return form ? renderPage({ error: pageMessage(err, message) }) : renderErrorPage(err.status, pageMessage(err, message));
+  return form ? renderPage({ error: shown }) : renderErrorPage(err.status, shown);
 }
 
 /**
