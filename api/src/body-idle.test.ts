@@ -102,9 +102,8 @@ it('a photo posted from the page (POST /) trickled past REQUEST_RECEIVE_TIMEOUT_
   assert.match(answer, /<form[^>]*enctype="multipart\/form-data"/, 'the form again, to retry');
 });
 
-it('a report declared over the limit: one 413, then the connection closes (no second, unasked 408)', { timeout: 10_000 }, async () => {
+it('a report declared over the limit whose body never comes: one 413, then the connection closes once the body idles (no second, unasked 408)', { timeout: 10_000 }, async () => {
   const answer = await stall('/v1/feedback', 'application/json', '{"report": "', 100_000);
   assert.match(answer, /^HTTP\/1\.1 413 /);
-  assert.match(answer, /\r\nconnection: close\r\n/i);
   assert.equal(answer.match(/HTTP\/1\.1 /g)?.length, 1, answer);
 });

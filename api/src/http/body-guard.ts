@@ -2,7 +2,8 @@
  * Limits that act before or while a body arrives, for every route:
  * - a compressed body (`Content-Encoding` other than identity) is refused at once (415): nothing decodes it;
  * - a declared `Content-Length` over the route's limit is refused at once (413), before any byte
- *   of the body is read;
+ *   of the body is read (a path or method nothing answers gets its 404 or 405 instead);
+ * - the rest of a refused body is read and dropped, within a bound (refused-body.ts);
  * - a body that sends nothing for `idleMs` is cut: the upload being read fails with 408 (the
  *   connection is then closed, which frees what had arrived); a body Fastify's own parser is reading
  *   (a form, JSON) gets the same 408 from here, then its connection is closed.
@@ -11,6 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 import { formatMegabytes } from '../human-size.ts';
+import { allowDropping } from './refused-body.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -31,9 +33,9 @@ export interface BodyLimits {
 export const MULTIPART_ALLOWANCE = 64 * 1024;
 
 /**
- * A browser sends its whole body before it reads the answer: refused bodies up to this many bytes
- * are read and dropped so the browser shows our error page instead of a reset connection; larger
- * ones get the answer and the connection is closed.
+ * Browsers and Node's fetch send the whole body before they read the answer: refused bodies up to this
+ * many times the upload bound are read and dropped so they get the answer instead of a reset
+ * connection; larger ones get the answer and the connection is closed.
  */
 export const DRAIN_MAX_FACTOR = 4;
 
@@ -48,23 +50,24 @@ export function registerBodyGuard(app: FastifyInstance, limits: BodyLimits): voi
   const uploadMax = limits.uploadBytes + MULTIPART_ALLOWANCE;
   app.addHook('onRequest', async (request, reply) => {
     const declared = Number(request.headers['content-length'] ?? 0);
+    const hasBody = declared > 0 || request.headers['transfer-encoding'] !== undefined;
+    if (!hasBody) return;
+    // Whatever refuses this request, the rest of its body is read and dropped up to this bound, so the
+    // client reads the refusal (refused-body.ts); the idle limit holds while it is.
+    allowDropping(request.raw, DRAIN_MAX_FACTOR * uploadMax);
+    watchIdle(request.raw, reply, limits.idleMs);
     const upload = request.routeOptions.config?.upload === true;
     const max = upload ? uploadMax : limits.otherBytes;
-    if (declared > max) {
-      // A refused form or JSON body is not read: the connection closes after the answer (kept open, Node
-      // would wait for a body a lying client never sends, then answer a second time, 408, unasked).
-      if (!upload || declared > DRAIN_MAX_FACTOR * uploadMax) reply.header('connection', 'close');
+    // A path or method nothing answers is told so (404, 405), not that its upload is too large for a form.
+    if (declared > max && !request.is404) {
       if (upload) throw new AppError('FILE_TOO_LARGE', `the limit is ${formatMegabytes(limits.uploadBytes)}, this upload is ${formatMegabytes(declared)}`);
       throw new AppError('BODY_TOO_LARGE', `the limit is ${max} bytes, this request declares ${declared}`);
     }
-    const hasBody = declared > 0 || request.headers['transfer-encoding'] !== undefined;
     // Nothing here decodes gzip or deflate: such a body was refused later as "not an image" or "cannot be parsed".
     const encoding = request.headers['content-encoding']?.trim().toLowerCase();
-    if (hasBody && encoding && encoding !== 'identity') {
-      reply.header('connection', 'close');
+    if (encoding && encoding !== 'identity') {
       throw new AppError('UNSUPPORTED_CONTENT_TYPE', `Content-Encoding ${encoding.slice(0, 40)} is not accepted: send the body uncompressed`);
     }
-    if (hasBody) watchIdle(request.raw, reply, limits.idleMs);
   });
 }
 

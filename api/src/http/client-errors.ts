@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AppError } from '@icls/lib/errors';
 import type { LogSampler } from './log-sampler.ts';
 import { rawErrorResponse } from './error-reply.ts';
+import { isDropping } from './refused-body.ts';
 import { routedRequestOf } from './socket-answer.ts';
 import { toAppError } from './to-app-error.ts';
 
@@ -18,7 +19,8 @@ export function clientErrorHandler(sampler: LogSampler, count: (code: string, st
     // abandoned upload, or the rest of a body after a refusal with `Connection: close`) is not a malformed
     // request either: the request was counted when it closed (499, or the refusal), and nobody reads an answer.
     if (err.code === 'ECONNRESET' || socket.destroyed) return;
-    if (err.code === 'HPE_INVALID_EOF_STATE') {
+    // The rest of a refused body, being dropped, came too slowly or was not HTTP: its request was answered.
+    if (err.code === 'HPE_INVALID_EOF_STATE' || isDropping(socket)) {
       socket.destroy();
       return;
     }

@@ -1,0 +1,125 @@
+/**
+ * A request refused before its body was read (a mistyped path, a method the path does not answer, a file
+ * name the api refuses, a file sent where a report goes) is answered, and the rest of its body is read
+ * and dropped, so a client that sends the whole body before reading (Node's fetch) gets the answer.
+ * Before, the connection was closed with the body unread and the kernel's reset took the answer with it:
+ * fetch failed with EPIPE in most tries; and an upload to a mistyped path was told 413 "body too large"
+ * instead of 404. The client runs in a process of its own, as a user's program would (in-process, the
+ * client and the server share one event loop and the race does not show).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
+import { promisify } from 'node:util';
+import { after, before, it } from 'node:test';
+import { startStandInApi, type StandInApi } from '../test/stand-in-api.ts';
+
+const run = promisify(execFile);
+let api: StandInApi;
+/** MAX_UPLOAD_BYTES: bodies up to 4 × (this + 64 KiB) are dropped after a refusal, ≈ 4.4 MB. */
+const MAX_UPLOAD = 1_000_000;
+
+before(async () => {
+  api = await startStandInApi({ MAX_UPLOAD_BYTES: String(MAX_UPLOAD), BODY_IDLE_TIMEOUT_MS: '500' });
+});
+
+after(() => api.close());
+
+/** The client: `tries` fetches of a form whose `file` is `bytes` bytes named `filename`; prints each status, or the network error's code. */
+const CLIENT = `
+const [url, method, filename, bytes, tries] = process.argv.slice(1);
+const out = [];
+for (let i = 0; i < Number(tries); i++) {
+  const form = new FormData();
+  form.append('file', new Blob([Buffer.alloc(Number(bytes), 1)], { type: 'image/png' }), filename);
+  try { const r = await fetch(url, { method, body: form }); await r.text(); out.push(String(r.status)); }
+  catch (e) { out.push(e.cause?.code ?? String(e)); }
+}
+console.log(out.join(' '));
+`;
+
+async function fetchFromAnotherProcess(path: string, method: string, filename: string, bytes: number, tries = 4): Promise<string[]> {
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', CLIENT, `http://127.0.0.1:${api.port}${path}`, method, filename, String(bytes), String(tries)], {
+    env: { PATH: process.env.PATH ?? '' },
+    timeout: 30_000,
+  });
+  return stdout.trim().split(' ');
+}
+
+const THREE_MB = 3_000_000;
+
+it('an upload to a mistyped path gets its 404, every time', { timeout: 40_000 }, async () => {
+  assert.deepEqual(await fetchFromAnotherProcess('/v1/predic', 'POST', 'a.png', THREE_MB), ['404', '404', '404', '404']);
+});
+
+it('an upload with a method the path does not answer gets its 405', { timeout: 40_000 }, async () => {
+  assert.deepEqual(await fetchFromAnotherProcess('/v1/predict', 'PUT', 'a.png', THREE_MB), ['405', '405', '405', '405']);
+});
+
+it('a file name the api refuses (fetch names a Blob "blob") gets its 400, every time', { timeout: 40_000 }, async () => {
+  assert.deepEqual(await fetchFromAnotherProcess('/v1/predict', 'POST', 'blob', 900_000), ['400', '400', '400', '400']);
+});
+
+it('a file sent where a report goes gets its 413', { timeout: 40_000 }, async () => {
+  assert.deepEqual(await fetchFromAnotherProcess('/v1/feedback', 'POST', 'a.png', THREE_MB), ['413', '413', '413', '413']);
+});
+
+/** Writes `request` on one connection; resolves with all that came back once the server closes it (or after `ms`). */
+function exchange(request: Buffer, ms = 3000): Promise<{ text: string; closedByServer: boolean }> {
+  return new Promise((resolve) => {
+    const socket = connect(api.port, '127.0.0.1');
+    let text = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ text, closedByServer: false });
+    }, ms);
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve({ text, closedByServer: true });
+    });
+    socket.write(request);
+  });
+}
+
+it('the connection stays usable after a refused body was dropped: the next request on it is answered', { timeout: 10_000 }, async () => {
+  const body = Buffer.alloc(300_000, 7);
+  const { text } = await exchange(
+    Buffer.concat([
+      Buffer.from(`POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${body.length}\r\n\r\n`),
+      body,
+      Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+    ]),
+  );
+  const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => m[1]);
+  assert.deepEqual(statuses, ['404', '200'], text.slice(0, 400));
+});
+
+it('a body declared over the bound is not read: the answer, then the connection closes', { timeout: 10_000 }, async () => {
+  const { text, closedByServer } = await exchange(Buffer.from(`POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\nabc`));
+  assert.match(text, /^HTTP\/1\.1 404 /);
+  assert.match(text, /\r\nconnection: close\r\n/i);
+  assert.ok(closedByServer);
+});
+
+it('a chunked body that grows past the bound while it is dropped closes the connection', { timeout: 20_000 }, async () => {
+  const chunk = Buffer.alloc(1 << 20, 1);
+  const socket = connect(api.port, '127.0.0.1');
+  let text = '';
+  socket.on('data', (d) => (text += d.toString('latin1')));
+  socket.on('error', () => undefined);
+  const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(sent)));
+  let sent = 0;
+  socket.write('POST /nowhere HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
+  // 1 MiB chunks until the server closes (at most 20 MiB: far past the ≈ 4.4 MB bound).
+  while (!socket.destroyed && sent < 20) {
+    const ok = socket.write(Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]));
+    sent++;
+    if (!ok) await new Promise((r) => socket.once('drain', r).once('close', r));
+  }
+  const at = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 5000))]);
+  socket.destroy();
+  assert.match(text, /^HTTP\/1\.1 404 /);
+  assert.ok(at > 0 && at <= 8, `closed after ${at} MiB sent`);
+});
