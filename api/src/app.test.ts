@@ -342,6 +342,17 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       for (const path of ['/predict', '/v1/predict', '/v1/models', '/v1/feedback', '/healthz', '/readyz']) assert.ok(spec.paths[path], path);
       assert.ok(spec.paths['/predict'].post.responses['200']);
       assert.ok(spec.paths['/v1/predict'].post.responses['200']);
+      // Upload routes read their own bodies (no body schema): the document still says what to send.
+      for (const path of ['/predict', '/v1/predict']) {
+        const body = spec.paths[path].post.requestBody;
+        assert.equal(body?.content['multipart/form-data'].schema.properties.file.format, 'binary', path);
+        assert.deepEqual(body.content['multipart/form-data'].schema.required, ['file']);
+        assert.ok(body.content['image/jpeg'], `${path}: a raw image body`);
+      }
+      assert.ok(spec.paths['/v1/predict'].post.requestBody.content['multipart/form-data'].schema.properties.top_k);
+      assert.deepEqual(Object.keys(spec.paths['/v1/feedback'].post.requestBody.content).sort(), ['application/json', 'application/x-www-form-urlencoded', 'multipart/form-data']);
+      const docs = (await app.inject({ url: '/docs/json' })).json();
+      assert.deepEqual(docs.paths['/v1/predict'].post.requestBody, spec.paths['/v1/predict'].post.requestBody, 'the page shows the same');
     });
 
     it('/v1/feedback stores one line and lists it back', async () => {

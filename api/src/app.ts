@@ -5,6 +5,7 @@
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
+import { withRequestBodies } from './docs/request-bodies.ts';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '@icls/lib/config';
 import { AppError } from '@icls/lib/errors';
@@ -197,6 +198,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     openapi: {
       info: { title: 'Image classifier API', version: '1', description: 'Upload an image, get the model\'s classes. `/predict` keeps the original Flask ML API contract.' },
     },
+    transformObject: (doc) => withRequestBodies('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
   });
   // A URL-encoded form is held to the multipart form's bound on fields (the README's "at most 20 fields").
   await app.register(formbody, { parser: (text) => parseBoundedForm(text, FORM_FIELDS) });
