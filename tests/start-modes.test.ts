@@ -76,6 +76,25 @@ describe('npm start', () => {
     assert.equal(s.proc.exitCode, 0, s.logs());
   });
 
+  it('Ctrl-C under npm (the signal twice at once: the terminal\'s and npm\'s forwarded one) still drains; a second Ctrl-C later stops at once', async () => {
+    const { s, base } = await startWith({ QUEUE_MODE: 'embedded', SHUTDOWN_DRAIN_MS: '3000' });
+    const exited = new Promise((resolve) => s.proc.once('exit', resolve));
+    s.proc.kill('SIGINT');
+    setTimeout(() => s.proc.kill('SIGINT'), 5);
+    await s.waitForLog(/"msg":"shutting down"/);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await postFile(`${base}/predict`, image('coffee.png'))).status, 200, `served during the drain period:\n${s.logs()}`);
+    assert.doesNotMatch(s.logs(), /second signal/);
+    // A human's second Ctrl-C, a second later: stop now, without waiting out the drain.
+    await new Promise((r) => setTimeout(r, 700));
+    const t0 = performance.now();
+    s.proc.kill('SIGINT');
+    await exited;
+    assert.ok(performance.now() - t0 < 1000, `stopped ${(performance.now() - t0).toFixed(0)} ms after the second Ctrl-C`);
+    assert.match(s.logs(), /second signal: stopping now/);
+    assert.equal(s.proc.exitCode, 1);
+  });
+
   it('auto mode picks Redis when one answers on localhost, and runs a worker process', async () => {
     assert.ok(await redisAnswers(REDIS_URL, 1000), `Redis must answer at ${REDIS_URL}`);
     const { s, base } = await startWith({ QUEUE_MODE: 'auto', REDIS_URL: '', REDIS_PREFIX: prefix });
