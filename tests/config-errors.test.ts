@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ROOT, tempDir } from './helpers/fixtures.ts';
+import { fixtureModels, ROOT, tempDir } from './helpers/fixtures.ts';
 import { ENTRY, explicitEnv } from './helpers/processes.ts';
 
 function runToExit(entry: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
@@ -35,6 +35,13 @@ describe('configuration errors at start', () => {
       assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
     });
   }
+
+  it('a model worker whose MODELS names a folder MODELS_DIR does not have exits 1, listing what it has (it reported healthy and served nothing)', async () => {
+    const { code, stderr } = await runToExit(ENTRY.worker, { MODELS: 'tiny-rgb,tiny-rbg', MODELS_DIR: await fixtureModels(['tiny-rgb']), UPLOAD_DIR: await tempDir('uploads'), QUEUE_MODE: 'redis', REDIS_URL: 'redis://127.0.0.1:1' });
+    assert.equal(code, 1, `exit code; stderr: ${stderr}`);
+    assert.match(stderr, /MODELS names "tiny-rbg", but .* has no such model folder \(it has: tiny-rgb\): fix MODELS/);
+    assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
+  });
 
   for (const [name, entry] of Object.entries({ api: ENTRY.api, 'npm start': ENTRY.start })) {
     it(`the ${name} exits 1 when it cannot write UPLOAD_DIR or FEEDBACK_DIR, naming each, instead of answering every upload with a 500`, async () => {

@@ -15,7 +15,7 @@ import { workerPlan, type PlanConfig, type WorkerPlan } from '@icls/lib/worker-p
 import { Classifier } from './classifier.ts';
 import { InferencePool } from './engine/inference-pool.ts';
 import { createJobHandler } from './job-handler.ts';
-import { listModels, loadModelEntry, modelBuild, type ModelEntry } from './repository/model-repository.ts';
+import { listModels, loadModelEntry, ModelNotFoundError, modelBuild, type ModelEntry } from './repository/model-repository.ts';
 import { JobTelemetry } from './telemetry/job-telemetry.ts';
 import { WorkerMetrics } from './telemetry/worker-metrics.ts';
 
@@ -114,6 +114,16 @@ async function findEntries(config: ModelHostConfig): Promise<{ entries: ModelEnt
     return { entries: models, broken: broken.map((b) => ({ name: b.name, reason: b.error })) };
   }
   const loaded = await Promise.allSettled(config.MODELS.map((name) => loadModelEntry(config.MODELS_DIR, name)));
+  // A name with no folder at all is a wrong setting, not a broken model: the worker stops and says so.
+  // (It started, reported healthy and served nothing: a typo in MODELS gave a green pod doing nothing.)
+  const missing = config.MODELS.filter((_name, i) => loaded[i]!.status === 'rejected' && (loaded[i] as PromiseRejectedResult).reason instanceof ModelNotFoundError);
+  if (missing.length > 0) {
+    const present = await listModels(config.MODELS_DIR).then(
+      ({ models, broken }) => `it has: ${[...models.map((m) => m.name), ...broken.map((b) => b.name)].sort().join(', ') || 'none'}`,
+      (err: Error) => `it cannot be listed: ${err.message}`,
+    );
+    throw new Error(`MODELS names ${missing.map((m) => `"${m}"`).join(', ')}, but ${config.MODELS_DIR} has no such model folder (${present}): fix MODELS, or install the model ("npm run models -- list")`);
+  }
   const entries: ModelEntry[] = [];
   const broken: BrokenModel[] = [];
   loaded.forEach((r, i) => {
