@@ -313,6 +313,12 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       }
       const nothing = await app.inject({ method: 'DELETE', url: '/nothing-here' });
       assert.equal(nothing.statusCode, 404);
+      // Every /predict answer has the original's three keys, these 405s included (they had `success` and `error` only).
+      for (const method of ['PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const) {
+        const r = await app.inject({ method, url: '/predict?x=1' });
+        assert.deepEqual(Object.keys(r.json()), ['success', 'prediction', 'score', 'error'], method);
+      }
+      assert.deepEqual(Object.keys((await app.inject({ method: 'PUT', url: '/v1/predict' })).json()), ['success', 'error']);
     });
 
     it('/predict takes the model from the query as /v1/predict does, and keeps its three keys', async () => {

@@ -115,7 +115,14 @@ const HTML = 'text/html; charset=utf-8';
 const clientMessage = (err: AppError): string => (TABLE_ONLY.has(err.code) ? ERRORS[err.code].message : err.message);
 const pageMessage = (err: AppError, message: string): string => (LIBRARY_DETAIL.has(err.code) ? ERRORS[err.code].message : message);
 
-const errorStyleOf = (request: FastifyRequest): ErrorStyle => request.routeOptions.config?.errorStyle ?? (wantsPage(request) ? 'page' : 'json');
+const errorStyleOf = (request: FastifyRequest): ErrorStyle =>
+  request.routeOptions.config?.errorStyle ?? (isOriginalPredict(request) ? 'three-keys' : wantsPage(request) ? 'page' : 'json');
+
+/**
+ * `/predict` with a method no route of it answers (PUT, DELETE, OPTIONS…): Fastify routes it to the
+ * not-found handler, whose 405 took the JSON style, without the three keys every `/predict` answer has.
+ */
+const isOriginalPredict = (request: FastifyRequest): boolean => request.is404 && request.url.split('?')[0] === '/predict';
 
 /** A failed post shows the form again, to retry; a page that cannot be shown says so, with a way back. */
 function errorPage(request: FastifyRequest, err: AppError, message: string): string {
