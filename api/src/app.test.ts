@@ -216,6 +216,33 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       assert.equal(ok.statusCode, 200);
     });
 
+    it('a program\'s form mistakes are named: "file" sent as text, the image under another name, a file name without an image extension; the page keeps the original\'s words', async () => {
+      const photo = await readFile(image('chelsea.png'));
+      const messageOf = async (parts: Part[]) => {
+        const r = await app.inject({ method: 'POST', url: '/v1/predict', ...(await multipart(parts)) });
+        assert.equal(r.statusCode, 400, r.body);
+        return `${r.json().error.code}: ${r.json().error.message}`;
+      };
+      assert.equal(await messageOf([{ name: 'file', value: 'abc' }]), 'NO_FILE_PART: No file part: the form\'s "file" is a text field, not a file: send the image as a file part (curl -F file=@photo.jpg)');
+      assert.equal(await messageOf([{ name: 'image', value: photo, filename: 'a.png' }]), 'NO_FILE_PART: No file part: the form has no file part named "file" (it has: "image"): name the image\'s part "file"');
+      // Python's requests names bytes after their field; fetch names a Blob "blob".
+      assert.equal(
+        await messageOf([{ name: 'file', value: photo, filename: 'file', type: 'image/png' }]),
+        'EXTENSION_NOT_ALLOWED: Allowed image types are -> png, jpg, jpeg, gif, webp: the file name "file" has no extension (the part says image/png): give it a name such as photo.png',
+      );
+      assert.match(await messageOf([{ name: 'file', value: photo, filename: 'scan.tiff' }]), /the file name "scan\.tiff" ends in "\.tiff"$/);
+      // /predict: the original's three keys only; the page: the original's words, exactly.
+      assert.deepEqual((await app.inject({ method: 'POST', url: '/predict', ...(await multipart([{ name: 'file', value: photo, filename: 'file' }])) })).json(), { success: false, prediction: null, score: null });
+      for (const [parts, flash] of [
+        [[{ name: 'file', value: 'abc' }], 'No file part'],
+        [[{ name: 'file', value: photo, filename: 'file', type: 'image/png' }], 'Allowed image types are -&#62; png, jpg, jpeg, gif, webp'],
+      ] as const) {
+        const r = await app.inject({ method: 'POST', url: '/', ...(await multipart([...parts])) });
+        const page = await app.inject({ method: 'GET', url: '/', headers: { cookie: String(r.headers['set-cookie']).split(';')[0]! } });
+        assert.match(page.body, new RegExp(`>${flash}<`), flash);
+      }
+    });
+
     it("a photo sent as a form, JSON or text body (curl --data-binary's default type) → 400 NO_FILE_PART naming the type, whatever its size", async () => {
       const photo = await readFile(image('rocket.jpg')); // 110 KB: over the 64 KiB other bodies get
       for (const type of ['application/x-www-form-urlencoded', 'application/json', 'text/plain; charset=utf-8']) {

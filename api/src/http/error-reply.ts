@@ -113,7 +113,8 @@ const HTML = 'text/html; charset=utf-8';
 
 /** These messages come from our table only: internals (paths, settings) never reach the client. */
 const clientMessage = (err: AppError): string => (TABLE_ONLY.has(err.code) ? ERRORS[err.code].message : err.message);
-const pageMessage = (err: AppError, message: string): string => (LIBRARY_DETAIL.has(err.code) ? ERRORS[err.code].message : message);
+// The original's own checks flash the original's words on the page; programs are told what was wrong with their form.
+const pageMessage = (err: AppError, message: string): string => (LIBRARY_DETAIL.has(err.code) || ORIGINAL_400.has(err.code) ? ERRORS[err.code].message : message);
 
 const errorStyleOf = (request: FastifyRequest): ErrorStyle =>
   request.routeOptions.config?.errorStyle ?? (isOriginalPredict(request) ? 'three-keys' : wantsPage(request) ? 'page' : 'json');

@@ -40,7 +40,7 @@ export async function receiveUpload(request: FastifyRequest, store: UploadStore)
   if (!request.isMultipart()) throw new AppError('NO_FILE_PART', notAnUpload(mediaType));
   // The parser's own errors (no boundary, too many parts, a cut body) reach the error handler, which
   // maps them onto the error table.
-  const got: { upload?: IncomingUpload; fields: Record<string, string> } = { fields: {} };
+  const got: ReadParts = { fields: {}, otherFiles: [] };
   try {
     await readParts(request, store, got);
   } catch (err) {
@@ -48,20 +48,41 @@ export async function receiveUpload(request: FastifyRequest, store: UploadStore)
     if (got.upload) await store.discard(got.upload);
     throw err;
   }
-  if (!got.upload) throw new AppError('NO_FILE_PART');
+  if (!got.upload) throw new AppError('NO_FILE_PART', got.otherFiles.length > 0 ? `the form has no file part named "file" (it has: ${got.otherFiles.join(', ')}): name the image's part "file"` : undefined);
   return { upload: got.upload, fields: got.fields };
 }
 
+/** A program's form sent `file` as text (curl -F file=abc, or -F "file=<photo.jpg"): the mistake, said. */
+const FILE_AS_TEXT = 'the form\'s "file" is a text field, not a file: send the image as a file part (curl -F file=@photo.jpg)';
+
+/** What a refused file name is told, beyond the allowed types: the name, and what it lacks. */
+function refusedName(filename: string, mimeType: string): string {
+  const dot = filename.lastIndexOf('.');
+  const shown = `the file name "${filename.slice(0, 60)}${filename.length > 60 ? '…' : ''}"`;
+  const what = dot > 0 ? `${shown} ends in "${filename.slice(dot, dot + 12)}"` : `${shown} has no extension`;
+  // Python's requests names a part sent as bytes after its field ("file"); fetch names a Blob "blob".
+  return /^image\//i.test(mimeType) ? `${what} (the part says ${mimeType.slice(0, 40)}): give it a name such as photo.png` : what;
+}
+
+interface ReadParts {
+  upload?: IncomingUpload;
+  fields: Record<string, string>;
+  /** Names of file parts other than `file` (at most a few), to say what the form had instead. */
+  otherFiles: string[];
+}
+
 /** The form's parts: fields into `got.fields`, the `file` part received into the store as `got.upload`. */
-async function readParts(request: FastifyRequest, store: UploadStore, got: { upload?: IncomingUpload; fields: Record<string, string> }): Promise<void> {
+async function readParts(request: FastifyRequest, store: UploadStore, got: ReadParts): Promise<void> {
   const { fields } = got;
   for await (const part of request.parts()) {
     if (part.type === 'field') {
+      if (part.fieldname === 'file' && !got.upload) throw new AppError('NO_FILE_PART', FILE_AS_TEXT);
       if (part.valueTruncated) throw new AppError('BAD_PARAMETER', `the form field "${part.fieldname.slice(0, 40)}" is too long`);
       if (typeof part.value === 'string') fields[part.fieldname] = part.value;
       continue;
     }
     if (part.fieldname !== 'file' || got.upload) {
+      if (part.fieldname !== 'file' && got.otherFiles.length < 3) got.otherFiles.push(`"${part.fieldname.slice(0, 40)}"`);
       part.file.resume(); // not ours: let it flow past
       continue;
     }
@@ -72,7 +93,7 @@ async function readParts(request: FastifyRequest, store: UploadStore, got: { upl
     const ext = allowedExtension(part.filename);
     if (!ext) {
       part.file.resume();
-      throw new AppError('EXTENSION_NOT_ALLOWED');
+      throw new AppError('EXTENSION_NOT_ALLOWED', refusedName(part.filename, part.mimetype));
     }
     got.upload = await store.receive(part.file, ext, () => part.file.truncated);
   }
