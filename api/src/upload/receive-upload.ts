@@ -48,12 +48,16 @@ export async function receiveUpload(request: FastifyRequest, store: UploadStore)
     if (got.upload) await store.discard(got.upload);
     throw err;
   }
-  if (!got.upload) throw new AppError('NO_FILE_PART', got.otherFiles.length > 0 ? `the form has no file part named "file" (it has: ${got.otherFiles.join(', ')}): name the image's part "file"` : undefined);
+  if (!got.upload) throw new AppError('NO_FILE_PART', noFilePart(got));
   return { upload: got.upload, fields: got.fields };
 }
 
-/** A program's form sent `file` as text (curl -F file=abc, or -F "file=<photo.jpg"): the mistake, said. */
-const FILE_AS_TEXT = 'the form\'s "file" is a text field, not a file: send the image as a file part (curl -F file=@photo.jpg)';
+/** Why a form had no `file` part, when it shows: `file` sent as text (curl -F file=abc, or -F "file=<photo.jpg"), or the image under another name. */
+function noFilePart(got: ReadParts): string | undefined {
+  if (got.fileAsText) return 'the form\'s "file" is a text field, not a file: send the image as a file part (curl -F file=@photo.jpg)';
+  if (got.otherFiles.length > 0) return `the form has no file part named "file" (it has: ${got.otherFiles.join(', ')}): name the image's part "file"`;
+  return undefined;
+}
 
 /** What a refused file name is told, beyond the allowed types: the name, and what it lacks. */
 function refusedName(filename: string, mimeType: string): string {
@@ -69,6 +73,8 @@ interface ReadParts {
   fields: Record<string, string>;
   /** Names of file parts other than `file` (at most a few), to say what the form had instead. */
   otherFiles: string[];
+  /** A text field named `file` came. */
+  fileAsText?: boolean;
 }
 
 /** The form's parts: fields into `got.fields`, the `file` part received into the store as `got.upload`. */
@@ -76,7 +82,10 @@ async function readParts(request: FastifyRequest, store: UploadStore, got: ReadP
   const { fields } = got;
   for await (const part of request.parts()) {
     if (part.type === 'field') {
-      if (part.fieldname === 'file' && !got.upload) throw new AppError('NO_FILE_PART', FILE_AS_TEXT);
+      if (part.fieldname === 'file') {
+        got.fileAsText = true; // a file part named "file" may still come
+        continue;
+      }
       if (part.valueTruncated) throw new AppError('BAD_PARAMETER', `the form field "${part.fieldname.slice(0, 40)}" is too long`);
       if (typeof part.value === 'string') fields[part.fieldname] = part.value;
       continue;
