@@ -215,7 +215,7 @@ const spec = {
   WORKER_DEAD_AFTER_MS: {
     default: '2000',
     parse: int(300, 60_000),
-    doc: 'a worker whose heartbeat (sent every quarter of this) is older than this is dead: another worker takes over its jobs at once, whatever the inference time. Keep it well under REQUEST_TIMEOUT_MS',
+    doc: 'a worker whose heartbeat (sent every quarter of this) is older than this is dead: another worker takes over its jobs at once, whatever the inference time. Keep it well under REQUEST_TIMEOUT_MS, and the same on the api and every worker (the api judges workers alive by it too)',
   },
   WORKER_RESTART_GRACE_MS: {
     default: '10000',

@@ -212,6 +212,16 @@ describe('models command, spawned', () => {
     assert.match(again.stderr, /^error: model "alpha" not found in /);
   });
 
+  test('a MODELS_MIRROR_URL that is no http(s) address, or an empty MODELS_DIR, is a usage error at once (exit 2)', async () => {
+    const mirror = await runMain(['pull', 'squeezenet1.1-7'], { MODELS_MIRROR_URL: 'notaurl' });
+    assert.equal(mirror.code, 2, mirror.stderr);
+    assert.match(mirror.stderr, /^error: MODELS_MIRROR_URL must be an http:\/\/ or https:\/\/ address, got "notaurl"/);
+    assert.equal((await runMain(['catalog'], { MODELS_MIRROR_URL: 'ftp://x' })).code, 2);
+    const empty = await runMain(['list'], { MODELS_DIR: ' ' });
+    assert.equal(empty.code, 2, empty.stderr);
+    assert.match(empty.stderr, /^error: MODELS_DIR is set but empty/);
+  });
+
   test('an unknown verb exits 2 with the usage', async () => {
     const run = await runCli(['frobnicate']);
     assert.equal(run.code, 2);

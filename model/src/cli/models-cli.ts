@@ -158,6 +158,8 @@ export async function main(
   };
   const [verbName, ...rest] = argv;
   try {
+    // Set but empty: a mistake the services refuse too, not a wish for ./models.
+    if (env.MODELS_DIR !== undefined && env.MODELS_DIR.trim() === '') throw new UsageError('MODELS_DIR is set but empty: unset it (./models) or name a folder');
     if (verbName === undefined) throw new UsageError('no command given');
     if (verbName === '--help' || verbName === '-h' || verbName === 'help') {
       const topic = rest[0];
