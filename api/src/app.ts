@@ -20,7 +20,7 @@ import { reportedImages } from './feedback/reported-images.ts';
 import { deferExpectContinue } from './http/expect-continue.ts';
 import { AllowedMethods } from './http/allowed-methods.ts';
 import { registerBodyGuard } from './http/body-guard.ts';
-import { parseBoundedForm } from './http/bounded-form.ts';
+import { parseBoundedForm, parseQuery } from './http/bounded-form.ts';
 import { clientErrorHandler, refuseConnect } from './http/client-errors.ts';
 import { errorHandler } from './http/error-reply.ts';
 import { reclaimIdleConnections } from './http/idle-reclaim.ts';
@@ -171,6 +171,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     http: { maxHeaderSize: config.MAX_HEADER_BYTES, headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
     clientErrorHandler: clientErrorHandler(sampler, clientErrorCounter(deps.metrics)),
     genReqId: requestId,
+    routerOptions: { querystringParser: parseQuery },
     frameworkErrors: (err, request, reply) => onError(err, request, reply),
   });
   app.server.maxConnections = config.MAX_CONNECTIONS;

@@ -134,6 +134,31 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       assert.equal(second.json().id, first.json().id);
     });
 
+    it('/v1/feedback refuses an image that is no stored name and a report of spaces only, where it stored them (the image silently dropped)', async () => {
+      for (const [payload, message] of [
+        [{ report: 'r', image: '0f1b4a59504988622035d850dc0555ac.PNG' }, /: image must be a stored upload's name, <md5>\.<ext> in lower case/],
+        [{ report: 'r', image: '/static/uploads/0f1b4a59504988622035d850dc0555ac.png' }, /: image must be/],
+        [{ report: 'r', image: '../../etc/passwd' }, /: image must be/],
+        [{ report: '   ' }, /: report must be a string with some text$/],
+      ] as const) {
+        const r = await app.inject({ method: 'POST', url: '/v1/feedback', payload });
+        assert.equal(r.statusCode, 400, `${JSON.stringify(payload)}: ${r.body}`);
+        assert.match(r.json().error.message, message);
+      }
+      const noImage = await app.inject({ method: 'POST', url: '/v1/feedback', payload: { report: 'r, no image', image: '' } });
+      assert.equal(noImage.statusCode, 201, 'an empty image means none');
+    });
+
+    it('a parameter or form field sent twice counts once, its first value: top_k in the query or the form, model in the query', async () => {
+      const photo = await readFile(image('chelsea.png'));
+      const form = multipartBody([{ name: 'file', filename: 'c.png', value: photo }, { name: 'top_k', value: '2' }, { name: 'top_k', value: '3' }]);
+      const r = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': form.contentType }, payload: form.body });
+      assert.equal(r.json().predictions.length, 2, r.body);
+      const q = await app.inject({ method: 'POST', url: '/v1/predict?top_k=1&top_k=3&model=tiny-rgb&model=other', headers: { 'content-type': 'image/png' }, payload: photo });
+      assert.equal(q.statusCode, 200, q.body);
+      assert.equal(q.json().predictions.length, 1);
+    });
+
     it('a report sent as multipart to /v1/feedback, or with its field twice to /feedback, is stored (the first value), not refused or dropped', async () => {
       const parts = multipartBody([{ name: 'report', value: 'multipart report' }]);
       const mp = await app.inject({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': parts.contentType }, payload: parts.body });
@@ -149,6 +174,17 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       assert.match(twice.body, /your report was saved/);
       const lines = (await readFile(join(config.FEEDBACK_DIR, 'feedback'), 'utf8')).split('\n');
       assert.ok(lines.includes('first of two') && !lines.includes('second of two'), lines.join('|'));
+
+      // A field twice in a URL-encoded form counts once too (it became a list: "report must be a string").
+      const listed = await app.inject({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'report=url+first&report=url+second' });
+      assert.equal(listed.statusCode, 201, listed.body);
+      assert.equal(listed.json().stored, 'url first');
+      // Field names after built-in properties: refused as in multipart (URL-encoded took them).
+      for (const name of ['__proto__', 'constructor', 'toString']) {
+        const r = await app.inject({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: `report=z&${name}=1` });
+        assert.equal(r.statusCode, 400, `${name}: ${r.body}`);
+        assert.equal(r.json().error.code, 'MALFORMED_BODY');
+      }
 
       // A URL-encoded form has at most 20 fields, as a multipart one (it had no bound but its 64 KiB).
       const formOf = (n: number) => ['report=bounded+form', ...Array.from({ length: n - 1 }, (_, i) => `f${i}=x`)].join('&');

@@ -1,7 +1,9 @@
 /**
  * URL-encoded forms (`application/x-www-form-urlencoded`), parsed with Node's own parser: its object
- * has no prototype, so no field name can reach Object.prototype. Held to the multipart form's bound on
- * fields, so no form of either kind carries more than `maxFields`.
+ * has no prototype, so no field name can reach Object.prototype. Held to the multipart form's rules:
+ * at most `maxFields` fields, no field named after a built-in property (`__proto__`, `constructor`,
+ * `toString`…: multipart refused them, URL-encoded took them), and a field sent twice counts once, its
+ * first value (it became a list, which the report's schema refused as "report must be a string").
  */
 import { parse } from 'node:querystring';
 import { AppError } from '@icls/lib/errors';
@@ -9,5 +11,21 @@ import { AppError } from '@icls/lib/errors';
 export function parseBoundedForm(text: string, maxFields: number): Record<string, unknown> {
   let fields = 0;
   for (const pair of text.split('&')) if (pair !== '' && ++fields > maxFields) throw new AppError('TOO_MANY_PARTS', `a form has at most ${maxFields} fields`);
-  return parse(text, '&', '=', { maxKeys: 0 });
+  const form = parse(text, '&', '=', { maxKeys: 0 });
+  for (const [name, value] of Object.entries(form)) {
+    if (name in Object.prototype) throw new AppError('MALFORMED_BODY', `a form field may not be named ${JSON.stringify(name.slice(0, 40))}, after a built-in property`);
+    if (Array.isArray(value)) form[name] = value[0];
+  }
+  return form;
+}
+
+/**
+ * A query string, as Fastify's router hands it over: a parameter given twice counts once, its first
+ * value, as in forms (`?model=a&model=b` was refused as "model must be a name of at most 128 characters").
+ * The URL's length bounds it (MAX_HEADER_BYTES).
+ */
+export function parseQuery(text: string): Record<string, unknown> {
+  const query = parse(text, '&', '=', { maxKeys: 0 });
+  for (const [name, value] of Object.entries(query)) if (Array.isArray(value)) query[name] = value[0];
+  return query;
 }

@@ -77,8 +77,10 @@ export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps, adminT
       schema: {
         summary: 'Report a wrong prediction (stored once as a structured record and one line of the feedback file, at most 4096 bytes as stored)',
         body: Type.Object({
-          report: Type.String({ minLength: 1, description: "the original's report text, e.g. {'filename': '<md5>.<ext>', 'prediction': '<class>', 'score': 0.93 }" }),
-          image: Type.Optional(Type.String({ maxLength: 64, description: 'stored upload name `<md5>.<ext>`, as /v1/predict answers it' })),
+          // Some text: a report of spaces only says nothing (the original's form route still stores what it gets).
+          report: Type.String({ minLength: 1, pattern: '\\S', description: "the original's report text, e.g. {'filename': '<md5>.<ext>', 'prediction': '<class>', 'score': 0.93 }" }),
+          // Refused when it is no stored name: it used to be dropped without a word, and the report stored without its image.
+          image: Type.Optional(Type.String({ maxLength: 64, pattern: `^$|${STORED_NAME.source}`, description: 'stored upload name `<md5>.<ext>`, as /v1/predict answers it (empty: none)' })),
           model: Type.Optional(Type.String({ maxLength: MODEL_NAME_MAX })),
           label: Type.Optional(Type.String({ maxLength: 1000, description: 'what the image really shows (kept to 200 characters)' })),
         }),

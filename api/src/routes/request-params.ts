@@ -16,7 +16,8 @@ const RULES: Record<string, string> = {
   top_k: `top_k must be a whole number from ${TOP_K.min} to ${TOP_K.max}`,
   limit: `limit must be a whole number from ${FEEDBACK_LIMIT.min} to ${FEEDBACK_LIMIT.max}`,
   model: `model must be a name of at most ${MODEL_NAME_MAX} characters`,
-  report: 'report must be a non-empty string',
+  report: 'report must be a string with some text',
+  image: 'image must be a stored upload\'s name, <md5>.<ext> in lower case, as /v1/predict answers it in "image"',
 };
 
 export const PredictQuery = Type.Object({

@@ -87,7 +87,8 @@ async function readParts(request: FastifyRequest, store: UploadStore, got: ReadP
         continue;
       }
       if (part.valueTruncated) throw new AppError('BAD_PARAMETER', `the form field "${part.fieldname.slice(0, 40)}" is too long`);
-      if (typeof part.value === 'string') fields[part.fieldname] = part.value;
+      // A field sent twice counts once, its first value, as everywhere (top_k=2 then top_k=3 gave 3 classes).
+      if (typeof part.value === 'string' && !Object.hasOwn(fields, part.fieldname)) fields[part.fieldname] = part.value;
       continue;
     }
     if (part.fieldname !== 'file' || got.upload) {
