@@ -123,3 +123,30 @@ it('a chunked body that grows past the bound while it is dropped closes the conn
   assert.match(text, /^HTTP\/1\.1 404 /);
   assert.ok(at > 0 && at <= 8, `closed after ${at} MiB sent`);
 });
+
+it('a server closing while a refused body is being dropped ends that connection once the body is in, instead of waiting for the shutdown to cut it', { timeout: 20_000 }, async () => {
+  const own = await startStandInApi({ MAX_UPLOAD_BYTES: String(MAX_UPLOAD) });
+  const socket = connect(own.port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  let text = '';
+  socket.on('data', (d) => (text += d.toString('latin1')));
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  const chunks = 5;
+  const chunk = Buffer.alloc(200_000, 1);
+  socket.write(`POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${chunks * chunk.length}\r\n\r\n`);
+  socket.write(chunk);
+  while (!/^HTTP\/1\.1 404 /.test(text)) await new Promise((r) => setTimeout(r, 10));
+  // The answer is in; the server starts closing while the rest of the body still comes.
+  const t0 = performance.now();
+  const closing = own.built.app.close();
+  for (let i = 1; i < chunks; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    socket.write(chunk);
+  }
+  const done = await Promise.race([closing.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 5000))]);
+  const ms = performance.now() - t0;
+  socket.destroy();
+  if (!done) own.built.app.server.closeAllConnections(); // the old behaviour: kept until the shutdown's cut
+  await Promise.all([closing, closed]);
+  assert.ok(done && ms < 2000, `the server closed ${done ? `${ms.toFixed(0)} ms after it began` : 'not within 5 s'}`);
+});

@@ -38,7 +38,12 @@ export function dropRestOfBody(raw: IncomingMessage): boolean {
   const done = (): void => {
     draining.delete(socket);
   };
-  raw.once('end', done);
+  raw.once('end', () => {
+    done();
+    // The server began closing meanwhile: it closed the connections idle then, not this one (busy
+    // dropping), which would now idle until the shutdown cuts it. Nothing more will be asked on it.
+    if ((socket as Socket & { server?: { listening: boolean } }).server?.listening === false) socket.destroySoon();
+  });
   raw.once('close', done);
   let dropped = 0;
   // A reader that stopped (the multipart parser, after the error) must not get the rest.
