@@ -75,6 +75,11 @@ describe('docker-compose.yml', () => {
     const feedbackDir = environmentOf(service(compose, 'api')).get('FEEDBACK_DIR');
     assert.ok(mounts('api').some((m) => m.source === 'feedback' && m.target === feedbackDir), 'FEEDBACK_DIR is on the feedback volume');
     assert.ok(compose.volumes && 'uploads' in compose.volumes && 'feedback' in compose.volumes, 'uploads and feedback are declared named volumes');
+    // Workers' MODELS_DIR on a named volume, so models added with the `models` command survive restarts
+    // and rebuilds (inside the image only, nothing but the default model could ever be served).
+    const modelsDir = environmentOf(service(compose, 'model')).get('MODELS_DIR');
+    assert.ok(mounts('model').some((m) => m.source === 'models' && m.target === modelsDir && m.mode === 'rw'), 'MODELS_DIR is on the models volume');
+    assert.ok('models' in compose.volumes, 'models is a declared named volume');
   });
 
   it('publishes the api port the api listens on, and lets the model scale', () => {
