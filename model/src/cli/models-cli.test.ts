@@ -184,6 +184,15 @@ describe('models command, spawned', () => {
     assert.doesNotMatch(neverLoaded ?? '', /still served/, 'no worker holds it');
   });
 
+  test('list names a model the workers serve whose folder is gone (removed since they loaded it): it was left out, as if not served', async () => {
+    await installFixture('alpha');
+    apiModels = { default: 'alpha', models: [{ name: 'alpha', workers: 1 }, { name: 'removed-one', workers: 2 }], broken: [] };
+    const run = await runCli(['list'], { API_URL: apiUrl });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^models the running workers serve that have no folder in .*:\n {2}removed-one: served by 2 workers \(removed since they loaded it: restarting them takes it down; or from another host's MODELS_DIR\)$/m);
+    assert.doesNotMatch(run.stdout, /^ {2}alpha: /m);
+  });
+
   test('Ctrl-C during generate stops it before anything is installed: exit 130, one line, models/ as it was', async () => {
     const run = await runCli(['generate', 'resnet50-random', '--name', 'cancelled'], {}, /stage 1\/4 done/);
     assert.equal(run.code, 130, run.stderr);

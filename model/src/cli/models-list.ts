@@ -72,6 +72,17 @@ export async function listVerb(ctx: CliContext, args: string[]): Promise<void> {
     ctx.print('models the running workers could not load (not served by them):');
     for (const line of failed) ctx.print(`  ${line}`);
   }
+  // Served, with no folder here: removed since the workers loaded it (the list left it out, while the api
+  // still served it), or in the MODELS_DIR of workers on other hosts.
+  const folders = new Set([...models.map((m) => m.name), ...broken.map((b) => b.name)]);
+  const elsewhere = status.reachable ? [...status.workers].filter(([name, n]) => n > 0 && !folders.has(name)) : [];
+  if (elsewhere.length > 0) {
+    ctx.print('');
+    ctx.print(`models the running workers serve that have no folder in ${ctx.modelsDir}:`);
+    for (const [name, n] of elsewhere) {
+      ctx.print(`  ${name}: served by ${n} worker${n === 1 ? '' : 's'} (removed since ${n === 1 ? 'it' : 'they'} loaded it: restarting ${n === 1 ? 'it' : 'them'} takes it down; or from another host's MODELS_DIR)`);
+    }
+  }
 }
 
 /**
