@@ -56,7 +56,8 @@ export async function staticRoutes(app: FastifyInstance): Promise<void> {
 
   // One route per file: any other path under /static/ is simply not found (and /static/uploads/ keeps its own route).
   for (const [path, file] of files) {
-    app.get(`/static/${path}`, { schema: { hide: true } }, async (request, reply) => {
+    // Not counted by RATE_LIMIT_PER_MINUTE: one page load fetches several of these.
+    app.get(`/static/${path}`, { schema: { hide: true }, config: { rateLimit: false } }, async (request, reply) => {
       reply.header('etag', file.etag).header('cache-control', file.cacheControl);
       if (request.headers['if-none-match'] === file.etag) return reply.code(304).send();
       return reply.type(file.type).send(file.body);
@@ -64,5 +65,5 @@ export async function staticRoutes(app: FastifyInstance): Promise<void> {
   }
 
   // Browsers ask for /favicon.ico by themselves; the pages name the SVG icon.
-  app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/static/favicon.svg', 301));
+  app.get('/favicon.ico', { schema: { hide: true }, config: { rateLimit: false } }, async (_request, reply) => reply.redirect('/static/favicon.svg', 301));
 }

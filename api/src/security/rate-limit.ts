@@ -18,7 +18,11 @@ export async function registerRateLimit(app: FastifyInstance, perMinute: number)
     max: perMinute,
     timeWindow: 60_000,
     cache: TRACKED_CLIENTS,
-    allowList: (request) => NOT_LIMITED.has(request.url.split('?')[0]!),
+    // The API page's own files (Swagger UI's scripts and styles), like the api's (static.routes.ts): a page load is one request.
+    allowList: (request) => {
+      const path = request.url.split('?')[0]!;
+      return NOT_LIMITED.has(path) || path.startsWith('/docs/static/');
+    },
     errorResponseBuilder: (_request, context) =>
       new AppError('TOO_MANY_REQUESTS', `at most ${context.max} requests per minute`, { retryAfterS: Math.max(1, Math.ceil(context.ttl / 1000)) }),
   });

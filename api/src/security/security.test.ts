@@ -131,6 +131,22 @@ describe('rate limit (RATE_LIMIT_PER_MINUTE)', () => {
     await on.close();
   });
 
+  it('a page load counts once: the page\'s own files (style, scripts, icon) and the API page\'s are not counted', async () => {
+    const on = await appWith({ RATE_LIMIT_PER_MINUTE: '2' });
+    const page = await on.app.inject({ url: '/', remoteAddress: REMOTE });
+    const assets = [...page.body.matchAll(/(?:href|src)="(\/static\/[^"?#]+)"/g)].map((m) => m[1]!);
+    assert.ok(assets.length >= 2, `the page names its files: ${assets.join(', ')}`);
+    for (let round = 0; round < 3; round++) {
+      for (const asset of [...assets, '/favicon.ico', '/docs/static/index.css']) {
+        const r = await on.app.inject({ url: asset, remoteAddress: REMOTE });
+        assert.notEqual(r.statusCode, 429, asset);
+      }
+    }
+    assert.equal((await on.app.inject({ url: '/', remoteAddress: REMOTE })).statusCode, 200, 'the second counted request');
+    assert.equal((await on.app.inject({ url: '/', remoteAddress: REMOTE })).statusCode, 429);
+    await on.close();
+  });
+
   it('paths no route matches are limited too', async () => {
     const on = await appWith({ RATE_LIMIT_PER_MINUTE: '3' });
     const statuses: number[] = [];
