@@ -16,7 +16,7 @@ import { createShutdown, exitOnSignals } from '@icls/lib/shutdown';
 import { createTracing } from '@icls/lib/tracing/tracing';
 import { WorkerSupervisor } from '@icls/model/worker-supervisor';
 import { buildApp } from '@icls/api/app';
-import { httpShutdownSteps, runApiServer } from '@icls/api/server';
+import { httpShutdownSteps, listeningPort, runApiServer } from '@icls/api/server';
 import { ensureModels } from '@icls/model/ensure-models';
 
 async function chooseMode(config: Config): Promise<'redis' | 'embedded'> {
@@ -50,7 +50,8 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
     await Promise.allSettled([built.app.close(), queue.close(), host.close(), telemetry.tracing.shutdown()]);
     throw err;
   }
-  log.info({ port: config.PORT, models: host.models }, `ready: open http://localhost:${config.PORT}/`);
+  const port = listeningPort(built.app);
+  log.info({ port, models: host.models }, `ready: open http://localhost:${port}/`);
   exitOnSignals(
     createShutdown(log, [
       ...httpShutdownSteps(built, config.SHUTDOWN_DRAIN_MS, config.REQUEST_TIMEOUT_MS),
@@ -75,11 +76,11 @@ async function runWithRedis(config: Config, log: Logger): Promise<void> {
   // The api listens first: when it cannot (port in use), no worker was started to be left behind.
   // On shutdown HTTP drains first (in-flight requests still get their answers), then the workers stop.
   // While a worker that died is restarted, its models' requests wait for the successor instead of a 503.
-  await runApiServer({ ...config, REDIS_URL: redisUrl }, [['stop model workers', () => supervisor.stop()]], {
+  const port = await runApiServer({ ...config, REDIS_URL: redisUrl }, [['stop model workers', () => supervisor.stop()]], {
     restartingModels: () => supervisor.restartingModels(),
   });
   supervisor.start();
-  log.info(`listening: open http://localhost:${config.PORT}/ (answers once Redis answers and a worker has loaded its model: /readyz says which is missing)`);
+  log.info(`listening: open http://localhost:${port}/ (answers once Redis answers and a worker has loaded its model: /readyz says which is missing)`);
 }
 
 async function main(): Promise<void> {

@@ -95,6 +95,21 @@ describe('npm start', () => {
     assert.equal(s.proc.exitCode, 1);
   });
 
+  it('PORT=0: the log names the port the system chose, and it answers (the log said localhost:0)', async () => {
+    const s = startService(ENTRY.start, {
+      MODELS_DIR: await fixtureModels(['tiny-rgb']),
+      UPLOAD_DIR: await tempDir('uploads'),
+      FEEDBACK_DIR: await tempDir('feedback'),
+      PORT: '0',
+      QUEUE_MODE: 'embedded',
+    });
+    services.push(s);
+    const line = await s.waitForLog(/ready: open http:\/\/localhost:(\d+)\//, 30_000);
+    const port = Number(/localhost:(\d+)/.exec(line)![1]);
+    assert.ok(port > 0, line);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+  });
+
   it('auto mode picks Redis when one answers on localhost, and runs a worker process', async () => {
     assert.ok(await redisAnswers(REDIS_URL, 1000), `Redis must answer at ${REDIS_URL}`);
     const { s, base } = await startWith({ QUEUE_MODE: 'auto', REDIS_URL: '', REDIS_PREFIX: prefix });

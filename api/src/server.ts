@@ -1,4 +1,5 @@
 /** The api process in Redis mode: listens (even while Redis is away: not ready), and shuts down gracefully. */
+import type { Server } from 'node:net';
 import { loadConfig, redisUrlOf, type Config } from '@icls/lib/config';
 import { startFailure } from '@icls/lib/start-failure';
 import { sleep } from '@icls/lib/deadline';
@@ -37,8 +38,14 @@ async function closeWithin(app: BuiltApi['app'], closeMs: number): Promise<void>
   }
 }
 
-/** Runs the api; `afterDrain` steps (e.g. stopping local workers) run once HTTP has closed. */
-export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = [], hints: ApiWorkerHints = {}): Promise<void> {
+/** The port `app` listens on: the one PORT names, or the one the system chose for PORT=0. */
+export function listeningPort(app: { server: Pick<Server, 'address'> }): number {
+  const address = app.server.address();
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+/** Runs the api and resolves with the port it listens on; `afterDrain` steps (e.g. stopping local workers) run once HTTP has closed. */
+export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = [], hints: ApiWorkerHints = {}): Promise<number> {
   const log = createLogger(config.LOG_LEVEL, 'api');
   const redisUrl = redisUrlOf(config);
   const producer = new RedisProducer({
@@ -57,7 +64,8 @@ export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = 
     await Promise.allSettled([built.app.close(), producer.close(), tracing.shutdown()]);
     throw err;
   }
-  log.info({ redis: redisUrl, port: config.PORT, redisReady: producer.ready, tracing: tracing.enabled }, 'api listening (redis mode)');
+  const port = listeningPort(built.app);
+  log.info({ redis: redisUrl, port, redisReady: producer.ready, tracing: tracing.enabled }, 'api listening (redis mode)');
   exitOnSignals(
     createShutdown(log, [
       ...httpShutdownSteps(built, config.SHUTDOWN_DRAIN_MS, config.REQUEST_TIMEOUT_MS),
@@ -67,6 +75,7 @@ export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = 
     ]),
     log,
   );
+  return port;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -118,6 +118,11 @@ describe('loadConfig', () => {
   test('REDIS_URL=http://x must be a redis URL', () => {
     assert.match(configError({ REDIS_URL: 'http://x' }).message, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL, got "http:\/\/x"/);
     assert.match(configError({ REDIS_URL: 'not a url' }).message, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/);
+    // A port out of range, or no host, said as such (they read "must be a redis:// URL", or passed).
+    assert.match(configError({ REDIS_URL: 'redis://localhost:99999' }).message, /REDIS_URL has port 99999: a port is 1 to 65535, got "redis:\/\/localhost:99999"/);
+    assert.match(configError({ REDIS_URL: 'redis://:pw@h:70000/0' }).message, /REDIS_URL has port 70000/);
+    assert.match(configError({ REDIS_URL: 'redis://' }).message, /REDIS_URL must name the Redis host, e\.g\. redis:\/\/127\.0\.0\.1:6379, got "redis:\/\/"/);
+    for (const ok of ['redis://127.0.0.1:6379', 'rediss://:pw@cache.internal:6380/2', 'redis://[::1]:6379', 'redis://redis']) assert.equal(loadConfig({ REDIS_URL: ok }).REDIS_URL, ok);
   });
 
   test('HOST is an IP address or a host name: a port or a scheme in it is refused before anything listens', () => {

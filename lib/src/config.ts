@@ -60,12 +60,12 @@ const listenHost: Parser<string> = (raw) => {
 const optionalText: Parser<string | undefined> = (raw) => (raw === '' ? undefined : raw);
 const url: Parser<string | undefined> = (raw) => {
   if (raw === '') return undefined;
-  try {
-    const u = new URL(raw);
-    if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new Error('bad protocol');
-  } catch {
-    throw new Error(`must be a redis:// or rediss:// URL, got "${raw}"`);
-  }
+  const u = URL.canParse(raw) ? new URL(raw) : undefined;
+  const port = /^rediss?:\/\/(?:[^@/]*@)?(?:\[[^\]]*\]|[^:/]*):(\d+)/.exec(raw)?.[1];
+  // A port out of range makes the whole URL unparsable: say that, not that the scheme is wrong.
+  if (!u && port !== undefined && Number(port) > 65535) throw new Error(`has port ${port}: a port is 1 to 65535, got "${raw}"`);
+  if (u?.protocol !== 'redis:' && u?.protocol !== 'rediss:') throw new Error(`must be a redis:// or rediss:// URL, got "${raw}"`);
+  if (u.hostname === '') throw new Error(`must name the Redis host, e.g. redis://127.0.0.1:6379, got "${raw}"`);
   return raw;
 };
 const secret =
