@@ -21,6 +21,7 @@ import { deferExpectContinue } from './http/expect-continue.ts';
 import { AllowedMethods } from './http/allowed-methods.ts';
 import { registerBodyGuard } from './http/body-guard.ts';
 import { parseBoundedForm, parseQuery } from './http/bounded-form.ts';
+import { requireHost } from './http/host-required.ts';
 import { clientErrorHandler, refuseConnect } from './http/client-errors.ts';
 import { errorHandler } from './http/error-reply.ts';
 import { reclaimIdleConnections } from './http/idle-reclaim.ts';
@@ -168,7 +169,8 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     return503OnClosing: false,
     bodyLimit: OTHER_BODY_BYTES,
     requestTimeout: config.REQUEST_RECEIVE_TIMEOUT_MS,
-    http: { maxHeaderSize: config.MAX_HEADER_BYTES, headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 },
+    // requireHostHeader: refused by host-required.ts with the error table's body, not Node's bare 400.
+    http: { maxHeaderSize: config.MAX_HEADER_BYTES, headersTimeout: config.HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000, requireHostHeader: false },
     clientErrorHandler: clientErrorHandler(sampler, clientErrorCounter(deps.metrics)),
     genReqId: requestId,
     routerOptions: { querystringParser: parseQuery },
@@ -190,6 +192,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   observeRequests(app, deps.metrics);
   traceRequests(app, tracing);
   refuseWhileClosing(app);
+  requireHost(app);
 
   await registerSecurityHeaders(app);
   await registerRateLimit(app, config.RATE_LIMIT_PER_MINUTE);

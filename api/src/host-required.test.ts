@@ -1,0 +1,38 @@
+/**
+ * An HTTP/1.1 request without Host is refused with the error table's body (Node's own refusal was a
+ * bare 400 with no body); HTTP/1.0, which has no Host, is served. Real sockets.
+ */
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { after, before, it } from 'node:test';
+import { startStandInApi, type StandInApi } from '../test/stand-in-api.ts';
+
+let api: StandInApi;
+before(async () => {
+  api = await startStandInApi();
+});
+after(() => api.close());
+
+function send(request: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(api.port, '127.0.0.1');
+    let out = '';
+    socket.on('data', (d) => (out += d.toString('utf8')));
+    socket.on('error', () => undefined);
+    const timer = setTimeout(() => socket.destroy(), 3000);
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(out);
+    });
+    socket.write(request);
+  });
+}
+
+it('HTTP/1.1 without Host: 400 BAD_REQUEST saying so, in the route\'s style; HTTP/1.0 without it is served', { timeout: 10_000 }, async () => {
+  const json = await send('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
+  assert.match(json, /^HTTP\/1\.1 400 /);
+  assert.match(json, /"code":"BAD_REQUEST","message":"The request is not valid: an HTTP\/1\.1 request must have a Host header"/);
+  const original = await send('POST /predict HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  assert.match(original, /\{"success":false,"prediction":null,"score":null,"error":\{"code":"BAD_REQUEST"/);
+  assert.match(await send('GET /healthz HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /);
+});
