@@ -231,6 +231,17 @@ describe('models command, spawned', () => {
     assert.match(empty.stderr, /^error: MODELS_DIR is set but empty/);
   });
 
+  test('import names a missing --labels or --weights file at once, before converting anything', async () => {
+    const keras = join(REPO_ROOT, 'tests/fixtures/keras/tiny_mobilenet.keras');
+    const run = await runMain(['import', keras, '--labels', join(modelsDir, 'no-labels.txt')]);
+    assert.equal(run.code, 2, run.stderr);
+    // Its first line: nothing was read or converted before.
+    assert.match(run.stderr, /^error: --labels \S+no-labels\.txt: cannot read it \(ENOENT\)\n/);
+    assert.deepEqual(await readdir(modelsDir), []);
+    const folder = await runMain(['import', 'keras:resnet50', '--weights', modelsDir]);
+    assert.match(folder.stderr, /^error: --weights \S+: cannot read it \(not a file\)$/m);
+  });
+
   test('an unknown verb exits 2 with the usage', async () => {
     const run = await runCli(['frobnicate']);
     assert.equal(run.code, 2);

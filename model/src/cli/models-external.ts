@@ -4,6 +4,7 @@
  * the other verbs should not pay for.
  */
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { createFileReadBar, type FileReadBar } from './file-read-bar.ts';
 import { checkModelName, onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
 import type { NsfwjsVariant } from '../import/nsfwjs-import.ts';
@@ -42,6 +43,15 @@ export async function importVerb(ctx: CliContext, args: string[]): Promise<void>
   const fileOptions = ['name', 'labels', 'preprocess', 'weights'].filter((o) => values[o] !== undefined);
   if (isVariant && fileOptions.length > 0) {
     throw new UsageError(`--${fileOptions[0]} applies to file imports, not to the NSFWJS variant "${source}"`, 'import');
+  }
+  // The files the options name are looked at now (as the importer words it later), not after a conversion
+  // that may take minutes. `--labels imagenet` names the bundled classes, not a file.
+  for (const option of ['labels', 'weights'] as const) {
+    const path = values[option];
+    if (typeof path !== 'string' || (option === 'labels' && path === 'imagenet')) continue;
+    const info = await stat(path).catch((err: NodeJS.ErrnoException) => err);
+    if (info instanceof Error) throw new UsageError(`--${option} ${path}: cannot read it (${info.code ?? info.message})`, 'import');
+    if (!info.isFile()) throw new UsageError(`--${option} ${path}: cannot read it (not a file)`, 'import');
   }
   const progress = progressReporter(ctx);
   try {
