@@ -21,6 +21,7 @@ import { deferExpectContinue } from './http/expect-continue.ts';
 import { AllowedMethods } from './http/allowed-methods.ts';
 import { registerBodyGuard } from './http/body-guard.ts';
 import { parseBoundedForm, parseQuery } from './http/bounded-form.ts';
+import { allowCrossOrigin } from './http/cross-origin.ts';
 import { requireHost } from './http/host-required.ts';
 import { clientErrorHandler, refuseConnect } from './http/client-errors.ts';
 import { errorHandler } from './http/error-reply.ts';
@@ -103,6 +104,7 @@ export type ApiConfig = Pick<
   | 'MAX_CONNECTIONS'
   | 'ADMIN_TOKEN'
   | 'RATE_LIMIT_PER_MINUTE'
+  | 'CORS_ORIGINS'
   | 'WORKER_RESTART_GRACE_MS'
 >;
 
@@ -195,6 +197,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   requireHost(app);
 
   await registerSecurityHeaders(app);
+  allowCrossOrigin(app, config.CORS_ORIGINS);
   await registerRateLimit(app, config.RATE_LIMIT_PER_MINUTE);
   registerBodyGuard(app, { uploadBytes: config.MAX_UPLOAD_BYTES, otherBytes: OTHER_BODY_BYTES, idleMs: config.BODY_IDLE_TIMEOUT_MS });
   deferExpectContinue(app);

@@ -56,6 +56,7 @@ describe('loadConfig', () => {
       INFERENCE_THREADS: 0,
       SHUTDOWN_DRAIN_MS: 5000,
       ADMIN_TOKEN: undefined,
+      CORS_ORIGINS: [],
       RATE_LIMIT_PER_MINUTE: 0,
       WORKER_METRICS_PORT: 9464,
       OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
@@ -123,6 +124,15 @@ describe('loadConfig', () => {
     assert.match(configError({ REDIS_URL: 'redis://:pw@h:70000/0' }).message, /REDIS_URL has port 70000/);
     assert.match(configError({ REDIS_URL: 'redis://' }).message, /REDIS_URL must name the Redis host, e\.g\. redis:\/\/127\.0\.0\.1:6379, got "redis:\/\/"/);
     for (const ok of ['redis://127.0.0.1:6379', 'rediss://:pw@cache.internal:6380/2', 'redis://[::1]:6379', 'redis://redis']) assert.equal(loadConfig({ REDIS_URL: ok }).REDIS_URL, ok);
+  });
+
+  test('CORS_ORIGINS lists web origins or *: a path, a trailing slash or another scheme is refused, naming it', () => {
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: ' https://app.example.com , http://127.0.0.1:3000 ' }).CORS_ORIGINS, ['https://app.example.com', 'http://127.0.0.1:3000']);
+    assert.deepEqual(loadConfig({ CORS_ORIGINS: '*' }).CORS_ORIGINS, ['*']);
+    assert.deepEqual(loadConfig({}).CORS_ORIGINS, []);
+    for (const bad of ['https://app.example.com/', 'https://app.example.com/page', 'app.example.com', 'ftp://x.example']) {
+      assert.match(configError({ CORS_ORIGINS: bad }).message, /CORS_ORIGINS must list web origins such as https:\/\/app\.example\.com .*got "/, bad);
+    }
   });
 
   test('HOST is an IP address or a host name: a port or a scheme in it is refused before anything listens', () => {

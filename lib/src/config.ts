@@ -96,6 +96,18 @@ const list: Parser<string[]> = (raw) =>
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+/** Web origins (`https://app.example.com`, a port if not the scheme's), or `*` for any. */
+const origins: Parser<string[]> = (raw) => {
+  const given = list(raw);
+  for (const origin of given) {
+    if (origin === '*') continue;
+    const u = URL.canParse(origin) ? new URL(origin) : undefined;
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:') || u.origin !== origin) {
+      throw new Error(`must list web origins such as https://app.example.com (scheme, host and any port; no path, no trailing slash), or *, got "${origin}"`);
+    }
+  }
+  return given;
+};
 
 const spec = {
   PORT: { default: '8080', parse: int(0, 65535), doc: 'HTTP port of the api' },
@@ -236,6 +248,11 @@ const spec = {
     default: '',
     parse: secret(16),
     doc: 'token for the admin pages (`/feedback/review`, `GET /v1/feedback`, `/metrics`): `Authorization: Bearer <token>`, or a browser login with any user name and the token as password. Unset: those pages answer only to clients on 127.0.0.1/::1',
+  },
+  CORS_ORIGINS: {
+    default: '',
+    parse: origins,
+    doc: 'web pages on these origins (comma-separated, e.g. https://app.example.com; * for any) may call the programs\' API from the browser: POST /predict and /v1/predict, GET /v1/models and /openapi.json. Unset: none (browsers refuse them the answers)',
   },
   RATE_LIMIT_PER_MINUTE: {
     default: '0',
