@@ -22,7 +22,8 @@ it('a worker that cannot read the stored upload: 500 UPLOAD_NOT_SHARED, the fix 
   const port = await freePort();
   const env = { QUEUE_MODE: 'redis', REDIS_URL, REDIS_PREFIX: prefix, MODELS_DIR: await fixtureModels(['tiny-rgb']), FEEDBACK_DIR: await tempDir('feedback'), PORT: String(port), ORT_THREADS: '1', SOLO_ORT_THREADS: '1' };
   const api = startService(ENTRY.api, { ...env, UPLOAD_DIR: await tempDir('api-uploads') });
-  services.push(api, startService(ENTRY.worker, { ...env, UPLOAD_DIR: await tempDir('worker-uploads') }));
+  const worker = startService(ENTRY.worker, { ...env, UPLOAD_DIR: await tempDir('worker-uploads') });
+  services.push(api, worker);
   const base = `http://127.0.0.1:${port}`;
   await waitFor200(`${base}/readyz`, 30_000, () => services.map((s) => s.logs()).join('\n'));
 
@@ -35,4 +36,7 @@ it('a worker that cannot read the stored upload: 500 UPLOAD_NOT_SHARED, the fix 
     assert.doesNotMatch(body.error.message, /IMAGE_TRANSPORT|\.png/, 'the fix is for the operator: in the log, not the answer');
   }
   await api.waitForLog(/"level":50[^\n]*UPLOAD_NOT_SHARED[^\n]*IMAGE_TRANSPORT=bytes/, 5000);
+  // The worker's own log says it too (it was silent), once for both jobs: at most a line a minute.
+  await worker.waitForLog(/"level":50[^\n]*a stored upload is not in this worker's UPLOAD_DIR/, 5000);
+  assert.equal(worker.logs().match(/not in this worker's UPLOAD_DIR/g)?.length, 1, worker.logs());
 });

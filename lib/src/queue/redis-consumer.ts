@@ -53,6 +53,8 @@ export class RedisConsumer implements JobConsumer {
   private readonly presence: WorkerPresence;
   private readonly takeover: JobTakeover;
   /** Jobs running here, by stream entry id, with their deadline. */
+  /** When an unshared upload folder was last logged, and how many were not logged since (one line a minute at most). */
+  private notSharedLog = { at: Number.NEGATIVE_INFINITY, since: 0 };
   private readonly running = new Map<string, number>();
   /** Jobs taken over from dead workers, waiting for a slot; they go before new reads. */
   private readonly claimed: [key: string, entry: StreamEntry][] = [];
@@ -178,6 +180,7 @@ export class RedisConsumer implements JobConsumer {
       } catch (err) {
         reply = { id: job.id, ok: false, failure: toFailure(err) };
         if (!(err instanceof JobRejectedError)) log.error({ err }, 'job failed');
+        else if (err.failure.code === 'UPLOAD_NOT_SHARED') this.notShared(log, err.failure.detail);
       }
       // An expired job's client has already had its 504: nobody listens, so just drop it.
       const expired = !reply.ok && reply.failure.code === 'DEADLINE_EXCEEDED';
@@ -198,6 +201,21 @@ export class RedisConsumer implements JobConsumer {
   }
 
   /** Stores and publishes the reply, then acknowledges and deletes the entry; retried until `deadline`. */
+  /**
+   * The worker cannot read an upload the api stored (another host or volume): the deployment's fault,
+   * which the api logs at error; said here too, so the worker's own log points at its UPLOAD_DIR (it was
+   * silent). At most one line a minute: every such job fails alike.
+   */
+  private notShared(log: Logger, detail: string | undefined): void {
+    const now = Date.now();
+    if (now - this.notSharedLog.at < 60_000) {
+      this.notSharedLog.since++;
+      return;
+    }
+    log.error({ detail, similarNotLogged: this.notSharedLog.since }, "a stored upload is not in this worker's UPLOAD_DIR: give the workers the api's upload folder, or set IMAGE_TRANSPORT=bytes on the api");
+    this.notSharedLog = { at: now, since: 0 };
+  }
+
   private async deliver(key: string, entryId: string, answer: { reply: Reply; replyTo: string } | undefined, deadline = 0): Promise<void> {
     for (;;) {
       try {
