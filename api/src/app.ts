@@ -5,7 +5,6 @@
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
-import { withRequestBodies } from './docs/request-bodies.ts';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from '@icls/lib/config';
 import { AppError } from '@icls/lib/errors';
@@ -16,6 +15,7 @@ import { noTracing, type Tracing } from '@icls/lib/tracing/tracing';
 import { refuseWhileClosing } from './closing-gate.ts';
 import { FeedbackStore } from './feedback/feedback-store.ts';
 import { ReportStore } from './feedback/report-store.ts';
+import { withRequestBodies } from './docs/request-bodies.ts';
 import { reportedImages } from './feedback/reported-images.ts';
 import { deferExpectContinue } from './http/expect-continue.ts';
 import { AllowedMethods } from './http/allowed-methods.ts';

@@ -32,7 +32,8 @@ export function dropRestOfBody(raw: IncomingMessage): boolean {
   const max = allowances.get(raw);
   const declared = Number(raw.headers['content-length'] ?? 0);
   if (max === undefined || raw.destroyed || declared > max) return false;
-  const socket = raw.socket;
+  const socket = raw.socket as Socket | null;
+  if (!socket) return false;
   if (draining.has(socket)) return true;
   draining.add(socket);
   const done = (): void => {

@@ -52,9 +52,9 @@ export class RedisConsumer implements JobConsumer {
   private readonly keys: string[];
   private readonly presence: WorkerPresence;
   private readonly takeover: JobTakeover;
-  /** Jobs running here, by stream entry id, with their deadline. */
   /** When an unshared upload folder was last logged, and how many were not logged since (one line a minute at most). */
   private notSharedLog = { at: Number.NEGATIVE_INFINITY, since: 0 };
+  /** Jobs running here, by stream entry id, with their deadline. */
   private readonly running = new Map<string, number>();
   /** Jobs taken over from dead workers, waiting for a slot; they go before new reads. */
   private readonly claimed: [key: string, entry: StreamEntry][] = [];
@@ -200,7 +200,6 @@ export class RedisConsumer implements JobConsumer {
     })();
   }
 
-  /** Stores and publishes the reply, then acknowledges and deletes the entry; retried until `deadline`. */
   /**
    * The worker cannot read an upload the api stored (another host or volume): the deployment's fault,
    * which the api logs at error; said here too, so the worker's own log points at its UPLOAD_DIR (it was
@@ -216,6 +215,7 @@ export class RedisConsumer implements JobConsumer {
     this.notSharedLog = { at: now, since: 0 };
   }
 
+  /** Stores and publishes the reply, then acknowledges and deletes the entry; retried until `deadline`. */
   private async deliver(key: string, entryId: string, answer: { reply: Reply; replyTo: string } | undefined, deadline = 0): Promise<void> {
     for (;;) {
       try {
