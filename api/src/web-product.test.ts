@@ -247,6 +247,37 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
   });
 
   describe('pages, files and errors', () => {
+    it('reports past the first 200 are on later pages, with links both ways; marking one returns to its page (page 2 showed page 1 again)', async () => {
+      for (let i = 0; i < 205; i++) {
+        const r = await app.inject({ method: 'POST', url: '/v1/feedback', payload: { report: `paging report ${i}`, model: 'paging-model' } });
+        assert.equal(r.statusCode, 201, r.body);
+      }
+      const first = await app.inject({ url: '/feedback/review?model=paging-model', headers: HTML });
+      assert.match(first.body, /Showing reports 1–200 of 205 matching, newest first\./);
+      assert.equal(first.body.match(/<li class="card"/g)?.length, 200);
+      assert.match(first.body, /<a class="button secondary" href="\/feedback\/review\?model=paging-model&#38;page=2" rel="next">Older reports<\/a>/);
+      assert.doesNotMatch(first.body, /rel="prev"/);
+      assert.match(first.body, /paging report 204/, 'newest first');
+
+      const second = await app.inject({ url: '/feedback/review?model=paging-model&page=2', headers: HTML });
+      assert.match(second.body, /Showing reports 201–205 of 205 matching, newest first\./);
+      assert.equal(second.body.match(/<li class="card"/g)?.length, 5);
+      assert.match(second.body, /paging report 0</);
+      assert.doesNotMatch(second.body, /paging report 5</);
+      assert.match(second.body, /href="\/feedback\/review\?model=paging-model" rel="prev">Newer reports<\/a>/);
+      assert.doesNotMatch(second.body, /rel="next"/);
+
+      const id = /id="report-([0-9a-f]{32})"/.exec(second.body)![1]!;
+      const back = /name="back" value="([^"]*)"/.exec(second.body)![1]!.replace(/&#38;/g, '&');
+      const marked = await app.inject({ method: 'POST', url: '/feedback/review/mark', ...form({ id, reviewed: '1', back }) });
+      assert.equal(marked.headers.location, `/feedback/review?model=paging-model&page=2#report-${id}`);
+
+      const beyond = await app.inject({ url: '/feedback/review?model=paging-model&page=9', headers: HTML });
+      assert.match(beyond.body, /No reports on page 9: 205 matching reports fill 2 pages\./);
+      assert.match(beyond.body, /href="\/feedback\/review\?model=paging-model&#38;page=2" rel="prev">Newer reports/);
+      assert.equal((await app.inject({ url: '/feedback/review?page=0', headers: HTML })).statusCode, 400);
+    });
+
     it('unknown paths and missing images: an HTML page for browsers, JSON for programs and the APIs', async () => {
       const page = await app.inject({ url: '/no/such/page', headers: HTML });
       assert.equal(page.statusCode, 404);

@@ -41,7 +41,8 @@ export function matches(report: ListedReport, filter: ReportFilter): boolean {
   return true;
 }
 
-export async function recentReports(log: string, filter: ReportFilter, limit: number): Promise<ReviewList> {
+/** The newest `limit` reports that match `filter`, after the newest `skip` of them (the review page's later pages). */
+export async function recentReports(log: string, filter: ReportFilter, limit: number, skip = 0): Promise<ReviewList> {
   // Read backwards, a report's review events come before the report: the first one seen is the latest.
   const reviewed = new Map<string, boolean>();
   const reports: ListedReport[] = [];
@@ -67,7 +68,7 @@ export async function recentReports(log: string, filter: ReportFilter, limit: nu
     if (report.prediction && predictions.size < FACETS_MAX) predictions.add(report.prediction);
     if (!matches(report, filter)) continue;
     matched++;
-    if (reports.length < limit) reports.push(report);
+    if (matched > skip && reports.length < limit) reports.push(report);
   }
   return { reports, matched, models: [...models].sort(), predictions: [...predictions].sort(), complete };
 }

@@ -14,14 +14,18 @@ import { sameOriginOnly } from '../security/same-origin.ts';
 import { filterQuery, renderReviewPage } from '../views/review-view.ts';
 import { MODEL_NAME_MAX } from './request-params.ts';
 
-/** Cards on the review page. */
+/** Cards on a page of the review. */
 const REVIEW_REPORTS = 200;
+/** Pages reachable: the scan of the report log stops well before (SCAN_MAX_LINES). */
+const REVIEW_PAGES_MAX = 10_000;
 
 const FilterQuery = Type.Object({
   model: Type.Optional(Type.String({ maxLength: MODEL_NAME_MAX })),
   prediction: Type.Optional(Type.String({ maxLength: 200 })),
   status: Type.Optional(Type.Union([Type.Literal('reviewed'), Type.Literal('unreviewed'), Type.Literal('')])),
 });
+/** The review page's query: the filter and which page of REVIEW_REPORTS cards, newest first. */
+const ReviewQuery = Type.Composite([FilterQuery, Type.Object({ page: Type.Optional(Type.Integer({ minimum: 1, maximum: REVIEW_PAGES_MAX })) })]);
 type FilterParams = { model?: string; prediction?: string; status?: string };
 
 const MarkBody = Type.Object({
@@ -49,13 +53,14 @@ export async function reviewRoutes(app: FastifyInstance, deps: ApiDeps, adminTok
   const admin = adminGuard(adminToken);
   const log = deps.reports.log;
 
-  app.get<{ Querystring: FilterParams }>(
+  app.get<{ Querystring: FilterParams & { page?: number } }>(
     '/feedback/review',
-    { schema: { hide: true, querystring: FilterQuery }, config: { errorStyle: 'page' }, onRequest: admin },
+    { schema: { hide: true, querystring: ReviewQuery }, config: { errorStyle: 'page' }, onRequest: admin },
     async (request, reply) => {
       const filter = toFilter(request.query);
-      const list = await recentReports(log, filter, REVIEW_REPORTS);
-      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(renderReviewPage(list, filter));
+      const page = { number: request.query.page ?? 1, size: REVIEW_REPORTS };
+      const list = await recentReports(log, filter, page.size, (page.number - 1) * page.size);
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(renderReviewPage(list, filter, page));
     },
   );
 
@@ -64,9 +69,10 @@ export async function reviewRoutes(app: FastifyInstance, deps: ApiDeps, adminTok
     { schema: { hide: true, body: MarkBody }, config: { errorStyle: 'page' }, onRequest: [admin, sameOriginOnly] },
     async (request, reply) => {
       await deps.reports.setReviewed(request.body.id, request.body.reviewed === '1');
-      // Back to the same filtered view, rebuilt from known parameters only (never an address the form named).
-      const back = Object.fromEntries(new URLSearchParams(request.body.back ?? '')) as FilterParams;
-      return reply.redirect(`/feedback/review${filterQuery(toFilter(back))}#report-${request.body.id}`, 303);
+      // Back to the same filtered view and page, rebuilt from known parameters only (never an address the form named).
+      const back = Object.fromEntries(new URLSearchParams(request.body.back ?? '')) as FilterParams & { page?: string };
+      const page = Math.min(REVIEW_PAGES_MAX, Math.max(1, Math.trunc(Number(back.page)) || 1));
+      return reply.redirect(`/feedback/review${filterQuery(toFilter(back), page)}#report-${request.body.id}`, 303);
     },
   );
 

@@ -9,14 +9,41 @@ import { resultUrl } from '../results/result-url.ts';
 import { esc, percent } from './html.ts';
 import { layout } from './layout.ts';
 
-/** The filter as a query string (empty values left out), for links and the way back after an action. */
-export function filterQuery(filter: ReportFilter): string {
+/** The filter (and a page after the first) as a query string, empty values left out, for links and the way back after an action. */
+export function filterQuery(filter: ReportFilter, page = 1): string {
   const q = new URLSearchParams();
   if (filter.model) q.set('model', filter.model);
   if (filter.prediction) q.set('prediction', filter.prediction);
   if (filter.status) q.set('status', filter.status);
+  if (page > 1) q.set('page', String(page));
   const text = q.toString();
   return text ? `?${text}` : '';
+}
+
+export interface ReviewPage {
+  /** 1 for the newest reports. */
+  number: number;
+  /** Cards per page. */
+  size: number;
+}
+
+/** What the page shows of the matching reports, in words. */
+function countText(list: ReviewList, page: ReviewPage): string {
+  const n = list.matched;
+  const plural = n === 1 ? '' : 's';
+  if (n === 0) return 'No reports match.';
+  const first = (page.number - 1) * page.size + 1;
+  if (list.reports.length === 0) return `No reports on page ${page.number}: ${n} matching report${plural} fill ${Math.ceil(n / page.size)} page${Math.ceil(n / page.size) === 1 ? '' : 's'}.`;
+  if (list.reports.length === n) return `Showing the ${n} matching report${plural}, newest first.`;
+  return `Showing reports ${first}–${first + list.reports.length - 1} of ${n} matching, newest first.`;
+}
+
+/** Links to the newer and older pages, when there are any. */
+function pageLinks(list: ReviewList, filter: ReportFilter, page: ReviewPage): string {
+  const shownUpTo = (page.number - 1) * page.size + list.reports.length;
+  const newer = page.number > 1 ? `<a class="button secondary" href="/feedback/review${esc(filterQuery(filter, Math.min(page.number - 1, Math.max(1, Math.ceil(list.matched / page.size)))))}" rel="prev">Newer reports</a>` : '';
+  const older = list.reports.length > 0 && shownUpTo < list.matched ? `<a class="button secondary" href="/feedback/review${esc(filterQuery(filter, page.number + 1))}" rel="next">Older reports</a>` : '';
+  return newer || older ? `<nav class="exports" aria-label="Pages of reports">${newer}${older}</nav>` : '';
 }
 
 function select(name: string, label: string, all: string, values: string[], selected: string | undefined, text = (v: string) => v): string {
@@ -47,11 +74,10 @@ function card(r: ListedReport, back: string): string {
 </div></li>`;
 }
 
-export function renderReviewPage(list: ReviewList, filter: ReportFilter): string {
+export function renderReviewPage(list: ReviewList, filter: ReportFilter, page: ReviewPage = { number: 1, size: list.reports.length }): string {
   const q = filterQuery(filter);
   const status = { reviewed: 'Reviewed', unreviewed: 'To review' } as Record<string, string>;
-  const shown = list.reports.length;
-  const count = list.matched === 0 ? 'No reports match.' : `Showing the ${shown === list.matched ? '' : `newest ${shown} of `}${list.matched} matching report${list.matched === 1 ? '' : 's'}, newest first.`;
+  const count = countText(list, page);
   const older = list.complete ? '' : ' Only the newest entries of the report log were read; use the exports for all of them.';
   const body = `<h1>Reported predictions</h1>
 <p class="lead">What users said the model got wrong. Mark what you have looked at; export the labelled images to retrain.</p>
@@ -67,6 +93,7 @@ ${select('status', 'Status', 'All', ['unreviewed', 'reviewed'], filter.status, (
 <a class="button secondary" href="/feedback/export.jsonl${esc(q)}" download>JSONL</a>
 <a class="button secondary" href="/feedback/dataset.tar${esc(q)}" download>Dataset (.tar)</a></div>
 <p id="review-count" role="status" tabindex="-1">${esc(count + older)}</p>
-<ul class="cards" id="reports">${list.reports.map((r) => card(r, q)).join('')}</ul>`;
+<ul class="cards" id="reports">${list.reports.map((r) => card(r, filterQuery(filter, page.number))).join('')}</ul>
+${pageLinks(list, filter, page)}`;
   return layout({ title: 'Reported predictions · Image classifier', body, script: 'review-page.js', current: 'review', wide: true });
 }
