@@ -39,6 +39,9 @@ const DETAILS: Record<string, string> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'the body is empty, and its Content-Type says JSON',
   FST_ERR_CTP_INVALID_JSON_BODY: 'it is not valid JSON (or it has a __proto__ or constructor.prototype key, which is refused)',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: `uploads take multipart/form-data or an ${RAW_IMAGE_TYPES_TEXT} body; reports take JSON or a form`,
+  // Fastify's default maxParamLength: the names in paths (a stored image's, a model's) are far shorter.
+  FST_ERR_MAX_PARAM_LENGTH: 'a name in the path (such as a stored image\'s) may be at most 100 characters',
+  FST_ERR_BAD_URL: 'its path has a % that is not followed by two hexadecimal digits (write % as %25)',
 };
 
 /** Messages the multipart parser (busboy) throws for a body that is not valid multipart. */
