@@ -12,6 +12,7 @@ import { createRegistry } from '@icls/lib/metrics/prometheus';
 import { MemoryQueue } from '@icls/lib/queue/memory-queue';
 import { resultCacheBounds } from '@icls/lib/queue/result-cache';
 import { redisAnswers } from '@icls/lib/redis-probe';
+import { watchEventLoop } from '@icls/lib/loop-watchdog';
 import { createShutdown, exitOnSignals } from '@icls/lib/shutdown';
 import { createTracing } from '@icls/lib/tracing/tracing';
 import { WorkerSupervisor } from '@icls/model/worker-supervisor';
@@ -51,6 +52,7 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
     throw err;
   }
   const port = listeningPort(built.app);
+  watchEventLoop(config.STUCK_EXIT_MS, 'start');
   log.info({ port, models: host.models }, `ready: open http://localhost:${port}/`);
   exitOnSignals(
     createShutdown(log, [

@@ -55,6 +55,7 @@ describe('loadConfig', () => {
       WORKER_RESTART_GRACE_MS: 10000,
       INFERENCE_THREADS: 0,
       SHUTDOWN_DRAIN_MS: 5000,
+      STUCK_EXIT_MS: 30000,
       ADMIN_TOKEN: undefined,
       CORS_ORIGINS: [],
       RATE_LIMIT_PER_MINUTE: 0,

@@ -244,6 +244,11 @@ const spec = {
     parse: int(0, 600_000),
     doc: 'on SIGTERM the api reports not ready at once but keeps serving this long, so a load balancer stops sending before it closes (a second signal stops at once)',
   },
+  STUCK_EXIT_MS: {
+    default: '30000',
+    parse: int(0, 3_600_000),
+    doc: 'an api or worker process whose event loop has not turned for this long kills itself (SIGKILL, logged), so the runtime restarts it: compose and systemd restart only processes that exit, and a stuck one answered nothing for good. 0: off',
+  },
   ADMIN_TOKEN: {
     default: '',
     parse: secret(16),

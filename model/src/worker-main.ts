@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '@icls/lib/logger';
 import { startMetricsServer, type MetricsServer } from '@icls/lib/metrics/metrics-server';
 import { createRegistry, type MetricsRegistry } from '@icls/lib/metrics/prometheus';
 import { RedisConsumer } from '@icls/lib/queue/redis-consumer';
+import { watchEventLoop } from '@icls/lib/loop-watchdog';
 import { createShutdown, exitOnSignals } from '@icls/lib/shutdown';
 import { createTracing } from '@icls/lib/tracing/tracing';
 import { startModelHost } from './model-host.ts';
@@ -47,6 +48,8 @@ export async function runWorker(): Promise<void> {
   exitOnSignals(shutdown, log);
   supervisor.stopWith(shutdown);
   await consumer.start();
+  // From here a stuck event loop ends the process, for a runtime to restart (loop-watchdog.ts).
+  watchEventLoop(config.STUCK_EXIT_MS, 'model');
   log.info(
     {
       worker: host.workerId,
