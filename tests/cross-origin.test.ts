@@ -102,6 +102,8 @@ describe('CORS_ORIGINS (Chromium)', () => {
     assert.equal(no.status, 405);
     assert.equal(no.headers.get('access-control-allow-origin'), null);
     assert.equal(no.headers.get('vary'), 'Origin');
+    // Without Origin too: a shared cache must not hand this answer (no CORS header) to a listed origin.
+    assert.equal((await fetch(`${apiUrl}/v1/models`)).headers.get('vary'), 'Origin');
   });
 });
 

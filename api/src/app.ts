@@ -5,7 +5,7 @@
 import formbody from '@fastify/formbody';
 import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Config } from '@icls/lib/config';
 import { AppError } from '@icls/lib/errors';
 import type { JobProducer } from '@icls/lib/job-contract';
@@ -19,7 +19,7 @@ import { withRequestBodies } from './docs/request-bodies.ts';
 import { reportedImages } from './feedback/reported-images.ts';
 import { deferExpectContinue } from './http/expect-continue.ts';
 import { AllowedMethods } from './http/allowed-methods.ts';
-import { registerBodyGuard } from './http/body-guard.ts';
+import { hasBody, registerBodyGuard } from './http/body-guard.ts';
 import { parseBoundedForm, parseQuery } from './http/bounded-form.ts';
 import { allowCrossOrigin } from './http/cross-origin.ts';
 import { requireHost } from './http/host-required.ts';
@@ -194,9 +194,9 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   observeRequests(app, deps.metrics);
   traceRequests(app, tracing);
   refuseWhileClosing(app);
-  requireHost(app);
 
   await registerSecurityHeaders(app);
+  requireHost(app);
   allowCrossOrigin(app, config.CORS_ORIGINS);
   await registerRateLimit(app, config.RATE_LIMIT_PER_MINUTE);
   registerBodyGuard(app, { uploadBytes: config.MAX_UPLOAD_BYTES, otherBytes: OTHER_BODY_BYTES, idleMs: config.BODY_IDLE_TIMEOUT_MS });
@@ -218,14 +218,26 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   app.addContentTypeParser(Object.keys(RAW_IMAGE_TYPES), (_request, payload, done) => done(null, payload));
 
   app.setErrorHandler(onError);
-  app.setNotFoundHandler({ preHandler: notFoundLimit(app, config.RATE_LIMIT_PER_MINUTE) }, async (request, reply) => {
+  const notFoundLimited = notFoundLimit(app, config.RATE_LIMIT_PER_MINUTE);
+  /** 404, or 405 with Allow when another method answers the path. */
+  const nothingHere = (request: FastifyRequest, reply: FastifyReply): AppError => {
     const path = request.url.split('?')[0]!;
     const allowed = allowedMethods.at(path);
     if (allowed.length > 0) {
       reply.header('allow', allowed.join(', '));
-      throw new AppError('METHOD_NOT_ALLOWED', `${path.slice(0, 200)} answers ${allowed.join(', ')}`);
+      return new AppError('METHOD_NOT_ALLOWED', `${path.slice(0, 200)} answers ${allowed.join(', ')}`);
     }
-    throw new AppError('NOT_FOUND', `there is nothing at ${path.slice(0, 200)}`);
+    return new AppError('NOT_FOUND', `there is nothing at ${path.slice(0, 200)}`);
+  };
+  // With a body, before any parser reads it: a JSON or form body sent where nothing answers was refused as
+  // too large (413) or malformed (400) instead, and an Expect: 100-continue was told to send it.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.is404 || !hasBody(request.headers)) return;
+    await notFoundLimited?.call(app, request, reply);
+    throw nothingHere(request, reply);
+  });
+  app.setNotFoundHandler({ preHandler: notFoundLimited }, async (request, reply) => {
+    throw nothingHere(request, reply);
   });
 
   registerQueueMetrics(registry, producer, deps.predictor, log);

@@ -32,6 +32,7 @@ it('HTTP/1.1 without Host: 400 BAD_REQUEST saying so, in the route\'s style; HTT
   const json = await send('GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n');
   assert.match(json, /^HTTP\/1\.1 400 /);
   assert.match(json, /"code":"BAD_REQUEST","message":"The request is not valid: an HTTP\/1\.1 request must have a Host header"/);
+  assert.match(json, /\r\nx-content-type-options: nosniff\r\n/i, 'the security headers, as on every answer');
   const original = await send('POST /predict HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   assert.match(original, /\{"success":false,"prediction":null,"score":null,"error":\{"code":"BAD_REQUEST"/);
   assert.match(await send('GET /healthz HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /);

@@ -150,3 +150,73 @@ it('a server closing while a refused body is being dropped ends that connection 
   await Promise.all([closing, closed]);
   assert.ok(done && ms < 2000, `the server closed ${done ? `${ms.toFixed(0)} ms after it began` : 'not within 5 s'}`);
 });
+
+/** Opens a connection, writes `head`, then `drip` every `everyMs` until the server closes; resolves with what came back and when. */
+function trickle(port: number, head: string, drip: string, everyMs: number, capMs = 10_000): Promise<{ text: string; ms: number }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    const t0 = performance.now();
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    const timer = setInterval(() => socket.write(drip), everyMs);
+    const cap = setTimeout(() => socket.destroy(), capMs);
+    socket.on('close', () => {
+      clearInterval(timer);
+      clearTimeout(cap);
+      resolve({ text, ms: performance.now() - t0 });
+    });
+    socket.write(head);
+  });
+}
+
+it('a dropped body that stops coming is cut after BODY_IDLE_TIMEOUT_MS (after the answer, Node\'s keep-alive timer had replaced it: 120 s)', { timeout: 20_000 }, async () => {
+  const { text, ms } = await trickle(api.port, `POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n${'a'.repeat(1000)}`, '', 60_000);
+  assert.match(text, /^HTTP\/1\.1 404 /);
+  assert.ok(ms < 3000, `closed after ${ms.toFixed(0)} ms (BODY_IDLE_TIMEOUT_MS 500)`);
+});
+
+it('a body sent to a route that reads none (a GET) is dropped within the same bound, and a slow one gets one answer only (a second, unasked 408 came)', { timeout: 30_000 }, async () => {
+  const own = await startStandInApi({ MAX_UPLOAD_BYTES: String(MAX_UPLOAD), BODY_IDLE_TIMEOUT_MS: '1000', REQUEST_RECEIVE_TIMEOUT_MS: '1500', HEADERS_TIMEOUT_MS: '1000' });
+  try {
+    const slow = await trickle(own.port, 'GET /v1/models HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n', 'x', 300);
+    assert.match(slow.text, /^HTTP\/1\.1 200 /);
+    assert.equal(slow.text.match(/HTTP\/1\.1 \d{3} /g)?.length, 1, slow.text);
+    assert.ok(slow.ms < 5000, `closed after ${slow.ms.toFixed(0)} ms`);
+    // Chunked, growing past the bound (≈ 4.3 MB): cut, where Node read it all (210 MB in a try).
+    const chunk = Buffer.alloc(1 << 20, 1).toString('latin1');
+    const big = await trickle(own.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', `${(1 << 20).toString(16)}\r\n${chunk}\r\n`, 5, 15_000);
+    assert.match(big.text, /^HTTP\/1\.1 200 /);
+    assert.ok(big.ms < 10_000, `closed after ${big.ms.toFixed(0)} ms`);
+  } finally {
+    await own.close();
+  }
+});
+
+it('when the server closes, connections still dropping a body are cut at once (shutdown waited REQUEST_TIMEOUT_MS for them)', { timeout: 20_000 }, async () => {
+  const own = await startStandInApi({ MAX_UPLOAD_BYTES: String(MAX_UPLOAD) });
+  const dripping = trickle(own.port, `POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 3000000\r\n\r\n${'a'.repeat(1000)}`, 'b'.repeat(100), 200, 15_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const t0 = performance.now();
+  await Promise.race([own.built.app.close(), new Promise((r) => setTimeout(r, 5000))]);
+  const ms = performance.now() - t0;
+  own.built.app.server.closeAllConnections();
+  const { text } = await dripping;
+  assert.match(text, /^HTTP\/1\.1 404 /);
+  assert.ok(ms < 2000, `the server closed ${ms.toFixed(0)} ms after it began`);
+});
+
+it('a body sent where nothing answers is refused before any parser reads it: 404 or 405, not 413 or 400; with Expect: 100-continue, not asked for', { timeout: 20_000 }, async () => {
+  const base = `http://127.0.0.1:${api.port}`;
+  const big = JSON.stringify({ report: 'x'.repeat(200_000) });
+  const typo = await fetch(`${base}/v1/feedbak`, { method: 'POST', body: big, headers: { 'content-type': 'application/json' } });
+  assert.equal(typo.status, 404, await typo.text());
+  const badJson = await fetch(`${base}/nope`, { method: 'POST', body: '{bad', headers: { 'content-type': 'application/json' } });
+  assert.equal(badJson.status, 404);
+  const put = await fetch(`${base}/predict`, { method: 'PUT', body: '{bad', headers: { 'content-type': 'application/json' } });
+  assert.equal(put.status, 405);
+  assert.deepEqual(Object.keys((await put.json()) as object), ['success', 'prediction', 'score', 'error']);
+  const { text } = await exchange(Buffer.from('POST /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 3000000\r\nExpect: 100-continue\r\n\r\n'));
+  assert.match(text, /^HTTP\/1\.1 404 /, 'no 100 Continue first');
+  assert.match(text, /\r\nconnection: close\r\n/i);
+});

@@ -8,11 +8,11 @@
  *   connection is then closed, which frees what had arrived); a body Fastify's own parser is reading
  *   (a form, JSON) gets the same 408 from here, then its connection is closed.
  */
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 import { formatMegabytes } from '../human-size.ts';
-import { allowDropping } from './refused-body.ts';
+import { allowDropping, dropUnreadBodies } from './refused-body.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -39,6 +39,9 @@ export const MULTIPART_ALLOWANCE = 64 * 1024;
  */
 export const DRAIN_MAX_FACTOR = 4;
 
+/** Whether a request comes with a body: a length over 0, or chunks. */
+export const hasBody = (headers: IncomingHttpHeaders): boolean => Number(headers['content-length'] ?? 0) > 0 || headers['transfer-encoding'] !== undefined;
+
 interface IdleWatch {
   controller: AbortController;
   readers: number;
@@ -48,13 +51,13 @@ const watches = new WeakMap<IncomingMessage, IdleWatch>();
 
 export function registerBodyGuard(app: FastifyInstance, limits: BodyLimits): void {
   const uploadMax = limits.uploadBytes + MULTIPART_ALLOWANCE;
+  dropUnreadBodies(app);
   app.addHook('onRequest', async (request, reply) => {
+    if (!hasBody(request.headers)) return;
     const declared = Number(request.headers['content-length'] ?? 0);
-    const hasBody = declared > 0 || request.headers['transfer-encoding'] !== undefined;
-    if (!hasBody) return;
     // Whatever refuses this request, the rest of its body is read and dropped up to this bound, so the
     // client reads the refusal (refused-body.ts); the idle limit holds while it is.
-    allowDropping(request.raw, DRAIN_MAX_FACTOR * uploadMax);
+    allowDropping(request.raw, { maxBytes: DRAIN_MAX_FACTOR * uploadMax, idleMs: limits.idleMs });
     watchIdle(request.raw, reply, limits.idleMs);
     const upload = request.routeOptions.config?.upload === true;
     const max = upload ? uploadMax : limits.otherBytes;

@@ -24,11 +24,11 @@ export function allowCrossOrigin(app: FastifyInstance, origins: readonly string[
   const anyOrigin = origins.includes('*');
   const listed = new Set(origins);
   app.addHook('onRequest', async (request, reply) => {
-    const origin = request.headers.origin;
-    if (!origin || !SHARED_PATHS.has(request.url.split('?')[0]!)) return;
-    // The answer depends on Origin whenever it is not the same for every origin: caches must key on it.
+    if (!SHARED_PATHS.has(request.url.split('?')[0]!)) return;
+    // The answer depends on Origin (present or not) whenever it is not the same for every origin: caches must key on it.
     if (!anyOrigin) reply.header('vary', 'Origin');
-    if (!anyOrigin && !listed.has(origin)) return;
+    const origin = request.headers.origin;
+    if (!origin || (!anyOrigin && !listed.has(origin))) return;
     reply.header('access-control-allow-origin', anyOrigin ? '*' : origin);
     reply.header('access-control-expose-headers', EXPOSED);
     if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {

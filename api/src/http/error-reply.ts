@@ -12,7 +12,6 @@ import { type AppError, type ErrorCode, ERRORS } from '@icls/lib/errors';
 import { setFlash } from '../flash.ts';
 import { renderErrorPage, renderPage } from '../views/page.ts';
 import type { LogSampler } from './log-sampler.ts';
-import { dropRestOfBody } from './refused-body.ts';
 import { toAppError } from './to-app-error.ts';
 
 export type ErrorStyle = 'json' | 'three-keys' | 'page';
@@ -93,9 +92,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: App
   reply.errorCode = err.code;
   if (err.retryAfterS) reply.header('retry-after', String(err.retryAfterS));
   if (err.code === 'ADMIN_TOKEN_REQUIRED') reply.header('www-authenticate', ADMIN_REALM);
-  // A body not all in when the request failed: its rest is read and dropped so the client, still
-  // sending, gets this answer (refused-body.ts); one too large for that closes the connection after it.
-  if (CLOSE_CONNECTION.has(err.code) || (!reply.hasHeader('connection') && !dropRestOfBody(request.raw))) reply.header('connection', 'close');
+  // Any other body not all in is read and dropped after the answer, within a bound (refused-body.ts).
+  if (CLOSE_CONNECTION.has(err.code)) reply.header('connection', 'close');
   const message = clientMessage(err);
   const style = errorStyleOf(request);
   if (style === 'page') {
