@@ -287,7 +287,7 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
     });
 
     it('top_k and limit: Infinity and 1e400 are 400 (the validator let them through: a 500, an unbounded listing); an empty value is not given', async () => {
-      for (const value of ['Infinity', '-Infinity', '%2BInfinity', '1e400', '1001', '0']) {
+      for (const value of ['Infinity', '-Infinity', '%2BInfinity', '1e400', '1001', '0', '0x10', '1e2', '%2B3', '%203', '3.0']) {
         const r = await app.inject({ method: 'POST', url: `/v1/predict?top_k=${value}`, ...(await fileOf('chelsea.png')) });
         assert.equal(r.statusCode, 400, `top_k=${value}: ${r.body}`);
         assert.equal(r.json().error.code, 'BAD_PARAMETER');
