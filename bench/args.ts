@@ -146,6 +146,9 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   }
   if (values.scaling && values.url !== undefined) throw new UsageError('--scaling starts its own systems: it takes no --url');
   if (values.pid !== undefined && values.url === undefined) throw new UsageError('--pid only makes sense with --url (a started system is measured anyway)');
+  // A flag of another mode was ignored: --requests alone started a full run of 5 minutes.
+  if (values.overhead && values.scaling) throw new UsageError('--overhead and --scaling are two different runs: choose one');
+  if (values.requests !== undefined && !values.overhead) throw new UsageError('--requests only makes sense with --overhead');
   return {
     help: values.help === true,
     model: values.model ?? (env.DEFAULT_MODEL || PREFERRED_DEFAULT_MODEL),

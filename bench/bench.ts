@@ -58,11 +58,16 @@ async function main(): Promise<void> {
   for (const s of images.skipped) log(`skipping image ${s.name}: ${s.reason}`);
   log(`${images.images.length} images: ${describeImages(images.images)}`);
 
-  process.once('SIGINT', () => {
-    interrupted = true;
-    log('interrupted: stopping the system');
-    void (system?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
-  });
+  // SIGTERM too (kill, timeout, a cancelled CI job): with SIGINT only, the started system, its temporary
+  // folders (GBs of uploads) and its Redis keys were left behind.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      if (interrupted) return;
+      interrupted = true;
+      log(`interrupted (${signal}): stopping the system`);
+      void (system?.stop() ?? Promise.resolve()).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
 
   if (args.overhead) return overheadMode(args, config, images);
   if (args.scaling) return scalingMode(args, config, images);

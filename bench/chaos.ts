@@ -32,7 +32,8 @@ async function main(): Promise<number> {
     args = parseChaosArgs(process.argv.slice(2));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    console.error(`error: ${err.message}\n\n${CHAOS_HELP}`);
+    // One line, as the bench and the stress test say theirs (the whole help after each mistake buried it).
+    console.error(`chaos: ${err.message} (see --help)`);
     return 2;
   }
   if (args === 'help') {
@@ -60,7 +61,15 @@ async function main(): Promise<number> {
     await system?.stop();
     await redis?.stop();
   };
-  process.once('SIGINT', () => void stopAll().finally(() => process.exit(130)));
+  // SIGTERM too (kill, timeout, a cancelled CI job): with SIGINT only, its system and redis-server were left running.
+  let stopping = false;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
   try {
     redis = await startPrivateRedis();
     say(`own redis-server at ${redis.url}`);

@@ -9,13 +9,25 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from '../bench/result-types.ts';
 
-const folder = process.argv[2] ?? fileURLToPath(new URL('../bench/results/', import.meta.url));
+const USAGE = 'usage: node --conditions=source --import tsx scripts/bench-history.ts [results-folder]  (default: bench/results)';
+const given = process.argv[2];
+if (given === '--help' || given === '-h') {
+  console.log(USAGE);
+  process.exit(0);
+}
+const folder = given ?? fileURLToPath(new URL('../bench/results/', import.meta.url));
+// Before the table's header: a folder that is not there was a stack trace after it.
+const names = await readdir(folder).catch((err: NodeJS.ErrnoException) => {
+  console.error(`bench-history: cannot read ${folder} (${err.code ?? err.message}); ${USAGE}`);
+  process.exit(1);
+});
 const cpu = (model: string) => (/EPYC/.test(model) ? 'AMD EPYC' : /Xeon/.test(model) ? 'Intel Xeon' : model);
 const fixed = (v: number, digits = 1) => v.toFixed(digits);
 
 console.log('| run | machine | model | ceiling, images/s (core-ms/image) | floor ms | p50 at one client, ms (gap) | served peak, images/s (share) | 2× overload: accepted p99/p50 |');
 console.log('|---|---|---|---:|---:|---:|---:|---:|');
-for (const name of (await readdir(folder)).filter((f) => f.endsWith('.json')).sort()) {
+// `--quick` runs (`-quick.json`) are sanity checks, not results.
+for (const name of names.filter((f) => f.endsWith('.json') && !f.endsWith('-quick.json')).sort()) {
   const run = JSON.parse(await readFile(join(folder, name), 'utf8')) as Partial<BenchResult>;
   const { floor, ceiling, overload } = run.targets ?? {};
   if (!floor || !ceiling || !run.ceiling || !run.machine) continue; // --overhead and --scaling results have other shapes

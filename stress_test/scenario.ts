@@ -218,6 +218,7 @@ async function main(): Promise<void> {
     };
     const stopTimer = setTimeout(stop, o.durationS * 1000);
     process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
 
     console.log(
       `stress: ${o.users} users at ${o.spawnRate}/s for ${o.durationS} s against ${o.host}, think time ${o.waitMin}–${o.waitMax} s, ` +

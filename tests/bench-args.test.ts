@@ -32,3 +32,9 @@ it('--overhead writes its report where --out says, with the machine it ran on', 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+it('a flag of another mode is refused, not ignored: --requests without --overhead started a full run; --overhead with --scaling ran one of them', () => {
+  assert.throws(() => parseBenchArgs(['--requests', '10'], {}), /^UsageError: --requests only makes sense with --overhead$|--requests only makes sense with --overhead/);
+  assert.throws(() => parseBenchArgs(['--overhead', '--scaling'], {}), /--overhead and --scaling are two different runs: choose one/);
+  assert.equal(parseBenchArgs(['--overhead', '--requests', '10'], {}).requests, 10);
+});
