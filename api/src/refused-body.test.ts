@@ -220,3 +220,26 @@ it('a body sent where nothing answers is refused before any parser reads it: 404
   assert.match(text, /^HTTP\/1\.1 404 /, 'no 100 Continue first');
   assert.match(text, /\r\nconnection: close\r\n/i);
 });
+
+it('many refused bodies on one kept-alive connection add nothing to the socket (a close listener each piled up: MaxListenersExceededWarning at 11)', { timeout: 20_000 }, async () => {
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  const socket = connect(api.port, '127.0.0.1');
+  let text = '';
+  socket.on('data', (d) => (text += d.toString('latin1')));
+  socket.on('error', () => undefined);
+  const body = 'x'.repeat(1000);
+  // Each head alone first, so each request is answered before its body is read.
+  for (let i = 0; i < 20; i++) {
+    socket.write(`POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`);
+    await new Promise((r) => setTimeout(r, 20));
+    socket.write(body);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await new Promise((r) => setTimeout(r, 300));
+  socket.destroy();
+  process.off('warning', onWarning);
+  assert.equal(text.match(/HTTP\/1\.1 404 /g)?.length, 20);
+  assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
+});

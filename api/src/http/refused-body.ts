@@ -73,8 +73,9 @@ export function dropRestOfBody(raw: IncomingMessage): boolean {
     // dropping), which would now idle until the shutdown cuts it. Nothing more will be asked on it.
     if ((socket as Socket & { server?: { listening: boolean } }).server?.listening === false) socket.destroySoon();
   });
+  // The request's own 'close' comes when the socket closes too: nothing is added to the socket, which
+  // carries one refused body after another on a kept-alive connection (a listener each piled up there).
   raw.once('close', done);
-  socket.once('close', done);
   let dropped = 0;
   // A reader that stopped (the multipart parser, after the error) must not get the rest.
   raw.unpipe();
