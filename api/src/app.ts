@@ -19,13 +19,14 @@ import { withRequestBodies } from './docs/request-bodies.ts';
 import { reportedImages } from './feedback/reported-images.ts';
 import { deferExpectContinue } from './http/expect-continue.ts';
 import { AllowedMethods } from './http/allowed-methods.ts';
-import { hasBody, registerBodyGuard } from './http/body-guard.ts';
+import { registerBodyGuard } from './http/body-guard.ts';
 import { parseBoundedForm, parseQuery } from './http/bounded-form.ts';
 import { allowCrossOrigin } from './http/cross-origin.ts';
 import { requireHost } from './http/host-required.ts';
 import { clientErrorHandler, refuseConnect } from './http/client-errors.ts';
 import { errorHandler } from './http/error-reply.ts';
 import { reclaimIdleConnections } from './http/idle-reclaim.ts';
+import { requestPath } from './http/request-path.ts';
 import { LogSampler } from './http/log-sampler.ts';
 import { ApiMetrics } from './metrics/api-metrics.ts';
 import { metricsRoute } from './metrics/metrics-route.ts';
@@ -199,7 +200,26 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   requireHost(app);
   allowCrossOrigin(app, config.CORS_ORIGINS);
   await registerRateLimit(app, config.RATE_LIMIT_PER_MINUTE);
-  registerBodyGuard(app, { uploadBytes: config.MAX_UPLOAD_BYTES, otherBytes: OTHER_BODY_BYTES, idleMs: config.BODY_IDLE_TIMEOUT_MS });
+  const notFoundLimited = notFoundLimit(app, config.RATE_LIMIT_PER_MINUTE);
+  /** 404, or 405 with Allow when another method answers the path. */
+  const nothingHere = (request: FastifyRequest, reply: FastifyReply): AppError => {
+    const path = requestPath(request);
+    const allowed = allowedMethods.at(path);
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return new AppError('METHOD_NOT_ALLOWED', `${path.slice(0, 200)} answers ${allowed.join(', ')}`);
+    }
+    return new AppError('NOT_FOUND', `there is nothing at ${path.slice(0, 200)}`);
+  };
+  registerBodyGuard(app, {
+    uploadBytes: config.MAX_UPLOAD_BYTES,
+    otherBytes: OTHER_BODY_BYTES,
+    idleMs: config.BODY_IDLE_TIMEOUT_MS,
+    unrouted: async (request, reply) => {
+      await notFoundLimited?.call(app, request, reply);
+      return nothingHere(request, reply);
+    },
+  });
   deferExpectContinue(app);
   await app.register(swagger, {
     openapi: {
@@ -218,24 +238,6 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   app.addContentTypeParser(Object.keys(RAW_IMAGE_TYPES), (_request, payload, done) => done(null, payload));
 
   app.setErrorHandler(onError);
-  const notFoundLimited = notFoundLimit(app, config.RATE_LIMIT_PER_MINUTE);
-  /** 404, or 405 with Allow when another method answers the path. */
-  const nothingHere = (request: FastifyRequest, reply: FastifyReply): AppError => {
-    const path = request.url.split('?')[0]!;
-    const allowed = allowedMethods.at(path);
-    if (allowed.length > 0) {
-      reply.header('allow', allowed.join(', '));
-      return new AppError('METHOD_NOT_ALLOWED', `${path.slice(0, 200)} answers ${allowed.join(', ')}`);
-    }
-    return new AppError('NOT_FOUND', `there is nothing at ${path.slice(0, 200)}`);
-  };
-  // With a body, before any parser reads it: a JSON or form body sent where nothing answers was refused as
-  // too large (413) or malformed (400) instead, and an Expect: 100-continue was told to send it.
-  app.addHook('onRequest', async (request, reply) => {
-    if (!request.is404 || !hasBody(request.headers)) return;
-    await notFoundLimited?.call(app, request, reply);
-    throw nothingHere(request, reply);
-  });
   app.setNotFoundHandler({ preHandler: notFoundLimited }, async (request, reply) => {
     throw nothingHere(request, reply);
   });

@@ -2,13 +2,13 @@
  * Limits that act before or while a body arrives, for every route:
  * - a compressed body (`Content-Encoding` other than identity) is refused at once (415): nothing decodes it;
  * - a declared `Content-Length` over the route's limit is refused at once (413), before any byte
- *   of the body is read (a path or method nothing answers gets its 404 or 405 instead);
+ *   of the body is read; a path or method nothing answers gets its 404 or 405 first;
  * - the rest of a refused body is read and dropped, within a bound (refused-body.ts);
  * - a body that sends nothing for `idleMs` is cut: the upload being read fails with 408 (the
  *   connection is then closed, which frees what had arrived); a body Fastify's own parser is reading
  *   (a form, JSON) gets the same 408 from here, then its connection is closed.
  */
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 import { formatMegabytes } from '../human-size.ts';
@@ -22,6 +22,12 @@ declare module 'fastify' {
 }
 
 export interface BodyLimits {
+  /**
+   * The refusal of a request no route answers (404, or 405 and Allow), checked against the rate limit:
+   * given before any parser reads its body (a JSON or form body got 413 or 400 there), and before a
+   * client waiting with Expect: 100-continue is asked for it.
+   */
+  unrouted: (request: FastifyRequest, reply: FastifyReply) => Promise<AppError>;
   /** MAX_UPLOAD_BYTES */
   uploadBytes: number;
   /** The limit of every other body (Fastify's bodyLimit). */
@@ -39,9 +45,6 @@ export const MULTIPART_ALLOWANCE = 64 * 1024;
  */
 export const DRAIN_MAX_FACTOR = 4;
 
-/** Whether a request comes with a body: a length over 0, or chunks. */
-export const hasBody = (headers: IncomingHttpHeaders): boolean => Number(headers['content-length'] ?? 0) > 0 || headers['transfer-encoding'] !== undefined;
-
 interface IdleWatch {
   controller: AbortController;
   readers: number;
@@ -53,16 +56,16 @@ export function registerBodyGuard(app: FastifyInstance, limits: BodyLimits): voi
   const uploadMax = limits.uploadBytes + MULTIPART_ALLOWANCE;
   dropUnreadBodies(app);
   app.addHook('onRequest', async (request, reply) => {
-    if (!hasBody(request.headers)) return;
     const declared = Number(request.headers['content-length'] ?? 0);
+    if (!(declared > 0 || request.headers['transfer-encoding'] !== undefined)) return;
     // Whatever refuses this request, the rest of its body is read and dropped up to this bound, so the
     // client reads the refusal (refused-body.ts); the idle limit holds while it is.
     allowDropping(request.raw, { maxBytes: DRAIN_MAX_FACTOR * uploadMax, idleMs: limits.idleMs });
     watchIdle(request.raw, reply, limits.idleMs);
+    if (request.is404) throw await limits.unrouted(request, reply);
     const upload = request.routeOptions.config?.upload === true;
     const max = upload ? uploadMax : limits.otherBytes;
-    // A path or method nothing answers is told so (404, 405), not that its upload is too large for a form.
-    if (declared > max && !request.is404) {
+    if (declared > max) {
       if (upload) throw new AppError('FILE_TOO_LARGE', `the limit is ${formatMegabytes(limits.uploadBytes)}, this upload is ${formatMegabytes(declared)}`);
       throw new AppError('BODY_TOO_LARGE', `the limit is ${max} bytes, this request declares ${declared}`);
     }

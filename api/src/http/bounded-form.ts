@@ -11,10 +11,9 @@ import { AppError } from '@icls/lib/errors';
 export function parseBoundedForm(text: string, maxFields: number): Record<string, unknown> {
   let fields = 0;
   for (const pair of text.split('&')) if (pair !== '' && ++fields > maxFields) throw new AppError('TOO_MANY_PARTS', `a form has at most ${maxFields} fields`);
-  const form = parse(text, '&', '=', { maxKeys: 0 });
-  for (const [name, value] of Object.entries(form)) {
+  const form = parseQuery(text);
+  for (const name in form) {
     if (name in Object.prototype) throw new AppError('MALFORMED_BODY', `a form field may not be named ${JSON.stringify(name.slice(0, 40))}, after a built-in property`);
-    if (Array.isArray(value)) form[name] = value[0];
   }
   return form;
 }
@@ -25,7 +24,7 @@ export function parseBoundedForm(text: string, maxFields: number): Record<string
  * The URL's length bounds it (MAX_HEADER_BYTES).
  */
 export function parseQuery(text: string): Record<string, unknown> {
-  const query = parse(text, '&', '=', { maxKeys: 0 });
-  for (const [name, value] of Object.entries(query)) if (Array.isArray(value)) query[name] = value[0];
+  const query: Record<string, unknown> = parse(text, '&', '=', { maxKeys: 0 });
+  for (const name in query) if (Array.isArray(query[name])) query[name] = (query[name] as string[])[0];
   return query;
 }

@@ -9,6 +9,7 @@
  * the browser keeps the answer from the page, as before.
  */
 import type { FastifyInstance } from 'fastify';
+import { requestPath } from './request-path.ts';
 
 /** The programs' API. */
 const SHARED_PATHS = new Set(['/predict', '/v1/predict', '/v1/models', '/openapi.json']);
@@ -24,7 +25,7 @@ export function allowCrossOrigin(app: FastifyInstance, origins: readonly string[
   const anyOrigin = origins.includes('*');
   const listed = new Set(origins);
   app.addHook('onRequest', async (request, reply) => {
-    if (!SHARED_PATHS.has(request.url.split('?')[0]!)) return;
+    if (!SHARED_PATHS.has(requestPath(request))) return;
     // The answer depends on Origin (present or not) whenever it is not the same for every origin: caches must key on it.
     if (!anyOrigin) reply.header('vary', 'Origin');
     const origin = request.headers.origin;

@@ -12,6 +12,7 @@ import { type AppError, type ErrorCode, ERRORS } from '@icls/lib/errors';
 import { setFlash } from '../flash.ts';
 import { renderErrorPage, renderPage } from '../views/page.ts';
 import type { LogSampler } from './log-sampler.ts';
+import { requestPath } from './request-path.ts';
 import { toAppError } from './to-app-error.ts';
 
 export type ErrorStyle = 'json' | 'three-keys' | 'page';
@@ -121,7 +122,7 @@ const errorStyleOf = (request: FastifyRequest): ErrorStyle =>
  * `/predict` with a method no route of it answers (PUT, DELETE, OPTIONS…): Fastify routes it to the
  * not-found handler, whose 405 took the JSON style, without the three keys every `/predict` answer has.
  */
-const isOriginalPredict = (request: FastifyRequest): boolean => request.is404 && request.url.split('?')[0] === '/predict';
+const isOriginalPredict = (request: FastifyRequest): boolean => request.is404 && requestPath(request) === '/predict';
 
 /** A failed post shows the form again, to retry; a page that cannot be shown says so, with a way back. */
 function errorPage(request: FastifyRequest, err: AppError, message: string): string {

@@ -37,12 +37,8 @@ async function reportFields(request: FastifyRequest): Promise<ReportFields> {
     return fields;
   }
   const body = (request.body ?? {}) as Record<string, unknown>;
-  for (const name of FIELDS) {
-    // A field sent twice (`report=a&report=b`) is read as its first value, as the original's Flask did and
-    // as multipart is read above; before, it counted as no report, and nothing was stored without a word.
-    const value = Array.isArray(body[name]) ? (body[name] as unknown[])[0] : body[name];
-    if (typeof value === 'string') fields[name] = value;
-  }
+  // A field sent twice (`report=a&report=b`) arrives as its first value: the form parser keeps that one (bounded-form.ts).
+  for (const name of FIELDS) if (typeof body[name] === 'string') fields[name] = body[name];
   return fields;
 }
 

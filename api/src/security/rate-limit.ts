@@ -6,6 +6,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, preHandlerAsyncHookHandler } from 'fastify';
 import { AppError } from '@icls/lib/errors';
+import { requestPath } from '../http/request-path.ts';
 
 /** Probes of load balancers and orchestrators are never limited. */
 const NOT_LIMITED = new Set(['/healthz', '/readyz']);
@@ -20,7 +21,7 @@ export async function registerRateLimit(app: FastifyInstance, perMinute: number)
     cache: TRACKED_CLIENTS,
     // The API page's own files (Swagger UI's scripts and styles), like the api's (static.routes.ts): a page load is one request.
     allowList: (request) => {
-      const path = request.url.split('?')[0]!;
+      const path = requestPath(request);
       return NOT_LIMITED.has(path) || path.startsWith('/docs/static/');
     },
     errorResponseBuilder: (_request, context) =>

@@ -27,22 +27,27 @@ export interface ReviewPage {
   size: number;
 }
 
+/** Pages the matching reports fill (1 when none match). */
+const pagesOf = (list: ReviewList, page: ReviewPage): number => Math.max(1, Math.ceil(list.matched / page.size));
+
 /** What the page shows of the matching reports, in words. */
 function countText(list: ReviewList, page: ReviewPage): string {
   const n = list.matched;
   const plural = n === 1 ? '' : 's';
   if (n === 0) return 'No reports match.';
-  const first = (page.number - 1) * page.size + 1;
-  if (list.reports.length === 0) return `No reports on page ${page.number}: ${n} matching report${plural} fill ${Math.ceil(n / page.size)} page${Math.ceil(n / page.size) === 1 ? '' : 's'}.`;
+  const pages = pagesOf(list, page);
+  if (list.reports.length === 0) return `No reports on page ${page.number}: ${n} matching report${plural} fill ${pages} page${pages === 1 ? '' : 's'}.`;
   if (list.reports.length === n) return `Showing the ${n} matching report${plural}, newest first.`;
+  const first = (page.number - 1) * page.size + 1;
   return `Showing reports ${first}–${first + list.reports.length - 1} of ${n} matching, newest first.`;
 }
 
-/** Links to the newer and older pages, when there are any. */
+/** Links to the newer and older pages, when there are any (from beyond the last page, newer is the last). */
 function pageLinks(list: ReviewList, filter: ReportFilter, page: ReviewPage): string {
-  const shownUpTo = (page.number - 1) * page.size + list.reports.length;
-  const newer = page.number > 1 ? `<a class="button secondary" href="/feedback/review${esc(filterQuery(filter, Math.min(page.number - 1, Math.max(1, Math.ceil(list.matched / page.size)))))}" rel="prev">Newer reports</a>` : '';
-  const older = list.reports.length > 0 && shownUpTo < list.matched ? `<a class="button secondary" href="/feedback/review${esc(filterQuery(filter, page.number + 1))}" rel="next">Older reports</a>` : '';
+  const link = (to: number, rel: string, text: string) => `<a class="button secondary" href="/feedback/review${esc(filterQuery(filter, to))}" rel="${rel}">${text}</a>`;
+  const pages = pagesOf(list, page);
+  const newer = page.number > 1 ? link(Math.min(page.number - 1, pages), 'prev', 'Newer reports') : '';
+  const older = page.number < pages ? link(page.number + 1, 'next', 'Older reports') : '';
   return newer || older ? `<nav class="exports" aria-label="Pages of reports">${newer}${older}</nav>` : '';
 }
 
@@ -74,7 +79,7 @@ function card(r: ListedReport, back: string): string {
 </div></li>`;
 }
 
-export function renderReviewPage(list: ReviewList, filter: ReportFilter, page: ReviewPage = { number: 1, size: list.reports.length }): string {
+export function renderReviewPage(list: ReviewList, filter: ReportFilter, page: ReviewPage): string {
   const q = filterQuery(filter);
   const status = { reviewed: 'Reviewed', unreviewed: 'To review' } as Record<string, string>;
   const count = countText(list, page);
