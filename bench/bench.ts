@@ -25,6 +25,7 @@ import { buildResult, describeMachine, stepLine } from './result-build.ts';
 import { measureScaling, renderScalingText, scalingTables } from './scaling.ts';
 import { fmt } from './stats.ts';
 import { summariseStep, type StepResult, type StepSpec } from './steps.ts';
+import { stopOnSignals } from './stop-on-signals.ts';
 import { checkReachable, startSystem, waitReady, type RunningSystem } from './system.ts';
 
 const started = performance.now();
@@ -58,16 +59,11 @@ async function main(): Promise<void> {
   for (const s of images.skipped) log(`skipping image ${s.name}: ${s.reason}`);
   log(`${images.images.length} images: ${describeImages(images.images)}`);
 
-  // SIGTERM too (kill, timeout, a cancelled CI job): with SIGINT only, the started system, its temporary
-  // folders (GBs of uploads) and its Redis keys were left behind.
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      if (interrupted) return;
-      interrupted = true;
-      log(`interrupted (${signal}): stopping the system`);
-      void (system?.stop() ?? Promise.resolve()).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-    });
-  }
+  stopOnSignals(async (signal) => {
+    interrupted = true;
+    log(`interrupted (${signal}): stopping the system`);
+    await system?.stop();
+  });
 
   if (args.overhead) return overheadMode(args, config, images);
   if (args.scaling) return scalingMode(args, config, images);

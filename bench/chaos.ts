@@ -22,6 +22,7 @@ import { resolveModel } from './model-source.ts';
 import { writeAtomic } from './report.ts';
 import { startOrchestrated } from './orchestrated-system.ts';
 import { childrenOf } from './proc-stats.ts';
+import { stopOnSignals } from './stop-on-signals.ts';
 import { startSystem, type RunningSystem } from './system.ts';
 
 const say = (msg: string) => console.error(`[chaos] ${msg}`);
@@ -61,15 +62,7 @@ async function main(): Promise<number> {
     await system?.stop();
     await redis?.stop();
   };
-  // SIGTERM too (kill, timeout, a cancelled CI job): with SIGINT only, its system and redis-server were left running.
-  let stopping = false;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      if (stopping) return;
-      stopping = true;
-      void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
-    });
-  }
+  stopOnSignals(stopAll);
   try {
     redis = await startPrivateRedis();
     say(`own redis-server at ${redis.url}`);

@@ -116,7 +116,8 @@ async function findEntries(config: ModelHostConfig): Promise<{ entries: ModelEnt
   const loaded = await Promise.allSettled(config.MODELS.map((name) => loadModelEntry(config.MODELS_DIR, name)));
   // A name with no folder at all is a wrong setting, not a broken model: the worker stops and says so.
   // (It started, reported healthy and served nothing: a typo in MODELS gave a green pod doing nothing.)
-  const missing = config.MODELS.filter((_name, i) => loaded[i]!.status === 'rejected' && (loaded[i] as PromiseRejectedResult).reason instanceof ModelNotFoundError);
+  const notFound = (r: PromiseSettledResult<ModelEntry>) => r.status === 'rejected' && r.reason instanceof ModelNotFoundError;
+  const missing = config.MODELS.filter((_name, i) => notFound(loaded[i]!));
   if (missing.length > 0) {
     const present = await listModels(config.MODELS_DIR).then(
       ({ models, broken }) => `it has: ${[...models.map((m) => m.name), ...broken.map((b) => b.name)].sort().join(', ') || 'none'}`,

@@ -4,6 +4,7 @@
  */
 import { UsageError } from '@icls/lib/usage-error';
 import { describeCause } from '../pull/download-errors.ts';
+import { httpUrlFromEnv } from './cli-support.ts';
 
 /** Default address of the api, as `npm start` binds it. */
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
@@ -15,14 +16,8 @@ export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
  * not an api that does not answer.
  */
 export function apiUrlOf(env: Readonly<Record<string, string | undefined>>): string {
-  const given = env.API_URL;
-  if (given) {
-    const url = URL.canParse(given) ? new URL(given) : undefined;
-    if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
-      throw new UsageError(`API_URL must be an http:// or https:// address, got ${JSON.stringify(given.slice(0, 100))}`);
-    }
-    return given;
-  }
+  const given = httpUrlFromEnv(env, 'API_URL');
+  if (given) return given;
   const port = env.PORT;
   if (!port) return DEFAULT_API_URL;
   if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {

@@ -72,3 +72,14 @@ export function oneLine(text: string): string {
     .replace(/:\s*\n\s*/g, ': ')
     .replace(/\s*\n\s*/g, '; ');
 }
+
+/** An address the environment gives (`API_URL`, `MODELS_MIRROR_URL`): undefined when unset, a usage error when it is no http(s) address. */
+export function httpUrlFromEnv(env: Readonly<Record<string, string | undefined>>, name: string): string | undefined {
+  const given = env[name];
+  if (!given) return undefined;
+  const url = URL.canParse(given) ? new URL(given) : undefined;
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+    throw new UsageError(`${name} must be an http:// or https:// address, got ${JSON.stringify(given.slice(0, 100))}`);
+  }
+  return given;
+}

@@ -11,7 +11,7 @@ import { pullModel, type PullProgress } from '../pull/pull.ts';
 import { createProgressBar, type ProgressRenderer } from '../pull/progress-bar.ts';
 import { formatBytes } from '../pull/format-units.ts';
 import { describeInput } from './models-list.ts';
-import { checkModelName, oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
+import { checkModelName, httpUrlFromEnv, oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
 
 function catalogFor(ctx: CliContext): Promise<CatalogEntry[]> {
   return loadCatalog(ctx.env.MODELS_CATALOG_FILE || undefined);
@@ -44,26 +44,12 @@ export async function catalogVerb(ctx: CliContext, args: string[]): Promise<void
   for (const line of renderTable(['name', 'size', 'input', 'classes', 'license', 'sha256', 'installed', 'description'], rows)) {
     ctx.print(line);
   }
-  const mirror = mirrorUrlOf(ctx.env);
+  const mirror = httpUrlFromEnv(ctx.env, 'MODELS_MIRROR_URL');
   const extra = ctx.env.MODELS_CATALOG_FILE;
   const zoo = 'the ONNX Model Zoo (github.com/onnx/models)';
   const source = mirror ? `the mirror ${mirror}` : extra ? `each entry's own URL (the built-in ones: ${zoo}; the others from MODELS_CATALOG_FILE ${extra})` : zoo;
   ctx.print('');
   ctx.print(`source: ${source}; install one with \`npm run models -- pull <name>\``);
-}
-
-/**
- * MODELS_MIRROR_URL, checked: a value that is no http(s) address is a usage error at once (it was tried five
- * times over 17 s as "Invalid URL", then blamed on the network, with the advice to set the variable that was set).
- */
-export function mirrorUrlOf(env: Readonly<Record<string, string | undefined>>): string | undefined {
-  const given = env.MODELS_MIRROR_URL;
-  if (!given) return undefined;
-  const url = URL.canParse(given) ? new URL(given) : undefined;
-  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
-    throw new UsageError(`MODELS_MIRROR_URL must be an http:// or https:// address, got ${JSON.stringify(given.slice(0, 100))}`);
-  }
-  return given;
 }
 
 /** `pull <name> [--force]`, or `pull --list`. */
@@ -88,7 +74,7 @@ export async function pullVerb(ctx: CliContext, args: string[]): Promise<void> {
     }
     ctx.stderr.write(`replacing the broken folder ${join(ctx.modelsDir, name)} (${oneLine(problem)})\n`);
   }
-  const mirror = mirrorUrlOf(ctx.env);
+  const mirror = httpUrlFromEnv(ctx.env, 'MODELS_MIRROR_URL');
   ctx.stderr.write(`pulling ${name} (${formatBytes(entry.model.sizeBytes)}) from ${mirror ?? new URL(entry.model.url).host}\n`);
   const bars: Record<PullProgress['file'], ProgressRenderer> = {
     labels: createProgressBar(`${name} labels`, ctx.stderr),
