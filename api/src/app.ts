@@ -93,6 +93,7 @@ export type ApiConfig = Pick<
   | 'DEFAULT_MODEL'
   | 'IMAGE_TRANSPORT'
   | 'INLINE_IMAGE_BYTES'
+  | 'INLINE_LONE_IMAGE_BYTES'
   | 'RESULT_CACHE_TTL_S'
   | 'UPLOAD_MEMORY_BYTES'
   | 'UPLOAD_KEEP_HOURS'
@@ -147,6 +148,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
       imageTransport: config.IMAGE_TRANSPORT,
       tracing,
       inlineImageBytes: config.INLINE_IMAGE_BYTES,
+      inlineLoneImageBytes: config.INLINE_LONE_IMAGE_BYTES,
       resultCache: config.RESULT_CACHE_TTL_S > 0,
       restartingModels: hints.restartingModels,
       restartGraceMs: config.WORKER_RESTART_GRACE_MS,

@@ -51,6 +51,12 @@ export interface PredictServiceConfig {
   tracing?: Tracing;
   /** With `path`, uploads up to this size travel inside the job anyway (no second disk read). */
   inlineImageBytes: number;
+  /**
+   * With `path`, a lone request's upload (see JobProducer.lone) travels inside its job up to this size when
+   * it is held in memory: it is answered without waiting for its file to be written and read back, while
+   * under load the worker reads files, which costs Redis less memory and CPU.
+   */
+  inlineLoneImageBytes?: number;
   /** Jobs carry a result-cache key (the queue answers identical uploads from its cache). */
   resultCache: boolean;
   /**
@@ -367,7 +373,7 @@ export class PredictService {
     try {
       // Keyed by the versions of the same view that said the model is served.
       const cache = this.config.resultCache ? cacheFields(upload.md5, model, opts.topK, view.versions) : {};
-      const imageData = await this.imageData(upload, persisted);
+      const imageData = await this.imageData(upload, persisted, model);
       // From here the job counts in the queue itself.
       opts.admission?.release();
       const awaitingWorker = served.get(model) === 0;
@@ -375,6 +381,7 @@ export class PredictService {
         id: opts.jobId,
         image: upload.name,
         imageData,
+        ...(imageData && this.config.imageTransport === 'path' ? { sharedFile: true } : {}),
         model,
         deadline,
         enqueuedAt: Date.now(),
@@ -411,10 +418,16 @@ export class PredictService {
     );
   }
 
+  /** The largest upload that travels inside a job for `model` now. */
+  private inlineBound(model: string): number {
+    const { inlineImageBytes, inlineLoneImageBytes = 0 } = this.config;
+    return inlineLoneImageBytes > inlineImageBytes && this.producer.lone?.(model) ? inlineLoneImageBytes : inlineImageBytes;
+  }
+
   /** The bytes to send inside the job, or undefined once the worker can read the stored file. */
-  private async imageData(upload: UploadToPredict, persisted: Promise<StoredUpload>): Promise<Buffer | undefined> {
+  private async imageData(upload: UploadToPredict, persisted: Promise<StoredUpload>, model: string): Promise<Buffer | undefined> {
     if (this.config.imageTransport === 'bytes') return upload.held?.buffer ?? readFile((await persisted).path);
-    if (upload.held && upload.bytes <= this.config.inlineImageBytes) return upload.held.buffer;
+    if (upload.held && upload.bytes <= this.inlineBound(model)) return upload.held.buffer;
     await persisted;
     return undefined;
   }

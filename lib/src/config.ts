@@ -192,6 +192,11 @@ const spec = {
     parse: int(0, 64 * 1024 * 1024),
     doc: 'uploads up to this size travel inside their job (IMAGE_TRANSPORT=path): the worker reads no file and the api writes it beside the prediction instead of before. Redis then holds up to QUEUE_MAX_WAITING × this per model; 0: never',
   },
+  INLINE_LONE_IMAGE_BYTES: {
+    default: String(4 * 1024 * 1024),
+    parse: int(0, 64 * 1024 * 1024),
+    doc: 'a lone request (the api has no other job in flight for its model, whose queue was empty when last seen) travels inside its job up to this size, when the api held the upload in memory (uploads up to 4 MiB): it is answered without waiting for its file to be written and read back; under load, uploads over INLINE_IMAGE_BYTES still go through the file (IMAGE_TRANSPORT=path); 0: never',
+  },
   RESULT_CACHE_TTL_S: {
     default: '600',
     parse: int(0, 30 * 24 * 3600),

@@ -17,6 +17,12 @@ export interface JobData {
    * with IMAGE_TRANSPORT=bytes): the worker then reads no file. Without them it reads `image`.
    */
   imageData?: Buffer;
+  /**
+   * Set with `imageData` when the api also stores the upload in an UPLOAD_DIR the worker is meant to share
+   * (IMAGE_TRANSPORT=path): the worker checks now and then that it sees the file, so a deployment whose
+   * workers do not share it is told so before a job needs the file.
+   */
+  sharedFile?: boolean;
   model: string;
   /** Epoch ms after which nobody waits for the answer: workers skip the job. */
   deadline: number;
@@ -125,6 +131,12 @@ export interface JobProducer {
    * them. Workers' heartbeats are writes: while they are refused, workers look gone. Rejects like workerView.
    */
   writeRefusal?(deadline: number): Promise<string | undefined>;
+  /**
+   * True when a job for the model added now would likely be taken at once: this producer has none of its
+   * jobs in flight, and the model's queue held at most one job when last seen (by an add or a length).
+   * A guess from what this producer saw; absent: never.
+   */
+  lone?(model: string): boolean;
   /** True when the queue's backing store answers before `deadline`. */
   ping(deadline: number): Promise<boolean>;
   /** While the backing store cannot be used, why, when it said (e.g. Redis refused the password). */

@@ -3,7 +3,7 @@
  * load the image, classify it. Faults of the image or the request are rejected (never retried);
  * anything else is thrown so the queue can count it.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ImageDecodeError, ImageTooLargeError } from './image/image.ts';
 import { JobRejectedError, type JobData, type JobHandler, type JobResult } from '@icls/lib/job-contract';
@@ -19,9 +19,33 @@ export interface JobHandlerDeps {
   workerId: string;
   /** Told the stage times of each classified job (metrics and spans). */
   onStages?: (job: JobData, marks: StageMarks) => void;
+  /** Told when a job's image came inside it but its stored file is not in UPLOAD_DIR (see spotCheckShared). */
+  onUnshared?: (job: JobData, detail: string) => void;
 }
 
+/** A job whose image came inside it has its stored file looked for at most this often… */
+const SPOT_CHECK_EVERY_MS = 60_000;
+/** …this long after it arrived: the api stores the file while the job runs, and answers once it is stored. */
+const SPOT_CHECK_AFTER_MS = 2000;
+
 export function createJobHandler(deps: JobHandlerDeps): JobHandler {
+  let lastSpotCheck = Number.NEGATIVE_INFINITY;
+  /**
+   * Images up to a size (all of a lone request's) travel inside their job, so a worker that does not see
+   * the api's UPLOAD_DIR would answer them and fail only the others: at light load, nothing would say so.
+   */
+  const spotCheckShared = (job: JobData): void => {
+    const now = Date.now();
+    if (!job.sharedFile || !deps.onUnshared || now - lastSpotCheck < SPOT_CHECK_EVERY_MS) return;
+    lastSpotCheck = now;
+    const path = storedPath(deps.uploadDir, job.image);
+    setTimeout(() => {
+      stat(path).then(
+        () => undefined,
+        (err: NodeJS.ErrnoException) => deps.onUnshared!(job, `stored image ${basename(path)}, sent inside its job, is not in the worker's UPLOAD_DIR ${SPOT_CHECK_AFTER_MS / 1000} s later (${err.code ?? 'error'}); with workers on other hosts set IMAGE_TRANSPORT=bytes`),
+      );
+    }, SPOT_CHECK_AFTER_MS).unref();
+  };
   return async (job: JobData): Promise<JobResult> => {
     const startedAt = Date.now();
     if (startedAt > job.deadline) {
@@ -30,6 +54,7 @@ export function createJobHandler(deps: JobHandlerDeps): JobHandler {
     const classifier = deps.classifiers.get(job.model);
     if (!classifier) throw new JobRejectedError({ code: 'UNKNOWN_MODEL', detail: `this worker does not hold "${job.model}"` });
     const start = performance.now();
+    if (job.imageData) spotCheckShared(job);
     const image = job.imageData ?? (await readStoredImage(deps.uploadDir, job.image));
     let result;
     try {
@@ -53,11 +78,13 @@ export function createJobHandler(deps: JobHandlerDeps): JobHandler {
   };
 }
 
+/** Only a bare stored name is valid; basename() keeps a forged job from reading outside the folder. */
+const storedPath = (uploadDir: string, name: string): string => join(uploadDir, basename(name));
+
 async function readStoredImage(uploadDir: string, name: string): Promise<Buffer> {
-  // Only a bare stored name is valid; basename() keeps a forged job from reading outside the folder.
   const safe = basename(name);
   try {
-    return await readFile(join(uploadDir, safe));
+    return await readFile(storedPath(uploadDir, safe));
   } catch (err) {
     // The deployment's fault, not the client's: the api stored the upload where this worker does not look.
     throw new JobRejectedError({

@@ -15,6 +15,7 @@ import { sleep } from '../deadline.ts';
 import { every } from '../every.ts';
 import { JobRejectedError, type BrokenModel, type JobFailure, type JobHandler, type JobConsumer } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
+import { UnsharedUploadLog } from '../unshared-upload-log.ts';
 import { callForBuffers, closeConnection, connectRedis, execChecked, isReady, waitUntilReady, type RedisConnection } from './redis-connection.ts';
 import { ensureGroup, GROUP, heartbeatEvery, jobsKey, REPLY_TO_FIELD, resultKey, type Reply } from './redis-keys.ts';
 import { withScripts, type ScriptedConnection } from './redis-scripts.ts';
@@ -52,8 +53,7 @@ export class RedisConsumer implements JobConsumer {
   private readonly keys: string[];
   private readonly presence: WorkerPresence;
   private readonly takeover: JobTakeover;
-  /** When an unshared upload folder was last logged, and how many were not logged since (one line a minute at most). */
-  private notSharedLog = { at: Number.NEGATIVE_INFINITY, since: 0 };
+  private readonly unshared = new UnsharedUploadLog();
   /** Jobs running here, by stream entry id, with their deadline. */
   private readonly running = new Map<string, number>();
   /** Jobs taken over from dead workers, waiting for a slot; they go before new reads. */
@@ -180,7 +180,7 @@ export class RedisConsumer implements JobConsumer {
       } catch (err) {
         reply = { id: job.id, ok: false, failure: toFailure(err) };
         if (!(err instanceof JobRejectedError)) log.error({ err }, 'job failed');
-        else if (err.failure.code === 'UPLOAD_NOT_SHARED') this.notShared(log, err.failure.detail);
+        else if (err.failure.code === 'UPLOAD_NOT_SHARED') this.unshared.report(log, err.failure.detail);
       }
       // An expired job's client has already had its 504: nobody listens, so just drop it.
       const expired = !reply.ok && reply.failure.code === 'DEADLINE_EXCEEDED';
@@ -198,21 +198,6 @@ export class RedisConsumer implements JobConsumer {
         else if (this.running.size === 0) this.drained?.();
       }
     })();
-  }
-
-  /**
-   * The worker cannot read an upload the api stored (another host or volume): the deployment's fault,
-   * which the api logs at error; said here too, so the worker's own log points at its UPLOAD_DIR (it was
-   * silent). At most one line a minute: every such job fails alike.
-   */
-  private notShared(log: Logger, detail: string | undefined): void {
-    const now = Date.now();
-    if (now - this.notSharedLog.at < 60_000) {
-      this.notSharedLog.since++;
-      return;
-    }
-    log.error({ detail, similarNotLogged: this.notSharedLog.since }, "a stored upload is not in this worker's UPLOAD_DIR: give the workers the api's upload folder, or set IMAGE_TRANSPORT=bytes on the api");
-    this.notSharedLog = { at: now, since: 0 };
   }
 
   /** Stores and publishes the reply, then acknowledges and deletes the entry; retried until `deadline`. */

@@ -10,7 +10,7 @@ import { deleteRedisPrefix } from '../../../tests/helpers/processes.ts';
 import { startPrivateRedis } from '../../../tests/helpers/redis-server.ts';
 import { connectRedis } from './redis-connection.ts';
 import { RedisConsumer } from './redis-consumer.ts';
-import { RedisProducer } from './redis-producer.ts';
+import { RedisProducer, SCRIPT_IMAGE_MAX_BYTES } from './redis-producer.ts';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? DEFAULT_REDIS_URL;
 const prefix = `test-${randomBytes(4).toString('hex')}`;
@@ -42,10 +42,22 @@ it('a full queue refuses the next job at once, and admits() says so before any u
   assert.equal(await producer.admits('m', soon()), true);
   // Uploads being read for the model count as queued: with the queue's one place taken by them, no.
   assert.equal(await producer.admits('m', soon(), 1), false);
+  assert.equal(producer.lone('m'), true, 'nothing in flight, nothing queued');
   // No worker: the first job stays queued until its deadline.
   const first = producer.submit(job(1500)).catch((err: unknown) => err);
   await new Promise((r) => setTimeout(r, 50));
+  assert.equal(producer.lone('m'), false, 'a job in flight');
   await assert.rejects(producer.submit(job(1500)), (err: unknown) => err instanceof AppError && err.code === 'QUEUE_FULL' && err.retryAfterS === 1);
+  // Another api's jobs meet the bound in Redis, a job whose image is too large for the add script too.
+  const otherApi = new RedisProducer({ redisUrl: REDIS_URL, prefix, maxQueued: 1, deadAfterMs: 2000, log: createLogger('silent', 'test') });
+  try {
+    assert.ok(await otherApi.whenReady(5000));
+    for (const imageData of [Buffer.alloc(1000), Buffer.alloc(SCRIPT_IMAGE_MAX_BYTES + 1)]) {
+      await assert.rejects(otherApi.submit({ ...job(1500), imageData }), (err: unknown) => err instanceof AppError && err.code === 'QUEUE_FULL' && /1 jobs are queued or running/.test(err.message));
+    }
+  } finally {
+    await otherApi.close();
+  }
   assert.equal(await producer.admits('m', soon()), false);
   assert.equal(await producer.admits('other-model', soon()), true);
   const firstOutcome = await first;

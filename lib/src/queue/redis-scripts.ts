@@ -24,6 +24,20 @@ redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
 return n`;
 
 /**
+ * KEYS: stream [, cache entry]. ARGV: max. BOUNDED_ADD's cache lookup and bound without the add, for a
+ * job whose image is too large to pass through a script (see SCRIPT_IMAGE_MAX_BYTES): the cached answer,
+ * the length, or -1 - length when full. The caller then adds the job with a plain XADD.
+ */
+const BOUNDED_CHECK = `
+if KEYS[2] then
+  local hit = redis.call('GET', KEYS[2])
+  if hit then return hit end
+end
+local n = redis.call('XLEN', KEYS[1])
+if n >= tonumber(ARGV[1]) then return -1 - n end
+return n`;
+
+/**
  * KEYS: stream, result key. ARGV: id, then the entry's fields. Adds a job again after Redis lost or
  * may have lost it; does nothing when it was answered or is still in the stream (so it is safe to
  * repeat). The scan is bounded by the stream's own bound. Returns 1 when added.
@@ -118,6 +132,8 @@ return 1`;
 export type ScriptedConnection = RedisConnection & {
   /** numKeys: 1 (stream) or 2 (stream, cache entry); then the keys, max, and the fields. Number, or the cached answer. */
   boundedAdd(numKeys: 1 | 2, ...keysAndArgs: (string | number | Buffer)[]): Promise<number | string>;
+  /** As boundedAdd, without the fields: nothing is added. */
+  boundedCheck(numKeys: 1 | 2, ...keysAndArgs: (string | number)[]): Promise<number | string>;
   readd(stream: string, resultKey: string, id: string, ...fields: (string | Buffer)[]): Promise<number>;
   cachePut(entry: string, index: string, sizes: string, bytes: string, member: string, answer: string, ttlS: number, maxEntries: number, maxBytes: number, entryPrefix: string): Promise<number>;
   beat(workers: string, beats: string, id: string, beat: string): Promise<number>;
@@ -130,6 +146,7 @@ export type ScriptedConnection = RedisConnection & {
 /** Registers the scripts on a connection (loaded once per connection, then called by their hash). */
 export function withScripts(redis: RedisConnection): ScriptedConnection {
   redis.defineCommand('boundedAdd', { lua: BOUNDED_ADD });
+  redis.defineCommand('boundedCheck', { lua: BOUNDED_CHECK });
   redis.defineCommand('cachePut', { numberOfKeys: 4, lua: CACHE_PUT });
   redis.defineCommand('readd', { numberOfKeys: 2, lua: READD });
   redis.defineCommand('beat', { numberOfKeys: 2, lua: BEAT });

@@ -13,7 +13,7 @@ import { deleteRedisPrefix } from '../../../tests/helpers/processes.ts';
 import { connectRedis } from './redis-connection.ts';
 import { RedisConsumer } from './redis-consumer.ts';
 import { cacheEntryPrefix, cacheKeys } from './redis-keys.ts';
-import { RedisProducer } from './redis-producer.ts';
+import { RedisProducer, SCRIPT_IMAGE_MAX_BYTES } from './redis-producer.ts';
 import { keepsAnswer, MemoryResultCache } from './result-cache.ts';
 
 const result = (id: string, label = 'x'): JobResult => ({
@@ -69,11 +69,25 @@ describe('result cache and image bytes through the Redis queue', () => {
     await deleteRedisPrefix(prefix);
   });
 
-  it('an image travels inside its job byte for byte (every byte value, not UTF-8 text)', async () => {
-    const bytes = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), randomBytes(300_000)]);
-    const r = await producer.submit(job(undefined, bytes));
-    assert.equal(r.cached, undefined);
-    assert.ok(seen.at(-1)!.imageData?.equals(bytes));
+  it('an image travels inside its job byte for byte (every byte value, not UTF-8 text), through the add script or, larger, a plain XADD', async () => {
+    for (const size of [100_000, SCRIPT_IMAGE_MAX_BYTES + 1, 1_500_000]) {
+      const bytes = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), randomBytes(size - 256)]);
+      const r = await producer.submit(job(undefined, bytes));
+      assert.equal(r.cached, undefined);
+      assert.ok(seen.at(-1)!.imageData?.equals(bytes), `${size} bytes`);
+    }
+  });
+
+  it('a job carrying a large image is answered from the cache too, and added to no stream', async () => {
+    const bytes = randomBytes(SCRIPT_IMAGE_MAX_BYTES + 1);
+    const computed = await producer.submit(job('kbig', bytes));
+    await new Promise((r) => setTimeout(r, 50)); // the answer is stored beside the reply, not before it
+    const before = seen.length;
+    const again = await producer.submit(job('kbig', bytes));
+    assert.equal(again.cached, true);
+    assert.deepEqual(again.predictions, computed.predictions);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(seen.length, before, 'no worker ran');
   });
 
   it('the same cache key is answered from the cache, marked, with no model time; another key is computed', async () => {
