@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { DEFAULT_REDIS_URL } from '@icls/lib/config';
 import { createLogger } from '@icls/lib/logger';
-import { callForBuffers, connectRedis, type RedisConnection } from '@icls/lib/queue/redis-connection';
+import { callForBuffers, connectRedis, isReady, waitUntilReady, type RedisConnection } from '@icls/lib/queue/redis-connection';
 
 const { values } = parseArgs({ options: { url: { type: 'string', default: process.env.REDIS_URL ?? DEFAULT_REDIS_URL }, runs: { type: 'string', default: '40' } } });
 const runs = Number(values.runs);
@@ -44,6 +44,9 @@ async function handOver(add: Add, image: Buffer): Promise<number> {
 }
 
 async function main(redis: RedisConnection): Promise<void> {
+  for (const connection of [producer, worker]) {
+    if (!(await waitUntilReady(connection, 5000))) throw new Error(`Redis does not answer at ${values.url}`);
+  }
   await redis.xgroup('CREATE', stream, 'g', '$', 'MKSTREAM');
   console.log(`hand-over of one job to a blocked reader, median of ${runs} (ms)`);
   console.log(['size KiB', ...ways.map(([name]) => name)].join('\t'));
@@ -57,8 +60,11 @@ async function main(redis: RedisConnection): Promise<void> {
 
 try {
   await main(producer);
+} catch (err) {
+  console.error(`measure-redis-transfer: ${(err as Error).message}`);
+  process.exitCode = 1;
 } finally {
-  await producer.del(stream);
+  if (isReady(producer)) await producer.del(stream);
   producer.disconnect();
   worker.disconnect();
 }

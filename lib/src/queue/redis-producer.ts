@@ -47,7 +47,7 @@ const MAX_LENGTHS = 1024;
 /**
  * Jobs whose image is larger are added in two steps, the bound and the cache checked by a script and the
  * entry added by a plain XADD: Redis copies a script's arguments into Lua and back, which made a 773 KiB
- * job's hand-over to a worker 3.4 ms against 1.35 for a plain XADD on the 2026-12-02 VM
+ * job's hand-over to a worker about 2 ms against 1 for a plain XADD on the 2026-12-02 VM
  * (scripts/measure-redis-transfer.ts). The price: adds running at the same moment can pass the bound by
  * their number, as each checks before the others add.
  */
