@@ -69,3 +69,12 @@ it('an upload still arriving after the hold no longer holds a place: a trickle c
   assert.equal(next.others(), 0, 'the two trickling uploads count no more');
   for (const a of [...trickling, next]) a.release();
 });
+
+it('with its one model full, a request that may name a model in its form is refused at once: its form can name no model with room', async () => {
+  const taken = [await predictor.admit('m'), await predictor.admit('m')];
+  await assert.rejects(predictor.admit(undefined, { bodyMayName: true }), refused);
+  for (const a of taken) a.release();
+  const admitted = await predictor.admit(undefined, { bodyMayName: true });
+  assert.equal(admitted.refusal, undefined);
+  admitted.release();
+});

@@ -304,9 +304,18 @@ export class PredictService {
     // `bodyMayName`: no model in the query, and a form to come that may name one. Refusing it for the
     // default model's queue would refuse requests for a model with room (the page's form sends its
     // model after the file), so the upload is read and the refusal waits for the form (`admitNamed`).
-    if (!opts.bodyMayName) throw full;
+    // Unless no other model is served: then the form can only name this one (or none served), and
+    // reading, hashing and storing every upload only to refuse it was most of an overloaded api's work
+    // (its 503s came after the whole upload, seconds late behind the uploads it read).
+    if (!opts.bodyMayName || !(await this.othersServed(model, deadline))) throw full;
     admission.refusal = full;
     return admission;
+  }
+
+  /** True when a model other than `model` is served (or awaited). */
+  private async othersServed(model: string, deadline: number): Promise<boolean> {
+    const served = await this.servedModels(deadline);
+    return served.size > (served.has(model) ? 1 : 0);
   }
 
   /**
