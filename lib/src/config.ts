@@ -227,7 +227,7 @@ const spec = {
   WORKER_NICE: {
     default: '5',
     parse: int(0, 19),
-    doc: 'scheduling priority (nice) of worker processes: above 0, the api keeps answering quickly (and refusing overload quickly) while workers use every core',
+    doc: 'scheduling priority (nice) of worker processes, every thread of them (decoding included): above 0, the api keeps answering quickly (and refusing overload quickly) while workers use every core',
   },
   WORKER_DEAD_AFTER_MS: {
     default: '2000',

@@ -1,4 +1,5 @@
 /** A model worker process: loads its models, takes jobs from Redis, drains on SIGTERM. */
+import { existsSync, readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
 import { loadConfig, redisUrlOf } from '@icls/lib/config';
 import { startFailure } from '@icls/lib/start-failure';
@@ -118,14 +119,29 @@ function followSupervisor(log: Logger) {
 /**
  * Workers yield the CPU to the api when both want it: the api's work per request is small, and a
  * delayed api delays every client (and every refusal), while a delayed worker only delays its job.
+ * On Linux a nice value belongs to a thread, and setPriority sets one: the threads started before this
+ * call (V8's, and libuv's pool, which runs sharp's decodes and starts libvips's threads) kept 0, so
+ * decoding competed with the api at full weight (under overload the api's thread waited for a core as
+ * long as it ran). Every thread is lowered; threads started later inherit it from theirs.
  */
 function lowerPriority(nice: number, log: Logger): void {
   if (nice === 0) return;
-  try {
-    setPriority(Math.max(getPriority(), nice));
-  } catch (err) {
-    log.warn({ err: (err as Error).message, nice }, 'could not lower the worker priority; running at normal priority');
+  const failed: string[] = [];
+  for (const tid of processThreads()) {
+    try {
+      setPriority(tid, Math.max(getPriority(tid), nice));
+    } catch (err) {
+      // A thread that ended meanwhile has nothing to lower.
+      if ((err as { info?: { code?: string } }).info?.code !== 'ESRCH') failed.push((err as Error).message);
+    }
   }
+  if (failed.length > 0) log.warn({ err: failed[0], threads: failed.length, nice }, 'could not lower the worker priority; running at normal priority');
+}
+
+/** The ids of this process's threads (Linux); elsewhere 0, the calling thread, as setPriority takes it. */
+function processThreads(): number[] {
+  if (!existsSync('/proc/self/task')) return [0];
+  return readdirSync('/proc/self/task').map(Number);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
