@@ -8,33 +8,29 @@ import { ID_FIELD } from './redis-keys.ts';
 const NOW_MS = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
+/** KEYS: stream [, cache entry]. ARGV: max. Returns the cached answer, or -1 - length when full; else sets `n`, the length. */
+const CACHE_OR_BOUND = `
+if KEYS[2] then
+  local hit = redis.call('GET', KEYS[2])
+  if hit then return hit end
+end
+local n = redis.call('XLEN', KEYS[1])
+if n >= tonumber(ARGV[1]) then return -1 - n end`;
+
 /**
  * KEYS: stream [, cache entry]. ARGV: max, then the entry's fields. With a cache entry that exists,
  * returns it (the answer, no job added). Else adds unless full; returns the length before, or
  * -1 - length when full. One round trip for the cache lookup, the bound and the add.
  */
-const BOUNDED_ADD = `
-if KEYS[2] then
-  local hit = redis.call('GET', KEYS[2])
-  if hit then return hit end
-end
-local n = redis.call('XLEN', KEYS[1])
-if n >= tonumber(ARGV[1]) then return -1 - n end
+const BOUNDED_ADD = `${CACHE_OR_BOUND}
 redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
 return n`;
 
 /**
- * KEYS: stream [, cache entry]. ARGV: max. BOUNDED_ADD's cache lookup and bound without the add, for a
- * job whose image is too large to pass through a script (see SCRIPT_IMAGE_MAX_BYTES): the cached answer,
- * the length, or -1 - length when full. The caller then adds the job with a plain XADD.
+ * BOUNDED_ADD without the add (ARGV: max only), for a job whose image is too large to pass through a
+ * script (see SCRIPT_IMAGE_MAX_BYTES): the caller then adds it with a plain XADD.
  */
-const BOUNDED_CHECK = `
-if KEYS[2] then
-  local hit = redis.call('GET', KEYS[2])
-  if hit then return hit end
-end
-local n = redis.call('XLEN', KEYS[1])
-if n >= tonumber(ARGV[1]) then return -1 - n end
+const BOUNDED_CHECK = `${CACHE_OR_BOUND}
 return n`;
 
 /**
