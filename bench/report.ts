@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { PREFERRED_DEFAULT_MODEL } from '@icls/lib/default-model';
 import type { BenchResult } from './result-types.ts';
 import type { StepResult } from './steps.ts';
-import { fmt, textTable } from './stats.ts';
+import { fmt, signed, textTable } from './stats.ts';
 
 export type { BenchResult } from './result-types.ts';
 
@@ -40,7 +40,7 @@ function targetsTable(r: BenchResult): Table | undefined {
   const t = r.targets;
   if (!t || (!t.floor && !t.ceiling && !t.overload)) return undefined;
   const rows = [['target (issue 13)', 'measured', 'verdict']];
-  if (t.floor) rows.push(['p50 at one client ≤ latency floor + 3 ms', `${ms(t.floor.p50AtOneClientMs)} ms vs floor ${ms(t.floor.floorMs)} ms (+${ms(t.floor.marginMs)})`, yes(t.floor.met)]);
+  if (t.floor) rows.push(['p50 at one client ≤ latency floor + 3 ms', `${ms(t.floor.p50AtOneClientMs)} ms vs floor ${ms(t.floor.floorMs)} ms (${signed(t.floor.marginMs, ms)})`, yes(t.floor.met)]);
   if (t.ceiling) {
     const measured = `${fmt(t.ceiling.peak, 1)} of ${fmt(t.ceiling.ceiling, 1)} images/s = ${pct(100 * t.ceiling.ratio)}`;
     // Each ratio target is for one model; the other's verdict would only mislead.

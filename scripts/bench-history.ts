@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BenchResult } from '../bench/result-types.ts';
+import { signed } from '../bench/stats.ts';
 
 const USAGE = 'usage: node --conditions=source --import tsx scripts/bench-history.ts [results-folder]  (default: bench/results)';
 const given = process.argv[2];
@@ -37,6 +38,6 @@ for (const name of names.filter((f) => f.endsWith('.json') && !f.endsWith('-quic
   console.log(
     `| [${basename(name, '.json')}](${basename(name, '.json')}.md) | ${cpu(run.machine.cpuModel)}, ${run.machine.cores} cores | ${run.model} | ` +
       `${fixed(run.ceiling.imagesPerSecond)}${coreSeconds ? ` (${fixed(coreSeconds * 1000)})` : ''} | ${fixed(run.ceiling.floorMs)} | ` +
-      `${fixed(floor.p50AtOneClientMs)} (+${fixed(floor.marginMs, 2)}) | ${fixed(ceiling.peak)} (${Math.round(ceiling.ratio * 100)} %) | ${over} |`,
+      `${fixed(floor.p50AtOneClientMs)} (${signed(floor.marginMs, (v) => fixed(v, 2))}) | ${fixed(ceiling.peak)} (${Math.round(ceiling.ratio * 100)} %) | ${over} |`,
   );
 }

@@ -30,3 +30,10 @@ it('a model the targets do not name gets both verdicts', () => {
   assert.doesNotMatch(other, /n\/a \(other model\)/);
   assert.match(row(other, RESNET), /NOT met$/);
 });
+
+it('a floor above the p50 at one client (a run whose floor was measured while the machine was slowed) shows its margin with a minus, not "+-"', async () => {
+  const slowedFloor = JSON.parse(await readFile(join(ROOT, 'bench/results/2026-12-02-1228-resnet50-random.json'), 'utf8')) as BenchResult;
+  const line = row(renderText(slowedFloor), 'p50 at one client');
+  assert.match(line, /\(−10\.6\)/);
+  assert.doesNotMatch(line, /\+-/);
+});
