@@ -7,16 +7,36 @@
  * Prints the median per size, in ms. Uses its own stream (deleted at the end).
  */
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import { DEFAULT_REDIS_URL } from '@icls/lib/config';
 import { createLogger } from '@icls/lib/logger';
 import { callForBuffers, connectRedis, isReady, waitUntilReady, type RedisConnection } from '@icls/lib/queue/redis-connection';
+import { numberFlag, parseFlags, UsageError } from '@icls/lib/usage-error';
+import { stopOnSignals } from '../bench/stop-on-signals.ts';
 
-const { values } = parseArgs({ options: { url: { type: 'string', default: process.env.REDIS_URL ?? DEFAULT_REDIS_URL }, runs: { type: 'string', default: '40' } } });
-const runs = Number(values.runs);
-const log = createLogger('warn', 'measure-redis-transfer');
-const producer = connectRedis(values.url, 'measure-transfer-producer', log);
-const worker = connectRedis(values.url, 'measure-transfer-worker', log);
+const USAGE = 'usage: node --conditions=source --import tsx scripts/measure-redis-transfer.ts [--url redis://host:port] [--runs 1-10000]';
+
+function options(): { url: string; runs: number } {
+  const { values } = parseFlags({ options: { url: { type: 'string', default: process.env.REDIS_URL || DEFAULT_REDIS_URL }, runs: { type: 'string', default: '40' }, help: { type: 'boolean' } } });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (!/^rediss?:\/\/[^/]/.test(values.url)) throw new UsageError(`--url must be a redis:// URL like ${DEFAULT_REDIS_URL}, got "${values.url}"`);
+  return { url: values.url, runs: numberFlag('--runs', values.runs, { min: 1, max: 10_000, integer: true })! };
+}
+
+let opts: { url: string; runs: number };
+try {
+  opts = options();
+} catch (err) {
+  console.error(err instanceof UsageError ? `measure-redis-transfer: ${err.message}\n${USAGE}` : err);
+  process.exit(2);
+}
+const { url, runs } = opts;
+// Silent: an unreachable Redis is said once, below, not in a JSON line per connection attempt.
+const log = createLogger('silent', 'measure-redis-transfer');
+const producer = connectRedis(url, 'measure-transfer-producer', log);
+const worker = connectRedis(url, 'measure-transfer-worker', log);
 const stream = `measure-transfer:${randomBytes(4).toString('hex')}`;
 // The same shape as the queue's add: the length checked, then the entry added with the arguments as fields.
 const SCRIPTED_ADD = `local n = redis.call('XLEN', KEYS[1])
@@ -44,9 +64,8 @@ async function handOver(add: Add, image: Buffer): Promise<number> {
 }
 
 async function main(redis: RedisConnection): Promise<void> {
-  for (const connection of [producer, worker]) {
-    if (!(await waitUntilReady(connection, 5000))) throw new Error(`Redis does not answer at ${values.url}`);
-  }
+  const ready = await Promise.all([producer, worker].map((connection) => waitUntilReady(connection, 3000)));
+  if (ready.includes(false)) throw new Error(`Redis does not answer at ${url}`);
   await redis.xgroup('CREATE', stream, 'g', '$', 'MKSTREAM');
   console.log(`hand-over of one job to a blocked reader, median of ${runs} (ms)`);
   console.log(['size KiB', ...ways.map(([name]) => name)].join('\t'));
@@ -58,13 +77,20 @@ async function main(redis: RedisConnection): Promise<void> {
   }
 }
 
+/** Deletes the measuring stream (if Redis is there to ask) and closes both connections. */
+async function cleanUp(): Promise<void> {
+  if (isReady(producer)) await producer.del(stream);
+  producer.disconnect();
+  worker.disconnect();
+}
+
+// Interrupted, it still deletes its stream (which has no TTL and no prefix).
+stopOnSignals(cleanUp);
 try {
   await main(producer);
 } catch (err) {
   console.error(`measure-redis-transfer: ${(err as Error).message}`);
   process.exitCode = 1;
 } finally {
-  if (isReady(producer)) await producer.del(stream);
-  producer.disconnect();
-  worker.disconnect();
+  await cleanUp();
 }
