@@ -1,6 +1,8 @@
 /**
  * The worker's log line for an api whose UPLOAD_DIR it does not see. Every job from such an api fails (or
- * is found so) alike, so one line a minute at most, with how many were not logged since.
+ * is found so) alike, so one line a minute at most per process, with how many were not logged since:
+ * the failed reads (the consumer) and the spot checks of images sent inside their jobs (the job handler)
+ * share `unsharedUploadLog`.
  */
 import type { Logger } from './logger.ts';
 
@@ -23,3 +25,6 @@ export class UnsharedUploadLog {
     this.last = { at: now, since: 0 };
   }
 }
+
+/** The process's one such log: the consumer's failures and the handler's spot checks share its minute. */
+export const unsharedUploadLog = new UnsharedUploadLog();

@@ -23,6 +23,8 @@ export interface JobHandlerDeps {
   onUnshared?: (job: JobData, detail: string) => void;
 }
 
+/** What the operator does about it, in the api's log (the failure's detail) and the worker's. */
+const SHARE_FIX = "give the workers the api's UPLOAD_DIR (a shared folder or volume), or set IMAGE_TRANSPORT=bytes on the api";
 /** A job whose image came inside it has its stored file looked for at most this often… */
 const SPOT_CHECK_EVERY_MS = 60_000;
 /** …this long after it arrived: the api stores the file while the job runs, and answers once it is stored. */
@@ -42,7 +44,7 @@ export function createJobHandler(deps: JobHandlerDeps): JobHandler {
     setTimeout(() => {
       stat(path).then(
         () => undefined,
-        (err: NodeJS.ErrnoException) => deps.onUnshared!(job, `stored image ${basename(path)}, sent inside its job, is not in the worker's UPLOAD_DIR ${SPOT_CHECK_AFTER_MS / 1000} s later (${err.code ?? 'error'}); with workers on other hosts set IMAGE_TRANSPORT=bytes`),
+        (err: NodeJS.ErrnoException) => deps.onUnshared!(job, `stored image ${basename(path)}, sent inside its job, is not in the worker's UPLOAD_DIR ${SPOT_CHECK_AFTER_MS / 1000} s later (${err.code ?? 'error'}); ${SHARE_FIX}`),
       );
     }, SPOT_CHECK_AFTER_MS).unref();
   };
@@ -89,7 +91,7 @@ async function readStoredImage(uploadDir: string, name: string): Promise<Buffer>
     // The deployment's fault, not the client's: the api stored the upload where this worker does not look.
     throw new JobRejectedError({
       code: 'UPLOAD_NOT_SHARED',
-      detail: `stored image ${safe} cannot be read by the worker (${(err as NodeJS.ErrnoException).code ?? 'error'}); with workers on other hosts set IMAGE_TRANSPORT=bytes`,
+      detail: `stored image ${safe} cannot be read by the worker (${(err as NodeJS.ErrnoException).code ?? 'error'}); ${SHARE_FIX}`,
     });
   }
 }

@@ -12,7 +12,7 @@ import type { Logger } from '@icls/lib/logger';
 import { createRegistry, type MetricsRegistry } from '@icls/lib/metrics/prometheus';
 import { noTracing, type Tracing } from '@icls/lib/tracing/tracing';
 import { workerPlan, type PlanConfig, type WorkerPlan } from '@icls/lib/worker-plan';
-import { UnsharedUploadLog } from '@icls/lib/unshared-upload-log';
+import { unsharedUploadLog } from '@icls/lib/unshared-upload-log';
 import { Classifier } from './classifier.ts';
 import { InferencePool } from './engine/inference-pool.ts';
 import { createJobHandler } from './job-handler.ts';
@@ -90,14 +90,13 @@ export async function startModelHost(
   }
   const workerId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const jobs = new JobTelemetry(metrics, telemetry.tracing ?? noTracing, workerId, [...classifiers.keys()]);
-  const unshared = new UnsharedUploadLog();
   let closed = false;
   return {
     workerId,
     models: [...classifiers.keys()],
     versions: Object.fromEntries(builds),
     broken,
-    handler: jobs.wrap(createJobHandler({ classifiers, builds, uploadDir: config.UPLOAD_DIR, workerId, onStages: jobs.stagesDone, onUnshared: (job, detail) => unshared.report(log.child({ jobId: job.id }), detail) })),
+    handler: jobs.wrap(createJobHandler({ classifiers, builds, uploadDir: config.UPLOAD_DIR, workerId, onStages: jobs.stagesDone, onUnshared: (job, detail) => unsharedUploadLog.report(log.child({ jobId: job.id }), detail) })),
     plan,
     async close() {
       if (closed) return;

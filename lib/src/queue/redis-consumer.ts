@@ -15,7 +15,7 @@ import { sleep } from '../deadline.ts';
 import { every } from '../every.ts';
 import { JobRejectedError, type BrokenModel, type JobFailure, type JobHandler, type JobConsumer } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
-import { UnsharedUploadLog } from '../unshared-upload-log.ts';
+import { unsharedUploadLog } from '../unshared-upload-log.ts';
 import { callForBuffers, closeConnection, connectRedis, execChecked, isReady, waitUntilReady, type RedisConnection } from './redis-connection.ts';
 import { ensureGroup, GROUP, heartbeatEvery, jobsKey, REPLY_TO_FIELD, resultKey, type Reply } from './redis-keys.ts';
 import { withScripts, type ScriptedConnection } from './redis-scripts.ts';
@@ -53,7 +53,6 @@ export class RedisConsumer implements JobConsumer {
   private readonly keys: string[];
   private readonly presence: WorkerPresence;
   private readonly takeover: JobTakeover;
-  private readonly unshared = new UnsharedUploadLog();
   /** Jobs running here, by stream entry id, with their deadline. */
   private readonly running = new Map<string, number>();
   /** Jobs taken over from dead workers, waiting for a slot; they go before new reads. */
@@ -180,7 +179,7 @@ export class RedisConsumer implements JobConsumer {
       } catch (err) {
         reply = { id: job.id, ok: false, failure: toFailure(err) };
         if (!(err instanceof JobRejectedError)) log.error({ err }, 'job failed');
-        else if (err.failure.code === 'UPLOAD_NOT_SHARED') this.unshared.report(log, err.failure.detail);
+        else if (err.failure.code === 'UPLOAD_NOT_SHARED') unsharedUploadLog.report(log, err.failure.detail);
       }
       // An expired job's client has already had its 504: nobody listens, so just drop it.
       const expired = !reply.ok && reply.failure.code === 'DEADLINE_EXCEEDED';
