@@ -62,6 +62,9 @@ it('a full queue refuses the next job at once, and admits() says so before any u
   assert.equal(await producer.admits('other-model', soon()), true);
   const firstOutcome = await first;
   assert.ok(firstOutcome instanceof AppError && firstOutcome.code === 'DEADLINE_EXCEEDED');
+  // Its job timed out unanswered and is still queued: the next request is not lone (its image would have
+  // joined it in Redis: two lone images of up to 4 MiB per api, not one).
+  assert.equal(producer.lone('m'), false);
 });
 
 it('a job added before any worker exists is answered once a worker starts', async () => {

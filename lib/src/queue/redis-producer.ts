@@ -85,6 +85,11 @@ export class RedisProducer implements JobProducer {
   private readonly views = new WorkerViewMemory();
   /** Per model, the last queue length seen (from adds or XLEN) and when. */
   private readonly lastLength = new Map<string, { length: number; at: number }>();
+  /**
+   * Models whose job timed out since their length was last seen: it may still be queued (a stopped
+   * worker), so requests for them are not lone. Only served models get jobs: bounded by them.
+   */
+  private readonly unanswered = new Set<string>();
   private subscribed = false;
   /** Redis's run_id: a new one after a reconnect means Redis restarted and may have lost every job. */
   private runId?: string;
@@ -213,7 +218,11 @@ export class RedisProducer implements JobProducer {
     }
     const result = this.waiters.wait(job.id, job.deadline);
     const release = () => this.held.release(job.id);
-    result.then(release, release);
+    result.then(release, (err: unknown) => {
+      // Unanswered: the job may still be queued, so the model's queue is not known to be empty (see lone).
+      if (isAppError(err) && err.code === 'DEADLINE_EXCEEDED') this.unanswered.add(job.model);
+      release();
+    });
     // The add settles the waiter itself on failure; the caller waits for the answer, never past the deadline.
     void this.add(job);
     return result;
@@ -255,10 +264,11 @@ export class RedisProducer implements JobProducer {
   private rememberLength(model: string, length: number): void {
     if (this.lastLength.size >= MAX_LENGTHS && !this.lastLength.has(model)) this.lastLength.clear();
     this.lastLength.set(model, { length, at: Date.now() });
+    this.unanswered.delete(model);
   }
 
   lone(model: string): boolean {
-    return this.held.countFor(model) === 0 && (this.lastLength.get(model)?.length ?? 0) <= 1;
+    return this.held.countFor(model) === 0 && !this.unanswered.has(model) && (this.lastLength.get(model)?.length ?? 0) <= 1;
   }
 
   /**
