@@ -194,8 +194,9 @@ const spec = {
   },
   INLINE_LONE_IMAGE_BYTES: {
     default: String(4 * 1024 * 1024),
-    parse: int(0, 64 * 1024 * 1024),
-    doc: 'a lone request (the api has no other job in flight for its model, whose queue was empty when last seen) travels inside its job up to this size, when the api held the upload in memory (uploads up to 4 MiB): it is answered without waiting for its file to be written and read back; under load, uploads over INLINE_IMAGE_BYTES still go through the file (IMAGE_TRANSPORT=path); 0: never',
+    // The api holds an upload in memory up to 4 MiB (larger ones stream to a file): no larger value could apply.
+    parse: int(0, 4 * 1024 * 1024),
+    doc: 'a lone request (the api has no other job in flight for its model, whose queue held no other job when last seen) travels inside its job up to this size (at most 4 MiB, what the api holds in memory): it is answered without waiting for its file to be written and read back; under load, uploads over INLINE_IMAGE_BYTES still go through the file (IMAGE_TRANSPORT=path); 0: only INLINE_IMAGE_BYTES decides',
   },
   RESULT_CACHE_TTL_S: {
     default: '600',
