@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { withDeadline } from '@icls/lib/deadline';
 import { pickDefaultModel } from '@icls/lib/default-model';
-import { AppError, isAppError, queueNoAnswer } from '@icls/lib/errors';
+import { AppError, isAppError, queueFull, queueNoAnswer } from '@icls/lib/errors';
 import type { JobData, JobProducer, JobResult, WorkerView } from '@icls/lib/job-contract';
 import { noTracing, type Span, type Tracing } from '@icls/lib/tracing/tracing';
 import { RestartGrace } from './restart-grace.ts';
@@ -300,7 +300,7 @@ export class PredictService {
       throw err;
     }
     admission.release();
-    const full = new AppError('QUEUE_FULL', `the queue for model ${model} is full`, { retryAfterS: 1 });
+    const full = queueFull(model);
     // `bodyMayName`: no model in the query, and a form to come that may name one. Refusing it for the
     // default model's queue would refuse requests for a model with room (the page's form sends its
     // model after the file), so the upload is read and the refusal waits for the form (`admitNamed`).

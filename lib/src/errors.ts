@@ -69,3 +69,6 @@ export const queueNoAnswer = (): AppError => new AppError('NOT_READY', 'the queu
 /** Redis cannot be used, in its own words (e.g. a refused password, which names REDIS_URL): predictions and /readyz say the same. */
 export const queueUnusableReason = (why: string): string => `the queue (Redis) cannot be used: ${why}`;
 export const queueUnusable = (why: string): AppError => new AppError('NOT_READY', queueUnusableReason(why), { retryAfterS: 1 });
+/** A model's queue at its bound (QUEUE_MAX_WAITING), with the jobs counted when known; said alike wherever it was found full. */
+export const queueFull = (model: string, jobs?: number): AppError =>
+  new AppError('QUEUE_FULL', `the queue for model ${model} is full${jobs === undefined ? '' : ` (${jobs} ${jobs === 1 ? 'job' : 'jobs'} queued or running)`}`, { retryAfterS: 1 });

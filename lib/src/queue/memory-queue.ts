@@ -5,7 +5,7 @@
  * bound is the Redis queue's too: per model, jobs queued or running (a Redis stream holds an entry
  * until its reply is sent).
  */
-import { AppError } from '../errors.ts';
+import { AppError, queueFull } from '../errors.ts';
 import {
   JobRejectedError,
   type JobConsumer,
@@ -64,7 +64,7 @@ export class MemoryQueue implements JobProducer, JobConsumer {
     if (hit) return fromCache(hit, job.id);
     const held = this.held.get(job.model) ?? 0;
     if (held >= this.opts.maxWaiting) {
-      throw new AppError('QUEUE_FULL', `${held} jobs are queued or running for model ${job.model}`, { retryAfterS: 1 });
+      throw queueFull(job.model, held);
     }
     const result = this.waiters.wait(job.id, job.deadline);
     this.held.set(job.model, held + 1);

@@ -53,7 +53,7 @@ it('a full queue refuses the next job at once, and admits() says so before any u
   try {
     assert.ok(await otherApi.whenReady(5000));
     for (const imageData of [Buffer.alloc(1000), Buffer.alloc(SCRIPT_IMAGE_MAX_BYTES + 1)]) {
-      await assert.rejects(otherApi.submit({ ...job(1500), imageData }), (err: unknown) => err instanceof AppError && err.code === 'QUEUE_FULL' && /1 jobs are queued or running/.test(err.message));
+      await assert.rejects(otherApi.submit({ ...job(1500), imageData }), (err: unknown) => err instanceof AppError && err.code === 'QUEUE_FULL' && /: the queue for model m is full \(1 job queued or running\)$/.test(err.message));
     }
   } finally {
     await otherApi.close();

@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sleep, withDeadline } from '../deadline.ts';
-import { AppError, isAppError, queueNoAnswer, queueUnusable } from '../errors.ts';
+import { AppError, isAppError, queueFull, queueNoAnswer, queueUnusable } from '../errors.ts';
 import type { JobData, JobProducer, JobResult, QueueStats, WorkerView } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
 import { HeldJobs } from './held-jobs.ts';
@@ -214,7 +214,7 @@ export class RedisProducer implements JobProducer {
     if (this.closed) throw new AppError('NOT_READY', 'the api is shutting down', { retryAfterS: 1 });
     if (!this.ready) throw this.notReady();
     if (!this.held.hold(job)) {
-      throw new AppError('QUEUE_FULL', `${this.opts.maxQueued} jobs are waiting for model ${job.model}`, { retryAfterS: 1 });
+      throw queueFull(job.model, this.opts.maxQueued);
     }
     const result = this.waiters.wait(job.id, job.deadline);
     const release = () => this.held.release(job.id);
@@ -249,7 +249,7 @@ export class RedisProducer implements JobProducer {
       }
       this.rememberLength(job.model, before < 0 ? -1 - before : before + 1);
       if (before < 0) {
-        this.waiters.reject(job.id, new AppError('QUEUE_FULL', `${-1 - before} jobs are queued or running for model ${job.model}`, { retryAfterS: 1 }));
+        this.waiters.reject(job.id, queueFull(job.model, -1 - before));
       } else {
         this.held.confirm(job.id);
       }
