@@ -193,7 +193,9 @@ const spec = {
     doc: 'uploads up to this size travel inside their job (IMAGE_TRANSPORT=path): the worker reads no file and the api writes it beside the prediction instead of before. Redis then holds up to QUEUE_MAX_WAITING × this per model; 0: never',
   },
   INLINE_LONE_IMAGE_BYTES: {
-    default: String(4 * 1024 * 1024),
+    // Up to 1 MiB it gained at each size in every alternating round; 2-3.4 MB images gained 2.8 ms in one
+    // session's rounds and up to 3 ms lost in a later one's, at three times Redis's CPU (README, "Images inside").
+    default: String(1024 * 1024),
     // The api holds an upload in memory up to 4 MiB (larger ones stream to a file): no larger value could apply.
     parse: int(0, 4 * 1024 * 1024),
     doc: 'a lone request (the api has no other job in flight for its model, whose queue held no other job when last seen) travels inside its job up to this size (at most 4 MiB, what the api holds in memory): it is answered without waiting for its file to be written and read back; under load, uploads over INLINE_IMAGE_BYTES still go through the file (IMAGE_TRANSPORT=path); 0: only INLINE_IMAGE_BYTES decides',

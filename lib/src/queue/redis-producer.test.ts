@@ -63,7 +63,7 @@ it('a full queue refuses the next job at once, and admits() says so before any u
   const firstOutcome = await first;
   assert.ok(firstOutcome instanceof AppError && firstOutcome.code === 'DEADLINE_EXCEEDED');
   // Its job timed out unanswered and is still queued: the next request is not lone (its image would have
-  // joined it in Redis: two lone images of up to 4 MiB per api, not one).
+  // joined it in Redis: two lone images per api, not one).
   assert.equal(producer.lone('m'), false);
 });
 
