@@ -7,7 +7,7 @@
  * Prints the median per size, in ms. Uses its own stream (deleted at the end).
  */
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_REDIS_URL } from '@icls/lib/config';
+import { DEFAULT_REDIS_URL, redisUrl } from '@icls/lib/config';
 import { createLogger } from '@icls/lib/logger';
 import { callForBuffers, connectRedis, isReady, waitUntilReady, type RedisConnection } from '@icls/lib/queue/redis-connection';
 import { numberFlag, parseFlags, UsageError } from '@icls/lib/usage-error';
@@ -21,8 +21,14 @@ function options(): { url: string; runs: number } {
     console.log(USAGE);
     process.exit(0);
   }
-  if (!/^rediss?:\/\/[^/]/.test(values.url)) throw new UsageError(`--url must be a redis:// URL like ${DEFAULT_REDIS_URL}, got "${values.url}"`);
-  return { url: values.url, runs: numberFlag('--runs', values.runs, { min: 1, max: 10_000, integer: true })! };
+  let url: string | undefined;
+  try {
+    url = redisUrl(values.url);
+  } catch (err) {
+    throw new UsageError(`--url ${(err as Error).message}`);
+  }
+  if (!url) throw new UsageError('--url needs a value');
+  return { url, runs: numberFlag('--runs', values.runs, { min: 1, max: 10_000, integer: true })! };
 }
 
 let opts: { url: string; runs: number };

@@ -58,7 +58,8 @@ const listenHost: Parser<string> = (raw) => {
   return raw;
 };
 const optionalText: Parser<string | undefined> = (raw) => (raw === '' ? undefined : raw);
-const url: Parser<string | undefined> = (raw) => {
+/** REDIS_URL's check, for the tools that take a Redis address too: undefined when empty, else the URL or an Error saying what is wrong. */
+export const redisUrl: Parser<string | undefined> = (raw) => {
   if (raw === '') return undefined;
   const u = URL.canParse(raw) ? new URL(raw) : undefined;
   const port = /^rediss?:\/\/(?:[^@/]*@)?(?:\[[^\]]*\]|[^:/]*):(\d+)/.exec(raw)?.[1];
@@ -117,7 +118,7 @@ const spec = {
     parse: oneOf('auto', 'redis', 'embedded'),
     doc: '`redis`: jobs go through Redis; `embedded`: api and model in one process, in-process queue; `auto`: redis when REDIS_URL is set or a Redis answers on localhost, else embedded',
   },
-  REDIS_URL: { default: '', parse: url, doc: `Redis to use (unset: ${DEFAULT_REDIS_URL}, which auto mode first checks answers)` },
+  REDIS_URL: { default: '', parse: redisUrl, doc: `Redis to use (unset: ${DEFAULT_REDIS_URL}, which auto mode first checks answers)` },
   REDIS_PREFIX: { default: 'icls', parse: keyPrefix, doc: 'prefix of every Redis key, so several deployments share one Redis' },
   MODELS_DIR: { default: './models', parse: path, doc: 'model repository: one folder per model' },
   DEFAULT_MODEL: {

@@ -84,14 +84,14 @@ export function createJobHandler(deps: JobHandlerDeps): JobHandler {
 const storedPath = (uploadDir: string, name: string): string => join(uploadDir, basename(name));
 
 async function readStoredImage(uploadDir: string, name: string): Promise<Buffer> {
-  const safe = basename(name);
+  const path = storedPath(uploadDir, name);
   try {
-    return await readFile(storedPath(uploadDir, safe));
+    return await readFile(path);
   } catch (err) {
     // The deployment's fault, not the client's: the api stored the upload where this worker does not look.
     throw new JobRejectedError({
       code: 'UPLOAD_NOT_SHARED',
-      detail: `stored image ${safe} cannot be read by the worker (${(err as NodeJS.ErrnoException).code ?? 'error'}); ${SHARE_FIX}`,
+      detail: `stored image ${basename(path)} cannot be read by the worker (${(err as NodeJS.ErrnoException).code ?? 'error'}); ${SHARE_FIX}`,
     });
   }
 }

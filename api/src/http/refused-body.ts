@@ -27,6 +27,9 @@ export function allowDropping(raw: IncomingMessage, allowance: Allowance): void 
   allowances.set(raw, allowance);
 }
 
+/** The server a connection came to (Node sets it on accepted sockets; not in its types). */
+const serverOf = (socket: Socket): { listening: boolean } | undefined => (socket as Socket & { server?: { listening: boolean } }).server;
+
 /** True while `socket` reads the rest of a body whose request was answered: nothing more is owed on it. */
 export const isDropping = (socket: Socket): boolean => draining.has(socket);
 
@@ -41,7 +44,7 @@ export function dropUnreadBodies(app: FastifyInstance): void {
     return payload;
   });
   app.addHook('preClose', async () => {
-    for (const socket of draining) if ((socket as Socket & { server?: unknown }).server === app.server) socket.destroy();
+    for (const socket of draining) if (serverOf(socket) === app.server) socket.destroy();
   });
 }
 
@@ -51,7 +54,7 @@ export function dropUnreadBodies(app: FastifyInstance): void {
  * allowance while being dropped (chunked, or a lying Content-Length), or stops coming for its idle
  * limit, closes the connection then.
  */
-export function dropRestOfBody(raw: IncomingMessage): boolean {
+function dropRestOfBody(raw: IncomingMessage): boolean {
   if (raw.complete) return true;
   const allowance = allowances.get(raw);
   const declared = Number(raw.headers['content-length'] ?? 0);
@@ -71,7 +74,7 @@ export function dropRestOfBody(raw: IncomingMessage): boolean {
     done();
     // The server began closing meanwhile: it closed the connections idle then, not this one (busy
     // dropping), which would now idle until the shutdown cuts it. Nothing more will be asked on it.
-    if ((socket as Socket & { server?: { listening: boolean } }).server?.listening === false) socket.destroySoon();
+    if (serverOf(socket)?.listening === false) socket.destroySoon();
   });
   // The request's own 'close' comes when the socket closes too: nothing is added to the socket, which
   // carries one refused body after another on a kept-alive connection (a listener each piled up there).
