@@ -198,7 +198,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   traceRequests(app, tracing);
   refuseWhileClosing(app);
 
-  await registerSecurityHeaders(app);
+  registerSecurityHeaders(app);
   requireHost(app);
   allowCrossOrigin(app, config.CORS_ORIGINS);
   await registerRateLimit(app, config.RATE_LIMIT_PER_MINUTE);

@@ -10,6 +10,7 @@ import { createLogger } from '@icls/lib/logger';
 import { MemoryQueue } from '@icls/lib/queue/memory-queue';
 import { tempDir } from '../../../tests/helpers/fixtures.ts';
 import { buildApp } from '../app.ts';
+import { securityHeaders } from './security-headers.ts';
 
 const TOKEN = 'correct-horse-battery-staple';
 const ADMIN_URLS = ['/feedback/review', '/v1/feedback', '/metrics'];
@@ -153,5 +154,27 @@ describe('rate limit (RATE_LIMIT_PER_MINUTE)', () => {
     for (let i = 0; i < 5; i++) statuses.push((await on.app.inject({ url: `/nothing-${i}`, remoteAddress: REMOTE })).statusCode);
     assert.deepEqual(statuses, [404, 404, 404, 429, 429]);
     await on.close();
+  });
+});
+
+describe('security headers', () => {
+  it('every answer has the same set, worked out once: the page, a refused upload (no model: 503), a refused admin call, a 404', async () => {
+    const { app, close } = await appWith({ ADMIN_TOKEN: TOKEN });
+    const expected = securityHeaders();
+    assert.match(expected['Content-Security-Policy'] ?? '', /^default-src 'none';.*frame-ancestors 'none'/);
+    assert.equal(expected['X-Frame-Options'], 'DENY');
+    assert.equal(expected['Referrer-Policy'], 'same-origin');
+    assert.equal(expected['Strict-Transport-Security'], undefined, 'HSTS is for whoever terminates TLS');
+    const answers = [
+      await app.inject({ url: '/', headers: { accept: 'text/html' } }),
+      await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'text/plain' }, payload: 'x' }),
+      await app.inject({ url: '/metrics', remoteAddress: REMOTE }),
+      await app.inject({ url: '/nothing-here' }),
+    ];
+    assert.deepEqual(answers.map((a) => a.statusCode), [200, 503, 401, 404]);
+    for (const answer of answers) {
+      for (const [name, value] of Object.entries(expected)) assert.equal(answer.headers[name.toLowerCase()], value, `${name} on the ${answer.statusCode}`);
+    }
+    await close();
   });
 });
