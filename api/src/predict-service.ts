@@ -433,7 +433,10 @@ export class PredictService {
     return inlineLoneImageBytes > inlineImageBytes && this.producer.lone?.(model) ? inlineLoneImageBytes : inlineImageBytes;
   }
 
-  /** The bytes to send inside the job, or undefined once the worker can read the stored file. */
+  /**
+   * The bytes to send inside the job, or undefined once the worker can read the stored file. An upload
+   * already stored by now has let go of its bytes (see IncomingUpload.held): its file is used.
+   */
   private async imageData(upload: UploadToPredict, persisted: Promise<StoredUpload>, model: string): Promise<Buffer | undefined> {
     if (this.config.imageTransport === 'bytes') return upload.held?.buffer ?? readFile((await persisted).path);
     if (upload.held && upload.bytes <= this.inlineBound(model)) return upload.held.buffer;

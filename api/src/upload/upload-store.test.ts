@@ -93,6 +93,22 @@ describe('UploadStore', () => {
     assert.equal(store.memory.inUse, 0);
   });
 
+  test('a stored or discarded upload lets go of its bytes with their share of the memory budget', async () => {
+    const store = await freshStore();
+    const bytes = await readFile(fixture('chelsea.png'));
+    const kept = await store.receive(Readable.from([bytes]), 'png', notTruncated);
+    assert.ok(kept.held, 'held in memory while it is being stored');
+    assert.equal(store.memory.inUse, bytes.length);
+    const stored = await store.persist(kept);
+    assert.equal(kept.held, undefined, 'nothing holds the bytes once they are in the file');
+    assert.equal(store.memory.inUse, 0);
+    assert.deepEqual(await readFile(stored.path), bytes);
+    const dropped = await store.receive(Readable.from([bytes]), 'png', notTruncated);
+    await store.discard(dropped);
+    assert.equal(dropped.held, undefined);
+    assert.equal(store.memory.inUse, 0);
+  });
+
   test('many small chunks hash the same as one buffer, and are written whole (more chunks than one writev takes)', async () => {
     const store = await freshStore();
     const bytes = await readFile(fixture('chelsea.png'));
