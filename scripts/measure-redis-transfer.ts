@@ -7,38 +7,14 @@
  * Prints the median per size, in ms. Uses its own stream (deleted at the end).
  */
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_REDIS_URL, redisUrl } from '@icls/lib/config';
 import { createLogger } from '@icls/lib/logger';
 import { callForBuffers, connectRedis, isReady, waitUntilReady, type RedisConnection } from '@icls/lib/queue/redis-connection';
-import { numberFlag, parseFlags, UsageError } from '@icls/lib/usage-error';
 import { stopOnSignals } from '../bench/stop-on-signals.ts';
+import { redisScriptOptions } from './redis-script-options.ts';
 
 const USAGE = 'usage: node --conditions=source --import tsx scripts/measure-redis-transfer.ts [--url redis://host:port] [--runs 1-10000]';
 
-function options(): { url: string; runs: number } {
-  const { values } = parseFlags({ options: { url: { type: 'string', default: process.env.REDIS_URL || DEFAULT_REDIS_URL }, runs: { type: 'string', default: '40' }, help: { type: 'boolean' } } });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  let url: string | undefined;
-  try {
-    url = redisUrl(values.url);
-  } catch (err) {
-    throw new UsageError(`--url ${(err as Error).message}`);
-  }
-  if (!url) throw new UsageError('--url needs a value');
-  return { url, runs: numberFlag('--runs', values.runs, { min: 1, max: 10_000, integer: true })! };
-}
-
-let opts: { url: string; runs: number };
-try {
-  opts = options();
-} catch (err) {
-  console.error(err instanceof UsageError ? `measure-redis-transfer: ${err.message}\n${USAGE}` : err);
-  process.exit(2);
-}
-const { url, runs } = opts;
+const { url, runs } = redisScriptOptions('measure-redis-transfer', USAGE, { default: 40, min: 1, max: 10_000 });
 // Silent: an unreachable Redis is said once, below, not in a JSON line per connection attempt.
 const log = createLogger('silent', 'measure-redis-transfer');
 const producer = connectRedis(url, 'measure-transfer-producer', log);

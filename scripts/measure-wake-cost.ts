@@ -7,29 +7,12 @@
  *   node --conditions=source --import tsx scripts/measure-wake-cost.ts [--url redis://…] [--runs N]
  * Prints the median and the 90th percentile per way, in ms.
  */
-import { DEFAULT_REDIS_URL, redisUrl } from '@icls/lib/config';
 import { createLogger } from '@icls/lib/logger';
 import { connectRedis, waitUntilReady } from '@icls/lib/queue/redis-connection';
-import { numberFlag, parseFlags, UsageError } from '@icls/lib/usage-error';
+import { redisScriptOptions } from './redis-script-options.ts';
 
 const USAGE = 'usage: node --conditions=source --import tsx scripts/measure-wake-cost.ts [--url redis://host:port] [--runs 10-10000]';
 const PAUSE_MS = 10;
-
-function options(): { url: string; runs: number } {
-  const { values } = parseFlags({ options: { url: { type: 'string', default: process.env.REDIS_URL || DEFAULT_REDIS_URL }, runs: { type: 'string', default: '500' }, help: { type: 'boolean' } } });
-  if (values.help) {
-    console.log(USAGE);
-    process.exit(0);
-  }
-  let url: string | undefined;
-  try {
-    url = redisUrl(values.url);
-  } catch (err) {
-    throw new UsageError(`--url ${(err as Error).message}`);
-  }
-  if (!url) throw new UsageError('--url needs a value');
-  return { url, runs: numberFlag('--runs', values.runs, { min: 10, max: 10_000, integer: true })! };
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const spin = (ms: number) => {
@@ -43,13 +26,7 @@ const WAYS: [string, () => Promise<void> | void][] = [
   [`after ${PAUSE_MS} ms spinning`, () => spin(PAUSE_MS)],
 ];
 
-let opts: { url: string; runs: number };
-try {
-  opts = options();
-} catch (err) {
-  console.error(err instanceof UsageError ? `measure-wake-cost: ${err.message}\n${USAGE}` : err);
-  process.exit(2);
-}
+const opts = redisScriptOptions('measure-wake-cost', USAGE, { default: 500, min: 10, max: 10_000 });
 // Silent: an unreachable Redis is said once, below, not in a JSON line per connection attempt.
 const redis = connectRedis(opts.url, 'measure-wake-cost', createLogger('silent', 'measure-wake-cost'));
 try {
