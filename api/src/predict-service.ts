@@ -10,7 +10,7 @@ import { AppError, isAppError, queueFull, queueNoAnswer } from '@icls/lib/errors
 import type { JobData, JobProducer, JobResult, WorkerView } from '@icls/lib/job-contract';
 import { noTracing, type Span, type Tracing } from '@icls/lib/tracing/tracing';
 import { RestartGrace } from './restart-grace.ts';
-import type { IncomingUpload, StoredUpload } from './upload/upload-store.ts';
+import type { HeldBytes, IncomingUpload, StoredUpload } from './upload/upload-store.ts';
 
 /** What a prediction needs of an upload: its name and hash, and its bytes when they are in memory. */
 export type UploadToPredict = Pick<IncomingUpload, 'name' | 'md5' | 'bytes' | 'held'>;
@@ -366,6 +366,9 @@ export class PredictService {
    */
   async predict(upload: UploadToPredict, persisted: Promise<StoredUpload>, opts: PredictOptions): Promise<PredictOutcome> {
     const startedAt = opts.startedAt ?? performance.now();
+    // Taken before the first wait: the upload lets go of its bytes once its file is written (see
+    // IncomingUpload.held), which may be before the job is built (a worker view looked up in Redis).
+    let held = upload.held;
     const deadline = this.deadlineFor(opts.deadlineFrom ?? opts.receivedAt);
     const { view, served } = await this.servedView(deadline, (s) => !!opts.model && !s.has(opts.model));
     const model = opts.model ?? this.defaultIn({ served, broken: view.broken });
@@ -382,7 +385,9 @@ export class PredictService {
     try {
       // Keyed by the versions of the same view that said the model is served.
       const cache = this.config.resultCache ? cacheFields(upload.md5, model, opts.topK, view.versions) : {};
-      const imageData = await this.imageData(upload, persisted, model);
+      const imageData = await this.imageData(upload.bytes, held, persisted, model);
+      // Not held for the wait: a job that carries them has them; otherwise the file has them.
+      held = undefined;
       // From here the job counts in the queue itself.
       opts.admission?.release();
       const awaitingWorker = served.get(model) === 0;
@@ -433,13 +438,10 @@ export class PredictService {
     return inlineLoneImageBytes > inlineImageBytes && this.producer.lone?.(model) ? inlineLoneImageBytes : inlineImageBytes;
   }
 
-  /**
-   * The bytes to send inside the job, or undefined once the worker can read the stored file. An upload
-   * already stored by now has let go of its bytes (see IncomingUpload.held): its file is used.
-   */
-  private async imageData(upload: UploadToPredict, persisted: Promise<StoredUpload>, model: string): Promise<Buffer | undefined> {
-    if (this.config.imageTransport === 'bytes') return upload.held?.buffer ?? readFile((await persisted).path);
-    if (upload.held && upload.bytes <= this.inlineBound(model)) return upload.held.buffer;
+  /** The bytes to send inside the job, or undefined once the worker can read the stored file. */
+  private async imageData(bytes: number, held: HeldBytes | undefined, persisted: Promise<StoredUpload>, model: string): Promise<Buffer | undefined> {
+    if (this.config.imageTransport === 'bytes') return held?.buffer ?? readFile((await persisted).path);
+    if (held && bytes <= this.inlineBound(model)) return held.buffer;
     await persisted;
     return undefined;
   }
