@@ -53,10 +53,10 @@ export function distribution(values: readonly number[]): Distribution {
   };
 }
 
-/** Formats a number for a table: "–" for NaN/undefined, fixed decimals otherwise. */
 /** A margin with its sign, a minus as such: "+7.44", "−10.60" (a floor above the measured p50 read "+-10.60"). */
 export const signed = (v: number, text: (abs: number) => string): string => `${v < 0 ? '−' : '+'}${text(Math.abs(v))}`;
 
+/** Formats a number for a table: "–" for NaN/undefined, fixed decimals otherwise. */
 export function fmt(value: number | undefined | null, decimals = 1): string {
   if (value === undefined || value === null || !Number.isFinite(value)) return '–';
   return value.toFixed(decimals);
