@@ -8,6 +8,8 @@ const isDeadline = (err: unknown) => {
   assert.ok(err instanceof AppError, String(err));
   assert.equal(err.code, 'DEADLINE_EXCEEDED');
   assert.equal(err.status, 504);
+  // The page shows it as it is: it says which limit passed and what to do.
+  assert.match(err.message, /REQUEST_TIMEOUT_MS; the workers may be busy or restarting: try again in a moment$/);
   return true;
 };
 
