@@ -17,11 +17,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { assertAccessible, assertFitsAndTappable, CHROMIUM, DESKTOP, launchChromium, PHONE, screenshot } from './helpers/browser.ts';
-import { expectedTinyRgb, fixtureModels, image, tempDir } from './helpers/fixtures.ts';
+import { expectedTinyRgb, fixtureModels, image, solidPng, tempDir } from './helpers/fixtures.ts';
 import { waitFor200 } from './helpers/http.ts';
 import { ENTRY, freePort, startService, type Service } from './helpers/processes.ts';
 
 const MAX_UPLOAD_BYTES = 2 * 1024 * 1024;
+const MAX_PIXELS = 1_000_000;
 const md5 = async (file: string) => createHash('md5').update(await readFile(file)).digest('hex');
 
 /** A file built inside the page from bytes, as a drop or a paste hands it over. */
@@ -57,6 +58,8 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
       UPLOAD_DIR: uploads,
       FEEDBACK_DIR: feedback,
       MAX_UPLOAD_BYTES: String(MAX_UPLOAD_BYTES),
+      // An image the browser draws and the service refuses (over this), for the page's refusal states.
+      MAX_PIXELS: String(MAX_PIXELS),
     });
     // The service and the browser start side by side; either failing fails the suite with its reason.
     const [ready, launched] = await Promise.allSettled([waitFor200(`${base}/readyz`, 60_000, () => service!.logs()), launchChromium()]);
@@ -198,11 +201,33 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
     assert.equal(await focusedId(), 'main');
     assert.equal(await page.$eval('#file', (el: HTMLInputElement) => el.files?.length), 1, 'the chosen file is kept');
 
-    // The service's refusal comes as the original's flash: a list inside the alert (role=alert on the <ul>
-    // itself took its list semantics away: axe's listitem rule, WCAG 1.3.1).
+    // A file typed as an image that the browser cannot draw is refused before it is sent (it showed a
+    // broken preview and was sent, then refused by the service, and stayed chosen for another try).
+    const posts: string[] = [];
+    const onRequest = (r: { method(): string; url(): string }) => r.method() === 'POST' && posts.push(r.url());
+    page.on('request', onRequest);
     await page.setInputFiles('#file', { name: 'fake.png', mimeType: 'image/png', buffer: Buffer.from('not an image at all') });
+    await page.locator('#messages .error').waitFor();
+    assert.equal((await page.textContent('#messages .error'))?.trim(), '“fake.png” cannot be read as an image. Choose a PNG, JPEG, GIF or WebP image.');
+    assert.equal(await page.$eval('#file', (el: HTMLInputElement) => el.files?.length), 0, 'nothing stays chosen');
+    assert.equal(await page.isVisible('#preview'), false, 'no broken preview');
+    page.off('request', onRequest);
+    assert.deepEqual(posts, [], 'nothing was sent');
+
+    // A refusal after a result: the address and the title leave the old result (a reload brought it back).
+    await page.setInputFiles('#file', image('chelsea.png'));
+    await page.click('#submit');
+    await page.locator('#result').waitFor();
+    assert.match(page.url(), /\/result\//);
+    // The service's refusal comes as the original's flash: a list inside the alert (role=alert on the <ul>
+    // itself took its list semantics away: axe's listitem rule, WCAG 1.3.1). A name without an extension
+    // is given its type's (the service refused a PNG named "photo" for its name alone).
+    await page.setInputFiles('#file', { name: 'photo', mimeType: 'image/png', buffer: await solidPng([200, 30, 30], 1100, 1000) });
     await page.click('#submit');
     await page.locator('#messages [role=alert] ul.flashes li').waitFor();
+    assert.match((await page.textContent('#messages ul.flashes li')) ?? '', /more pixels than allowed/);
+    assert.equal(new URL(page.url()).pathname, '/');
+    assert.equal(await page.title(), 'Image classifier');
     await assertAccessible(page, 'a refusal from the service (desktop)');
 
     // A load balancer's own 502 page (no #messages, no result): before, the page showed nothing at all.
@@ -281,6 +306,10 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
           await assertFitsAndTappable(p, `${name} (phone, ${scheme})`);
           if (name !== 'thanks' && name !== '404') await screenshot(p, `${name}-phone-${scheme}`, name === 'result' && scheme === 'dark');
         }
+        // Swagger UI's page had no viewport tag: laid out 980 px wide and shrunk, its text unreadable.
+        await p.goto(`${base}/docs/`);
+        assert.equal(await p.evaluate(() => window.innerWidth), PHONE.width, '/docs is laid out at the phone\'s width');
+        if (scheme === 'light') await assertAccessible(p, `/docs (phone, ${scheme})`);
       } finally {
         await phone.close();
       }

@@ -8,6 +8,13 @@ import { byId, clearMessages, focusOutcome, parseHtml, revealScripted, showError
 import { enhanceResult } from './result-actions.ts';
 
 const TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/webp': 'webp' };
+/** The names the service takes (the original's rule: the text after the last dot, any case). */
+const ALLOWED_NAME = /\.(png|jpe?g|gif|webp)$/i;
+
+/** The file under a name the service takes: an image whose name has no such extension gets its type's. */
+function wellNamed(file: File): File {
+  return ALLOWED_NAME.test(file.name) ? file : new File([file], `${file.name || 'image'}.${TYPES[file.type] ?? 'png'}`, { type: file.type });
+}
 
 /** The address the page shows (its `#` part aside): the server rendered it, or the script put a result there. */
 const addressOf = (l: Location) => l.pathname + l.search;
@@ -54,16 +61,22 @@ function enhanceUpload(form: HTMLFormElement): void {
     form.classList.toggle('has-file', Boolean(previewUrl));
   };
 
+  const refuse = (message: string) => {
+    showPreview(undefined);
+    input.value = '';
+    showError(message);
+  };
+
   /** Takes a file (chosen, dropped, pasted or an example) into the form's input, as if it had been chosen there. */
-  const take = (file: File): boolean => {
+  const take = (chosen: File): boolean => {
     clearMessages();
-    const wrong = problem(file);
+    const wrong = problem(chosen);
     if (wrong) {
-      showPreview(undefined);
-      input.value = '';
-      showError(wrong);
+      refuse(wrong);
       return false;
     }
+    // A PNG named "photo" was refused by the service for its name alone.
+    const file = wellNamed(chosen);
     if (input.files?.[0] !== file) {
       const list = new DataTransfer();
       list.items.add(file);
@@ -72,6 +85,14 @@ function enhanceUpload(form: HTMLFormElement): void {
     showPreview(file);
     return true;
   };
+
+  // A file typed as an image that the browser cannot draw is no image (text renamed .jpg, a truncated
+  // download): said before it is sent, instead of a broken preview and a refusal from the service.
+  preview.addEventListener('error', () => {
+    if (!previewUrl || preview.src !== previewUrl || form.classList.contains('busy')) return;
+    const name = input.files?.[0]?.name ?? 'The file';
+    refuse(`“${name}” cannot be read as an image. Choose a PNG, JPEG, GIF or WebP image.`);
+  });
 
   const busy = (on: boolean) => {
     progress.hidden = !on;
@@ -101,6 +122,12 @@ function enhanceUpload(form: HTMLFormElement): void {
       enhanceResult();
       focusOutcome(byId('result'));
     } else {
+      // A refusal after a result: the address and title were still the old result's (a reload showed it).
+      if (addressOf(location) !== path) {
+        history.pushState(null, '', path);
+        shownAddress = addressOf(location);
+      }
+      document.title = doc.title;
       focusOutcome(byId('messages'));
     }
   };

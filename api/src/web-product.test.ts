@@ -218,6 +218,10 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       const reviewed = await app.inject({ url: '/feedback/review?status=reviewed&model=tiny-rgb' });
       assert.match(reviewed.body, new RegExp(`id="report-${id}"`));
       assert.match(reviewed.body, /Mark as not reviewed/);
+      // Each card's heading and button name its report, so a screen reader's lists tell them apart.
+      const [heading] = /<h2 class="visually-hidden">Report: predicted [^<]+<\/h2>/.exec(reviewed.body) ?? [];
+      assert.ok(heading, 'the card has a heading');
+      assert.match(reviewed.body, /<button type="submit" class="secondary">Mark as not reviewed<span class="visually-hidden">: predicted [^<]+, reported \d{4}-\d\d-\d\d \d\d:\d\d UTC<\/span><\/button>/);
 
       // A value outside a fixed set is refused naming the values allowed.
       const bad = await app.inject({ url: '/feedback/export.csv?status=zzz' });
@@ -319,6 +323,8 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
     it('/docs: Swagger UI from the package, under a policy without inline script, with curl, Python and fetch examples', async () => {
       const docs = await app.inject({ url: '/docs/', headers: HTML });
       assert.equal(docs.statusCode, 200);
+      assert.match(docs.body, /<meta name="viewport" content="width=device-width, initial-scale=1">/, 'a phone lays it out at its own width');
+      assert.equal(Number(docs.headers['content-length']), Buffer.byteLength(docs.body));
       const csp = String(docs.headers['content-security-policy']);
       assert.match(csp, /script-src 'self'(;|$)/);
       assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https?:/);

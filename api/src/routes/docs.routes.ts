@@ -24,7 +24,15 @@ const DOCS_CSP = [
   "object-src 'none'",
 ].join('; ');
 
+/** Swagger UI's page has no viewport tag: a phone laid it out 980 px wide and shrank it to a third. */
+const VIEWPORT = '<meta name="viewport" content="width=device-width, initial-scale=1">';
+
 export async function docsRoutes(app: FastifyInstance): Promise<void> {
+  // This scope holds only the /docs routes; of them, only the page itself is HTML sent as a string.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (typeof payload !== 'string' || !String(reply.getHeader('content-type') ?? '').startsWith('text/html')) return payload;
+    return payload.replace('<meta charset="UTF-8">', `<meta charset="UTF-8">\n      ${VIEWPORT}`);
+  });
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     staticCSP: DOCS_CSP,

@@ -73,9 +73,12 @@ function card(r: ListedReport, back: string): string {
   ];
   const text = r.image ? '' : `<p class="report-text"><code>${esc(r.report)}</code></p>`;
   const state = r.reviewed ? '<span class="badge done">Reviewed</span>' : '<span class="badge">To review</span>';
-  return `<li class="card" id="report-${esc(r.id)}">${thumb}<div class="card-body">${state}
+  // Every card's button said the same: a screen reader's list of buttons or headings could not tell which
+  // report each was for (WCAG 2.4.6). The card has a heading, and its button names the report.
+  const which = `${r.prediction ? `predicted ${r.prediction}` : 'prediction unknown'}, ${r.label ? `user says ${r.label}` : 'no label given'}, reported ${r.time.slice(0, 16).replace('T', ' ')} UTC`;
+  return `<li class="card" id="report-${esc(r.id)}">${thumb}<div class="card-body"><h2 class="visually-hidden">Report: ${esc(which)}</h2>${state}
 <dl>${rows.map(([k, v]) => `<div><dt>${k}</dt><dd>${v}</dd></div>`).join('')}</dl>${text}
-<form method="post" action="/feedback/review/mark" class="mark"><input type="hidden" name="id" value="${esc(r.id)}"><input type="hidden" name="reviewed" value="${r.reviewed ? '0' : '1'}"><input type="hidden" name="back" value="${esc(back)}"><button type="submit" class="secondary">${r.reviewed ? 'Mark as not reviewed' : 'Mark reviewed'}</button></form>
+<form method="post" action="/feedback/review/mark" class="mark"><input type="hidden" name="id" value="${esc(r.id)}"><input type="hidden" name="reviewed" value="${r.reviewed ? '0' : '1'}"><input type="hidden" name="back" value="${esc(back)}"><button type="submit" class="secondary">${r.reviewed ? 'Mark as not reviewed' : 'Mark reviewed'}<span class="visually-hidden">: ${esc(which)}</span></button></form>
 </div></li>`;
 }
 
