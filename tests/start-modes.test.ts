@@ -162,6 +162,44 @@ describe('npm start', () => {
     }
   });
 
+  it('a request sent as the only worker is stopped (kill -STOP) is answered by its successor before its deadline', async () => {
+    const ownPrefix = `test-${randomBytes(4).toString('hex')}`;
+    // Two models (the successor loads each before it takes jobs) and a deadline of 8 s: with the hung
+    // limit at 8 s, as before, this request was a 504.
+    const port = await freePort();
+    const s = startService(ENTRY.start, {
+      QUEUE_MODE: 'redis',
+      REDIS_URL,
+      REDIS_PREFIX: ownPrefix,
+      MODELS_DIR: await fixtureModels(['tiny-rgb', 'tiny-slow']),
+      DEFAULT_MODEL: 'tiny-rgb',
+      UPLOAD_DIR: await tempDir('uploads'),
+      FEEDBACK_DIR: await tempDir('feedback'),
+      PORT: String(port),
+      MODEL_WORKERS: '1',
+      REQUEST_TIMEOUT_MS: '8000',
+    });
+    services.push(s);
+    const base = `http://127.0.0.1:${port}`;
+    let worker: number | undefined;
+    try {
+      await waitFor200(`${base}/readyz`, 30_000, s.logs);
+      const first = (await (await postFile(`${base}/v1/predict`, image('coffee.png'))).json()) as { worker: string };
+      worker = childrenOf(s.proc.pid!).find((p) => commandLine(p).includes('worker-main'));
+      assert.ok(worker !== undefined, 'a worker process');
+      process.kill(worker, 'SIGSTOP');
+      const r = await postFile(`${base}/v1/predict`, image('chelsea.png')); // another image: not answered from the result cache
+      const body = (await r.json()) as { worker: string };
+      assert.equal(r.status, 200, `${JSON.stringify(body)}\n${s.logs()}`);
+      assert.notEqual(body.worker, first.worker, 'answered by the successor');
+      assert.match(s.logs(), /model worker stopped answering \(hung\)/);
+    } finally {
+      if (worker !== undefined && alive(worker)) process.kill(worker, 'SIGCONT');
+      await s.stop();
+      await deleteRedisPrefix(ownPrefix);
+    }
+  });
+
   it('npm start on a port in use exits 1 and leaves no worker behind', async () => {
     const busy = createServer().listen(0, '127.0.0.1');
     await once(busy, 'listening');

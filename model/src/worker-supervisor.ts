@@ -35,11 +35,15 @@ export const READY_OVERLAP_MS = 1000;
 /** How often a ready worker says "alive" to its supervisor. */
 export const ALIVE_EVERY_MS = 1000;
 /**
- * How long a ready worker may be silent before it is taken for hung: far beyond any pause a busy
- * 2-core host gives a process (its Redis heartbeat goes stale after WORKER_DEAD_AFTER_MS, 2 s, and
- * other workers take its jobs over then), short of a request's deadline (REQUEST_TIMEOUT_MS, 10 s).
+ * How long a ready worker may be silent before it is taken for hung: four missed "alive"s, far beyond
+ * any pause a busy 2-core host gives a process (its main thread only reads jobs and passes them to its
+ * inference threads; its Redis heartbeat goes stale after WORKER_DEAD_AFTER_MS, 2 s, and other workers
+ * take its jobs over then). Short enough that the successor of a lone worker (the default) answers a
+ * request in flight before its deadline (REQUEST_TIMEOUT_MS, 10 s): with 8 s, a stopped worker's
+ * requests were answered after 8.5 s with one model and 9.4 s with two (the successor loads each), and
+ * a third model would have made them 504s.
  */
-export const HUNG_AFTER_MS = 8000;
+export const HUNG_AFTER_MS = 4000;
 
 export interface SupervisorOptions {
   count: number;
