@@ -16,7 +16,7 @@ import { unsharedUploadLog } from '@icls/lib/unshared-upload-log';
 import { Classifier } from './classifier.ts';
 import { InferencePool } from './engine/inference-pool.ts';
 import { createJobHandler } from './job-handler.ts';
-import { listModels, loadModelEntry, ModelNotFoundError, modelBuild, type ModelEntry } from './repository/model-repository.ts';
+import { listModels, loadModelEntry, ModelNotFoundError, modelBuild, reasonForClients, type ModelEntry } from './repository/model-repository.ts';
 import { JobTelemetry } from './telemetry/job-telemetry.ts';
 import { WorkerMetrics } from './telemetry/worker-metrics.ts';
 
@@ -29,7 +29,7 @@ export interface ModelHost {
    * the heartbeat carries so the result cache never mixes two sets of files under one version.
    */
   versions: Record<string, string>;
-  /** Models this host was meant to serve but could not load, with why. */
+  /** Models this host was meant to serve but could not load, with why (paths relative to MODELS_DIR: this goes to clients). */
   broken: BrokenModel[];
   handler: JobHandler;
   /** How this process divides its cores (lanes, threads, jobs at once). */
@@ -95,7 +95,7 @@ export async function startModelHost(
     workerId,
     models: [...classifiers.keys()],
     versions: Object.fromEntries(builds),
-    broken,
+    broken: broken.map((b) => ({ name: b.name, reason: reasonForClients(b.reason, config.MODELS_DIR) })),
     handler: jobs.wrap(createJobHandler({ classifiers, builds, uploadDir: config.UPLOAD_DIR, workerId, onStages: jobs.stagesDone, onUnshared: (job, detail) => unsharedUploadLog.report(log.child({ jobId: job.id }), detail) })),
     plan,
     async close() {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import { tempDir } from '../../../tests/helpers/fixtures.ts';
 import { generateModel } from '../generate/generate.ts';
-import { installModel, loadModelEntry, ModelNotFoundError, modelBuild, replacementVersion } from './model-repository.ts';
+import { installModel, loadModelEntry, ModelNotFoundError, modelBuild, reasonForClients, replacementVersion } from './model-repository.ts';
 
 const source = await tempDir('models-src');
 await generateModel('tiny-rgb', source);
@@ -92,4 +92,20 @@ it('installing never replaces what is not a model folder: a file, or a folder wi
   await mkdir(join(empty, 'tiny-rgb'));
   await installModel(empty, { config: entry.config, labels, onnx });
   assert.equal(await installedVersion(empty), '1', 'an empty folder is taken');
+});
+
+it('a reason for clients names paths relative to MODELS_DIR, however MODELS_DIR was written', async () => {
+  const dir = await tempDir('models-reason');
+  await mkdir(join(dir, 'second'));
+  await writeFile(join(dir, 'second', 'config.json'), '{"name": "other"');
+  const reason = await loadModelEntry(dir, 'second').then(
+    () => '',
+    (err: Error) => err.message,
+  );
+  assert.ok(reason.includes(dir), reason);
+  assert.equal(reasonForClients(reason, dir), reason.replace(`${dir}/`, ''));
+  assert.match(reasonForClients(reason, dir), /^second\/config\.json is not valid JSON/);
+  assert.equal(reasonForClients(`Load model from ${dir}/a/model.onnx failed`, `${dir}/`), 'Load model from a/model.onnx failed');
+  assert.equal(reasonForClients('Load model from models/a/model.onnx failed', './models'), 'Load model from a/model.onnx failed');
+  assert.equal(reasonForClients('/etc/x', '/'), '/etc/x', 'MODELS_DIR=/ takes nothing out');
 });

@@ -4,7 +4,7 @@
  */
 import { copyFile, lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { whenMissing } from '@icls/lib/fs-errors';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { displayLabel, parseModelConfig, type ModelConfig } from './model-config.ts';
@@ -23,6 +23,16 @@ export interface ModelEntry {
 
 export class ModelNotFoundError extends Error {
   override name = 'ModelNotFoundError';
+}
+
+/**
+ * A loader's reason with MODELS_DIR taken out of its paths ("broken/model.onnx is missing"): the reason
+ * travels to clients (`/v1/models`, `/readyz`, an UNKNOWN_MODEL answer), where the server's layout is
+ * nobody's business and means nothing; the worker's log keeps it whole.
+ */
+export function reasonForClients(reason: string, modelsDir: string): string {
+  const prefixes = [...new Set([resolve(modelsDir), join(modelsDir)])].filter((p) => p !== '/' && p !== '.').map((p) => (p.endsWith('/') ? p : `${p}/`));
+  return prefixes.reduce((text, prefix) => text.replaceAll(prefix, ''), reason);
 }
 
 /** Reads and validates one model folder. Throws with the folder named when anything is missing or wrong. */
