@@ -52,8 +52,8 @@ class Exchange {
   received = '';
   private readonly closing: Promise<void>;
 
-  constructor(head: string, to = port) {
-    this.socket = connect(to, '127.0.0.1', () => this.socket.write(`${head}\r\nExpect: 100-continue\r\n\r\n`));
+  constructor(head: string, to = port, expect = '100-continue') {
+    this.socket = connect(to, '127.0.0.1', () => this.socket.write(`${head}\r\nExpect: ${expect}\r\n\r\n`));
     this.socket.on('data', (d: Buffer) => (this.received += d.toString('latin1')));
     this.closing = new Promise((resolve) => this.socket.on('close', () => resolve()));
   }
@@ -145,4 +145,18 @@ it('an upload over the rate limit is refused (429) before its body is sent', asy
   assert.match(x.received, /^HTTP\/1\.1 429 /);
   assert.doesNotMatch(x.received, /100 Continue/);
   assert.match(x.received, /\r\nconnection: close\r\n/i);
+});
+
+it('any other expectation is refused with 417 from the error table, in the route\'s style (Node sent a bare 417 with no body)', async () => {
+  for (const [url, body] of [
+    ['/v1/predict', /^\{"success":false,"error":\{"code":"EXPECTATION_FAILED","message":"The request's Expect header asks for something this server does not do; send it without that header \(only \\"Expect: 100-continue\\" is understood\): it says \\"Expect: 200-ok\\""\}\}$/],
+    ['/predict', /^\{"success":false,"prediction":null,"score":null,"error":\{"code":"EXPECTATION_FAILED",/],
+  ] as const) {
+    const x = new Exchange(uploadHead(url), port, '200-ok');
+    await x.closed();
+    assert.match(x.received, /^HTTP\/1\.1 417 /, url);
+    assert.match(x.received, /\r\nconnection: close\r\n/i);
+    assert.doesNotMatch(x.received, /100 Continue/);
+    assert.match(x.received.split('\r\n\r\n')[1] ?? '', body, x.received);
+  }
 });

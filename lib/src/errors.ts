@@ -20,6 +20,7 @@ export const ERRORS = {
   REPORT_TOO_LONG: { status: 413, message: 'The report is longer than allowed' },
   BODY_TIMEOUT: { status: 408, message: 'The request body stopped arriving; send it again' },
   REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time' },
+  EXPECTATION_FAILED: { status: 417, message: 'The request\'s Expect header asks for something this server does not do; send it without that header (only "Expect: 100-continue" is understood)' },
   URI_TOO_LONG: { status: 414, message: 'The URL is longer than allowed' },
   HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are larger than allowed' },
   CLIENT_CLOSED: { status: 499, message: 'The client closed the connection before the answer' },

@@ -7,26 +7,39 @@
  * request is told to continue when its body is about to be read, after the checks that refuse it
  * before (rate limit, size, origin).
  *
+ * Any other expectation (`Expect: 200-ok`) is refused with 417 EXPECTATION_FAILED from the error
+ * table, in the route's style, where Node answered a bare 417 with an empty body.
+ *
  * A response to a request whose body was never asked for closes the connection: the client may
  * still send that body, or not, so the connection cannot carry another request.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AppError } from '@icls/lib/errors';
 
 /** Requests Node left to us to answer "100 Continue" to (not yet answered), with their response. */
 const waiting = new WeakMap<IncomingMessage, ServerResponse>();
+/** Requests whose Expect header asks for something else: refused before their body is read. */
+const unmet = new WeakSet<IncomingMessage>();
 
 export function deferExpectContinue(app: FastifyInstance): void {
   app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     waiting.set(req, res);
     app.server.emit('request', req, res);
   });
+  app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    unmet.add(req);
+    app.server.emit('request', req, res);
+  });
+  app.addHook('onRequest', async (request) => {
+    if (unmet.has(request.raw)) throw new AppError('EXPECTATION_FAILED', `it says "Expect: ${String(request.headers.expect).slice(0, 40)}"`);
+  });
   app.addHook('preParsing', async (request, _reply, payload) => {
     if (request.routeOptions.config?.upload !== true) continueBody(request);
     return payload;
   });
   app.addHook('onSend', async (request, reply, payload) => {
-    if (waiting.has(request.raw)) reply.header('connection', 'close');
+    if (waiting.has(request.raw) || unmet.has(request.raw)) reply.header('connection', 'close');
     return payload;
   });
 }
