@@ -302,6 +302,27 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       const form = await app.inject({ method: 'POST', url: '/v1/predict?top_k=', ...(await multipart([{ name: 'file', value: await readFile(image('chelsea.png')), filename: 'c.png' }, { name: 'top_k', value: '2' }])) });
       assert.equal(form.json().predictions.length, 2, 'an empty query value lets the form field apply');
       assert.equal((await app.inject({ url: '/v1/feedback?limit=' })).statusCode, 200);
+      // /predict answers the top class whatever top_k says: a bad one is ignored there, not refused.
+      const original = await app.inject({ method: 'POST', url: '/predict?top_k=abc', ...(await fileOf('chelsea.png')) });
+      assert.equal(original.statusCode, 200, original.body);
+      assert.deepEqual(Object.keys(original.json()), ['success', 'prediction', 'score']);
+    });
+
+    it('/v1/feedback takes strings only: a JSON number, boolean, array or object is a 400 (it was stored as "5"); a null optional field is not given', async () => {
+      for (const [payload, message] of [
+        [{ report: 5 }, /: report must be a string with some text, got the number 5$/],
+        [{ report: true }, /: report must be a string with some text, got the boolean true$/],
+        [{ report: null }, /: report must be a string with some text, got null$/],
+        [{ report: 'x', label: ['a'] }, /: label must be a string, got an array$/],
+        [{ report: 'x', model: { a: 1 } }, /: model must be a string, got an object$/],
+      ] as const) {
+        const r = await app.inject({ method: 'POST', url: '/v1/feedback', payload });
+        assert.equal(r.statusCode, 400, `${JSON.stringify(payload)}: ${r.body}`);
+        assert.equal(r.json().error.code, 'BAD_PARAMETER');
+        assert.match(r.json().error.message, message);
+      }
+      const r = await app.inject({ method: 'POST', url: '/v1/feedback', payload: { report: 'a null image', image: null, model: null } });
+      assert.equal(r.statusCode, 201, r.body);
     });
 
     it('a raw image body (Content-Type: image/*) works like a multipart upload', async () => {

@@ -112,6 +112,18 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       assert.doesNotMatch(thanks.body, /id="report-form"/, 'no second report form');
     });
 
+    it('a report naming a result this service never showed (a forged form: model=../../x) is stored and thanked in place, not sent to a result page that answers 404', async () => {
+      const name = `${await md5Of('chelsea.png')}.png`;
+      await app.inject({ method: 'POST', url: '/', ...(await upload('chelsea.png')) });
+      for (const model of ['../../x', 'not-served']) {
+        const r = await app.inject({ method: 'POST', url: '/feedback', ...form({ report: `forged ${model}`, image: name, model }) });
+        assert.equal(r.statusCode, 200, `${model}: ${r.statusCode} ${String(r.headers.location)}`);
+        assert.match(r.body, /Thank you: your report was saved for review\./);
+      }
+      const lines = (await readFile(join(config.FEEDBACK_DIR, 'feedback'), 'utf8')).split('\n');
+      assert.ok(lines.includes('forged ../../x'), 'stored, as the original stores any report');
+    });
+
     it('a report on an API answer records what the service answered, not only what the report says', async () => {
       const expected = await expectedTinyRgb(image('coffee.png'));
       const answered = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: await readFile(image('coffee.png')) });

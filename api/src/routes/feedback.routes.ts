@@ -42,6 +42,26 @@ async function reportFields(request: FastifyRequest): Promise<ReportFields> {
   return fields;
 }
 
+/**
+ * A JSON body's fields are strings: the validator turns `"report": 5` or `true` into "5" and "true"
+ * (it coerces types, which the query string needs) and a report of a bare number was stored. A null
+ * optional field is taken as not given.
+ */
+function stringsOnly(body: unknown): void {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return; // the schema says what is wrong
+  const fields = body as Record<string, unknown>;
+  for (const name of FIELDS) {
+    const value = fields[name];
+    if (value === undefined || typeof value === 'string') continue;
+    if (value === null && name !== 'report') {
+      delete fields[name];
+      continue;
+    }
+    const kind = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `the ${typeof value} ${JSON.stringify(value)}`;
+    throw new AppError('BAD_PARAMETER', `${name} must be a string${name === 'report' ? ' with some text' : ''}, got ${kind}`);
+  }
+}
+
 export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps, adminToken: string | undefined): Promise<void> {
   const admin = adminGuard(adminToken);
 
@@ -61,7 +81,9 @@ export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps, adminT
     if (!report) return reply.type('text/html; charset=utf-8').send(renderPage({}));
     await store({ report, image, model, label });
     // From a result page: back to that result's address, which thanks the user; a reload posts nothing.
-    if (image && STORED_NAME.test(image) && model && model.length <= MODEL_NAME_MAX) {
+    // Only to a result this service showed: any other image and model (a forged form, `model=../../x`)
+    // led to a result page that answered 404 after the report was stored.
+    if (image && STORED_NAME.test(image) && model && model.length <= MODEL_NAME_MAX && knownResult(image, model)) {
       return reply.redirect(`${resultUrl(image, model, { reported: '1' })}#report-saved`, 303);
     }
     return reply.type('text/html; charset=utf-8').send(renderPage({ feedbackSaved: true }));
@@ -96,6 +118,7 @@ export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps, adminT
       // "body must be object".
       preValidation: async (request) => {
         if (request.isMultipart()) request.body = (await readingBody(request, () => reportFields(request))) as ReportInput;
+        else stringsOnly(request.body);
       },
     },
     async (request, reply) => {
@@ -115,7 +138,7 @@ export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps, adminT
         response: { 200: Type.Object({ reports: Type.Array(Type.String()) }), '4xx': ErrorBody },
       },
       onRequest: admin,
-      preValidation: emptyQueryValuesAbsent,
+      preValidation: emptyQueryValuesAbsent('limit'),
     },
     async (request) => ({ reports: await deps.feedback.recent(wholeNumberIn(request.query.limit, FEEDBACK_LIMIT, 'limit') ?? FEEDBACK_LIMIT.default) }),
   );

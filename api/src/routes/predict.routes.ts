@@ -78,7 +78,7 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
         response: { 200: ThreeKeys, '4xx': ThreeKeysError, '5xx': ThreeKeysError },
       },
       config: { upload: true, errorStyle: 'three-keys' },
-      preValidation: emptyQueryValuesAbsent,
+      preValidation: emptyQueryValuesAbsent(),
     },
     async (request, reply) => {
       const { upload, result, totalMs } = await classifyUpload(request, deps, { query: { model: request.query.model }, topK: 1 });
@@ -99,7 +99,7 @@ export async function predictRoutes(app: FastifyInstance, deps: ApiDeps): Promis
         response: { 200: V1Result, '4xx': ErrorBody, '5xx': ErrorBody },
       },
       config: { upload: true },
-      preValidation: emptyQueryValuesAbsent,
+      preValidation: emptyQueryValuesAbsent('top_k'),
     },
     async (request, reply) => {
       const { upload, uploadMs, result, totalMs } = await classifyUpload(request, deps, { query: request.query });

@@ -30,24 +30,30 @@ export interface PredictParams {
   topK: number;
 }
 
+type PreValidation = (request: FastifyRequest, reply: FastifyReply, done: (err?: Error) => void) => void;
+
 /**
  * A route's `preValidation` hook: a query parameter given empty (`?top_k=`) is taken as not given, as the
- * rule above says, before the schema sees it (the schema's integer refused the empty string). And a
- * whole-number parameter is written in digits: the validator would read `0x10`, `1e2`, `+3` or ` 3`
- * as numbers, as Number() does.
+ * rule above says, before the schema sees it (the schema's integer refused the empty string). And the
+ * route's whole-number parameters (`wholeNumbers`: only those it reads; /predict ignores top_k, and so
+ * does not refuse a bad one) are written in digits: the validator would read `0x10`, `1e2`, `+3` or
+ * ` 3` as numbers, as Number() does.
  */
-export function emptyQueryValuesAbsent(request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void {
-  // Synchronous, on every prediction: no promise, no entries array.
-  const query = request.query as Record<string, unknown>;
-  for (const name in query) {
-    const value = query[name];
-    if (value === '') delete query[name];
-    else if ((name === 'top_k' || name === 'limit') && typeof value === 'string' && !/^\d+$/.test(value)) {
-      done(new AppError('BAD_PARAMETER', `${RULES[name]}, got ${JSON.stringify(value.slice(0, 20))}`));
-      return;
+export function emptyQueryValuesAbsent(...wholeNumbers: ('top_k' | 'limit')[]): PreValidation {
+  const checked = new Set<string>(wholeNumbers);
+  return (request, _reply, done) => {
+    // Synchronous, on every prediction: no promise, no entries array.
+    const query = request.query as Record<string, unknown>;
+    for (const name in query) {
+      const value = query[name];
+      if (value === '') delete query[name];
+      else if (checked.has(name) && typeof value === 'string' && !/^\d+$/.test(value)) {
+        done(new AppError('BAD_PARAMETER', `${RULES[name]}, got ${JSON.stringify(value.slice(0, 20))}`));
+        return;
+      }
     }
-  }
-  done();
+    done();
+  };
 }
 
 /**
