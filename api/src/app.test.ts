@@ -231,6 +231,14 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
         'EXTENSION_NOT_ALLOWED: Allowed image types are -> png, jpg, jpeg, gif, webp: the file name "file" has no extension (the part says image/png): give it a name such as photo.png',
       );
       assert.match(await messageOf([{ name: 'file', value: photo, filename: 'scan.tiff' }]), /the file name "scan\.tiff" ends in "\.tiff"$/);
+      // Past the form parser's header limit the name was cut, lost its ".jpg" and was "a name without an extension".
+      for (const length of [1025, 200_000]) {
+        assert.equal(
+          await messageOf([{ name: 'file', value: photo, filename: `${'a'.repeat(length - 4)}.jpg` }]),
+          `FILE_NAME_TOO_LONG: The file name is longer than allowed; rename the file: "${'a'.repeat(40)}…" has over 1024 characters`,
+        );
+      }
+      assert.equal((await app.inject({ method: 'POST', url: '/v1/predict', ...(await multipart([{ name: 'file', value: photo, filename: `${'a'.repeat(1020)}.png` }])) })).statusCode, 200, '1024 characters are fine');
       // /predict: the original's three keys only; the page: the original's words, exactly.
       assert.deepEqual((await app.inject({ method: 'POST', url: '/predict', ...(await multipart([{ name: 'file', value: photo, filename: 'file' }])) })).json(), { success: false, prediction: null, score: null });
       for (const [parts, flash] of [

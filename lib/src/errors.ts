@@ -6,6 +6,7 @@ export const ERRORS = {
   NO_FILE_PART: { status: 400, message: 'No file part' },
   NO_FILE_SELECTED: { status: 400, message: 'No image selected for uploading' },
   EXTENSION_NOT_ALLOWED: { status: 400, message: 'Allowed image types are -> png, jpg, jpeg, gif, webp' },
+  FILE_NAME_TOO_LONG: { status: 400, message: 'The file name is longer than allowed; rename the file' },
   FILE_TOO_LARGE: { status: 413, message: 'The file is larger than the upload limit' },
   NOT_AN_IMAGE: { status: 415, message: 'The file is not a PNG, JPEG, GIF or WebP image' },
   IMAGE_UNREADABLE: { status: 400, message: 'The image is damaged and cannot be decoded' },

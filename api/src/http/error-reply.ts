@@ -31,7 +31,7 @@ declare module 'fastify' {
 /** Errors the original answered with exactly three keys: old clients keep seeing the same body. */
 const ORIGINAL_400 = new Set(['NO_FILE_PART', 'NO_FILE_SELECTED', 'EXTENSION_NOT_ALLOWED']);
 /** Upload errors the original page answered with a flash and a redirect to `/`. */
-const REDIRECT_CODES = new Set([...ORIGINAL_400, 'FILE_TOO_LARGE', 'NOT_AN_IMAGE', 'IMAGE_UNREADABLE', 'IMAGE_TOO_MANY_PIXELS']);
+const REDIRECT_CODES = new Set([...ORIGINAL_400, 'FILE_NAME_TOO_LONG', 'FILE_TOO_LARGE', 'NOT_AN_IMAGE', 'IMAGE_UNREADABLE', 'IMAGE_TOO_MANY_PIXELS']);
 /** After these the connection cannot be trusted to carry another request (the body was not read to its end). */
 const CLOSE_CONNECTION = new Set(['BODY_TIMEOUT', 'REQUEST_TIMEOUT', 'MALFORMED_BODY']);
 

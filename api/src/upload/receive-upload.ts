@@ -59,6 +59,13 @@ function noFilePart(got: ReadParts): string | undefined {
   return undefined;
 }
 
+/**
+ * Real file names are at most 255 bytes (Linux, macOS) or 255 UTF-16 units (Windows). A longer one was
+ * cut by the form parser at its header limit (80 KiB), so its extension was lost and it was refused as
+ * "has no extension", which sent the user looking at the wrong thing.
+ */
+export const FILE_NAME_MAX = 1024;
+
 /** What a refused file name is told, beyond the allowed types: the name, and what it lacks. */
 function refusedName(filename: string, mimeType: string): string {
   const dot = filename.lastIndexOf('.');
@@ -99,6 +106,10 @@ async function readParts(request: FastifyRequest, store: UploadStore, got: ReadP
     if (!part.filename) {
       part.file.resume();
       throw new AppError('NO_FILE_SELECTED');
+    }
+    if (part.filename.length > FILE_NAME_MAX) {
+      part.file.resume();
+      throw new AppError('FILE_NAME_TOO_LONG', `"${part.filename.slice(0, 40)}…" has over ${FILE_NAME_MAX} characters`);
     }
     const ext = allowedExtension(part.filename);
     if (!ext) {
