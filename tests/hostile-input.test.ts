@@ -199,6 +199,26 @@ describe('hostile input (api + worker through Redis)', () => {
     }
   });
 
+  it('also seen: parts the form parser skips (16 to 64 KiB without a name, `attachment`) and parts without a name are answered, not held or a 500', async () => {
+    const png = await pngBytes();
+    const form = (...parts: (string | Buffer)[]) => ({ body: Buffer.concat([...parts.map((p) => Buffer.from(p)), Buffer.from('--XyZ--\r\n')]), contentType: 'multipart/form-data; boundary=XyZ' });
+    const skipped = (header: string, bytes: number) => `--XyZ\r\n${header}\r\n\r\n${'a'.repeat(bytes)}\r\n`;
+    const file = Buffer.concat([Buffer.from('--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'), png, Buffer.from('\r\n')]);
+    for (const [name, body, status, message] of [
+      ['a 20,000-byte part without Content-Disposition', form(skipped('Content-Type: text/plain', 20_000)), 400, /No file part/],
+      ['a 60,000-byte `attachment` part', form(skipped('Content-Disposition: attachment; name="x"', 60_000)), 400, /No file part/],
+      ['the image, then a skipped 20,000-byte part', form(file, skipped('Content-Type: text/plain', 20_000)), 200, /"predictions"/],
+      ['a file part without a name', form('--XyZ\r\nContent-Disposition: form-data; filename="x.png"\r\n\r\nabc\r\n'), 400, /\(it has: a file part without a name\)/],
+      ['a 20,000-byte field without a name', form(skipped('Content-Disposition: form-data', 20_000)), 400, /No file part/],
+    ] as const) {
+      const r = await fetch(`${base}/v1/predict`, { method: 'POST', body: new Uint8Array(body.body), headers: { 'content-type': body.contentType }, signal: AbortSignal.timeout(5000) });
+      const text = await r.text();
+      assert.equal(r.status, status, `${name}: ${text}`);
+      assert.match(text, message, name);
+    }
+    assert.doesNotMatch(api.logs(), /"level":50/, 'no error-level line (the nameless file part was a TypeError, a 500)');
+  });
+
   it('also seen: a declared Content-Length over the limit is refused before any body byte is sent', async () => {
     for (const path of ['/predict', '/v1/predict', '/']) {
       const r = await raw(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: ${100 * 1024 * 1024}`, { deadlineMs: 3000 });

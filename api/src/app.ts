@@ -125,6 +125,8 @@ const OTHER_BODY_BYTES = 64 * 1024;
 const FIELD_BYTES = 16 * 1024;
 /** Fields in one form, multipart or URL-encoded. */
 const FORM_FIELDS = 20;
+/** How much of a form part the parser holds before it waits for its reader (see its use). */
+const FORM_PIECE_BYTES = 128 * 1024;
 
 export async function buildApp(config: ApiConfig, producer: JobProducer, log: Logger, telemetry: ApiTelemetry = {}, hints: ApiWorkerHints = {}): Promise<BuiltApi> {
   await assertWritableDirs(config);
@@ -232,6 +234,10 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   // A URL-encoded form is held to the multipart form's bound on fields (the README's "at most 20 fields").
   await app.register(formbody, { parser: (text) => parseBoundedForm(text, FORM_FIELDS) });
   await app.register(multipart, {
+    // Over the largest piece a socket read gives (64 KiB): @fastify/busboy 3.2.6 never finishes a form
+    // (no answer, the connection held) when a part it skips (no Content-Disposition name, or
+    // `attachment`) gets 16 KiB or more, its default, in one piece together with the part's end.
+    fileHwm: FORM_PIECE_BYTES,
     // One byte over the limit is enough to know the upload is too large; the store names the limit.
     limits: { fileSize: config.MAX_UPLOAD_BYTES + 1, files: 1, fields: FORM_FIELDS, fieldSize: FIELD_BYTES, parts: 30, headerPairs: 20 },
   });

@@ -88,18 +88,21 @@ interface ReadParts {
 async function readParts(request: FastifyRequest, store: UploadStore, got: ReadParts): Promise<void> {
   const { fields } = got;
   for await (const part of request.parts()) {
+    // The parser leaves it undefined for a part whose Content-Disposition has no name (a 500 here, before).
+    const fieldname = part.fieldname as string | undefined;
     if (part.type === 'field') {
-      if (part.fieldname === 'file') {
+      if (fieldname === undefined) continue; // a value without a name is no parameter
+      if (fieldname === 'file') {
         got.fileAsText = true; // a file part named "file" may still come
         continue;
       }
-      if (part.valueTruncated) throw new AppError('BAD_PARAMETER', `the form field "${part.fieldname.slice(0, 40)}" is too long`);
+      if (part.valueTruncated) throw new AppError('BAD_PARAMETER', `the form field "${fieldname.slice(0, 40)}" is too long`);
       // A field sent twice counts once, its first value, as everywhere (top_k=2 then top_k=3 gave 3 classes).
-      if (typeof part.value === 'string' && !Object.hasOwn(fields, part.fieldname)) fields[part.fieldname] = part.value;
+      if (typeof part.value === 'string' && !Object.hasOwn(fields, fieldname)) fields[fieldname] = part.value;
       continue;
     }
-    if (part.fieldname !== 'file' || got.upload) {
-      if (part.fieldname !== 'file' && got.otherFiles.length < 3) got.otherFiles.push(`"${part.fieldname.slice(0, 40)}"`);
+    if (fieldname !== 'file' || got.upload) {
+      if (fieldname !== 'file' && got.otherFiles.length < 3) got.otherFiles.push(fieldname === undefined ? 'a file part without a name' : `"${fieldname.slice(0, 40)}"`);
       part.file.resume(); // not ours: let it flow past
       continue;
     }
