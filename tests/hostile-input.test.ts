@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { readdir, readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { redisAnswers } from '@icls/lib/redis-probe';
@@ -252,6 +253,26 @@ describe('hostile input (api + worker through Redis)', () => {
     assert.equal(JSON.parse(tunnel.body).error.code, 'METHOD_NOT_ALLOWED');
     assert.match(JSON.parse(tunnel.body).error.message, /not a proxy/);
     assert.equal((await fetch(`${base}/healthz`)).status, 200, 'and the server goes on');
+  });
+
+  it('also seen: a request pipelined behind bad bytes keeps its own answer; the 400 follows it, then the connection closes', async () => {
+    const png = await pngBytes();
+    // The prediction is answered while the parser has already refused what follows it (before, its 200 was replaced by the 400).
+    const head = `POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${png.length}\r\n\r\n`;
+    const received = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const socket = connect(port, '127.0.0.1', () => socket.write(Buffer.concat([Buffer.from(head), png, Buffer.from('BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n')])));
+      const timer = setTimeout(() => reject(new Error(`no close within 5 s; got ${JSON.stringify(text)}`)), 5000);
+      socket.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(text);
+      });
+    });
+    const answers = received.split(/(?=HTTP\/1\.1 \d{3} [A-Z])/);
+    assert.equal(answers.length, 2, received);
+    assert.match(answers[0]!, /^HTTP\/1\.1 200 [\s\S]*"predictions"/);
+    assert.match(answers[1]!, /^HTTP\/1\.1 400 [\s\S]*connection: close[\s\S]*"code":"BAD_REQUEST"/i);
   });
 
   it('also seen: security headers; uploads are served by their content type with nosniff', async () => {

@@ -29,6 +29,13 @@ export function clientErrorHandler(sampler: LogSampler, count: (code: string, st
     // A request already routed when Node cut it (the whole request not in within REQUEST_RECEIVE_TIMEOUT_MS)
     // is counted by its own hooks when its response closes; any other is counted here.
     const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage ?? undefined;
+    // The request being answered was all in: the bad bytes are the next request's, pipelined behind it.
+    // It keeps its own answer, and this refusal follows it (it took that answer's place, before).
+    if (res && !res.writableFinished && res.req?.complete) {
+      count(known.code, known.status);
+      answerAfter(res, socket, rawErrorResponse(known));
+      return;
+    }
     const routed = res ? routedRequestOf(res) : undefined;
     // Once a response has begun on this socket, another one would corrupt it: just close (as Node does).
     if (!socket.writable || res?.headersSent) {
@@ -41,6 +48,21 @@ export function clientErrorHandler(sampler: LogSampler, count: (code: string, st
     // A routed request is answered in its route's style (the page, /predict's three keys), with its headers.
     socket.end(rawErrorResponse(known, routed), () => socket.destroy());
   };
+}
+
+/** Writes `refusal` once `res` is sent, then closes; a response that closes unsent closes the socket. */
+function answerAfter(res: ServerResponse, socket: Socket, refusal: string): void {
+  const sent = () => {
+    res.off('close', closed);
+    if (socket.destroyed) return;
+    socket.end(refusal, () => socket.destroy());
+  };
+  const closed = () => {
+    res.off('finish', sent);
+    socket.destroy();
+  };
+  res.once('finish', sent);
+  res.once('close', closed);
 }
 
 /**
