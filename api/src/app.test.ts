@@ -369,6 +369,12 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       }
       const nothing = await app.inject({ method: 'DELETE', url: '/nothing-here' });
       assert.equal(nothing.statusCode, 404);
+      // A route of that very method that finds nothing: 404 (a missing Swagger UI file was "405: answers GET, HEAD" to a GET).
+      for (const method of ['GET', 'HEAD'] as const) {
+        const missing = await app.inject({ method, url: '/docs/static/nope.css' });
+        assert.equal(missing.statusCode, 404, `${method}: ${missing.body}`);
+        assert.equal(missing.headers.allow, undefined);
+      }
       // Every /predict answer has the original's three keys, these 405s included (they had `success` and `error` only).
       for (const method of ['PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const) {
         const r = await app.inject({ method, url: '/predict?x=1' });

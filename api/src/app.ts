@@ -209,7 +209,8 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   const nothingHere = (request: FastifyRequest, reply: FastifyReply): AppError => {
     const path = requestPath(request);
     const allowed = allowedMethods.at(path);
-    if (allowed.length > 0) {
+    // A route of this method that found nothing (a file missing under /docs/static/*) is a 404, not a 405.
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
       reply.header('allow', allowed.join(', '));
       return new AppError('METHOD_NOT_ALLOWED', `${path.slice(0, 200)} answers ${allowed.join(', ')}`);
     }
