@@ -74,7 +74,17 @@ async function runWithRedis(config: Config, log: Logger): Promise<void> {
   const metricsPorts = config.WORKER_METRICS_PORT ? `${config.WORKER_METRICS_PORT}-${config.WORKER_METRICS_PORT + workers - 1}` : 'off';
   log.info({ redis: redisUrl, workers, workerMetricsPorts: metricsPorts }, 'redis mode: api here, model workers in their own processes');
   const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_MODE: 'redis' };
-  const supervisor = new WorkerSupervisor({ count: workers, env, log, metricsPort: config.WORKER_METRICS_PORT });
+  const supervisor = new WorkerSupervisor({
+    count: workers,
+    env,
+    log,
+    metricsPort: config.WORKER_METRICS_PORT,
+    onUnstartable: (reason) => {
+      log.fatal({ reason }, 'a model worker cannot start with this configuration: stopping');
+      process.exitCode = 1;
+      process.kill(process.pid, 'SIGTERM'); // the same drain and stop as a Ctrl-C
+    },
+  });
   // The api listens first: when it cannot (port in use), no worker was started to be left behind.
   // On shutdown HTTP drains first (in-flight requests still get their answers), then the workers stop.
   // While a worker that died is restarted, its models' requests wait for the successor instead of a 503.

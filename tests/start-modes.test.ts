@@ -200,6 +200,32 @@ describe('npm start', () => {
     }
   });
 
+  it('npm start whose worker cannot start with its settings (MODELS names no folder) stops with exit 1 and says why, instead of restarting it forever', async () => {
+    const ownPrefix = `test-${randomBytes(4).toString('hex')}`;
+    const s = startService(ENTRY.start, {
+      QUEUE_MODE: 'redis',
+      REDIS_URL,
+      REDIS_PREFIX: ownPrefix,
+      MODELS_DIR: await fixtureModels(['tiny-rgb']),
+      MODELS: 'tiny-rbg',
+      UPLOAD_DIR: await tempDir('uploads'),
+      FEEDBACK_DIR: await tempDir('feedback'),
+      PORT: String(await freePort()),
+      MODEL_WORKERS: '2',
+    });
+    services.push(s);
+    try {
+      const [code] = (await Promise.race([once(s.proc, 'exit'), new Promise((_r, reject) => setTimeout(() => reject(new Error(`still running after 20 s:\n${s.logs()}`)), 20_000))])) as [number | null];
+      assert.equal(code, 1, s.logs());
+      assert.match(s.logs(), /MODELS names "tiny-rbg", but .* has no such model folder \(it has: tiny-rgb\)/);
+      assert.match(s.logs(), /"level":60,.*a model worker cannot start with this configuration: stopping/);
+      assert.doesNotMatch(s.logs(), /restarting it after a back-off/);
+      assert.deepEqual(processesWithEnv(`REDIS_PREFIX=${ownPrefix}`), [], 'no worker left behind');
+    } finally {
+      await deleteRedisPrefix(ownPrefix);
+    }
+  });
+
   it('npm start on a port in use exits 1 and leaves no worker behind', async () => {
     const busy = createServer().listen(0, '127.0.0.1');
     await once(busy, 'listening');

@@ -20,7 +20,9 @@ export function createShutdown(log: Logger, steps: ShutdownStep[]): () => Promis
         }
       }
       log.info('stopped');
-      process.exitCode = failed ? 1 : 0;
+      // A stop asked for because of a failure (a worker that cannot start) has set its exit code already.
+      if (failed) process.exitCode = 1;
+      else process.exitCode ??= 0;
     })();
     return running;
   };

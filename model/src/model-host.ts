@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Config } from '@icls/lib/config';
+import { ConfigError, type Config } from '@icls/lib/config';
 import type { BrokenModel, JobHandler } from '@icls/lib/job-contract';
 import type { Logger } from '@icls/lib/logger';
 import { createRegistry, type MetricsRegistry } from '@icls/lib/metrics/prometheus';
@@ -55,7 +55,7 @@ export async function startModelHost(
   const metrics = new WorkerMetrics(telemetry.registry ?? createRegistry());
   const { entries, broken } = await findEntries(config);
   if (entries.length === 0 && broken.length === 0) {
-    throw new Error(`no model to serve in ${config.MODELS_DIR}: run "npm run models -- list" and "npm run models -- --help"`);
+    throw new ConfigError(`no model to serve in MODELS_DIR (${config.MODELS_DIR}): run "npm run models -- list" and "npm run models -- --help"`);
   }
   const plan = workerPlan(config, where);
   const pool = new InferencePool({
@@ -124,7 +124,7 @@ async function findEntries(config: ModelHostConfig): Promise<{ entries: ModelEnt
       ({ models, broken }) => `it has: ${[...models.map((m) => m.name), ...broken.map((b) => b.name)].sort().join(', ') || 'none'}`,
       (err: Error) => `it cannot be listed: ${err.message}`,
     );
-    throw new Error(`MODELS names ${missing.map((m) => `"${m}"`).join(', ')}, but ${config.MODELS_DIR} has no such model folder (${present}): fix MODELS, or install the model ("npm run models -- list")`);
+    throw new ConfigError(`MODELS names ${missing.map((m) => `"${m}"`).join(', ')}, but ${config.MODELS_DIR} has no such model folder (${present}): fix MODELS, or install the model ("npm run models -- list")`);
   }
   const entries: ModelEntry[] = [];
   const broken: BrokenModel[] = [];

@@ -1,7 +1,7 @@
 /** A model worker process: loads its models, takes jobs from Redis, drains on SIGTERM. */
 import { existsSync, readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
-import { loadConfig, redisUrlOf } from '@icls/lib/config';
+import { ConfigError, loadConfig, redisUrlOf } from '@icls/lib/config';
 import { startFailure } from '@icls/lib/start-failure';
 import { createLogger, type Logger } from '@icls/lib/logger';
 import { startMetricsServer, type MetricsServer } from '@icls/lib/metrics/metrics-server';
@@ -146,7 +146,10 @@ function processThreads(): number[] {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   runWorker().catch((err: unknown) => {
-    console.error(startFailure(err));
-    process.exit(1);
+    const reason = startFailure(err);
+    console.error(reason);
+    // Under `npm start`: a wrong setting is not fixed by a restart, so its supervisor stops too.
+    if (err instanceof ConfigError && process.send && process.connected) process.send({ type: 'unstartable', reason }, () => process.exit(1));
+    else process.exit(1);
   });
 }

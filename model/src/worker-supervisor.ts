@@ -59,6 +59,12 @@ export interface SupervisorOptions {
   nodeArgs?: string[];
   /** HUNG_AFTER_MS (tests shorten it). */
   hungAfterMs?: number;
+  /**
+   * Told once when a worker stops before ready because of a setting no restart can fix (MODELS names
+   * a folder that is not there, MODELS_DIR holds no model), with its reason: restarting it forever
+   * left the service up and never ready, saying only that no worker ran. No restart follows.
+   */
+  onUnstartable?: (reason: string) => void;
 }
 
 interface Slot {
@@ -79,6 +85,7 @@ interface Slot {
 export class WorkerSupervisor {
   private readonly slots: Slot[] = [];
   private stopping = false;
+  private unstartable = false;
   private watch?: NodeJS.Timeout;
   private readonly hungAfterMs: number;
   private readonly watchEveryMs: number;
@@ -132,8 +139,14 @@ export class WorkerSupervisor {
     slot.heardAt = undefined;
     if (replaces) child.send({ type: 'replaces', workerId: replaces }, (err) => err && this.opts.log.warn({ slot: i, err: err.message }, 'could not tell a new worker whom it replaces'));
     let ready = false;
-    child.on('message', (m: { type?: string; workerId?: unknown; models?: unknown }) => {
+    child.on('message', (m: { type?: string; workerId?: unknown; models?: unknown; reason?: unknown }) => {
       if (ready && slot.child === child) slot.heardAt = Date.now();
+      if (m?.type === 'unstartable' && !ready) {
+        if (this.unstartable) return;
+        this.unstartable = true;
+        this.opts.onUnstartable?.(typeof m.reason === 'string' ? m.reason : 'a setting is wrong');
+        return;
+      }
       if (m?.type !== 'ready') return;
       ready = true;
       if (slot.child === child) slot.heardAt = Date.now();
@@ -145,7 +158,7 @@ export class WorkerSupervisor {
     child.on('error', (err) => this.opts.log.error({ slot: i, err: err.message }, 'could not start a model worker'));
     child.once('exit', (code, signal) => {
       if (slot.child === child) slot.child = undefined;
-      if (this.stopping) return;
+      if (this.stopping || this.unstartable) return;
       const delay = ready ? 0 : Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** slot.failedStarts++);
       // A successor that dies before it is ready ends the grace: the models are really down now.
       slot.restartingUntil = ready ? Date.now() + RESTART_GRACE_MS : undefined;
