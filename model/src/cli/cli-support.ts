@@ -2,10 +2,13 @@
  * What every `models` verb shares: the context it runs in, the usage error, argument parsing, the
  * model-name check and plain-text tables.
  */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { parseFlags, UsageError } from '@icls/lib/usage-error';
 import type { ProgressStream } from '../pull/progress-bar.ts';
 import { MODEL_NAME_PATTERN } from '../repository/model-config.ts';
+import { CONFIG_FILE } from '../repository/model-repository.ts';
 
 /** Where a verb reads its settings and writes its output; tests can build one by hand. */
 export interface CliContext {
@@ -82,4 +85,21 @@ export function httpUrlFromEnv(env: Readonly<Record<string, string | undefined>>
     throw new UsageError(`${name} must be an http:// or https:// address, got ${JSON.stringify(given.slice(0, 100))}`);
   }
   return given;
+}
+
+/** Whether MODELS_DIR has a model folder (one with config.json, loadable or not) of this name. */
+export function isInstalled(ctx: CliContext, name: string): Promise<boolean> {
+  return stat(join(ctx.modelsDir, name, CONFIG_FILE)).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * `import` and `generate` replace an installed model only when told (`--force`), as `pull` does: they
+ * deleted its folder (a hand-made config and labels with it) without a word. Checked before any work.
+ */
+export async function refuseToReplace(ctx: CliContext, verb: 'import' | 'generate', name: string, force: unknown): Promise<void> {
+  if (force === true || !(await isInstalled(ctx, name))) return;
+  throw new UsageError(`${name} is already installed in ${join(ctx.modelsDir, name)}: use --force to replace it (its folder is replaced whole), or --name to install beside it`, verb);
 }

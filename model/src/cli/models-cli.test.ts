@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -402,17 +402,32 @@ describe('models command, in-process', () => {
   test('generate --name: every progress line names the folder given, not the kind', async () => {
     const run = await runMain(['generate', 'tiny-rgb', '--name', 'my-gen']);
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.stdout, `installed ${join(modelsDir, 'my-gen')}\n`);
+    assert.equal(run.stdout, `installed ${join(modelsDir, 'my-gen')}\nrestart the model workers (or \`npm start\`) to serve it\n`);
     const lines = run.stderr.trimEnd().split('\n');
     assert.equal(lines[0], 'my-gen: building tiny-rgb graph');
     for (const line of lines) assert.match(line, /^my-gen: /);
+  });
+
+  test('generate and import refuse to replace an installed model without --force, before any work; with it they replace it', async () => {
+    const folder = join(modelsDir, 'kept');
+    assert.equal((await runMain(['generate', 'tiny-rgb', '--name', 'kept'])).code, 0);
+    await writeFile(join(folder, 'notes.txt'), 'mine');
+    for (const args of [['generate', 'tiny-slow', '--name', 'kept'], ['import', 'nowhere.keras', '--name', 'kept']]) {
+      const run = await runMain(args);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, new RegExp(`^error: kept is already installed in ${folder}: use --force to replace it`));
+      assert.equal(await readFile(join(folder, 'notes.txt'), 'utf8'), 'mine', 'nothing replaced');
+    }
+    const forced = await runMain(['generate', 'tiny-slow', '--name', 'kept', '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    await assert.rejects(readFile(join(folder, 'notes.txt')), 'the folder was replaced whole');
   });
 
   test('import of a Keras file installs a served model; mistakes exit 2 with the usage', async () => {
     const keras = join(REPO_ROOT, 'tests/fixtures/keras/tiny_mobilenet.keras');
     const run = await runMain(['import', keras, '--name', 'tiny']);
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(run.stdout, `installed ${join(modelsDir, 'tiny')}\n`);
+    assert.equal(run.stdout, `installed ${join(modelsDir, 'tiny')}\nrestart the model workers (or \`npm start\`) to serve it\n`);
     assert.match(run.stderr, /^tiny: converting 20 layers of "tiny_mobilenet"$/m);
     // A local file is read, not downloaded: one line saying so, no percentages, rates or "done".
     assert.match(run.stderr, /^tiny: read tiny_mobilenet\.keras \(74\.6 KiB\) in \d+\.\d s$/m);

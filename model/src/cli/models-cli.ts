@@ -82,15 +82,20 @@ const VERBS: Record<string, Verb> = {
       '  --preprocess <mode>    caffe | tf | torch | none (Keras preprocess_input modes); needed unless the',
       '                         model scales its own input (a Rescaling layer first)',
       '  --weights <file>       weights-only .h5 for keras:resnet50 / keras:mobilenetv2',
+      '  --force, -f            replace an installed model of that name (refused otherwise, before any work)',
       `Example: ${PREFIX} import keras:resnet50 --weights resnet50_weights_tf_dim_ordering_tf_kernels.h5`,
       `Example: ${PREFIX} import my_model.keras --labels classes.txt --preprocess tf`,
     ],
     run: importVerb,
   },
   generate: {
-    usage: 'generate <kind> [--name <folder>]',
+    usage: 'generate <kind> [--name <folder>] [--force]',
     summary: 'build a generated model (test fixtures, benchmarks) and install it',
-    details: async () => [`Kinds: ${await listChoices('generate')}`, '  --name <folder>   install under another folder name (default: the kind)'],
+    details: async () => [
+      `Kinds: ${await listChoices('generate')}`,
+      '  --name <folder>   install under another folder name (default: the kind)',
+      '  --force, -f       replace an installed model of that name (refused otherwise)',
+    ],
     run: generateVerb,
   },
   'ensure-default': {

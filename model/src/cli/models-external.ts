@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createFileReadBar, type FileReadBar } from './file-read-bar.ts';
-import { checkModelName, onePositional, parseVerbArgs, UsageError, type CliContext } from './cli-support.ts';
+import { checkModelName, onePositional, parseVerbArgs, refuseToReplace, UsageError, type CliContext } from './cli-support.ts';
 import type { NsfwjsVariant } from '../import/nsfwjs-import.ts';
 import type { PreprocessMode } from '../import/preprocess-modes.ts';
 import type { FileReadProgress } from '../import/model-import.ts';
@@ -35,6 +35,7 @@ export async function importVerb(ctx: CliContext, args: string[]): Promise<void>
     labels: { type: 'string' },
     preprocess: { type: 'string' },
     weights: { type: 'string' },
+    force: { type: 'boolean', short: 'f' },
   });
   const source = onePositional('import', positionals, 'model file, folder, keras:<architecture> or NSFWJS variant');
   const name = typeof values.name === 'string' ? checkModelName('import', values.name) : undefined;
@@ -53,13 +54,15 @@ export async function importVerb(ctx: CliContext, args: string[]): Promise<void>
     if (info instanceof Error) throw new UsageError(`--${option} ${path}: cannot read it (${info.code ?? info.message})`, 'import');
     if (!info.isFile()) throw new UsageError(`--${option} ${path}: cannot read it (not a file)`, 'import');
   }
+  const mod = isVariant ? undefined : await loadModelImport();
+  await refuseToReplace(ctx, 'import', isVariant ? nsfwjs.nsfwjsModelName(source as NsfwjsVariant) : (name ?? mod!.importedModelName(source)), values.force);
   const progress = progressReporter(ctx);
   try {
-    if (isVariant) {
+    if (isVariant || !mod) {
       ctx.print(`installed ${await nsfwjs.importNsfwjs(source as NsfwjsVariant, ctx.modelsDir, { onProgress: progress.report, signal: ctx.signal })}`);
+      ctx.print(RESTART_HINT);
       return;
     }
-    const mod = await loadModelImport();
     const preprocess = values.preprocess as PreprocessMode | undefined;
     if (preprocess !== undefined && !mod.PREPROCESS_MODES.includes(preprocess)) {
       throw new UsageError(`--preprocess must be one of ${mod.PREPROCESS_MODES.join(', ')}, got "${preprocess}"`, 'import');
@@ -79,24 +82,30 @@ export async function importVerb(ctx: CliContext, args: string[]): Promise<void>
         throw err;
       });
     ctx.print(`installed ${result}`);
+    ctx.print(RESTART_HINT);
   } finally {
     progress.finish();
   }
 }
 
-/** `generate <kind> [--name <folder>]`: builds a generated model and installs it. */
+/** Workers load their models at start: a model installed (or replaced) since is served once they restart. */
+const RESTART_HINT = 'restart the model workers (or `npm start`) to serve it';
+
+/** `generate <kind> [--name <folder>] [--force]`: builds a generated model and installs it. */
 export async function generateVerb(ctx: CliContext, args: string[]): Promise<void> {
-  const { values, positionals } = parseVerbArgs('generate', args, { name: { type: 'string' } });
+  const { values, positionals } = parseVerbArgs('generate', args, { name: { type: 'string' }, force: { type: 'boolean', short: 'f' } });
   const kind = onePositional('generate', positionals, 'kind');
   const name = typeof values.name === 'string' ? checkModelName('generate', values.name) : undefined;
   const mod = await loadGenerate();
   if (!mod.isGeneratedKind(kind)) {
     throw new UsageError(`unknown kind "${kind}"; choose one of: ${mod.GENERATED_KINDS.join(', ')}`, 'generate');
   }
+  await refuseToReplace(ctx, 'generate', name ?? kind, values.force);
   const progress = progressReporter(ctx);
   try {
     const result = await mod.generateModel(kind, ctx.modelsDir, { ...(name ? { name } : {}), onProgress: progress.report, signal: ctx.signal });
     ctx.print(`installed ${result}`);
+    ctx.print(RESTART_HINT);
   } finally {
     progress.finish();
   }

@@ -2,27 +2,20 @@
  * The catalog verbs: `catalog` (also `pull --list`) shows what can be fetched, `pull <name>` fetches,
  * verifies and installs it with a progress bar on stderr.
  */
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CONFIG_FILE, loadModelEntry } from '../repository/model-repository.ts';
+import { loadModelEntry } from '../repository/model-repository.ts';
 import { findCatalogEntry, type CatalogEntry } from '../pull/catalog.ts';
 import { loadCatalog } from '../pull/catalog-file.ts';
 import { pullModel, type PullProgress } from '../pull/pull.ts';
 import { createProgressBar, type ProgressRenderer } from '../pull/progress-bar.ts';
 import { formatBytes } from '../pull/format-units.ts';
 import { describeInput } from './models-list.ts';
-import { checkModelName, httpUrlFromEnv, oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
+import { checkModelName, httpUrlFromEnv, isInstalled, oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
 
 function catalogFor(ctx: CliContext): Promise<CatalogEntry[]> {
   return loadCatalog(ctx.env.MODELS_CATALOG_FILE || undefined);
 }
 
-async function isInstalled(ctx: CliContext, name: string): Promise<boolean> {
-  return stat(join(ctx.modelsDir, name, CONFIG_FILE)).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** `catalog` / `pull --list`: every entry with its size, input, licence and checksum prefix. */
 export async function catalogVerb(ctx: CliContext, args: string[]): Promise<void> {

@@ -80,7 +80,8 @@ function fileReadProgress(opts: ImportOptions, name: string, file: string, bytes
 }
 
 /** Folder name when --name is not given: `keras-resnet50`, or the file's name. */
-function defaultName(source: string): string {
+/** The folder an import installs into without --name: from the file name (keras-<architecture> for keras:). */
+export function importedModelName(source: string): string {
   if (source.startsWith(KERAS_PREFIX)) return `keras-${source.slice(KERAS_PREFIX.length)}`;
   const base = basename(source.replace(/[\\/]+$/, ''));
   return modelNameFrom(extname(base) === '.keras' || extname(base) === '.h5' ? base.slice(0, -extname(base).length) : base);
@@ -92,7 +93,7 @@ const KERAS_PREFIX = 'keras:';
 export async function importModel(source: string, modelsDir: string, opts: ImportOptions = {}): Promise<string> {
   const progress = opts.onProgress ?? (() => {});
   const started = performance.now();
-  const name = opts.name ?? defaultName(source);
+  const name = opts.name ?? importedModelName(source);
   const c = await namingTheSource(source, () =>
     source.startsWith(KERAS_PREFIX) ? convertApplication(source, name, opts) : convertPath(source, name, opts),
   );
