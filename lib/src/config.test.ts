@@ -75,6 +75,14 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ ADMIN_TOKEN: 'x'.repeat(16) }).ADMIN_TOKEN, 'x'.repeat(16));
   });
 
+  test('ADMIN_TOKEN: spaces only (they passed the length check and opened the admin pages), or a stray line end, are refused without printing it', () => {
+    for (const token of [' '.repeat(20), `${'s3cret'.repeat(4)}\r`, `${'s3cret'.repeat(2)} ${'s3cret'.repeat(2)}`]) {
+      const err = configError({ ADMIN_TOKEN: token });
+      assert.match(err.message, /ADMIN_TOKEN must not contain spaces or control characters/);
+      assert.doesNotMatch(err.message, /s3cret/);
+    }
+  });
+
   test('given values are parsed', () => {
     const c = loadConfig({
       PORT: '3000',

@@ -74,6 +74,8 @@ const secret =
   (raw) => {
     if (raw === '') return undefined;
     if (raw.length < minLength) throw new Error(`must be at least ${minLength} characters (it guards the admin pages), got ${raw.length}`);
+    // Twenty spaces passed the length check, and a Bearer header cannot carry a space, a tab or a stray \r at all.
+    if (/[\s\x00-\x1f\x7f]/.test(raw)) throw new Error('must not contain spaces or control characters (a line end copied from a file, say); e.g. `openssl rand -hex 32`');
     return raw;
   };
 const httpUrl: Parser<string | undefined> = (raw) => {
