@@ -221,6 +221,18 @@ describe('models command, spawned', () => {
     assert.match(again.stderr, /^error: model "alpha" not found in /);
   });
 
+  test('folders no model can be (lost+found, Backup) without config.json are not listed as broken models; remove says what a folder without config.json is', async () => {
+    await installFixture('alpha');
+    for (const folder of ['lost+found', 'Backup', 'half-copied']) await mkdir(join(modelsDir, folder));
+    const run = await runMain(['list']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stdout, /lost\+found|Backup/);
+    assert.match(run.stdout, /half-copied/, 'a folder with a model\'s name and no config.json is still a broken model');
+    const removed = await runMain(['remove', 'half-copied']);
+    assert.equal(removed.code, 1);
+    assert.match(removed.stderr, /^error: .*half-copied has no config\.json: it is not a model folder, so it is not removed; remove it by hand/);
+  });
+
   test('a MODELS_MIRROR_URL that is no http(s) address, or an empty MODELS_DIR, is a usage error at once (exit 2)', async () => {
     const mirror = await runMain(['pull', 'squeezenet1.1-7'], { MODELS_MIRROR_URL: 'notaurl' });
     assert.equal(mirror.code, 2, mirror.stderr);

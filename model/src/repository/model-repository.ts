@@ -7,7 +7,7 @@ import { whenMissing } from '@icls/lib/fs-errors';
 import { join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { displayLabel, parseModelConfig, type ModelConfig } from './model-config.ts';
+import { displayLabel, MODEL_NAME_PATTERN, parseModelConfig, type ModelConfig } from './model-config.ts';
 
 export const CONFIG_FILE = 'config.json';
 
@@ -77,8 +77,13 @@ export async function listModels(
   const names = await readdir(modelsDir, { withFileTypes: true }).catch(() => []);
   const models: ModelEntry[] = [];
   const broken: { name: string; error: string }[] = [];
+  const validName = new RegExp(MODEL_NAME_PATTERN);
   for (const d of names) {
     if (!d.isDirectory() || d.name.startsWith('.')) continue;
+    // lost+found (the root of every ext4 volume), Backup: folders no model can be, unless they hold a
+    // config.json (then why they do not load is worth saying). They were each a "broken model", logged
+    // at error level by every worker at start.
+    if (!validName.test(d.name) && !(await hasConfig(join(modelsDir, d.name)))) continue;
     try {
       models.push(await loadModelEntry(modelsDir, d.name));
     } catch (err) {
@@ -222,10 +227,21 @@ export function replacementVersion(old: ModelIdentity | undefined, next: ModelId
 /** Deletes a model folder; throws ModelNotFoundError when there is none. */
 export async function removeModel(modelsDir: string, name: string): Promise<void> {
   const dir = join(modelsDir, name);
-  const exists = await stat(join(dir, CONFIG_FILE)).then(
+  if (!(await hasConfig(dir))) {
+    const folder = await stat(dir).then(
+      (info) => info.isDirectory(),
+      () => false,
+    );
+    // `list` names a folder without config.json among the broken ones: "not found" contradicted it.
+    if (folder) throw new ModelNotFoundError(`${dir} has no ${CONFIG_FILE}: it is not a model folder, so it is not removed; remove it by hand if it is not wanted`);
+    throw new ModelNotFoundError(`model "${name}" not found in ${modelsDir}`);
+  }
+  await rm(dir, { recursive: true, force: true });
+}
+
+function hasConfig(dir: string): Promise<boolean> {
+  return stat(join(dir, CONFIG_FILE)).then(
     () => true,
     () => false,
   );
-  if (!exists) throw new ModelNotFoundError(`model "${name}" not found in ${modelsDir}`);
-  await rm(dir, { recursive: true, force: true });
 }
