@@ -84,6 +84,15 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       });
       assert.equal(r.statusCode, 200);
       assert.equal((await readFile(join(feedbackDir, 'feedback'), 'utf8')).trimEnd().split('\n').at(-1), report);
+      // Held to the multipart form's 16 KiB per field, as multipart is: it was taken (and a label silently cut).
+      const long = await app.inject({
+        method: 'POST',
+        url: '/v1/feedback',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ report: 'a long label', label: 'x'.repeat(17_000) }).toString(),
+      });
+      assert.equal(long.statusCode, 400, long.body);
+      assert.match(long.json().error.message, /the form field "label" is too long$/);
     });
 
     it('index: GET / → 200; empty POST / → 302', async () => {

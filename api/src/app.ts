@@ -232,8 +232,8 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     },
     transformObject: (doc) => withRequestBodies('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject),
   });
-  // A URL-encoded form is held to the multipart form's bound on fields (the README's "at most 20 fields").
-  await app.register(formbody, { parser: (text) => parseBoundedForm(text, FORM_FIELDS) });
+  // A URL-encoded form is held to the multipart form's bounds (the README's "at most 20 fields", 16 KiB each).
+  await app.register(formbody, { parser: (text) => parseBoundedForm(text, FORM_FIELDS, FIELD_BYTES) });
   await app.register(multipart, {
     // Over the largest piece a socket read gives (64 KiB): @fastify/busboy 3.2.6 never finishes a form
     // (no answer, the connection held) when a part it skips (no Content-Disposition name, or

@@ -8,12 +8,15 @@
 import { parse } from 'node:querystring';
 import { AppError } from '@icls/lib/errors';
 
-export function parseBoundedForm(text: string, maxFields: number): Record<string, unknown> {
+export function parseBoundedForm(text: string, maxFields: number, maxFieldBytes: number): Record<string, unknown> {
   let fields = 0;
   for (const pair of text.split('&')) if (pair !== '' && ++fields > maxFields) throw new AppError('TOO_MANY_PARTS', `a form has at most ${maxFields} fields`);
   const form = parseQuery(text);
   for (const name in form) {
     if (name in Object.prototype) throw new AppError('MALFORMED_BODY', `a form field may not be named ${JSON.stringify(name.slice(0, 40))}, after a built-in property`);
+    // The multipart form's bound on a field, refused as there: a long field was taken (a label silently cut).
+    const value = form[name];
+    if (typeof value === 'string' && Buffer.byteLength(value) > maxFieldBytes) throw new AppError('BAD_PARAMETER', `the form field "${name.slice(0, 40)}" is too long`);
   }
   return form;
 }
