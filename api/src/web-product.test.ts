@@ -302,6 +302,18 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       assert.match(missing.body, /<h1>Page not found<\/h1>/);
       assert.equal((await app.inject({ url: '/no/such/page' })).json().error.code, 'NOT_FOUND');
       assert.equal((await app.inject({ url: '/v1/nothing', headers: HTML })).json().error.code, 'NOT_FOUND');
+      // The choice follows Accept's q values (text/html;q=0 refuses HTML), and says so to caches.
+      for (const [accept, page] of [
+        ['text/html;q=0, application/json', false],
+        ['application/json, text/html', false],
+        ['application/json;q=0.5, text/html', true],
+        ['text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', true],
+      ] as const) {
+        const r = await app.inject({ url: '/no/such/page', headers: { accept } });
+        assert.equal(/^text\/html/.test(String(r.headers['content-type'])), page, accept);
+        assert.equal(r.headers.vary, 'Accept', accept);
+      }
+      assert.equal((await app.inject({ url: '/v1/nothing', headers: HTML })).headers.vary, undefined, 'an API path is JSON whatever Accept says');
     });
 
     it('favicon, style sheet and the pages\' compiled scripts; revalidation; nothing outside api/public', async () => {

@@ -52,9 +52,26 @@ const FORM_ROUTES = new Set(['/', '/feedback']);
 /** Paths of the APIs for programs: their errors stay JSON whatever a browser asks for. */
 const API_PATH = /^\/(v1\/|predict|openapi\.json|metrics|healthz|readyz|docs\/(json|yaml))/;
 
-/** A browser navigating to a route that declares no style (an unknown path, a missing image) gets a page. */
+/** Whether the request's Accept header chooses between a page and JSON (a GET of a route that declares no style, not an API path). */
+function acceptDecides(request: FastifyRequest): boolean {
+  return !request.routeOptions.config?.errorStyle && !isOriginalPredict(request) && (request.method === 'GET' || request.method === 'HEAD') && !API_PATH.test(request.url);
+}
+
+/**
+ * A browser navigating to a route that declares no style (an unknown path, a missing image) gets a
+ * page: it accepts HTML (`q` above 0) at least as much as JSON, and names it first on a tie.
+ */
 function wantsPage(request: FastifyRequest): boolean {
-  return (request.method === 'GET' || request.method === 'HEAD') && !API_PATH.test(request.url) && /\btext\/html\b/.test(request.headers.accept ?? '');
+  if (!acceptDecides(request)) return false;
+  const ranges = (request.headers.accept ?? '').split(',').map((range) => {
+    const [type = '', ...params] = range.split(';').map((p) => p.trim().toLowerCase());
+    const q = params.find((p) => p.startsWith('q='));
+    return { type, q: q === undefined ? 1 : Number(q.slice(2)) || 0 };
+  });
+  const html = ranges.findIndex((r) => r.type === 'text/html' && r.q > 0);
+  if (html < 0) return false;
+  const json = ranges.findIndex((r) => r.type === 'application/json' && r.q > 0);
+  return json < 0 || ranges[html]!.q > ranges[json]!.q || (ranges[html]!.q === ranges[json]!.q && html < json);
 }
 
 export function errorHandler(sampler: LogSampler) {
@@ -97,6 +114,11 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: App
   if (CLOSE_CONNECTION.has(err.code)) reply.header('connection', 'close');
   const message = clientMessage(err);
   const style = errorStyleOf(request);
+  // A cache between must not hand a browser's page to a program, or a program's JSON to a browser.
+  if (acceptDecides(request)) {
+    const prior = reply.getHeader('vary');
+    reply.header('vary', prior ? `${String(prior)}, Accept` : 'Accept');
+  }
   if (style === 'page') {
     if (REDIRECT_CODES.has(err.code) && request.method === 'POST') {
       setFlash(reply, pageMessage(err, message));
