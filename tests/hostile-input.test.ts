@@ -242,7 +242,10 @@ describe('hostile input (api + worker through Redis)', () => {
     assert.match((await json(await fetch(`${base}/static/uploads/${'a'.repeat(200)}.png`))).error!.message, /may be at most 100 characters$/, 'the limit named');
     const badPercent = await raw('GET /static/uploads/%ZZ.png HTTP/1.1\r\nHost: x');
     assert.equal(badPercent.status, 400);
-    assert.match(JSON.parse(badPercent.body).error.message, /a % that is not followed by two hexadecimal digits/);
+    assert.match(JSON.parse(badPercent.body).error.message, /a % not followed by two hexadecimal digits/);
+    const notUtf8 = await raw('GET /static/uploads/%C0%AE%C0%AE HTTP/1.1\r\nHost: x');
+    assert.equal(notUtf8.status, 400);
+    assert.match(JSON.parse(notUtf8.body).error.message, /or escapes that are not UTF-8$/);
     const garbage = await raw('NOT HTTP AT ALL');
     assert.equal(garbage.status, 400);
     assert.equal(JSON.parse(garbage.body).error.code, 'BAD_REQUEST', 'about the request line, not a body');

@@ -313,6 +313,8 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
         assert.equal(list.statusCode, 400, `limit=${value}: ${list.body}`);
         assert.match(list.json().error.message, /limit must be a whole number from 1 to 1000/);
       }
+      const digits = await app.inject({ method: 'POST', url: `/v1/predict?top_k=${'9'.repeat(400)}`, ...(await fileOf('chelsea.png')) });
+      assert.match(digits.json().error.message, /, got "9{20}…"$/, 'the value as sent, not "Infinity"');
       const empty = await app.inject({ method: 'POST', url: '/v1/predict?top_k=&model=', ...(await fileOf('chelsea.png')) });
       assert.equal(empty.statusCode, 200, empty.body);
       assert.equal(empty.json().predictions.length, 3, 'the default of 5, capped by the 3 classes of tiny-rgb');

@@ -41,7 +41,8 @@ const DETAILS: Record<string, string> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: `uploads take multipart/form-data or an ${RAW_IMAGE_TYPES_TEXT} body; reports take JSON or a form`,
   // Fastify's default maxParamLength: the names in paths (a stored image's, a model's) are far shorter.
   FST_ERR_MAX_PARAM_LENGTH: 'a name in the path (such as a stored image\'s) may be at most 100 characters',
-  FST_ERR_BAD_URL: 'its path has a % that is not followed by two hexadecimal digits (write % as %25)',
+  // Fastify says the same for %ZZ and for %C0%AE (well-formed escapes, bytes that are not UTF-8).
+  FST_ERR_BAD_URL: 'its path cannot be decoded: a % not followed by two hexadecimal digits (write % as %25), or escapes that are not UTF-8',
 };
 
 /** Messages the multipart parser (busboy) throws for a body that is not valid multipart. */

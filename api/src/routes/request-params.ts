@@ -47,8 +47,9 @@ export function emptyQueryValuesAbsent(...wholeNumbers: ('top_k' | 'limit')[]): 
     for (const name in query) {
       const value = query[name];
       if (value === '') delete query[name];
-      else if (checked.has(name) && typeof value === 'string' && !/^\d+$/.test(value)) {
-        done(new AppError('BAD_PARAMETER', `${RULES[name]}, got ${JSON.stringify(value.slice(0, 20))}`));
+      else if (checked.has(name) && typeof value === 'string' && !/^\d{1,15}$/.test(value)) {
+        // Over 15 digits, as written ("got Infinity" named no value the client sent).
+        done(new AppError('BAD_PARAMETER', `${RULES[name]}, got ${JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}…` : value)}`));
         return;
       }
     }
