@@ -36,6 +36,14 @@ describe('configuration errors at start', () => {
     });
   }
 
+  it('npm start with MODELS_DIR set to a folder that does not exist exits 1 saying so (it made the folder and served the default model there)', async () => {
+    const missing = join(await tempDir('models-typo'), 'modles');
+    const { code, stderr } = await runToExit(ENTRY.start, { MODELS_DIR: missing, QUEUE_MODE: 'embedded', UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback') });
+    assert.equal(code, 1, `exit code; stderr: ${stderr}`);
+    assert.match(stderr, new RegExp(`MODELS_DIR ${missing} does not exist: check the path, or create the folder`));
+    assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace');
+  });
+
   it('a model worker whose MODELS names a folder MODELS_DIR does not have exits 1, listing what it has (it reported healthy and served nothing)', async () => {
     const { code, stderr } = await runToExit(ENTRY.worker, { MODELS: 'tiny-rgb,tiny-rbg', MODELS_DIR: await fixtureModels(['tiny-rgb']), UPLOAD_DIR: await tempDir('uploads'), QUEUE_MODE: 'redis', REDIS_URL: 'redis://127.0.0.1:1' });
     assert.equal(code, 1, `exit code; stderr: ${stderr}`);

@@ -122,7 +122,7 @@ const spec = {
   },
   REDIS_URL: { default: '', parse: redisUrl, doc: `Redis to use (unset: ${DEFAULT_REDIS_URL}, which auto mode first checks answers)` },
   REDIS_PREFIX: { default: 'icls', parse: keyPrefix, doc: 'prefix of every Redis key, so several deployments share one Redis' },
-  MODELS_DIR: { default: './models', parse: path, doc: 'model repository: one folder per model' },
+  MODELS_DIR: { default: './models', parse: path, doc: 'model repository: one folder per model. `npm start` builds the default model in it when it holds none; set to a folder that does not exist, it refuses to start (a mistyped path served the default model from a new folder)' },
   DEFAULT_MODEL: {
     default: '',
     parse: optionalText,
