@@ -4,7 +4,8 @@
  * whatever the model's output type (float16 bits are widened here).
  */
 import './ort-telemetry-off.ts'; // before onnxruntime-node: telemetry off
-import { stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import type { InputTensor } from '../preprocess/pixels-to-tensor.ts';
 import { halfArrayToFloat32 } from '../preprocess/float16.ts';
@@ -75,6 +76,12 @@ async function openFailure(modelPath: string, err: unknown): Promise<OnnxModelEr
     () => undefined,
   );
   if (!LOAD_FAILED.test(message) || !file) return new OnnxModelError(`${modelPath}: ${reason}`, { cause: err });
+  // There but not readable by this process: ONNX Runtime says "system error number 13", which read as a bad model.
+  const unreadable = await access(modelPath, constants.R_OK).then(
+    () => undefined,
+    (e: NodeJS.ErrnoException) => e.code ?? e.message,
+  );
+  if (unreadable) return new OnnxModelError(`cannot read ${modelPath} (${unreadable === 'EACCES' ? 'permission denied: give the worker\'s user read access' : unreadable})`, { cause: err });
   const empty = file.size === 0 ? ' (the file is empty)' : '';
   return new OnnxModelError(`${modelPath} is not a valid ONNX model${empty}: ${reason}`, { cause: err });
 }

@@ -7,7 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cp, writeFile } from 'node:fs/promises';
+import { chmod, cp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fixtureModels, ROOT, tempDir } from '../../../tests/helpers/fixtures.ts';
 import { Classifier } from '../classifier.ts';
@@ -76,6 +76,27 @@ describe('ONNX Runtime errors', () => {
     assert.equal(info.status, 1, info.stderr);
     assert.match(info.stdout, new RegExp(`^loads: +NO: ${escapeRegExp(expected)}$`, 'm'));
     assert.equal(info.stderr, `error: model "tiny-rgb" does not load, so no worker serves it: ${expected}\n`);
+  });
+
+  // Only root can open a file as another user, and that user must be able to read the project (a clone
+  // under /root is not readable by nobody); elsewhere the test has no such user to be.
+  const NOBODY = ['--reuid=65534', '--regid=65534', '--clear-groups'];
+  const engine = join(ROOT, 'model/dist/engine/onnx-engine.js');
+  const asNobody = process.getuid?.() === 0 && spawnSync('setpriv', [...NOBODY, process.execPath, '--input-type=module', '-e', `await import(${JSON.stringify(engine)})`], { cwd: ROOT, env: { PATH: process.env.PATH ?? '' } }).status === 0;
+  test('a model.onnx the worker may not read: "cannot read it (permission denied)", not "not a valid ONNX model: system error number 13"', { skip: asNobody ? false : 'needs root, setpriv, and a project another user can read' }, async () => {
+    const dir = await tempDir('onnx-unreadable');
+    await chmod(dir, 0o755);
+    const path = join(dir, 'model.onnx');
+    await cp(join(await fixtureModels(['tiny-rgb']), 'tiny-rgb', 'model.onnx'), path);
+    await chmod(path, 0o000);
+    const script = `import { OnnxSession } from ${JSON.stringify(engine)};
+      await OnnxSession.open(${JSON.stringify(path)}, { threads: 1 }).then(() => console.log('opened'), (e) => console.log(e.message));`;
+    const run = spawnSync('setpriv', [...NOBODY, process.execPath, '--input-type=module', '-e', script], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '' },
+      encoding: 'utf8',
+    });
+    assert.equal(run.stdout.trim(), `cannot read ${path} (permission denied: give the worker's user read access)`, run.stderr);
   });
 });
 
