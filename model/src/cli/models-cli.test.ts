@@ -420,6 +420,15 @@ describe('models command, in-process', () => {
     for (const line of lines) assert.match(line, /^my-gen: /);
   });
 
+  test('import of an ONNX file or folder points to the by-hand install (it said "neither a Keras archive nor an HDF5 file")', async () => {
+    for (const source of ['somewhere/model.onnx', join(modelsDir, 'alpha')]) {
+      if (!source.endsWith('.onnx')) await installFixture('alpha');
+      const run = await runMain(['import', source]);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /is an ONNX model: it needs no import\. Install it by hand \(README, "Bring your own model"\)/);
+    }
+  });
+
   test('generate and import refuse to replace an installed model without --force, before any work; with it they replace it', async () => {
     const folder = join(modelsDir, 'kept');
     assert.equal((await runMain(['generate', 'tiny-rgb', '--name', 'kept'])).code, 0);

@@ -4,6 +4,7 @@
  * the other verbs should not pay for.
  */
 import { existsSync } from 'node:fs';
+import { extname, join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { createFileReadBar, type FileReadBar } from './file-read-bar.ts';
 import { checkModelName, onePositional, parseVerbArgs, refuseToReplace, UsageError, type CliContext } from './cli-support.ts';
@@ -53,6 +54,13 @@ export async function importVerb(ctx: CliContext, args: string[]): Promise<void>
     const info = await stat(path).catch((err: NodeJS.ErrnoException) => err);
     if (info instanceof Error) throw new UsageError(`--${option} ${path}: cannot read it (${info.code ?? info.message})`, 'import');
     if (!info.isFile()) throw new UsageError(`--${option} ${path}: cannot read it (not a file)`, 'import');
+  }
+  // An ONNX model needs no conversion: `import` looked for Keras or TF.js in it and said only that it was neither.
+  if (!isVariant && (extname(source).toLowerCase() === '.onnx' || existsSync(join(source, 'model.onnx')))) {
+    throw new UsageError(
+      `${source} is an ONNX model: it needs no import. Install it by hand (README, "Bring your own model"): a folder ${join(ctx.modelsDir, name ?? '<name>')} holding model.onnx, labels.txt and config.json; then \`npm run models -- info <name>\` checks it`,
+      'import',
+    );
   }
   const mod = isVariant ? undefined : await loadModelImport();
   await refuseToReplace(ctx, 'import', isVariant ? nsfwjs.nsfwjsModelName(source as NsfwjsVariant) : (name ?? mod!.importedModelName(source)), values.force);
