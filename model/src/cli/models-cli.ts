@@ -194,13 +194,14 @@ async function report(err: unknown, { env, signal, stderr, modelsDir }: CliConte
     return 2;
   }
   const message = err instanceof Error ? err.message : String(err);
-  write(`error: ${oneLine(message)}${hintFor(err, modelsDir)}`);
+  write(`error: ${oneLine(message)}${hintFor(err, modelsDir, env.MODELS_MIRROR_URL)}`);
   return err instanceof DownloadCancelledError || signal.aborted ? 130 : 1;
 }
 
-function hintFor(err: unknown, modelsDir: string): string {
+function hintFor(err: unknown, modelsDir: string, mirror: string | undefined): string {
   if (err instanceof ModelNotFoundError) return ' (`list` shows the installed models)';
-  if (err instanceof NetworkError) return ' (check the network, or set MODELS_MIRROR_URL to a mirror)';
+  // With a mirror set, suggesting one sent the user looking for a setting already there.
+  if (err instanceof NetworkError) return mirror ? ` (check the network, and that MODELS_MIRROR_URL ${mirror} serves the model)` : ' (check the network, or set MODELS_MIRROR_URL to a mirror)';
   if (isNoRoom(err)) return ` (the disk of MODELS_DIR ${modelsDir} has no room left: free some, or set MODELS_DIR to a folder on a larger disk)`;
   return '';
 }
