@@ -324,6 +324,11 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       assert.equal(js.statusCode, 200, 'npm run build compiles api/client into api/public/js');
       assert.match(String(js.headers['content-type']), /^text\/javascript/);
       assert.equal((await app.inject({ url: '/static/js/upload-page.js', headers: { 'if-none-match': String(js.headers.etag) } })).statusCode, 304);
+      // Compared weakly, in a list, or `*` (RFC 9110): only the exact single tag got its 304.
+      for (const header of [`W/${String(js.headers.etag)}`, `"other", ${String(js.headers.etag)}`, '*']) {
+        assert.equal((await app.inject({ url: '/static/js/upload-page.js', headers: { 'if-none-match': header } })).statusCode, 304, header);
+      }
+      assert.equal((await app.inject({ url: '/static/js/upload-page.js', headers: { 'if-none-match': '"other"' } })).statusCode, 200);
       for (const bad of ['/static/../src/app.ts', '/static/%2e%2e/package.json', '/static/js/.tsbuildinfo', '/static/js']) {
         assert.equal((await app.inject({ url: bad })).statusCode, 404, bad);
       }

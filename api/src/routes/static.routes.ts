@@ -48,6 +48,17 @@ function readPublic(dir: string, prefix = ''): Map<string, StaticFile> {
   return files;
 }
 
+/**
+ * If-None-Match as RFC 9110 §13.1.2 reads it: `*`, or a list of tags compared weakly (`W/"x"` matches
+ * `"x"`). Only an exact single tag got a 304 before, so a proxy's weakened tag or a list re-sent the file.
+ */
+export function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  const opaque = (tag: string) => tag.trim().replace(/^W\//, '');
+  return header.split(',').some((tag) => opaque(tag) === opaque(etag));
+}
+
 export async function staticRoutes(app: FastifyInstance): Promise<void> {
   const files = readPublic(PUBLIC_DIR);
   if (!files.has('js/upload-page.js')) {
@@ -59,7 +70,7 @@ export async function staticRoutes(app: FastifyInstance): Promise<void> {
     // Not counted by RATE_LIMIT_PER_MINUTE: one page load fetches several of these.
     app.get(`/static/${path}`, { schema: { hide: true }, config: { rateLimit: false } }, async (request, reply) => {
       reply.header('etag', file.etag).header('cache-control', file.cacheControl);
-      if (request.headers['if-none-match'] === file.etag) return reply.code(304).send();
+      if (matchesEtag(request.headers['if-none-match'], file.etag)) return reply.code(304).send();
       return reply.type(file.type).send(file.body);
     });
   }
