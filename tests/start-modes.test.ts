@@ -37,6 +37,11 @@ function commandLine(pid: number): string {
   }
 }
 
+/** `npm start` in Redis mode with a key prefix, models and folders of its own. */
+async function redisModeEnv(prefix: string, models: Parameters<typeof fixtureModels>[0]): Promise<Record<string, string>> {
+  return { QUEUE_MODE: 'redis', REDIS_URL, REDIS_PREFIX: prefix, MODELS_DIR: await fixtureModels(models), UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback') };
+}
+
 describe('npm start', () => {
   const services: Service[] = [];
   const prefix = `test-${randomBytes(4).toString('hex')}`;
@@ -168,13 +173,8 @@ describe('npm start', () => {
     // limit at 8 s, as before, this request was a 504.
     const port = await freePort();
     const s = startService(ENTRY.start, {
-      QUEUE_MODE: 'redis',
-      REDIS_URL,
-      REDIS_PREFIX: ownPrefix,
-      MODELS_DIR: await fixtureModels(['tiny-rgb', 'tiny-slow']),
+      ...(await redisModeEnv(ownPrefix, ['tiny-rgb', 'tiny-slow'])),
       DEFAULT_MODEL: 'tiny-rgb',
-      UPLOAD_DIR: await tempDir('uploads'),
-      FEEDBACK_DIR: await tempDir('feedback'),
       PORT: String(port),
       MODEL_WORKERS: '1',
       REQUEST_TIMEOUT_MS: '8000',
@@ -203,13 +203,8 @@ describe('npm start', () => {
   it('npm start whose worker cannot start with its settings (MODELS names no folder) stops with exit 1 and says why, instead of restarting it forever', async () => {
     const ownPrefix = `test-${randomBytes(4).toString('hex')}`;
     const s = startService(ENTRY.start, {
-      QUEUE_MODE: 'redis',
-      REDIS_URL,
-      REDIS_PREFIX: ownPrefix,
-      MODELS_DIR: await fixtureModels(['tiny-rgb']),
+      ...(await redisModeEnv(ownPrefix, ['tiny-rgb'])),
       MODELS: 'tiny-rbg',
-      UPLOAD_DIR: await tempDir('uploads'),
-      FEEDBACK_DIR: await tempDir('feedback'),
       PORT: String(await freePort()),
       MODEL_WORKERS: '2',
     });
@@ -232,12 +227,7 @@ describe('npm start', () => {
     const port = (busy.address() as AddressInfo).port;
     const ownPrefix = `test-${randomBytes(4).toString('hex')}`;
     const s = startService(ENTRY.start, {
-      QUEUE_MODE: 'redis',
-      REDIS_URL,
-      REDIS_PREFIX: ownPrefix,
-      MODELS_DIR: await fixtureModels(['tiny-rgb']),
-      UPLOAD_DIR: await tempDir('uploads'),
-      FEEDBACK_DIR: await tempDir('feedback'),
+      ...(await redisModeEnv(ownPrefix, ['tiny-rgb'])),
       HOST: '127.0.0.1',
       PORT: String(port),
     });

@@ -2,13 +2,12 @@
  * What every `models` verb shares: the context it runs in, the usage error, argument parsing, the
  * model-name check and plain-text tables.
  */
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { parseFlags, UsageError } from '@icls/lib/usage-error';
 import type { ProgressStream } from '../pull/progress-bar.ts';
 import { MODEL_NAME_PATTERN } from '../repository/model-config.ts';
-import { CONFIG_FILE } from '../repository/model-repository.ts';
+import { hasConfig } from '../repository/model-repository.ts';
 
 /** Where a verb reads its settings and writes its output; tests can build one by hand. */
 export interface CliContext {
@@ -88,12 +87,7 @@ export function httpUrlFromEnv(env: Readonly<Record<string, string | undefined>>
 }
 
 /** Whether MODELS_DIR has a model folder (one with config.json, loadable or not) of this name. */
-export function isInstalled(ctx: CliContext, name: string): Promise<boolean> {
-  return stat(join(ctx.modelsDir, name, CONFIG_FILE)).then(
-    () => true,
-    () => false,
-  );
-}
+export const isInstalled = (ctx: CliContext, name: string): Promise<boolean> => hasConfig(join(ctx.modelsDir, name));
 
 /**
  * `import` and `generate` replace an installed model only when told (`--force`), as `pull` does: they

@@ -239,7 +239,8 @@ export async function removeModel(modelsDir: string, name: string): Promise<void
   await rm(dir, { recursive: true, force: true });
 }
 
-function hasConfig(dir: string): Promise<boolean> {
+/** Whether `dir` holds a config.json: a model folder, loadable or not. */
+export function hasConfig(dir: string): Promise<boolean> {
   return stat(join(dir, CONFIG_FILE)).then(
     () => true,
     () => false,
