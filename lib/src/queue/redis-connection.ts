@@ -42,6 +42,21 @@ export function connectRedis(url: string, name: string, log: Logger, opts: Conne
   return redis;
 }
 
+/**
+ * An error of a command sent while the connection is down, in words an operator can act on: the
+ * client's own ("Reached the max retries per request limit (which is 0). Refer to
+ * \"maxRetriesPerRequest\"…", "Connection is closed.") named a client option, not Redis. Other
+ * messages (Redis's own) pass unchanged.
+ */
+export function redisErrorText(redis: RedisConnection, err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const down = /max retries per request|Connection is closed|Stream isn't writeable|enableOfflineQueue/i.test(message);
+  return down ? `no connection to Redis at ${redisAddress(redis)} (it is retried every 0.2 s; check that Redis runs there, and REDIS_URL)` : message;
+}
+
+/** host:port of a connection: what REDIS_URL names, without its password. */
+export const redisAddress = (redis: RedisConnection): string => `${redis.options.host ?? '?'}:${redis.options.port ?? '?'}`;
+
 /** Each connection's last error since it was last ready. */
 const lastErrors = new WeakMap<RedisConnection, string>();
 

@@ -16,7 +16,7 @@ import { every } from '../every.ts';
 import { JobRejectedError, type BrokenModel, type JobFailure, type JobHandler, type JobConsumer } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
 import { unsharedUploadLog } from '../unshared-upload-log.ts';
-import { callForBuffers, closeConnection, connectRedis, execChecked, isReady, waitUntilReady, type RedisConnection } from './redis-connection.ts';
+import { callForBuffers, closeConnection, connectRedis, execChecked, isReady, redisErrorText, waitUntilReady, type RedisConnection } from './redis-connection.ts';
 import { ensureGroup, GROUP, heartbeatEvery, jobsKey, REPLY_TO_FIELD, resultKey, type Reply } from './redis-keys.ts';
 import { withScripts, type ScriptedConnection } from './redis-scripts.ts';
 import { JobTakeover } from './job-takeover.ts';
@@ -141,7 +141,7 @@ export class RedisConsumer implements JobConsumer {
           // Redis lost its data (restart without persistence): recreate the groups and go on.
           await this.ensureGroups().catch((e: unknown) => this.opts.log.warn({ err: e }, 'could not recreate consumer groups'));
         } else {
-          if (message !== lastError) this.opts.log.warn({ err: message }, 'reading jobs failed; retrying once Redis answers');
+          if (message !== lastError) this.opts.log.warn({ err: redisErrorText(this.reader, err) }, 'reading jobs failed; retrying once Redis answers');
           lastError = message;
           await sleep(100, signal);
         }

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { every } from '../every.ts';
 import type { BrokenModel } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
-import { execChecked, isReady, waitUntilReady } from './redis-connection.ts';
+import { execChecked, isReady, redisAddress, redisErrorText, waitUntilReady } from './redis-connection.ts';
 import { beatsKey, heartbeatEvery, workersKey, type WorkerBeat } from './redis-keys.ts';
 import type { ScriptedConnection } from './redis-scripts.ts';
 
@@ -42,13 +42,13 @@ export class WorkerPresence {
   async start(): Promise<void> {
     while (!this.registered) {
       if (!(await waitUntilReady(this.cmd, 5000))) {
-        this.opts.log.warn('waiting for Redis before taking jobs');
+        this.opts.log.warn({ redis: redisAddress(this.cmd) }, 'waiting for Redis before taking jobs');
         continue;
       }
       await this.beat().catch((err: unknown) => this.opts.log.warn({ err }, 'first heartbeat failed; retrying'));
     }
     this.stopBeating = every(heartbeatEvery(this.opts.deadAfterMs), () => this.beat(), (err) =>
-      this.opts.log.warn({ err: (err as Error).message }, 'heartbeat failed'),
+      this.opts.log.warn({ err: redisErrorText(this.cmd, err) }, 'heartbeat failed'),
     );
   }
 
