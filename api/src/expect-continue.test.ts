@@ -160,3 +160,12 @@ it('any other expectation is refused with 417 from the error table, in the route
     assert.match(x.received.split('\r\n\r\n')[1] ?? '', body, x.received);
   }
 });
+
+it('an Expect that lists 100-continue with something else (or two Expect headers) is refused too: Node told it to continue', async () => {
+  for (const expect of ['100-continue, foo', '100-continue\r\nExpect: 200-ok']) {
+    const x = new Exchange(uploadHead('/v1/predict'), port, expect);
+    await x.closed();
+    assert.match(x.received, /^HTTP\/1\.1 417 /, expect);
+    assert.doesNotMatch(x.received, /100 Continue/);
+  }
+});

@@ -24,7 +24,9 @@ const unmet = new WeakSet<IncomingMessage>();
 
 export function deferExpectContinue(app: FastifyInstance): void {
   app.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
-    waiting.set(req, res);
+    // Node takes any Expect that mentions 100-continue ("100-continue, foo", or two Expect headers) for it.
+    if (String(req.headers.expect).trim().toLowerCase() === '100-continue') waiting.set(req, res);
+    else unmet.add(req);
     app.server.emit('request', req, res);
   });
   app.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
