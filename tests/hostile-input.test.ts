@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { readdir, readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { redisAnswers } from '@icls/lib/redis-probe';
@@ -246,6 +247,13 @@ describe('hostile input (api + worker through Redis)', () => {
     const notUtf8 = await raw('GET /static/uploads/%C0%AE%C0%AE HTTP/1.1\r\nHost: x');
     assert.equal(notUtf8.status, 400);
     assert.match(JSON.parse(notUtf8.body).error.message, /or escapes that are not UTF-8$/);
+    // Node undoes only the chunking: a gzip transfer coding reached the route still compressed, and was classified.
+    const gz = gzipSync(await pngBytes());
+    const gzipped = await raw('POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: gzip, chunked', {
+      body: Buffer.concat([Buffer.from(`${gz.length.toString(16)}\r\n`), gz, Buffer.from('\r\n0\r\n\r\n')]),
+    });
+    assert.equal(gzipped.status, 415, JSON.stringify(gzipped));
+    assert.match(JSON.parse(gzipped.body).error.message, /Transfer-Encoding gzip, chunked is not accepted: send the body uncompressed/);
     const garbage = await raw('NOT HTTP AT ALL');
     assert.equal(garbage.status, 400);
     assert.equal(JSON.parse(garbage.body).error.code, 'BAD_REQUEST', 'about the request line, not a body');

@@ -74,6 +74,11 @@ export function registerBodyGuard(app: FastifyInstance, limits: BodyLimits): voi
     if (encoding && encoding !== 'identity') {
       throw new AppError('UNSUPPORTED_CONTENT_TYPE', `Content-Encoding ${encoding.slice(0, 40)} is not accepted: send the body uncompressed`);
     }
+    // Node's parser undoes only the chunking: `Transfer-Encoding: gzip, chunked` reached the routes still compressed.
+    const transfer = request.headers['transfer-encoding']?.trim().toLowerCase();
+    if (transfer && transfer !== 'chunked') {
+      throw new AppError('UNSUPPORTED_CONTENT_TYPE', `Transfer-Encoding ${transfer.slice(0, 40)} is not accepted: send the body uncompressed (chunked alone is fine)`);
+    }
   });
 }
 
