@@ -174,6 +174,11 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       assert.equal(s.statusCode, 200);
       assert.equal(s.headers['content-type'], 'image/png');
       assert.deepEqual(s.rawPayload, await readFile(image('chelsea.png')));
+      // Its name is its MD5: the ETag, so a revalidation is a 304 (it had no validator at all).
+      assert.equal(s.headers.etag, `"${name.split('.')[0]}"`);
+      const again = await app.inject({ method: 'GET', url: `/static/uploads/${name}`, headers: { 'if-none-match': String(s.headers.etag) } });
+      assert.equal(again.statusCode, 304);
+      assert.equal(again.rawPayload.length, 0);
     });
 
     it('static uploads serve only stored names: traversal and odd names are 404', async () => {
