@@ -52,18 +52,21 @@ const FORM_ROUTES = new Set(['/', '/feedback']);
 /** Paths of the APIs for programs: their errors stay JSON whatever a browser asks for. */
 const API_PATH = /^\/(v1\/|predict|openapi\.json|metrics|healthz|readyz|docs\/(json|yaml))/;
 
-/** Whether the request's Accept header chooses between a page and JSON (a GET of a route that declares no style, not an API path). */
-function acceptDecides(request: FastifyRequest): boolean {
-  return !request.routeOptions.config?.errorStyle && !isOriginalPredict(request) && (request.method === 'GET' || request.method === 'HEAD') && !API_PATH.test(request.url);
+/**
+ * The style of a request's errors: its route's, /predict's three keys, or, for a GET of a route that
+ * declares none and is not an API (an unknown path, a missing image), what its Accept header prefers
+ * (`byAccept`: the answer then varies with Accept).
+ */
+function errorStyleOf(request: FastifyRequest): { style: ErrorStyle; byAccept: boolean } {
+  const declared = request.routeOptions.config?.errorStyle ?? (isOriginalPredict(request) ? 'three-keys' : undefined);
+  if (declared) return { style: declared, byAccept: false };
+  if ((request.method !== 'GET' && request.method !== 'HEAD') || API_PATH.test(request.url)) return { style: 'json', byAccept: false };
+  return { style: prefersHtml(request.headers.accept ?? '') ? 'page' : 'json', byAccept: true };
 }
 
-/**
- * A browser navigating to a route that declares no style (an unknown path, a missing image) gets a
- * page: it accepts HTML (`q` above 0) at least as much as JSON, and names it first on a tie.
- */
-function wantsPage(request: FastifyRequest): boolean {
-  if (!acceptDecides(request)) return false;
-  const ranges = (request.headers.accept ?? '').split(',').map((range) => {
+/** A browser's Accept: HTML accepted (`q` above 0) at least as much as JSON, and named first on a tie. */
+function prefersHtml(accept: string): boolean {
+  const ranges = accept.split(',').map((range) => {
     const [type = '', ...params] = range.split(';').map((p) => p.trim().toLowerCase());
     const q = params.find((p) => p.startsWith('q='));
     return { type, q: q === undefined ? 1 : Number(q.slice(2)) || 0 };
@@ -113,9 +116,9 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: App
   // Any other body not all in is read and dropped after the answer, within a bound (refused-body.ts).
   if (CLOSE_CONNECTION.has(err.code)) reply.header('connection', 'close');
   const message = clientMessage(err);
-  const style = errorStyleOf(request);
+  const { style, byAccept } = errorStyleOf(request);
   // A cache between must not hand a browser's page to a program, or a program's JSON to a browser.
-  if (acceptDecides(request)) {
+  if (byAccept) {
     const prior = reply.getHeader('vary');
     reply.header('vary', prior ? `${String(prior)}, Accept` : 'Accept');
   }
@@ -137,8 +140,6 @@ const clientMessage = (err: AppError): string => (TABLE_ONLY.has(err.code) ? ERR
 // The original's own checks flash the original's words on the page; programs are told what was wrong with their form.
 const pageMessage = (err: AppError, message: string): string => (LIBRARY_DETAIL.has(err.code) || ORIGINAL_400.has(err.code) ? ERRORS[err.code].message : message);
 
-const errorStyleOf = (request: FastifyRequest): ErrorStyle =>
-  request.routeOptions.config?.errorStyle ?? (isOriginalPredict(request) ? 'three-keys' : wantsPage(request) ? 'page' : 'json');
 
 /**
  * `/predict` with a method no route of it answers (PUT, DELETE, OPTIONS…): Fastify routes it to the
@@ -161,7 +162,7 @@ function errorPage(request: FastifyRequest, err: AppError, message: string): str
  */
 export function rawErrorResponse(err: AppError, routed?: { request: FastifyRequest; reply: FastifyReply }): string {
   const message = clientMessage(err);
-  const style = routed ? errorStyleOf(routed.request) : 'json';
+  const style = routed ? errorStyleOf(routed.request).style : 'json';
   const [type, body] =
     routed && style === 'page'
       ? [HTML, errorPage(routed.request, err, message)]
