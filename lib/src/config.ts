@@ -263,7 +263,7 @@ const spec = {
   ADMIN_TOKEN: {
     default: '',
     parse: secret(16),
-    doc: 'token for the admin pages (`/feedback/review`, `GET /v1/feedback`, `/metrics`): `Authorization: Bearer <token>`, or a browser login with any user name and the token as password. Unset: those pages answer only to clients on 127.0.0.1/::1',
+    doc: 'token for the admin pages, 16 characters or more, no spaces or control characters (`/feedback/review`, `GET /v1/feedback`, `/metrics`): `Authorization: Bearer <token>`, or a browser login with any user name and the token as password. Unset: those pages answer only to clients on 127.0.0.1/::1',
   },
   CORS_ORIGINS: {
     default: '',
