@@ -31,7 +31,8 @@ const HELP = `npm run stress -- [flags]
                         with the same pixels (a JPEG/PNG comment), so the cache answers none
   --help
 
-Every POST /feedback stores a report unless an identical one is stored already.`;
+Every POST /feedback stores a report unless an identical one is stored already; a user reports
+only once it has had a prediction.`;
 
 
 interface Options {
@@ -102,6 +103,8 @@ function parseOptions(argv: string[]): Options | undefined {
 interface Task {
   name: string;
   weight: number;
+  /** Whether this user can run the task yet; a task that cannot is not picked. */
+  ready?(user: UserState): boolean;
   run(user: UserState): Promise<{ status: number; failure: string | null; as?: string }>;
 }
 
@@ -160,8 +163,10 @@ function buildTasks(client: HttpClient, images: BenchImage[], timeoutMs: number,
     {
       name: 'POST /feedback',
       weight: 1,
+      // A report names a prediction the user saw: one made up before any would be stored as a real report.
+      ready: (user) => user.last !== undefined,
       async run(user) {
-        const last = user.last ?? { filename: 'stress-test.jpg', prediction: 'unknown', score: 0 };
+        const last = user.last!;
         // The original page's hidden report line, byte for byte in form.
         const report = `{'filename': '${last.filename}', 'prediction': '${last.prediction}', 'score': ${last.score} }`;
         const form = multipartBody({ report });
@@ -172,7 +177,8 @@ function buildTasks(client: HttpClient, images: BenchImage[], timeoutMs: number,
   ];
 }
 
-function pickTask(tasks: Task[]): Task {
+function pickTask(all: Task[], user: UserState): Task {
+  const tasks = all.filter((t) => t.ready?.(user) ?? true);
   const total = tasks.reduce((s, t) => s + t.weight, 0);
   let x = Math.random() * total;
   for (const t of tasks) if ((x -= t.weight) < 0) return t;
@@ -234,7 +240,7 @@ async function main(): Promise<void> {
           break;
         }
         requests++;
-        const task = pickTask(tasks);
+        const task = pickTask(tasks, state);
         const started = performance.now();
         const { failure, as } = await task.run(state);
         records.get(as ?? task.name)!.push({ ms: performance.now() - started, failure });
