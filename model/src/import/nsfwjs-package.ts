@@ -44,7 +44,11 @@ export async function locateNsfwjsPackage(): Promise<NsfwjsPackage> {
     entry = createRequire(import.meta.url).resolve('nsfwjs');
   } catch (err) {
     throw new NsfwjsPackageError(
-      `the nsfwjs package is not installed (${(err as Error).message}); run "npm install" in the project root`,
+      // The model image and production installs leave development dependencies out, so "npm install"
+      // there would not help: say where the import works.
+      `the nsfwjs package is not installed here (${firstLine((err as Error).message)}): it is a development dependency, ` +
+        'which production installs and the model image leave out; run the import in a checkout after "npm ci", ' +
+        'then copy the model\'s folder into MODELS_DIR',
     );
   }
   for (let dir = dirname(entry); ; dir = dirname(dir)) {
@@ -156,3 +160,5 @@ export async function readNsfwjsClassNames(pkg: NsfwjsPackage): Promise<string[]
     });
   return names;
 }
+
+const firstLine = (text: string) => text.split('\n', 1)[0]!;
