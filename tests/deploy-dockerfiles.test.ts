@@ -4,7 +4,7 @@
  * dependencies, non-root runtime, healthchecks, the default model built at image build time.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '@icls/lib/config';
@@ -12,6 +12,13 @@ import { ROOT } from './helpers/fixtures.ts';
 import {
   all, CONFIG_NAMES, compose, dockerCmd, environmentOf, envNames, IMAGES, last, minNodeMajor, pkg, read, readDockerfile, readPackage, runtimePackages, scripts, service, stageNamed, TOOL_ENV,
 } from './helpers/deploy-files.ts';
+
+/** The test files under a package's src/, relative to the repository's root. */
+function testFilesOf(dir: string): string[] {
+  return readdirSync(join(ROOT, dir, 'src'), { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => join(dir, 'src', f));
+}
 
 describe('Dockerfiles', () => {
   for (const [name, img] of Object.entries(IMAGES)) {
@@ -49,6 +56,12 @@ describe('Dockerfiles', () => {
         assert.ok(all(test, 'COPY').includes('. .'), 'the test stage copies the sources');
         const ignored = read('.dockerignore');
         assert.ok(!/^scripts\/?$/m.test(ignored) && !/^tests\/?$/m.test(ignored), '.dockerignore keeps scripts/ and tests/ (the test stage needs them)');
+      });
+
+      it('installs redis-server in its test stage when its tests start a private one (the node image has none)', () => {
+        const starters = testFilesOf(img.dir).filter((f) => read(f).includes('startPrivateRedis('));
+        const installs = all(stageNamed(stages, 'test'), 'RUN').some((r) => /apt-get install[^&]*\sredis-server(\s|$)/.test(r));
+        assert.equal(installs, starters.length > 0, starters.length ? `${starters.join(', ')} start redis-server: the test stage must install it` : 'no test starts redis-server: the test stage need not install it');
       });
 
       it(`runs the compiled entry of npm run ${img.script} with plain node, no tsx`, () => {
