@@ -56,7 +56,7 @@ chart to bench/results/.
                           the ceiling is still measured here
   --pid <pid>             with --url on this machine: the api's pid, for CPU/RSS of it and its workers
   --workers <n>           MODEL_WORKERS of the started system (default: env, else one per host)
-  --quick                 ~30-second sanity run (short ceiling, 2+2 steps of 4 s)
+  --quick                 sanity run, under a minute (short ceiling, 2+2 steps of 4 s)
   --overhead              only measure the serving overhead: concurrency 1 for --requests requests
   --requests <n>          requests of --overhead (default 200)
   --ceiling-seconds <s>   sequential ceiling measurement (default 6; --quick 2)
