@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fixtureModels, ROOT, tempDir } from './helpers/fixtures.ts';
-import { ENTRY, explicitEnv } from './helpers/processes.ts';
+import { ENTRY, explicitEnv, REDIS_URL, startService } from './helpers/processes.ts';
 
 function runToExit(entry: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, [entry], { cwd: ROOT, env: explicitEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
@@ -25,6 +25,32 @@ function runToExit(entry: string, env: Record<string, string>): Promise<{ code: 
     });
   });
 }
+
+describe('settings that defeat each other', () => {
+  it('the api warns at start when WORKER_DEAD_AFTER_MS is not below REQUEST_TIMEOUT_MS (a dead worker\'s client would get 504), and runs', async () => {
+    const api = startService(ENTRY.api, {
+      PORT: '0', QUEUE_MODE: 'redis', REDIS_URL, REDIS_PREFIX: 'cfg-warn', WORKER_DEAD_AFTER_MS: '5000', REQUEST_TIMEOUT_MS: '3000',
+      UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback'),
+    });
+    try {
+      const line = await api.waitForLog(/.*WORKER_DEAD_AFTER_MS \(5000\) is not below REQUEST_TIMEOUT_MS \(3000\).*/);
+      assert.match(line, /"level":40/, 'logged at warn level');
+      await api.waitForLog(/api listening/);
+    } finally {
+      await api.stop();
+    }
+  });
+
+  it('the defaults draw no warning', async () => {
+    const api = startService(ENTRY.api, { PORT: '0', QUEUE_MODE: 'redis', REDIS_URL, REDIS_PREFIX: 'cfg-warn', UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback') });
+    try {
+      await api.waitForLog(/api listening/);
+      assert.doesNotMatch(api.logs(), /is not below/);
+    } finally {
+      await api.stop();
+    }
+  });
+});
 
 describe('configuration errors at start', () => {
   for (const [name, entry] of Object.entries({ 'model worker': ENTRY.worker, api: ENTRY.api, 'npm start': ENTRY.start })) {

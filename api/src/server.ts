@@ -1,6 +1,6 @@
 /** The api process in Redis mode: listens (even while Redis is away: not ready), and shuts down gracefully. */
 import type { Server } from 'node:net';
-import { loadConfig, redisUrlOf, type Config } from '@icls/lib/config';
+import { configWarnings, loadConfig, redisUrlOf, type Config } from '@icls/lib/config';
 import { watchEventLoop } from '@icls/lib/loop-watchdog';
 import { startFailure } from '@icls/lib/start-failure';
 import { sleep } from '@icls/lib/deadline';
@@ -68,6 +68,7 @@ export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = 
   const port = listeningPort(built.app);
   watchEventLoop(config.STUCK_EXIT_MS, 'api');
   log.info({ redis: redisUrl, port, redisReady: producer.ready, tracing: tracing.enabled }, 'api listening (redis mode)');
+  for (const warning of configWarnings(config)) log.warn(warning);
   exitOnSignals(
     createShutdown(log, [
       ...httpShutdownSteps(built, config.SHUTDOWN_DRAIN_MS, config.REQUEST_TIMEOUT_MS),

@@ -238,7 +238,7 @@ const spec = {
   WORKER_DEAD_AFTER_MS: {
     default: '2000',
     parse: int(300, 60_000),
-    doc: 'a worker whose heartbeat (sent every quarter of this) is older than this is dead: another worker takes over its jobs at once, whatever the inference time. Keep it well under REQUEST_TIMEOUT_MS, and the same on the api and every worker (the api judges workers alive by it too)',
+    doc: 'a worker whose heartbeat (sent every quarter of this) is older than this is dead: another worker takes over its jobs at once, whatever the inference time. Keep it well under REQUEST_TIMEOUT_MS (the api warns at start when it is not below), and the same on the api and every worker (the api judges workers alive by it too)',
   },
   WORKER_RESTART_GRACE_MS: {
     default: '10000',
@@ -329,6 +329,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (problems.length) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
   return out as Config;
+}
+
+/**
+ * Settings that are valid but defeat each other, for the api to log at start. Warned, not refused: a short
+ * deadline on purpose (a client that would rather fail fast) is a legitimate choice.
+ */
+export function configWarnings(config: Pick<Config, 'WORKER_DEAD_AFTER_MS' | 'REQUEST_TIMEOUT_MS'>): string[] {
+  const warnings: string[] = [];
+  if (config.WORKER_DEAD_AFTER_MS >= config.REQUEST_TIMEOUT_MS) {
+    warnings.push(
+      `WORKER_DEAD_AFTER_MS (${config.WORKER_DEAD_AFTER_MS}) is not below REQUEST_TIMEOUT_MS (${config.REQUEST_TIMEOUT_MS}): ` +
+        'a job whose worker dies is taken over only after its deadline has passed, so its client gets 504; keep it well under',
+    );
+  }
+  return warnings;
 }
 
 /** REDIS_URL, or the local default. */
