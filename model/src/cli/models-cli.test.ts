@@ -302,6 +302,31 @@ describe('models command, spawned', () => {
     assert.deepEqual(await readdir(modelsDir), []);
   });
 
+  test('a read-only MODELS_DIR, or one under a read-only folder: exit 1, one line saying so (it gave the raw EROFS of a temporary folder, or ENOENT)', async (t) => {
+    const cannot = mountTinyDisk(modelsDir, '1m', true);
+    if (cannot) return t.skip(cannot);
+    try {
+      const run = await runCli(['generate', 'tiny-rgb']);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /^error: EROFS: .*\(MODELS_DIR \S+ is on a read-only file system: set MODELS_DIR to a folder you can write\)$/m);
+      assertNoStack(run);
+      const below = await runCli(['generate', 'tiny-rgb'], { MODELS_DIR: join(modelsDir, 'models') });
+      assert.equal(below.code, 1);
+      assert.match(below.stderr, /^error: .*\(MODELS_DIR \S+\/models (is on a read-only file system|could not be created: check that the folder above it exists and can be written)/m);
+    } finally {
+      unmountTinyDisk(modelsDir);
+    }
+  });
+
+  test('MODELS_DIR inside a file: exit 1, one line saying part of it is a file', async () => {
+    const file = join(modelsDir, 'a-file');
+    await writeFile(file, '');
+    const run = await runCli(['generate', 'tiny-rgb'], { MODELS_DIR: join(file, 'models') });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^error: ENOTDIR: .*\(part of MODELS_DIR \S+ is a file, not a folder: fix MODELS_DIR\)$/m);
+    await rm(file);
+  });
+
   test('a full disk: exit 1, one line naming MODELS_DIR and what to do, and nothing installed', async (t) => {
     const cannot = mountTinyDisk(modelsDir);
     if (cannot) return t.skip(cannot);

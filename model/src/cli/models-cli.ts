@@ -203,6 +203,19 @@ function hintFor(err: unknown, modelsDir: string, mirror: string | undefined): s
   // With a mirror set, suggesting one sent the user looking for a setting already there.
   if (err instanceof NetworkError) return mirror ? ` (check the network, and that MODELS_MIRROR_URL ${mirror} serves the model)` : ' (check the network, or set MODELS_MIRROR_URL to a mirror)';
   if (isNoRoom(err)) return ` (the disk of MODELS_DIR ${modelsDir} has no room left: free some, or set MODELS_DIR to a folder on a larger disk)`;
+  return cannotWriteHint(err as NodeJS.ErrnoException, modelsDir);
+}
+
+/** Why MODELS_DIR cannot be written, in words, when the failure is about it (not, say, an unreadable source). */
+function cannotWriteHint(err: NodeJS.ErrnoException, modelsDir: string): string {
+  const dir = resolve(modelsDir);
+  const about = typeof err.path === 'string' && (resolve(err.path) === dir || resolve(err.path).startsWith(`${dir}/`) || dir.startsWith(`${resolve(err.path)}/`));
+  if (!about) return '';
+  if (err.code === 'EROFS') return ` (MODELS_DIR ${modelsDir} is on a read-only file system: set MODELS_DIR to a folder you can write)`;
+  if (err.code === 'EACCES' || err.code === 'EPERM') return ` (this user may not write in MODELS_DIR ${modelsDir}: run as its owner, or set MODELS_DIR to a folder you can write)`;
+  if (err.code === 'ENOTDIR') return ` (part of MODELS_DIR ${modelsDir} is a file, not a folder: fix MODELS_DIR)`;
+  // Node's recursive mkdir says ENOENT when a folder above cannot be written (a read-only disk, say).
+  if (err.code === 'ENOENT' && err.syscall === 'mkdir') return ` (MODELS_DIR ${modelsDir} could not be created: check that the folder above it exists and can be written)`;
   return '';
 }
 
