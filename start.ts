@@ -15,6 +15,7 @@ import { redisAnswers } from '@icls/lib/redis-probe';
 import { watchEventLoop } from '@icls/lib/loop-watchdog';
 import { createShutdown, exitOnSignals } from '@icls/lib/shutdown';
 import { createTracing } from '@icls/lib/tracing/tracing';
+import { redactUrl } from '@icls/lib/redact-url';
 import { WorkerSupervisor } from '@icls/model/worker-supervisor';
 import { buildApp } from '@icls/api/app';
 import { httpShutdownSteps, listeningPort, runApiServer } from '@icls/api/server';
@@ -72,7 +73,7 @@ async function runWithRedis(config: Config, log: Logger): Promise<void> {
     throw new ConfigError(`invalid configuration:\n  WORKER_METRICS_PORT ${config.WORKER_METRICS_PORT} leaves no room for ${workers} workers' ports (one each, up to 65535)`);
   }
   const metricsPorts = config.WORKER_METRICS_PORT ? `${config.WORKER_METRICS_PORT}-${config.WORKER_METRICS_PORT + workers - 1}` : 'off';
-  log.info({ redis: redisUrl, workers, workerMetricsPorts: metricsPorts }, 'redis mode: api here, model workers in their own processes');
+  log.info({ redis: redactUrl(redisUrl), workers, workerMetricsPorts: metricsPorts }, 'redis mode: api here, model workers in their own processes');
   const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_MODE: 'redis' };
   const supervisor = new WorkerSupervisor({
     count: workers,

@@ -3,6 +3,7 @@
  * Redis mode when a Redis answers, through the real entry point.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { after, describe, it } from 'node:test';
 import { redisAnswers } from '@icls/lib/redis-probe';
 import { expectedTinyRgb, fixtureModels, image, tempDir } from './helpers/fixtures.ts';
 import { postFile, waitFor200 } from './helpers/http.ts';
+import { startPrivateRedis } from './helpers/redis-server.ts';
 import { alive, deleteRedisPrefix, ENTRY, freePort, REDIS_URL, startService, waitUntil, type Service } from './helpers/processes.ts';
 import { childrenOf } from '@icls/bench/proc-stats';
 
@@ -218,6 +220,23 @@ describe('npm start', () => {
       assert.deepEqual(processesWithEnv(`REDIS_PREFIX=${ownPrefix}`), [], 'no worker left behind');
     } finally {
       await deleteRedisPrefix(ownPrefix);
+    }
+  });
+
+  it('a Redis password in REDIS_URL stays out of the log: npm start, the api and its worker print the address with *** (they printed the whole URL)', async () => {
+    const redis = await startPrivateRedis();
+    try {
+      const password = `pw-${randomBytes(6).toString('hex')}`;
+      execFileSync('redis-cli', ['-p', String(redis.port), 'config', 'set', 'requirepass', password]);
+      const { s } = await startWith({ QUEUE_MODE: 'redis', REDIS_URL: redis.url.replace('redis://', `redis://:${password}@`), REDIS_PREFIX: prefix });
+      await s.waitForLog(/"msg":"worker ready"/);
+      const shown = `redis://:***@127.0.0.1:${redis.port}`;
+      for (const line of [/"msg":"redis mode: api here/, /"msg":"api listening \(redis mode\)"/, /"msg":"worker ready"/]) {
+        assert.ok(s.logs().split('\n').some((l) => line.test(l) && l.includes(`"redis":"${shown}"`)), `${line} names ${shown}:\n${s.logs()}`);
+      }
+      assert.ok(!s.logs().includes(password), `the password is in the log:\n${s.logs()}`);
+    } finally {
+      await redis.stop();
     }
   });
 

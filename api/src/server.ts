@@ -10,6 +10,7 @@ import { RedisProducer } from '@icls/lib/queue/redis-producer';
 import { resultCacheBounds } from '@icls/lib/queue/result-cache';
 import { createShutdown, exitOnSignals, type ShutdownStep } from '@icls/lib/shutdown';
 import { createTracing } from '@icls/lib/tracing/tracing';
+import { redactUrl } from '@icls/lib/redact-url';
 import { buildApp, type ApiWorkerHints, type BuiltApi } from './app.ts';
 
 /**
@@ -67,7 +68,7 @@ export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = 
   }
   const port = listeningPort(built.app);
   watchEventLoop(config.STUCK_EXIT_MS, 'api');
-  log.info({ redis: redisUrl, port, redisReady: producer.ready, tracing: tracing.enabled }, 'api listening (redis mode)');
+  log.info({ redis: redactUrl(redisUrl), port, redisReady: producer.ready, tracing: tracing.enabled }, 'api listening (redis mode)');
   for (const warning of configWarnings(config)) log.warn(warning);
   exitOnSignals(
     createShutdown(log, [

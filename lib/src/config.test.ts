@@ -136,6 +136,12 @@ describe('loadConfig', () => {
     for (const ok of ['redis://127.0.0.1:6379', 'rediss://:pw@cache.internal:6380/2', 'redis://[::1]:6379', 'redis://redis']) assert.equal(loadConfig({ REDIS_URL: ok }).REDIS_URL, ok);
   });
 
+  test('a refused REDIS_URL is printed without its password (start-up errors end up in logs)', () => {
+    assert.match(configError({ REDIS_URL: 'redis://:s3cret@h:70000/0' }).message, /got "redis:\/\/:\*\*\*@h:70000\/0"/);
+    assert.match(configError({ REDIS_URL: 'redis//app:s3cret@cache:6379' }).message, /got "redis\/\/app:\*\*\*@cache:6379"/);
+    assert.doesNotMatch(configError({ REDIS_URL: 'redis://:s3cret@' }).message, /s3cret/);
+  });
+
   test('CORS_ORIGINS lists web origins or *: a path, a trailing slash or another scheme is refused, naming it', () => {
     assert.deepEqual(loadConfig({ CORS_ORIGINS: ' https://app.example.com , http://127.0.0.1:3000 ' }).CORS_ORIGINS, ['https://app.example.com', 'http://127.0.0.1:3000']);
     assert.deepEqual(loadConfig({ CORS_ORIGINS: '*' }).CORS_ORIGINS, ['*']);

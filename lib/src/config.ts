@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { redactUrl } from './redact-url.ts';
 
 type Parser<T> = (raw: string) => T;
 
@@ -61,12 +62,13 @@ const optionalText: Parser<string | undefined> = (raw) => (raw === '' ? undefine
 /** REDIS_URL's check, for the tools that take a Redis address too: undefined when empty, else the URL or an Error saying what is wrong. */
 export const redisUrl: Parser<string | undefined> = (raw) => {
   if (raw === '') return undefined;
+  const shown = redactUrl(raw);
   const u = URL.canParse(raw) ? new URL(raw) : undefined;
   const port = /^rediss?:\/\/(?:[^@/]*@)?(?:\[[^\]]*\]|[^:/]*):(\d+)/.exec(raw)?.[1];
   // A port out of range makes the whole URL unparsable: say that, not that the scheme is wrong.
-  if (!u && port !== undefined && Number(port) > 65535) throw new Error(`has port ${port}: a port is 1 to 65535, got "${raw}"`);
-  if (u?.protocol !== 'redis:' && u?.protocol !== 'rediss:') throw new Error(`must be a redis:// or rediss:// URL, got "${raw}"`);
-  if (u.hostname === '') throw new Error(`must name the Redis host, e.g. redis://127.0.0.1:6379, got "${raw}"`);
+  if (!u && port !== undefined && Number(port) > 65535) throw new Error(`has port ${port}: a port is 1 to 65535, got "${shown}"`);
+  if (u?.protocol !== 'redis:' && u?.protocol !== 'rediss:') throw new Error(`must be a redis:// or rediss:// URL, got "${shown}"`);
+  if (u.hostname === '') throw new Error(`must name the Redis host, e.g. redis://127.0.0.1:6379, got "${shown}"`);
   return raw;
 };
 const secret =
@@ -120,7 +122,7 @@ const spec = {
     parse: oneOf('auto', 'redis', 'embedded'),
     doc: '`redis`: jobs go through Redis; `embedded`: api and model in one process, in-process queue; `auto`: redis when REDIS_URL is set or a Redis answers on localhost, else embedded',
   },
-  REDIS_URL: { default: '', parse: redisUrl, doc: `Redis to use (unset: ${DEFAULT_REDIS_URL}, which auto mode first checks answers)` },
+  REDIS_URL: { default: '', parse: redisUrl, doc: `Redis to use (unset: ${DEFAULT_REDIS_URL}, which auto mode first checks answers); a password in it (redis://:password@host:6379) is printed as *** in logs and errors` },
   REDIS_PREFIX: { default: 'icls', parse: keyPrefix, doc: 'prefix of every Redis key, so several deployments share one Redis' },
   MODELS_DIR: { default: './models', parse: path, doc: 'model repository: one folder per model. `npm start` builds the default model in it when it holds none; set to a folder that does not exist, it refuses to start (a mistyped path served the default model from a new folder)' },
   DEFAULT_MODEL: {

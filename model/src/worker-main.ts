@@ -10,6 +10,7 @@ import { RedisConsumer } from '@icls/lib/queue/redis-consumer';
 import { watchEventLoop } from '@icls/lib/loop-watchdog';
 import { createShutdown, exitOnSignals } from '@icls/lib/shutdown';
 import { createTracing } from '@icls/lib/tracing/tracing';
+import { redactUrl } from '@icls/lib/redact-url';
 import { startModelHost } from './model-host.ts';
 import { ALIVE_EVERY_MS } from './worker-supervisor.ts';
 
@@ -56,7 +57,7 @@ export async function runWorker(): Promise<void> {
       worker: host.workerId,
       models: host.models,
       broken: host.broken.map((b) => b.name),
-      redis: redisUrl,
+      redis: redactUrl(redisUrl),
       ...host.plan,
       metricsPort: metrics?.port,
       tracing: tracing.enabled,
