@@ -7,6 +7,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { redactUrl } from '@icls/lib/redact-url';
 import { ModelNotFoundError, removeModel } from '../repository/model-repository.ts';
 import { DownloadCancelledError, NetworkError } from '../pull/download-errors.ts';
 import { isNoRoom } from '@icls/lib/fs-errors';
@@ -119,6 +120,7 @@ function generalUsage(): string {
     `  API_URL              api asked by \`list\` and \`info\` which models are loaded`,
     `                       (default http://127.0.0.1:$PORT when PORT is set, else ${DEFAULT_API_URL})`,
     '  MODELS_MIRROR_URL    mirror of the ONNX Model Zoo tree used by `pull`',
+    '                       (a private one: https://user:password@host/path, sent as Basic auth)',
     '  MODELS_CATALOG_FILE  JSON file of extra catalog entries',
     '  DEBUG=1              print stack traces on errors',
     '',
@@ -201,7 +203,7 @@ async function report(err: unknown, { env, signal, stderr, modelsDir }: CliConte
 function hintFor(err: unknown, modelsDir: string, mirror: string | undefined): string {
   if (err instanceof ModelNotFoundError) return ' (`list` shows the installed models)';
   // With a mirror set, suggesting one sent the user looking for a setting already there.
-  if (err instanceof NetworkError) return mirror ? ` (check the network, and that MODELS_MIRROR_URL ${mirror} serves the model)` : ' (check the network, or set MODELS_MIRROR_URL to a mirror)';
+  if (err instanceof NetworkError) return mirror ? ` (check the network, and that MODELS_MIRROR_URL ${redactUrl(mirror)} serves the model)` : ' (check the network, or set MODELS_MIRROR_URL to a mirror)';
   if (isNoRoom(err)) return ` (the disk of MODELS_DIR ${modelsDir} has no room left: free some, or set MODELS_DIR to a folder on a larger disk)`;
   return cannotWriteHint(err as NodeJS.ErrnoException, modelsDir);
 }

@@ -3,6 +3,7 @@
  * verifies and installs it with a progress bar on stderr.
  */
 import { join } from 'node:path';
+import { redactUrl } from '@icls/lib/redact-url';
 import { loadModelEntry } from '../repository/model-repository.ts';
 import { findCatalogEntry, type CatalogEntry } from '../pull/catalog.ts';
 import { loadCatalog } from '../pull/catalog-file.ts';
@@ -40,7 +41,7 @@ export async function catalogVerb(ctx: CliContext, args: string[]): Promise<void
   const mirror = httpUrlFromEnv(ctx.env, 'MODELS_MIRROR_URL');
   const extra = ctx.env.MODELS_CATALOG_FILE;
   const zoo = 'the ONNX Model Zoo (github.com/onnx/models)';
-  const source = mirror ? `the mirror ${mirror}` : extra ? `each entry's own URL (the built-in ones: ${zoo}; the others from MODELS_CATALOG_FILE ${extra})` : zoo;
+  const source = mirror ? `the mirror ${redactUrl(mirror)}` : extra ? `each entry's own URL (the built-in ones: ${zoo}; the others from MODELS_CATALOG_FILE ${extra})` : zoo;
   ctx.print('');
   ctx.print(`source: ${source}; install one with \`npm run models -- pull <name>\``);
 }
@@ -68,7 +69,7 @@ export async function pullVerb(ctx: CliContext, args: string[]): Promise<void> {
     ctx.stderr.write(`replacing the broken folder ${join(ctx.modelsDir, name)} (${oneLine(problem)})\n`);
   }
   const mirror = httpUrlFromEnv(ctx.env, 'MODELS_MIRROR_URL');
-  ctx.stderr.write(`pulling ${name} (${formatBytes(entry.model.sizeBytes)}) from ${mirror ?? new URL(entry.model.url).host}\n`);
+  ctx.stderr.write(`pulling ${name} (${formatBytes(entry.model.sizeBytes)}) from ${mirror ? redactUrl(mirror) : new URL(entry.model.url).host}\n`);
   const bars: Record<PullProgress['file'], ProgressRenderer> = {
     labels: createProgressBar(`${name} labels`, ctx.stderr),
     model: createProgressBar(`${name} model `, ctx.stderr),

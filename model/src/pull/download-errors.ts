@@ -26,7 +26,13 @@ export class HttpStatusError extends DownloadError {
     readonly attempts = 1,
   ) {
     const hint =
-      status === 404 ? ' (no such file at that address: check the URL or the mirror)' : status === 403 ? ' (access denied)' : '';
+      status === 404
+        ? ' (no such file at that address: check the URL or the mirror)'
+        : status === 401
+          ? ' (the server asks for a user and password: give them in the mirror\'s URL, https://user:password@host/…, with special characters %-escaped)'
+          : status === 403
+            ? ' (access denied)'
+            : '';
     const tries = attempts > 1 ? ` (${attempts} attempts)` : '';
     super(`GET ${url} answered HTTP ${status}${statusText ? ` ${statusText}` : ''}${hint}${tries}`, url);
   }

@@ -53,6 +53,9 @@ export interface DownloadOptions {
   onRetry?: (retry: DownloadRetry) => void;
 }
 
+/** The options as the attempts use them: the URL without credentials, which travel as a header. */
+type Download = DownloadOptions & { authorization?: string };
+
 export interface DownloadRetry {
   url: string;
   /** The attempt that failed, of at most `maxAttempts` in a row without a new byte. */
@@ -77,7 +80,9 @@ const DEFAULTS = { maxAttempts: 5, retryDelayMs: 1000, stallTimeoutMs: 30_000, m
  * @throws HttpStatusError, NetworkError, SizeMismatchError, ChecksumMismatchError, DownloadCancelledError,
  *   or a file-system error when the temporary file cannot be written (those are not retried).
  */
-export async function downloadFile(opts: DownloadOptions): Promise<DownloadResult> {
+export async function downloadFile(given: DownloadOptions): Promise<DownloadResult> {
+  const { url, authorization } = credentialsApart(given.url);
+  const opts: Download = { ...given, url, authorization };
   const tempPath = join(dirname(opts.target), `.${basename(opts.target)}.${randomBytes(4).toString('hex')}.part`);
   const file = await open(tempPath, 'w');
   const transfer: Transfer = { file, hash: createHash('sha256'), done: 0, total: opts.expectedSize, validator: undefined };
@@ -120,7 +125,7 @@ class TransferInterrupted extends Error {
   }
 }
 
-async function transferWithRetries(opts: DownloadOptions, transfer: Transfer): Promise<number> {
+async function transferWithRetries(opts: Download, transfer: Transfer): Promise<number> {
   const maxAttempts = opts.maxAttempts ?? DEFAULTS.maxAttempts;
   const meter = new RateMeter();
   let failuresInARow = 0;
@@ -149,14 +154,14 @@ async function transferWithRetries(opts: DownloadOptions, transfer: Transfer): P
 /** Why an attempt failed, in a few words: the HTTP status, or the network's reason. */
 const retryReason = (err: unknown): string => (err instanceof HttpStatusError ? `HTTP ${err.status}` : (err as Error).message);
 
-function backOffDelay(opts: DownloadOptions, failures: number): number {
+function backOffDelay(opts: Download, failures: number): number {
   const base = opts.retryDelayMs ?? DEFAULTS.retryDelayMs;
   const delay = Math.min(base * 2 ** (failures - 1), DEFAULTS.maxDelayMs);
   // Jitter keeps several clients that failed together from retrying in lockstep.
   return Math.round(delay * (0.75 + Math.random() * 0.5));
 }
 
-async function backOff(opts: DownloadOptions, jittered: number): Promise<void> {
+async function backOff(opts: Download, jittered: number): Promise<void> {
   try {
     await sleep(jittered, undefined, { signal: opts.signal });
   } catch (err) {
@@ -166,7 +171,7 @@ async function backOff(opts: DownloadOptions, jittered: number): Promise<void> {
 }
 
 /** One HTTP request: from the start, or from `transfer.done` with a Range header when resuming. */
-async function runAttempt(opts: DownloadOptions, transfer: Transfer, attempt: number, meter: RateMeter): Promise<void> {
+async function runAttempt(opts: Download, transfer: Transfer, attempt: number, meter: RateMeter): Promise<void> {
   // An abort before this attempt would never fire the listener below.
   if (opts.signal?.aborted) throw new DownloadCancelledError(opts.url);
   const controller = new AbortController();
@@ -218,13 +223,14 @@ async function runAttempt(opts: DownloadOptions, transfer: Transfer, attempt: nu
 
 /** Sends the request and reconciles its answer with what is already on disk. */
 async function request(
-  opts: DownloadOptions,
+  opts: Download,
   transfer: Transfer,
   controller: AbortController,
 ): Promise<Response | 'already-complete'> {
   const resuming = transfer.done > 0;
   // identity: a compressed body would make Content-Length and Range count other bytes than the file's.
   const headers: Record<string, string> = { 'accept-encoding': 'identity' };
+  if (opts.authorization) headers.authorization = opts.authorization;
   if (resuming) {
     headers.range = `bytes=${transfer.done}-`;
     if (transfer.validator) headers['if-range'] = transfer.validator;
@@ -263,7 +269,7 @@ async function request(
 }
 
 /** Fails fast when the server announces another size than the catalog's, rather than after the whole body. */
-function checkTotal(opts: DownloadOptions, transfer: Transfer, announced: number | undefined): void {
+function checkTotal(opts: Download, transfer: Transfer, announced: number | undefined): void {
   if (announced === undefined) return;
   if (opts.expectedSize !== undefined && announced !== opts.expectedSize) {
     throw new SizeMismatchError(opts.url, opts.expectedSize, announced);
@@ -303,4 +309,19 @@ function progressOf(url: string, transfer: Transfer, meter: RateMeter, attempt: 
   const remaining = transfer.total === undefined ? undefined : Math.max(0, transfer.total - transfer.done);
   const etaSeconds = remaining === undefined ? undefined : remaining === 0 ? 0 : bytesPerSecond > 0 ? remaining / bytesPerSecond : undefined;
   return { url, bytesDone: transfer.done, bytesTotal: transfer.total, bytesPerSecond, etaSeconds, attempt, finished };
+}
+
+/**
+ * A private mirror's user and password (`https://user:password@mirror.example/zoo`) sent as Basic
+ * authentication, as curl does: fetch refuses a URL with credentials outright, and every message
+ * and progress line shows the URL, which must not carry the password.
+ */
+export function credentialsApart(raw: string): { url: string; authorization?: string } {
+  const u = new URL(raw);
+  if (u.username === '' && u.password === '') return { url: raw };
+  const user = decodeURIComponent(u.username);
+  const password = decodeURIComponent(u.password);
+  u.username = '';
+  u.password = '';
+  return { url: u.href, authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` };
 }

@@ -139,6 +139,26 @@ describe('pullModel', () => {
     await assertNoTrace(modelsDir);
   });
 
+  test('a mirror behind a password: the URL\'s user and password go as Basic authentication, and no message or installed file shows the password', async () => {
+    const { entry } = publish('private');
+    mirror.requirePassword('reader', 'p@ss w:rd');
+    try {
+      const withPassword = (password: string) => mirror.baseUrl.replace('http://', `http://reader:${encodeURIComponent(password)}@`);
+      const refused = await pullModel('private', modelsDir, { catalog: [entry], baseUrl: withPassword('wrong-one'), download: FAST_RETRY }).catch((e: Error) => e);
+      assert.ok(refused instanceof Error);
+      assert.match(refused.message, /answered HTTP 401 Unauthorized \(the server asks for a user and password: give them in the mirror's URL/);
+      assert.doesNotMatch(refused.message, /wrong-one/);
+      await assertNoTrace(modelsDir);
+
+      const dir = await pullModel('private', modelsDir, { catalog: [entry], baseUrl: withPassword('p@ss w:rd') });
+      const installed = (await Promise.all((await readdir(dir)).filter((f) => f !== 'model.onnx').map((f) => readFile(join(dir, f), 'utf8')))).join('\n');
+      assert.match(installed, /Downloaded through the mirror http:\/\/reader:\*\*\*@127\.0\.0\.1/);
+      assert.doesNotMatch(installed, /p%40ss|p@ss/);
+    } finally {
+      mirror.requirePassword(undefined);
+    }
+  });
+
   test('MODELS_MIRROR_URL is the mirror when no baseUrl is given', async () => {
     const { entry } = publish('from-env');
     process.env.MODELS_MIRROR_URL = `${mirror.baseUrl}/`;

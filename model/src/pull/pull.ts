@@ -5,6 +5,7 @@
  */
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { redactUrl } from '@icls/lib/redact-url';
 import { assertReplaceable, installModel } from '../repository/model-repository.ts';
 import { CATALOG, findCatalogEntry, resolveFileUrl, type CatalogEntry, type RemoteFile } from './catalog.ts';
 import { downloadFile, type DownloadOptions, type DownloadProgress, type DownloadRetry } from './download.ts';
@@ -106,7 +107,7 @@ async function readLabelLines(path: string, entry: CatalogEntry): Promise<string
 /** The catalog's config with provenance saying where the bytes came from and what they hash to. */
 function withProvenance(entry: CatalogEntry, mirror: string | undefined): CatalogEntry['config'] {
   const base = entry.config.provenance;
-  const notes = [base?.notes, mirror ? `Downloaded through the mirror ${mirror}.` : undefined].filter(Boolean).join(' ');
+  const notes = [base?.notes, mirror ? `Downloaded through the mirror ${redactUrl(mirror)}.` : undefined].filter(Boolean).join(' ');
   return {
     ...entry.config,
     provenance: {
