@@ -15,6 +15,13 @@ export class DownloadError extends Error {
   }
 }
 
+/** What a final status asks of the user, appended to its message. */
+const STATUS_HINTS: Readonly<Record<number, string>> = {
+  401: " (the server asks for a user and password: give them in the mirror's URL, https://user:password@host/…, with special characters %-escaped)",
+  403: ' (access denied)',
+  404: ' (no such file at that address: check the URL or the mirror)',
+};
+
 /** The server answered with a status other than 200/206. 4xx are final; 5xx, 408 and 429 are retried first. */
 export class HttpStatusError extends DownloadError {
   override name = 'HttpStatusError';
@@ -25,14 +32,7 @@ export class HttpStatusError extends DownloadError {
     /** How many requests got an error status before giving up (more than 1 only for retryable ones). */
     readonly attempts = 1,
   ) {
-    const hint =
-      status === 404
-        ? ' (no such file at that address: check the URL or the mirror)'
-        : status === 401
-          ? ' (the server asks for a user and password: give them in the mirror\'s URL, https://user:password@host/…, with special characters %-escaped)'
-          : status === 403
-            ? ' (access denied)'
-            : '';
+    const hint = STATUS_HINTS[status] ?? '';
     const tries = attempts > 1 ? ` (${attempts} attempts)` : '';
     super(`GET ${url} answered HTTP ${status}${statusText ? ` ${statusText}` : ''}${hint}${tries}`, url);
   }

@@ -316,7 +316,7 @@ function progressOf(url: string, transfer: Transfer, meter: RateMeter, attempt: 
  * authentication, as curl does: fetch refuses a URL with credentials outright, and every message
  * and progress line shows the URL, which must not carry the password.
  */
-export function credentialsApart(raw: string): { url: string; authorization?: string } {
+function credentialsApart(raw: string): { url: string; authorization?: string } {
   const u = new URL(raw);
   if (u.username === '' && u.password === '') return { url: raw };
   const user = decodeURIComponent(u.username);
