@@ -106,6 +106,20 @@ describe('the only worker restarted by an orchestrator', () => {
     assert.notEqual(answered.body.worker, first.body.worker, 'answered by the successor');
   });
 
+  it('an api that had no request for longer than the grace still queues for the successor', async () => {
+    assert.equal((await predict(graceful, [7, 8, 9])).status, 200, 'the successor serves');
+    await sleep(GRACE_MS + 500); // idle: the grace used to count from this api's last request
+    services.at(-1)!.proc.kill('SIGKILL');
+    await sleep(800);
+    let settled = false;
+    const waiting = predict(graceful, [11, 12, 13]).finally(() => (settled = true));
+    await sleep(500);
+    assert.equal(settled, false, `refused at once after an idle spell:\n${logsOfAll()}`);
+    await startWorker();
+    const answered = await waiting;
+    assert.equal(answered.status, 200, JSON.stringify(answered.body));
+  });
+
   it('when no worker comes back within the grace, requests are refused at once again', async () => {
     assert.equal((await predict(graceful, [1, 2, 3])).status, 200, 'the successor serves');
     services.at(-1)!.proc.kill('SIGKILL');
@@ -118,6 +132,9 @@ describe('the only worker restarted by an orchestrator', () => {
     // No model has a worker, so nothing the body could name is served: refused before the upload is read.
     const early = await expectContinue(`${graceful}/v1/predict`);
     assert.deepEqual(early, { status: 503, askedForBody: false });
+    // Naming the model changes nothing: with no worker at all, the api cannot call it unknown (a 404 is not retried).
+    const named = await expectContinue(`${graceful}/v1/predict?model=tiny-rgb`);
+    assert.deepEqual(named, { status: 503, askedForBody: false });
   });
 });
 

@@ -7,7 +7,7 @@ import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Config } from '@icls/lib/config';
-import { AppError } from '@icls/lib/errors';
+import { AppError, isAppError } from '@icls/lib/errors';
 import type { JobProducer } from '@icls/lib/job-contract';
 import type { Logger } from '@icls/lib/logger';
 import { createRegistry, type MetricsRegistry } from '@icls/lib/metrics/prometheus';
@@ -188,6 +188,11 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   reclaimIdleConnections(app.server, config.MAX_CONNECTIONS, (closed) =>
     sampler.write('warn', 'IDLE_RECLAIMED', { closed, maxConnections: config.MAX_CONNECTIONS }, 'near MAX_CONNECTIONS: closed idle kept-alive connections to make room'),
   );
+  // A queue that cannot be looked at is what /readyz and every request report already; anything else is logged.
+  const stopWatching = deps.predictor.watchWorkers((err) => {
+    if (!isAppError(err)) log.error({ err }, 'looking at the workers failed');
+  });
+  app.addHook('onClose', async () => stopWatching());
   if (retention.enabled) {
     retention.start();
     app.addHook('onClose', () => retention.stop());

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { withDeadline } from '@icls/lib/deadline';
 import { pickDefaultModel } from '@icls/lib/default-model';
+import { every } from '@icls/lib/every';
 import { AppError, isAppError, queueFull, queueNoAnswer } from '@icls/lib/errors';
 import type { JobData, JobProducer, JobResult, WorkerView } from '@icls/lib/job-contract';
 import { noTracing, type Span, type Tracing } from '@icls/lib/tracing/tracing';
@@ -126,6 +127,8 @@ export class Admission {
 
 /** Workers come and go; a view this old is still trusted (a dead worker stops counting within ~2 s anyway). */
 const VIEW_CACHE_MS = 250;
+/** How often an api with a restart grace looks at the workers on its own, requests or not (see watchWorkers). */
+const WATCH_WORKERS_MS = 1000;
 /** A queue's refusal of writes, once looked up, is trusted this long. */
 const REFUSAL_CACHE_MS = 1000;
 /** When a named model is missing from the cache, a view this fresh is trusted. */
@@ -243,6 +246,17 @@ export class PredictService {
     return this.servedOrAwaited(await this.workerView(deadline, maxAgeMs));
   }
 
+  /**
+   * Keeps the restart grace current while no request comes: it counts from when the api last saw a
+   * model served, and an api idle for longer than the grace used to refuse at once the first requests
+   * after a worker died, where they should have been queued for its successor. One look at the
+   * heartbeats a second (shared with requests' lookups). Returns a function that stops it.
+   */
+  watchWorkers(onError: (err: unknown) => void): () => void {
+    if (!this.config.restartGraceMs) return () => undefined;
+    return every(WATCH_WORKERS_MS, () => this.servedModels(undefined, WATCH_WORKERS_MS / 2), onError);
+  }
+
   /** The models `view` serves, with those awaiting a restarted worker (0 workers): what requests can be queued for. */
   servedOrAwaited(view: WorkerView): Map<string, number> {
     const awaited = [...(this.config.restartingModels?.() ?? []), ...this.grace.missing(view)].filter((m) => !view.served.has(m));
@@ -343,7 +357,17 @@ export class PredictService {
 
   private async requireServed(model: string, deadline: number): Promise<void> {
     const { view, served } = await this.servedView(deadline, (s) => !s.has(model));
-    if (!served.has(model)) throw unknownModel(model, served, view.broken);
+    if (!served.has(model)) throw await this.namedMissing(model, served, view.broken, deadline);
+  }
+
+  /**
+   * A named model no worker holds: 404 while workers run (it is not among what they serve), but 503 when
+   * none runs at all: the api cannot tell a typo from a model whose worker is not up, and a client
+   * retries a 503, not a 404.
+   */
+  private async namedMissing(model: string, served: ReadonlyMap<string, number>, broken: ReadonlyMap<string, string>, deadline: number): Promise<AppError> {
+    if (served.size === 0 && broken.size === 0) return this.noWorker(`no worker holds model "${model}" (${NO_WORKER_WHY})`, deadline);
+    return unknownModel(model, served, broken);
   }
 
   /**
@@ -374,7 +398,7 @@ export class PredictService {
     const model = opts.model ?? this.defaultIn({ served, broken: view.broken });
     if (!model) throw await this.noWorker(NO_WORKER, deadline);
     if (!served.has(model)) {
-      if (opts.model) throw unknownModel(model, served, view.broken);
+      if (opts.model) throw await this.namedMissing(model, served, view.broken, deadline);
       throw await this.noWorker(defaultMissing(model, served, view.broken), deadline);
     }
     const span = (this.config.tracing ?? noTracing).startSpan('queue job', {
@@ -390,7 +414,6 @@ export class PredictService {
       held = undefined;
       // From here the job counts in the queue itself.
       opts.admission?.release();
-      const awaitingWorker = served.get(model) === 0;
       const result = await this.producer.submit({
         id: opts.jobId,
         image: upload.name,
@@ -404,7 +427,7 @@ export class PredictService {
         requestId: opts.requestId,
         traceparent: span.traceparent,
       }).catch(async (err: unknown) => {
-        throw awaitingWorker ? await this.whyUnanswered(err, model) : err;
+        throw await this.whyUnanswered(err, model);
       });
       return { result, totalMs: elapsedMs(startedAt) };
     } catch (err) {
@@ -416,14 +439,21 @@ export class PredictService {
   }
 
   /**
-   * A job queued for a worker being restarted (no live worker held its model) that timed out: when still
-   * no worker holds the model, the 504 says so (and why, when a worker came back without it), rather
-   * than suggesting a slow model.
+   * A job that timed out, when the reason can be named rather than suggesting a slow model: no worker
+   * holds the model now (its last one died or stopped, maybe after taking the job, and none came back;
+   * or one came back without it), or the queue itself does not answer now, so the job or its answer
+   * could not get through. Looked up once the deadline has passed, so it costs nothing on the way.
    */
   private async whyUnanswered(err: unknown, model: string): Promise<unknown> {
     if (!isAppError(err) || err.code !== 'DEADLINE_EXCEEDED') return err;
-    const view = await this.workerView(Date.now() + FRESH_ENOUGH_MS).catch(() => undefined);
-    if (!view || view.served.has(model)) return err;
+    let view: WorkerView;
+    try {
+      view = await this.workerView(Date.now() + FRESH_ENOUGH_MS, FRESH_ENOUGH_MS);
+    } catch (lookupErr) {
+      if (!isAppError(lookupErr)) throw lookupErr;
+      return new AppError('DEADLINE_EXCEEDED', `${lookupErr.detail ?? lookupErr.message}, so the job or its answer could not get through; try again in a moment`, { cause: err });
+    }
+    if (view.served.has(model)) return err;
     const failed = view.broken.get(model);
     if (failed) return new AppError('DEADLINE_EXCEEDED', `no worker took the job: the worker that came back could not load model "${model}": ${failed}`);
     return new AppError(
