@@ -253,7 +253,14 @@ describe('hostile input (api + worker through Redis)', () => {
       body: Buffer.concat([Buffer.from(`${gz.length.toString(16)}\r\n`), gz, Buffer.from('\r\n0\r\n\r\n')]),
     });
     assert.equal(gzipped.status, 415, JSON.stringify(gzipped));
-    assert.match(JSON.parse(gzipped.body).error.message, /Transfer-Encoding gzip, chunked is not accepted: send the body uncompressed/);
+    assert.match(JSON.parse(gzipped.body).error.message, /^This kind of body is not accepted here: its Transfer-Encoding is gzip, chunked: send it uncompressed/);
+    // A chunk longer than it declared is about the body (Node: HPE_STRICT, a code also used for headers).
+    const overlong = await raw('POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked', {
+      body: Buffer.from('3\r\nabcdef\r\n0\r\n\r\n'),
+    });
+    assert.equal(overlong.status, 400, JSON.stringify(overlong));
+    assert.equal(JSON.parse(overlong.body).error.code, 'MALFORMED_BODY', overlong.body);
+    assert.match(JSON.parse(overlong.body).error.message, /its chunked encoding is not valid \(HPE_\w+: .*chunk/);
     const garbage = await raw('NOT HTTP AT ALL');
     assert.equal(garbage.status, 400);
     assert.equal(JSON.parse(garbage.body).error.code, 'BAD_REQUEST', 'about the request line, not a body');

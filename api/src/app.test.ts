@@ -485,7 +485,7 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       for (const [url, type] of [['/v1/predict', 'image/png'], ['/v1/feedback', 'application/json']]) {
         const gzip = await refusal({ method: 'POST', url, headers: { 'content-type': type, 'content-encoding': 'gzip' }, payload: gzipSync(Buffer.from('{"report":"x"}')) });
         assert.deepEqual([gzip.status, gzip.code], [415, 'UNSUPPORTED_CONTENT_TYPE'], url);
-        assert.match(gzip.message, /Content-Encoding gzip is not accepted: send the body uncompressed$/);
+        assert.match(gzip.message, /^This kind of body is not accepted here: its Content-Encoding is gzip: send it uncompressed$/);
       }
       const empty = await refusal({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: '' });
       assert.deepEqual([empty.status, empty.code], [415, 'NOT_AN_IMAGE']);

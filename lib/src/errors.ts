@@ -15,7 +15,7 @@ export const ERRORS = {
   BAD_REQUEST: { status: 400, message: 'The request is not valid' },
   BAD_PARAMETER: { status: 400, message: 'A parameter is missing, malformed or out of its allowed range' },
   MALFORMED_BODY: { status: 400, message: 'The request body cannot be parsed' },
-  UNSUPPORTED_CONTENT_TYPE: { status: 415, message: 'This Content-Type is not accepted here' },
+  UNSUPPORTED_CONTENT_TYPE: { status: 415, message: 'This kind of body is not accepted here' },
   TOO_MANY_PARTS: { status: 413, message: 'The form has more parts than allowed' },
   BODY_TOO_LARGE: { status: 413, message: 'The request body is larger than allowed' },
   REPORT_TOO_LONG: { status: 413, message: 'The report is longer than allowed' },

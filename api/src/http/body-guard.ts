@@ -72,12 +72,12 @@ export function registerBodyGuard(app: FastifyInstance, limits: BodyLimits): voi
     // Nothing here decodes gzip or deflate: such a body was refused later as "not an image" or "cannot be parsed".
     const encoding = request.headers['content-encoding']?.trim().toLowerCase();
     if (encoding && encoding !== 'identity') {
-      throw new AppError('UNSUPPORTED_CONTENT_TYPE', `Content-Encoding ${encoding.slice(0, 40)} is not accepted: send the body uncompressed`);
+      throw new AppError('UNSUPPORTED_CONTENT_TYPE', `its Content-Encoding is ${encoding.slice(0, 40)}: send it uncompressed`);
     }
     // Node's parser undoes only the chunking: `Transfer-Encoding: gzip, chunked` reached the routes still compressed.
     const transfer = request.headers['transfer-encoding']?.trim().toLowerCase();
     if (transfer && transfer !== 'chunked') {
-      throw new AppError('UNSUPPORTED_CONTENT_TYPE', `Transfer-Encoding ${transfer.slice(0, 40)} is not accepted: send the body uncompressed (chunked alone is fine)`);
+      throw new AppError('UNSUPPORTED_CONTENT_TYPE', `its Transfer-Encoding is ${transfer.slice(0, 40)}: send it uncompressed (chunked alone is fine)`);
     }
   });
 }

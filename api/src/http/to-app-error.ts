@@ -28,8 +28,13 @@ const BY_CODE: Record<string, ErrorCode> = {
   HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
 };
 
-/** Node's parser errors about the body; every other one is about the request line or the headers. */
+/**
+ * Node's parser errors about the body; every other one is about the request line or the headers. A chunk
+ * longer than its declared size is HPE_STRICT "Expected LF after chunk data" (Node 20), a code also used
+ * for the headers: its reason tells.
+ */
 const BODY_PARSER_ERRORS = new Set(['HPE_INVALID_CHUNK_SIZE', 'HPE_CHUNK_EXTENSIONS_OVERFLOW']);
+const isBodyParserError = (e: FrameworkError): boolean => BODY_PARSER_ERRORS.has(e.code ?? '') || /\bchunk/i.test(e.reason ?? '');
 
 /** What exactly was wrong, where the code alone does not say it. */
 const DETAILS: Record<string, string> = {
@@ -52,6 +57,8 @@ interface FrameworkError {
   statusCode?: number;
   code?: string;
   message?: string;
+  /** Node's HTTP parser: what exactly it found wrong. */
+  reason?: string;
   validation?: ValidationIssue[];
   validationContext?: string;
 }
@@ -70,7 +77,7 @@ export function toAppError(err: unknown, clientGone = false): AppError {
   const code = e.code ? BY_CODE[e.code] : undefined;
   if (code) return new AppError(code, DETAILS[e.code!], { cause: err });
   if (e.code?.startsWith('HPE_')) {
-    if (BODY_PARSER_ERRORS.has(e.code)) return new AppError('MALFORMED_BODY', `its chunked encoding is not valid (${e.code})`, { cause: err });
+    if (isBodyParserError(e)) return new AppError('MALFORMED_BODY', `its chunked encoding is not valid (${e.code}${e.reason ? `: ${e.reason}` : ''})`, { cause: err });
     return new AppError('BAD_REQUEST', `the request line or headers are not HTTP/1.1 as this server reads it (${e.code})`, { cause: err });
   }
   if (!e.code && e.message && MALFORMED_MULTIPART.test(e.message)) return new AppError('MALFORMED_BODY', e.message, { cause: err });
