@@ -93,7 +93,9 @@ export const isInstalled = (ctx: CliContext, name: string): Promise<boolean> => 
  * `import` and `generate` replace an installed model only when told (`--force`), as `pull` does: they
  * deleted its folder (a hand-made config and labels with it) without a word. Checked before any work.
  */
-export async function refuseToReplace(ctx: CliContext, verb: 'import' | 'generate', name: string, force: unknown): Promise<void> {
+export async function refuseToReplace(ctx: CliContext, verb: 'import' | 'generate', name: string, force: unknown, opts: { renamable?: boolean } = {}): Promise<void> {
   if (force === true || !(await isInstalled(ctx, name))) return;
-  throw new UsageError(`${name} is already installed in ${join(ctx.modelsDir, name)}: use --force to replace it (its folder is replaced whole), or --name to install beside it`, verb);
+  // A bundled NSFWJS variant installs under its own name only: --name is refused for it.
+  const beside = opts.renamable === false ? '' : ', or --name to install beside it';
+  throw new UsageError(`${name} is already installed in ${join(ctx.modelsDir, name)}: use --force to replace it (its folder is replaced whole)${beside}`, verb);
 }

@@ -237,7 +237,9 @@ describe('models command, spawned', () => {
     const mirror = await runMain(['pull', 'squeezenet1.1-7'], { MODELS_MIRROR_URL: 'notaurl' });
     assert.equal(mirror.code, 2, mirror.stderr);
     assert.match(mirror.stderr, /^error: MODELS_MIRROR_URL must be an http:\/\/ or https:\/\/ address, got "notaurl"/);
-    assert.equal((await runMain(['catalog'], { MODELS_MIRROR_URL: 'ftp://x' })).code, 2);
+    const catalog = await runMain(['catalog'], { MODELS_MIRROR_URL: 'ftp://x' });
+    assert.equal(catalog.code, 2);
+    assert.equal(catalog.stdout, '', 'refused before the table, not below it');
     const empty = await runMain(['list'], { MODELS_DIR: ' ' });
     assert.equal(empty.code, 2, empty.stderr);
     assert.match(empty.stderr, /^error: MODELS_DIR is set but empty/);
@@ -464,6 +466,13 @@ describe('models command, in-process', () => {
       assert.match(run.stderr, new RegExp(`^error: kept is already installed in ${folder}: use --force to replace it`));
       assert.equal(await readFile(join(folder, 'notes.txt'), 'utf8'), 'mine', 'nothing replaced');
     }
+    // A bundled variant installs under its own name only, so the hint does not offer --name (refused for it).
+    await mkdir(join(modelsDir, 'nsfw-mobilenetv2'), { recursive: true });
+    await writeFile(join(modelsDir, 'nsfw-mobilenetv2', 'config.json'), '{}');
+    const variant = await runMain(['import', 'mobilenetv2']);
+    assert.equal(variant.code, 2, variant.stderr);
+    assert.match(variant.stderr, /^error: nsfw-mobilenetv2 is already installed in .*: use --force to replace it \(its folder is replaced whole\)\n/);
+    await rm(join(modelsDir, 'nsfw-mobilenetv2'), { recursive: true });
     const forced = await runMain(['generate', 'tiny-slow', '--name', 'kept', '--force']);
     assert.equal(forced.code, 0, forced.stderr);
     await assert.rejects(readFile(join(folder, 'notes.txt')), 'the folder was replaced whole');

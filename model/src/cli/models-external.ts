@@ -63,7 +63,7 @@ export async function importVerb(ctx: CliContext, args: string[]): Promise<void>
     );
   }
   const mod = isVariant ? undefined : await loadModelImport();
-  await refuseToReplace(ctx, 'import', isVariant ? nsfwjs.nsfwjsModelName(source as NsfwjsVariant) : (name ?? mod!.importedModelName(source)), values.force);
+  await refuseToReplace(ctx, 'import', isVariant ? nsfwjs.nsfwjsModelName(source as NsfwjsVariant) : (name ?? mod!.importedModelName(source)), values.force, { renamable: !isVariant });
   const progress = progressReporter(ctx);
   try {
     if (isVariant || !mod) {

@@ -22,6 +22,8 @@ function catalogFor(ctx: CliContext): Promise<CatalogEntry[]> {
 export async function catalogVerb(ctx: CliContext, args: string[]): Promise<void> {
   const { positionals } = parseVerbArgs('catalog', args, {});
   if (positionals.length > 0) throw new UsageError(`catalog takes no arguments, got: ${positionals.join(' ')}`, 'catalog');
+  // Checked before the table: a refused MODELS_MIRROR_URL came after it, easy to miss above the usage text.
+  const mirror = httpUrlFromEnv(ctx.env, 'MODELS_MIRROR_URL');
   const catalog = await catalogFor(ctx);
   const rows = await Promise.all(
     catalog.map(async (e) => [
@@ -38,7 +40,6 @@ export async function catalogVerb(ctx: CliContext, args: string[]): Promise<void
   for (const line of renderTable(['name', 'size', 'input', 'classes', 'license', 'sha256', 'installed', 'description'], rows)) {
     ctx.print(line);
   }
-  const mirror = httpUrlFromEnv(ctx.env, 'MODELS_MIRROR_URL');
   const extra = ctx.env.MODELS_CATALOG_FILE;
   const zoo = 'the ONNX Model Zoo (github.com/onnx/models)';
   const source = mirror ? `the mirror ${redactUrl(mirror)}` : extra ? `each entry's own URL (the built-in ones: ${zoo}; the others from MODELS_CATALOG_FILE ${extra})` : zoo;
@@ -55,6 +56,7 @@ export async function pullVerb(ctx: CliContext, args: string[]): Promise<void> {
     return;
   }
   const name = checkModelName('pull', onePositional('pull', positionals, 'model name (see `catalog`)'));
+  const mirror = httpUrlFromEnv(ctx.env, 'MODELS_MIRROR_URL');
   const catalog = await catalogFor(ctx);
   const entry = findCatalogEntry(catalog, name);
   if (!values.force && (await isInstalled(ctx, name))) {
@@ -68,7 +70,6 @@ export async function pullVerb(ctx: CliContext, args: string[]): Promise<void> {
     }
     ctx.stderr.write(`replacing the broken folder ${join(ctx.modelsDir, name)} (${oneLine(problem)})\n`);
   }
-  const mirror = httpUrlFromEnv(ctx.env, 'MODELS_MIRROR_URL');
   ctx.stderr.write(`pulling ${name} (${formatBytes(entry.model.sizeBytes)}) from ${mirror ? redactUrl(mirror) : new URL(entry.model.url).host}\n`);
   const bars: Record<PullProgress['file'], ProgressRenderer> = {
     labels: createProgressBar(`${name} labels`, ctx.stderr),
