@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { ERRORS } from '@icls/lib/errors';
+import { parseModelConfig } from '@icls/model/repository/model-config';
 import { configTable } from '../scripts/config-table.ts';
 import { ROOT } from './helpers/fixtures.ts';
 
@@ -31,4 +32,12 @@ it('the README error table has every code of lib/src/errors.ts, with its status'
   for (const [code, { status }] of Object.entries(ERRORS)) {
     assert.equal(rows.get(code), status, `the README error table has no row "| ${status} | \`${code}\` |"`);
   }
+});
+
+it("the README's sample config.json is a valid model config, as it stands", async () => {
+  const text = await readme();
+  const sample = text.match(/```json\n(\{\n {2}"name": "my-classifier",[\s\S]*?\n\})\n```/)?.[1];
+  assert.ok(sample, 'the README has no sample config.json for "my-classifier"');
+  const config = parseModelConfig(JSON.parse(sample), 'README sample');
+  assert.equal(config.name, 'my-classifier');
 });
