@@ -28,6 +28,13 @@ describe('docker-compose.yml', () => {
     }
   });
 
+  it("docs/deploy.md lists every variable compose takes from the host's environment", () => {
+    const docs = read('docs/deploy.md');
+    for (const name of interpolatedNames(read('docker-compose.yml').replace(/^\s*#.*$/gm, ''))) {
+      assert.ok(docs.includes(`\`${name}\``), `docker-compose.yml reads \${${name}} from the host; docs/deploy.md does not say so`);
+    }
+  });
+
   it('runs the api and the model workers in Redis mode on the compose Redis', () => {
     for (const name of ['api', 'model']) {
       const svc = service(compose, name);
