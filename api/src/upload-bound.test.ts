@@ -51,4 +51,11 @@ describe('the upload folder bound (UPLOAD_DIR_MAX_BYTES)', () => {
     const expected = (await readFile(image('chelsea.png'))).length + (await readFile(image('astronaut.png'))).length;
     assert.equal(bytes, expected);
   });
+
+  it('counts what is stored between sweeps too (a sweep runs only hourly under the bound)', async () => {
+    const before = Number(/^icls_upload_dir_bytes (\d+)$/m.exec((await api.app.inject({ method: 'GET', url: '/metrics' })).body)?.[1]);
+    await upload('rocket.jpg'); // under the bound: no sweep
+    const after = Number(/^icls_upload_dir_bytes (\d+)$/m.exec((await api.app.inject({ method: 'GET', url: '/metrics' })).body)?.[1]);
+    assert.equal(after - before, (await readFile(image('rocket.jpg'))).length);
+  });
 });

@@ -73,7 +73,7 @@ export class ApiMetrics implements RetentionObserver {
     });
     this.uploadDirBytes = new Gauge({
       name: `${PREFIX}upload_dir_bytes`,
-      help: 'Bytes of the stored uploads in UPLOAD_DIR, as of the last sweep (see UPLOAD_DIR_MAX_BYTES).',
+      help: 'Bytes of the stored uploads in UPLOAD_DIR: counted at each sweep, plus what this api stored since (see UPLOAD_DIR_MAX_BYTES).',
       registers,
     });
     this.uploadsRemoved = new Counter({
@@ -89,6 +89,10 @@ export class ApiMetrics implements RetentionObserver {
   swept(result: SweepResult): void {
     this.uploadDirBytes.set(result.bytes);
     for (const [reason, n] of Object.entries(result.removed) as [RemovalReason, number][]) if (n > 0) this.uploadsRemoved.inc({ reason }, n);
+  }
+
+  grew(bytes: number): void {
+    this.uploadDirBytes.set(bytes);
   }
 
   /** One answered (or abandoned) request. `errorCode`: the error table's code it answered with. */

@@ -214,6 +214,8 @@ export function retentionPolicy(config: Pick<Config, 'UPLOAD_KEEP_HOURS' | 'UPLO
 /** What the api tells about its sweeps (metrics). */
 export interface RetentionObserver {
   swept(result: SweepResult): void;
+  /** The folder's size as this process knows it between sweeps: the last sweep's count plus its own writes since. */
+  grew?(bytes: number): void;
 }
 
 /** setTimeout's longest delay (a longer one fires at once, with a warning). */
@@ -252,6 +254,8 @@ export class UploadRetention {
   /** A new upload file of `bytes` was written. */
   noteStored(bytes: number): void {
     this.writtenSince += bytes;
+    // Without a sweeper the folder was never counted: its own writes alone would pass for its size.
+    if (this.enabled) this.observer?.grew?.(this.lastBytes + this.writtenSince);
     this.sweepIfOver();
   }
 
