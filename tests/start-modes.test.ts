@@ -76,7 +76,10 @@ describe('npm start', () => {
     const exited = new Promise((resolve) => s.proc.once('exit', resolve));
     s.proc.kill('SIGTERM');
     await s.waitForLog(/"msg":"shutting down"/);
-    assert.equal((await fetch(`${base}/readyz`)).status, 503);
+    const readyz = await fetch(`${base}/readyz`);
+    assert.equal(readyz.status, 503);
+    // Not ready because it is leaving; its queue still answers (it said `queue: false`, as if Redis were down).
+    assert.deepEqual(await readyz.json(), { status: 'not ready', code: 'NOT_READY', reason: 'shutting down', queue: true, defaultModel: 'tiny-rgb', workers: 1 });
     const during = await postFile(`${base}/predict`, image('coffee.png'));
     assert.equal(during.status, 200, 'served during the drain period');
     await exited;

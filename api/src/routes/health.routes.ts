@@ -38,7 +38,8 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     },
     async (_request, reply) => {
       const deadline = Date.now() + LOOKUP_TIMEOUT_MS;
-      const queue = !deps.shuttingDown() && (await deps.producer.ping(deadline));
+      // Looked at during shutdown too: `queue` says whether Redis answers, not whether this api is leaving.
+      const queue = await deps.producer.ping(deadline);
       const view = queue ? await deps.predictor.workerView(deadline).catch(() => undefined) : undefined;
       // Ready while the default model's requests can be queued: also while its restarted worker is awaited,
       // or every api replica would leave the load balancer at once over a worker restart.
