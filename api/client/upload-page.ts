@@ -16,6 +16,21 @@ function wellNamed(file: File): File {
   return ALLOWED_NAME.test(file.name) ? file : new File([file], `${file.name || 'image'}.${TYPES[file.type] ?? 'png'}`, { type: file.type });
 }
 
+/**
+ * The image type a file's first bytes say, or undefined. Browsers type a chosen file by its name's
+ * extension, so a PNG called "photo" comes untyped (or as application/octet-stream) and was refused
+ * here before it could be given a name the service takes.
+ */
+async function sniffedType(file: File): Promise<string | undefined> {
+  const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
+  const at = (i: number, ...bytes: number[]) => bytes.every((b, k) => head[i + k] === b);
+  if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'image/png';
+  if (at(0, 0xff, 0xd8, 0xff)) return 'image/jpeg';
+  if (at(0, 0x47, 0x49, 0x46, 0x38)) return 'image/gif';
+  if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return 'image/webp';
+  return undefined;
+}
+
 /** The address the page shows (its `#` part aside): the server rendered it, or the script put a result there. */
 const addressOf = (l: Location) => l.pathname + l.search;
 let shownAddress = addressOf(location);
@@ -67,9 +82,18 @@ function enhanceUpload(form: HTMLFormElement): void {
     showError(message);
   };
 
-  /** Takes a file (chosen, dropped, pasted or an example) into the form's input, as if it had been chosen there. */
+  /**
+   * Takes a file (chosen, dropped, pasted or an example) into the form's input, as if it had been chosen
+   * there. A file the browser did not type as an image is looked at first (its first bytes): false now,
+   * and taken (or refused) once they are read.
+   */
   const take = (chosen: File): boolean => {
     clearMessages();
+    if (!TYPES[chosen.type]) {
+      const notImage = () => refuse(problem(chosen)!);
+      void sniffedType(chosen).then((type) => (type ? take(new File([chosen], chosen.name, { type })) : notImage()), notImage);
+      return false;
+    }
     const wrong = problem(chosen);
     if (wrong) {
       refuse(wrong);
