@@ -4,7 +4,7 @@
  * the other verbs should not pay for.
  */
 import { existsSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { createFileReadBar, type FileReadBar } from './file-read-bar.ts';
 import { checkModelName, onePositional, parseVerbArgs, refuseToReplace, UsageError, type CliContext } from './cli-support.ts';
@@ -57,6 +57,11 @@ export async function importVerb(ctx: CliContext, args: string[]): Promise<void>
   }
   // An ONNX model needs no conversion: `import` looked for Keras or TF.js in it and said only that it was neither.
   if (!isVariant && (extname(source).toLowerCase() === '.onnx' || existsSync(join(source, 'model.onnx')))) {
+    // A model folder of MODELS_DIR itself: telling to install it by hand said nothing of what it is.
+    if (resolve(dirname(resolve(source))) === resolve(ctx.modelsDir) && existsSync(join(source, 'config.json'))) {
+      const installed = basename(resolve(source));
+      throw new UsageError(`${source} is the installed model "${installed}" (a folder of MODELS_DIR): it needs no import; \`npm run models -- info ${installed}\` checks it`, 'import');
+    }
     throw new UsageError(
       `${source} is an ONNX model: it needs no import. Install it by hand (README, "Bring your own model"): a folder ${join(ctx.modelsDir, name ?? '<name>')} holding model.onnx, labels.txt and config.json; then \`npm run models -- info <name>\` checks it`,
       'import',
