@@ -36,6 +36,9 @@ async function pageFile(page: Page, file: string, type: string) {
   }, [base64, name, type]);
 }
 
+/** A name Chromium resolves to the service (--host-resolver-rules): not localhost, so not a "potentially trustworthy" origin. */
+const LAN_NAME = 'classifier.lan.test';
+
 describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)', () => {
   let service: Service | undefined;
   let browser: Browser | undefined;
@@ -62,7 +65,7 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
       MAX_PIXELS: String(MAX_PIXELS),
     });
     // The service and the browser start side by side; either failing fails the suite with its reason.
-    const [ready, launched] = await Promise.allSettled([waitFor200(`${base}/readyz`, 60_000, () => service!.logs()), launchChromium()]);
+    const [ready, launched] = await Promise.allSettled([waitFor200(`${base}/readyz`, 60_000, () => service!.logs()), launchChromium([`--host-resolver-rules=MAP ${LAN_NAME} 127.0.0.1`])]);
     if (launched.status === 'fulfilled') browser = launched.value;
     if (ready.status === 'rejected') throw ready.reason;
     if (launched.status === 'rejected') throw new Error(`Chromium (${CHROMIUM}) did not start: ${(launched.reason as Error).message}`);
@@ -79,6 +82,27 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
   const markDocument = () => page.evaluate(() => ((window as unknown as { marked: boolean }).marked = true));
   const sameDocument = () => page.evaluate(() => (window as unknown as { marked?: boolean }).marked === true);
   const focusedId = () => page.evaluate(() => document.activeElement?.id ?? '');
+
+  it('over plain http to a host that is not localhost (no Sec-Fetch-* headers), a result still gets its own address, with and without JavaScript', async () => {
+    // Chromium sends Sec-Fetch-Site only to https and localhost: to a LAN address or a name over http the
+    // page's post carried only Origin, got the 200 meant for programs, and kept the address `/`.
+    const lan = base.replace('127.0.0.1', LAN_NAME);
+    for (const [javaScriptEnabled, photo] of [[true, 'rocket.jpg'], [false, 'coffee.png']] as const) {
+      const context = await browser!.newContext({ viewport: DESKTOP, javaScriptEnabled });
+      try {
+        const p = await context.newPage();
+        await p.goto(`${lan}/`);
+        await p.setInputFiles('#file', image(photo));
+        const posted = p.waitForRequest((r) => r.method() === 'POST');
+        await p.click('#submit');
+        assert.equal((await (await posted).allHeaders())['sec-fetch-site'], undefined, 'the case at hand: no Sec-Fetch-Site');
+        await p.waitForURL(/\/result\/[0-9a-f]{32}\.(jpg|png)\?model=tiny-rgb$/, { timeout: 15_000 });
+        await p.locator('#result').waitFor();
+      } finally {
+        await context.close();
+      }
+    }
+  });
 
   it('drop anywhere, preview, upload progress, the result at its own address without a reload, focus on it', async () => {
     const photo = image('chelsea.png');

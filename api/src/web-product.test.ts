@@ -62,6 +62,15 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       assert.ok(again.body.includes(`id="prediction">${expected.label}<`));
     });
 
+    it('a browser over plain http to a LAN address (Origin, no Sec-Fetch-Site: Chromium sends those only to https and localhost) gets the 303 too; a program gets the 200', async () => {
+      const form = await upload('coffee.png');
+      const lan = await app.inject({ method: 'POST', url: '/', ...form, headers: { ...form.headers, host: '192.0.2.2:8080', origin: 'http://192.0.2.2:8080' } });
+      assert.equal(lan.statusCode, 303, lan.body.slice(0, 300));
+      assert.equal(lan.headers.location, `/result/${await md5Of('coffee.png')}.png?model=tiny-rgb`);
+      const program = await app.inject({ method: 'POST', url: '/', ...(await upload('coffee.png')) });
+      assert.equal(program.statusCode, 200);
+    });
+
     it('a remembered result whose image was removed (the upload sweeper) is a 404 page, not a broken image', async () => {
       const form = await upload('chelsea.png');
       const posted = await app.inject({ method: 'POST', url: '/', ...form, headers: { ...form.headers, 'sec-fetch-site': 'same-origin' } });

@@ -21,8 +21,8 @@ export const ARTIFACTS = join(ROOT, '.tmp', 'browser');
 /** The README's pictures: refreshed when the test runs with UPDATE_SCREENSHOTS=1. */
 const README_SHOTS = join(ROOT, 'docs', 'screenshots');
 
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: [...ARGS, ...extraArgs] });
 }
 
 let axeSource: Promise<string> | undefined;

@@ -50,10 +50,14 @@ export async function pageRoutes(app: FastifyInstance, deps: ApiDeps, maxUploadB
     const { upload, uploadMs, result, totalMs } = await classifyUpload(request, deps, { topK: RESULT_CLASSES });
     const shown = shownResult(upload.name, result, totalMs, uploadMs);
     deps.results.remember(shown);
-    // A browser (every current one sends Sec-Fetch-Site, with a form post or the page's script) gets 303
-    // to the result's address: reloading it shows the result, never uploads again. Other clients (curl,
-    // scripts, the original's tests) get what the original answered: 200 with the page.
-    if (request.headers['sec-fetch-site']) return reply.redirect(resultUrl(upload.name, result.model), 303);
+    // A browser gets 303 to the result's address: reloading it shows the result, never uploads again.
+    // Browsers say so by Sec-Fetch-Site, but only to https and localhost: over plain http to a LAN address
+    // or a host name they send only Origin (on every post), and got the 200 meant for programs, so the page
+    // kept the address `/` and a reload lost the result. Other clients (curl, scripts, the original's
+    // tests) send neither and get what the original answered: 200 with the page.
+    if (request.headers['sec-fetch-site'] !== undefined || request.headers.origin !== undefined) {
+      return reply.redirect(resultUrl(upload.name, result.model), 303);
+    }
     return reply.type(HTML).send(renderPage({ ...(await pageBase(result.model)), result: shown }));
   });
 
