@@ -193,6 +193,21 @@ describe('models command, spawned', () => {
     assert.doesNotMatch(run.stdout, /^ {2}alpha: /m);
   });
 
+  test('Ctrl-C during pull: exit 130 and the same line as generate (it said "the partial file was removed" when no byte had come)', async () => {
+    const silent = createServer(() => undefined); // takes the request, never answers
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const mirror = `http://127.0.0.1:${(silent.address() as AddressInfo).port}/zoo`;
+      const run = await runCli(['pull', 'squeezenet1.1-7'], { MODELS_MIRROR_URL: mirror }, /^pulling /m);
+      assert.equal(run.code, 130, run.stderr);
+      assert.match(run.stderr, /\nerror: cancelled with Ctrl-C: nothing was installed\n$/);
+      assert.deepEqual(await readdir(modelsDir), [], 'nothing installed, nothing left behind');
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
+  });
+
   test('Ctrl-C during generate stops it before anything is installed: exit 130, one line, models/ as it was', async () => {
     const run = await runCli(['generate', 'resnet50-random', '--name', 'cancelled'], {}, /stage 1\/4 done/);
     assert.equal(run.code, 130, run.stderr);

@@ -195,7 +195,9 @@ async function report(err: unknown, { env, signal, stderr, modelsDir }: CliConte
     write(err.verb ? await verbUsage(err.verb) : generalUsage());
     return 2;
   }
-  const message = err instanceof Error ? err.message : String(err);
+  // A cancelled pull says what import and generate say: nothing is installed before the last step (the
+  // download's own words spoke of a partial file, even when no byte had come).
+  const message = err instanceof DownloadCancelledError ? new CancelledError().message : err instanceof Error ? err.message : String(err);
   write(`error: ${oneLine(message)}${hintFor(err, modelsDir, env.MODELS_MIRROR_URL)}`);
   return err instanceof DownloadCancelledError || signal.aborted ? 130 : 1;
 }
