@@ -183,12 +183,14 @@ describe('UploadStore', () => {
     const store = await freshStore({ maxPixels: 451 * 300 - 1 });
     await rejectsWith(store.store(createReadStream(fixture('chelsea.png')), 'png', notTruncated), 'IMAGE_TOO_MANY_PIXELS', 400);
     assert.deepEqual(await readdir(store.dir), []);
+    // The limit as people read it (it said "more than 135299 pixels").
+    await assert.rejects(store.store(createReadStream(fixture('chelsea.png')), 'png', notTruncated), /451×300 is more than 135,299 pixels/);
   });
 
   test('a side over 65,535 pixels → IMAGE_TOO_MANY_PIXELS (400), however few pixels: a PNG of 1×70,000', async () => {
     const store = await freshStore();
     await rejectsWith(store.store(Readable.from([pngHeader(1, 70_000)]), 'png', notTruncated), 'IMAGE_TOO_MANY_PIXELS', 400);
-    await assert.rejects(store.store(Readable.from([pngHeader(70_000, 1)]), 'png', notTruncated), /70000×1 has a side over 65535 pixels/);
+    await assert.rejects(store.store(Readable.from([pngHeader(70_000, 1)]), 'png', notTruncated), /70000×1 has a side over 65,535 pixels/);
     assert.deepEqual(await readdir(store.dir), []);
     assert.equal((await store.store(Readable.from([pngHeader(1, 65_535)]), 'png', notTruncated)).image.height, 65_535, 'the limit itself is accepted');
   });

@@ -298,10 +298,10 @@ export class UploadStore {
     }
     if (!header) throw new AppError('NOT_AN_IMAGE', 'its content is not a known image format');
     if (header.width * header.height > this.limits.maxPixels) {
-      throw new AppError('IMAGE_TOO_MANY_PIXELS', `${header.width}×${header.height} is more than ${this.limits.maxPixels} pixels`);
+      throw new AppError('IMAGE_TOO_MANY_PIXELS', `${header.width}×${header.height} is more than ${this.limits.maxPixels.toLocaleString('en')} pixels`);
     }
     if (Math.max(header.width, header.height) > MAX_IMAGE_SIDE) {
-      throw new AppError('IMAGE_TOO_MANY_PIXELS', `${header.width}×${header.height} has a side over ${MAX_IMAGE_SIDE} pixels`);
+      throw new AppError('IMAGE_TOO_MANY_PIXELS', `${header.width}×${header.height} has a side over ${MAX_IMAGE_SIDE.toLocaleString('en')} pixels`);
     }
     return header;
   }
