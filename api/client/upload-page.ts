@@ -19,14 +19,15 @@ function wellNamed(file: File): File {
 /**
  * The image type a file's first bytes say, or undefined. Browsers type a chosen file by its name's
  * extension, so a PNG called "photo" comes untyped (or as application/octet-stream) and was refused
- * here before it could be given a name the service takes.
+ * here before it could be given a name the service takes. The same signatures as the service's
+ * `sniffImage` (api/src/upload/image-header.ts), which this browser script cannot import: keep them alike.
  */
 async function sniffedType(file: File): Promise<string | undefined> {
   const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());
   const at = (i: number, ...bytes: number[]) => bytes.every((b, k) => head[i + k] === b);
   if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'image/png';
   if (at(0, 0xff, 0xd8, 0xff)) return 'image/jpeg';
-  if (at(0, 0x47, 0x49, 0x46, 0x38)) return 'image/gif';
+  if (at(0, 0x47, 0x49, 0x46, 0x38) && (head[4] === 0x37 || head[4] === 0x39) && head[5] === 0x61) return 'image/gif';
   if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return 'image/webp';
   return undefined;
 }

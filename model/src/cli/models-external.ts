@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { createFileReadBar, type FileReadBar } from './file-read-bar.ts';
-import { checkModelName, onePositional, parseVerbArgs, refuseToReplace, UsageError, type CliContext } from './cli-support.ts';
+import { checkModelName, isInstalled, onePositional, parseVerbArgs, refuseToReplace, UsageError, type CliContext } from './cli-support.ts';
 import type { NsfwjsVariant } from '../import/nsfwjs-import.ts';
 import type { PreprocessMode } from '../import/preprocess-modes.ts';
 import type { FileReadProgress } from '../import/model-import.ts';
@@ -58,8 +58,8 @@ export async function importVerb(ctx: CliContext, args: string[]): Promise<void>
   // An ONNX model needs no conversion: `import` looked for Keras or TF.js in it and said only that it was neither.
   if (!isVariant && (extname(source).toLowerCase() === '.onnx' || existsSync(join(source, 'model.onnx')))) {
     // A model folder of MODELS_DIR itself: telling to install it by hand said nothing of what it is.
-    if (resolve(dirname(resolve(source))) === resolve(ctx.modelsDir) && existsSync(join(source, 'config.json'))) {
-      const installed = basename(resolve(source));
+    const installed = basename(resolve(source));
+    if (dirname(resolve(source)) === resolve(ctx.modelsDir) && (await isInstalled(ctx, installed))) {
       throw new UsageError(`${source} is the installed model "${installed}" (a folder of MODELS_DIR): it needs no import; \`npm run models -- info ${installed}\` checks it`, 'import');
     }
     throw new UsageError(
