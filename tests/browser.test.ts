@@ -365,12 +365,15 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
       assert.equal((await p.textContent('#report-saved'))?.trim(), 'Thank you: your report was saved for review.');
 
       await p.goto(`${base}/`);
+      await p.selectOption('#model', 'tiny-slow');
       await p.setInputFiles('#file', { name: 'invoice.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n%%EOF\n') });
       await Promise.all([p.waitForLoadState('load'), p.click('form.upload button[type=submit]')]);
-      assert.equal(p.url(), `${base}/`, 'redirected back to the page, as the original');
+      assert.equal(p.url(), `${base}/?model=tiny-slow`, 'redirected back to the page, as the original, with the model picked');
       assert.equal((await p.textContent('ul.flashes'))?.trim(), 'Allowed image types are -> png, jpg, jpeg, gif, webp');
+      assert.equal(await p.inputValue('#model'), 'tiny-slow', 'the next upload goes to the model picked, not the default');
       await p.reload();
       assert.equal(await p.locator('ul.flashes').count(), 0, 'the flash shows once');
+      assert.equal(await p.inputValue('#model'), 'tiny-slow');
     } finally {
       await noJs.close();
     }

@@ -198,6 +198,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     app.addHook('onClose', () => retention.stop());
   }
   app.decorateReply('errorCode', undefined);
+  app.decorateRequest('retryPage', null);
   const allowedMethods = new AllowedMethods();
   allowedMethods.learn(app);
   rememberRoutedRequests(app);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '@icls/lib/config';
-import { expectedTinyRgb, image } from '../../tests/helpers/fixtures.ts';
+import { expectedTinyRgb, fixtureModels, image } from '../../tests/helpers/fixtures.ts';
 import { startInjectApi, type InjectApi } from '../test/inject-app.ts';
 import { multipartBody } from '../../tests/helpers/raw-http.ts';
 import { buildApp } from './app.ts';
@@ -408,5 +408,42 @@ describe('deadline fair to slow uplinks', () => {
     } finally {
       await slow.close();
     }
+  });
+});
+
+describe('the upload form keeps its model when an upload is refused (two models, no JavaScript)', () => {
+  let api: InjectApi;
+  before(async () => {
+    api = await startInjectApi({ MODELS_DIR: await fixtureModels(['tiny-rgb', 'tiny-slow']), DEFAULT_MODEL: 'tiny-rgb' });
+  });
+  after(() => api.close());
+  const picked = (page: string) => /<option value="([^"]+)" selected>/.exec(page)?.[1];
+
+  it('the picker comes before the file, so the form sends the model first', async () => {
+    const page = (await api.app.inject({ url: '/', headers: HTML })).body;
+    assert.ok(page.indexOf('name="model"') > 0 && page.indexOf('name="model"') < page.indexOf('name="file"'), 'the model field precedes the file field');
+    assert.equal(picked(page), 'tiny-rgb');
+  });
+
+  it('a refused file (flash and redirect, as the original) comes back to the page with the model it had picked', async () => {
+    const pdf = multipartBody([{ name: 'model', value: 'tiny-slow' }, { name: 'file', filename: 'invoice.pdf', value: 'x' }]);
+    const r = await api.app.inject({ method: 'POST', url: '/', payload: pdf.body, headers: { 'content-type': pdf.contentType, ...HTML } });
+    assert.equal(r.statusCode, 302);
+    assert.equal(r.headers.location, '/?model=tiny-slow');
+    const cookie = String(r.headers['set-cookie']).split(';')[0]!;
+    const page = await api.app.inject({ url: r.headers.location, headers: { ...HTML, cookie } });
+    assert.match(page.body, /Allowed image types are -&#62; png/);
+    assert.equal(picked(page.body), 'tiny-slow');
+    // A model no longer served (or a made-up one) falls back to the default.
+    assert.equal(picked((await api.app.inject({ url: '/?model=gone', headers: HTML })).body), 'tiny-rgb');
+  });
+
+  it('an error shown in place keeps the picker and its model (it had no picker at all)', async () => {
+    const bad = multipartBody([{ name: 'model', value: 'tiny-slow' }, { name: 'top_k', value: 'many' }, { name: 'file', filename: 'coffee.png', value: await readFile(image('coffee.png')) }]);
+    const r = await api.app.inject({ method: 'POST', url: '/', payload: bad.body, headers: { 'content-type': bad.contentType, ...HTML } });
+    assert.equal(r.statusCode, 400, r.body.slice(0, 300));
+    assert.match(r.body, /class="error" role="alert">[^<]*top_k/);
+    assert.equal(picked(r.body), 'tiny-slow');
+    assert.match(r.body, /data-max-bytes="\d+"/, 'and the size limit the page checks before sending');
   });
 });

@@ -10,17 +10,28 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ADMIN_REALM } from '@icls/lib/admin-auth';
 import { type AppError, type ErrorCode, ERRORS } from '@icls/lib/errors';
 import { setFlash } from '../flash.ts';
-import { renderErrorPage, renderPage } from '../views/page.ts';
+import { renderErrorPage, renderPage, type PageState } from '../views/page.ts';
 import type { LogSampler } from './log-sampler.ts';
 import { requestPath } from './request-path.ts';
 import { toAppError } from './to-app-error.ts';
 
 export type ErrorStyle = 'json' | 'three-keys' | 'page';
 
+export interface RetryPage {
+  /** The served models, the one the form had picked, the size limit. */
+  state: PageState;
+  /** The model the form named, kept in the address the browser is sent back to. */
+  model?: string;
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** How this route's errors are answered (default: json). */
     errorStyle?: ErrorStyle;
+  }
+  interface FastifyRequest {
+    /** A failed post of the upload form: what its page shows again besides the message. */
+    retryPage: RetryPage | null;
   }
   interface FastifyReply {
     /** The error table's code this reply answers with (for metrics); unset on success. */
@@ -125,7 +136,8 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: App
   if (style === 'page') {
     if (REDIRECT_CODES.has(err.code) && request.method === 'POST') {
       setFlash(reply, pageMessage(err, message));
-      return reply.redirect('/', 302);
+      const model = request.retryPage?.model;
+      return reply.redirect(model ? `/?model=${encodeURIComponent(model)}` : '/', 302);
     }
     return reply.status(err.status).type(HTML).send(errorPage(request, err, message));
   }
@@ -151,7 +163,7 @@ const isOriginalPredict = (request: FastifyRequest): boolean => request.is404 &&
 function errorPage(request: FastifyRequest, err: AppError, message: string): string {
   const shown = pageMessage(err, message);
   const form = request.method === 'POST' && FORM_ROUTES.has(request.routeOptions.url ?? '');
-  return form ? renderPage({ error: shown }) : renderErrorPage(err.status, shown);
+  return form ? renderPage({ ...request.retryPage?.state, error: shown }) : renderErrorPage(err.status, shown);
 }
 
 /**

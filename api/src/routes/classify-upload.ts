@@ -25,6 +25,8 @@ export interface ClassifyOptions {
   query?: { model?: string; top_k?: number };
   /** A route that always answers this many classes (the original's /predict: 1). */
   topK?: number;
+  /** Filled with the form's fields as they are read: what the form had named, even when its file is refused. */
+  fields?: Record<string, string>;
 }
 
 export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opts: ClassifyOptions = {}): Promise<ClassifiedUpload> {
@@ -38,7 +40,7 @@ export async function classifyUpload(request: FastifyRequest, deps: ApiDeps, opt
     // Admitted: a client waiting to be told (Expect: 100-continue) now sends the upload.
     continueBody(request);
     const uploadSpan = deps.tracing.startSpan('receive upload', { parent: request.span ?? undefined });
-    const { upload, fields } = await readingBody(request, () => receiveUpload(request, deps.uploads)).finally(() => uploadSpan.end());
+    const { upload, fields } = await readingBody(request, () => receiveUpload(request, deps.uploads, opts.fields)).finally(() => uploadSpan.end());
     const received = Date.now();
     const uploadMs = elapsedMs(startedAt);
     deps.metrics.uploadSize.observe(upload.bytes);

@@ -26,6 +26,10 @@ import { uploadBodiesOnly } from '../http/upload-bodies.ts';
 const CONTENT_TYPES: Record<ImageKind, string> = { png: 'image/png', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp' };
 const HTML = 'text/html; charset=utf-8';
 
+const PageQuery = Type.Object({ model: Type.Optional(Type.String({ maxLength: MODEL_NAME_MAX })) });
+/** How long a failed upload's page waits for the served models (the view is usually cached): the error comes first. */
+const RETRY_PAGE_LOOKUP_MS = 250;
+
 const ResultQuery = Type.Object({
   model: Type.Optional(Type.String({ maxLength: MODEL_NAME_MAX })),
   reported: Type.Optional(Type.String({ maxLength: 1 })),
@@ -34,20 +38,33 @@ const ResultQuery = Type.Object({
 export async function pageRoutes(app: FastifyInstance, deps: ApiDeps, maxUploadBytes: number): Promise<void> {
   uploadBodiesOnly(app);
   /** What every rendering of the page needs: the served models, the one to preselect, the size limit. */
-  const pageBase = async (selected?: string): Promise<PageState> => {
-    const served = await deps.predictor.servedModels().catch(() => new Map<string, number>());
-    const defaultModel = await deps.predictor.defaultModel().catch(() => undefined);
+  const pageBase = async (selected?: string, deadline?: number): Promise<PageState> => {
+    const served = await deps.predictor.servedModels(deadline).catch(() => new Map<string, number>());
+    const defaultModel = await deps.predictor.defaultModel(deadline).catch(() => undefined);
     return { models: [...served.keys()].sort(), selectedModel: selected ?? defaultModel, maxUploadBytes };
   };
 
-  app.get('/', { schema: { hide: true } }, async (request, reply) => {
+  // `?model=`: the model a failed upload had picked (see below); one no longer served falls back to the default.
+  app.get<{ Querystring: { model?: string } }>('/', { schema: { hide: true, querystring: PageQuery } }, async (request, reply) => {
     const flashes = takeFlashes(request, reply);
-    return reply.type(HTML).send(renderPage({ flashes, ...(await pageBase()) }));
+    const base = await pageBase();
+    const asked = request.query.model;
+    if (asked && base.models?.includes(asked)) base.selectedModel = asked;
+    return reply.type(HTML).send(renderPage({ flashes, ...base }));
   });
 
   // Errors (the original's flashes among them) are answered by the error handler in the page's style.
   app.post('/', { schema: { hide: true }, config: { upload: true, errorStyle: 'page' }, onRequest: sameOriginOnly }, async (request, reply) => {
-    const { upload, uploadMs, result, totalMs } = await classifyUpload(request, deps, { topK: RESULT_CLASSES });
+    // The form sends its model before its file: a refused upload still knows which model was picked,
+    // and the page shown again keeps it (without JavaScript the picker reset to the default, and the
+    // next upload silently went to another model).
+    const fields: Record<string, string> = {};
+    const classified = await classifyUpload(request, deps, { topK: RESULT_CLASSES, fields }).catch(async (err: unknown) => {
+      // Only a convenience for the page: the error is not held up for it.
+      request.retryPage = { state: await pageBase(fields.model, Date.now() + RETRY_PAGE_LOOKUP_MS), model: fields.model };
+      throw err;
+    });
+    const { upload, uploadMs, result, totalMs } = classified;
     const shown = shownResult(upload.name, result, totalMs, uploadMs);
     deps.results.remember(shown);
     // A browser gets 303 to the result's address: reloading it shows the result, never uploads again.

@@ -32,7 +32,8 @@ function notAnUpload(mediaType: string): string {
   return `${got}: send the image as multipart/form-data field "file" (curl -F file=@photo.jpg), or as the body with Content-Type ${Object.keys(RAW_IMAGE_TYPES).join(', ')}`;
 }
 
-export async function receiveUpload(request: FastifyRequest, store: UploadStore): Promise<ReceivedUpload> {
+/** `fields` receives the form's fields as they come, so a caller still knows them when the file is refused. */
+export async function receiveUpload(request: FastifyRequest, store: UploadStore, fields: Record<string, string> = {}): Promise<ReceivedUpload> {
   // Programs may skip multipart: the body is the image, its type in Content-Type (curl --data-binary).
   const mediaType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   const rawExt = RAW_IMAGE_TYPES[mediaType];
@@ -40,7 +41,7 @@ export async function receiveUpload(request: FastifyRequest, store: UploadStore)
   if (!request.isMultipart()) throw new AppError('NO_FILE_PART', notAnUpload(mediaType));
   // The parser's own errors (no boundary, too many parts, a cut body) reach the error handler, which
   // maps them onto the error table.
-  const got: ReadParts = { fields: {}, otherFiles: [] };
+  const got: ReadParts = { fields, otherFiles: [] };
   try {
     await readParts(request, store, got);
   } catch (err) {

@@ -47,20 +47,22 @@ function messages(state: PageState): string {
 function modelPicker(models: string[], selected: string | undefined): string {
   if (models.length < 2) return '';
   const options = models.map((m) => `<option value="${esc(m)}"${m === selected ? ' selected' : ''}>${esc(m)}</option>`).join('');
-  return `<div class="field"><label for="model">Model</label><select id="model" name="model">${options}</select></div>`;
+  return `<div class="field model-field"><label for="model">Model</label><select id="model" name="model">${options}</select></div>`;
 }
 
 function uploadForm(state: PageState): string {
   const limit = state.maxUploadBytes;
   const limitText = limit ? `, up to ${formatMegabytes(limit)}` : '';
+  // The picker comes before the file: a form sends its fields in this order, so the service knows the
+  // model even when it refuses the file, and the page shown again keeps it.
   return `<form class="upload" id="upload-form" method="post" action="/" enctype="multipart/form-data"${limit ? ` data-max-bytes="${limit}"` : ''}>
-<div class="drop-zone" id="drop-zone">
+${modelPicker(state.models ?? [], state.selectedModel)}<div class="drop-zone" id="drop-zone">
 <img id="preview" class="preview" alt="Preview of the chosen image" hidden>
 <label for="file" class="drop-label"><strong>Choose an image</strong><span class="js-only" hidden> or drop it anywhere on this page, or paste it</span></label>
 <input id="file" type="file" name="file" accept="image/png,image/jpeg,image/gif,image/webp" required aria-describedby="file-help">
 <p id="file-help" class="help">PNG, JPEG, GIF or WebP${esc(limitText)}</p>
 </div>
-<div class="actions">${modelPicker(state.models ?? [], state.selectedModel)}<button type="submit" id="submit">Upload and classify</button></div>
+<div class="actions"><button type="submit" id="submit">Upload and classify</button></div>
 <div id="progress" class="progress" hidden><progress id="progress-bar" max="100" value="0" aria-label="Upload progress"></progress><span class="spinner" aria-hidden="true"></span><span id="progress-text" role="status"></span></div>
 </form>`;
 }
