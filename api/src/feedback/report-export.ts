@@ -1,7 +1,8 @@
 /**
  * The exports of the review page: reports as CSV or JSONL, and a dataset archive for retraining
  * (`<label>/<md5>.<ext>`, a tar file that `tar -xf` and every training tool's folder loader read).
- * All three are streamed: memory stays flat whatever the number of reports.
+ * The reports are streamed: memory stays flat whatever their number (the archive keeps one entry per
+ * labelled image while it sorts out their labels).
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -41,21 +42,42 @@ export function labelFolder(label: string): string | undefined {
 }
 
 /**
- * The labelled reports' images, one entry per label and image: `<label>/<md5>.<ext>`. Reports
- * without a label (nothing to learn from) and images no longer stored are left out.
+ * The labelled reports' images, each once: `<label>/<md5>.<ext>`. An image reported with several labels
+ * is filed under its newest report's (a later report corrects an earlier one, and an image in two class
+ * folders is a contradiction training tools take as given). Labels that differ only in case, width or
+ * spacing (`Cat`, `cat`, `ＣＡＴ`) are one class, its folder named by the spelling used most (the newest
+ * on a tie). Reports without a label (nothing to learn from) and images no longer stored are left out.
+ * Holds one entry per labelled image and per spelling while it reads the reports.
  */
 export async function* datasetTar(reports: AsyncIterable<ListedReport>, pathOf: (image: string) => string): AsyncGenerator<Buffer> {
-  const written = new Set<string>();
+  const classOfImage = new Map<string, string>();
+  const spellings = new Map<string, Map<string, number>>();
   for await (const r of reports) {
-    const folder = r.label && r.image ? labelFolder(r.label) : undefined;
-    if (!folder || !r.image) continue;
-    const entry = `${folder}/${r.image}`;
-    if (written.has(entry)) continue;
-    const path = pathOf(r.image);
+    const spelling = r.label?.normalize('NFKC').replace(/\s+/g, ' ').trim();
+    if (!spelling || !r.image) continue;
+    const cls = spelling.toLowerCase();
+    // Oldest first: the last label seen is the newest. Deleted first, so the archive's order is the labels' order.
+    classOfImage.delete(r.image);
+    classOfImage.set(r.image, cls);
+    const counts = spellings.get(cls) ?? new Map<string, number>();
+    counts.delete(spelling); // re-inserted last: on a tie, the newest spelling is found last
+    counts.set(spelling, (counts.get(spelling) ?? 0) + 1);
+    spellings.set(cls, counts);
+  }
+  const folders = new Map<string, string | undefined>();
+  for (const [cls, counts] of spellings) {
+    let best: [string, number] | undefined;
+    for (const entry of counts) if (!best || entry[1] >= best[1]) best = entry;
+    folders.set(cls, best && labelFolder(best[0]));
+  }
+  spellings.clear();
+  for (const [image, cls] of classOfImage) {
+    const folder = folders.get(cls);
+    if (!folder) continue;
+    const path = pathOf(image);
     const info = await stat(path).catch(() => undefined);
     if (!info?.isFile()) continue;
-    written.add(entry);
-    yield* writeTarEntry(folder, r.image, info.size, info.mtimeMs, createReadStream(path, { start: 0, end: Math.max(0, info.size - 1) }));
+    yield* writeTarEntry(folder, image, info.size, info.mtimeMs, createReadStream(path, { start: 0, end: Math.max(0, info.size - 1) }));
   }
   yield TAR_END;
 }

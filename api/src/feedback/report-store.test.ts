@@ -169,6 +169,24 @@ describe('exports', () => {
     assert.deepEqual(await readFile(join(out, labelFolder('../sky')!, IMG_B)), bytesB);
   });
 
+  it('the dataset archive files each image once, under its newest label; labels differing in case, width or spacing are one folder', async () => {
+    const { reports } = await store();
+    const uploads = await tempDir('dataset-classes');
+    const imgC = `${'c'.repeat(32)}.png`;
+    for (const img of [IMG_A, IMG_B, imgC]) await writeFile(join(uploads, img), Buffer.from(img));
+    await reports.add({ report: 'r1', image: IMG_A, model: 'm', label: 'dog' });
+    await reports.add({ report: 'r2', image: IMG_A, model: 'm2', label: 'Tabby  Cat' }); // corrected later, another model
+    await reports.add({ report: 'r3', image: IMG_B, model: 'm', label: 'tabby cat' });
+    await reports.add({ report: 'r4', image: imgC, model: 'm', label: 'ＴＡＢＢＹ ＣＡＴ' }); // full-width
+    await reports.add({ report: 'r5', image: imgC, model: 'm', label: 'tabby cat' });
+    const tar = Buffer.concat(await collect(datasetTar(allReports(reports.log, {}), (name) => join(uploads, name))));
+    const file = join(await tempDir('dataset-classes-out'), 'dataset.tar');
+    await writeFile(file, tar);
+    const listed = execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).trim().split('\n').sort();
+    // "tabby cat" is spelled so twice, "Tabby Cat" and "TABBY CAT" once each: the most used spelling names the folder.
+    assert.deepEqual(listed, [IMG_A, IMG_B, imgC].map((img) => `tabby cat/${img}`).sort());
+  });
+
   it('label folders: no separators, no leading dots, at most 100 bytes', () => {
     assert.equal(labelFolder('../../etc'), '__.._etc');
     assert.equal(labelFolder('a/b\\c:d'), 'a_b_c_d');
