@@ -218,6 +218,13 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
     await page.waitForTimeout(300);
     assert.equal(posts.length, 1, `one upload for a double click: ${posts.join(', ')}`);
     page.off('request', onRequest);
+
+    // The examples stay under the result: the next one is one click away too.
+    const coffee = await page.getAttribute('#result img', 'src');
+    await page.getByRole('button', { name: 'A rocket on its launch pad' }).click();
+    await page.waitForFunction((before) => document.querySelector('#result img')?.getAttribute('src') !== before, coffee);
+    assert.equal(await page.textContent('#prediction'), (await expectedTinyRgb(join('api/public/examples', 'rocket.jpg'))).label, `after ${coffee}`);
+    assert.equal(await page.locator('.examples').isVisible(), true);
   });
 
   it('the skip link moves the focus to the content without a reload; an error page from a proxy in front is told as one', async () => {

@@ -67,12 +67,13 @@ ${modelPicker(state.models ?? [], state.selectedModel)}<div class="drop-zone" id
 </form>`;
 }
 
-function examples(): string {
+/** Under a result too: trying the examples one after another should not need a trip back to the empty page. */
+function examples(heading: string): string {
   const items = EXAMPLES.map(
     ([file, alt]) => `<li><button type="button" class="example" data-example="/static/examples/${file}"><img src="/static/examples/${file}" alt="" width="96" height="72" loading="lazy"><span>${esc(alt)}</span></button></li>`,
   ).join('');
   // Shown by the script: without JavaScript a button cannot hand a picture to the form.
-  return `<section class="examples js-only" aria-labelledby="examples-title" hidden><h2 id="examples-title">No picture at hand? Try one</h2><ul>${items}</ul></section>`;
+  return `<section class="examples js-only" aria-labelledby="examples-title" hidden><h2 id="examples-title">${esc(heading)}</h2><ul>${items}</ul></section>`;
 }
 
 export function renderPage(state: PageState): string {
@@ -81,7 +82,7 @@ export function renderPage(state: PageState): string {
 <p class="lead">Upload a photo and the model tells you what it sees, in milliseconds.</p>
 ${messages(state)}
 ${uploadForm(state)}
-<div id="result-slot">${state.result ? renderResult(state.result, { reported: state.reported === true }) : examples()}</div>`;
+<div id="result-slot">${state.result ? renderResult(state.result, { reported: state.reported === true }) + examples('Try another example') : examples('No picture at hand? Try one')}</div>`;
   return layout({ title, body, script: 'upload-page.js', current: 'classify' });
 }
 
