@@ -189,6 +189,15 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       const none = await app.inject({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': empty.contentType }, payload: empty.body });
       assert.equal(none.statusCode, 400);
       assert.match(none.json().error.message, /body must have required property 'report'/);
+      // The picture attached as `image` was dropped without a word and the report stored without it.
+      const attached = multipartBody([{ name: 'report', value: 'it is a dog' }, { name: 'image', filename: 'dog.png', value: Buffer.from('png') }]);
+      const refused = await app.inject({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': attached.contentType }, payload: attached.body });
+      assert.equal(refused.statusCode, 400, refused.body);
+      assert.match(refused.json().error.message, /the form's "image" is a file: send the name \/v1\/predict answered for it instead \(-F image=<md5>\.<ext>\)/);
+      const asFile = multipartBody([{ name: 'report', filename: 'report.txt', value: 'from a file' }]);
+      const reportFile = await app.inject({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': asFile.contentType }, payload: asFile.body });
+      assert.equal(reportFile.statusCode, 400);
+      assert.match(reportFile.json().error.message, /the form's "report" is a file: send it as a text field/);
 
       const twice = await app.inject({ method: 'POST', url: '/feedback', headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload: 'report=first+of+two&report=second+of+two' });
       assert.equal(twice.statusCode, 200);
@@ -219,6 +228,16 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
   });
 
   describe('review (admin)', () => {
+    it('a report naming an image this api does not hold (swept, or on another replica) says so on its card instead of a broken picture', async () => {
+      const image = `${'f'.repeat(32)}.png`;
+      const r = await app.inject({ method: 'POST', url: '/v1/feedback', payload: { report: 'never uploaded here', image, label: 'elsewhere' } });
+      assert.equal(r.statusCode, 201, r.body);
+      const review = await app.inject({ url: '/feedback/review', headers: HTML });
+      const card = review.body.split('<li class="card"').find((c) => c.includes('<strong>elsewhere</strong>')) ?? '';
+      assert.match(card, new RegExp(`<p class="thumb no-image">Image not stored here: <code>${image}</code></p>`));
+      assert.doesNotMatch(card, /<img /);
+    });
+
     it('cards with label, model and time; filters; mark reviewed (same-origin only); exports', async () => {
       const review = await app.inject({ url: '/feedback/review', headers: HTML });
       assert.equal(review.statusCode, 200);
@@ -228,6 +247,7 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       assert.match(review.body, /<dt>User says<\/dt><dd><strong>a cat<\/strong>/);
       assert.match(review.body, /<time datetime="\d{4}-\d\d-\d\dT/);
       assert.match((await app.inject({ url: '/feedback/review?status=reviewed' })).body, /No reports match/);
+      assert.match(card, /<img src="\/static\/uploads\/[0-9a-f]{32}\.\w+"/, 'a stored image is shown');
 
       const cross = await app.inject({ method: 'POST', url: '/feedback/review/mark', ...form({ id, reviewed: '1' }), headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site' } });
       assert.equal(cross.statusCode, 403);

@@ -27,6 +27,10 @@ async function reportFields(request: FastifyRequest): Promise<ReportFields> {
     for await (const part of request.parts()) {
       if (part.type === 'file') {
         part.file.resume();
+        // Attaching the picture as `image` (curl -F image=@photo.png) was dropped without a word.
+        if (part.fieldname === 'image') throw new AppError('BAD_PARAMETER', 'the form\'s "image" is a file: send the name /v1/predict answered for it instead (-F image=<md5>.<ext>), the image is stored already');
+        const field = FIELDS.find((f) => f === part.fieldname);
+        if (field) throw new AppError('BAD_PARAMETER', `the form's "${field}" is a file: send it as a text field (-F "${field}=…")`);
         continue;
       }
       const name = FIELDS.find((f) => f === part.fieldname);

@@ -60,7 +60,12 @@ export async function reviewRoutes(app: FastifyInstance, deps: ApiDeps, adminTok
       const filter = toFilter(request.query);
       const page = { number: request.query.page ?? 1, size: REVIEW_REPORTS };
       const list = await recentReports(log, filter, page.size, (page.number - 1) * page.size);
-      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(renderReviewPage(list, filter, page));
+      // Reports may name an image this api does not hold (swept since, or on another replica's own
+      // volume: names are not checked against the uploads); its card says so instead of a broken picture.
+      const images = [...new Set(list.reports.flatMap((r) => (r.image ? [r.image] : [])))];
+      const held = await Promise.all(images.map((image) => deps.uploads.holds(image)));
+      const absent = new Set(images.filter((_, i) => !held[i]));
+      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(renderReviewPage(list, filter, page, absent));
     },
   );
 

@@ -150,6 +150,12 @@ export class UploadStore {
     return image ? { name, md5: name.slice(0, name.indexOf('.')), path, bytes: info.size, image } : undefined;
   }
 
+  /** Whether a stored upload (`<md5>.<ext>`) is in the folder (the review's cards, for reports on images not stored here). */
+  async holds(name: string): Promise<boolean> {
+    const info = await stat(join(this.dir, basename(name))).catch(whenMissing(undefined));
+    return info?.isFile() === true;
+  }
+
   /** Marks a stored upload (`<md5>.<ext>`) as just used, so the upload sweeper keeps it longest; false when it is gone. */
   refresh(name: string): Promise<boolean> {
     return refreshed(join(this.dir, basename(name)));

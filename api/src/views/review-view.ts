@@ -60,9 +60,11 @@ function select(name: string, label: string, all: string, values: string[], sele
 
 const time = (iso: string) => `<time datetime="${esc(iso)}">${esc(iso.slice(0, 16).replace('T', ' '))} UTC</time>`;
 
-function card(r: ListedReport, back: string): string {
+function card(r: ListedReport, back: string, absent: ReadonlySet<string>): string {
   const described = r.prediction ? `predicted ${r.prediction}` : 'a report';
-  const thumb = r.image
+  const thumb = r.image && absent.has(r.image)
+    ? `<p class="thumb no-image">Image not stored here: <code>${esc(r.image)}</code></p>`
+    : r.image
     ? `<a class="thumb" href="${esc(r.model ? resultUrl(r.image, r.model) : `/static/uploads/${r.image}`)}"><img src="/static/uploads/${esc(r.image)}" alt="Reported image, ${esc(described)}" loading="lazy"></a>`
     : `<p class="thumb no-image">No image</p>`;
   const rows: [string, string][] = [
@@ -82,7 +84,8 @@ function card(r: ListedReport, back: string): string {
 </div></li>`;
 }
 
-export function renderReviewPage(list: ReviewList, filter: ReportFilter, page: ReviewPage): string {
+/** `absent`: images the reports name that the upload folder does not hold. */
+export function renderReviewPage(list: ReviewList, filter: ReportFilter, page: ReviewPage, absent: ReadonlySet<string> = new Set()): string {
   const q = filterQuery(filter);
   const status = { reviewed: 'Reviewed', unreviewed: 'To review' } as Record<string, string>;
   const count = countText(list, page);
@@ -101,7 +104,7 @@ ${select('status', 'Status', 'All', ['unreviewed', 'reviewed'], filter.status, (
 <a class="button secondary" href="/feedback/export.jsonl${esc(q)}" download>JSONL</a>
 <a class="button secondary" href="/feedback/dataset.tar${esc(q)}" download>Dataset (.tar)</a></div>
 <p id="review-count" role="status" tabindex="-1">${esc(count + older)}</p>
-<ul class="cards" id="reports">${list.reports.map((r) => card(r, filterQuery(filter, page.number))).join('')}</ul>
+<ul class="cards" id="reports">${list.reports.map((r) => card(r, filterQuery(filter, page.number), absent)).join('')}</ul>
 ${pageLinks(list, filter, page)}`;
   return layout({ title: 'Reported predictions · Image classifier', body, script: 'review-page.js', current: 'review', wide: true });
 }
