@@ -145,6 +145,16 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       assert.deepEqual([mine.prediction, mine.score, mine.modelVersion], [expected.label, expected.score, '1']);
     });
 
+    it('a report naming an image but no model records the model that answered it here, and its prediction', async () => {
+      const expected = await expectedTinyRgb(image('astronaut.png'));
+      const answered = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: await readFile(image('astronaut.png')) });
+      const report = await app.inject({ method: 'POST', url: '/v1/feedback', payload: { report: 'no model named', image: answered.json().image, label: 'a person' } });
+      assert.equal(report.statusCode, 201, report.body);
+      const records = (await readFile(join(config.FEEDBACK_DIR, 'reports.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      const mine = records.find((r) => r.id === report.json().id);
+      assert.deepEqual([mine.model, mine.prediction, mine.score], ['tiny-rgb', expected.label, expected.score]);
+    });
+
     it('/v1/feedback says when a report was already stored', async () => {
       const body = { report: 'v1 report', image: `${'e'.repeat(32)}.png`, label: 'dog' };
       const first = await app.inject({ method: 'POST', url: '/v1/feedback', payload: body });
@@ -456,6 +466,21 @@ describe('the upload form keeps its model when an upload is refused (two models,
     assert.equal(picked(page.body), 'tiny-slow');
     // A model no longer served (or a made-up one) falls back to the default.
     assert.equal(picked((await api.app.inject({ url: '/?model=gone', headers: HTML })).body), 'tiny-rgb');
+  });
+
+  it('a report naming an image but no model takes none when two models answered that image', async () => {
+    const png = await readFile(image('coffee.png'));
+    for (const model of ['tiny-rgb', 'tiny-slow']) {
+      const r = await api.app.inject({ method: 'POST', url: `/v1/predict?model=${model}`, headers: { 'content-type': 'image/png' }, payload: png });
+      assert.equal(r.statusCode, 200, r.body);
+    }
+    const name = `${createHash('md5').update(png).digest('hex')}.png`;
+    const report = await api.app.inject({ method: 'POST', url: '/v1/feedback', payload: { report: 'which model?', image: name } });
+    assert.equal(report.statusCode, 201, report.body);
+    const records = (await readFile(join(api.config.FEEDBACK_DIR, 'reports.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const mine = records.find((r) => r.id === report.json().id);
+    assert.equal(mine.model, undefined);
+    assert.equal(mine.prediction, undefined);
   });
 
   it('an error shown in place keeps the picker and its model (it had no picker at all)', async () => {

@@ -45,6 +45,8 @@ export interface KnownResult {
   prediction: string;
   score: number;
   modelVersion: string;
+  /** The model that answered, for a report that named none (recorded; the id stays the report's as sent). */
+  model?: string;
 }
 
 export const REPORT_ID = /^[0-9a-f]{32}$/;
@@ -76,7 +78,7 @@ export function toRecord(line: string, input: ReportInput, known: KnownResult | 
     id,
     time: now.toISOString(),
     ...(image ? { image } : {}),
-    ...(model ? { model } : {}),
+    ...(model ? { model } : known?.model ? { model: known.model } : {}),
     ...(known ? { modelVersion: known.modelVersion } : {}),
     ...(known ? { prediction: known.prediction, score: known.score } : parsed ? { prediction: parsed.prediction, score: parsed.score } : {}),
     ...(label ? { label } : {}),

@@ -36,6 +36,14 @@ export class RecentResults {
     return hit;
   }
 
+  /** The models with a remembered result for `image` (a scan: at most `maxEntries`, for the rare report that names no model). */
+  modelsFor(image: string): string[] {
+    const prefix = `${image}\n`;
+    const models: string[] = [];
+    for (const key of this.entries.keys()) if (key.startsWith(prefix)) models.push(key.slice(prefix.length));
+    return models;
+  }
+
   remember(result: ShownResult): void {
     const key = `${result.image}\n${result.model}`;
     this.entries.delete(key);

@@ -75,7 +75,22 @@ export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps, adminT
     const top = shown?.predictions[0];
     return shown && top ? { prediction: top.label, score: roundScore(top.score), modelVersion: shown.modelVersion } : undefined;
   };
-  const store = (input: ReportInput) => deps.reports.add(input, knownResult(input.image, input.model));
+  /**
+   * A report naming an image but no model (`model` is optional) recorded no prediction, although this api
+   * had just answered it: the model is the one that answered that image here, when only one did. Its id
+   * stays that of the report as sent, so a replica that remembers nothing finds the same report.
+   */
+  const answeringModel = (image: string | undefined): string | undefined => {
+    if (!image) return undefined;
+    const models = new Set([...deps.results.modelsFor(image), ...deps.answers.modelsFor(image)]);
+    return models.size === 1 ? [...models][0] : undefined;
+  };
+  const store = (input: ReportInput) => {
+    if (input.model) return deps.reports.add(input, knownResult(input.image, input.model));
+    const model = answeringModel(input.image);
+    const known = knownResult(input.image, model);
+    return deps.reports.add(input, known && { ...known, model });
+  };
 
   app.get('/feedback', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(renderPage({})));
 
