@@ -94,8 +94,24 @@ function list(flag: string, raw: string): string[] {
 }
 
 function parseRate(raw: string): RateSpec {
-  if (/x$/i.test(raw)) return { multiple: positive('--rates', raw.slice(0, -1), false) };
-  return { perSecond: positive('--rates', raw, false) };
+  const n = Number(/x$/i.test(raw) ? raw.slice(0, -1) : raw);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--rates takes requests a second ("7") or multiples of the closed-loop peak ("0.5x", "2x"), got "${raw}"`);
+  return /x$/i.test(raw) ? { multiple: n } : { perSecond: n };
+}
+
+/**
+ * A pid with no process gave a report of 0 core-ms for the server, and the server's own CPU counted as
+ * other work on the machine. Signal 0 only checks: EPERM means it exists (another user's).
+ */
+function runningPid(raw: string): number {
+  const pid = positive('--pid', raw, true);
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new UsageError(`--pid ${pid}: no process has that pid on this machine (the api's pid: ss -ltnp 'sport = :8080')`);
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+  }
+  return pid;
 }
 
 /** Parses argv (without node and the script); throws UsageError. `help` is true when --help was given. */
@@ -159,7 +175,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     rates: list('--rates', values.rates ?? (quick ? '0.5x,2x' : '0.5x,0.9x,1.2x,2x')).map(parseRate),
     arrivals,
     url: values.url?.replace(/\/+$/, ''),
-    pid: values.pid === undefined ? undefined : positive('--pid', values.pid, true),
+    pid: values.pid === undefined ? undefined : runningPid(values.pid),
     workers: values.workers === undefined ? undefined : positive('--workers', values.workers, true),
     quick,
     overhead: values.overhead === true,

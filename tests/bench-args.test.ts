@@ -1,5 +1,6 @@
 /** The bench's command line: mistakes in one line, and `--out` honoured by `--overhead`. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,4 +38,12 @@ it('a flag of another mode is refused, not ignored: --requests without --overhea
   assert.throws(() => parseBenchArgs(['--requests', '10'], {}), /^UsageError: --requests only makes sense with --overhead$|--requests only makes sense with --overhead/);
   assert.throws(() => parseBenchArgs(['--overhead', '--scaling'], {}), /--overhead and --scaling are two different runs: choose one/);
   assert.equal(parseBenchArgs(['--overhead', '--requests', '10'], {}).requests, 10);
+});
+
+it('--pid of no process is refused (the report said 0 core-ms for the server and counted its CPU as other work); --rates names both forms', () => {
+  const gone = spawnSync(process.execPath, ['-e', '']).pid!; // exited: its pid is free (unless reused at once)
+  assert.throws(() => parseBenchArgs(['--url', 'http://127.0.0.1:1', '--pid', String(gone)], {}), new RegExp(`--pid ${gone}: no process has that pid on this machine`));
+  assert.equal(parseBenchArgs(['--url', 'http://127.0.0.1:1', '--pid', String(process.pid)], {}).pid, process.pid);
+  assert.throws(() => parseBenchArgs(['--rates', '3y'], {}), /--rates takes requests a second \("7"\) or multiples of the closed-loop peak \("0\.5x", "2x"\), got "3y"/);
+  assert.deepEqual(parseBenchArgs(['--rates', '7,2x'], {}).rates, [{ perSecond: 7 }, { multiple: 2 }]);
 });
