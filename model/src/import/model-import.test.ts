@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Classifier } from '../classifier.ts';
 import { loadModelEntry } from '../repository/model-repository.ts';
 import { layersModelArtifacts, maxAbsDiff, ortSession, predictOrt, predictTfjs, seededUniform, useTfjsCpu } from '../../test/parity-support.ts';
-import { importModel, ImportUsageError, modelNameFrom, whyThisMode } from './model-import.ts';
+import { importedModelName, importModel, ImportUsageError, modelNameFrom, whyThisMode } from './model-import.ts';
 import { readZipEntries } from './zip-archive.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../../tests/fixtures/keras/', import.meta.url));
@@ -165,4 +165,13 @@ test('the provenance note says where the preprocessing mode came from', () => {
   assert.equal(whyThisMode('caffe', undefined), ' (the mode Keras uses for this architecture)', 'keras:resnet50: no Rescaling layer');
   assert.equal(whyThisMode('caffe', 'tf'), '', 'the user chose');
   assert.equal(whyThisMode(undefined, 'tf'), '');
+});
+
+test('the default name drops the Keras extension whatever its case (Model.H5 installed as model.h5)', () => {
+  assert.equal(importedModelName('/downloads/Model.H5'), 'model');
+  assert.equal(importedModelName('Weird Name (v2).KERAS'), 'weird-name-v2');
+  assert.equal(importedModelName('weights.hdf5'), 'weights');
+  assert.equal(importedModelName('my_model.keras'), 'my_model');
+  assert.equal(importedModelName('tfjs-folder/'), 'tfjs-folder');
+  assert.equal(importedModelName('keras:resnet50'), 'keras-resnet50');
 });

@@ -79,13 +79,18 @@ function fileReadProgress(opts: ImportOptions, name: string, file: string, bytes
   return { read: (bytesDone) => report(bytesDone, false), done: () => report(bytesTotal, true) };
 }
 
-/** Folder name when --name is not given: `keras-resnet50`, or the file's name. */
-/** The folder an import installs into without --name: from the file name (keras-<architecture> for keras:). */
+/**
+ * The folder an import installs into without --name: from the file name, its Keras extension dropped
+ * whatever its case (`Model.H5` from Windows became `model.h5`), or keras-<architecture> for keras:.
+ */
 export function importedModelName(source: string): string {
   if (source.startsWith(KERAS_PREFIX)) return `keras-${source.slice(KERAS_PREFIX.length)}`;
   const base = basename(source.replace(/[\\/]+$/, ''));
-  return modelNameFrom(extname(base) === '.keras' || extname(base) === '.h5' ? base.slice(0, -extname(base).length) : base);
+  const ext = extname(base);
+  return modelNameFrom(KERAS_EXTENSIONS.has(ext.toLowerCase()) ? base.slice(0, -ext.length) : base);
 }
+
+const KERAS_EXTENSIONS = new Set(['.keras', '.h5', '.hdf5']);
 
 const KERAS_PREFIX = 'keras:';
 
