@@ -29,16 +29,22 @@ export class KerasFileError extends Error {
   override name = 'KerasFileError';
 }
 
-/** `.keras` archive, HDF5 file, or neither, from the first bytes. */
-export async function sniffModelFile(path: string): Promise<'zip' | 'hdf5' | 'other'> {
-  const handle = await open(path, 'r');
+/** `.keras` archive, HDF5 file, an empty file, or neither, from the first bytes. */
+export async function sniffModelFile(path: string): Promise<'zip' | 'hdf5' | 'empty' | 'other'> {
+  const handle = await open(path, 'r').catch((err: NodeJS.ErrnoException) => {
+    // The system's words alone ("EACCES: permission denied, open …") did not say it was the model file.
+    throw err.code === 'EACCES' || err.code === 'EPERM' ? new KerasFileError(`${path} cannot be read: permission denied (${err.code}); let this user read it, or copy it somewhere it can`) : err;
+  });
   let head: Buffer;
+  let size: number;
   try {
     head = Buffer.alloc(8);
     await handle.read(head, 0, 8, 0);
+    size = (await handle.stat()).size;
   } finally {
     await handle.close();
   }
+  if (size === 0) return 'empty';
   if (looksLikeZip(head)) return 'zip';
   return (await isHdf5(path)) ? 'hdf5' : 'other';
 }
@@ -46,6 +52,7 @@ export async function sniffModelFile(path: string): Promise<'zip' | 'hdf5' | 'ot
 /** Reads a `.keras` or full-model `.h5` file: its config and its weights, named for the converter. */
 export async function readKerasFile(path: string, onRead?: OnWeightsRead): Promise<KerasModelFile> {
   const kind = await sniffModelFile(path);
+  if (kind === 'empty') throw new KerasFileError(`${path} is empty (0 bytes): a download or copy that did not finish? Fetch it again`);
   if (kind === 'other') throw new KerasFileError(`${path} is neither a Keras .keras archive (zip) nor an HDF5 .h5 file`);
   try {
     return kind === 'zip' ? await readKerasArchive(path, onRead) : await readKerasH5(path, onRead);

@@ -111,6 +111,16 @@ describe('models import: Keras files', () => {
     await assert.rejects(importModel(join(FIXTURES, 'tiny_resnet.json'), modelsDir, { preprocess: 'tf' }), /tiny_resnet\.json is neither a Keras \.keras archive \(zip\) nor an HDF5 \.h5 file/);
   });
 
+  test('an empty file says it is empty, and a TF.js folder whose model.json is broken says it is not valid JSON', async () => {
+    const empty = join(modelsDir, 'half-done.h5');
+    await writeFile(empty, '');
+    await assert.rejects(importModel(empty, modelsDir, { preprocess: 'tf' }), /half-done\.h5 is empty \(0 bytes\): a download or copy that did not finish\? Fetch it again/);
+    const folder = join(modelsDir, 'broken-tfjs');
+    await mkdir(folder, { recursive: true });
+    await writeFile(join(folder, 'model.json'), '{"modelTopology": ');
+    await assert.rejects(importModel(folder, modelsDir, { name: 'broken', preprocess: 'tf' }), /broken-tfjs\/model\.json is not valid JSON: /);
+  });
+
   test('keras:resnet50 refuses weights saved from another architecture, naming its layers', async () => {
     await assert.rejects(importModel('keras:resnet50', modelsDir, {}), /keras:resnet50 needs --weights <file>/);
     await assert.rejects(

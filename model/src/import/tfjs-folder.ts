@@ -24,7 +24,11 @@ export async function readTfjsFolder(dir: string): Promise<TfjsFolder> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new TfjsFolderError(
-      code === 'ENOENT' ? `${dir} has no model.json: not a TF.js model folder` : `${jsonPath} is not readable JSON: ${(err as Error).message}`,
+      code === 'ENOENT'
+        ? `${dir} has no model.json: not a TF.js model folder`
+        : err instanceof SyntaxError
+          ? `${jsonPath} is not valid JSON: ${err.message}`
+          : `${jsonPath} cannot be read: ${(err as Error).message}`,
     );
   }
   if (!modelJson || typeof modelJson !== 'object' || !modelJson.modelTopology || !Array.isArray(modelJson.weightsManifest)) {
