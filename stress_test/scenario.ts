@@ -201,6 +201,19 @@ async function main(): Promise<void> {
     console.log(HELP);
     return;
   }
+  // Listened for before the set-up (loading the images, the probe): a SIGTERM then ended the run with
+  // 143 and no summary, where the README promises the summary and 0. A second signal still kills at once.
+  let signalStop!: () => void;
+  const stopped = new Promise<void>((res) => (signalStop = res));
+  let stopping = false;
+  const stop = () => {
+    if (!stopping) {
+      stopping = true;
+      signalStop();
+    }
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   const set = await loadImageSet(o.images, () => undefined);
   const client = new HttpClient(o.host);
   try {
@@ -213,18 +226,7 @@ async function main(): Promise<void> {
     let running = 0;
     const t0 = performance.now();
     const end = t0 + o.durationS * 1000;
-    let signalStop!: () => void;
-    const stopped = new Promise<void>((res) => (signalStop = res));
-    let stopping = false;
-    const stop = () => {
-      if (!stopping) {
-        stopping = true;
-        signalStop();
-      }
-    };
     const stopTimer = setTimeout(stop, o.durationS * 1000);
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
 
     console.log(
       `stress: ${o.users} users at ${o.spawnRate}/s for ${o.durationS} s against ${o.host}, think time ${o.waitMin}–${o.waitMax} s, ` +
