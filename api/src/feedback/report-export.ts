@@ -6,6 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { whenMissing } from '@icls/lib/fs-errors';
 import type { ListedReport } from './report-record.ts';
 import { writeTarEntry, TAR_END } from './tar-writer.ts';
 
@@ -45,39 +46,51 @@ export function labelFolder(label: string): string | undefined {
  * The labelled reports' images, each once: `<label>/<md5>.<ext>`. An image reported with several labels
  * is filed under its newest report's (a later report corrects an earlier one, and an image in two class
  * folders is a contradiction training tools take as given). Labels that differ only in case, width or
- * spacing (`Cat`, `cat`, `ＣＡＴ`) are one class, its folder named by the spelling used most (the newest
- * on a tie). Reports without a label (nothing to learn from) and images no longer stored are left out.
- * Holds one entry per labelled image and per spelling while it reads the reports.
+ * spacing (`Cat`, `cat`, `ＣＡＴ`) are one class, its folder named by the spelling most of its images
+ * have (the newest on a tie). Reports without a label (nothing to learn from) and images no longer
+ * stored are left out. Holds one entry per stored image reported with a label: report names are not
+ * checked against the uploads, and made-up ones must not grow it.
  */
 export async function* datasetTar(reports: AsyncIterable<ListedReport>, pathOf: (image: string) => string): AsyncGenerator<Buffer> {
-  const classOfImage = new Map<string, string>();
-  const spellings = new Map<string, Map<string, number>>();
+  const labelOf = new Map<string, string>();
   for await (const r of reports) {
     const spelling = r.label?.normalize('NFKC').replace(/\s+/g, ' ').trim();
     if (!spelling || !r.image) continue;
-    const cls = spelling.toLowerCase();
+    if (!labelOf.has(r.image) && !(await isFile(pathOf(r.image)))) continue;
     // Oldest first: the last label seen is the newest. Deleted first, so the archive's order is the labels' order.
-    classOfImage.delete(r.image);
-    classOfImage.set(r.image, cls);
-    const counts = spellings.get(cls) ?? new Map<string, number>();
-    counts.delete(spelling); // re-inserted last: on a tie, the newest spelling is found last
-    counts.set(spelling, (counts.get(spelling) ?? 0) + 1);
-    spellings.set(cls, counts);
+    labelOf.delete(r.image);
+    labelOf.set(r.image, spelling);
   }
-  const folders = new Map<string, string | undefined>();
-  for (const [cls, counts] of spellings) {
-    let best: [string, number] | undefined;
-    for (const entry of counts) if (!best || entry[1] >= best[1]) best = entry;
-    folders.set(cls, best && labelFolder(best[0]));
-  }
-  spellings.clear();
-  for (const [image, cls] of classOfImage) {
-    const folder = folders.get(cls);
+  const folders = folderPerClass(labelOf.values());
+  for (const [image, spelling] of labelOf) {
+    const folder = folders.get(spelling.toLowerCase());
     if (!folder) continue;
     const path = pathOf(image);
-    const info = await stat(path).catch(() => undefined);
-    if (!info?.isFile()) continue;
+    const info = await stat(path).catch(whenMissing(undefined));
+    if (!info?.isFile()) continue; // swept while the archive was being written
     yield* writeTarEntry(folder, image, info.size, info.mtimeMs, createReadStream(path, { start: 0, end: Math.max(0, info.size - 1) }));
   }
   yield TAR_END;
+}
+
+const isFile = (path: string): Promise<boolean> => stat(path).then((info) => info.isFile(), whenMissing(false));
+
+/** Per class (a label lower-cased), the folder: the spelling used most, the newest of equals (`spellings` come oldest first). */
+function folderPerClass(spellings: Iterable<string>): Map<string, string | undefined> {
+  const counts = new Map<string, Map<string, number>>();
+  for (const spelling of spellings) {
+    const cls = spelling.toLowerCase();
+    const seen = counts.get(cls) ?? new Map<string, number>();
+    const n = (seen.get(spelling) ?? 0) + 1;
+    seen.delete(spelling); // re-inserted last: of equal counts, the newest is found last
+    seen.set(spelling, n);
+    counts.set(cls, seen);
+  }
+  const folders = new Map<string, string | undefined>();
+  for (const [cls, seen] of counts) {
+    let best: [string, number] | undefined;
+    for (const entry of seen) if (!best || entry[1] >= best[1]) best = entry;
+    folders.set(cls, best && labelFolder(best[0]));
+  }
+  return folders;
 }

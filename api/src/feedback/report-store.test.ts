@@ -183,7 +183,7 @@ describe('exports', () => {
     const file = join(await tempDir('dataset-classes-out'), 'dataset.tar');
     await writeFile(file, tar);
     const listed = execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).trim().split('\n').sort();
-    // "tabby cat" is spelled so twice, "Tabby Cat" and "TABBY CAT" once each: the most used spelling names the folder.
+    // Each image's newest label: A "Tabby Cat", B and C "tabby cat": the spelling most images have names the folder.
     assert.deepEqual(listed, [IMG_A, IMG_B, imgC].map((img) => `tabby cat/${img}`).sort());
   });
 
