@@ -52,6 +52,7 @@ const DETAILS: Record<string, string> = {
 
 /** Messages the multipart parser (busboy) throws for a body that is not valid multipart. */
 const MALFORMED_MULTIPART = /multipart|terminated early|malformed/i;
+const LONG_BOUNDARY = /^The needle cannot have a length bigger than/;
 
 interface FrameworkError {
   statusCode?: number;
@@ -80,6 +81,8 @@ export function toAppError(err: unknown, clientGone = false): AppError {
     if (isBodyParserError(e)) return new AppError('MALFORMED_BODY', `its chunked encoding is not valid (${e.code}${e.reason ? `: ${e.reason}` : ''})`, { cause: err });
     return new AppError('BAD_REQUEST', `the request line or headers are not HTTP/1.1 as this server reads it (${e.code})`, { cause: err });
   }
+  // The form parser's search cannot take a boundary over 256 characters (RFC 2046 allows 70): it threw as a 500.
+  if (!e.code && e.message && LONG_BOUNDARY.test(e.message)) return new AppError('MALFORMED_BODY', 'its multipart boundary is longer than 256 characters (RFC 2046 allows 70)', { cause: err });
   if (!e.code && e.message && MALFORMED_MULTIPART.test(e.message)) return new AppError('MALFORMED_BODY', e.message, { cause: err });
   if (err instanceof SyntaxError && e.statusCode === 400) return new AppError('MALFORMED_BODY', 'the JSON is not valid', { cause: err });
   if (e.statusCode === 413) return new AppError('BODY_TOO_LARGE', undefined, { cause: err });
