@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import sharp from 'sharp';
 import { DistinctUploads, markerFor } from '@icls/bench/distinct-upload';
-import { readImageHeader } from '@icls/api/upload/image-header';
+import { readImageHeader } from '@icls/lib/image-header';
 import { image } from './helpers/fixtures.ts';
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');

@@ -20,7 +20,7 @@ function wellNamed(file: File): File {
  * The image type a file's first bytes say, or undefined. Browsers type a chosen file by its name's
  * extension, so a PNG called "photo" comes untyped (or as application/octet-stream) and was refused
  * here before it could be given a name the service takes. The same signatures as the service's
- * `sniffImage` (api/src/upload/image-header.ts), which this browser script cannot import: keep them alike.
+ * `sniffImage` (lib/src/image-header.ts), which this browser script cannot import: keep them alike.
  */
 async function sniffedType(file: File): Promise<string | undefined> {
   const head = new Uint8Array(await file.slice(0, 12).arrayBuffer());

@@ -43,7 +43,7 @@ it('a burst is let in only as far as the queue has room; a released admission ma
 
 it('an admission becomes the queued job: the job, not both, holds the place', async () => {
   const admission = await predictor.admit('m');
-  const answered = predictor.predict(upload, Promise.resolve({ ...upload, path: '/nowhere/a.png', image: { format: 'png', width: 1, height: 1 } }), {
+  const answered = predictor.predict(upload, Promise.resolve({ ...upload, path: '/nowhere/a.png', image: { format: 'png', width: 1, height: 1, bytesPerPixel: 3 } }), {
     model: 'm',
     topK: 1,
     receivedAt: Date.now(),

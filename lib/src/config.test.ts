@@ -29,6 +29,7 @@ describe('loadConfig', () => {
       FEEDBACK_DIR: join(cwd, 'data', 'feedback'),
       MAX_UPLOAD_BYTES: 20971520, // 20 × 1024 × 1024
       MAX_PIXELS: 50000000,
+      DECODE_MEMORY_BYTES: 536870912, // 512 MiB
       UPLOAD_MEMORY_BYTES: 67108864, // 64 MiB
       FEEDBACK_MAX_BYTES: 1073741824, // 1 GiB
       UPLOAD_KEEP_HOURS: 168,

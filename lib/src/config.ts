@@ -150,6 +150,11 @@ const spec = {
   },
   MAX_UPLOAD_BYTES: { default: String(20 * 1024 * 1024), parse: int(1), doc: 'largest upload accepted (413 above)' },
   MAX_PIXELS: { default: String(50_000_000), parse: int(1), doc: 'largest image accepted, in pixels (width × height); whatever it is, a side over 65,535 pixels is refused too' },
+  DECODE_MEMORY_BYTES: {
+    default: String(512 * 1024 * 1024),
+    parse: int(1),
+    doc: "a worker's image decodes in progress may hold about this much at once, estimated from each image's header (a 7000×7000 16-bit PNG holds about 400 MB while it decodes); more wait their turn, up to their job's deadline. One decode alone always runs, so a worker's decoders peak at the larger of this and its largest image",
+  },
   UPLOAD_MEMORY_BYTES: {
     default: String(64 * 1024 * 1024),
     parse: int(0),

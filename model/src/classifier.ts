@@ -1,10 +1,12 @@
 /**
  * One loaded model: config-driven preprocessing → ONNX Runtime → softmax (for logits) → top-k.
  */
-import { decodeRgb, type ResizePlan } from './image/image.ts';
+import { decodeRgb, imageDecodeBytes, type ResizePlan } from './image/image.ts';
+import type { DecodeBudget } from './image/decode-budget.ts';
+import { readFile } from 'node:fs/promises';
 import type { Prediction } from '@icls/lib/job-contract';
 import type { ModelEntry } from './repository/model-repository.ts';
-import { InferencePool, type PooledSession, type RunShape } from './engine/inference-pool.ts';
+import { InferencePool, InferenceTimeoutError, type PooledSession, type RunShape } from './engine/inference-pool.ts';
 import { pixelsToTensor } from './preprocess/pixels-to-tensor.ts';
 import { softmax, topK } from './postprocess.ts';
 
@@ -44,6 +46,8 @@ export class Classifier {
     private readonly pool: InferencePool,
     private readonly session: PooledSession,
     private readonly maxPixels: number,
+    /** Shared by the process's models: bounds what their decoders hold at once. None: no bound (tools). */
+    private readonly decodeBudget: DecodeBudget | undefined,
     /** A pool made for this model alone, closed with it. */
     private readonly ownPool?: InferencePool,
   ) {
@@ -61,7 +65,7 @@ export class Classifier {
    * Opens the model's session on `pool` (or on a one-thread pool of its own with `threads` intra-op
    * threads) and checks that its config names real inputs and outputs.
    */
-  static async load(entry: ModelEntry, opts: { threads: number; maxPixels: number; pool?: InferencePool }): Promise<Classifier> {
+  static async load(entry: ModelEntry, opts: { threads: number; maxPixels: number; pool?: InferencePool; decodeBudget?: DecodeBudget }): Promise<Classifier> {
     const ownPool = opts.pool ? undefined : new InferencePool({ lanes: 1, laneThreads: opts.threads });
     const pool = opts.pool ?? ownPool!;
     let session: PooledSession;
@@ -82,7 +86,7 @@ export class Classifier {
       await ownPool?.close();
       throw new Error(`model "${entry.name}": ${fault}`);
     }
-    return new Classifier(entry, pool, session, opts.maxPixels, ownPool);
+    return new Classifier(entry, pool, session, opts.maxPixels, opts.decodeBudget, ownPool);
   }
 
   get name(): string {
@@ -100,7 +104,7 @@ export class Classifier {
 
   private async classifyNow(image: string | Buffer, k: number, opts: { deadline?: number; shape?: RunShape }): Promise<Classification> {
     const t0 = performance.now();
-    const pixels = await decodeRgb(image, this.plan, this.maxPixels);
+    const pixels = await this.decode(image, opts.deadline);
     const decoded = performance.now();
     const tensor = pixelsToTensor(pixels, this.entry.config);
     const t1 = performance.now();
@@ -120,6 +124,18 @@ export class Classifier {
       inferenceMs: t2 - t1,
       marks: { decoded, preprocessed: t1, inferred: t2 },
     };
+  }
+
+  private async decode(image: string | Buffer, deadline: number | undefined) {
+    if (!this.decodeBudget) return decodeRgb(image, this.plan, this.maxPixels);
+    const bytes = typeof image === 'string' ? await readFile(image) : image;
+    const timeout = () => new InferenceTimeoutError("the job's deadline passed while it waited for memory to decode its image (DECODE_MEMORY_BYTES)");
+    const release = await this.decodeBudget.acquire(imageDecodeBytes(bytes, this.plan, this.maxPixels), deadline, timeout);
+    try {
+      return await decodeRgb(bytes, this.plan, this.maxPixels);
+    } finally {
+      release();
+    }
   }
 
   async close(): Promise<void> {

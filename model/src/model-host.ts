@@ -15,6 +15,7 @@ import { workerPlan, type PlanConfig, type WorkerPlan } from '@icls/lib/worker-p
 import { unsharedUploadLog } from '@icls/lib/unshared-upload-log';
 import { Classifier } from './classifier.ts';
 import { InferencePool } from './engine/inference-pool.ts';
+import { DecodeBudget } from './image/decode-budget.ts';
 import { createJobHandler } from './job-handler.ts';
 import { listModels, loadModelEntry, ModelNotFoundError, modelBuild, reasonForClients, type ModelEntry } from './repository/model-repository.ts';
 import { JobTelemetry } from './telemetry/job-telemetry.ts';
@@ -37,7 +38,7 @@ export interface ModelHost {
   close(): Promise<void>;
 }
 
-export type ModelHostConfig = Pick<Config, 'MODELS' | 'MODELS_DIR' | 'MAX_PIXELS' | 'UPLOAD_DIR'> & PlanConfig;
+export type ModelHostConfig = Pick<Config, 'MODELS' | 'MODELS_DIR' | 'MAX_PIXELS' | 'DECODE_MEMORY_BYTES' | 'UPLOAD_DIR'> & PlanConfig;
 
 /** Where the host's metrics go (the process's registry) and its tracing; by default its own registry, no tracing. */
 export interface ModelHostTelemetry {
@@ -64,13 +65,14 @@ export async function startModelHost(
     soloThreads: plan.soloThreads,
     onThreadError: (err) => log.error({ err: err.message }, 'an inference thread stopped; it is replaced'),
   });
+  const decodeBudget = new DecodeBudget(config.DECODE_MEMORY_BYTES);
   const classifiers = new Map<string, Classifier>();
   const builds = new Map<string, string>();
   for (const entry of entries) {
     const t0 = performance.now();
     try {
       // The digest is read while ONNX Runtime builds the sessions (on their threads, not this one).
-      const [build, loaded] = await Promise.allSettled([modelBuild(entry), Classifier.load(entry, { threads: plan.laneThreads, maxPixels: config.MAX_PIXELS, pool })]);
+      const [build, loaded] = await Promise.allSettled([modelBuild(entry), Classifier.load(entry, { threads: plan.laneThreads, maxPixels: config.MAX_PIXELS, pool, decodeBudget })]);
       if (loaded.status === 'rejected') throw loaded.reason;
       if (build.status === 'rejected') {
         await loaded.value.close();

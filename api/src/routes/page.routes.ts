@@ -17,7 +17,7 @@ import { resultUrl } from '../results/result-url.ts';
 import { matchesEtag } from './static.routes.ts';
 import { sameOriginOnly } from '../security/same-origin.ts';
 import { STORED_NAME } from '../upload/allowed-file.ts';
-import { SIGNATURE_BYTES, sniffImage, type ImageKind } from '../upload/image-header.ts';
+import { SIGNATURE_BYTES, sniffImage, type ImageKind } from '@icls/lib/image-header';
 import { renderPage, type PageState } from '../views/page.ts';
 import { classifyUpload } from './classify-upload.ts';
 import { MODEL_NAME_MAX } from './request-params.ts';

@@ -29,7 +29,7 @@ import { whenMissing, withPath } from '@icls/lib/fs-errors';
 import { formatMegabytes } from '../human-size.ts';
 import type { AllowedExtension } from './allowed-file.ts';
 import { MemoryBudget } from './memory-budget.ts';
-import { ImageHeaderError, readImageHeader, type ImageHeader } from './image-header.ts';
+import { ImageHeaderError, readImageHeader, type ImageHeader } from '@icls/lib/image-header';
 
 /** What names and describes an upload, received or stored. */
 export interface UploadIdentity {

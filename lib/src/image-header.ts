@@ -1,7 +1,8 @@
 /**
  * Reads an image's format and size from its first bytes, in plain TypeScript: the api's content
- * check. It replaced a sharp header decode that cost about 1 ms of CPU per upload on the api's hot
- * path; the worker still decodes every pixel, and a damaged body is reported by it (400).
+ * check, and the workers' estimate of what decoding an image will hold in memory. It replaced a sharp
+ * header decode that cost about 1 ms of CPU per upload on the api's hot path; the worker still decodes
+ * every pixel, and a damaged body is reported by it (400).
  */
 export type ImageKind = 'png' | 'jpeg' | 'gif' | 'webp';
 
@@ -9,6 +10,12 @@ export interface ImageHeader {
   format: ImageKind;
   width: number;
   height: number;
+  /**
+   * Bytes per pixel a decoder holds when it keeps the whole image: samples per pixel × bytes per
+   * sample; a progressive JPEG keeps 2 bytes of coefficients per sample until its last scan; GIF and
+   * WebP decode to 4 samples of a byte.
+   */
+  bytesPerPixel: number;
 }
 
 export class ImageHeaderError extends Error {
@@ -40,12 +47,16 @@ export function readImageHeader(buf: Buffer): ImageHeader | undefined {
   return { format, ...size };
 }
 
-type Size = { width: number; height: number } | undefined;
+type Size = { width: number; height: number; bytesPerPixel: number } | undefined;
+
+/** Samples per pixel of each PNG colour type; a palette is expanded to RGBA (the most it can become). */
+const PNG_SAMPLES: Record<number, number> = { 0: 1, 2: 3, 3: 4, 4: 2, 6: 4 };
 
 function png(b: Buffer): Size {
-  // The IHDR chunk must come first: length 13, type "IHDR", then width and height (big-endian).
+  // The IHDR chunk must come first: length 13, type "IHDR", then width and height (big-endian), bit depth, colour type.
   if (b.length < 24 || b.toString('latin1', 12, 16) !== 'IHDR') return undefined;
-  return { width: b.readUInt32BE(16), height: b.readUInt32BE(20) };
+  const [depth, colourType] = b.length >= 26 ? [b[24]!, b[25]!] : [16, 6];
+  return { width: b.readUInt32BE(16), height: b.readUInt32BE(20), bytesPerPixel: (PNG_SAMPLES[colourType] ?? 4) * (depth === 16 ? 2 : 1) };
 }
 
 /**
@@ -62,7 +73,7 @@ function gif(b: Buffer): Size {
     if (block === 0x2c) {
       if (i + 9 > b.length) return undefined;
       const [left, top, w, h] = [b.readUInt16LE(i + 1), b.readUInt16LE(i + 3), b.readUInt16LE(i + 5), b.readUInt16LE(i + 7)];
-      return { width: Math.max(screen.width, left + w), height: Math.max(screen.height, top + h) };
+      return { width: Math.max(screen.width, left + w), height: Math.max(screen.height, top + h), bytesPerPixel: 4 };
     }
     if (block !== 0x21 || i + 2 >= b.length) return undefined; // only extensions may come before the first frame
     i += 2; // introducer and label, then data sub-blocks up to an empty one
@@ -78,17 +89,17 @@ function webp(b: Buffer): Size {
   if (chunk === 'VP8 ') {
     // Lossy: a key frame starts with the sync code 9d 01 2a, then 14-bit width and height.
     if (b[23] !== 0x9d || b[24] !== 0x01 || b[25] !== 0x2a) return undefined;
-    return { width: b.readUInt16LE(26) & 0x3fff, height: b.readUInt16LE(28) & 0x3fff };
+    return { width: b.readUInt16LE(26) & 0x3fff, height: b.readUInt16LE(28) & 0x3fff, bytesPerPixel: 4 };
   }
   if (chunk === 'VP8L') {
     // Lossless: signature 0x2f, then width-1 and height-1 as 14-bit fields.
     if (b[20] !== 0x2f) return undefined;
     const bits = b.readUInt32LE(21);
-    return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
+    return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1, bytesPerPixel: 4 };
   }
   if (chunk === 'VP8X') {
     // Extended: canvas width-1 and height-1 as 24-bit little-endian fields.
-    return { width: b.readUIntLE(24, 3) + 1, height: b.readUIntLE(27, 3) + 1 };
+    return { width: b.readUIntLE(24, 3) + 1, height: b.readUIntLE(27, 3) + 1, bytesPerPixel: 4 };
   }
   return undefined;
 }
@@ -105,7 +116,10 @@ function jpeg(b: Buffer): Size {
     }
     // SOF0–SOF15 carry the frame size, except DHT (c4), JPG (c8) and DAC (cc).
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7) };
+      // SOF2, 6, 10 and 14 are progressive: the decoder keeps every coefficient (2 bytes a sample) until the last scan.
+      const progressive = marker === 0xc2 || marker === 0xc6 || marker === 0xca || marker === 0xce;
+      const samples = b[i + 9]!;
+      return { height: b.readUInt16BE(i + 5), width: b.readUInt16BE(i + 7), bytesPerPixel: samples * (progressive ? 2 : 1) };
     }
     if (marker === 0xd9 || marker === 0xda) return undefined; // end of image or scan data before any frame
     if ((marker >= 0xd0 && marker <= 0xd8) || marker === 0x01) {

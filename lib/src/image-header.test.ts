@@ -4,10 +4,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { lyingGif } from '../../../tests/helpers/hostile-corpus.ts';
+import { lyingGif } from '../../tests/helpers/hostile-corpus.ts';
 import { ImageHeaderError, readImageHeader, SIGNATURE_BYTES, sniffImage } from './image-header.ts';
 
-const IMAGES = fileURLToPath(new URL('../../../tests/fixtures/images/', import.meta.url));
+const IMAGES = fileURLToPath(new URL('../../tests/fixtures/images/', import.meta.url));
 const red = () => sharp({ create: { width: 3, height: 2, channels: 3, background: { r: 255, g: 0, b: 0 } } });
 /** Only the first SIGNATURE_BYTES bytes, as the upload store reads them. */
 const head = (b: Buffer) => b.subarray(0, SIGNATURE_BYTES);
@@ -81,12 +81,26 @@ describe('readImageHeader', () => {
     ];
     for (const [what, bytes] of cases) {
       const meta = await sharp(bytes).metadata();
-      assert.deepEqual(readImageHeader(bytes), { format: meta.format, width: meta.width, height: meta.height }, what);
+      // What libvips holds per pixel of a whole decoded image (a progressive JPEG: its coefficients, 2 bytes a sample).
+      const bytesPerPixel =
+        meta.format === 'gif' || meta.format === 'webp' ? 4 : meta.channels * (meta.depth === 'ushort' ? 2 : 1) * (meta.format === 'jpeg' && meta.isProgressive ? 2 : 1);
+      assert.deepEqual(readImageHeader(bytes), { format: meta.format, width: meta.width, height: meta.height, bytesPerPixel }, what);
     }
   });
 
+  test('bytes per pixel: 16-bit PNG samples count twice, a palette as RGBA, a grey JPEG once', async () => {
+    const png16 = await sized(5, 4, true).png().toColourspace('rgb16').toBuffer();
+    assert.equal(readImageHeader(png16)?.bytesPerPixel, 8);
+    const palette = await sized(5, 4).png({ palette: true }).toBuffer();
+    assert.equal(readImageHeader(palette)?.bytesPerPixel, 4);
+    const grey = await sized(5, 4).toColourspace('b-w').jpeg().toBuffer();
+    assert.equal(readImageHeader(grey)?.bytesPerPixel, 1);
+    const greyProgressive = await sized(5, 4).toColourspace('b-w').jpeg({ progressive: true }).toBuffer();
+    assert.equal(readImageHeader(greyProgressive)?.bytesPerPixel, 2);
+  });
+
   test('GIF87a written by hand', () => {
-    assert.deepEqual(readImageHeader(GIF87A), { format: 'gif', width: 1, height: 1 });
+    assert.deepEqual(readImageHeader(GIF87A), { format: 'gif', width: 1, height: 1, bytesPerPixel: 4 });
   });
 
   test('not an image → undefined; an image header cut short → ImageHeaderError', async () => {
@@ -99,10 +113,10 @@ describe('readImageHeader', () => {
   });
 
   test('GIF: the first frame counts, not only the logical screen (which can lie)', async () => {
-    assert.deepEqual(readImageHeader(lyingGif(10_000, 10_000)), { format: 'gif', width: 10_000, height: 10_000 });
+    assert.deepEqual(readImageHeader(lyingGif(10_000, 10_000)), { format: 'gif', width: 10_000, height: 10_000, bytesPerPixel: 4 });
     // A frame placed at an offset extends the canvas too; extensions before it are skipped.
     const animated = await sharp({ create: { width: 30, height: 20, channels: 3, background: '#f00' } }).gif({ loop: 0 }).toBuffer();
-    assert.deepEqual(readImageHeader(animated), { format: 'gif', width: 30, height: 20 });
+    assert.deepEqual(readImageHeader(animated), { format: 'gif', width: 30, height: 20, bytesPerPixel: 4 });
     assert.throws(() => readImageHeader(lyingGif(10, 10).subarray(0, 16)), ImageHeaderError, 'a frame descriptor cut short');
   });
 });

@@ -1,0 +1,79 @@
+/**
+ * Bounds the memory a worker's image decoders hold at once. A small file can decode to a huge image:
+ * a 0.6 MB interlaced 16-bit PNG of 7000×7000 holds 416 MB while it decodes, and a worker runs
+ * several jobs at once (2 × its lanes), so two such uploads took one worker to 1.07 GiB. Each decode
+ * is charged an estimate from its header (imageDecodeBytes) before it starts, and waits while the
+ * decodes in progress and it would pass the budget. One decode alone always runs, whatever its
+ * estimate, so an image within MAX_PIXELS is never refused for it: the peak is the larger of the
+ * budget and the largest single image. Waiters are served in arrival order, so a large image is not
+ * overtaken for ever by small ones.
+ */
+
+interface Waiter {
+  bytes: number;
+  grant: () => void;
+}
+
+export class DecodeBudget {
+  private inUse = 0;
+  private running = 0;
+  private readonly waiting: Waiter[] = [];
+
+  constructor(readonly limitBytes: number) {}
+
+  /** Bytes charged to the decodes in progress. */
+  get charged(): number {
+    return this.inUse;
+  }
+
+  /** Decodes waiting for room. */
+  get queued(): number {
+    return this.waiting.length;
+  }
+
+  /**
+   * Waits until `bytes` fit, then charges them; the returned function gives them back (call it once the
+   * decoded pixels are released). Past `deadline` (epoch ms) it stops waiting and rejects with `timeout()`.
+   */
+  acquire(bytes: number, deadline: number | undefined, timeout: () => Error): Promise<() => void> {
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: Waiter = {
+        bytes,
+        grant: () => {
+          clearTimeout(timer);
+          this.inUse += bytes;
+          this.running++;
+          let released = false;
+          resolve(() => {
+            if (released) return;
+            released = true;
+            this.inUse -= bytes;
+            this.running--;
+            this.grantWaiting();
+          });
+        },
+      };
+      if (this.waiting.length === 0 && this.fits(bytes)) return waiter.grant();
+      this.waiting.push(waiter);
+      if (deadline !== undefined) {
+        timer = setTimeout(() => {
+          const i = this.waiting.indexOf(waiter);
+          if (i < 0) return;
+          this.waiting.splice(i, 1);
+          reject(timeout());
+          // The head may have been the one that did not fit; those behind it may now.
+          this.grantWaiting();
+        }, Math.max(0, deadline - Date.now()));
+      }
+    });
+  }
+
+  private fits(bytes: number): boolean {
+    return this.running === 0 || this.inUse + bytes <= this.limitBytes;
+  }
+
+  private grantWaiting(): void {
+    while (this.waiting.length > 0 && this.fits(this.waiting[0]!.bytes)) this.waiting.shift()!.grant();
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Measurement, not a test: what small files that decode to huge images cost a worker's memory. Starts a
+ * real api and worker on Redis (the default model from MODELS_DIR, default ./models; settings as
+ * given), sends each kind of 7000×7000 image (49 M pixels, under the default MAX_PIXELS) `--at-once`
+ * times together, and prints the worker's resident memory before and its peak (VmHWM). Needs Redis on
+ * 127.0.0.1:6379 and the default model built (`npm run models -- ensure`). About a minute.
+ *   node --conditions=source --import tsx scripts/decode-memory.ts [--at-once 2] [VARIABLE=value …]
+ * For the behaviour before DECODE_MEMORY_BYTES, pass DECODE_MEMORY_BYTES=100000000000.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import sharp, { type Sharp } from 'sharp';
+import { tempDir } from '../tests/helpers/fixtures.ts';
+import { waitFor200 } from '../tests/helpers/http.ts';
+import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, scriptNodeFlags, startService } from '../tests/helpers/processes.ts';
+
+const { values, positionals } = parseArgs({ options: { 'at-once': { type: 'string', default: '2' } }, allowPositionals: true });
+const atOnce = Number(values['at-once']);
+const given = Object.fromEntries(positionals.map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const env: Record<string, string> = {
+  QUEUE_MODE: 'redis',
+  REDIS_URL,
+  REDIS_PREFIX: `decode-memory-${randomBytes(4).toString('hex')}`,
+  MODELS_DIR: './models',
+  UPLOAD_DIR: await tempDir('uploads'),
+  FEEDBACK_DIR: await tempDir('feedback'),
+  LOG_LEVEL: 'warn',
+  ...given,
+  PORT: String(port),
+};
+
+const side = 7000;
+const canvas = () => sharp({ create: { width: side, height: side, channels: 4, background: { r: 200, g: 30, b: 90, alpha: 0.5 } }, limitInputPixels: false });
+// Each kind comes in `atOnce` distinct files (one pixel differs), so the api's result cache answers none of them.
+async function variants(encode: (img: Sharp) => Sharp): Promise<Buffer[]> {
+  const files: Buffer[] = [];
+  for (let i = 0; i < atOnce; i++) {
+    const dot = { input: { create: { width: 1, height: 1, channels: 4 as const, background: { r: i, g: 0, b: 0, alpha: 1 } } }, left: i, top: 0 };
+    files.push(await encode(canvas().composite([dot])).toBuffer());
+  }
+  return files;
+}
+const kinds: [string, string, () => Promise<Buffer[]>][] = [
+  ['interlaced 16-bit RGBA PNG', 'png', () => variants((img) => img.png({ progressive: true, compressionLevel: 9 }).toColourspace('rgb16'))],
+  ['progressive JPEG', 'jpg', () => variants((img) => img.removeAlpha().jpeg({ progressive: true, chromaSubsampling: '4:4:4' }))],
+  ['GIF', 'gif', () => variants((img) => img.gif())],
+];
+
+const api = startService(ENTRY.api, env, scriptNodeFlags('start:api'));
+const worker = startService(ENTRY.worker, env, scriptNodeFlags('start:model'));
+const status = async (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(await readFile(`/proc/${worker.proc.pid}/status`, 'utf8'))![1]) / 1024;
+try {
+  await waitFor200(`${base}/readyz`, 60_000, () => `${api.logs()}\n${worker.logs()}`);
+  console.log(`worker resident at start: ${(await status('VmRSS')).toFixed(0)} MB; DECODE_MEMORY_BYTES=${env.DECODE_MEMORY_BYTES ?? '(default)'}; ${atOnce} at once`);
+  for (const [what, ext, make] of kinds) {
+    const files = await make();
+    const before = await status('VmRSS');
+    const t0 = performance.now();
+    const answers = await Promise.all(
+      files.map(async (bytes, i) => {
+        const form = new FormData();
+        form.append('file', new Blob([new Uint8Array(bytes)]), `huge-${i}.${ext}`);
+        const res = await fetch(`${base}/v1/predict`, { method: 'POST', body: form });
+        return `${res.status}${res.ok ? '' : ` ${((await res.json()) as { error?: { code?: string } }).error?.code}`}`;
+      }),
+    );
+    console.log(
+      `${what} (${(files[0]!.length / 1e6).toFixed(2)} MB each): answers ${answers.join(', ')} in ${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
+        `worker resident before ${before.toFixed(0)} MB, peak so far ${(await status('VmHWM')).toFixed(0)} MB`,
+    );
+  }
+} finally {
+  await Promise.all([api.stop(), worker.stop()]);
+  await deleteRedisPrefix(env.REDIS_PREFIX);
+}
