@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, it } from 'node:test';
+import { sleep } from '../deadline.ts';
 import { AppError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { redisAnswers } from '../redis-probe.ts';
@@ -161,6 +162,60 @@ it('a Redis that stops answering (hung, a network black hole): 503 NOT_READY wit
       });
     }
     assert.ok(Date.now() - t0 < 2000, 'each bounded by its deadline');
+    // The first call that went unanswered tells the next ones: they fail at once, not at their own bound.
+    const t1 = Date.now();
+    await assert.rejects(api.admits('m', Date.now() + 5000), /the queue \(Redis\) did not answer in time/);
+    await assert.rejects(api.submit(job(5000)), /the queue \(Redis\) did not answer in time/);
+    assert.ok(Date.now() - t1 < 100, `refused at once while Redis is silent (${Date.now() - t1} ms)`);
+    // Redis answers again: used again within a probe's period.
+    redis.resume();
+    const t2 = Date.now();
+    while (Date.now() - t2 < 3000) {
+      if (await api.admits('m', Date.now() + 1000).then(() => true, () => false)) break;
+      await sleep(20);
+    }
+    assert.equal(await api.admits('m', Date.now() + 1000), true, 'used again once it answers');
+    assert.ok(Date.now() - t2 < 1000, `used again ${Date.now() - t2} ms after it answered`);
+  } finally {
+    redis.resume();
+    await api.close();
+    await redis.stop();
+  }
+});
+
+it('calls already waiting on a Redis that stopped answering give up with the first one to go unanswered', async () => {
+  const redis = await startPrivateRedis();
+  const api = new RedisProducer({ redisUrl: redis.url, prefix: 'hung-cut', maxQueued: 4, deadAfterMs: 2000, log: createLogger('silent', 'test') });
+  try {
+    assert.ok(await api.whenReady(5000));
+    redis.pause();
+    const t0 = Date.now();
+    // The queue-length read would wait for its 2 s command bound, the job's add for the same; the lookup's 300 ms deadline comes first.
+    const waiting = [api.admits('m', Date.now() + 10_000), api.submit(job(10_000))].map((p) => p.then(() => 'answered', (err: Error) => err.message));
+    await assert.rejects(api.workerView(Date.now() + 300), /did not answer in time/);
+    for (const message of await Promise.all(waiting)) assert.match(message, /the queue \(Redis\) did not answer in time/);
+    assert.ok(Date.now() - t0 < 1000, `all given up with the lookup, ${Date.now() - t0} ms after the pause`);
+  } finally {
+    redis.resume();
+    await api.close();
+    await redis.stop();
+  }
+});
+
+it('a job added as Redis stops answering: 503 "did not answer in time" at the command bound (it said "unreachable")', async () => {
+  const redis = await startPrivateRedis();
+  const api = new RedisProducer({ redisUrl: redis.url, prefix: 'hung-add', maxQueued: 4, deadAfterMs: 2000, log: createLogger('silent', 'test') });
+  try {
+    assert.ok(await api.whenReady(5000));
+    redis.pause();
+    const t0 = Date.now();
+    await assert.rejects(api.submit(job(10_000)), (err: unknown) => {
+      assert.ok(err instanceof AppError, String(err));
+      assert.equal(err.code, 'NOT_READY');
+      assert.match(err.message, /the queue \(Redis\) did not answer in time/);
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 3000, 'at the 2 s command bound, not the job deadline');
   } finally {
     redis.resume();
     await api.close();

@@ -19,6 +19,7 @@ import { sleep, withDeadline } from '../deadline.ts';
 import { AppError, isAppError, queueFull, queueNoAnswer, queueUnusable } from '../errors.ts';
 import type { JobData, JobProducer, JobResult, QueueStats, WorkerView } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
+import { AnswerWatch, NoAnswerError } from './answer-watch.ts';
 import { HeldJobs } from './held-jobs.ts';
 import { closeConnection, connectRedis, isReady, whyNotReady, type RedisConnection } from './redis-connection.ts';
 import { beatsKey, cacheEntryPrefix, cacheKeys, GROUP, jobsKey, repliesChannel, resultKey, workersKey, type Reply } from './redis-keys.ts';
@@ -52,6 +53,8 @@ const MAX_LENGTHS = 1024;
  * their number, as each checks before the others add.
  */
 export const SCRIPT_IMAGE_MAX_BYTES = 256 * 1024;
+/** A call unanswered for this long marks Redis as not answering (AnswerWatch). */
+const SILENT_AFTER_MS = 250;
 /** Bound on any single command, whatever the request's deadline. */
 const COMMAND_TIMEOUT_MS = 2000;
 
@@ -70,10 +73,14 @@ const REFUSALS: Record<string, string> = {
 /** Why Redis refused a command, from its error reply's first word; undefined for any other failure. */
 const refusalOf = (err: unknown): string | undefined => REFUSALS[/^[A-Z]+/.exec(err instanceof Error ? err.message : '')?.[0] ?? ''];
 
-/** A failed Redis call as the client sees it: refused for a stated reason, or the queue unreachable. */
+/** ioredis's error for a command that got no answer within its commandTimeout, or one given up for another's (AnswerWatch). */
+const isCommandTimeout = (err: unknown): boolean => err instanceof NoAnswerError || (err instanceof Error && /^Command timed out/.test(err.message));
+
+/** A failed Redis call as the client sees it: refused for a stated reason, not answered in time, or the queue unreachable. */
 function queueFailure(err: unknown): AppError {
   const reason = refusalOf(err);
-  return reason ? new AppError('NOT_READY', `the queue (Redis) refused the job: ${reason}`, { retryAfterS: 1, cause: err }) : unreachable(err);
+  if (reason) return new AppError('NOT_READY', `the queue (Redis) refused the job: ${reason}`, { retryAfterS: 1, cause: err });
+  return isCommandTimeout(err) ? queueNoAnswer() : unreachable(err);
 }
 
 export class RedisProducer implements JobProducer {
@@ -94,6 +101,8 @@ export class RedisProducer implements JobProducer {
   /** Redis's run_id: a new one after a reconnect means Redis restarted and may have lost every job. */
   private runId?: string;
   private closed = false;
+  /** Whether Redis answers: once a call goes unanswered, the next ones fail at once until it does again. */
+  private readonly answers: AnswerWatch;
   /** The result cache's keys under this prefix (entries are `<entryPrefix><cacheKey>`). */
   private readonly cacheKeys: ReturnType<typeof cacheKeys> & { entryPrefix: string };
 
@@ -102,7 +111,11 @@ export class RedisProducer implements JobProducer {
     this.cacheKeys = { ...cacheKeys(opts.prefix), entryPrefix: cacheEntryPrefix(opts.prefix) };
     this.held = new HeldJobs(opts.maxQueued);
     this.cmd = withScripts(connectRedis(opts.redisUrl, 'api-commands', opts.log, { commandTimeoutMs: COMMAND_TIMEOUT_MS }));
-    this.cmd.on('ready', () => void this.afterReconnect());
+    this.answers = new AnswerWatch(() => this.cmd.ping(), opts.log);
+    this.cmd.on('ready', () => {
+      this.answers.answered();
+      void this.afterReconnect();
+    });
     this.sub = connectRedis(opts.redisUrl, 'api-replies', opts.log);
     this.sub.on('message', (_channel: string, message: string) => this.onReply(message));
     this.sub.on('close', () => (this.subscribed = false));
@@ -195,10 +208,22 @@ export class RedisProducer implements JobProducer {
   private guarded<T>(deadline: number, work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new AppError('NOT_READY', 'the api is shutting down', { retryAfterS: 1 }));
     if (!isReady(this.cmd)) return Promise.reject(this.notReady());
-    const call = work().catch((err: unknown) => {
-      throw isAppError(err) ? err : queueFailure(err);
+    if (this.answers.silent) return Promise.reject(queueNoAnswer());
+    const call = this.answers.cut(work()).catch((err: unknown) => {
+      throw isAppError(err) ? err : this.failure(err);
     });
-    return withDeadline(call, deadline, queueNoAnswer);
+    const sent = Date.now();
+    return withDeadline(call, deadline, () => {
+      // A call whose caller left it almost no time says little about Redis.
+      if (Date.now() - sent >= SILENT_AFTER_MS) this.answers.noAnswer();
+      return queueNoAnswer();
+    });
+  }
+
+  /** queueFailure, noting a command that went unanswered so the next calls do not wait for theirs. */
+  private failure(err: unknown): AppError {
+    if (isCommandTimeout(err)) this.answers.noAnswer();
+    return queueFailure(err);
   }
 
   /**
@@ -213,6 +238,7 @@ export class RedisProducer implements JobProducer {
   async submit(job: JobData): Promise<JobResult> {
     if (this.closed) throw new AppError('NOT_READY', 'the api is shutting down', { retryAfterS: 1 });
     if (!this.ready) throw this.notReady();
+    if (this.answers.silent) throw queueNoAnswer();
     if (!this.held.hold(job)) {
       throw queueFull(job.model, this.opts.maxQueued);
     }
@@ -238,10 +264,10 @@ export class RedisProducer implements JobProducer {
       const numKeys = cacheEntry.length ? 2 : 1;
       let before: number | string;
       if ((job.imageData?.length ?? 0) > SCRIPT_IMAGE_MAX_BYTES) {
-        before = await this.cmd.boundedCheck(numKeys, stream, ...cacheEntry, maxQueued);
-        if (typeof before === 'number' && before >= 0) await this.cmd.xadd(stream, '*', ...jobFields(job, this.channel));
+        before = await this.answers.cut(this.cmd.boundedCheck(numKeys, stream, ...cacheEntry, maxQueued));
+        if (typeof before === 'number' && before >= 0) await this.answers.cut(this.cmd.xadd(stream, '*', ...jobFields(job, this.channel)));
       } else {
-        before = await this.cmd.boundedAdd(numKeys, stream, ...cacheEntry, maxQueued, ...jobFields(job, this.channel));
+        before = await this.answers.cut(this.cmd.boundedAdd(numKeys, stream, ...cacheEntry, maxQueued, ...jobFields(job, this.channel)));
       }
       if (typeof before === 'string') {
         this.waiters.resolve(job.id, fromCache(before, job.id));
@@ -257,7 +283,7 @@ export class RedisProducer implements JobProducer {
       // The connection dropped mid-add: the job may or may not be in Redis. It stays held and is
       // added again (idempotently) on reconnect; its deadline still bounds the wait.
       if (!isReady(this.cmd)) this.opts.log.warn({ jobId: job.id }, 'Redis dropped while adding a job; it is added again on reconnect');
-      else this.waiters.reject(job.id, queueFailure(err));
+      else this.waiters.reject(job.id, this.failure(err));
     }
   }
 
@@ -337,6 +363,7 @@ export class RedisProducer implements JobProducer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.answers.close();
     this.waiters.rejectAll(() => new AppError('NOT_READY', 'the api is shutting down', { retryAfterS: 1 }));
     await Promise.all([closeConnection(this.sub), closeConnection(this.cmd)]);
   }
