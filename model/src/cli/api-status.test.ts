@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import { it } from 'node:test';
 import { UsageError } from '@icls/lib/usage-error';
-import { apiUrlOf, DEFAULT_API_URL } from './api-status.ts';
+import { apiUrlOf, DEFAULT_API_URL, fetchServedModels, loadedColumn } from './api-status.ts';
 
 it('the api asked is API_URL, else this host on PORT (as the api was started), else the default; a bad value is a usage error', () => {
   assert.equal(apiUrlOf({}), DEFAULT_API_URL);
@@ -15,4 +16,19 @@ it('the api asked is API_URL, else this host on PORT (as the api was started), e
   ] as const) {
     assert.throws(() => apiUrlOf(env), (err: unknown) => err instanceof UsageError && named.test(err.message));
   }
+});
+
+it('an api that takes the connection but never answers is "did not answer", not "not running"; nothing listening is "not running"', async () => {
+  const sockets: Socket[] = [];
+  const hung = createServer((socket) => void sockets.push(socket)); // accepts, reads nothing, answers nothing
+  await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', resolve));
+  const { port } = hung.address() as { port: number };
+  try {
+    assert.equal(loadedColumn(await fetchServedModels(`http://127.0.0.1:${port}`), 'alpha'), '? (api did not answer within 0.5 s)');
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => hung.close(resolve));
+  }
+  // The same port, closed now: the connection is refused.
+  assert.equal(loadedColumn(await fetchServedModels(`http://127.0.0.1:${port}`), 'alpha'), '? (api not running)');
 });

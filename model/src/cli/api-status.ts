@@ -41,8 +41,10 @@ export async function fetchServedModels(apiUrl: string, fetchImpl: typeof fetch 
   try {
     response = await fetchImpl(url, { signal: AbortSignal.timeout(API_TIMEOUT_MS) });
   } catch (err) {
-    // Refused, timed out or unresolvable all mean the same to the user: nothing answers there.
-    return { reachable: false, reason: 'api not running', detail: `${url}: ${describeCause(err)}` };
+    // A connection that was taken but not answered is an api that runs and hangs (or a firewall dropping
+    // packets), not one that is down: "not running" sent users to start a second one.
+    const timedOut = err instanceof Error && err.name === 'TimeoutError';
+    return { reachable: false, reason: timedOut ? `api did not answer within ${API_TIMEOUT_MS / 1000} s` : 'api not running', detail: `${url}: ${describeCause(err)}` };
   }
   if (!response.ok) {
     await response.body?.cancel();

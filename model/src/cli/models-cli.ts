@@ -34,9 +34,10 @@ const VERBS: Record<string, Verb> = {
     summary: 'installed models, their input, and whether the running api serves them',
     details: () => [
       `Asks the api at $API_URL (default http://127.0.0.1:$PORT, or ${DEFAULT_API_URL}) for /v1/models, waiting at most 500 ms;`,
-      'LOADED shows "yes (N workers)", "no", or "? (api not running)". Folders that fail to load are',
-      'listed after the table with the reason, each once; for models the workers could not load, what',
-      'their folder holds now (one fixed since they started loads only when they restart).',
+      'LOADED shows "yes (N workers)", "no", "? (api not running)" or "? (api did not answer within 0.5 s)".',
+      'Folders that fail to load are listed after the table with the reason, each once; for models the',
+      'workers could not load, what their folder holds now (one fixed since they started loads only when',
+      'they restart).',
     ],
     run: listVerb,
   },
