@@ -349,6 +349,19 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
       assert.equal(r.statusCode, 201, r.body);
     });
 
+    it('/v1/feedback answers with the text as stored: a lone UTF-16 half (a JSON "\\ud800" escape) is U+FFFD in both', async () => {
+      const payload = '{"report":"half \\ud800 here","label":"tail \\udc00"}';
+      const r = await app.inject({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': 'application/json' }, payload });
+      assert.equal(r.statusCode, 201, r.body);
+      assert.ok(!/\\ud[89a-f]/i.test(r.body), `no lone half echoed: ${r.body}`);
+      const stored = (await readFile(join(feedbackDir, 'reports.jsonl'), 'utf8')).trimEnd().split('\n').map((line) => JSON.parse(line));
+      const record = stored.find((e) => e.id === r.json().id);
+      assert.ok(record, `stored under the id answered: ${r.body}`);
+      assert.equal(record.report, 'half \ufffd here');
+      assert.equal(record.label, 'tail \ufffd');
+      assert.equal(r.json().stored, record.report);
+    });
+
     it('a raw image body (Content-Type: image/*) works like a multipart upload', async () => {
       const bytes = await readFile(image('rocket.jpg'));
       const expected = await expectedTinyRgb(image('rocket.jpg'));

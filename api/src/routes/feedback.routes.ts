@@ -21,6 +21,16 @@ import { ErrorBody } from './schemas.ts';
 const FIELDS = ['report', 'image', 'model', 'label'] as const;
 type ReportFields = Partial<Record<(typeof FIELDS)[number], string>>;
 
+/** A UTF-16 half with no other half: JSON's "\ud800" escapes can carry one; no UTF-8 file can. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * Text as it will be stored: the report files are UTF-8, where a lone surrogate becomes U+FFFD, so it is
+ * made U+FFFD here, before the report's id and the answer are computed (the answer echoed "\ud800" for
+ * a report stored with "\ufffd").
+ */
+const storable = (text: string): string => text.replace(LONE_SURROGATE, '\ufffd');
+
 async function reportFields(request: FastifyRequest): Promise<ReportFields> {
   const fields: ReportFields = {};
   if (request.isMultipart()) {
@@ -36,18 +46,18 @@ async function reportFields(request: FastifyRequest): Promise<ReportFields> {
       const name = FIELDS.find((f) => f === part.fieldname);
       if (!name || typeof part.value !== 'string') continue;
       if (part.valueTruncated) throw name === 'report' ? new AppError('REPORT_TOO_LONG') : new AppError('BAD_PARAMETER', `the form field "${name}" is too long`);
-      fields[name] ??= part.value;
+      fields[name] ??= storable(part.value);
     }
     return fields;
   }
   const body = (request.body ?? {}) as Record<string, unknown>;
   // A field sent twice (`report=a&report=b`) arrives as its first value: the form parser keeps that one (bounded-form.ts).
-  for (const name of FIELDS) if (typeof body[name] === 'string') fields[name] = body[name];
+  for (const name of FIELDS) if (typeof body[name] === 'string') fields[name] = storable(body[name]);
   return fields;
 }
 
 /**
- * A JSON body's fields are strings: the validator turns `"report": 5` or `true` into "5" and "true"
+ * A JSON body's fields are strings, made storable: the validator turns `"report": 5` or `true` into "5" and "true"
  * (it coerces types, which the query string needs) and a report of a bare number was stored. A null
  * optional field is taken as not given.
  */
@@ -56,6 +66,7 @@ function stringsOnly(body: unknown): void {
   const fields = body as Record<string, unknown>;
   for (const name of FIELDS) {
     const value = fields[name];
+    if (typeof value === 'string') fields[name] = storable(value);
     if (value === undefined || typeof value === 'string') continue;
     if (value === null && name !== 'report') {
       delete fields[name];
