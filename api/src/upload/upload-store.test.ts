@@ -50,7 +50,7 @@ describe('UploadStore', () => {
     assert.equal(stored.path, join(store.dir, stored.name));
     assert.equal(store.pathOf(stored.name), stored.path);
     assert.equal(stored.bytes, bytes.length);
-    assert.deepEqual(stored.image, { format: 'png', width: 451, height: 300 });
+    assert.deepEqual(stored.image, { format: 'png', width: 451, height: 300, bytesPerPixel: 3 });
     assert.deepEqual(await readFile(stored.path), bytes);
     assert.deepEqual(await readdir(store.dir), [stored.name]);
   });
@@ -60,7 +60,7 @@ describe('UploadStore', () => {
     const bytes = await readFile(fixture('rocket.jpg'));
     const stored = await store.store(Readable.from([bytes]), 'jpeg', notTruncated);
     assert.equal(stored.name, `${md5(bytes)}.jpeg`);
-    assert.deepEqual(stored.image, { format: 'jpeg', width: 640, height: 427 });
+    assert.deepEqual(stored.image, { format: 'jpeg', width: 640, height: 427, bytesPerPixel: 3 });
   });
 
   test('an identical upload lands on the same single file', async () => {
