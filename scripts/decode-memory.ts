@@ -2,8 +2,9 @@
  * Measurement, not a test: what small files that decode to huge images cost a worker's memory. Starts a
  * real api and worker on Redis (the default model from MODELS_DIR, default ./models; settings as
  * given), sends each kind of 7000×7000 image (49 M pixels, under the default MAX_PIXELS) `--at-once`
- * times together, and prints the worker's resident memory before and its peak (VmHWM). Needs Redis on
- * 127.0.0.1:6379 and the default model built (`npm run models -- ensure`). About a minute.
+ * times together, and prints the worker's resident memory before and its peak (VmHWM); meanwhile one
+ * client posts ordinary photos (distinct small PNGs, one after the other) and their answer times are
+ * printed too. Needs Redis on 127.0.0.1:6379 and the default model built. About a minute.
  *   node --conditions=source --import tsx scripts/decode-memory.ts [--at-once 2] [VARIABLE=value …]
  * For the behaviour before DECODE_MEMORY_BYTES, pass DECODE_MEMORY_BYTES=100000000000.
  */
@@ -11,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import sharp, { type Sharp } from 'sharp';
-import { tempDir } from '../tests/helpers/fixtures.ts';
+import { solidPng, tempDir } from '../tests/helpers/fixtures.ts';
 import { waitFor200 } from '../tests/helpers/http.ts';
 import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, scriptNodeFlags, startService } from '../tests/helpers/processes.ts';
 
@@ -55,21 +56,34 @@ const status = async (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`)
 try {
   await waitFor200(`${base}/readyz`, 60_000, () => `${api.logs()}\n${worker.logs()}`);
   console.log(`worker resident at start: ${(await status('VmRSS')).toFixed(0)} MB; DECODE_MEMORY_BYTES=${env.DECODE_MEMORY_BYTES ?? '(default)'}; ${atOnce} at once`);
+  const post = async (bytes: Buffer, name: string): Promise<string> => {
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(bytes)]), name);
+    const res = await fetch(`${base}/v1/predict`, { method: 'POST', body: form });
+    return `${res.status}${res.ok ? '' : ` ${((await res.json()) as { error?: { code?: string } }).error?.code}`}`;
+  };
+  let photo = 0;
   for (const [what, ext, make] of kinds) {
     const files = await make();
     const before = await status('VmRSS');
     const t0 = performance.now();
-    const answers = await Promise.all(
-      files.map(async (bytes, i) => {
-        const form = new FormData();
-        form.append('file', new Blob([new Uint8Array(bytes)]), `huge-${i}.${ext}`);
-        const res = await fetch(`${base}/v1/predict`, { method: 'POST', body: form });
-        return `${res.status}${res.ok ? '' : ` ${((await res.json()) as { error?: { code?: string } }).error?.code}`}`;
-      }),
-    );
+    let done = false;
+    const hostile = Promise.all(files.map((bytes, i) => post(bytes, `huge-${i}.${ext}`))).finally(() => (done = true));
+    const photoMs: number[] = [];
+    const photoAnswers = new Set<string>();
+    while (!done) {
+      const png = await solidPng([photo % 256, (photo >> 8) % 256, 99], 640, 480);
+      photo++;
+      const p0 = performance.now();
+      photoAnswers.add(await post(png, `photo-${photo}.png`));
+      photoMs.push(performance.now() - p0);
+    }
+    const answers = await hostile;
+    photoMs.sort((a, b) => a - b);
     console.log(
       `${what} (${(files[0]!.length / 1e6).toFixed(2)} MB each): answers ${answers.join(', ')} in ${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
-        `worker resident before ${before.toFixed(0)} MB, peak so far ${(await status('VmHWM')).toFixed(0)} MB`,
+        `worker resident before ${before.toFixed(0)} MB, peak so far ${(await status('VmHWM')).toFixed(0)} MB; ` +
+        `meanwhile ${photoMs.length} photos (${[...photoAnswers].join(', ')}): median ${photoMs[photoMs.length >> 1]?.toFixed(0)} ms, slowest ${photoMs.at(-1)?.toFixed(0)} ms`,
     );
   }
 } finally {

@@ -40,18 +40,20 @@ describe('DecodeBudget', () => {
     release();
   });
 
-  it('serves waiters in arrival order: a small decode does not overtake a large one waiting', async () => {
+  it('serves large decodes in arrival order, and lets a small one that fits go past them', async () => {
     const budget = new DecodeBudget(100 * MB);
     const first = await budget.acquire(50 * MB, undefined, timeout);
     const order: string[] = [];
-    const large = budget.acquire(90 * MB, undefined, timeout).then((r) => (order.push('large'), r));
+    const large1 = budget.acquire(90 * MB, undefined, timeout).then((r) => (order.push('large1'), r));
+    const large2 = budget.acquire(40 * MB, undefined, timeout).then((r) => (order.push('large2'), r));
     const small = budget.acquire(10 * MB, undefined, timeout).then((r) => (order.push('small'), r));
     await settled();
-    assert.deepEqual(order, [], 'the small one fits beside the first, but the large one came before it');
-    first();
-    (await large)();
+    assert.deepEqual(order, ['small'], 'the 40 MB one fits beside the first too, but a large one came before it; the 10 MB one does not wait');
     (await small)();
-    assert.deepEqual(order, ['large', 'small']);
+    first();
+    (await large1)();
+    (await large2)();
+    assert.deepEqual(order, ['small', 'large1', 'large2']);
   });
 
   it('stops waiting at the deadline, and the decodes behind the one that gave up go on', async () => {

@@ -5,8 +5,10 @@
  * is charged an estimate from its header (imageDecodeBytes) before it starts, and waits while the
  * decodes in progress and it would pass the budget. One decode alone always runs, whatever its
  * estimate, so an image within MAX_PIXELS is never refused for it: the peak is the larger of the
- * budget and the largest single image. Waiters are served in arrival order, so a large image is not
- * overtaken for ever by small ones.
+ * budget and the largest single image. Large decodes (over an eighth of the budget) wait in arrival
+ * order; a small one that fits goes at once, even past large ones waiting: an ordinary photo (a 12 MP
+ * JPEG is charged 36 MB) then never queues behind hostile images for their seconds of decoding, and a
+ * large one still gets its turn whenever the small ones in progress leave it room.
  */
 
 interface Waiter {
@@ -54,7 +56,7 @@ export class DecodeBudget {
           });
         },
       };
-      if (this.waiting.length === 0 && this.fits(bytes)) return waiter.grant();
+      if (this.fits(bytes) && (this.isSmall(bytes) || this.waiting.length === 0)) return waiter.grant();
       this.waiting.push(waiter);
       if (deadline !== undefined) {
         timer = setTimeout(() => {
@@ -73,7 +75,22 @@ export class DecodeBudget {
     return this.running === 0 || this.inUse + bytes <= this.limitBytes;
   }
 
+  private isSmall(bytes: number): boolean {
+    return bytes <= this.limitBytes / 8;
+  }
+
+  /** Grants, in arrival order, every waiter that fits, except a large one behind a large one that does not. */
   private grantWaiting(): void {
-    while (this.waiting.length > 0 && this.fits(this.waiting[0]!.bytes)) this.waiting.shift()!.grant();
+    let largeBlocked = false;
+    for (const waiter of [...this.waiting]) {
+      const small = this.isSmall(waiter.bytes);
+      if (!small && largeBlocked) continue;
+      if (this.fits(waiter.bytes)) {
+        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        waiter.grant();
+      } else if (!small) {
+        largeBlocked = true;
+      }
+    }
   }
 }
