@@ -26,7 +26,7 @@ export class WorkerMetrics {
     });
     this.stages = new Histogram({
       name: `${PREFIX}job_stage_seconds`,
-      help: 'Time of each stage of a job, by model: queue_wait (enqueued by the api → taken by a worker; clocks of two hosts), decode (read, decode, orient, resize), preprocess (pixels → tensor), inference.',
+      help: 'Time of each stage of a job, by model: queue_wait (enqueued by the api → taken by a worker; clocks of two hosts), decode (wait for decode memory, DECODE_MEMORY_BYTES; read, decode, orient, resize), preprocess (pixels → tensor), inference.',
       labelNames: ['model', 'stage'],
       buckets: SECONDS_BUCKETS,
       registers,
