@@ -96,7 +96,6 @@ try {
     const over = (limit: number) => ms.filter((m) => m > limit).length;
     console.log(`  ${ms.length} × ${key}: median ${ms[ms.length >> 1]} ms, slowest ${ms.at(-1)} ms; over 100 ms: ${over(100)}, over 1 s: ${over(1000)}`);
   }
-  for (const a of during.filter((x) => x.ms > 100)) console.log(`    sent +${a.sentAt - stoppedAt} ms: ${a.status} after ${a.ms} ms`);
   const firstOk = answers.filter((a) => a.status === 200 && a.sentAt >= resumedAt).sort((a, b) => a.sentAt + a.ms - (b.sentAt + b.ms))[0];
   console.log(`first 200 sent after SIGCONT answered ${firstOk ? `${firstOk.sentAt + firstOk.ms - resumedAt} ms after it` : 'never'}`);
 } finally {

@@ -20,6 +20,8 @@ export class NoAnswerError extends Error {
 
 export class AnswerWatch {
   private silentSince: number | undefined;
+  /** When a call last got its answer (epoch ms). */
+  private lastAnswerAt = 0;
   /** Calls in flight, each with how to give it up. */
   private readonly inFlight = new Set<(err: Error) => void>();
   private probing = false;
@@ -35,8 +37,21 @@ export class AnswerWatch {
     return this.silentSince !== undefined;
   }
 
-  /** A call got no answer in time: fail the next ones at once, and probe until Redis answers. */
+  /**
+   * A call got no answer in time: fail the next ones at once, and probe until Redis answers. Unless
+   * Redis answered something meanwhile: a timer that fires after this process's own thread was held
+   * up (garbage collection, a CPU shared with the workers) runs before the replies that came in the
+   * meantime are read, so the verdict waits for those to be read (setImmediate runs after them).
+   */
   noAnswer(): void {
+    if (this.closed || this.silent) return;
+    const at = Date.now();
+    setImmediate(() => {
+      if (this.lastAnswerAt < at) this.markSilent();
+    });
+  }
+
+  private markSilent(): void {
     if (this.closed) return;
     if (this.silentSince === undefined) {
       this.silentSince = Date.now();
@@ -57,6 +72,7 @@ export class AnswerWatch {
       this.inFlight.add(reject);
       call.then(
         (value) => {
+          this.lastAnswerAt = Date.now();
           this.inFlight.delete(reject);
           resolve(value);
         },

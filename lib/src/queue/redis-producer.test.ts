@@ -202,6 +202,26 @@ it('calls already waiting on a Redis that stopped answering give up with the fir
   }
 });
 
+it('a deadline that passes while the api itself was held up (its answer already in) does not mark a Redis that answers as silent', async () => {
+  const redis = await startPrivateRedis();
+  const api = new RedisProducer({ redisUrl: redis.url, prefix: 'stalled-loop', maxQueued: 4, deadAfterMs: 2000, log: createLogger('silent', 'test') });
+  try {
+    assert.ok(await api.whenReady(5000));
+    const late = api.workerView(Date.now() + 300);
+    // The call is sent; the thread is then held for longer than its deadline (a GC pause, a CPU taken by the workers).
+    setImmediate(() => {
+      const until = Date.now() + 500;
+      while (Date.now() < until);
+    });
+    await assert.rejects(late, /did not answer in time/, 'its timer fires before its answer is read');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(await api.admits('m', Date.now() + 1000), true, 'Redis answered meanwhile: the next calls go through');
+  } finally {
+    await api.close();
+    await redis.stop();
+  }
+});
+
 it('a job added as Redis stops answering: 503 "did not answer in time" at the command bound (it said "unreachable")', async () => {
   const redis = await startPrivateRedis();
   const api = new RedisProducer({ redisUrl: redis.url, prefix: 'hung-add', maxQueued: 4, deadAfterMs: 2000, log: createLogger('silent', 'test') });
