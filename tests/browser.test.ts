@@ -292,8 +292,19 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
     assert.equal(await page.locator('li.card').count(), 0);
     await page.goto(`${base}/feedback/review?status=unreviewed`);
     await markDocument();
+    // A mark the service refuses (here an id over its 64 characters) says why and can be tried again; the
+    // retry that succeeds takes the message away (it stayed, saying the change was not saved).
+    const idField = page.locator('li.card form.mark input[name=id]');
+    const id = await idField.evaluate((el: HTMLInputElement) => el.value);
+    await idField.evaluate((el: HTMLInputElement) => (el.value = 'x'.repeat(65)));
+    await page.click('li.card form.mark button');
+    await page.locator('#messages .error').waitFor();
+    assert.match((await page.textContent('#messages .error')) ?? '', /^The change could not be saved: ./);
+    assert.equal(await page.locator('li.card form.mark button').isEnabled(), true, 'the button can be tried again');
+    await idField.evaluate((el: HTMLInputElement, value) => (el.value = value), id);
     await page.click('li.card form.mark button');
     await page.locator('#review-count').getByText('No reports match.').waitFor();
+    assert.equal(await page.locator('#messages').evaluate((el) => el.childElementCount), 0, 'the failure\'s message is gone');
     assert.equal(await sameDocument(), true, 'marked in place');
     await page.goto(`${base}/feedback/review?status=reviewed`);
     assert.equal(await page.locator('li.card .badge.done').count(), 1);

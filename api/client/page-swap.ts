@@ -52,6 +52,8 @@ export interface Answer {
   doc: Document;
   /** The address the answer came from, after redirects. */
   url: string;
+  /** The HTTP status of that answer: an error page is a page too, and parses like one. */
+  status: number;
 }
 
 /** Posts a form in the background (as the browser would, redirects followed) and reads the page it answers with. */
@@ -60,7 +62,7 @@ export async function postForm(form: HTMLFormElement): Promise<Answer> {
   // Sent in the form's own encoding: urlencoded unless it says multipart, as the browser would.
   const body = form.enctype === 'multipart/form-data' ? data : new URLSearchParams([...data].map(([k, v]) => [k, String(v)]));
   const response = await fetch(form.action, { method: 'POST', body, signal: AbortSignal.timeout(REQUEST_DEADLINE_MS) });
-  return { doc: parseHtml(await response.text()), url: response.url };
+  return { doc: parseHtml(await response.text()), url: response.url, status: response.status };
 }
 
 /** Shows the elements that only make sense with this script (drop hints, example buttons, copy buttons). */
