@@ -171,6 +171,12 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
     assert.equal(await page.inputValue('#model'), 'tiny-slow', 'kept after the answer');
     await page.reload();
     assert.equal(await page.inputValue('#model'), 'tiny-slow', 'kept on the result\'s address');
+
+    // "Link copied" is said in a status region, which screen readers announce (the button's own text was not).
+    await desktop.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+    await page.click('#copy-link');
+    await page.locator('#result [role=status]').getByText('Link copied').waitFor({ timeout: 2000 });
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), await page.$eval('#result-link', (a: HTMLAnchorElement) => a.href));
   });
 
   it('report with a label: stored once however fast it is clicked; thanks, and the focus on it', async () => {

@@ -4,19 +4,21 @@ import { byId, focusOutcome, postForm, revealScripted, showError, swapFrom } fro
 export function enhanceResult(): void {
   const copy = byId<HTMLButtonElement>('copy-link');
   const link = byId<HTMLAnchorElement>('result-link');
-  if (copy && link) {
+  // The outcome goes to a status region that is in the page before it is written: screen readers
+  // announce its changes (the button's own text changed, which they do not announce).
+  const status = byId('copy-status');
+  if (copy && link && status) {
     // The clipboard is only offered to pages served over HTTPS or from localhost.
     if (!navigator.clipboard) copy.hidden = true;
-    const label = copy.textContent;
-    let restore: ReturnType<typeof setTimeout> | undefined;
+    let clear: ReturnType<typeof setTimeout> | undefined;
     copy.addEventListener('click', async () => {
       await navigator.clipboard.writeText(link.href).then(
-        () => (copy.textContent = 'Link copied'),
-        () => (copy.textContent = 'Copy failed: use the link'),
+        () => (status.textContent = 'Link copied'),
+        () => (status.textContent = 'Copy failed: use the link'),
       );
-      // Back to its label, so a second copy says something too.
-      clearTimeout(restore);
-      restore = setTimeout(() => (copy.textContent = label), 3000);
+      // Emptied again, so a second copy is announced too.
+      clearTimeout(clear);
+      clear = setTimeout(() => (status.textContent = ''), 3000);
     });
   }
 

@@ -75,7 +75,7 @@ export function renderResult(r: ShownResult, opts: { reported: boolean }): strin
 <p class="score">Score: <span id="score">${esc(top.score)}</span></p>
 <ol class="bars" aria-label="Most likely classes">${bars(r)}</ol>
 <p class="meta">Model <strong>${esc(r.model)}</strong> version ${esc(r.modelVersion)}. ${esc(timings(r))}.</p>
-<p class="share"><a id="result-link" href="${esc(link)}">Link to this result</a><button type="button" class="link-button js-only" id="copy-link" hidden>Copy link</button></p>
+<p class="share"><a id="result-link" href="${esc(link)}">Link to this result</a><button type="button" class="link-button js-only" id="copy-link" hidden>Copy link</button><span id="copy-status" class="muted" role="status"></span></p>
 ${feedback}
 </div>
 </section>`;
