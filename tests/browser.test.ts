@@ -265,13 +265,18 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
     // The service's refusal comes as the original's flash: a list inside the alert (role=alert on the <ul>
     // itself took its list semantics away: axe's listitem rule, WCAG 1.3.1). A name without an extension
     // is given its type's (the service refused a PNG named "photo" for its name alone).
+    // The refused upload's model stays in the address, as without JavaScript (the script kept only the
+    // path, and a reload went back to the default model).
+    await page.selectOption('#model', 'tiny-slow');
     await page.setInputFiles('#file', { name: 'photo', mimeType: 'image/png', buffer: await solidPng([200, 30, 30], 1100, 1000) });
     await page.click('#submit');
     await page.locator('#messages [role=alert] ul.flashes li').waitFor();
     assert.match((await page.textContent('#messages ul.flashes li')) ?? '', /more pixels than allowed/);
-    assert.equal(new URL(page.url()).pathname, '/');
+    assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, '/?model=tiny-slow');
     assert.equal(await page.title(), 'Image classifier');
     await assertAccessible(page, 'a refusal from the service (desktop)');
+    await page.reload();
+    assert.equal(await page.inputValue('#model'), 'tiny-slow', 'a reload keeps the model picked');
 
     // A load balancer's own 502 page (no #messages, no result): before, the page showed nothing at all.
     await page.setInputFiles('#file', image('chelsea.png'));

@@ -136,8 +136,8 @@ function enhanceUpload(form: HTMLFormElement): void {
     }
     swapFrom(doc, ['messages', 'result-slot']);
     revealScripted(byId('result-slot') ?? document);
-    const path = new URL(url, location.href).pathname;
-    if (path.startsWith('/result/')) {
+    const answer = new URL(url, location.href);
+    if (answer.pathname.startsWith('/result/')) {
       history.pushState(null, '', url);
       shownAddress = addressOf(location);
       document.title = doc.title;
@@ -148,8 +148,11 @@ function enhanceUpload(form: HTMLFormElement): void {
       focusOutcome(byId('result'));
     } else {
       // A refusal after a result: the address and title were still the old result's (a reload showed it).
-      if (addressOf(location) !== path) {
-        history.pushState(null, '', path);
+      // The address keeps its query, as without JavaScript: the service sends a refused upload back to
+      // `/?model=<name>`, and a reload of `/` alone went back to the default model.
+      const address = answer.pathname + answer.search;
+      if (addressOf(location) !== address) {
+        history.pushState(null, '', address);
         shownAddress = addressOf(location);
       }
       document.title = doc.title;
