@@ -481,6 +481,10 @@ describe('the upload form keeps its model when an upload is refused (two models,
     const mine = records.find((r) => r.id === report.json().id);
     assert.equal(mine.model, undefined);
     assert.equal(mine.prediction, undefined);
+    // Its card's picture has no prediction to name: its alt text read "Reported image, a report".
+    const review = await api.app.inject({ url: '/feedback/review', headers: HTML });
+    const card = review.body.split('<li class="card"').find((c) => c.includes(`id="report-${mine.id}"`)) ?? '';
+    assert.match(card, new RegExp(`<img src="/static/uploads/${name}" alt="Reported image" `));
   });
 
   it('an error shown in place keeps the picker and its model (it had no picker at all)', async () => {

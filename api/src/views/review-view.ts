@@ -61,11 +61,12 @@ function select(name: string, label: string, all: string, values: string[], sele
 const time = (iso: string) => `<time datetime="${esc(iso)}">${esc(iso.slice(0, 16).replace('T', ' '))} UTC</time>`;
 
 function card(r: ListedReport, back: string, absent: ReadonlySet<string>): string {
-  const described = r.prediction ? `predicted ${r.prediction}` : 'a report';
+  // Without a prediction the image is only what it is: "Reported image, a report" read as a mistake.
+  const alt = r.prediction ? `Reported image, predicted ${r.prediction}` : 'Reported image';
   const thumb = r.image && absent.has(r.image)
     ? `<p class="thumb no-image">Image not stored here: <code>${esc(r.image)}</code></p>`
     : r.image
-    ? `<a class="thumb" href="${esc(r.model ? resultUrl(r.image, r.model) : `/static/uploads/${r.image}`)}"><img src="/static/uploads/${esc(r.image)}" alt="Reported image, ${esc(described)}" loading="lazy"></a>`
+    ? `<a class="thumb" href="${esc(r.model ? resultUrl(r.image, r.model) : `/static/uploads/${r.image}`)}"><img src="/static/uploads/${esc(r.image)}" alt="${esc(alt)}" loading="lazy"></a>`
     : `<p class="thumb no-image">No image</p>`;
   const rows: [string, string][] = [
     ['Predicted', r.prediction ? `${esc(r.prediction)}${r.score !== undefined ? ` <span class="muted">${percent(r.score)}</span>` : ''}` : '<span class="muted">unknown</span>'],
