@@ -248,6 +248,15 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       assert.doesNotMatch(card, /<img /);
     });
 
+    it('a bad filter or page is an error page that leads back to the review, not to the classifier', async () => {
+      for (const url of ['/feedback/review?status=bogus', '/feedback/review?page=0', '/feedback/export.csv?status=bogus']) {
+        const r = await app.inject({ url, headers: HTML });
+        assert.equal(r.statusCode, 400, url);
+        assert.match(r.body, /<a class="button" href="\/feedback\/review">Go to the review page<\/a>/, url);
+        assert.doesNotMatch(r.body, /Go to the classifier/, url);
+      }
+    });
+
     it('cards with label, model and time; filters; mark reviewed (same-origin only); exports', async () => {
       const review = await app.inject({ url: '/feedback/review', headers: HTML });
       assert.equal(review.statusCode, 200);

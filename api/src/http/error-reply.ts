@@ -10,7 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ADMIN_REALM } from '@icls/lib/admin-auth';
 import { type AppError, type ErrorCode, ERRORS } from '@icls/lib/errors';
 import { setFlash } from '../flash.ts';
-import { renderErrorPage, renderPage, type PageState } from '../views/page.ts';
+import { renderErrorPage, renderPage, TO_REVIEW, type PageState } from '../views/page.ts';
 import type { LogSampler } from './log-sampler.ts';
 import { requestPath } from './request-path.ts';
 import { toAppError } from './to-app-error.ts';
@@ -60,6 +60,12 @@ const TABLE_ONLY = new Set<ErrorCode>(['INTERNAL', 'UPLOAD_NOT_SHARED', 'FEEDBAC
 const LIBRARY_DETAIL = new Set(['IMAGE_UNREADABLE']);
 /** The upload and report forms: after a failed post, the page with its form, to try again. */
 const FORM_ROUTES = new Set(['/', '/feedback']);
+/**
+ * The review page, its marks and exports: their error pages (a bad filter) lead back to the review, not
+ * to the classifier, whose link left the reviewer to find their way back. Not when the visitor is no admin.
+ */
+const REVIEW_ROUTES = /^\/feedback\/(review|export\.|dataset\.)/;
+const ADMIN_REFUSALS = new Set<ErrorCode>(['ADMIN_TOKEN_REQUIRED', 'ADMIN_LOOPBACK_ONLY']);
 /** Paths of the APIs for programs: their errors stay JSON whatever a browser asks for. */
 const API_PATH = /^\/(v1\/|predict|openapi\.json|metrics|healthz|readyz|docs\/(json|yaml))/;
 
@@ -163,7 +169,9 @@ const isOriginalPredict = (request: FastifyRequest): boolean => request.is404 &&
 function errorPage(request: FastifyRequest, err: AppError, message: string): string {
   const shown = pageMessage(err, message);
   const form = request.method === 'POST' && FORM_ROUTES.has(request.routeOptions.url ?? '');
-  return form ? renderPage({ ...request.retryPage?.state, error: shown }) : renderErrorPage(err.status, shown);
+  if (form) return renderPage({ ...request.retryPage?.state, error: shown });
+  const review = REVIEW_ROUTES.test(request.routeOptions.url ?? '') && !ADMIN_REFUSALS.has(err.code);
+  return renderErrorPage(err.status, shown, review ? TO_REVIEW : undefined);
 }
 
 /**

@@ -86,11 +86,20 @@ ${uploadForm(state)}
   return layout({ title, body, script: 'upload-page.js', current: 'classify' });
 }
 
-/** A page for an error that is not about an upload: 404 and the like, with a way back. */
-export function renderErrorPage(status: number, message: string): string {
+/** The link an error page offers. */
+export interface WayBack {
+  href: string;
+  text: string;
+}
+
+export const TO_CLASSIFIER: WayBack = { href: '/', text: 'Go to the classifier' };
+export const TO_REVIEW: WayBack = { href: '/feedback/review', text: 'Go to the review page' };
+
+/** A page for an error that is not about an upload: 404 and the like, with a way back (the classifier unless told). */
+export function renderErrorPage(status: number, message: string, back: WayBack = TO_CLASSIFIER): string {
   const heading = status === 404 ? 'Page not found' : status >= 500 ? 'The service could not answer' : 'This request cannot be served';
   const body = `<h1>${esc(heading)}</h1>
 <p class="error" role="alert">${esc(message)}</p>
-<p class="actions"><a class="button" href="/">Go to the classifier</a></p>`;
+<p class="actions"><a class="button" href="${esc(back.href)}">${esc(back.text)}</a></p>`;
   return layout({ title: `${heading} · Image classifier`, body });
 }
