@@ -390,7 +390,7 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
       assert.equal(new URL(p.url()).pathname, `/result/${await md5(photo)}.png`);
       assert.equal(await p.textContent('#prediction'), expected.label);
       await p.fill('#label', 'an astronaut');
-      await Promise.all([p.waitForURL(/reported=1/), p.click('#report-form button[type=submit]')]);
+      await Promise.all([p.waitForURL(/#report-saved$/), p.click('#report-form button[type=submit]')]);
       assert.equal((await p.textContent('#report-saved'))?.trim(), 'Thank you: your report was saved for review.');
 
       await p.goto(`${base}/`);

@@ -108,7 +108,7 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       const posts = await Promise.all([1, 2, 3].map(() => app.inject({ method: 'POST', url: '/feedback', ...form(fields) })));
       for (const r of posts) {
         assert.equal(r.statusCode, 303);
-        assert.equal(r.headers.location, `/result/${name}?model=tiny-rgb&reported=1#report-saved`);
+        assert.equal(r.headers.location, `/result/${name}?model=tiny-rgb#report-saved`);
       }
       const lines = (await readFile(join(config.FEEDBACK_DIR, 'feedback'), 'utf8')).split('\n').filter(Boolean);
       assert.deepEqual(lines.filter((l) => l === report), [report], 'one line, byte for byte the original report');
@@ -116,9 +116,20 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       const mine = records.filter((r) => r.image === name);
       assert.equal(mine.length, 1);
       assert.deepEqual({ ...mine[0], id: undefined, time: undefined }, { type: 'report', id: undefined, time: undefined, image: name, model: 'tiny-rgb', modelVersion: '1', prediction: expected.label, score: expected.score, label: 'a cat', report });
-      const thanks = await app.inject({ url: `/result/${name}?model=tiny-rgb&reported=1`, headers: HTML });
+      // The thanks is told by a cookie the post sets for that result's address alone, not by the address:
+      // `?reported=1` thanked anyone the link was sent to, and took their report form away.
+      const setCookie = String(posts[0]!.headers['set-cookie']);
+      assert.match(setCookie, new RegExp(`^reported=tiny-rgb; Path=/result/${name.replace('.', '\\.')}; HttpOnly; SameSite=Lax; Max-Age=60$`));
+      const cookie = setCookie.split(';')[0]!;
+      const thanks = await app.inject({ url: `/result/${name}?model=tiny-rgb`, headers: { ...HTML, cookie } });
       assert.match(thanks.body, /id="report-saved"[^>]*>Thank you: your report was saved for review\.</);
       assert.doesNotMatch(thanks.body, /id="report-form"/, 'no second report form');
+      assert.match(String(thanks.headers['set-cookie']), /^reported=; Path=\/result\/[^;]+; HttpOnly; SameSite=Lax; Max-Age=0$/, 'thanked once');
+      assert.equal(thanks.headers['cache-control'], 'no-store');
+      const shared = await app.inject({ url: `/result/${name}?model=tiny-rgb&reported=1`, headers: HTML });
+      assert.equal(shared.statusCode, 200);
+      assert.doesNotMatch(shared.body, /Thank you/);
+      assert.match(shared.body, /id="report-form"/, 'the report form, for whoever the link was sent to');
     });
 
     it('a report naming a result this service never showed (a forged form: model=../../x) is stored and thanked in place, not sent to a result page that answers 404', async () => {
@@ -494,6 +505,23 @@ describe('the upload form keeps its model when an upload is refused (two models,
     const review = await api.app.inject({ url: '/feedback/review', headers: HTML });
     const card = review.body.split('<li class="card"').find((c) => c.includes(`id="report-${mine.id}"`)) ?? '';
     assert.match(card, new RegExp(`<img src="/static/uploads/${name}" alt="Reported image" `));
+  });
+
+  it('the thanks after a report is for the reported model\'s result only, not the same image\'s by another model', async () => {
+    const png = await readFile(image('coffee.png'));
+    for (const model of ['tiny-rgb', 'tiny-slow']) {
+      const r = await api.app.inject({ method: 'POST', url: `/v1/predict?model=${model}`, headers: { 'content-type': 'image/png' }, payload: png });
+      assert.equal(r.statusCode, 200, r.body);
+    }
+    const name = `${createHash('md5').update(png).digest('hex')}.png`;
+    const posted = await api.app.inject({ method: 'POST', url: '/feedback', ...form({ report: 'not blue', image: name, model: 'tiny-slow' }) });
+    assert.equal(posted.statusCode, 303, posted.body.slice(0, 200));
+    const cookie = String(posted.headers['set-cookie']).split(';')[0]!;
+    const other = await api.app.inject({ url: `/result/${name}?model=tiny-rgb`, headers: { ...HTML, cookie } });
+    assert.doesNotMatch(other.body, /Thank you/);
+    assert.equal(other.headers['set-cookie'], undefined, 'the mark stays for its own result');
+    const own = await api.app.inject({ url: `/result/${name}?model=tiny-slow`, headers: { ...HTML, cookie } });
+    assert.match(own.body, /id="report-saved"/);
   });
 
   it('an error shown in place keeps the picker and its model (it had no picker at all)', async () => {

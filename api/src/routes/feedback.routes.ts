@@ -7,6 +7,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 import type { ApiDeps } from '../app.ts';
+import { setReported } from '../flash.ts';
 import type { KnownResult, ReportInput } from '../feedback/report-record.ts';
 import { readingBody } from '../http/body-guard.ts';
 import { resultUrl } from '../results/result-url.ts';
@@ -110,11 +111,13 @@ export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps, adminT
     // As the original: without a report nothing is written, and the page answers 200.
     if (!report) return reply.type('text/html; charset=utf-8').send(renderPage({}));
     await store({ report, image, model, label });
-    // From a result page: back to that result's address, which thanks the user; a reload posts nothing.
+    // From a result page: back to that result's address, which thanks the user (once: a cookie says so,
+    // not the address, which anyone may be sent); a reload posts nothing.
     // Only to a result this service showed: any other image and model (a forged form, `model=../../x`)
     // led to a result page that answered 404 after the report was stored.
     if (image && STORED_NAME.test(image) && model && model.length <= MODEL_NAME_MAX && knownResult(image, model)) {
-      return reply.redirect(`${resultUrl(image, model, { reported: '1' })}#report-saved`, 303);
+      setReported(reply, image, model);
+      return reply.redirect(`${resultUrl(image, model)}#report-saved`, 303);
     }
     return reply.type('text/html; charset=utf-8').send(renderPage({ feedbackSaved: true }));
   });

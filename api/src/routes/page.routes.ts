@@ -9,7 +9,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '@icls/lib/errors';
 import type { ApiDeps } from '../app.ts';
-import { takeFlashes } from '../flash.ts';
+import { takeFlashes, takeReported } from '../flash.ts';
 import { NO_WORKER } from '../predict-service.ts';
 import { RESULT_CLASSES } from '../results/recent-results.ts';
 import { resultFor, shownResult } from '../results/result-for.ts';
@@ -30,10 +30,8 @@ const PageQuery = Type.Object({ model: Type.Optional(Type.String({ maxLength: MO
 /** How long a failed upload's page waits for the served models (the view is usually cached): the error comes first. */
 const RETRY_PAGE_LOOKUP_MS = 250;
 
-const ResultQuery = Type.Object({
-  model: Type.Optional(Type.String({ maxLength: MODEL_NAME_MAX })),
-  reported: Type.Optional(Type.String({ maxLength: 1 })),
-});
+// `reported=1` of older addresses is ignored: the thanks after a report is told by a cookie (flash.ts).
+const ResultQuery = Type.Object({ model: Type.Optional(Type.String({ maxLength: MODEL_NAME_MAX })) });
 
 export async function pageRoutes(app: FastifyInstance, deps: ApiDeps, maxUploadBytes: number): Promise<void> {
   uploadBodiesOnly(app);
@@ -78,7 +76,7 @@ export async function pageRoutes(app: FastifyInstance, deps: ApiDeps, maxUploadB
     return reply.type(HTML).send(renderPage({ ...(await pageBase(result.model)), result: shown }));
   });
 
-  app.get<{ Params: { image: string }; Querystring: { model?: string; reported?: string } }>(
+  app.get<{ Params: { image: string }; Querystring: { model?: string } }>(
     '/result/:image',
     { schema: { hide: true, querystring: ResultQuery }, config: { errorStyle: 'page' } },
     async (request, reply) => {
@@ -89,7 +87,10 @@ export async function pageRoutes(app: FastifyInstance, deps: ApiDeps, maxUploadB
       // An address without its model names the default one at this moment: send the browser to the one that stays true.
       if (!request.query.model) return reply.redirect(resultUrl(image, model), 302);
       const result = await resultFor(deps, image, model, request);
-      return reply.type(HTML).send(renderPage({ ...(await pageBase(result.model)), result, reported: request.query.reported === '1' }));
+      const reported = takeReported(request, reply, image, model);
+      // The thanks is for this browser alone: no cache between keeps it for others.
+      if (reported) reply.header('cache-control', 'no-store');
+      return reply.type(HTML).send(renderPage({ ...(await pageBase(result.model)), result, reported }));
     },
   );
 
