@@ -65,6 +65,6 @@ for (const c of cases) {
     assert.match(responses[1]!, /^HTTP\/1\.1 503/, responses[1]);
     assert.match(responses[1]!, /retry-after: 1/i);
     const body = JSON.parse(responses[1]!.split('\r\n\r\n')[1]!) as Record<string, unknown>;
-    assert.deepEqual(body, { success: false, ...c.shape, error: { code: 'NOT_READY', message: 'The service is starting or has no worker for this model: the api is shutting down' } });
+    assert.deepEqual(body, { success: false, ...c.shape, error: { code: 'NOT_READY', message: 'The service cannot take this request now: the api is shutting down' } });
   });
 }

@@ -96,7 +96,7 @@ it('Redis refusing writes while no worker beats: /readyz says so, not that a wor
     assert.equal((await ready()).reason, 'the queue (Redis) refuses writes: it is out of memory (maxmemory)');
     const predicted = await app.inject({ method: 'POST', url: '/v1/predict', headers: { 'content-type': 'image/png' }, payload: Buffer.alloc(10) });
     assert.equal(predicted.statusCode, 503);
-    assert.equal(predicted.json().error.message, 'The service is starting or has no worker for this model: the queue (Redis) refuses writes: it is out of memory (maxmemory)');
+    assert.equal(predicted.json().error.message, 'The service cannot take this request now: the queue (Redis) refuses writes: it is out of memory (maxmemory)');
   } finally {
     await admin.config('SET', 'maxmemory', '0');
   }

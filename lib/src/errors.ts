@@ -32,7 +32,7 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed here' },
   NOT_FOUND: { status: 404, message: 'Not found' },
   QUEUE_FULL: { status: 503, message: 'Too many predictions are waiting; retry shortly' },
-  NOT_READY: { status: 503, message: 'The service is starting or has no worker for this model' },
+  NOT_READY: { status: 503, message: 'The service cannot take this request now' },
   DEADLINE_EXCEEDED: { status: 504, message: 'The prediction did not finish before its deadline' },
   PREDICTION_FAILED: { status: 500, message: 'The model failed on this image' },
   STORAGE_FULL: { status: 507, message: 'The server has no room left to store this; try again later' },
