@@ -113,6 +113,17 @@ export interface WorkerView {
 /** What a worker does with one job: the same function serves Redis and embedded mode. */
 export type JobHandler = (job: JobData) => Promise<JobResult>;
 
+/**
+ * Jobs a handler holds that wait for a local resource (a worker's decode memory) rather than a core:
+ * a consumer does not count them against its concurrency, up to as many again, so jobs behind them
+ * (ordinary photos behind huge images taking turns) are still read and run.
+ */
+export interface ParkedJobs {
+  count(): number;
+  /** Called whenever count() may have changed. */
+  onChange(listener: () => void): void;
+}
+
 /** The api's side of the queue. */
 export interface JobProducer {
   /** Enqueues and waits for the result until the job's deadline; rejects with an AppError. */

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError, type Config } from '@icls/lib/config';
-import type { BrokenModel, JobHandler } from '@icls/lib/job-contract';
+import type { BrokenModel, JobHandler, ParkedJobs } from '@icls/lib/job-contract';
 import type { Logger } from '@icls/lib/logger';
 import { createRegistry, type MetricsRegistry } from '@icls/lib/metrics/prometheus';
 import { noTracing, type Tracing } from '@icls/lib/tracing/tracing';
@@ -33,6 +33,8 @@ export interface ModelHost {
   /** Models this host was meant to serve but could not load, with why (paths relative to MODELS_DIR: this goes to clients). */
   broken: BrokenModel[];
   handler: JobHandler;
+  /** Jobs held here that wait for decode memory, not a core (see RedisConsumerOptions.parked). */
+  parked: ParkedJobs;
   /** How this process divides its cores (lanes, threads, jobs at once). */
   plan: WorkerPlan;
   close(): Promise<void>;
@@ -66,6 +68,18 @@ export async function startModelHost(
     onThreadError: (err) => log.error({ err: err.message }, 'an inference thread stopped; it is replaced'),
   });
   const decodeBudget = new DecodeBudget(config.DECODE_MEMORY_BYTES);
+  // The api answers such a job's 504 itself, at the same deadline, naming busy workers: this says why.
+  let lastGiveUpLog = Number.NEGATIVE_INFINITY;
+  let unlogged = 0;
+  decodeBudget.onGiveUp = (event) => {
+    if (Date.now() - lastGiveUpLog < 10_000) return void unlogged++;
+    log.warn(
+      { ...event, limitBytes: config.DECODE_MEMORY_BYTES, moreSinceLastLine: unlogged },
+      "a job's deadline passed while it waited for memory to decode its image (DECODE_MEMORY_BYTES): huge images are taking turns; if they are legitimate, raise DECODE_MEMORY_BYTES (and the memory limit), else lower MAX_PIXELS or set RATE_LIMIT_PER_MINUTE",
+    );
+    lastGiveUpLog = Date.now();
+    unlogged = 0;
+  };
   const classifiers = new Map<string, Classifier>();
   const builds = new Map<string, string>();
   for (const entry of entries) {
@@ -99,6 +113,7 @@ export async function startModelHost(
     versions: Object.fromEntries(builds),
     broken: broken.map((b) => ({ name: b.name, reason: reasonForClients(b.reason, config.MODELS_DIR) })),
     handler: jobs.wrap(createJobHandler({ classifiers, builds, uploadDir: config.UPLOAD_DIR, workerId, onStages: jobs.stagesDone, onUnshared: (job, detail) => unsharedUploadLog.report(log.child({ jobId: job.id }), detail) })),
+    parked: { count: () => decodeBudget.queued, onChange: (listener) => decodeBudget.onQueueChange(listener) },
     plan,
     async close() {
       if (closed) return;

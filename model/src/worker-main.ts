@@ -32,6 +32,7 @@ export async function runWorker(): Promise<void> {
     versions: host.versions,
     broken: host.broken,
     concurrency: host.plan.concurrency,
+    parked: host.parked,
     deadAfterMs: config.WORKER_DEAD_AFTER_MS,
     workerId: host.workerId,
     handler: host.handler,

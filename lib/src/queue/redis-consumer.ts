@@ -13,7 +13,7 @@
  */
 import { sleep } from '../deadline.ts';
 import { every } from '../every.ts';
-import { JobRejectedError, type BrokenModel, type JobFailure, type JobHandler, type JobConsumer } from '../job-contract.ts';
+import { JobRejectedError, type BrokenModel, type JobFailure, type JobHandler, type JobConsumer, type ParkedJobs } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
 import { unsharedUploadLog } from '../unshared-upload-log.ts';
 import { callForBuffers, closeConnection, connectRedis, execChecked, isReady, redisErrorText, waitUntilReady, type RedisConnection } from './redis-connection.ts';
@@ -33,6 +33,8 @@ export interface RedisConsumerOptions {
   /** Models this worker could not load: shown to the api through the heartbeat. */
   broken?: BrokenModel[];
   concurrency: number;
+  /** Jobs held that wait for decode memory: they free their slots, up to `concurrency` of them. */
+  parked?: ParkedJobs;
   /** A worker whose heartbeat is this old is dead; its jobs are taken over. */
   deadAfterMs: number;
   workerId: string;
@@ -79,6 +81,17 @@ export class RedisConsumer implements JobConsumer {
         return this.deliver(key, entry.id, { reply, replyTo: textField(entry, REPLY_TO_FIELD) ?? '' }, job?.deadline);
       },
     });
+    // Deferred: the count changes inside a handler's own call, which must not start other jobs from there.
+    opts.parked?.onChange(() => queueMicrotask(() => this.slotsChanged()));
+  }
+
+  /** A job parked or went on: taken-over jobs waiting for a slot run, and the read loop looks again. */
+  private slotsChanged(): void {
+    while (this.claimed.length > 0 && this.freeSlots() > 0 && !this.stop.signal.aborted) this.run(...this.claimed.shift()!);
+    if (this.freeSlots() > 0) {
+      this.slotFreed?.();
+      this.slotFreed = undefined;
+    }
   }
 
   /** Registers (waiting for Redis if needed), then starts reading and sweeping. */
@@ -113,7 +126,7 @@ export class RedisConsumer implements JobConsumer {
     const signal = this.stop.signal;
     let lastError = '';
     while (!signal.aborted) {
-      const free = this.opts.concurrency - this.running.size;
+      const free = this.freeSlots();
       if (free <= 0 || this.keys.length === 0) {
         await new Promise<void>((resolve) => (this.slotFreed = resolve));
         continue;
@@ -151,8 +164,14 @@ export class RedisConsumer implements JobConsumer {
     }
   }
 
+  /** Slots for more jobs: the concurrency, less the jobs held that are not parked (at most `concurrency` parked count as free). */
+  private freeSlots(): number {
+    const parked = Math.min(this.opts.parked?.count() ?? 0, this.opts.concurrency);
+    return this.opts.concurrency - (this.running.size - parked);
+  }
+
   private runOrQueue(key: string, entry: StreamEntry): void {
-    if (this.running.size < this.opts.concurrency) this.run(key, entry);
+    if (this.freeSlots() > 0) this.run(key, entry);
     else this.claimed.push([key, entry]);
   }
 

@@ -90,6 +90,46 @@ it('a job added before any worker exists is answered once a worker starts', asyn
   }
 });
 
+it('a job parked (waiting for decode memory) frees its slot: the job behind it runs meanwhile', async () => {
+  let parked = 0;
+  let changed = () => {};
+  let secondDone!: () => void;
+  const secondRan = new Promise<void>((resolve) => (secondDone = resolve));
+  const answer = (j: { id: string; model: string }) => ({ id: j.id, model: j.model, modelVersion: '1', predictions: [{ label: 'x', score: 1 }], timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0 }, worker: 'parking' });
+  const consumer = new RedisConsumer({
+    redisUrl: REDIS_URL, prefix, resultTtlS: 60, models: ['parking'], concurrency: 1, deadAfterMs: 2000, workerId: 'parking', log: createLogger('silent', 'test'),
+    parked: { count: () => parked, onChange: (listener) => (changed = listener) },
+    handler: async (j) => {
+      if (j.topK === 1) {
+        // The first job waits for room that only comes once the second has run: without parking, with one slot, never.
+        parked++;
+        changed();
+        await secondRan;
+        parked--;
+        changed();
+      } else {
+        secondDone();
+      }
+      return answer(j);
+    },
+  });
+  // The shared producer holds one job per model; this one two.
+  const api = new RedisProducer({ redisUrl: REDIS_URL, prefix, maxQueued: 2, deadAfterMs: 2000, log: createLogger('silent', 'test') });
+  await consumer.start();
+  try {
+    assert.ok(await api.whenReady(5000));
+    const first = api.submit({ ...job(5000), model: 'parking', topK: 1 });
+    await new Promise((r) => setTimeout(r, 100));
+    const second = api.submit({ ...job(5000), model: 'parking', topK: 2 });
+    const [a, b] = await Promise.allSettled([first, second]);
+    assert.equal(b.status === 'fulfilled' && b.value.worker, 'parking', `the second job was answered: ${b.status === 'rejected' ? b.reason : ''}`);
+    assert.equal(a.status === 'fulfilled' && a.value.worker, 'parking', `the first one too: ${a.status === 'rejected' ? a.reason : ''}`);
+  } finally {
+    await consumer.close();
+    await api.close();
+  }
+});
+
 it('a job Redis lost in a restart is added again on reconnect, and answered by a worker that starts after', async () => {
   const redis = await startPrivateRedis();
   const log = createLogger('silent', 'test');

@@ -58,10 +58,15 @@ describe('DecodeBudget', () => {
 
   it('stops waiting at the deadline, and the decodes behind the one that gave up go on', async () => {
     const budget = new DecodeBudget(100 * MB);
+    const gaveUp: { bytes: number; waitedMs: number }[] = [];
+    budget.onGiveUp = (event) => gaveUp.push(event);
     const held = await budget.acquire(60 * MB, undefined, timeout);
     const expiring = budget.acquire(90 * MB, Date.now() + 30, timeout);
     const behind = budget.acquire(30 * MB, undefined, timeout);
     await assert.rejects(expiring, /deadline/);
+    assert.equal(gaveUp.length, 1, 'the worker is told, to log why its job ran out of time');
+    assert.equal(gaveUp[0]!.bytes, 90 * MB);
+    assert.ok(gaveUp[0]!.waitedMs >= 20, `waited ${gaveUp[0]!.waitedMs} ms`);
     const release = await behind; // 60 + 30 fits once the 90 MB waiter is gone
     assert.equal(budget.charged, 90 * MB);
     release();

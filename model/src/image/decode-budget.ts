@@ -21,7 +21,21 @@ export class DecodeBudget {
   private running = 0;
   private readonly waiting: Waiter[] = [];
 
+  /** Told whenever the number of decodes waiting changes (the worker's consumer frees their job slots). */
+  private readonly listeners: (() => void)[] = [];
+
   constructor(readonly limitBytes: number) {}
+
+  /** Told when a decode gave up waiting (its job's deadline passed): how much it needed and how long it waited. */
+  onGiveUp?: (event: { bytes: number; waitedMs: number; chargedBytes: number; waiting: number }) => void;
+
+  onQueueChange(listener: () => void): void {
+    this.listeners.push(listener);
+  }
+
+  private queueChanged(): void {
+    for (const listener of this.listeners) listener();
+  }
 
   /** Bytes charged to the decodes in progress. */
   get charged(): number {
@@ -39,6 +53,7 @@ export class DecodeBudget {
    */
   acquire(bytes: number, deadline: number | undefined, timeout: () => Error): Promise<() => void> {
     return new Promise((resolve, reject) => {
+      const since = Date.now();
       let timer: NodeJS.Timeout | undefined;
       const waiter: Waiter = {
         bytes,
@@ -58,11 +73,14 @@ export class DecodeBudget {
       };
       if (this.fits(bytes) && (this.isSmall(bytes) || this.waiting.length === 0)) return waiter.grant();
       this.waiting.push(waiter);
+      this.queueChanged();
       if (deadline !== undefined) {
         timer = setTimeout(() => {
           const i = this.waiting.indexOf(waiter);
           if (i < 0) return;
           this.waiting.splice(i, 1);
+          this.queueChanged();
+          this.onGiveUp?.({ bytes, waitedMs: Date.now() - since, chargedBytes: this.inUse, waiting: this.waiting.length });
           reject(timeout());
           // The head may have been the one that did not fit; those behind it may now.
           this.grantWaiting();
@@ -82,15 +100,18 @@ export class DecodeBudget {
   /** Grants, in arrival order, every waiter that fits, except a large one behind a large one that does not. */
   private grantWaiting(): void {
     let largeBlocked = false;
+    let granted = false;
     for (const waiter of [...this.waiting]) {
       const small = this.isSmall(waiter.bytes);
       if (!small && largeBlocked) continue;
       if (this.fits(waiter.bytes)) {
         this.waiting.splice(this.waiting.indexOf(waiter), 1);
         waiter.grant();
+        granted = true;
       } else if (!small) {
         largeBlocked = true;
       }
     }
+    if (granted) this.queueChanged();
   }
 }
