@@ -49,7 +49,7 @@ import { requestId, traceRequests } from './tracing/request-context.ts';
 import { RAW_IMAGE_TYPES } from './upload/receive-upload.ts';
 import { retentionPolicy, UploadRetention } from './upload/upload-retention.ts';
 import { UploadStore } from './upload/upload-store.ts';
-import { assertWritableDirs } from './writable-dirs.ts';
+import { assertWritableDirs, WritableDir, type WritableDirName } from './writable-dirs.ts';
 
 export interface ApiDeps {
   producer: JobProducer;
@@ -64,6 +64,8 @@ export interface ApiDeps {
   /** The latest API answers (top class only), so a report on one records what the service answered. */
   answers: RecentResults;
   shuttingDown: () => boolean;
+  /** UPLOAD_DIR and FEEDBACK_DIR as their writes found them: /readyz tells when one cannot be written. */
+  writableDirs: Record<WritableDirName, WritableDir>;
   metrics: ApiMetrics;
   tracing: Tracing;
 }
@@ -132,6 +134,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   await assertWritableDirs(config);
   let shuttingDown = false;
   const feedback = new FeedbackStore(config.FEEDBACK_DIR);
+  const writableDirs = { UPLOAD_DIR: new WritableDir('UPLOAD_DIR', config.UPLOAD_DIR, log), FEEDBACK_DIR: new WritableDir('FEEDBACK_DIR', config.FEEDBACK_DIR, log) };
   const registry = telemetry.registry ?? createRegistry();
   const tracing = telemetry.tracing ?? noTracing;
   const uploads = new UploadStore(
@@ -139,6 +142,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     { maxBytes: config.MAX_UPLOAD_BYTES, maxPixels: config.MAX_PIXELS, totalMemoryBytes: config.UPLOAD_MEMORY_BYTES },
     // Only ever called on a request, after `retention` below exists.
     { stored: (bytes) => retention.noteStored(bytes) },
+    writableDirs.UPLOAD_DIR,
   );
   const metrics = new ApiMetrics(registry, uploads.memory);
   const retention = new UploadRetention(config.UPLOAD_DIR, retentionPolicy(config), (among) => reportedImages(config.FEEDBACK_DIR, among), log, metrics);
@@ -157,7 +161,8 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     }),
     uploads,
     feedback,
-    reports: new ReportStore(config.FEEDBACK_DIR, feedback, undefined, config.FEEDBACK_MAX_BYTES),
+    reports: new ReportStore(config.FEEDBACK_DIR, feedback, undefined, config.FEEDBACK_MAX_BYTES, writableDirs.FEEDBACK_DIR),
+    writableDirs,
     results: new RecentResults(),
     answers: new RecentResults(API_ANSWERS_KEPT),
     shuttingDown: () => shuttingDown,

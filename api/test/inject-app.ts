@@ -25,6 +25,8 @@ export interface InjectOptions {
   cache?: boolean;
   /** Wraps the model host's handler, e.g. to record the jobs that reached it. */
   wrap?: (handler: JobHandler) => JobHandler;
+  /** The api's log (default: silent), e.g. one that keeps its lines for a test to read. */
+  log?: Logger;
 }
 
 /** `env` is added to temporary UPLOAD_DIR and FEEDBACK_DIR, the tiny-rgb model, and a silent log. */
@@ -36,7 +38,7 @@ export async function startInjectApi(env: Record<string, string> = {}, opts: Inj
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const log = createLogger('silent', 'test');
+  const log = opts.log ?? createLogger('silent', 'test');
   const host = await startModelHost(config, log, { embedded: true });
   const handler = opts.wrap ? opts.wrap(host.handler) : host.handler;
   const cache = opts.cache ? resultCacheBounds(config) : undefined;

@@ -36,6 +36,7 @@ export const ERRORS = {
   DEADLINE_EXCEEDED: { status: 504, message: 'The prediction did not finish before its deadline' },
   PREDICTION_FAILED: { status: 500, message: 'The model failed on this image' },
   STORAGE_FULL: { status: 507, message: 'The server has no room left to store this; try again later' },
+  STORAGE_UNWRITABLE: { status: 503, message: 'The server cannot store this now: a folder it writes to cannot be written; its operator must fix it' },
   FEEDBACK_FULL: { status: 507, message: 'Reports cannot be stored now: the feedback store is full until its operator archives it' },
   UPLOAD_NOT_SHARED: { status: 500, message: 'The model worker cannot read the stored upload: the service is misconfigured (the image is not at fault)' },
   INTERNAL: { status: 500, message: 'Internal error' },

@@ -18,6 +18,15 @@ export function isNoRoom(err: unknown): boolean {
 }
 
 /**
+ * The folder cannot be written at all: a disk remounted read-only (EROFS), or a folder or file this
+ * user may not write (EACCES, EPERM). Unlike a full disk it does not pass by itself: an operator must act.
+ */
+export function isUnwritable(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EROFS' || code === 'EACCES' || code === 'EPERM';
+}
+
+/**
  * A failed write on an open file ("ENOSPC: no space left on device, write") names no file: this names it,
  * in the message and as `path`, so the log says which write failed.
  */

@@ -44,7 +44,11 @@ export class FeedbackStore {
   /** Appends the report's line; what it resolves to takes the line back (see appendLine). */
   async append(report: string): Promise<TakeBack> {
     const line = this.lineFor(report);
-    this.ready ??= mkdir(join(this.file, '..'), { recursive: true });
+    // Not kept when it fails: a folder mended while the api runs is used again.
+    this.ready ??= mkdir(join(this.file, '..'), { recursive: true }).catch((err: unknown) => {
+      this.ready = undefined;
+      throw err;
+    });
     await this.ready;
     return appendLine(this.file, line);
   }

@@ -17,6 +17,7 @@ import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '@icls/lib/errors';
 import { whenMissing } from '@icls/lib/fs-errors';
+import type { DirWrites } from '../writable-dirs.ts';
 import { appendLine, type TakeBack } from './append-line.ts';
 import type { FeedbackStore } from './feedback-store.ts';
 import { linesOf } from './report-query.ts';
@@ -38,12 +39,28 @@ export class ReportStore {
     private readonly now: () => Date = () => new Date(),
     /** Bytes the report files may take; 0: no bound. */
     private readonly maxBytes = 0,
+    private readonly writes?: DirWrites,
   ) {
     this.log = join(dir, 'reports.jsonl');
     this.ids = join(dir, 'report-ids');
   }
 
   async add(input: ReportInput, known?: KnownResult): Promise<AddedReport> {
+    return this.writing(this.addNow(input, known));
+  }
+
+  /** A write's outcome told to `writes`: a folder that cannot be written is refused as such. */
+  private async writing<T>(work: Promise<T>): Promise<T> {
+    try {
+      const done = await work;
+      this.writes?.written();
+      return done;
+    } catch (err) {
+      throw this.writes ? this.writes.refusal(err) : err;
+    }
+  }
+
+  private async addNow(input: ReportInput, known?: KnownResult): Promise<AddedReport> {
     const line = this.lines.lineFor(input.report);
     const record = toRecord(line, input, known, this.now());
     const marker = join(this.ids, record.id);
@@ -85,6 +102,10 @@ export class ReportStore {
 
   /** Marks a stored report reviewed (or not); 404 for an id that was never stored. */
   async setReviewed(id: string, reviewed: boolean): Promise<void> {
+    return this.writing(this.setReviewedNow(id, reviewed));
+  }
+
+  private async setReviewedNow(id: string, reviewed: boolean): Promise<void> {
     if (!REPORT_ID.test(id)) throw new AppError('NOT_FOUND', 'no such report');
     const marker = join(this.ids, id);
     const known = (await stat(marker).then(() => true, whenMissing(false))) || (await this.restoreMarkers(id));

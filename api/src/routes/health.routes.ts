@@ -29,15 +29,17 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
     '/readyz',
     {
       schema: {
-        summary: 'Readiness: the queue answers and a worker holds the default model, or is being restarted (answers at once while Redis is away)',
+        summary: 'Readiness: the queue answers, a worker holds the default model, or is being restarted, and UPLOAD_DIR can be written (answers at once while Redis is away)',
         response: {
-          200: Type.Object({ ...Readiness, reason: Type.Optional(Type.String({ description: 'set while no live worker holds the default model but one is awaited (WORKER_RESTART_GRACE_MS): its requests are queued meanwhile' })) }),
+          200: Type.Object({ ...Readiness, reason: Type.Optional(Type.String({ description: 'set while no live worker holds the default model but one is awaited (WORKER_RESTART_GRACE_MS): its requests are queued meanwhile; or while FEEDBACK_DIR cannot be written: reports are refused, predictions go on' })) }),
           503: Type.Object({ ...Readiness, code: Type.Literal('NOT_READY'), reason: Type.String() }),
         },
       },
     },
     async (_request, reply) => {
       const deadline = Date.now() + LOOKUP_TIMEOUT_MS;
+      // Nothing is written here while the folders' last writes went through (see WritableDir.problem).
+      const storage = Promise.all([deps.writableDirs.UPLOAD_DIR.problem(), deps.writableDirs.FEEDBACK_DIR.problem()]);
       // Looked at during shutdown too: `queue` says whether Redis answers, not whether this api is leaving.
       const queue = await deps.producer.ping(deadline);
       const view = queue ? await deps.predictor.workerView(deadline).catch(() => undefined) : undefined;
@@ -49,6 +51,7 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       const body = { status: 'ready', queue, defaultModel, workers };
       const notReady = (reason: string) =>
         reply.status(503).header('retry-after', '1').send({ ...body, status: 'not ready', code: 'NOT_READY' as const, reason });
+      const [uploadsBroken, feedbackBroken] = await storage;
       if (deps.shuttingDown()) return notReady('shutting down');
       if (!queue) {
         const why = deps.producer.downReason?.();
@@ -68,8 +71,14 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       if (!defaultModel || !served.has(defaultModel)) {
         return notReady(defaultModel ? defaultMissing(defaultModel, served, view.broken) : NO_WORKER);
       }
-      if (!workers) return { ...body, reason: `no live worker holds the default model "${defaultModel}" right now: its requests are queued for the worker being restarted` };
-      return body;
+      // Every upload is refused while UPLOAD_DIR cannot be written: another replica may serve them.
+      if (uploadsBroken) return notReady(`${uploadsBroken}: uploads are refused`);
+      // Reports alone are refused: predictions go on, so the api stays in the load balancer, and says so.
+      const reasons = [
+        workers ? undefined : `no live worker holds the default model "${defaultModel}" right now: its requests are queued for the worker being restarted`,
+        feedbackBroken && `${feedbackBroken}: reports are refused`,
+      ].filter((r) => r !== undefined);
+      return reasons.length ? { ...body, reason: reasons.join('; ') } : body;
     },
   );
 

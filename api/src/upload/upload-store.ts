@@ -27,6 +27,7 @@ import { finished } from 'node:stream/promises';
 import { AppError } from '@icls/lib/errors';
 import { whenMissing, withPath } from '@icls/lib/fs-errors';
 import { formatMegabytes } from '../human-size.ts';
+import type { DirWrites } from '../writable-dirs.ts';
 import type { AllowedExtension } from './allowed-file.ts';
 import { MemoryBudget } from './memory-budget.ts';
 import { ImageHeaderError, readImageHeader, type ImageHeader } from '@icls/lib/image-header';
@@ -127,6 +128,7 @@ export class UploadStore {
     readonly dir: string,
     private readonly limits: UploadLimits,
     private readonly events: UploadStoreEvents = {},
+    private readonly writes?: DirWrites,
   ) {
     this.memory = new MemoryBudget(limits.totalMemoryBytes ?? Number.POSITIVE_INFINITY);
   }
@@ -172,11 +174,15 @@ export class UploadStore {
    * of failing it). The caller must `persist` what it gets (that gives the memory budget back).
    */
   async receive(source: Readable, ext: AllowedExtension, isTruncated: () => boolean): Promise<IncomingUpload> {
-    this.ready ??= mkdir(this.dir, { recursive: true });
-    await this.ready;
     const tmp = this.tempPath();
     const held = { bytes: 0 };
     try {
+      // Not kept when it fails: a folder mended while the api runs is used again.
+      this.ready ??= mkdir(this.dir, { recursive: true }).catch((err: unknown) => {
+        this.ready = undefined;
+        throw err;
+      });
+      await this.ready;
       const received = await this.read(source, tmp, held);
       if (isTruncated() || received.bytes > this.limits.maxBytes) {
         throw new AppError('FILE_TOO_LARGE', `the limit is ${formatMegabytes(this.limits.maxBytes)}`);
@@ -187,7 +193,7 @@ export class UploadStore {
     } catch (err) {
       this.memory.release(held.bytes);
       await rm(tmp, { force: true });
-      throw err;
+      throw this.refusal(err);
     }
   }
 
@@ -225,10 +231,11 @@ export class UploadStore {
           this.events.stored?.(upload.bytes);
         }
       }
+      this.writes?.written();
       return { name: upload.name, md5: upload.md5, path, bytes: upload.bytes, image: upload.image };
     } catch (err) {
       await Promise.all([rm(tmp, { force: true }), upload.spilled ? rm(upload.spilled, { force: true }) : undefined]);
-      throw err;
+      throw this.refusal(err);
     } finally {
       this.memory.release(upload.heldBytes);
       upload.heldBytes = 0;
@@ -238,6 +245,10 @@ export class UploadStore {
       // brought on most full collections at 16 clients (35 in a bench run; 10 with this).
       upload.held = undefined;
     }
+  }
+
+  private refusal(err: unknown): unknown {
+    return this.writes ? this.writes.refusal(err) : err;
   }
 
   /** A new temporary file; the folder is made again if it went (moved away while the api runs). */

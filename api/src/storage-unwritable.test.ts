@@ -1,0 +1,122 @@
+/**
+ * A folder that turns read-only while the api runs (the kernel remounts a disk so on I/O errors): 503
+ * STORAGE_UNWRITABLE naming the variable, one error line without a stack, /readyz says so, and the
+ * service takes uploads and reports again once the folder is writable. The EROFS is the kernel's own: a
+ * tmpfs remounted read-only (mounting needs root, as CI runs; elsewhere the tests are skipped and say why).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { after, describe, it } from 'node:test';
+import { createLogger } from '@icls/lib/logger';
+import { solidPng, tempDir } from '../../tests/helpers/fixtures.ts';
+import { multipartBody } from '../../tests/helpers/raw-http.ts';
+import { mountTinyDisk, unmountTinyDisk } from '../../tests/helpers/tiny-disk.ts';
+import { startInjectApi, type InjectApi } from '../test/inject-app.ts';
+
+interface LogLine {
+  level: number;
+  msg: string;
+  err?: unknown;
+  [key: string]: unknown;
+}
+
+const remount = (dir: string, mode: 'ro' | 'rw'): void => {
+  const r = spawnSync('mount', ['-o', `remount,${mode}`, dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+};
+
+describe('a folder that cannot be written any more', () => {
+  const apis: InjectApi[] = [];
+  const mounted: string[] = [];
+  after(async () => {
+    await Promise.all(apis.map((a) => a.close()));
+    for (const dir of mounted) unmountTinyDisk(dir);
+  });
+
+  async function smallDisk(name: string): Promise<string | { skip: string }> {
+    const dir = await tempDir(name);
+    const cannot = mountTinyDisk(dir, '4m');
+    if (cannot) return { skip: cannot };
+    mounted.push(dir);
+    return dir;
+  }
+
+  async function start(env: Record<string, string>) {
+    const lines: LogLine[] = [];
+    const log = createLogger('info', 'test', { write: (l: string) => void lines.push(JSON.parse(l) as LogLine) });
+    const api = await startInjectApi(env, { log });
+    apis.push(api);
+    const readyz = async () => {
+      const r = await api.app.inject({ url: '/readyz' });
+      return { status: r.statusCode, body: r.json() as { status: string; reason?: string } };
+    };
+    return { api, lines, readyz };
+  }
+
+  it('UPLOAD_DIR remounted read-only: 503 STORAGE_UNWRITABLE naming UPLOAD_DIR on every upload route, one error line, /readyz not ready; served again once writable', async (t) => {
+    const uploads = await smallDisk('uploads-ro');
+    if (typeof uploads !== 'string') return t.skip(uploads.skip);
+    const { api, lines, readyz } = await start({ UPLOAD_DIR: uploads });
+    let shade = 0;
+    const predict = async (url = '/v1/predict') => {
+      // A new image each time: an identical upload already stored needs no write.
+      const { body, contentType } = multipartBody([{ name: 'file', filename: 'p.png', value: await solidPng([shade++, 9, 9]) }]);
+      return api.app.inject({ method: 'POST', url, payload: body, headers: { 'content-type': contentType } });
+    };
+    assert.equal((await predict()).statusCode, 200);
+    assert.equal((await readyz()).status, 200);
+
+    remount(uploads, 'ro');
+    const refused = await predict();
+    assert.equal(refused.statusCode, 503, refused.body);
+    assert.equal(refused.json().error.code, 'STORAGE_UNWRITABLE');
+    assert.match(refused.json().error.message, /UPLOAD_DIR cannot be written \(its file system is read-only\)/);
+    assert.doesNotMatch(refused.json().error.message, new RegExp(uploads), 'no server path to the client');
+    assert.ok(refused.headers['retry-after']);
+    const original = await predict('/predict');
+    assert.equal(original.statusCode, 503);
+    assert.equal(original.json().error.code, 'STORAGE_UNWRITABLE');
+    for (let i = 0; i < 5; i++) assert.equal((await predict()).statusCode, 503);
+
+    const errors = lines.filter((l) => l.level >= 50);
+    assert.equal(errors.length, 1, JSON.stringify(errors));
+    assert.match(errors[0]!.msg, new RegExp(`^UPLOAD_DIR ${uploads} cannot be written \\(EROFS: its file system is read-only\\): .*point UPLOAD_DIR at a writable folder`));
+    assert.ok(!lines.some((l) => JSON.stringify(l).includes('"stack"')), 'no stack trace in the log');
+
+    const notReady = await readyz();
+    assert.equal(notReady.status, 503);
+    assert.equal(notReady.body.reason, `UPLOAD_DIR ${uploads} cannot be written (its file system is read-only): uploads are refused`);
+
+    remount(uploads, 'rw');
+    assert.equal((await predict()).statusCode, 200, 'writable again');
+    assert.equal((await readyz()).status, 200);
+    assert.ok(lines.some((l) => l.msg === `UPLOAD_DIR ${uploads} can be written again`));
+    assert.ok((await readdir(uploads)).every((f) => !f.startsWith('.upload-')), 'no temporary file left');
+  });
+
+  it('FEEDBACK_DIR remounted read-only: 503 STORAGE_UNWRITABLE naming FEEDBACK_DIR, predictions go on and /readyz stays ready saying so', async (t) => {
+    const feedback = await smallDisk('feedback-ro');
+    if (typeof feedback !== 'string') return t.skip(feedback.skip);
+    const { api, lines, readyz } = await start({ FEEDBACK_DIR: feedback });
+    const post = (report: string) => api.app.inject({ method: 'POST', url: '/v1/feedback', payload: { report } });
+    assert.equal((await post('a cat, not a dog')).statusCode, 201);
+
+    remount(feedback, 'ro');
+    const refused = await post('a dog, not a cat');
+    assert.equal(refused.statusCode, 503, refused.body);
+    assert.equal(refused.json().error.code, 'STORAGE_UNWRITABLE');
+    assert.match(refused.json().error.message, /FEEDBACK_DIR cannot be written/);
+    const errors = lines.filter((l) => l.level >= 50);
+    assert.equal(errors.length, 1, JSON.stringify(errors));
+    assert.match(errors[0]!.msg, /^FEEDBACK_DIR .* cannot be written \(EROFS/);
+
+    const ready = await readyz();
+    assert.equal(ready.status, 200, 'predictions are still served');
+    assert.match(ready.body.reason ?? '', /FEEDBACK_DIR .* cannot be written \(its file system is read-only\): reports are refused/);
+
+    remount(feedback, 'rw');
+    assert.equal((await post('a dog, not a cat')).statusCode, 201, 'stored once writable');
+    assert.equal((await readyz()).body.reason, undefined);
+  });
+});
