@@ -49,7 +49,7 @@ import { requestId, traceRequests } from './tracing/request-context.ts';
 import { RAW_IMAGE_TYPES } from './upload/receive-upload.ts';
 import { retentionPolicy, UploadRetention } from './upload/upload-retention.ts';
 import { UploadStore } from './upload/upload-store.ts';
-import { assertWritableDirs, WritableDir, type WritableDirName } from './writable-dirs.ts';
+import { assertWritableDirs, markUploadDir, WritableDir, type WritableDirName } from './writable-dirs.ts';
 
 export interface ApiDeps {
   producer: JobProducer;
@@ -132,6 +132,7 @@ const FORM_PIECE_BYTES = 128 * 1024;
 
 export async function buildApp(config: ApiConfig, producer: JobProducer, log: Logger, telemetry: ApiTelemetry = {}, hints: ApiWorkerHints = {}): Promise<BuiltApi> {
   await assertWritableDirs(config);
+  await markUploadDir(config.UPLOAD_DIR);
   let shuttingDown = false;
   const feedback = new FeedbackStore(config.FEEDBACK_DIR);
   const writableDirs = { UPLOAD_DIR: new WritableDir('UPLOAD_DIR', config.UPLOAD_DIR, log), FEEDBACK_DIR: new WritableDir('FEEDBACK_DIR', config.FEEDBACK_DIR, log) };

@@ -10,6 +10,8 @@ import { request } from 'node:http';
 import { readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { UPLOAD_DIR_MARK } from '@icls/lib/job-contract';
+import { createLogger } from '@icls/lib/logger';
 import { image, tempDir } from '../../tests/helpers/fixtures.ts';
 import { multipartBody } from '../../tests/helpers/raw-http.ts';
 import { mountTinyDisk, unmountTinyDisk } from '../../tests/helpers/tiny-disk.ts';
@@ -135,10 +137,25 @@ describe('a full disk', () => {
     assert.equal(page.statusCode, 507);
     assert.match(page.body, /no room left/);
 
-    const left = await readdir(uploads);
+    const left = (await readdir(uploads)).filter((f) => f !== UPLOAD_DIR_MARK);
     assert.equal(left.length, 1, `only the first upload is there: ${left.join(', ')}`);
     await rm(join(uploads, left[0]!));
     assert.equal((await predict('/v1/predict', 'coffee.png')).statusCode, 200, 'room again');
+  });
+
+  it('an upload whose job was sent with its image while the disk was full: the worker does not blame an unshared UPLOAD_DIR for the file never stored', { timeout: 20_000 }, async (t) => {
+    const uploads = await tinyDisk('uploads-full-inline');
+    if (typeof uploads !== 'string') return t.skip(uploads.skip);
+    const lines: string[] = [];
+    const api = await startInjectApi({ UPLOAD_DIR: uploads }, { log: createLogger('info', 'test', { write: (l: string) => void lines.push(l) }) });
+    apis.push(api);
+    await writeFile(join(uploads, 'filler'), Buffer.alloc(2 * 1024 * 1024)).catch((err: NodeJS.ErrnoException) => assert.equal(err.code, 'ENOSPC'));
+    // 235 KiB, under INLINE_IMAGE_BYTES: its job carries it and is queued while the file is being written.
+    const full = await api.app.inject({ method: 'POST', url: '/v1/predict', ...(await form('chelsea.png')) });
+    assert.equal(full.statusCode, 507, full.body);
+    // The worker looks for such a job's file 2 s after it took it (job-handler.ts, spotCheckShared).
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.ok(!lines.some((l) => l.includes("not in this worker's UPLOAD_DIR")), lines.filter((l) => l.includes('UPLOAD_DIR')).join('\n'));
   });
 
   it('an upload spilled to disk that hits the full disk mid-way: 507, the rest of the body is dropped, and the server can close at once', { timeout: 20_000 }, async (t) => {
@@ -162,7 +179,7 @@ describe('a full disk', () => {
     assert.equal(answer.status, 507, answer.text);
     // The rest of the body is read and dropped (refused-body.ts), so the connection can carry another request.
     assert.equal(answer.connection, 'keep-alive');
-    assert.deepEqual(await readdir(uploads), [], 'the temporary file is gone');
+    assert.deepEqual(await readdir(uploads), [UPLOAD_DIR_MARK], 'the temporary file is gone');
     const t0 = performance.now();
     await api.app.close();
     assert.ok(performance.now() - t0 < 2000, `the server closed after ${(performance.now() - t0).toFixed(0)} ms`);

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { ConfigError, type Config } from '@icls/lib/config';
 import { AppError } from '@icls/lib/errors';
 import { isUnwritable } from '@icls/lib/fs-errors';
+import { UPLOAD_DIR_MARK } from '@icls/lib/job-contract';
 import type { Logger } from '@icls/lib/logger';
 
 export async function assertWritableDirs(config: Pick<Config, 'UPLOAD_DIR' | 'FEEDBACK_DIR'>): Promise<void> {
@@ -25,6 +26,12 @@ export async function assertWritableDirs(config: Pick<Config, 'UPLOAD_DIR' | 'FE
     }
   }
   if (failures.length) throw new ConfigError(`invalid configuration:\n${failures.join('\n')}`);
+}
+
+/** Leaves UPLOAD_DIR_MARK in UPLOAD_DIR (at start, after the check), for the workers' spot check of the folder they share. */
+export async function markUploadDir(dir: string): Promise<void> {
+  // 'a': created when missing, left as it is otherwise (several apis share the folder).
+  await writeFile(join(dir, UPLOAD_DIR_MARK), '', { flag: 'a' });
 }
 
 /** Writes a file in `dir` and removes it. */

@@ -6,6 +6,13 @@
  */
 import type { ErrorCode } from './errors.ts';
 
+/**
+ * An empty file the api keeps in its UPLOAD_DIR (written at every start): a worker that sees it shares
+ * the api's folder. A job's stored upload missing beside it was not stored after all (the api gave up on
+ * it and told its client why: a full or read-only disk), not put where the worker does not look.
+ */
+export const UPLOAD_DIR_MARK = '.icls-upload-dir';
+
 /** One prediction request. */
 export interface JobData {
   /** Unique per request; results are idempotent by this id. */

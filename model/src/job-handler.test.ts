@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, it } from 'node:test';
-import { JobRejectedError, type JobData } from '@icls/lib/job-contract';
+import { after, before, describe, it } from 'node:test';
+import { JobRejectedError, UPLOAD_DIR_MARK, type JobData } from '@icls/lib/job-contract';
 import { fixtureModels, image, tempDir } from '../../tests/helpers/fixtures.ts';
 import { Classifier } from './classifier.ts';
 import { createJobHandler } from './job-handler.ts';
@@ -70,4 +70,26 @@ it('a stored upload that does not decode is the client fault, and the answer sho
 it('a forged name cannot read outside the upload folder', async () => {
   const err = await rejection('../../../../etc/passwd');
   assert.equal(err.failure.code, 'UPLOAD_NOT_SHARED');
+});
+
+describe('the spot check of an image sent inside its job', () => {
+  /** What the spot check of one such job said, 2 s after it (nothing: undefined). */
+  async function spotCheck(dir: string): Promise<string | undefined> {
+    let said: string | undefined;
+    const check = createJobHandler({ classifiers: new Map([['tiny-rgb', classifier]]), uploadDir: dir, workerId: 'test', onUnshared: (_job, detail) => (said = detail) });
+    // A stored name no file has: the api never stored it, or stored it where this worker does not look.
+    await check({ ...job('0123456789abcdef0123456789abcdef.png', await readFile(image('astronaut.png'))), sharedFile: true });
+    await new Promise((r) => setTimeout(r, 2300));
+    return said;
+  }
+
+  it('a folder without the api\'s mark is not the api\'s: the fix is to share it', async () => {
+    assert.match((await spotCheck(await tempDir('unshared'))) ?? '', /not in the worker's UPLOAD_DIR 2 s later \(ENOENT\); give the workers the api's UPLOAD_DIR/);
+  });
+
+  it('beside the api\'s mark, a missing upload is one the api gave up on (a full or read-only disk): nothing misleading is said', async () => {
+    const shared = await tempDir('shared');
+    await writeFile(join(shared, UPLOAD_DIR_MARK), '');
+    assert.equal(await spotCheck(shared), undefined);
+  });
 });

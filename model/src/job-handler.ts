@@ -6,7 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { ImageDecodeError, ImageTooLargeError } from './image/image.ts';
-import { JobRejectedError, type JobData, type JobHandler, type JobResult } from '@icls/lib/job-contract';
+import { JobRejectedError, UPLOAD_DIR_MARK, type JobData, type JobHandler, type JobResult } from '@icls/lib/job-contract';
 import type { Classifier } from './classifier.ts';
 import { InferenceTimeoutError } from './engine/inference-pool.ts';
 import type { StageMarks } from './telemetry/job-telemetry.ts';
@@ -44,7 +44,13 @@ export function createJobHandler(deps: JobHandlerDeps): JobHandler {
     setTimeout(() => {
       stat(path).then(
         () => undefined,
-        (err: NodeJS.ErrnoException) => deps.onUnshared!(job, `stored image ${basename(path)}, sent inside its job, is not in the worker's UPLOAD_DIR ${SPOT_CHECK_AFTER_MS / 1000} s later (${err.code ?? 'error'}); ${SHARE_FIX}`),
+        async (err: NodeJS.ErrnoException) => {
+          // With the api's mark there, the folder is shared and the api did not store this upload (its disk
+          // full or read-only: its own answer and log say so); "share the folder" would send the operator
+          // the wrong way. A mark the worker cannot see at all (missing, not its to read) says unshared.
+          if (await stat(join(deps.uploadDir, UPLOAD_DIR_MARK)).then(() => true, () => false)) return;
+          deps.onUnshared!(job, `stored image ${basename(path)}, sent inside its job, is not in the worker's UPLOAD_DIR ${SPOT_CHECK_AFTER_MS / 1000} s later (${err.code ?? 'error'}); ${SHARE_FIX}`);
+        },
       );
     }, SPOT_CHECK_AFTER_MS).unref();
   };
