@@ -192,7 +192,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   app.server.maxConnections = config.MAX_CONNECTIONS;
   app.server.on('connect', refuseConnect(clientErrorCounter(deps.metrics)));
   reclaimIdleConnections(app.server, config.MAX_CONNECTIONS, (closed) =>
-    sampler.write('warn', 'IDLE_RECLAIMED', { closed, maxConnections: config.MAX_CONNECTIONS }, 'near MAX_CONNECTIONS: closed idle kept-alive connections to make room'),
+    sampler.write('warn', 'IDLE_RECLAIMED', { closed, maxConnections: config.MAX_CONNECTIONS }, 'near MAX_CONNECTIONS: closed idle kept-alive connections, or ones that began no request within 2 s, to make room'),
   );
   // A queue that cannot be looked at is what /readyz and every request report already; anything else is logged.
   const stopWatching = deps.predictor.watchWorkers((err) => {

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, it } from 'node:test';
+import { UNSTARTED_GRACE_MS } from './http/idle-reclaim.ts';
 import { startStandInApi, type StandInApi } from '../test/stand-in-api.ts';
 
 const MAX = 8;
@@ -104,4 +105,26 @@ it('a kept-alive connection whose next request has begun to arrive is not idle',
   await until('its request answered', () => arriving!.received.includes('\r\n\r\n'));
   assert.match(arriving!.received, /^HTTP\/1\.1 200 /);
   for (const c of [arriving!, ...more]) c.socket.destroy();
+});
+
+it('connections that begin no request hold the bound no longer than UNSTARTED_GRACE_MS: a newcomer gets in, long before HEADERS_TIMEOUT_MS', { timeout: 20_000 }, async () => {
+  const holders: Conn[] = [];
+  for (let i = 0; i < MAX; i++) holders.push(await open());
+  // One sends a byte now and then: a request begun in name only holds its place as well as silence.
+  holders[0]!.socket.write('G');
+  const start = Date.now();
+  await new Promise((r) => setTimeout(r, UNSTARTED_GRACE_MS + 100));
+  assert.ok(holders.every((c) => !c.closed), 'not closed before the grace');
+  // The bound is full: the first try is refused by Node (which makes room), a retry gets in.
+  let status: number | undefined;
+  for (let attempt = 0; attempt < 5 && status === undefined; attempt++) {
+    status = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.status,
+      () => undefined,
+    );
+  }
+  assert.equal(status, 200);
+  const waited = Date.now() - start;
+  assert.ok(waited < 5000, `in after ${waited} ms (HEADERS_TIMEOUT_MS is 10 s)`);
+  await until('the holders closed', () => holders.every((c) => c.closed));
 });

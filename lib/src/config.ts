@@ -179,7 +179,7 @@ const spec = {
   MAX_CONNECTIONS: {
     default: '1024',
     parse: int(1),
-    doc: 'open client connections the api accepts at once; more are closed at once (this bounds the memory that idle or slow clients hold); from 7/8 of it, idle kept-alive connections are closed to make room',
+    doc: 'open client connections the api accepts at once; more are closed at once (this bounds the memory that idle or slow clients hold); from 7/8 of it, idle kept-alive connections, and connections that began no request within 2 s, are closed to make room',
   },
   REQUEST_TIMEOUT_MS: {
     default: '10000',
