@@ -53,6 +53,7 @@ async function reportFields(request: FastifyRequest): Promise<ReportFields> {
   }
   const body = (request.body ?? {}) as Record<string, unknown>;
   // A field sent twice (`report=a&report=b`) arrives as its first value: the form parser keeps that one (bounded-form.ts).
+  // A JSON key twice arrives as its last: JSON.parse keeps that one, as JSON parsers do (the README says both).
   for (const name of FIELDS) if (typeof body[name] === 'string') fields[name] = storable(body[name]);
   return fields;
 }
