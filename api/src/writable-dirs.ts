@@ -71,6 +71,7 @@ export class WritableDir implements DirWrites {
     readonly name: WritableDirName,
     readonly dir: string,
     private readonly log: Logger,
+    private readonly probeEveryMs = PROBE_EVERY_MS,
   ) {}
 
   /** For a failed write in the folder: the 503 when the folder cannot be written (noted for /readyz), else `err` as it was. */
@@ -85,7 +86,7 @@ export class WritableDir implements DirWrites {
       );
     }
     this.broken = { reason, probedAt: Date.now() };
-    return new AppError('STORAGE_UNWRITABLE', `${this.name} cannot be written (${reason})`, { cause: err, retryAfterS: PROBE_EVERY_MS / 1000 });
+    return new AppError('STORAGE_UNWRITABLE', `${this.name} cannot be written (${reason})`, { cause: err, retryAfterS: Math.ceil(this.probeEveryMs / 1000) });
   }
 
   /** A write in the folder succeeded. */
@@ -103,7 +104,7 @@ export class WritableDir implements DirWrites {
   async problem(): Promise<string | undefined> {
     const broken = this.broken;
     if (!broken) return undefined;
-    if (Date.now() - broken.probedAt >= PROBE_EVERY_MS) {
+    if (Date.now() - broken.probedAt >= this.probeEveryMs) {
       broken.probedAt = Date.now();
       broken.probe = probeWrite(this.dir).then(
         () => this.written(),
