@@ -111,6 +111,13 @@ describe('a folder that cannot be written any more', () => {
     assert.equal(errors.length, 1, JSON.stringify(errors));
     assert.match(errors[0]!.msg, /^FEEDBACK_DIR .* cannot be written \(EROFS/);
 
+    // A report stored before is still answered a duplicate (nothing to write), and says nothing of the folder.
+    const duplicate = await post('a cat, not a dog');
+    assert.equal(duplicate.statusCode, 201, duplicate.body);
+    assert.equal(duplicate.json().duplicate, true);
+    assert.equal((await post('a bird, not a plane')).statusCode, 503);
+    assert.equal(lines.filter((l) => l.level >= 50).length, 1, 'still one error line');
+
     const ready = await readyz();
     assert.equal(ready.status, 200, 'predictions are still served');
     assert.match(ready.body.reason ?? '', /FEEDBACK_DIR .* cannot be written \(its file system is read-only\): reports are refused/);

@@ -46,14 +46,15 @@ export class ReportStore {
   }
 
   async add(input: ReportInput, known?: KnownResult): Promise<AddedReport> {
-    return this.writing(this.addNow(input, known));
+    // A report stored before writes nothing (its marker exists, which a read-only disk still says): that tells nothing of the folder.
+    return this.writing(this.addNow(input, known), (added) => added.created);
   }
 
   /** A write's outcome told to `writes`: a folder that cannot be written is refused as such. */
-  private async writing<T>(work: Promise<T>): Promise<T> {
+  private async writing<T>(work: Promise<T>, wrote: (done: T) => boolean = () => true): Promise<T> {
     try {
       const done = await work;
-      this.writes?.written();
+      if (wrote(done)) this.writes?.written();
       return done;
     } catch (err) {
       throw this.writes ? this.writes.refusal(err) : err;
