@@ -86,7 +86,7 @@ describe('a folder that cannot be written any more', () => {
 
     const notReady = await readyz();
     assert.equal(notReady.status, 503);
-    assert.equal(notReady.body.reason, `UPLOAD_DIR ${uploads} cannot be written (its file system is read-only): uploads are refused`);
+    assert.equal(notReady.body.reason, 'UPLOAD_DIR cannot be written (its file system is read-only): uploads are refused');
 
     remount(uploads, 'rw');
     assert.equal((await predict()).statusCode, 200, 'writable again');
@@ -120,7 +120,7 @@ describe('a folder that cannot be written any more', () => {
 
     const ready = await readyz();
     assert.equal(ready.status, 200, 'predictions are still served');
-    assert.match(ready.body.reason ?? '', /FEEDBACK_DIR .* cannot be written \(its file system is read-only\): reports are refused/);
+    assert.equal(ready.body.reason, 'FEEDBACK_DIR cannot be written (its file system is read-only): reports are refused');
 
     remount(feedback, 'rw');
     assert.equal((await post('a dog, not a cat')).statusCode, 201, 'stored once writable');

@@ -45,7 +45,7 @@ it('a folder remounted read-only: refused, reported by problem(), and seen mende
     assert.ok(isAppError(err) && err.code === 'STORAGE_UNWRITABLE' && err.status === 503, String(err));
     assert.equal(err.message, 'The server cannot store this now: a folder it writes to cannot be written; its operator must fix it: FEEDBACK_DIR cannot be written (its file system is read-only)');
   }
-  assert.equal(await state.problem(), `FEEDBACK_DIR ${dir} cannot be written (its file system is read-only)`);
+  assert.equal(await state.problem(), 'FEEDBACK_DIR cannot be written (its file system is read-only)');
   await new Promise((r) => setTimeout(r, 60));
   assert.match((await state.problem()) ?? '', /cannot be written/, 'the probe failed too: still broken');
 

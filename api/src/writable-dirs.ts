@@ -116,7 +116,8 @@ export class WritableDir implements DirWrites {
     }
     // The probe never rejects (both outcomes are handled where it is made); a slow one is just not waited for.
     if (broken.probe) await waitAtMost(broken.probe, PROBE_WAIT_MS);
-    return this.broken ? `${this.name} ${this.dir} cannot be written (${this.broken.reason})` : undefined;
+    // The variable, not the path: /readyz answers anyone, and the log has the path.
+    return this.broken ? `${this.name} cannot be written (${this.broken.reason})` : undefined;
   }
 }
 
