@@ -158,6 +158,39 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
     assert.equal(await focusedId(), 'result');
   });
 
+  it('a stalled upload says so after 15 s of silence and can be cancelled from the keyboard; the image stays chosen for a retry', async () => {
+    // Its own context: the fake clock (to pass the 15 s at once) stays with the context it is installed in.
+    const context = await browser!.newContext({ viewport: DESKTOP });
+    try {
+      const p = await context.newPage();
+      await p.clock.install();
+      await p.goto(`${base}/`);
+      await p.setInputFiles('#file', image('chelsea.png'));
+      // The server stops answering: the post is held, never answered (before, "Uploading…" until the 180 s deadline).
+      await p.route(`${base}/`, (route) => (route.request().method() === 'POST' ? undefined : route.continue()));
+      await p.focus('#submit');
+      await p.keyboard.press('Enter');
+      await p.locator('#cancel').waitFor({ state: 'visible' });
+      await p.clock.runFor(16_000);
+      assert.equal(await p.textContent('#progress-text'), 'No progress for 15 s: check your connection, or cancel.');
+      // The next Tab from the (now disabled) submit button reaches Cancel; Enter presses it.
+      await p.keyboard.press('Tab');
+      assert.equal(await p.evaluate(() => document.activeElement?.id), 'cancel');
+      await p.keyboard.press('Enter');
+      await p.locator('#messages .error').waitFor();
+      assert.equal((await p.textContent('#messages .error'))?.trim(), 'Upload cancelled: nothing was classified. The image is still chosen; send it again when you are ready.');
+      assert.equal(await p.isVisible('#progress'), false);
+      assert.equal(await p.isEnabled('#submit'), true, 'the form is back');
+      assert.equal(await p.$eval('#file', (el: HTMLInputElement) => el.files?.[0]?.name), 'chelsea.png', 'the image stays chosen');
+      // The service answers again: the same image is sent once more, with one click.
+      await p.unroute(`${base}/`);
+      await p.click('#submit');
+      await p.locator('#result').waitFor();
+    } finally {
+      await context.close();
+    }
+  });
+
   it('paste with another model: the picker keeps it for the next upload and on the result\'s address', async () => {
     await page.goto(`${base}/`);
     await page.selectOption('#model', 'tiny-slow');

@@ -32,6 +32,9 @@ async function sniffedType(file: File): Promise<string | undefined> {
   return undefined;
 }
 
+/** How long an upload or its answer may be silent before the page says so (the deadline is 180 s). */
+const SILENCE_MS = 15_000;
+
 /** The address the page shows (its `#` part aside): the server rendered it, or the script put a result there. */
 const addressOf = (l: Location) => l.pathname + l.search;
 let shownAddress = addressOf(location);
@@ -55,6 +58,7 @@ function enhanceUpload(form: HTMLFormElement): void {
   const bar = byId<HTMLProgressElement>('progress-bar')!;
   const status = byId('progress-text')!;
   const submit = byId<HTMLButtonElement>('submit')!;
+  const cancel = byId<HTMLButtonElement>('cancel')!;
   const maxBytes = Number(form.dataset.maxBytes) || Number.POSITIVE_INFINITY;
   let previewUrl: string | undefined;
 
@@ -160,6 +164,10 @@ function enhanceUpload(form: HTMLFormElement): void {
     }
   };
 
+  /** The upload in flight, which Cancel aborts. */
+  let inFlight: XMLHttpRequest | undefined;
+  cancel.addEventListener('click', () => inFlight?.abort());
+
   const send = () => {
     // One upload at a time (a double-clicked example photo was sent twice).
     if (form.classList.contains('busy')) return;
@@ -173,24 +181,52 @@ function enhanceUpload(form: HTMLFormElement): void {
     bar.value = 0;
     status.textContent = `Uploading ${megabytes(file.size)}…`;
     const xhr = new XMLHttpRequest();
+    inFlight = xhr;
+    // A stalled upload (the network or the server gone quiet) showed "Uploading…" until the 180 s
+    // deadline with no hint: after a silence the page says so, and points to Cancel.
+    let uploaded = false;
+    let silence: ReturnType<typeof setTimeout> | undefined;
+    const heard = () => {
+      clearTimeout(silence);
+      silence = setTimeout(() => {
+        const s = SILENCE_MS / 1000;
+        status.textContent = uploaded
+          ? `No answer for ${s} s: the service may be busy. Wait, or cancel and try again later.`
+          : `No progress for ${s} s: check your connection, or cancel.`;
+      }, SILENCE_MS);
+    };
+    const settled = () => {
+      clearTimeout(silence);
+      inFlight = undefined;
+    };
     xhr.open('POST', form.action);
     xhr.timeout = REQUEST_DEADLINE_MS;
     xhr.upload.addEventListener('progress', (e) => {
       if (!e.lengthComputable) return;
+      heard();
       bar.value = Math.round((100 * e.loaded) / e.total);
       status.textContent = `Uploading… ${bar.value}%`;
     });
     xhr.upload.addEventListener('load', () => {
+      uploaded = true;
+      heard();
       bar.removeAttribute('value'); // indeterminate: the model is working
       status.textContent = 'Uploaded. The model is looking at it…';
     });
-    xhr.addEventListener('load', () => answered(xhr.responseText, xhr.responseURL || form.action, xhr.status));
+    xhr.addEventListener('load', () => {
+      settled();
+      answered(xhr.responseText, xhr.responseURL || form.action, xhr.status);
+    });
     const failed = (message: string) => () => {
+      settled();
       busy(false);
       showError(message);
     };
     xhr.addEventListener('error', failed('The upload did not reach the service: check the connection and try again.'));
     xhr.addEventListener('timeout', failed('The service did not answer in time; try again in a moment.'));
+    // The chosen image stays in the form: sending it again is one click.
+    xhr.addEventListener('abort', failed('Upload cancelled: nothing was classified. The image is still chosen; send it again when you are ready.'));
+    heard();
     xhr.send(new FormData(form));
   };
 
