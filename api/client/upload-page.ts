@@ -35,6 +35,42 @@ async function sniffedType(file: File): Promise<string | undefined> {
 /** How long an upload or its answer may be silent before the page says so (the deadline is 180 s). */
 const SILENCE_MS = 15_000;
 
+/** The service refuses a side over this however few pixels (MAX_IMAGE_SIDE, api/src/upload/upload-store.ts). */
+const MAX_SIDE = 65_535;
+
+/**
+ * Width and height from an image's header, or undefined when they cannot be read here (the preview's
+ * decode and the service will tell). A 12000×12000 PNG was decoded for its preview, then sent, and
+ * refused by the service for its pixels. The fields `readImageHeader` (lib/src/image-header.ts) reads,
+ * without its checks or its GIF frame walk: the service still checks every upload.
+ */
+async function pixelSize(file: File): Promise<[width: number, height: number] | undefined> {
+  // The service reads as much: a JPEG's frame size can follow up to 64 KB segments of metadata.
+  const v = new DataView(await file.slice(0, 256 * 1024).arrayBuffer());
+  const n = v.byteLength;
+  const text = (i: number) => String.fromCharCode(v.getUint8(i), v.getUint8(i + 1), v.getUint8(i + 2), v.getUint8(i + 3));
+  const u24 = (i: number) => v.getUint16(i, true) + v.getUint8(i + 2) * 65_536;
+  if (file.type === 'image/png') return n >= 24 && text(12) === 'IHDR' ? [v.getUint32(16), v.getUint32(20)] : undefined;
+  if (file.type === 'image/gif') return n >= 10 ? [v.getUint16(6, true), v.getUint16(8, true)] : undefined;
+  if (file.type === 'image/webp' && n >= 30) {
+    const chunk = text(12);
+    if (chunk === 'VP8 ') return [v.getUint16(26, true) & 0x3fff, v.getUint16(28, true) & 0x3fff];
+    if (chunk === 'VP8L') return [(v.getUint32(21, true) & 0x3fff) + 1, ((v.getUint32(21, true) >>> 14) & 0x3fff) + 1];
+    if (chunk === 'VP8X') return [u24(24) + 1, u24(27) + 1];
+    return undefined;
+  }
+  // JPEG: the markers up to the first start-of-frame (SOF0–15 but DHT c4, JPG c8, DAC cc).
+  for (let i = 2; file.type === 'image/jpeg' && i + 9 < n && v.getUint8(i) === 0xff; ) {
+    const marker = v.getUint8(i + 1);
+    if (marker === 0xff) i++;
+    else if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return [v.getUint16(i + 7), v.getUint16(i + 5)];
+    else if (marker === 0xd9 || marker === 0xda) return undefined;
+    else if ((marker >= 0xd0 && marker <= 0xd8) || marker === 0x01) i += 2;
+    else i += 2 + v.getUint16(i + 2);
+  }
+  return undefined;
+}
+
 /** The address the page shows (its `#` part aside): the server rendered it, or the script put a result there. */
 const addressOf = (l: Location) => l.pathname + l.search;
 let shownAddress = addressOf(location);
@@ -62,6 +98,19 @@ function enhanceUpload(form: HTMLFormElement): void {
   const maxBytes = Number(form.dataset.maxBytes) || Number.POSITIVE_INFINITY;
   let previewUrl: string | undefined;
 
+  /**
+   * Too many pixels, in the service's words (IMAGE_TOO_MANY_PIXELS), or undefined. A header that cannot be
+   * read here is left to the preview's decode and to the service.
+   */
+  const tooManyPixels = async (file: File): Promise<string | undefined> => {
+    const size = await pixelSize(file).catch(() => undefined);
+    if (!size) return undefined;
+    const [w, h] = size;
+    const maxPixels = Number(form.dataset.maxPixels) || Number.POSITIVE_INFINITY;
+    const why = w * h > maxPixels ? `is more than ${maxPixels.toLocaleString('en')} pixels` : Math.max(w, h) > MAX_SIDE ? `has a side over ${MAX_SIDE.toLocaleString('en')} pixels` : undefined;
+    return why && `The image has more pixels than allowed: ${w}×${h} ${why}. Choose a smaller image.`;
+  };
+
   /** What is wrong with a file, in words, or undefined: checked before a byte is sent. */
   const problem = (file: File): string | undefined => {
     if (!TYPES[file.type]) return `“${file.name}” is not a PNG, JPEG, GIF or WebP image. Choose one of those.`;
@@ -87,25 +136,28 @@ function enhanceUpload(form: HTMLFormElement): void {
     showError(message);
   };
 
+  /** Counts the files taken: a check that ends after another file was chosen is dropped. */
+  let choices = 0;
+
   /**
    * Takes a file (chosen, dropped, pasted or an example) into the form's input, as if it had been chosen
-   * there. A file the browser did not type as an image is looked at first (its first bytes): false now,
-   * and taken (or refused) once they are read.
+   * there, once its first bytes are read: its type when the browser did not give one, its pixels. True when
+   * taken, false when refused (said on the page) or overtaken by another choice.
    */
-  const take = (chosen: File): boolean => {
+  const take = async (chosen: File): Promise<boolean> => {
+    const choice = ++choices;
     clearMessages();
-    if (!TYPES[chosen.type]) {
-      const notImage = () => refuse(problem(chosen)!);
-      void sniffedType(chosen).then((type) => (type ? take(new File([chosen], chosen.name, { type })) : notImage()), notImage);
-      return false;
-    }
-    const wrong = problem(chosen);
+    const typed = TYPES[chosen.type]
+      ? chosen
+      : await sniffedType(chosen).then((type) => (type ? new File([chosen], chosen.name, { type }) : undefined), () => undefined);
+    const wrong = typed ? (problem(typed) ?? (await tooManyPixels(typed))) : problem(chosen);
+    if (choice !== choices) return false;
     if (wrong) {
       refuse(wrong);
       return false;
     }
     // A PNG named "photo" was refused by the service for its name alone.
-    const file = wellNamed(chosen);
+    const file = wellNamed(typed!);
     if (input.files?.[0] !== file) {
       const list = new DataTransfer();
       list.items.add(file);
@@ -168,15 +220,20 @@ function enhanceUpload(form: HTMLFormElement): void {
   let inFlight: XMLHttpRequest | undefined;
   cancel.addEventListener('click', () => inFlight?.abort());
 
-  const send = () => {
+  /** A send whose file is being checked: busy too, for a second click. */
+  let checking = false;
+
+  const send = async () => {
     // One upload at a time (a double-clicked example photo was sent twice).
-    if (form.classList.contains('busy')) return;
+    if (checking || form.classList.contains('busy')) return;
     const file = input.files?.[0];
     if (!file) {
       showError('Choose an image first: click “Choose an image”, drop one on the page or paste one.');
       return;
     }
-    if (!take(file)) return;
+    checking = true;
+    const taken = await take(file).finally(() => (checking = false));
+    if (!taken) return;
     busy(true);
     bar.value = 0;
     status.textContent = `Uploading ${megabytes(file.size)}…`;
@@ -232,12 +289,12 @@ function enhanceUpload(form: HTMLFormElement): void {
 
   input.addEventListener('change', () => {
     const file = input.files?.[0];
-    if (file) take(file);
+    if (file) void take(file);
     else showPreview(undefined);
   });
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    send();
+    void send();
   });
 
   // The whole page takes a dropped image, not only the file input.
@@ -264,7 +321,7 @@ function enhanceUpload(form: HTMLFormElement): void {
     const file = e.dataTransfer?.files[0];
     if (!file) return;
     e.preventDefault();
-    if (take(file)) submit.focus();
+    void take(file).then((taken) => taken && submit.focus());
   });
 
   // Paste an image copied from another program or a web page.
@@ -274,7 +331,7 @@ function enhanceUpload(form: HTMLFormElement): void {
     e.preventDefault();
     // Pasted images often have no useful name; the form needs one with the right extension.
     const named = file.name && /\.\w+$/.test(file.name) ? file : new File([file], `pasted.${TYPES[file.type] ?? 'png'}`, { type: file.type });
-    if (take(named)) submit.focus();
+    void take(named).then((taken) => taken && submit.focus());
   });
 
   // Example photos: one click sends one; clicks while one is loading or sent are ignored.
@@ -291,7 +348,7 @@ function enhanceUpload(form: HTMLFormElement): void {
         return;
       }
       const blob = await response.blob();
-      if (take(new File([blob], url.slice(url.lastIndexOf('/') + 1), { type: blob.type }))) send();
+      if (await take(new File([blob], url.slice(url.lastIndexOf('/') + 1), { type: blob.type }))) await send();
     } finally {
       loadingExample = false;
     }

@@ -266,7 +266,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   registerQueueMetrics(registry, producer, deps.predictor, log);
   metricsRoute(app, registry, adminGuard(config.ADMIN_TOKEN));
   await app.register(async (scope) => staticRoutes(scope));
-  await app.register(async (scope) => pageRoutes(scope, deps, config.MAX_UPLOAD_BYTES));
+  await app.register(async (scope) => pageRoutes(scope, deps, { maxBytes: config.MAX_UPLOAD_BYTES, maxPixels: config.MAX_PIXELS }));
   await app.register(async (scope) => predictRoutes(scope, deps));
   await app.register(async (scope) => feedbackRoutes(scope, deps, config.ADMIN_TOKEN));
   await app.register(async (scope) => reviewRoutes(scope, deps, config.ADMIN_TOKEN));

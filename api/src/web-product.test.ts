@@ -535,5 +535,6 @@ describe('the upload form keeps its model when an upload is refused (two models,
     assert.match(r.body, /class="error" role="alert">[^<]*top_k/);
     assert.equal(picked(r.body), 'tiny-slow');
     assert.match(r.body, /data-max-bytes="\d+"/, 'and the size limit the page checks before sending');
+    assert.match(r.body, /data-max-pixels="50000000"/, 'and MAX_PIXELS, which it checks from the header');
   });
 });

@@ -33,13 +33,19 @@ const RETRY_PAGE_LOOKUP_MS = 250;
 // `reported=1` of older addresses is ignored: the thanks after a report is told by a cookie (flash.ts).
 const ResultQuery = Type.Object({ model: Type.Optional(Type.String({ maxLength: MODEL_NAME_MAX })) });
 
-export async function pageRoutes(app: FastifyInstance, deps: ApiDeps, maxUploadBytes: number): Promise<void> {
+/** The upload limits the page checks in the browser before sending, as the service will. */
+export interface PageLimits {
+  maxBytes: number;
+  maxPixels: number;
+}
+
+export async function pageRoutes(app: FastifyInstance, deps: ApiDeps, limits: PageLimits): Promise<void> {
   uploadBodiesOnly(app);
-  /** What every rendering of the page needs: the served models, the one to preselect, the size limit. */
+  /** What every rendering of the page needs: the served models, the one to preselect, the size limits. */
   const pageBase = async (selected?: string, deadline?: number): Promise<PageState> => {
     const served = await deps.predictor.servedModels(deadline).catch(() => new Map<string, number>());
     const defaultModel = await deps.predictor.defaultModel(deadline).catch(() => undefined);
-    return { models: [...served.keys()].sort(), selectedModel: selected ?? defaultModel, maxUploadBytes };
+    return { models: [...served.keys()].sort(), selectedModel: selected ?? defaultModel, maxUploadBytes: limits.maxBytes, maxPixels: limits.maxPixels };
   };
 
   // `?model=`: the model a failed upload had picked (see below); one no longer served falls back to the default.

@@ -21,6 +21,8 @@ export interface PageState {
   /** The model the picker shows: the result's, else the default. */
   selectedModel?: string;
   maxUploadBytes?: number;
+  /** MAX_PIXELS: an image over it is refused by the page before it is previewed or sent. */
+  maxPixels?: number;
 }
 
 /** Example photos under /static/examples/ (public-domain pictures, see the README). */
@@ -55,7 +57,7 @@ function uploadForm(state: PageState): string {
   const limitText = limit ? `, up to ${formatMegabytes(limit)}` : '';
   // The picker comes before the file: a form sends its fields in this order, so the service knows the
   // model even when it refuses the file, and the page shown again keeps it.
-  return `<form class="upload" id="upload-form" method="post" action="/" enctype="multipart/form-data"${limit ? ` data-max-bytes="${limit}"` : ''}>
+  return `<form class="upload" id="upload-form" method="post" action="/" enctype="multipart/form-data"${limit ? ` data-max-bytes="${limit}"` : ''}${state.maxPixels ? ` data-max-pixels="${state.maxPixels}"` : ''}>
 ${modelPicker(state.models ?? [], state.selectedModel)}<div class="drop-zone" id="drop-zone">
 <img id="preview" class="preview" alt="Preview of the chosen image" hidden>
 <label for="file" class="drop-label"><strong>Choose an image</strong><span class="js-only" hidden> or drop it anywhere on this page, or paste it</span></label>
