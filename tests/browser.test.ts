@@ -128,8 +128,12 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
     await cdp.send('Network.enable');
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 200 * 1024 });
     await page.evaluate(() => {
-      const seen: string[] = ((window as unknown as { progress: string[] }).progress = []);
+      const w = window as unknown as { progress: string[]; shown: string[]; announced: string[] };
+      const [seen, shown, announced]: string[][] = [(w.progress = []), (w.shown = []), (w.announced = [])];
       new MutationObserver(() => seen.push(document.getElementById('progress-bar')!.getAttribute('value') ?? 'busy')).observe(document.getElementById('progress-bar')!, { attributes: true });
+      for (const [id, into] of [['progress-percent', shown], ['progress-text', announced]] as const) {
+        new MutationObserver(() => into.push(document.getElementById(id)!.textContent ?? '')).observe(document.getElementById(id)!, { childList: true, characterData: true, subtree: true });
+      }
     });
     await page.click('#submit');
     await page.locator('#progress .spinner').waitFor({ state: 'visible' });
@@ -137,6 +141,13 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
     const progress = await page.evaluate(() => (window as unknown as { progress: string[] }).progress);
     assert.ok(progress.some((v) => Number(v) > 0 && Number(v) < 100), `the bar moved through the upload: ${progress.join(',')}`);
+    const { shown, announced } = await page.evaluate(() => {
+      const w = window as unknown as { shown: string[]; announced: string[] };
+      return { shown: w.shown, announced: w.announced };
+    });
+    assert.ok(shown.some((v) => /^[1-9]\d?%$/.test(v)), `the percentage is shown: ${shown.join(',')}`);
+    // The live region is read out on every change: the start and the end of the upload, not each percent.
+    assert.deepEqual(announced, ['Uploading 235 KB…', 'Uploaded. The model is looking at it…']);
 
     assert.equal(await sameDocument(), true, 'no page reload');
     assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, `/result/${await md5(photo)}.png?model=tiny-rgb`);

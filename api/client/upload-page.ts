@@ -92,7 +92,13 @@ function enhanceUpload(form: HTMLFormElement): void {
   const preview = byId<HTMLImageElement>('preview')!;
   const progress = byId('progress')!;
   const bar = byId<HTMLProgressElement>('progress-bar')!;
+  /**
+   * A live region, so it says only what a listener needs: the start, the end of the upload, a silence.
+   * The percentages (announced one by one when they were in it) are shown beside it, hidden from screen
+   * readers, which read the bar's value when asked.
+   */
   const status = byId('progress-text')!;
+  const percent = byId('progress-percent')!;
   const submit = byId<HTMLButtonElement>('submit')!;
   const cancel = byId<HTMLButtonElement>('cancel')!;
   const maxBytes = Number(form.dataset.maxBytes) || Number.POSITIVE_INFINITY;
@@ -236,7 +242,9 @@ function enhanceUpload(form: HTMLFormElement): void {
     if (!taken) return;
     busy(true);
     bar.value = 0;
-    status.textContent = `Uploading ${megabytes(file.size)}…`;
+    percent.textContent = '0%';
+    const uploading = `Uploading ${megabytes(file.size)}…`;
+    status.textContent = uploading;
     const xhr = new XMLHttpRequest();
     inFlight = xhr;
     // A stalled upload (the network or the server gone quiet) showed "Uploading…" until the 180 s
@@ -262,12 +270,15 @@ function enhanceUpload(form: HTMLFormElement): void {
       if (!e.lengthComputable) return;
       heard();
       bar.value = Math.round((100 * e.loaded) / e.total);
-      status.textContent = `Uploading… ${bar.value}%`;
+      percent.textContent = `${bar.value}%`;
+      // Moving again after a silence: the note goes (one announcement, not one a percent).
+      if (status.textContent !== uploading) status.textContent = uploading;
     });
     xhr.upload.addEventListener('load', () => {
       uploaded = true;
       heard();
       bar.removeAttribute('value'); // indeterminate: the model is working
+      percent.textContent = '';
       status.textContent = 'Uploaded. The model is looking at it…';
     });
     xhr.addEventListener('load', () => {

@@ -65,7 +65,7 @@ ${modelPicker(state.models ?? [], state.selectedModel)}<div class="drop-zone" id
 <p id="file-help" class="help">PNG, JPEG, GIF or WebP${esc(limitText)}</p>
 </div>
 <div class="actions"><button type="submit" id="submit">Upload and classify</button></div>
-<div id="progress" class="progress" hidden><progress id="progress-bar" max="100" value="0" aria-label="Upload progress"></progress><span class="spinner" aria-hidden="true"></span><span id="progress-text" role="status"></span><button type="button" id="cancel" class="secondary">Cancel</button></div>
+<div id="progress" class="progress" hidden><progress id="progress-bar" max="100" value="0" aria-label="Upload progress"></progress><span class="spinner" aria-hidden="true"></span><span id="progress-percent" class="progress-percent" aria-hidden="true"></span><span id="progress-text" role="status"></span><button type="button" id="cancel" class="secondary">Cancel</button></div>
 </form>`;
 }
 
