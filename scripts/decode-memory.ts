@@ -6,6 +6,9 @@
  * client posts ordinary photos (distinct small PNGs, one after the other) and their answer times are
  * printed too. Needs Redis on 127.0.0.1:6379 and the default model built. About a minute.
  *   node --conditions=source --import tsx scripts/decode-memory.ts [--at-once 2] [VARIABLE=value …]
+ * `--flood`: instead, 2 of each of seven kinds (the three above, lossless WebP, palette PNG, grey 16-bit
+ * PNG, CMYK JPEG) all at once, and a fixture photo every 0.5 s for 8 s (distinct top_k, so none is
+ * answered from the cache); prints every answer's status and time.
  * For the behaviour before DECODE_MEMORY_BYTES, pass DECODE_MEMORY_BYTES=100000000000.
  */
 import { randomBytes } from 'node:crypto';
@@ -16,8 +19,9 @@ import { solidPng, tempDir } from '../tests/helpers/fixtures.ts';
 import { waitFor200 } from '../tests/helpers/http.ts';
 import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, scriptNodeFlags, startService } from '../tests/helpers/processes.ts';
 
-const { values, positionals } = parseArgs({ options: { 'at-once': { type: 'string', default: '2' } }, allowPositionals: true });
-const atOnce = Number(values['at-once']);
+const { values, positionals } = parseArgs({ options: { 'at-once': { type: 'string', default: '2' }, flood: { type: 'boolean', default: false } }, allowPositionals: true });
+const flood = values.flood;
+const atOnce = flood ? 2 : Number(values['at-once']);
 const given = Object.fromEntries(positionals.map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
 const port = await freePort();
 const base = `http://127.0.0.1:${port}`;
@@ -49,6 +53,13 @@ const kinds: [string, string, () => Promise<Buffer[]>][] = [
   ['progressive JPEG', 'jpg', () => variants((img) => img.removeAlpha().jpeg({ progressive: true, chromaSubsampling: '4:4:4' }))],
   ['GIF', 'gif', () => variants((img) => img.gif())],
 ];
+const floodKinds: typeof kinds = [
+  ...kinds,
+  ['lossless WebP', 'webp', () => variants((img) => img.webp({ lossless: true }))],
+  ['palette PNG', 'png', () => variants((img) => img.png({ palette: true, compressionLevel: 9 }))],
+  ['grey 16-bit PNG', 'png', () => variants((img) => img.removeAlpha().toColourspace('grey16').png({ compressionLevel: 9 }))],
+  ['CMYK JPEG', 'jpg', () => variants((img) => img.removeAlpha().toColourspace('cmyk').jpeg())],
+];
 
 const api = startService(ENTRY.api, env, scriptNodeFlags('start:api'));
 const worker = startService(ENTRY.worker, env, scriptNodeFlags('start:model'));
@@ -62,8 +73,35 @@ try {
     const res = await fetch(`${base}/v1/predict`, { method: 'POST', body: form });
     return `${res.status}${res.ok ? '' : ` ${((await res.json()) as { error?: { code?: string } }).error?.code}`}`;
   };
+  if (flood) {
+    const files = (await Promise.all(floodKinds.map(async ([what, ext, make]) => (await make()).map((bytes, i) => ({ what, name: `huge-${i}.${ext}`, bytes }))))).flat();
+    const timed = async (send: () => Promise<string>) => {
+      const t0 = performance.now();
+      const answer = await send();
+      return { answer, ms: performance.now() - t0 };
+    };
+    const hostile = files.map((f) => timed(() => post(f.bytes, f.name)).then((r) => ({ ...r, what: f.what })));
+    const photos: Promise<{ answer: string; ms: number }>[] = [];
+    const fixtures = ['astronaut.png', 'chelsea.png', 'coffee.png', 'rocket.jpg'];
+    for (let i = 0; i < 16; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const name = fixtures[i % 4]!;
+      const bytes = await readFile(`tests/fixtures/images/${name}`);
+      photos.push(timed(async () => {
+        const form = new FormData();
+        form.append('file', new Blob([new Uint8Array(bytes)]), name);
+        const res = await fetch(`${base}/v1/predict?top_k=${1 + (i >> 2)}`, { method: 'POST', body: form });
+        return `${res.status}`;
+      }));
+    }
+    for (const h of await Promise.all(hostile)) console.log(`  ${h.what}: ${h.answer} after ${(h.ms / 1000).toFixed(1)} s`);
+    const p = await Promise.all(photos);
+    const ms = p.map((x) => x.ms).sort((a, b) => a - b);
+    console.log(`photos: ${p.map((x) => x.answer).join(' ')}; median ${(ms[ms.length >> 1]! / 1000).toFixed(1)} s, slowest ${(ms.at(-1)! / 1000).toFixed(1)} s`);
+    console.log(`worker peak resident ${(await status('VmHWM')).toFixed(0)} MB`);
+  }
   let photo = 0;
-  for (const [what, ext, make] of kinds) {
+  for (const [what, ext, make] of flood ? [] : kinds) {
     const files = await make();
     const before = await status('VmRSS');
     const t0 = performance.now();
