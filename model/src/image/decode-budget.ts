@@ -7,7 +7,7 @@
  * estimate, so an image within MAX_PIXELS is never refused for it: the peak is the larger of the
  * budget and the largest single image. Large decodes (over an eighth of the budget) wait in arrival
  * order; a small one that fits goes at once, even past large ones waiting: an ordinary photo (a 12 MP
- * JPEG is charged 36 MB) then never queues behind hostile images for their seconds of decoding, and a
+ * JPEG is charged 36 MB) then never waits here behind hostile images for their seconds of decoding, and a
  * large one still gets its turn whenever the small ones in progress leave it room.
  */
 
