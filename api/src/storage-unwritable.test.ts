@@ -66,8 +66,15 @@ describe('a folder that cannot be written any more', () => {
     };
     assert.equal((await predict()).statusCode, 200);
     assert.equal((await readyz()).status, 200);
+    const [stored] = (await readdir(uploads)).filter((f) => /^[0-9a-f]{32}\.png$/.test(f));
+    assert.ok(stored, 'the first upload is stored');
 
     remount(uploads, 'ro');
+    // What is stored is still shown: its page (predicted again from the image, then remembered) twice.
+    for (const time of ['predicted again', 'remembered']) {
+      const page = await api.app.inject({ url: `/result/${stored}?model=tiny-rgb`, headers: { accept: 'text/html' } });
+      assert.equal(page.statusCode, 200, `${time}: ${page.body.slice(0, 300)}`);
+    }
     const refused = await predict();
     assert.equal(refused.statusCode, 503, refused.body);
     assert.equal(refused.json().error.code, 'STORAGE_UNWRITABLE');

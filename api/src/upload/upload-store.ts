@@ -25,7 +25,7 @@ import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AppError } from '@icls/lib/errors';
-import { whenMissing, withPath } from '@icls/lib/fs-errors';
+import { isUnwritable, whenMissing, withPath } from '@icls/lib/fs-errors';
 import { formatMegabytes } from '../human-size.ts';
 import type { DirWrites } from '../writable-dirs.ts';
 import type { AllowedExtension } from './allowed-file.ts';
@@ -158,9 +158,13 @@ export class UploadStore {
     return info?.isFile() === true;
   }
 
-  /** Marks a stored upload (`<md5>.<ext>`) as just used, so the upload sweeper keeps it longest; false when it is gone. */
-  refresh(name: string): Promise<boolean> {
-    return refreshed(join(this.dir, basename(name)));
+  /**
+   * Marks a stored upload (`<md5>.<ext>`) as just used, so the upload sweeper keeps it longest; false
+   * when it is gone. One that cannot be marked (a read-only folder, another user's file) is still there
+   * to show: true.
+   */
+  async refresh(name: string): Promise<boolean> {
+    return (await touched(join(this.dir, basename(name)))) !== 'missing';
   }
 
   /** Receives and persists: the upload in place under its name. */
@@ -219,7 +223,8 @@ export class UploadStore {
       } else {
         // The check and the temporary file's creation in one trip (both on the thread pool: on a
         // shared network folder either may wait, and the event loop must not).
-        const [exists, file] = await Promise.all([refreshed(path), this.createTemp(tmp)]);
+        const [found, file] = await Promise.all([touched(path), this.createTemp(tmp)]);
+        const exists = found === 'touched';
         if (exists) {
           await file.close();
           await rm(tmp, { force: true });
@@ -353,18 +358,22 @@ async function writeAll(file: FileHandle, parts: readonly Buffer[]): Promise<voi
 }
 
 /**
- * Marks a stored upload as just uploaded; false when there is none. Only a regular file counts: a
- * symbolic link someone put there is replaced by the upload (never followed, so nothing outside the
- * folder is touched). A file this user may not touch counts as none too: the upload is then written
- * again, identical, over it.
+ * Marks a stored upload as just used (its mtime). Only a regular file counts: a symbolic link someone
+ * put there is `missing`, and an upload replaces it (never followed, so nothing outside the folder is
+ * touched). `untouchable`: the file is there but its time cannot be changed (another user's file, a
+ * read-only folder); an upload then writes it again, identical, over it (or is refused as the folder's
+ * writes are).
  */
-async function refreshed(path: string): Promise<boolean> {
+async function touched(path: string): Promise<'touched' | 'untouchable' | 'missing'> {
   const info = await lstat(path).catch(whenMissing(undefined));
-  if (!info?.isFile()) return false;
+  if (!info?.isFile()) return 'missing';
   const now = new Date();
   return lutimes(path, now, now).then(
-    () => true,
-    () => false,
+    () => 'touched' as const,
+    (err: unknown) => {
+      if (isUnwritable(err)) return 'untouchable' as const;
+      return whenMissing('missing' as const)(err);
+    },
   );
 }
 
