@@ -12,7 +12,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { loadConfig } from '@icls/lib/config';
-import { jobsKey } from '@icls/lib/queue/redis-keys';
+import { modelStreams } from '@icls/lib/queue/redis-keys';
 import { ROOT } from './helpers/fixtures.ts';
 import { KIND_TYPES, unknownFieldChecker, type FieldChecker } from './helpers/k8s-fields.ts';
 import {
@@ -171,15 +171,18 @@ describe('Kubernetes manifests (deploy/k8s)', () => {
       assert.equal(worker.REDIS_PREFIX, api.REDIS_PREFIX, 'api and workers share REDIS_PREFIX');
       assert.equal(worker.REDIS_URL, api.REDIS_URL, 'api and workers share REDIS_URL');
       assert.equal(new URL(worker.REDIS_URL!).host, `${redis.metadata.name}:${redisPort}`, 'REDIS_URL is the Redis Service');
-      assert.equal(so.spec.triggers?.length, 1);
-      const trigger = so.spec.triggers![0]!;
-      assert.equal(trigger.type, 'redis-streams');
-      assert.equal(trigger.metadata.stream, jobsKey(worker.REDIS_PREFIX, worker.MODELS[0]!), `${so.metadata.name}: the model's stream (lib/src/queue/redis-keys.ts)`);
-      assert.equal(trigger.metadata.address, `${redis.metadata.name}.${kustomization.namespace}.svc.cluster.local:${redisPort}`, 'KEDA reaches Redis by its full name');
-      // With a consumerGroup, KEDA scales on pending entries (running jobs only) or on the lag; the
-      // stream's length is queued + running, since workers delete what they answered.
-      assert.ok(!('consumerGroup' in trigger.metadata) && !('lagCount' in trigger.metadata), `${so.metadata.name}: scales on streamLength`);
-      const target = Number(trigger.metadata.streamLength);
+      // Both of the model's streams (ordinary, heavy), each with a target of at least what a worker holds of it at once.
+      assert.deepEqual(so.spec.triggers?.map((t) => t.metadata.stream), modelStreams(worker.REDIS_PREFIX, worker.MODELS[0]!), `${so.metadata.name}: the model's streams (lib/src/queue/redis-keys.ts)`);
+      const [trigger, heavy] = so.spec.triggers!;
+      for (const t of [trigger!, heavy!]) {
+        assert.equal(t.type, 'redis-streams');
+        assert.equal(t.metadata.address, `${redis.metadata.name}.${kustomization.namespace}.svc.cluster.local:${redisPort}`, 'KEDA reaches Redis by its full name');
+        // With a consumerGroup, KEDA scales on pending entries (running jobs only) or on the lag; the
+        // stream's length is queued + running, since workers delete what they answered.
+        assert.ok(!('consumerGroup' in t.metadata) && !('lagCount' in t.metadata), `${so.metadata.name}: scales on streamLength`);
+      }
+      assert.ok(Number(heavy!.metadata.streamLength) >= 1, `${so.metadata.name}: a worker holds one heavy job at a time`);
+      const target = Number(trigger!.metadata.streamLength);
       assert.ok(target >= worker.WORKER_CONCURRENCY, `${so.metadata.name}: the target per worker is at least the jobs a worker runs at once`);
       assert.ok((so.spec.minReplicaCount ?? 0) >= 1, `${so.metadata.name}: never 0 workers (the api routes to models a live worker holds)`);
       assert.ok(so.spec.maxReplicaCount! * target >= api.QUEUE_MAX_WAITING, `${so.metadata.name}: a full queue (QUEUE_MAX_WAITING) can be given its workers`);

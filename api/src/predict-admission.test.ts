@@ -25,7 +25,7 @@ const queue = new MemoryQueue({
 await queue.start();
 after(() => queue.close());
 const predictor = new PredictService(queue, { timeoutMs: 5000, imageTransport: 'path', inlineImageBytes: 0, resultCache: false });
-const upload = { name: 'a.png', md5: 'a', bytes: 1, held: undefined };
+const upload = { name: 'a.png', md5: 'a', bytes: 1, held: undefined, image: { format: 'png' as const, width: 1, height: 1, bytesPerPixel: 3 } };
 const refused = (err: unknown) => isAppError(err) && err.code === 'QUEUE_FULL';
 
 it('a burst is let in only as far as the queue has room; a released admission makes room again', async () => {
@@ -43,7 +43,7 @@ it('a burst is let in only as far as the queue has room; a released admission ma
 
 it('an admission becomes the queued job: the job, not both, holds the place', async () => {
   const admission = await predictor.admit('m');
-  const answered = predictor.predict(upload, Promise.resolve({ ...upload, path: '/nowhere/a.png', image: { format: 'png', width: 1, height: 1, bytesPerPixel: 3 } }), {
+  const answered = predictor.predict(upload, Promise.resolve({ ...upload, path: '/nowhere/a.png' }), {
     model: 'm',
     topK: 1,
     receivedAt: Date.now(),

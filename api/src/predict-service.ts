@@ -8,13 +8,14 @@ import { withDeadline } from '@icls/lib/deadline';
 import { pickDefaultModel } from '@icls/lib/default-model';
 import { every } from '@icls/lib/every';
 import { AppError, isAppError, queueFull, queueNoAnswer } from '@icls/lib/errors';
-import type { JobData, JobProducer, JobResult, WorkerView } from '@icls/lib/job-contract';
+import { decodedBytes } from '@icls/lib/image-header';
+import { HEAVY_IMAGE_BYTES, type JobData, type JobProducer, type JobResult, type WorkerView } from '@icls/lib/job-contract';
 import { noTracing, type Span, type Tracing } from '@icls/lib/tracing/tracing';
 import { RestartGrace } from './restart-grace.ts';
 import type { HeldBytes, IncomingUpload, StoredUpload } from './upload/upload-store.ts';
 
 /** What a prediction needs of an upload: its name and hash, and its bytes when they are in memory. */
-export type UploadToPredict = Pick<IncomingUpload, 'name' | 'md5' | 'bytes' | 'held'>;
+export type UploadToPredict = Pick<IncomingUpload, 'name' | 'md5' | 'bytes' | 'held' | 'image'>;
 
 export interface PredictOptions {
   model?: string;
@@ -420,6 +421,7 @@ export class PredictService {
         imageData,
         ...(imageData && this.config.imageTransport === 'path' ? { sharedFile: true } : {}),
         model,
+        ...(decodedBytes(upload.image) > HEAVY_IMAGE_BYTES ? { heavy: true } : {}),
         deadline,
         enqueuedAt: Date.now(),
         topK: opts.topK,

@@ -18,6 +18,9 @@ export interface ImageHeader {
   bytesPerPixel: number;
 }
 
+/** What decoding the whole image holds in memory, by its header (pixels × bytes per pixel). */
+export const decodedBytes = (header: ImageHeader): number => header.width * header.height * header.bytesPerPixel;
+
 export class ImageHeaderError extends Error {
   override name = 'ImageHeaderError';
 }

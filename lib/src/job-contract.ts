@@ -13,6 +13,15 @@ import type { ErrorCode } from './errors.ts';
  */
 export const UPLOAD_DIR_MARK = '.icls-upload-dir';
 
+/**
+ * A job whose image decodes to more than this (its header's estimate, decodedBytes) is heavy: it goes to
+ * its model's heavy lane, of which each worker holds one job at a time, so a flood of huge images does
+ * not hold up ordinary ones. 64 MiB: a 16-megapixel RGBA image; a 12-megapixel baseline JPEG photo
+ * (36 MB) is not heavy. It is also the part of the default DECODE_MEMORY_BYTES above which a worker's
+ * decodes take turns.
+ */
+export const HEAVY_IMAGE_BYTES = 64 * 1024 * 1024;
+
 /** One prediction request. */
 export interface JobData {
   /** Unique per request; results are idempotent by this id. */
@@ -31,6 +40,8 @@ export interface JobData {
    */
   sharedFile?: boolean;
   model: string;
+  /** Its image decodes to more than HEAVY_IMAGE_BYTES: it goes to the model's heavy lane. */
+  heavy?: true;
   /** Epoch ms after which nobody waits for the answer: workers skip the job. */
   deadline: number;
   /** Epoch ms when the api enqueued it, to measure queue time. */
@@ -169,7 +180,7 @@ export interface JobProducer {
 
 /** What a model's queue holds now. */
 export interface QueueStats {
-  /** Jobs queued or running (the stream's length: answered jobs are deleted from it). */
+  /** Jobs queued or running, in both lanes (the streams' lengths: answered jobs are deleted from them). */
   length: number;
   /** Jobs delivered to a worker and not yet answered. */
   pending: number;

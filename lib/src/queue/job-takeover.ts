@@ -12,7 +12,7 @@
  * by its supervisor, which saw it exit) is taken over at the next sweep instead of after
  * WORKER_DEAD_AFTER_MS: with one worker process per host, its jobs then wait for the restart only.
  */
-import { GROUP, jobsKey, MAX_DELIVERIES, beatsKey, heartbeatEvery, workersKey, type WorkerBeat } from './redis-keys.ts';
+import { GROUP, modelStreams, MAX_DELIVERIES, beatsKey, heartbeatEvery, workersKey, type WorkerBeat } from './redis-keys.ts';
 import type { ScriptedConnection } from './redis-scripts.ts';
 import type { Logger } from '../logger.ts';
 import { callForBuffers } from './redis-connection.ts';
@@ -99,7 +99,7 @@ export class JobTakeover {
     const { prefix, deadAfterMs } = this.opts;
     const raw = await this.cmd.hget(workersKey(prefix), id);
     const models = raw ? (JSON.parse(raw) as WorkerBeat).models : [];
-    const keys = models.map((m) => jobsKey(prefix, m));
+    const keys = models.flatMap((m) => modelStreams(prefix, m));
     for (const key of keys) {
       const left = (await this.cmd.call('XPENDING', key, GROUP, '-', '+', 1, id).catch(noGroupIsEmpty)) as unknown[];
       if (left.length > 0) return; // a worker serving that model takes it over first

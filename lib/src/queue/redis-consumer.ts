@@ -2,7 +2,9 @@
  * The worker's side of the Redis queue (Redis Streams with a consumer group).
  *
  * One blocking reader takes as many jobs as the worker has free slots, from every model stream it
- * serves. A job stays in the group's pending list until its reply is stored and published, then it is
+ * serves; a second one takes a heavy job (see HEAVY_IMAGE_BYTES) from the models' heavy lanes whenever
+ * the worker holds none, besides its slots: a huge image costs one worker one job at a time, and the
+ * ordinary jobs behind it in Redis are not held up. A job stays in the group's pending list until its reply is stored and published, then it is
  * acknowledged and deleted. The worker beats every quarter of WORKER_DEAD_AFTER_MS (worker-presence);
  * when one stops beating, the others take its jobs over at once (job-takeover): at-least-once
  * delivery, and replies are idempotent by job id, so a job run twice is harmless.
@@ -17,7 +19,7 @@ import { JobRejectedError, type BrokenModel, type JobFailure, type JobHandler, t
 import type { Logger } from '../logger.ts';
 import { unsharedUploadLog } from '../unshared-upload-log.ts';
 import { callForBuffers, closeConnection, connectRedis, execChecked, isReady, redisErrorText, waitUntilReady, type RedisConnection } from './redis-connection.ts';
-import { ensureGroup, GROUP, heartbeatEvery, jobsKey, REPLY_TO_FIELD, resultKey, type Reply } from './redis-keys.ts';
+import { ensureGroup, GROUP, heartbeatEvery, modelStreams, REPLY_TO_FIELD, resultKey, type Reply } from './redis-keys.ts';
 import { withScripts, type ScriptedConnection } from './redis-scripts.ts';
 import { JobTakeover } from './job-takeover.ts';
 import { jobOf, parseReadReply, textField, type StreamEntry } from './stream-entry.ts';
@@ -49,27 +51,48 @@ const DRAIN_MARGIN_MS = 1000;
 /** After Redis lost a stream, XACK/XDEL of an old entry have nothing to act on: that is fine. */
 const GONE = /NOGROUP/;
 
+/** One of the two read loops: the streams it reads, on its own blocking connection, and how many jobs it may take now. */
+interface Lane {
+  name: 'ordinary' | 'heavy';
+  reader: RedisConnection;
+  keys: string[];
+  room: () => number;
+}
+
 export class RedisConsumer implements JobConsumer {
-  private readonly reader: RedisConnection;
+  private readonly lanes: Lane[];
   private readonly cmd: ScriptedConnection;
+  /** Every stream this worker reads: both lanes of each model. */
   private readonly keys: string[];
+  private readonly heavyKeys: Set<string>;
+  /** Heavy jobs held here, by stream and entry id as `running`. */
+  private readonly heavy = new Set<string>();
   private readonly presence: WorkerPresence;
   private readonly takeover: JobTakeover;
-  /** Jobs running here, by stream entry id, with their deadline. */
+  /**
+   * Jobs running here, by stream and entry id (`<key> <id>`: ids are per stream, and two streams give the
+   * same id to entries added in the same millisecond), with their deadline.
+   */
   private readonly running = new Map<string, number>();
   /** Jobs taken over from dead workers, waiting for a slot; they go before new reads. */
   private readonly claimed: [key: string, entry: StreamEntry][] = [];
   private readonly stop = new AbortController();
   private stopSweeping?: () => void;
-  private slotFreed?: () => void;
+  /** Read loops waiting for room, woken when a job ends or parks. */
+  private readonly roomWaiters = new Set<() => void>();
   private drained?: () => void;
   private loop?: Promise<void>;
   private closing?: Promise<void>;
 
   constructor(private readonly opts: RedisConsumerOptions) {
-    this.reader = connectRedis(opts.redisUrl, `worker-reader-${opts.workerId}`, opts.log);
     this.cmd = withScripts(connectRedis(opts.redisUrl, `worker-commands-${opts.workerId}`, opts.log, { commandTimeoutMs: 5000 }));
-    this.keys = opts.models.map((m) => jobsKey(opts.prefix, m));
+    const lanes = opts.models.map((m) => modelStreams(opts.prefix, m));
+    this.keys = lanes.flat();
+    this.heavyKeys = new Set(lanes.map(([, heavy]) => heavy));
+    this.lanes = [
+      { name: 'ordinary', reader: connectRedis(opts.redisUrl, `worker-reader-${opts.workerId}`, opts.log), keys: lanes.map(([ordinary]) => ordinary), room: () => this.freeSlots() },
+      { name: 'heavy', reader: connectRedis(opts.redisUrl, `worker-heavy-reader-${opts.workerId}`, opts.log), keys: [...this.heavyKeys], room: () => (this.heavy.size === 0 ? 1 : 0) },
+    ];
     const { prefix, workerId, deadAfterMs, log } = opts;
     this.presence = new WorkerPresence(this.cmd, { prefix, workerId, deadAfterMs, log, models: opts.models, versions: opts.versions, broken: opts.broken ?? [] });
     this.takeover = new JobTakeover(this.cmd, {
@@ -85,13 +108,11 @@ export class RedisConsumer implements JobConsumer {
     opts.parked?.onChange(() => queueMicrotask(() => this.slotsChanged()));
   }
 
-  /** A job parked or went on: taken-over jobs waiting for a slot run, and the read loop looks again. */
+  /** A job ended, parked or went on: taken-over jobs waiting for a slot run, and the read loops look again. */
   private slotsChanged(): void {
     while (this.claimed.length > 0 && this.freeSlots() > 0 && !this.stop.signal.aborted) this.run(...this.claimed.shift()!);
-    if (this.freeSlots() > 0) {
-      this.slotFreed?.();
-      this.slotFreed = undefined;
-    }
+    for (const wake of this.roomWaiters) wake();
+    this.roomWaiters.clear();
   }
 
   /** Registers (waiting for Redis if needed), then starts reading and sweeping. */
@@ -102,7 +123,7 @@ export class RedisConsumer implements JobConsumer {
       this.opts.log.warn({ err: (err as Error).message }, 'taking over jobs of dead workers failed; retrying'),
     );
     await this.sweep().catch((err: unknown) => this.opts.log.warn({ err }, 'first takeover sweep failed'));
-    this.loop = this.readLoop();
+    this.loop = Promise.all(this.lanes.map((lane) => this.readLoop(lane))).then(() => undefined);
   }
 
   /**
@@ -122,17 +143,17 @@ export class RedisConsumer implements JobConsumer {
     if (isReady(this.cmd) && this.presence.isRegistered && !this.stop.signal.aborted) await this.takeover.sweep();
   }
 
-  private async readLoop(): Promise<void> {
+  private async readLoop({ name, reader, keys, room }: Lane): Promise<void> {
     const signal = this.stop.signal;
     let lastError = '';
     while (!signal.aborted) {
-      const free = this.freeSlots();
-      if (free <= 0 || this.keys.length === 0) {
-        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+      const free = room();
+      if (free <= 0 || keys.length === 0) {
+        await new Promise<void>((resolve) => this.roomWaiters.add(resolve));
         continue;
       }
-      if (!isReady(this.reader)) {
-        await waitUntilReady(this.reader, 1000);
+      if (!isReady(reader)) {
+        await waitUntilReady(reader, 1000);
         continue;
       }
       if (!this.presence.isRegistered) {
@@ -142,9 +163,9 @@ export class RedisConsumer implements JobConsumer {
       let result: [key: string, entries: StreamEntry[]][];
       try {
         // As Buffers: an image travelling with its job must arrive byte for byte.
-        result = parseReadReply(await callForBuffers(this.reader, 'xreadgroup',
+        result = parseReadReply(await callForBuffers(reader, 'xreadgroup',
           'GROUP', GROUP, this.opts.workerId, 'COUNT', free, 'BLOCK', 2000,
-          'STREAMS', ...this.keys, ...this.keys.map(() => '>'),
+          'STREAMS', ...keys, ...keys.map(() => '>'),
         ));
         lastError = '';
       } catch (err) {
@@ -154,20 +175,25 @@ export class RedisConsumer implements JobConsumer {
           // Redis lost its data (restart without persistence): recreate the groups and go on.
           await this.ensureGroups().catch((e: unknown) => this.opts.log.warn({ err: e }, 'could not recreate consumer groups'));
         } else {
-          if (message !== lastError) this.opts.log.warn({ err: redisErrorText(this.reader, err) }, 'reading jobs failed; retrying once Redis answers');
+          if (message !== lastError) this.opts.log.warn({ err: redisErrorText(reader, err), lane: name }, 'reading jobs failed; retrying once Redis answers');
           lastError = message;
           await sleep(100, signal);
         }
         continue;
       }
+      // COUNT is per stream: a heavy read may bring one job of each model served. Delivered to this
+      // worker, they are its own (Redis cannot hand them back): all run, the decode budget bounding their memory.
       for (const [key, entries] of result) for (const entry of entries) this.run(key, entry);
     }
   }
 
-  /** Slots for more jobs: the concurrency, less the jobs held that are not parked (at most `concurrency` parked count as free). */
+  /**
+   * Slots for more jobs: the concurrency, less the ordinary jobs held that are not parked (at most
+   * `concurrency` parked count as free). Heavy jobs take none: they have their own lane.
+   */
   private freeSlots(): number {
     const parked = Math.min(this.opts.parked?.count() ?? 0, this.opts.concurrency);
-    return this.opts.concurrency - (this.running.size - parked);
+    return this.opts.concurrency - (this.running.size - this.heavy.size - parked);
   }
 
   private runOrQueue(key: string, entry: StreamEntry): void {
@@ -187,7 +213,9 @@ export class RedisConsumer implements JobConsumer {
       return;
     }
     const replyTo = textField(entry, REPLY_TO_FIELD) ?? '';
-    this.running.set(entryId, job.deadline);
+    const held = `${key} ${entryId}`;
+    this.running.set(held, job.deadline);
+    if (this.heavyKeys.has(key)) this.heavy.add(held);
     // Every line about this job names it and the api request it serves, as the api's lines do.
     const log = this.opts.log.child({ jobId: job.id, requestId: job.requestId });
     log.debug({ model: job.model }, 'job started');
@@ -208,12 +236,10 @@ export class RedisConsumer implements JobConsumer {
       } catch (err) {
         log.error({ err: (err as Error).message }, 'could not deliver a reply before the deadline');
       } finally {
-        this.running.delete(entryId);
-        this.slotFreed?.();
-        this.slotFreed = undefined;
-        const next = this.claimed.shift();
-        if (next) this.run(...next);
-        else if (this.running.size === 0) this.drained?.();
+        this.running.delete(held);
+        this.heavy.delete(held);
+        this.slotsChanged();
+        if (this.running.size === 0) this.drained?.();
       }
     })();
   }
@@ -250,8 +276,8 @@ export class RedisConsumer implements JobConsumer {
     await this.presence.drain();
     this.stop.abort();
     this.stopSweeping?.();
-    this.reader.disconnect();
-    this.slotFreed?.();
+    for (const lane of this.lanes) lane.reader.disconnect();
+    this.slotsChanged();
     await this.loop?.catch(() => undefined);
     if (this.running.size > 0) {
       const until = Math.max(...this.running.values()) + DRAIN_MARGIN_MS;

@@ -3,6 +3,8 @@
  * Redis Cluster use a hash tag prefix such as `{icls}` so a model's keys share one slot.
  *
  * - `<p>:jobs:<model>`  stream of jobs; consumer group `workers`; entries are deleted once answered
+ * - `<p>:heavy:<model>` the same for jobs whose image decodes to more than HEAVY_IMAGE_BYTES: a worker
+ *                       holds one of them at a time, so ordinary images never queue behind them
  * - `<p>:result:<id>`   the reply of a finished job (expires after RESULT_TTL_S); makes replies idempotent
  * - `<p>:replies:<api>` pub/sub channel of one api process, where workers publish replies
  * - `<p>:workers`       hash: worker id → what it holds (models served, models broken, draining)
@@ -17,6 +19,9 @@ import type { RedisConnection } from './redis-connection.ts';
 
 export const GROUP = 'workers';
 export const jobsKey = (prefix: string, model: string) => `${prefix}:jobs:${model}`;
+export const heavyJobsKey = (prefix: string, model: string) => `${prefix}:heavy:${model}`;
+/** A model's two streams, ordinary then heavy: its queue is both together (the bound, the lengths shown). */
+export const modelStreams = (prefix: string, model: string): [string, string] => [jobsKey(prefix, model), heavyJobsKey(prefix, model)];
 export const resultKey = (prefix: string, id: string) => `${prefix}:result:${id}`;
 export const repliesChannel = (prefix: string, apiId: string) => `${prefix}:replies:${apiId}`;
 export const workersKey = (prefix: string) => `${prefix}:workers`;

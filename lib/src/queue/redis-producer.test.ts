@@ -130,6 +130,48 @@ it('a job parked (waiting for decode memory) frees its slot: the job behind it r
   }
 });
 
+it('heavy jobs have their own lane: a worker holds one at a time, ordinary jobs go past them, and the bound counts both', async () => {
+  const model = 'lanes';
+  const api = new RedisProducer({ redisUrl: REDIS_URL, prefix, maxQueued: 4, deadAfterMs: 2000, log: createLogger('silent', 'test') });
+  const heavyNow = { running: 0, most: 0 };
+  let letHeavyGo!: () => void;
+  const heavyMayGo = new Promise<void>((resolve) => (letHeavyGo = resolve));
+  const consumer = new RedisConsumer({
+    redisUrl: REDIS_URL, prefix, resultTtlS: 60, models: [model], concurrency: 1, deadAfterMs: 2000, workerId: 'lanes', log: createLogger('silent', 'test'),
+    handler: async (j) => {
+      if (j.heavy) {
+        heavyNow.most = Math.max(heavyNow.most, ++heavyNow.running);
+        await heavyMayGo;
+        heavyNow.running--;
+      }
+      return { id: j.id, model: j.model, modelVersion: '1', predictions: [{ label: j.heavy ? 'heavy' : 'ordinary', score: 1 }], timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0 }, worker: 'lanes' };
+    },
+  });
+  try {
+    assert.ok(await api.whenReady(5000));
+    // No worker yet: two heavy and two ordinary jobs fill the model's bound of 4 together.
+    const heavy = [api.submit({ ...job(8000), model, heavy: true }), api.submit({ ...job(8000), model, heavy: true })];
+    const ordinary = [api.submit({ ...job(8000), model }), api.submit({ ...job(8000), model })];
+    await sleep(100);
+    assert.deepEqual((await api.queueStats([model], soon())).get(model), { length: 4, pending: 0 });
+    await assert.rejects(api.submit({ ...job(8000), model }), (err: unknown) => err instanceof AppError && err.code === 'QUEUE_FULL');
+    assert.equal(await api.admits(model, soon()), false);
+
+    await consumer.start();
+    // With one slot, the ordinary jobs are answered while the first heavy one is held, the second waiting in Redis.
+    for (const answer of await Promise.all(ordinary)) assert.equal(answer.predictions[0]!.label, 'ordinary');
+    assert.equal(heavyNow.running, 1);
+    assert.deepEqual((await api.queueStats([model], soon())).get(model), { length: 2, pending: 1 });
+    letHeavyGo();
+    for (const answer of await Promise.all(heavy)) assert.equal(answer.predictions[0]!.label, 'heavy');
+    assert.equal(heavyNow.most, 1, 'one heavy job at a time');
+  } finally {
+    letHeavyGo();
+    await consumer.close();
+    await api.close();
+  }
+});
+
 it('a job Redis lost in a restart is added again on reconnect, and answered by a worker that starts after', async () => {
   const redis = await startPrivateRedis();
   const log = createLogger('silent', 'test');

@@ -22,7 +22,7 @@ import type { Logger } from '../logger.ts';
 import { AnswerWatch, NoAnswerError } from './answer-watch.ts';
 import { HeldJobs } from './held-jobs.ts';
 import { closeConnection, connectRedis, isReady, whyNotReady, type RedisConnection } from './redis-connection.ts';
-import { beatsKey, cacheEntryPrefix, cacheKeys, GROUP, jobsKey, repliesChannel, resultKey, workersKey, type Reply } from './redis-keys.ts';
+import { beatsKey, cacheEntryPrefix, cacheKeys, GROUP, modelStreams, repliesChannel, resultKey, workersKey, type Reply } from './redis-keys.ts';
 import { fromCache, keepsAnswer, type ResultCacheBounds } from './result-cache.ts';
 import { jobFields } from './stream-entry.ts';
 import { withScripts, type ScriptedConnection } from './redis-scripts.ts';
@@ -191,7 +191,7 @@ export class RedisProducer implements JobProducer {
       this.runId = runId;
       let readded = 0;
       for (const job of this.held.toReadd()) {
-        readded += await this.cmd.readd(jobsKey(this.opts.prefix, job.model), resultKey(this.opts.prefix, job.id), job.id, ...jobFields(job, this.channel));
+        readded += await this.cmd.readd(this.lanes(job)[0], resultKey(this.opts.prefix, job.id), job.id, ...jobFields(job, this.channel));
         this.held.confirm(job.id);
       }
       if (readded) this.opts.log.info({ readded }, 'jobs added again after reconnecting');
@@ -260,14 +260,14 @@ export class RedisProducer implements JobProducer {
       // added before any worker ran are still delivered.
       const { prefix, maxQueued } = this.opts;
       const cacheEntry = job.cacheKey && this.opts.cache ? [this.cacheKeys.entryPrefix + job.cacheKey] : [];
-      const stream = jobsKey(prefix, job.model);
-      const numKeys = cacheEntry.length ? 2 : 1;
+      const [stream, otherLane] = this.lanes(job);
+      const numKeys = cacheEntry.length ? 3 : 2;
       let before: number | string;
       if ((job.imageData?.length ?? 0) > SCRIPT_IMAGE_MAX_BYTES) {
-        before = await this.answers.cut(this.cmd.boundedCheck(numKeys, stream, ...cacheEntry, maxQueued));
+        before = await this.answers.cut(this.cmd.boundedCheck(numKeys, stream, otherLane, ...cacheEntry, maxQueued));
         if (typeof before === 'number' && before >= 0) await this.answers.cut(this.cmd.xadd(stream, '*', ...jobFields(job, this.channel)));
       } else {
-        before = await this.answers.cut(this.cmd.boundedAdd(numKeys, stream, ...cacheEntry, maxQueued, ...jobFields(job, this.channel)));
+        before = await this.answers.cut(this.cmd.boundedAdd(numKeys, stream, otherLane, ...cacheEntry, maxQueued, ...jobFields(job, this.channel)));
       }
       if (typeof before === 'string') {
         this.waiters.resolve(job.id, fromCache(before, job.id));
@@ -285,6 +285,12 @@ export class RedisProducer implements JobProducer {
       if (!isReady(this.cmd)) this.opts.log.warn({ jobId: job.id }, 'Redis dropped while adding a job; it is added again on reconnect');
       else this.waiters.reject(job.id, this.failure(err));
     }
+  }
+
+  /** The job's lane (its stream), then the model's other one. */
+  private lanes(job: JobData): [lane: string, other: string] {
+    const [ordinary, heavy] = modelStreams(this.opts.prefix, job.model);
+    return job.heavy ? [heavy, ordinary] : [ordinary, heavy];
   }
 
   private rememberLength(model: string, length: number): void {
@@ -310,7 +316,14 @@ export class RedisProducer implements JobProducer {
       if (seen.length + incoming >= maxQueued) return false;
       if (seen.length + incoming < maxQueued / 2) return true;
     }
-    const length = await this.guarded(deadline, () => this.cmd.xlen(jobsKey(this.opts.prefix, model)));
+    const length = await this.guarded(deadline, async () => {
+      const [ordinary, heavy] = modelStreams(this.opts.prefix, model);
+      const lengths = (await this.cmd.pipeline().xlen(ordinary).xlen(heavy).exec()) ?? [];
+      return lengths.reduce((sum, [err, n]) => {
+        if (err) throw err;
+        return sum + Number(n);
+      }, 0);
+    });
     this.rememberLength(model, length);
     return length + incoming < maxQueued;
   }
@@ -324,16 +337,19 @@ export class RedisProducer implements JobProducer {
   async queueStats(models: string[], deadline: number): Promise<Map<string, QueueStats>> {
     return this.guarded(deadline, async () => {
       const pipeline = this.cmd.pipeline();
-      for (const model of models) pipeline.xlen(jobsKey(this.opts.prefix, model)).xpending(jobsKey(this.opts.prefix, model), GROUP);
+      const streams = models.flatMap((model) => modelStreams(this.opts.prefix, model));
+      for (const stream of streams) pipeline.xlen(stream).xpending(stream, GROUP);
       const results = (await pipeline.exec()) ?? [];
       const stats = new Map<string, QueueStats>();
-      models.forEach((model, i) => {
+      streams.forEach((_, i) => {
         const [lengthErr, length] = results[2 * i] ?? [new Error('no reply')];
         const [pendingErr, pending] = results[2 * i + 1] ?? [new Error('no reply')];
         if (lengthErr) throw lengthErr;
         // NOGROUP: no worker has read this stream yet, so nothing is pending.
         if (pendingErr && !/NOGROUP/.test(pendingErr.message)) throw pendingErr;
-        stats.set(model, { length: Number(length), pending: pendingErr ? 0 : Number((pending as [number])[0]) });
+        const model = models[Math.floor(i / 2)]!;
+        const sum = stats.get(model) ?? { length: 0, pending: 0 };
+        stats.set(model, { length: sum.length + Number(length), pending: sum.pending + (pendingErr ? 0 : Number((pending as [number])[0])) });
       });
       return stats;
     });

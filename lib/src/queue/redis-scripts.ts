@@ -8,17 +8,20 @@ import { ID_FIELD } from './redis-keys.ts';
 const NOW_MS = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
-/** KEYS: stream [, cache entry]. ARGV: max. Returns the cached answer, or -1 - length when full; else sets `n`, the length. */
+/**
+ * KEYS: stream, the model's other lane [, cache entry]. ARGV: max. Returns the cached answer, or
+ * -1 - length when full; else sets `n`, the length (both lanes: the bound is the model's).
+ */
 const CACHE_OR_BOUND = `
-if KEYS[2] then
-  local hit = redis.call('GET', KEYS[2])
+if KEYS[3] then
+  local hit = redis.call('GET', KEYS[3])
   if hit then return hit end
 end
-local n = redis.call('XLEN', KEYS[1])
+local n = redis.call('XLEN', KEYS[1]) + redis.call('XLEN', KEYS[2])
 if n >= tonumber(ARGV[1]) then return -1 - n end`;
 
 /**
- * KEYS: stream [, cache entry]. ARGV: max, then the entry's fields. With a cache entry that exists,
+ * KEYS: stream, other lane [, cache entry]. ARGV: max, then the entry's fields. With a cache entry that exists,
  * returns it (the answer, no job added). Else adds unless full; returns the length before, or
  * -1 - length when full. One round trip for the cache lookup, the bound and the add.
  */
@@ -126,10 +129,10 @@ redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return 1`;
 
 export type ScriptedConnection = RedisConnection & {
-  /** numKeys: 1 (stream) or 2 (stream, cache entry); then the keys, max, and the fields. Number, or the cached answer. */
-  boundedAdd(numKeys: 1 | 2, ...keysAndArgs: (string | number | Buffer)[]): Promise<number | string>;
+  /** numKeys: 2 (stream, other lane) or 3 (and cache entry); then the keys, max, and the fields. Number, or the cached answer. */
+  boundedAdd(numKeys: 2 | 3, ...keysAndArgs: (string | number | Buffer)[]): Promise<number | string>;
   /** As boundedAdd, without the fields: nothing is added. */
-  boundedCheck(numKeys: 1 | 2, ...keysAndArgs: (string | number)[]): Promise<number | string>;
+  boundedCheck(numKeys: 2 | 3, ...keysAndArgs: (string | number)[]): Promise<number | string>;
   readd(stream: string, resultKey: string, id: string, ...fields: (string | Buffer)[]): Promise<number>;
   cachePut(entry: string, index: string, sizes: string, bytes: string, member: string, answer: string, ttlS: number, maxEntries: number, maxBytes: number, entryPrefix: string): Promise<number>;
   beat(workers: string, beats: string, id: string, beat: string): Promise<number>;
