@@ -189,7 +189,7 @@ const spec = {
   QUEUE_MAX_WAITING: {
     default: '64',
     parse: int(1),
-    doc: 'jobs allowed queued or running per model; beyond it 503 + Retry-After at once. Keep it under (images/s the workers serve) × (REQUEST_TIMEOUT_MS in s), or accepted requests wait until their 504',
+    doc: 'jobs allowed queued or running per model; beyond it 503 + Retry-After at once. Images that decode to more than 64 MiB may take an eighth of it (at least 1). Keep it under (images/s the workers serve) × (REQUEST_TIMEOUT_MS in s), or accepted requests wait until their 504',
   },
   RESULT_TTL_S: { default: '60', parse: int(1), doc: 'how long replies stay in Redis, keyed by job id' },
   IMAGE_TRANSPORT: {

@@ -75,3 +75,6 @@ export const queueUnusable = (why: string): AppError => new AppError('NOT_READY'
 /** A model's queue at its bound (QUEUE_MAX_WAITING), with the jobs counted when known; said alike wherever it was found full. */
 export const queueFull = (model: string, jobs?: number): AppError =>
   new AppError('QUEUE_FULL', `the queue for model ${model} is full${jobs === undefined ? '' : ` (${jobs} ${jobs === 1 ? 'job' : 'jobs'} queued or running)`}`, { retryAfterS: 1 });
+/** 503: the model's queue holds as many heavy jobs (images that decode to more than 64 MiB) as it takes. */
+export const heavyQueueFull = (model: string, jobs: number): AppError =>
+  new AppError('QUEUE_FULL', `the queue for model ${model} holds as many very large images (over 64 MiB decoded) as it takes (${jobs} queued or running); smaller images are still taken`, { retryAfterS: 2 });

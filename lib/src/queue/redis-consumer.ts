@@ -2,10 +2,10 @@
  * The worker's side of the Redis queue (Redis Streams with a consumer group).
  *
  * One blocking reader takes as many jobs as the worker has free slots, from every model stream it
- * serves; a second one takes a heavy job (see HEAVY_IMAGE_BYTES) from the models' heavy lanes whenever
- * the worker holds none, besides its slots: a huge image costs one worker one job at a time, and the
- * ordinary jobs behind it in Redis are not held up. A job stays in the group's pending list until its reply is stored and published, then it is
- * acknowledged and deleted. The worker beats every quarter of WORKER_DEAD_AFTER_MS (worker-presence);
+ * serves; a second one takes a heavy job (see HEAVY_IMAGE_BYTES) from the models' heavy streams
+ * whenever the worker holds none, besides its slots: huge images cost a worker one job at a time, and
+ * the ordinary jobs behind them are not held up. A job stays in the group's pending list until its
+ * reply is stored and published, then it is acknowledged and deleted. The worker beats every quarter of WORKER_DEAD_AFTER_MS (worker-presence);
  * when one stops beating, the others take its jobs over at once (job-takeover): at-least-once
  * delivery, and replies are idempotent by job id, so a job run twice is harmless.
  *
@@ -81,6 +81,8 @@ export class RedisConsumer implements JobConsumer {
   /** Read loops waiting for room, woken when a job ends or parks. */
   private readonly roomWaiters = new Set<() => void>();
   private drained?: () => void;
+  /** The last failure of a read, so a Redis outage is logged once, not per read or per loop. */
+  private lastReadError = '';
   private loop?: Promise<void>;
   private closing?: Promise<void>;
 
@@ -145,7 +147,6 @@ export class RedisConsumer implements JobConsumer {
 
   private async readLoop({ name, reader, keys, room }: Lane): Promise<void> {
     const signal = this.stop.signal;
-    let lastError = '';
     while (!signal.aborted) {
       const free = room();
       if (free <= 0 || keys.length === 0) {
@@ -167,7 +168,7 @@ export class RedisConsumer implements JobConsumer {
           'GROUP', GROUP, this.opts.workerId, 'COUNT', free, 'BLOCK', 2000,
           'STREAMS', ...keys, ...keys.map(() => '>'),
         ));
-        lastError = '';
+        this.lastReadError = '';
       } catch (err) {
         if (signal.aborted) return;
         const message = String((err as Error).message);
@@ -175,8 +176,9 @@ export class RedisConsumer implements JobConsumer {
           // Redis lost its data (restart without persistence): recreate the groups and go on.
           await this.ensureGroups().catch((e: unknown) => this.opts.log.warn({ err: e }, 'could not recreate consumer groups'));
         } else {
-          if (message !== lastError) this.opts.log.warn({ err: redisErrorText(reader, err), lane: name }, 'reading jobs failed; retrying once Redis answers');
-          lastError = message;
+          // Both loops fail alike while Redis is away: one line says it.
+          if (message !== this.lastReadError) this.opts.log.warn({ err: redisErrorText(reader, err), lane: name }, 'reading jobs failed; retrying once Redis answers');
+          this.lastReadError = message;
           await sleep(100, signal);
         }
         continue;

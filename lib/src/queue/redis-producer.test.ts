@@ -130,9 +130,9 @@ it('a job parked (waiting for decode memory) frees its slot: the job behind it r
   }
 });
 
-it('heavy jobs have their own lane: a worker holds one at a time, ordinary jobs go past them, and the bound counts both', async () => {
+it('heavy jobs have their own lane: a worker holds one at a time, ordinary jobs go past them; the bound counts both, heavy ones take an eighth of it', async () => {
   const model = 'lanes';
-  const api = new RedisProducer({ redisUrl: REDIS_URL, prefix, maxQueued: 4, deadAfterMs: 2000, log: createLogger('silent', 'test') });
+  const api = new RedisProducer({ redisUrl: REDIS_URL, prefix, maxQueued: 16, deadAfterMs: 2000, log: createLogger('silent', 'test') });
   const heavyNow = { running: 0, most: 0 };
   let letHeavyGo!: () => void;
   const heavyMayGo = new Promise<void>((resolve) => (letHeavyGo = resolve));
@@ -149,12 +149,16 @@ it('heavy jobs have their own lane: a worker holds one at a time, ordinary jobs 
   });
   try {
     assert.ok(await api.whenReady(5000));
-    // No worker yet: two heavy and two ordinary jobs fill the model's bound of 4 together.
+    // No worker yet: two heavy jobs fill their share of the bound (16 / 8); ordinary ones still go in, and
+    // with them the model's bound of 16 is full.
     const heavy = [api.submit({ ...job(8000), model, heavy: true }), api.submit({ ...job(8000), model, heavy: true })];
-    const ordinary = [api.submit({ ...job(8000), model }), api.submit({ ...job(8000), model })];
+    await sleep(50);
+    await assert.rejects(api.submit({ ...job(8000), model, heavy: true }), (err: unknown) =>
+      err instanceof AppError && err.code === 'QUEUE_FULL' && err.retryAfterS === 2 && /model lanes holds as many very large images .* as it takes \(2 queued or running\); smaller images are still taken$/.test(err.message));
+    const ordinary = Array.from({ length: 14 }, () => api.submit({ ...job(8000), model }));
     await sleep(100);
-    assert.deepEqual((await api.queueStats([model], soon())).get(model), { length: 4, pending: 0 });
-    await assert.rejects(api.submit({ ...job(8000), model }), (err: unknown) => err instanceof AppError && err.code === 'QUEUE_FULL');
+    assert.deepEqual((await api.queueStats([model], soon())).get(model), { length: 16, pending: 0 });
+    await assert.rejects(api.submit({ ...job(8000), model }), (err: unknown) => err instanceof AppError && err.code === 'QUEUE_FULL' && /is full \(16 jobs/.test(err.message));
     assert.equal(await api.admits(model, soon()), false);
 
     await consumer.start();

@@ -16,7 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sleep, withDeadline } from '../deadline.ts';
-import { AppError, isAppError, queueFull, queueNoAnswer, queueUnusable } from '../errors.ts';
+import { AppError, heavyQueueFull, isAppError, queueFull, queueNoAnswer, queueUnusable } from '../errors.ts';
 import type { JobData, JobProducer, JobResult, QueueStats, WorkerView } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
 import { AnswerWatch, NoAnswerError } from './answer-watch.ts';
@@ -25,7 +25,7 @@ import { closeConnection, connectRedis, isReady, whyNotReady, type RedisConnecti
 import { beatsKey, cacheEntryPrefix, cacheKeys, GROUP, modelStreams, repliesChannel, resultKey, workersKey, type Reply } from './redis-keys.ts';
 import { fromCache, keepsAnswer, type ResultCacheBounds } from './result-cache.ts';
 import { jobFields } from './stream-entry.ts';
-import { withScripts, type ScriptedConnection } from './redis-scripts.ts';
+import { withScripts, type BoundedAdd, type ScriptedConnection } from './redis-scripts.ts';
 import { WaiterRegistry } from './waiter-registry.ts';
 import { viewFromBeats, WorkerViewMemory } from './worker-view.ts';
 
@@ -53,6 +53,12 @@ const MAX_LENGTHS = 1024;
  * their number, as each checks before the others add.
  */
 export const SCRIPT_IMAGE_MAX_BYTES = 256 * 1024;
+/**
+ * Heavy jobs (see HEAVY_IMAGE_BYTES) a model's queue holds at most: an eighth of its bound, at least
+ * one. A worker decodes them one at a time, a second or two each, so more would mostly wait out their
+ * deadline, and a flood of them leaves the rest of the bound to ordinary images.
+ */
+export const heavyBound = (maxQueued: number): number => Math.max(1, Math.floor(maxQueued / 8));
 /** A call unanswered for this long marks Redis as not answering (AnswerWatch). */
 const SILENT_AFTER_MS = 250;
 /** Bound on any single command, whatever the request's deadline. */
@@ -262,15 +268,20 @@ export class RedisProducer implements JobProducer {
       const cacheEntry = job.cacheKey && this.opts.cache ? [this.cacheKeys.entryPrefix + job.cacheKey] : [];
       const [stream, otherLane] = this.lanes(job);
       const numKeys = cacheEntry.length ? 3 : 2;
-      let before: number | string;
+      const bounds = [maxQueued, job.heavy ? heavyBound(maxQueued) : maxQueued];
+      let before: BoundedAdd;
       if ((job.imageData?.length ?? 0) > SCRIPT_IMAGE_MAX_BYTES) {
-        before = await this.answers.cut(this.cmd.boundedCheck(numKeys, stream, otherLane, ...cacheEntry, maxQueued));
+        before = await this.answers.cut(this.cmd.boundedCheck(numKeys, stream, otherLane, ...cacheEntry, ...bounds));
         if (typeof before === 'number' && before >= 0) await this.answers.cut(this.cmd.xadd(stream, '*', ...jobFields(job, this.channel)));
       } else {
-        before = await this.answers.cut(this.cmd.boundedAdd(numKeys, stream, otherLane, ...cacheEntry, maxQueued, ...jobFields(job, this.channel)));
+        before = await this.answers.cut(this.cmd.boundedAdd(numKeys, stream, otherLane, ...cacheEntry, ...bounds, ...jobFields(job, this.channel)));
       }
       if (typeof before === 'string') {
         this.waiters.resolve(job.id, fromCache(before, job.id));
+        return;
+      }
+      if (Array.isArray(before)) {
+        this.waiters.reject(job.id, heavyQueueFull(job.model, before[0]));
         return;
       }
       this.rememberLength(job.model, before < 0 ? -1 - before : before + 1);

@@ -9,28 +9,32 @@ const NOW_MS = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * KEYS: stream, the model's other lane [, cache entry]. ARGV: max. Returns the cached answer, or
- * -1 - length when full; else sets `n`, the length (both lanes: the bound is the model's).
+ * KEYS: stream, the model's other stream [, cache entry]. ARGV: max (the model's, both streams), max of
+ * this stream. Returns the cached answer, -1 - length when the model's queue is full, or {length of this
+ * stream} when it is; else sets `n`, the model's length.
  */
 const CACHE_OR_BOUND = `
 if KEYS[3] then
   local hit = redis.call('GET', KEYS[3])
   if hit then return hit end
 end
-local n = redis.call('XLEN', KEYS[1]) + redis.call('XLEN', KEYS[2])
-if n >= tonumber(ARGV[1]) then return -1 - n end`;
+local own = redis.call('XLEN', KEYS[1])
+local n = own + redis.call('XLEN', KEYS[2])
+if n >= tonumber(ARGV[1]) then return -1 - n end
+if own >= tonumber(ARGV[2]) then return { own } end`;
 
 /**
- * KEYS: stream, other lane [, cache entry]. ARGV: max, then the entry's fields. With a cache entry that exists,
- * returns it (the answer, no job added). Else adds unless full; returns the length before, or
- * -1 - length when full. One round trip for the cache lookup, the bound and the add.
+ * KEYS: stream, other stream [, cache entry]. ARGV: the two bounds, then the entry's fields. With a
+ * cache entry that exists, returns it (the answer, no job added). Else adds unless full; returns the
+ * length before, or what CACHE_OR_BOUND says when full. One round trip for the cache lookup, the bounds
+ * and the add.
  */
 const BOUNDED_ADD = `${CACHE_OR_BOUND}
-redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))
+redis.call('XADD', KEYS[1], '*', unpack(ARGV, 3))
 return n`;
 
 /**
- * BOUNDED_ADD without the add (ARGV: max only), for a job whose image is too large to pass through a
+ * BOUNDED_ADD without the add (ARGV: the bounds only), for a job whose image is too large to pass through a
  * script (see SCRIPT_IMAGE_MAX_BYTES): the caller then adds it with a plain XADD.
  */
 const BOUNDED_CHECK = `${CACHE_OR_BOUND}
@@ -128,11 +132,17 @@ if not ok or #pending > 0 then return 0 end
 redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return 1`;
 
+/** What boundedAdd answers: the model's length before (-1 - length when full), a cached answer, or [the stream's length] when its own bound is reached. */
+export type BoundedAdd = number | string | [number];
+
 export type ScriptedConnection = RedisConnection & {
-  /** numKeys: 2 (stream, other lane) or 3 (and cache entry); then the keys, max, and the fields. Number, or the cached answer. */
-  boundedAdd(numKeys: 2 | 3, ...keysAndArgs: (string | number | Buffer)[]): Promise<number | string>;
+  /**
+   * numKeys: 2 (stream, other stream) or 3 (and cache entry); then the keys, the two bounds, and the
+   * fields. A length, the cached answer, or [length] when the stream's own bound is reached.
+   */
+  boundedAdd(numKeys: 2 | 3, ...keysAndArgs: (string | number | Buffer)[]): Promise<BoundedAdd>;
   /** As boundedAdd, without the fields: nothing is added. */
-  boundedCheck(numKeys: 2 | 3, ...keysAndArgs: (string | number)[]): Promise<number | string>;
+  boundedCheck(numKeys: 2 | 3, ...keysAndArgs: (string | number)[]): Promise<BoundedAdd>;
   readd(stream: string, resultKey: string, id: string, ...fields: (string | Buffer)[]): Promise<number>;
   cachePut(entry: string, index: string, sizes: string, bytes: string, member: string, answer: string, ttlS: number, maxEntries: number, maxBytes: number, entryPrefix: string): Promise<number>;
   beat(workers: string, beats: string, id: string, beat: string): Promise<number>;
