@@ -1,6 +1,6 @@
 /**
  * Queue depth per model, read from the queue (Redis) when Prometheus scrapes, not kept up to date
- * on every job: one round trip per scrape (XLEN and XPENDING of each served model, pipelined, plus
+ * on every job: one round trip per scrape (XLEN and XPENDING of both streams of each served model, pipelined, plus
  * the live workers' heartbeats the api already reads), bounded by a deadline. While Redis is away
  * the per-model series are absent and `icls_queue_up` is 0.
  */
