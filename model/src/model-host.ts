@@ -15,7 +15,7 @@ import { workerPlan, type PlanConfig, type WorkerPlan } from '@icls/lib/worker-p
 import { unsharedUploadLog } from '@icls/lib/unshared-upload-log';
 import { Classifier } from './classifier.ts';
 import { InferencePool } from './engine/inference-pool.ts';
-import { DecodeBudget } from './image/decode-budget.ts';
+import { DecodeBudget, type GiveUp } from './image/decode-budget.ts';
 import { createJobHandler } from './job-handler.ts';
 import { listModels, loadModelEntry, ModelNotFoundError, modelBuild, reasonForClients, type ModelEntry } from './repository/model-repository.ts';
 import { JobTelemetry } from './telemetry/job-telemetry.ts';
@@ -67,11 +67,10 @@ export async function startModelHost(
     soloThreads: plan.soloThreads,
     onThreadError: (err) => log.error({ err: err.message }, 'an inference thread stopped; it is replaced'),
   });
-  const decodeBudget = new DecodeBudget(config.DECODE_MEMORY_BYTES);
   // The api answers such a job's 504 itself, at the same deadline, naming busy workers: this says why.
   let lastGiveUpLog = Number.NEGATIVE_INFINITY;
   let unlogged = 0;
-  decodeBudget.onGiveUp = (event) => {
+  const onGiveUp = (event: GiveUp): void => {
     if (Date.now() - lastGiveUpLog < 10_000) return void unlogged++;
     log.warn(
       { ...event, limitBytes: config.DECODE_MEMORY_BYTES, moreSinceLastLine: unlogged },
@@ -80,6 +79,7 @@ export async function startModelHost(
     lastGiveUpLog = Date.now();
     unlogged = 0;
   };
+  const decodeBudget = new DecodeBudget(config.DECODE_MEMORY_BYTES, { onGiveUp });
   const classifiers = new Map<string, Classifier>();
   const builds = new Map<string, string>();
   for (const entry of entries) {

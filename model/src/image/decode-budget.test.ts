@@ -57,9 +57,8 @@ describe('DecodeBudget', () => {
   });
 
   it('stops waiting at the deadline, and the decodes behind the one that gave up go on', async () => {
-    const budget = new DecodeBudget(100 * MB);
     const gaveUp: { bytes: number; waitedMs: number }[] = [];
-    budget.onGiveUp = (event) => gaveUp.push(event);
+    const budget = new DecodeBudget(100 * MB, { onGiveUp: (event) => gaveUp.push(event) });
     const held = await budget.acquire(60 * MB, undefined, timeout);
     const expiring = budget.acquire(90 * MB, Date.now() + 30, timeout);
     const behind = budget.acquire(30 * MB, undefined, timeout);

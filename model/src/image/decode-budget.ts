@@ -11,6 +11,14 @@
  * large one still gets its turn whenever the small ones in progress leave it room.
  */
 
+/** A decode that gave up waiting (its job's deadline passed): how much it needed and how long it waited. */
+export interface GiveUp {
+  bytes: number;
+  waitedMs: number;
+  chargedBytes: number;
+  waiting: number;
+}
+
 interface Waiter {
   bytes: number;
   grant: () => void;
@@ -24,10 +32,11 @@ export class DecodeBudget {
   /** Told whenever the number of decodes waiting changes (the worker's consumer frees their job slots). */
   private readonly listeners: (() => void)[] = [];
 
-  constructor(readonly limitBytes: number) {}
-
-  /** Told when a decode gave up waiting (its job's deadline passed): how much it needed and how long it waited. */
-  onGiveUp?: (event: { bytes: number; waitedMs: number; chargedBytes: number; waiting: number }) => void;
+  /** `onGiveUp` is told of each decode that gave up waiting. */
+  constructor(
+    readonly limitBytes: number,
+    private readonly events: { onGiveUp?: (event: GiveUp) => void } = {},
+  ) {}
 
   onQueueChange(listener: () => void): void {
     this.listeners.push(listener);
@@ -80,7 +89,7 @@ export class DecodeBudget {
           if (i < 0) return;
           this.waiting.splice(i, 1);
           this.queueChanged();
-          this.onGiveUp?.({ bytes, waitedMs: Date.now() - since, chargedBytes: this.inUse, waiting: this.waiting.length });
+          this.events.onGiveUp?.({ bytes, waitedMs: Date.now() - since, chargedBytes: this.inUse, waiting: this.waiting.length });
           reject(timeout());
           // The head may have been the one that did not fit; those behind it may now.
           this.grantWaiting();
