@@ -22,6 +22,13 @@ export const UPLOAD_DIR_MARK = '.icls-upload-dir';
  */
 export const HEAVY_IMAGE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Heavy jobs a model's queue holds at most: an eighth of its bound (QUEUE_MAX_WAITING), at least one.
+ * A worker decodes them one at a time, a second or two each, so more would mostly wait out their
+ * deadline, and a flood of them leaves the rest of the bound to ordinary images.
+ */
+export const heavyBound = (maxQueued: number): number => Math.max(1, Math.floor(maxQueued / 8));
+
 /** One prediction request. */
 export interface JobData {
   /** Unique per request; results are idempotent by this id. */

@@ -168,6 +168,33 @@ describe('MemoryQueue', () => {
     await q.close();
   });
 
+  test('heavy jobs wait in their own line, one at a time besides the others, and take at most an eighth of the bound', async () => {
+    const { handler, started, release } = gatedHandler();
+    const q = queue(handler, { maxWaiting: 16, concurrency: 1 });
+    await q.start();
+    const heavy = (id: string) => ({ ...job(id), heavy: true as const });
+    const h1 = q.submit(heavy('h1'));
+    const h2 = q.submit(heavy('h2'));
+    await assert.rejects(q.submit(heavy('h3')), (err: unknown) => hasCode('QUEUE_FULL', 503)(err) && /holds as many very large images .*\(2 queued or running\)/.test((err as AppError).message));
+    const o1 = q.submit(job('o1'));
+    const o2 = q.submit(job('o2'));
+    await sleep(10);
+    assert.deepEqual(started, ['h1', 'o1'], 'the first heavy job and the first ordinary one run at once; the rest wait in their lines');
+    assert.deepEqual((await q.queueStats(['m'])).get('m'), { length: 4, pending: 2 });
+    release('o1');
+    await o1;
+    await sleep(10);
+    assert.deepEqual(started, ['h1', 'o1', 'o2'], 'an ordinary job goes past the heavy one waiting');
+    release('o2');
+    release('h1');
+    await Promise.all([o2, h1]);
+    await sleep(10);
+    assert.deepEqual(started.at(-1), 'h2');
+    release('h2');
+    await h2;
+    await q.close();
+  });
+
   test('jobs wait until start()', async () => {
     const ran: string[] = [];
     const q = queue(async (j) => {

@@ -3,10 +3,12 @@
  * It keeps the same promises as the Redis queue (bound → 503, deadline → 504, expired jobs skipped,
  * a failing job fails only its own request) so the code above the queue interface is the same. The
  * bound is the Redis queue's too: per model, jobs queued or running (a Redis stream holds an entry
- * until its reply is sent).
+ * until its reply is sent), and heavy jobs (images that decode to more than HEAVY_IMAGE_BYTES) wait in
+ * their own line, one running at a time besides the others, and take at most heavyBound of the bound.
  */
-import { AppError, queueFull } from '../errors.ts';
+import { AppError, heavyQueueFull, queueFull } from '../errors.ts';
 import {
+  heavyBound,
   JobRejectedError,
   type JobConsumer,
   type JobData,
@@ -36,10 +38,16 @@ export interface MemoryQueueOptions {
 
 export class MemoryQueue implements JobProducer, JobConsumer {
   private readonly waiting: JobData[] = [];
+  /** Heavy jobs, in their own line: one runs at a time, besides the others. */
+  private readonly heavyWaiting: JobData[] = [];
   private readonly waiters = new WaiterRegistry<JobResult>();
+  /** Ordinary jobs running (the concurrency bounds them). */
   private running = 0;
+  private heavyRunning = 0;
   /** Per model, jobs queued or running: what the bound counts. */
   private readonly held = new Map<string, number>();
+  /** Per model, heavy jobs queued or running (part of `held`). */
+  private readonly heldHeavy = new Map<string, number>();
   /** Running jobs per model, for queueStats. */
   private readonly runningByModel = new Map<string, number>();
   /** Handlers still running, so close() can let them finish (the JobConsumer contract). */
@@ -66,9 +74,16 @@ export class MemoryQueue implements JobProducer, JobConsumer {
     if (held >= this.opts.maxWaiting) {
       throw queueFull(job.model, held);
     }
+    const heavy = this.heldHeavy.get(job.model) ?? 0;
+    if (job.heavy && heavy >= heavyBound(this.opts.maxWaiting)) throw heavyQueueFull(job.model, heavy);
     const result = this.waiters.wait(job.id, job.deadline);
     this.held.set(job.model, held + 1);
-    this.waiting.push(job);
+    if (job.heavy) {
+      this.heldHeavy.set(job.model, heavy + 1);
+      this.heavyWaiting.push(job);
+    } else {
+      this.waiting.push(job);
+    }
     this.pump();
     return result;
   }
@@ -77,39 +92,46 @@ export class MemoryQueue implements JobProducer, JobConsumer {
     return (this.held.get(model) ?? 0) + incoming < this.opts.maxWaiting;
   }
 
-  private release(model: string): void {
-    const left = (this.held.get(model) ?? 1) - 1;
-    if (left > 0) this.held.set(model, left);
-    else this.held.delete(model);
+  private release(job: JobData): void {
+    const less = (counts: Map<string, number>) => {
+      const left = (counts.get(job.model) ?? 1) - 1;
+      if (left > 0) counts.set(job.model, left);
+      else counts.delete(job.model);
+    };
+    less(this.held);
+    if (job.heavy) less(this.heldHeavy);
   }
 
   private pump(): void {
-    while (this.started && !this.closed && this.running < this.opts.concurrency && this.waiting.length > 0) {
-      const job = this.waiting.shift()!;
-      if (Date.now() > job.deadline) {
-        this.release(job.model); // its request has already been answered with 504
-        continue;
-      }
-      this.running++;
-      this.runningByModel.set(job.model, (this.runningByModel.get(job.model) ?? 0) + 1);
-      const run: Promise<unknown> = this.opts
-        .handler(job)
-        .then(
-          (result) => {
-            if (job.cacheKey && keepsAnswer(job, result)) this.cache?.put(job.cacheKey, result);
-            this.waiters.resolve(job.id, result);
-          },
-          (err: unknown) => this.waiters.reject(job.id, toAppError(err, this.opts.log, job)),
-        )
-        .finally(() => {
-          this.running--;
-          this.release(job.model);
-          this.runningByModel.set(job.model, this.runningByModel.get(job.model)! - 1);
-          this.inflight.delete(run);
-          this.pump();
-        });
-      this.inflight.add(run);
-    }
+    if (!this.started || this.closed) return;
+    while (this.running < this.opts.concurrency && this.waiting.length > 0) this.startNext(this.waiting);
+    while (this.heavyRunning === 0 && this.heavyWaiting.length > 0) this.startNext(this.heavyWaiting);
+  }
+
+  /** Starts the first job of `line`, unless its deadline has passed (its request has had its 504). */
+  private startNext(line: JobData[]): void {
+    const job = line.shift()!;
+    if (Date.now() > job.deadline) return this.release(job);
+    const running = (by: number) => (job.heavy ? (this.heavyRunning += by) : (this.running += by));
+    running(1);
+    this.runningByModel.set(job.model, (this.runningByModel.get(job.model) ?? 0) + 1);
+    const run: Promise<unknown> = this.opts
+      .handler(job)
+      .then(
+        (result) => {
+          if (job.cacheKey && keepsAnswer(job, result)) this.cache?.put(job.cacheKey, result);
+          this.waiters.resolve(job.id, result);
+        },
+        (err: unknown) => this.waiters.reject(job.id, toAppError(err, this.opts.log, job)),
+      )
+      .finally(() => {
+        running(-1);
+        this.release(job);
+        this.runningByModel.set(job.model, this.runningByModel.get(job.model)! - 1);
+        this.inflight.delete(run);
+        this.pump();
+      });
+    this.inflight.add(run);
   }
 
   async workerView(): Promise<WorkerView> {
@@ -122,7 +144,7 @@ export class MemoryQueue implements JobProducer, JobConsumer {
 
   async queueStats(models: string[]): Promise<Map<string, QueueStats>> {
     const stats = new Map(models.map((m) => [m, { length: 0, pending: this.runningByModel.get(m) ?? 0 }]));
-    for (const job of this.waiting) {
+    for (const job of [...this.waiting, ...this.heavyWaiting]) {
       const s = stats.get(job.model);
       if (s) s.length++;
     }
@@ -138,6 +160,7 @@ export class MemoryQueue implements JobProducer, JobConsumer {
     if (!this.closed) {
       this.closed = true;
       this.waiting.length = 0;
+      this.heavyWaiting.length = 0;
       this.waiters.rejectAll(() => new AppError('NOT_READY', 'the service is shutting down'));
     }
     await Promise.allSettled([...this.inflight]);

@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import { sleep, withDeadline } from '../deadline.ts';
 import { AppError, heavyQueueFull, isAppError, queueFull, queueNoAnswer, queueUnusable } from '../errors.ts';
-import type { JobData, JobProducer, JobResult, QueueStats, WorkerView } from '../job-contract.ts';
+import { heavyBound, type JobData, type JobProducer, type JobResult, type QueueStats, type WorkerView } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
 import { AnswerWatch, NoAnswerError } from './answer-watch.ts';
 import { HeldJobs } from './held-jobs.ts';
@@ -53,12 +53,6 @@ const MAX_LENGTHS = 1024;
  * their number, as each checks before the others add.
  */
 export const SCRIPT_IMAGE_MAX_BYTES = 256 * 1024;
-/**
- * Heavy jobs (see HEAVY_IMAGE_BYTES) a model's queue holds at most: an eighth of its bound, at least
- * one. A worker decodes them one at a time, a second or two each, so more would mostly wait out their
- * deadline, and a flood of them leaves the rest of the bound to ordinary images.
- */
-export const heavyBound = (maxQueued: number): number => Math.max(1, Math.floor(maxQueued / 8));
 /** A call unanswered for this long marks Redis as not answering (AnswerWatch). */
 const SILENT_AFTER_MS = 250;
 /** Bound on any single command, whatever the request's deadline. */
