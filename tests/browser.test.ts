@@ -346,6 +346,20 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
     await page.reload();
     assert.equal(await page.inputValue('#model'), 'tiny-slow', 'a reload keeps the model picked');
 
+    // A refusal the service answers in place (503 for a full queue, 504, 507: the page at the form's
+    // address, `/`) keeps the model in the address too (it went to `/`, and a reload to the default model).
+    const inPlace = await (await fetch(`${base}/?model=tiny-slow`)).text();
+    await page.route(`${base}/`, (route) => (route.request().method() === 'POST' ? route.fulfill({ status: 503, contentType: 'text/html', headers: { 'retry-after': '1' }, body: inPlace }) : route.continue()));
+    try {
+      await page.goto(`${base}/result/${await md5(image('chelsea.png'))}.png?model=tiny-rgb`);
+      await page.selectOption('#model', 'tiny-slow');
+      await page.setInputFiles('#file', image('chelsea.png'));
+      await page.click('#submit');
+      await page.waitForURL(`${base}/?model=tiny-slow`);
+    } finally {
+      await page.unroute(`${base}/`);
+    }
+
     // A load balancer's own 502 page (no #messages, no result): before, the page showed nothing at all.
     await page.setInputFiles('#file', image('chelsea.png'));
     await page.route(`${base}/`, (route) => (route.request().method() === 'POST' ? route.fulfill({ status: 502, contentType: 'text/html', body: '<html><body><h1>502 Bad Gateway</h1></body></html>' }) : route.continue()));

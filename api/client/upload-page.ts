@@ -210,9 +210,12 @@ function enhanceUpload(form: HTMLFormElement): void {
       focusOutcome(byId('result'));
     } else {
       // A refusal after a result: the address and title were still the old result's (a reload showed it).
-      // The address keeps its query, as without JavaScript: the service sends a refused upload back to
-      // `/?model=<name>`, and a reload of `/` alone went back to the default model.
-      const address = answer.pathname + answer.search;
+      // The address keeps the model, as without JavaScript: the service sends a refused upload back to
+      // `/?model=<name>`, and a reload of `/` alone went back to the default model. A refusal it answers
+      // in place (503, 504, 507: the form's own address, `/`) gets the same address.
+      const picked = (form.elements.namedItem('model') as HTMLSelectElement | null)?.value;
+      const inPlace = answer.pathname === '/' && !answer.search && picked;
+      const address = inPlace ? `/?model=${encodeURIComponent(picked)}` : answer.pathname + answer.search;
       if (addressOf(location) !== address) {
         history.pushState(null, '', address);
         shownAddress = addressOf(location);
