@@ -14,6 +14,8 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { assertAccessible, assertFitsAndTappable, CHROMIUM, DESKTOP, launchChromium, PHONE, screenshot } from './helpers/browser.ts';
@@ -201,6 +203,41 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
       await p.locator('#result').waitFor();
     } finally {
       await context.close();
+    }
+  });
+
+  it('cancelled once the image is all sent: the page says it stopped waiting, not that nothing was classified', async () => {
+    // A proxy in front that passes the upload on whole and holds the service's answer back (the
+    // browser's own request interception holds the upload too, so the page never sees it all sent).
+    let answer!: () => void;
+    const held = new Promise<void>((resolve) => (answer = resolve));
+    const service = new URL(base);
+    const proxy = createServer((req, res) => {
+      const upstream = httpRequest({ host: service.hostname, port: service.port, path: req.url, method: req.method, headers: req.headers }, (up) => {
+        void (req.method === 'POST' ? held : Promise.resolve()).then(() => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        });
+      });
+      upstream.on('error', () => res.destroy());
+      req.pipe(upstream);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const p = await desktop.newPage();
+    try {
+      await p.goto(`http://127.0.0.1:${(proxy.address() as AddressInfo).port}/`);
+      await p.setInputFiles('#file', image('coffee.png'));
+      await p.click('#submit');
+      await p.locator('#progress-text').getByText('Uploaded. The model is looking at it…').waitFor();
+      await p.click('#cancel');
+      await p.locator('#messages .error').waitFor();
+      assert.equal((await p.textContent('#messages .error'))?.trim(), 'Stopped waiting. The image was sent and may still be classified; it is still chosen: send it again to see the result.');
+      assert.equal(await p.$eval('#file', (el: HTMLInputElement) => el.files?.[0]?.name), 'coffee.png', 'the image stays chosen');
+    } finally {
+      answer();
+      await p.close();
+      proxy.closeAllConnections();
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 

@@ -295,8 +295,15 @@ function enhanceUpload(form: HTMLFormElement): void {
     };
     xhr.addEventListener('error', failed('The upload did not reach the service: check the connection and try again.'));
     xhr.addEventListener('timeout', failed('The service did not answer in time; try again in a moment.'));
-    // The chosen image stays in the form: sending it again is one click.
-    xhr.addEventListener('abort', failed('Upload cancelled: nothing was classified. The image is still chosen; send it again when you are ready.'));
+    // The chosen image stays in the form: sending it again is one click. Once it is all sent the service
+    // has it and may still classify it: only the waiting stops.
+    xhr.addEventListener('abort', () =>
+      failed(
+        uploaded
+          ? 'Stopped waiting. The image was sent and may still be classified; it is still chosen: send it again to see the result.'
+          : 'Upload cancelled: nothing was classified. The image is still chosen; send it again when you are ready.',
+      )(),
+    );
     heard();
     xhr.send(new FormData(form));
   };
