@@ -205,6 +205,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
   }
   app.decorateReply('errorCode', undefined);
   app.decorateRequest('retryPage', null);
+  app.decorateRequest('reviewBack', null);
   const allowedMethods = new AllowedMethods();
   allowedMethods.learn(app);
   rememberRoutedRequests(app);

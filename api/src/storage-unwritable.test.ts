@@ -107,9 +107,20 @@ describe('a folder that cannot be written any more', () => {
     if (typeof feedback !== 'string') return t.skip(feedback.skip);
     const { api, lines, readyz } = await start({ FEEDBACK_DIR: feedback });
     const post = (report: string) => api.app.inject({ method: 'POST', url: '/v1/feedback', payload: { report } });
-    assert.equal((await post('a cat, not a dog')).statusCode, 201);
+    const stored = await post('a cat, not a dog');
+    assert.equal(stored.statusCode, 201);
 
     remount(feedback, 'ro');
+    // Marking it from a filtered review page (no JavaScript) fails; the error page leads back to that view.
+    const back = 'status=unreviewed&page=2&evil=//x.example';
+    const mark = await api.app.inject({
+      method: 'POST',
+      url: '/feedback/review/mark',
+      payload: new URLSearchParams({ id: stored.json().id, reviewed: '1', back }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin', accept: 'text/html' },
+    });
+    assert.equal(mark.statusCode, 503, mark.body);
+    assert.match(mark.body, /<a class="button" href="\/feedback\/review\?status=unreviewed&#38;page=2">Go to the review page<\/a>/);
     const refused = await post('a dog, not a cat');
     assert.equal(refused.statusCode, 503, refused.body);
     assert.equal(refused.json().error.code, 'STORAGE_UNWRITABLE');

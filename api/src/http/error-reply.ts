@@ -32,6 +32,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** A failed post of the upload form: what its page shows again besides the message. */
     retryPage: RetryPage | null;
+    /** A failed post from the review page: the review's address it came from (its filters and page). */
+    reviewBack: string | null;
   }
   interface FastifyReply {
     /** The error table's code this reply answers with (for metrics); unset on success. */
@@ -171,7 +173,7 @@ function errorPage(request: FastifyRequest, err: AppError, message: string): str
   const form = request.method === 'POST' && FORM_ROUTES.has(request.routeOptions.url ?? '');
   if (form) return renderPage({ ...request.retryPage?.state, error: shown });
   const review = REVIEW_ROUTES.test(request.routeOptions.url ?? '') && !ADMIN_REFUSALS.has(err.code);
-  return renderErrorPage(err.status, shown, review ? TO_REVIEW : undefined);
+  return renderErrorPage(err.status, shown, review ? { ...TO_REVIEW, href: request.reviewBack ?? TO_REVIEW.href } : undefined);
 }
 
 /**

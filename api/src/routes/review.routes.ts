@@ -73,11 +73,13 @@ export async function reviewRoutes(app: FastifyInstance, deps: ApiDeps, adminTok
     '/feedback/review/mark',
     { schema: { hide: true, body: MarkBody }, config: { errorStyle: 'page' }, onRequest: [admin, sameOriginOnly] },
     async (request, reply) => {
-      await deps.reports.setReviewed(request.body.id, request.body.reviewed === '1');
-      // Back to the same filtered view and page, rebuilt from known parameters only (never an address the form named).
+      // Back to the same filtered view and page, rebuilt from known parameters only (never an address the
+      // form named): after the mark, and from the error page when it fails.
       const back = Object.fromEntries(new URLSearchParams(request.body.back ?? '')) as FilterParams & { page?: string };
       const page = Math.min(REVIEW_PAGES_MAX, Math.max(1, Math.trunc(Number(back.page)) || 1));
-      return reply.redirect(`/feedback/review${filterQuery(toFilter(back), page)}#report-${request.body.id}`, 303);
+      request.reviewBack = `/feedback/review${filterQuery(toFilter(back), page)}`;
+      await deps.reports.setReviewed(request.body.id, request.body.reviewed === '1');
+      return reply.redirect(`${request.reviewBack}#report-${request.body.id}`, 303);
     },
   );
 
