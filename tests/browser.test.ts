@@ -21,7 +21,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { assertAccessible, assertFitsAndTappable, CHROMIUM, DESKTOP, launchChromium, PHONE, screenshot } from './helpers/browser.ts';
 import sharp from 'sharp';
 import { expectedTinyRgb, fixtureModels, image, solidPng, tempDir } from './helpers/fixtures.ts';
-import { pngHeader } from './helpers/hostile-corpus.ts';
+import { lyingGif, pngHeader } from './helpers/hostile-corpus.ts';
 import { waitFor200 } from './helpers/http.ts';
 import { ENTRY, freePort, startService, type Service } from './helpers/processes.ts';
 
@@ -308,6 +308,8 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
     assert.equal(await refusedWith('strip.png', 'image/png', pngHeader(70_000, 1)), 'The image has more pixels than allowed: 70000×1 has a side over 65,535 pixels. Choose a smaller image.');
     const jpeg = await sharp({ create: { width: 1200, height: 1000, channels: 3, background: '#808080' } }).jpeg().toBuffer();
     assert.equal(await refusedWith('photo.jpg', 'image/jpeg', jpeg), 'The image has more pixels than allowed: 1200×1000 is more than 1,000,000 pixels. Choose a smaller image.');
+    // A GIF is counted as the service counts it: its screen (1×1 here) and its first frame together.
+    assert.equal(await refusedWith('tiny.gif', 'image/gif', lyingGif(1100, 1000)), 'The image has more pixels than allowed: 1100×1000 is more than 1,000,000 pixels. Choose a smaller image.');
     assert.equal(await page.evaluate(() => (window as unknown as { previewed: boolean }).previewed), false, 'not drawn for a preview');
     // A PNG named without an extension comes from a file picker untyped: its first bytes say what it is,
     // and it is sent as photo.png (it was refused here as "not a PNG, JPEG, GIF or WebP image").

@@ -42,7 +42,7 @@ const MAX_SIDE = 65_535;
  * Width and height from an image's header, or undefined when they cannot be read here (the preview's
  * decode and the service will tell). A 12000×12000 PNG was decoded for its preview, then sent, and
  * refused by the service for its pixels. The fields `readImageHeader` (lib/src/image-header.ts) reads,
- * without its checks or its GIF frame walk: the service still checks every upload.
+ * without its checks: the service still checks every upload.
  */
 async function pixelSize(file: File): Promise<[width: number, height: number] | undefined> {
   // The service reads as much: a JPEG's frame size can follow up to 64 KB segments of metadata.
@@ -51,7 +51,7 @@ async function pixelSize(file: File): Promise<[width: number, height: number] | 
   const text = (i: number) => String.fromCharCode(v.getUint8(i), v.getUint8(i + 1), v.getUint8(i + 2), v.getUint8(i + 3));
   const u24 = (i: number) => v.getUint16(i, true) + v.getUint8(i + 2) * 65_536;
   if (file.type === 'image/png') return n >= 24 && text(12) === 'IHDR' ? [v.getUint32(16), v.getUint32(20)] : undefined;
-  if (file.type === 'image/gif') return n >= 10 ? [v.getUint16(6, true), v.getUint16(8, true)] : undefined;
+  if (file.type === 'image/gif') return n >= 13 ? gifSize(v) : undefined;
   if (file.type === 'image/webp' && n >= 30) {
     const chunk = text(12);
     if (chunk === 'VP8 ') return [v.getUint16(26, true) & 0x3fff, v.getUint16(28, true) & 0x3fff];
@@ -67,6 +67,29 @@ async function pixelSize(file: File): Promise<[width: number, height: number] | 
     else if (marker === 0xd9 || marker === 0xda) return undefined;
     else if ((marker >= 0xd0 && marker <= 0xd8) || marker === 0x01) i += 2;
     else i += 2 + v.getUint16(i + 2);
+  }
+  return undefined;
+}
+
+/**
+ * A GIF's size as the service counts it: its logical screen can lie (1×1 with a 10000×10000 first
+ * frame), so what the screen and the first frame cover together; the blocks before it are skipped by
+ * their lengths.
+ */
+function gifSize(v: DataView): [width: number, height: number] | undefined {
+  const [width, height, flags] = [v.getUint16(6, true), v.getUint16(8, true), v.getUint8(10)];
+  let i = 13 + (flags & 0x80 ? 3 * 2 ** ((flags & 0x07) + 1) : 0);
+  while (i < v.byteLength) {
+    const block = v.getUint8(i);
+    if (block === 0x2c) {
+      if (i + 9 > v.byteLength) return undefined;
+      const at = (k: number) => v.getUint16(i + k, true);
+      return [Math.max(width, at(1) + at(5)), Math.max(height, at(3) + at(7))];
+    }
+    if (block !== 0x21 || i + 2 >= v.byteLength) return undefined;
+    i += 2;
+    while (i < v.byteLength && v.getUint8(i) !== 0) i += 1 + v.getUint8(i);
+    i++;
   }
   return undefined;
 }
