@@ -22,7 +22,7 @@ export class WaiterRegistry<T> {
         () => {
           this.waiters.delete(id);
           onExpire?.();
-          reject(new AppError('DEADLINE_EXCEEDED', 'no worker answered within REQUEST_TIMEOUT_MS; the workers may be busy or restarting: try again in a moment'));
+          reject(new AppError('DEADLINE_EXCEEDED', 'no worker answered in time; the workers may be busy or restarting: try again in a moment'));
         },
         Math.max(0, deadline - Date.now()),
       );
