@@ -9,7 +9,7 @@ const isDeadline = (err: unknown) => {
   assert.equal(err.code, 'DEADLINE_EXCEEDED');
   assert.equal(err.status, 504);
   // The page shows it as it is: it says which limit passed and what to do.
-  assert.match(err.message, /REQUEST_TIMEOUT_MS; the workers may be busy or restarting: try again in a moment$/);
+  assert.match(err.message, /: no worker answered in time; the workers may be busy or restarting: try again in a moment$/);
   return true;
 };
 
