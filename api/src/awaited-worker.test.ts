@@ -24,7 +24,7 @@ const queue: JobProducer = {
   queueStats: async () => new Map(),
   close: async () => undefined,
 };
-const upload = { name: 'a.png', md5: 'a', bytes: 1, held: { buffer: Buffer.from('x') } } as never;
+const upload = { name: 'a.png', md5: 'a', bytes: 1, held: { buffer: Buffer.from('x') }, image: { format: 'png', width: 1, height: 1, bytesPerPixel: 3 } } as never;
 const stored = Promise.resolve({ path: '/nowhere/a.png' } as never);
 const predictOnce = (predictor: PredictService) =>
   predictor.predict(upload, stored, { topK: 1, receivedAt: Date.now(), jobId: `j${Math.random()}` }).then(
