@@ -188,14 +188,14 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
       await p.locator('#cancel').waitFor({ state: 'visible' });
       await p.clock.runFor(16_000);
       assert.equal(await p.textContent('#progress-text'), 'No progress for 15 s: check your connection, or cancel.');
-      // The next Tab from the (now disabled) submit button reaches Cancel; Enter presses it.
-      await p.keyboard.press('Tab');
+      // The focus moved from the (now disabled) upload button to Cancel (it fell to <body>); Enter presses it.
       assert.equal(await p.evaluate(() => document.activeElement?.id), 'cancel');
       await p.keyboard.press('Enter');
       await p.locator('#messages .error').waitFor();
       assert.equal((await p.textContent('#messages .error'))?.trim(), 'Upload cancelled: nothing was classified. The image is still chosen; send it again when you are ready.');
       assert.equal(await p.isVisible('#progress'), false);
       assert.equal(await p.isEnabled('#submit'), true, 'the form is back');
+      assert.equal(await p.evaluate(() => document.activeElement?.id), 'messages', 'the focus is on what happened');
       assert.equal(await p.$eval('#file', (el: HTMLInputElement) => el.files?.[0]?.name), 'chelsea.png', 'the image stays chosen');
       // The service answers again: the same image is sent once more, with one click.
       await p.unroute(`${base}/`);

@@ -205,10 +205,15 @@ function enhanceUpload(form: HTMLFormElement): void {
   });
 
   const busy = (on: boolean) => {
+    // The focused button is about to be disabled or hidden, which drops the focus to <body>: it goes to
+    // the one that takes its place (Cancel while uploading, the upload button after).
+    const [leaving, taking] = on ? [submit, cancel] : [cancel, submit];
+    const moveFocus = document.activeElement === leaving;
     progress.hidden = !on;
     submit.disabled = on;
     form.classList.toggle('busy', on);
     form.setAttribute('aria-busy', String(on));
+    if (moveFocus) taking.focus();
   };
 
   const answered = (html: string, url: string, status: number) => {
