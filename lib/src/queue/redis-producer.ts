@@ -324,14 +324,7 @@ export class RedisProducer implements JobProducer {
       if (seen.length + incoming >= maxQueued) return false;
       if (seen.length + incoming < maxQueued / 2) return true;
     }
-    const length = await this.guarded(deadline, async () => {
-      const [ordinary, heavy] = modelStreams(this.opts.prefix, model);
-      const lengths = (await this.cmd.pipeline().xlen(ordinary).xlen(heavy).exec()) ?? [];
-      return lengths.reduce((sum, [err, n]) => {
-        if (err) throw err;
-        return sum + Number(n);
-      }, 0);
-    });
+    const length = await this.guarded(deadline, () => this.cmd.queueLength(...modelStreams(this.opts.prefix, model)));
     this.rememberLength(model, length);
     return length + incoming < maxQueued;
   }

@@ -87,6 +87,9 @@ while redis.call('ZCARD', KEYS[2]) > maxEntries or total > maxBytes do
 end
 return 1`;
 
+/** KEYS: a model's two streams. Their lengths together, in one command (admission asks it often under load). */
+const QUEUE_LENGTH = `return redis.call('XLEN', KEYS[1]) + redis.call('XLEN', KEYS[2])`;
+
 /** KEYS: workers, beats. ARGV: id, beat JSON. */
 const BEAT = `
 ${NOW_MS}
@@ -144,6 +147,7 @@ export type ScriptedConnection = RedisConnection & {
   /** As boundedAdd, without the fields: nothing is added. */
   boundedCheck(numKeys: 2 | 3, ...keysAndArgs: (string | number)[]): Promise<BoundedAdd>;
   readd(stream: string, resultKey: string, id: string, ...fields: (string | Buffer)[]): Promise<number>;
+  queueLength(ordinary: string, heavy: string): Promise<number>;
   cachePut(entry: string, index: string, sizes: string, bytes: string, member: string, answer: string, ttlS: number, maxEntries: number, maxBytes: number, entryPrefix: string): Promise<number>;
   beat(workers: string, beats: string, id: string, beat: string): Promise<number>;
   liveBeats(workers: string, beats: string, staleMs: number): Promise<string[]>;
@@ -158,6 +162,7 @@ export function withScripts(redis: RedisConnection): ScriptedConnection {
   redis.defineCommand('boundedCheck', { lua: BOUNDED_CHECK });
   redis.defineCommand('cachePut', { numberOfKeys: 4, lua: CACHE_PUT });
   redis.defineCommand('readd', { numberOfKeys: 2, lua: READD });
+  redis.defineCommand('queueLength', { numberOfKeys: 2, lua: QUEUE_LENGTH });
   redis.defineCommand('beat', { numberOfKeys: 2, lua: BEAT });
   redis.defineCommand('liveBeats', { numberOfKeys: 2, lua: LIVE_BEATS });
   redis.defineCommand('liveness', { numberOfKeys: 1, lua: LIVENESS });
