@@ -15,7 +15,7 @@
  * (The api checks uploads without decoding: lib/src/image-header.ts.)
  */
 import sharp, { type KernelEnum, type OutputInfo, type Sharp } from 'sharp';
-import { ImageHeaderError, readImageHeader } from '@icls/lib/image-header';
+import { decodedBytes, ImageHeaderError, readImageHeader } from '@icls/lib/image-header';
 import { resizeBilinearPil, resizeNearestPil, shorterSideCrop, type OutputWindow } from './pil-resize.ts';
 
 // Decoding is on libuv's pool; the cache only helps repeated identical operations, which we never do.
@@ -104,7 +104,7 @@ export function imageDecodeBytes(image: Buffer, plan: ResizePlan, maxPixels: num
   const copy = plan.interpolation === 'nearest' ? NEAREST_COPY_BYTES_PER_PIXEL : 0;
   if (!header) return maxPixels * (8 + copy);
   const pixels = header.width * header.height;
-  return pixels > maxPixels ? 0 : pixels * (header.bytesPerPixel + copy);
+  return pixels > maxPixels ? 0 : decodedBytes(header) + pixels * copy;
 }
 
 /**
