@@ -4,7 +4,8 @@
  * One blocking reader takes as many jobs as the worker has free slots, from every model stream it
  * serves; a second one takes a heavy job (see HEAVY_IMAGE_BYTES) from the models' heavy streams
  * whenever the worker holds none, besides its slots: huge images cost a worker one job at a time, and
- * the ordinary jobs behind them are not held up. A job stays in the group's pending list until its
+ * the ordinary jobs behind them are not held up. A read's COUNT is per stream, so a read of several
+ * streams can bring more jobs than there is room for: those wait here, oldest first, for a slot. A job stays in the group's pending list until its
  * reply is stored and published, then it is acknowledged and deleted. The worker beats every quarter of WORKER_DEAD_AFTER_MS (worker-presence);
  * when one stops beating, the others take its jobs over at once (job-takeover): at-least-once
  * delivery, and replies are idempotent by job id, so a job run twice is harmless.
@@ -74,8 +75,12 @@ export class RedisConsumer implements JobConsumer {
    * same id to entries added in the same millisecond), with their deadline.
    */
   private readonly running = new Map<string, number>();
-  /** Jobs taken over from dead workers, waiting for a slot; they go before new reads. */
-  private readonly claimed: [key: string, entry: StreamEntry][] = [];
+  /**
+   * Jobs delivered to this worker that wait for room in their lane, in arrival order: taken over from
+   * dead workers, or read beyond the room (COUNT is per stream). They go before new reads; Redis cannot
+   * take them back, and if this worker stops first, they are taken over from its pending list.
+   */
+  private readonly waiting: [key: string, entry: StreamEntry][] = [];
   private readonly stop = new AbortController();
   private stopSweeping?: () => void;
   /** Read loops waiting for room, woken when a job ends or parks. */
@@ -92,14 +97,14 @@ export class RedisConsumer implements JobConsumer {
     this.keys = lanes.flat();
     this.heavyKeys = new Set(lanes.map(([, heavy]) => heavy));
     this.lanes = [
-      { name: 'ordinary', reader: connectRedis(opts.redisUrl, `worker-reader-${opts.workerId}`, opts.log), keys: lanes.map(([ordinary]) => ordinary), room: () => this.freeSlots() },
-      { name: 'heavy', reader: connectRedis(opts.redisUrl, `worker-heavy-reader-${opts.workerId}`, opts.log), keys: [...this.heavyKeys], room: () => (this.heavy.size === 0 ? 1 : 0) },
+      { name: 'ordinary', reader: connectRedis(opts.redisUrl, `worker-reader-${opts.workerId}`, opts.log), keys: lanes.map(([ordinary]) => ordinary), room: () => this.freeSlots() - this.waitingIn(false) },
+      { name: 'heavy', reader: connectRedis(opts.redisUrl, `worker-heavy-reader-${opts.workerId}`, opts.log), keys: [...this.heavyKeys], room: () => 1 - this.heavy.size - this.waitingIn(true) },
     ];
     const { prefix, workerId, deadAfterMs, log } = opts;
     this.presence = new WorkerPresence(this.cmd, { prefix, workerId, deadAfterMs, log, models: opts.models, versions: opts.versions, broken: opts.broken ?? [] });
     this.takeover = new JobTakeover(this.cmd, {
       prefix, workerId, deadAfterMs, log, keys: this.keys,
-      run: (key, entry) => this.runOrQueue(key, entry),
+      run: (key, entry) => this.take([[key, entry]]),
       failPoison: (key, entry, deliveries) => {
         const job = jobOf(entry);
         const reply: Reply = { id: job?.id ?? entry.id, ok: false, failure: { code: 'PREDICTION_FAILED', detail: `${deliveries} workers stopped while handling this image` } };
@@ -110,11 +115,35 @@ export class RedisConsumer implements JobConsumer {
     opts.parked?.onChange(() => queueMicrotask(() => this.slotsChanged()));
   }
 
-  /** A job ended, parked or went on: taken-over jobs waiting for a slot run, and the read loops look again. */
+  /** A job ended, parked or went on: jobs waiting here run if they fit now, and the read loops look again. */
   private slotsChanged(): void {
-    while (this.claimed.length > 0 && this.freeSlots() > 0 && !this.stop.signal.aborted) this.run(...this.claimed.shift()!);
+    this.runWaiting();
     for (const wake of this.roomWaiters) wake();
     this.roomWaiters.clear();
+  }
+
+  /** Jobs delivered here: each runs now if its lane has room, else waits its turn. */
+  private take(jobs: [key: string, entry: StreamEntry][]): void {
+    this.waiting.push(...jobs);
+    this.runWaiting();
+  }
+
+  /** Starts the waiting jobs that fit, oldest first in each lane (a heavy job does not hold up ordinary ones). */
+  private runWaiting(): void {
+    for (let i = 0; i < this.waiting.length && !this.stop.signal.aborted; ) {
+      const [key, entry] = this.waiting[i]!;
+      const fits = this.heavyKeys.has(key) ? this.heavy.size === 0 : this.freeSlots() > 0;
+      if (!fits) {
+        i++;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      this.run(key, entry);
+    }
+  }
+
+  private waitingIn(heavy: boolean): number {
+    return this.waiting.reduce((n, [key]) => n + (this.heavyKeys.has(key) === heavy ? 1 : 0), 0);
   }
 
   /** Registers (waiting for Redis if needed), then starts reading and sweeping. */
@@ -163,9 +192,10 @@ export class RedisConsumer implements JobConsumer {
       }
       let result: [key: string, entries: StreamEntry[]][];
       try {
-        // As Buffers: an image travelling with its job must arrive byte for byte.
+        // As Buffers: an image travelling with its job must arrive byte for byte. COUNT is per stream:
+        // with several models, each gives its share of the room (what is read beyond it waits here).
         result = parseReadReply(await callForBuffers(reader, 'xreadgroup',
-          'GROUP', GROUP, this.opts.workerId, 'COUNT', free, 'BLOCK', 2000,
+          'GROUP', GROUP, this.opts.workerId, 'COUNT', Math.ceil(free / keys.length), 'BLOCK', 2000,
           'STREAMS', ...keys, ...keys.map(() => '>'),
         ));
         this.lastReadError = '';
@@ -183,9 +213,8 @@ export class RedisConsumer implements JobConsumer {
         }
         continue;
       }
-      // COUNT is per stream: a heavy read may bring one job of each model served. Delivered to this
-      // worker, they are its own (Redis cannot hand them back): all run, the decode budget bounding their memory.
-      for (const [key, entries] of result) for (const entry of entries) this.run(key, entry);
+      // Oldest first across the models' streams (an entry id begins with the millisecond it was added).
+      this.take(result.flatMap(([key, entries]) => entries.map((entry) => [key, entry] as [string, StreamEntry])).sort(([, a], [, b]) => byEntryId(a.id, b.id)));
     }
   }
 
@@ -196,11 +225,6 @@ export class RedisConsumer implements JobConsumer {
   private freeSlots(): number {
     const parked = Math.min(this.opts.parked?.count() ?? 0, this.opts.concurrency);
     return this.opts.concurrency - (this.running.size - this.heavy.size - parked);
-  }
-
-  private runOrQueue(key: string, entry: StreamEntry): void {
-    if (this.freeSlots() > 0) this.run(key, entry);
-    else this.claimed.push([key, entry]);
   }
 
   /** Runs one job and replies; never throws (a failure becomes that job's reply). */
@@ -287,11 +311,18 @@ export class RedisConsumer implements JobConsumer {
       await Promise.race([drained, sleep(Math.max(0, until - Date.now()))]);
       if (this.running.size > 0) this.opts.log.warn({ jobs: this.running.size }, 'stopping with jobs still running; other workers take them over');
     }
-    // Jobs claimed but never started stay pending under this worker: once its heartbeat is gone,
+    // Jobs delivered but never started stay pending under this worker: once its heartbeat is gone,
     // another worker takes them over at once.
     await this.presence.stop().catch((err: unknown) => this.opts.log.warn({ err }, 'could not remove the worker heartbeat'));
     await closeConnection(this.cmd);
   }
+}
+
+/** Stream entry ids (`<ms>-<seq>`) in the order they were added. */
+function byEntryId(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
 }
 
 function toFailure(err: unknown): JobFailure {

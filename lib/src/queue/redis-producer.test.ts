@@ -183,6 +183,46 @@ it('heavy jobs have their own lane: a worker holds one at a time, ordinary jobs 
   }
 });
 
+it('a worker serving several models holds no more jobs than its slots, and takes them oldest first across the models', async () => {
+  const models = ['many-a', 'many-b', 'many-c'];
+  const api = new RedisProducer({ redisUrl: REDIS_URL, prefix, maxQueued: 4, deadAfterMs: 2000, log: createLogger('silent', 'test') });
+  const now = { running: 0, most: 0 };
+  const order: string[] = [];
+  const consumer = new RedisConsumer({
+    redisUrl: REDIS_URL, prefix, resultTtlS: 60, models, concurrency: 1, deadAfterMs: 2000, workerId: 'many', log: createLogger('silent', 'test'),
+    handler: async (j) => {
+      now.most = Math.max(now.most, ++now.running);
+      order.push(j.id);
+      await sleep(20);
+      now.running--;
+      return { id: j.id, model: j.model, modelVersion: '1', predictions: [{ label: 'x', score: 1 }], timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0 }, worker: 'many' };
+    },
+  });
+  try {
+    assert.ok(await api.whenReady(5000));
+    // Queued before the worker starts, each model's stream holding three: one read of the three streams
+    // with COUNT 1 (COUNT is per stream) brings three jobs for one slot.
+    const sent: string[] = [];
+    const answers: Promise<unknown>[] = [];
+    for (let round = 0; round < 3; round++) {
+      for (const model of models) {
+        const j = { ...job(8000), model };
+        sent.push(j.id);
+        answers.push(api.submit(j));
+        await sleep(2); // distinct milliseconds: the order is the entries' ids
+      }
+    }
+    await sleep(100);
+    await consumer.start();
+    await Promise.all(answers);
+    assert.equal(now.most, 1, 'one slot, one job at a time');
+    assert.deepEqual(order, sent, 'oldest first, whichever model');
+  } finally {
+    await consumer.close();
+    await api.close();
+  }
+});
+
 it('a job Redis lost in a restart is added again on reconnect, and answered by a worker that starts after', async () => {
   const redis = await startPrivateRedis();
   const log = createLogger('silent', 'test');
