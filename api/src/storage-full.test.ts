@@ -117,7 +117,7 @@ describe('a full disk', () => {
     assert.equal((await post('a bird')).statusCode, 201, 'room again');
   });
 
-  it('an upload that does not fit: 507 STORAGE_FULL on every route, no half-written file, served again once there is room', async (t) => {
+  it('an upload that does not fit: 507 STORAGE_FULL on every route (the form posted without JavaScript: 303 and a flash), no half-written file, served again once there is room', async (t) => {
     const uploads = await tinyDisk('uploads-full');
     if (typeof uploads !== 'string') return t.skip(uploads.skip);
     const api = await startInjectApi({ UPLOAD_DIR: uploads });
@@ -136,6 +136,11 @@ describe('a full disk', () => {
     const page = await api.app.inject({ method: 'POST', url: '/', ...pageForm, headers: { ...pageForm.headers, 'sec-fetch-site': 'same-origin' } });
     assert.equal(page.statusCode, 507);
     assert.match(page.body, /no room left/);
+    // The form posted without JavaScript: back to the page with a flash, so a reload does not post it again.
+    const navigated = await api.app.inject({ method: 'POST', url: '/', ...pageForm, headers: { ...pageForm.headers, 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'navigate' } });
+    assert.equal(navigated.statusCode, 303, navigated.body.slice(0, 300));
+    assert.equal(navigated.headers.location, '/');
+    assert.match(String(navigated.headers['set-cookie']), /^flash=The%20server%20has%20no%20room%20left/);
 
     const left = (await readdir(uploads)).filter((f) => f !== UPLOAD_DIR_MARK);
     assert.equal(left.length, 1, `only the first upload is there: ${left.join(', ')}`);

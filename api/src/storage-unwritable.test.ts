@@ -59,10 +59,10 @@ describe('a folder that cannot be written any more', () => {
     if (typeof uploads !== 'string') return t.skip(uploads.skip);
     const { api, lines, readyz } = await start({ UPLOAD_DIR: uploads });
     let shade = 0;
-    const predict = async (url = '/v1/predict') => {
+    const predict = async (url = '/v1/predict', headers: Record<string, string> = {}) => {
       // A new image each time: an identical upload already stored needs no write.
       const { body, contentType } = multipartBody([{ name: 'file', filename: 'p.png', value: await solidPng([shade++, 9, 9]) }]);
-      return api.app.inject({ method: 'POST', url, payload: body, headers: { 'content-type': contentType } });
+      return api.app.inject({ method: 'POST', url, payload: body, headers: { 'content-type': contentType, ...headers } });
     };
     assert.equal((await predict()).statusCode, 200);
     assert.equal((await readyz()).status, 200);
@@ -84,6 +84,15 @@ describe('a folder that cannot be written any more', () => {
     const original = await predict('/predict');
     assert.equal(original.statusCode, 503);
     assert.equal(original.json().error.code, 'STORAGE_UNWRITABLE');
+    // The upload form: in place for the page's fetch, back to the page with a flash when posted without JavaScript.
+    const inPlace = await predict('/', { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors', accept: 'text/html' });
+    assert.equal(inPlace.statusCode, 503);
+    assert.match(inPlace.body, /<p class="error" role="alert">The server cannot store this now/);
+    const navigated = await predict('/', { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'navigate', accept: 'text/html' });
+    assert.equal(navigated.statusCode, 303, navigated.body.slice(0, 300));
+    assert.equal(navigated.headers.location, '/');
+    assert.equal(navigated.headers['retry-after'], '5');
+    assert.match(String(navigated.headers['set-cookie']), /^flash=The%20server%20cannot%20store%20this%20now/);
     for (let i = 0; i < 5; i++) assert.equal((await predict()).statusCode, 503);
 
     const errors = lines.filter((l) => l.level >= 50);

@@ -60,6 +60,8 @@ const TABLE_ONLY = new Set<ErrorCode>(['INTERNAL', 'UPLOAD_NOT_SHARED', 'FEEDBAC
 
 /** Codes whose detail comes from a library (the image decoder): a page shows the table's words only. */
 const LIBRARY_DETAIL = new Set(['IMAGE_UNREADABLE']);
+/** The service refusing for now (busy, not ready, out of time or room), not the upload: worth trying again later. */
+const REFUSALS = new Set<ErrorCode>(['QUEUE_FULL', 'NOT_READY', 'STORAGE_UNWRITABLE', 'DEADLINE_EXCEEDED', 'STORAGE_FULL']);
 /** The upload and report forms: after a failed post, the page with its form, to try again. */
 const FORM_ROUTES = new Set(['/', '/feedback']);
 /**
@@ -142,10 +144,11 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: App
     reply.header('vary', prior ? `${String(prior)}, Accept` : 'Accept');
   }
   if (style === 'page') {
-    if (REDIRECT_CODES.has(err.code) && request.method === 'POST') {
+    const refusedForm = isRefusedFormNavigation(request, err);
+    if ((REDIRECT_CODES.has(err.code) && request.method === 'POST') || refusedForm) {
       setFlash(reply, pageMessage(err, message));
       const model = request.retryPage?.model;
-      return reply.redirect(model ? `/?model=${encodeURIComponent(model)}` : '/', 302);
+      return reply.redirect(model ? `/?model=${encodeURIComponent(model)}` : '/', refusedForm ? 303 : 302);
     }
     return reply.status(err.status).type(HTML).send(errorPage(request, err, message));
   }
@@ -160,6 +163,15 @@ const clientMessage = (err: AppError): string => (TABLE_ONLY.has(err.code) ? ERR
 // The original's own checks flash the original's words on the page; programs are told what was wrong with their form.
 const pageMessage = (err: AppError, message: string): string => (LIBRARY_DETAIL.has(err.code) || ORIGINAL_400.has(err.code) ? ERRORS[err.code].message : message);
 
+
+/**
+ * A browser's own post of the upload form (a top-level navigation: no JavaScript) that the service
+ * refused: the page shown in place with its 503 was the answer to a POST, so reloading it posted the
+ * form again. Sent back to the page with a flash instead, so a reload only reloads. The page's own
+ * fetch and programs (no `Sec-Fetch-Mode: navigate`) keep the status and the page.
+ */
+const isRefusedFormNavigation = (request: FastifyRequest, err: AppError): boolean =>
+  REFUSALS.has(err.code) && request.method === 'POST' && request.routeOptions.url === '/' && request.headers['sec-fetch-mode'] === 'navigate';
 
 /**
  * `/predict` with a method no route of it answers (PUT, DELETE, OPTIONS…): Fastify routes it to the
