@@ -58,8 +58,13 @@ const UNEXPECTED_FAILURES = new Set<ErrorCode>(['INTERNAL', 'PREDICTION_FAILED']
 /** Codes whose detail is for the log only. */
 const TABLE_ONLY = new Set<ErrorCode>(['INTERNAL', 'UPLOAD_NOT_SHARED', 'FEEDBACK_FULL', 'PREDICTION_FAILED']);
 
-/** Codes whose detail comes from a library (the image decoder): a page shows the table's words only. */
-const LIBRARY_DETAIL = new Set(['IMAGE_UNREADABLE']);
+/**
+ * Codes whose detail a web visitor cannot act on: a library's words (the image decoder), or the service's
+ * own settings, folders and queue (REDIS_URL in Redis' refusal, UPLOAD_DIR, a worker that cannot load its
+ * model). A page shows the table's words only, and when to try again; JSON keeps the detail, for operators
+ * and programs.
+ */
+const TABLE_WORDS_ON_PAGES = new Set<ErrorCode>(['IMAGE_UNREADABLE', 'NOT_READY', 'DEADLINE_EXCEEDED', 'STORAGE_UNWRITABLE']);
 /** The service refusing for now (busy, not ready, out of time or room), not the upload: worth trying again later. */
 const REFUSALS = new Set<ErrorCode>(['QUEUE_FULL', 'NOT_READY', 'STORAGE_UNWRITABLE', 'DEADLINE_EXCEEDED', 'STORAGE_FULL']);
 /** The upload and report forms: after a failed post, the page with its form, to try again. */
@@ -161,7 +166,11 @@ const HTML = 'text/html; charset=utf-8';
 /** These messages come from our table only: internals (paths, settings) never reach the client. */
 const clientMessage = (err: AppError): string => (TABLE_ONLY.has(err.code) ? ERRORS[err.code].message : err.message);
 // The original's own checks flash the original's words on the page; programs are told what was wrong with their form.
-const pageMessage = (err: AppError, message: string): string => (LIBRARY_DETAIL.has(err.code) || ORIGINAL_400.has(err.code) ? ERRORS[err.code].message : message);
+function pageMessage(err: AppError, message: string): string {
+  if (!TABLE_WORDS_ON_PAGES.has(err.code) && !ORIGINAL_400.has(err.code)) return message;
+  const words = ERRORS[err.code].message;
+  return err.retryAfterS ? `${words}. Try again in a few seconds.` : words;
+}
 
 
 /**
