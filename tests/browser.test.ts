@@ -136,6 +136,13 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
       for (const [id, into] of [['progress-percent', shown], ['progress-text', announced]] as const) {
         new MutationObserver(() => into.push(document.getElementById(id)!.textContent ?? '')).observe(document.getElementById(id)!, { childList: true, characterData: true, subtree: true });
       }
+      // One entry per batch of changes made in one go (one task): whether it showed the region, and wrote its text.
+      const region = document.getElementById('progress')!;
+      const live = document.getElementById('progress-text')!;
+      const moments: { shown: boolean; text: boolean }[] = ((w as unknown as { moments: unknown }).moments = []);
+      new MutationObserver((records) =>
+        moments.push({ shown: records.some((r) => r.target === region && r.attributeName === 'hidden' && !region.hidden), text: records.some((r) => live.contains(r.target) && live.textContent !== '') }),
+      ).observe(region, { attributes: true, attributeFilter: ['hidden'], childList: true, characterData: true, subtree: true });
     });
     await page.click('#submit');
     await page.locator('#progress .spinner').waitFor({ state: 'visible' });
@@ -150,6 +157,10 @@ describe('the web product in Chromium (embedded service, tiny-rgb and tiny-slow)
     assert.ok(shown.some((v) => /^[1-9]\d?%$/.test(v)), `the percentage is shown: ${shown.join(',')}`);
     // The live region is read out on every change: the start and the end of the upload, not each percent.
     assert.deepEqual(announced, ['Uploading 235 KB…', 'Uploaded. The model is looking at it…']);
+    // Its first text comes after the region is shown, not in the same moment (some screen readers missed it then).
+    const moments = await page.evaluate(() => (window as unknown as { moments: { shown: boolean; text: boolean }[] }).moments);
+    const shownAt = moments.findIndex((m) => m.shown);
+    assert.ok(shownAt >= 0 && !moments[shownAt]!.text && moments.findIndex((m) => m.text) > shownAt, `the region shown, then its text: ${JSON.stringify(moments)}`);
 
     assert.equal(await sameDocument(), true, 'no page reload');
     assert.equal(new URL(page.url()).pathname + new URL(page.url()).search, `/result/${await md5(photo)}.png?model=tiny-rgb`);

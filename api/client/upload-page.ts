@@ -121,6 +121,20 @@ function enhanceUpload(form: HTMLFormElement): void {
    * readers, which read the bar's value when asked.
    */
   const status = byId('progress-text')!;
+  // Its first text waits a frame after it is shown (written as it was unhidden, some screen readers missed
+  // it); what is said meanwhile replaces it, so a fast upload's "Uploaded" is not overwritten.
+  let held: string | undefined;
+  const sayOnceShown = (text: string) => {
+    held = text;
+    requestAnimationFrame(() => {
+      if (held !== undefined) status.textContent = held;
+      held = undefined;
+    });
+  };
+  const say = (text: string) => {
+    if (held !== undefined) held = text;
+    else if (status.textContent !== text) status.textContent = text;
+  };
   const percent = byId('progress-percent')!;
   const submit = byId<HTMLButtonElement>('submit')!;
   const cancel = byId<HTMLButtonElement>('cancel')!;
@@ -271,11 +285,12 @@ function enhanceUpload(form: HTMLFormElement): void {
     checking = true;
     const taken = await take(file).finally(() => (checking = false));
     if (!taken) return;
+    status.textContent = ''; // the last upload's words, while still hidden
     busy(true);
     bar.value = 0;
     percent.textContent = '0%';
     const uploading = `Uploading ${megabytes(file.size)}…`;
-    status.textContent = uploading;
+    sayOnceShown(uploading);
     const xhr = new XMLHttpRequest();
     inFlight = xhr;
     // A stalled upload (the network or the server gone quiet) showed "Uploading…" until the 180 s
@@ -286,9 +301,9 @@ function enhanceUpload(form: HTMLFormElement): void {
       clearTimeout(silence);
       silence = setTimeout(() => {
         const s = SILENCE_MS / 1000;
-        status.textContent = uploaded
+        say(uploaded
           ? `No answer for ${s} s: the service may be busy. Wait, or cancel and try again later.`
-          : `No progress for ${s} s: check your connection, or cancel.`;
+          : `No progress for ${s} s: check your connection, or cancel.`);
       }, SILENCE_MS);
     };
     const settled = () => {
@@ -303,14 +318,14 @@ function enhanceUpload(form: HTMLFormElement): void {
       bar.value = Math.round((100 * e.loaded) / e.total);
       percent.textContent = `${bar.value}%`;
       // Moving again after a silence: the note goes (one announcement, not one a percent).
-      if (status.textContent !== uploading) status.textContent = uploading;
+      say(uploading);
     });
     xhr.upload.addEventListener('load', () => {
       uploaded = true;
       heard();
       bar.removeAttribute('value'); // indeterminate: the model is working
       percent.textContent = '';
-      status.textContent = 'Uploaded. The model is looking at it…';
+      say('Uploaded. The model is looking at it…');
     });
     xhr.addEventListener('load', () => {
       settled();
