@@ -88,7 +88,7 @@ describe('a folder that cannot be written any more', () => {
     const inPlace = await predict('/', { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors', accept: 'text/html' });
     assert.equal(inPlace.statusCode, 503);
     // The page names no setting or folder: a visitor can only wait, the operator reads the log and /readyz.
-    const words = 'The server cannot store this now: a folder it writes to cannot be written; its operator must fix it. Try again in a few seconds.';
+    const words = 'The server cannot store this now: a folder it writes to cannot be written; its operator must fix it';
     assert.ok(inPlace.body.includes(`<p class="error" role="alert">${words}</p>`), inPlace.body.slice(0, 2000));
     assert.doesNotMatch(inPlace.body, /UPLOAD_DIR|read-only/);
     const navigated = await predict('/', { 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'navigate', accept: 'text/html' });

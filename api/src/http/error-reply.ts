@@ -65,6 +65,8 @@ const TABLE_ONLY = new Set<ErrorCode>(['INTERNAL', 'UPLOAD_NOT_SHARED', 'FEEDBAC
  * and programs.
  */
 const TABLE_WORDS_ON_PAGES = new Set<ErrorCode>(['IMAGE_UNREADABLE', 'NOT_READY', 'DEADLINE_EXCEEDED', 'STORAGE_UNWRITABLE']);
+/** Of those, the ones a retry may well cure (not a folder that stays unwritable until its operator acts). */
+const TRY_AGAIN_SOON = new Set<ErrorCode>(['NOT_READY', 'DEADLINE_EXCEEDED']);
 /** The service refusing for now (busy, not ready, out of time or room), not the upload: worth trying again later. */
 const REFUSALS = new Set<ErrorCode>(['QUEUE_FULL', 'NOT_READY', 'STORAGE_UNWRITABLE', 'DEADLINE_EXCEEDED', 'STORAGE_FULL']);
 /** The upload and report forms: after a failed post, the page with its form, to try again. */
@@ -169,7 +171,7 @@ const clientMessage = (err: AppError): string => (TABLE_ONLY.has(err.code) ? ERR
 function pageMessage(err: AppError, message: string): string {
   if (!TABLE_WORDS_ON_PAGES.has(err.code) && !ORIGINAL_400.has(err.code)) return message;
   const words = ERRORS[err.code].message;
-  return err.retryAfterS ? `${words}. Try again in a few seconds.` : words;
+  return TRY_AGAIN_SOON.has(err.code) ? `${words}. Try again in a few seconds.` : words;
 }
 
 
