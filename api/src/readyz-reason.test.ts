@@ -101,3 +101,21 @@ it('Redis refusing writes while no worker beats: /readyz says so, not that a wor
     await admin.config('SET', 'maxmemory', '0');
   }
 });
+
+it('a hung Redis (SIGSTOP): /readyz gives the reason the refused requests are given', async () => {
+  const redis = await startPrivateRedis();
+  cleanups.push(() => redis.stop());
+  const readyz = await readiness(redis.url);
+  let body = await readyz();
+  for (const until = Date.now() + 3000; body.reason?.startsWith('the queue') && Date.now() < until; body = await readyz()) await new Promise((r) => setTimeout(r, 50));
+  redis.pause();
+  cleanups.push(() => redis.resume());
+  // The first unanswered call marks Redis as not answering (within about a second); then both are refused at once.
+  let refused = await readyz.predict();
+  for (const until = Date.now() + 5000; refused.body.error?.message !== 'The service cannot take this request now: the queue (Redis) did not answer in time' && Date.now() < until; refused = await readyz.predict()) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(refused.status, 503, JSON.stringify(refused.body));
+  assert.equal(refused.body.error?.message, 'The service cannot take this request now: the queue (Redis) did not answer in time');
+  body = await readyz();
+  assert.equal(body.status, 'not ready');
+  assert.equal(body.reason, 'the queue (Redis) did not answer in time');
+});

@@ -68,7 +68,8 @@ export const isAppError = (err: unknown): err is AppError => err instanceof AppE
  * The queue did not answer a lookup in time (a hung Redis, a network black hole): nothing was queued,
  * so the client may retry; a 504 would blame the image.
  */
-export const queueNoAnswer = (): AppError => new AppError('NOT_READY', 'the queue (Redis) did not answer in time', { retryAfterS: 1 });
+export const QUEUE_NO_ANSWER = 'the queue (Redis) did not answer in time';
+export const queueNoAnswer = (): AppError => new AppError('NOT_READY', QUEUE_NO_ANSWER, { retryAfterS: 1 });
 /** Redis cannot be used, in its own words (e.g. a refused password, which names REDIS_URL): predictions and /readyz say the same. */
 export const queueUnusableReason = (why: string): string => `the queue (Redis) cannot be used: ${why}`;
 export const queueUnusable = (why: string): AppError => new AppError('NOT_READY', queueUnusableReason(why), { retryAfterS: 1 });

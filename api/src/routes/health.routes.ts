@@ -3,7 +3,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { defaultMissing, LOOKUP_TIMEOUT_MS, NO_WORKER, writesRefused } from '../predict-service.ts';
 import type { ApiDeps } from '../app.ts';
-import { queueUnusableReason } from '@icls/lib/errors';
+import { QUEUE_NO_ANSWER, queueUnusableReason } from '@icls/lib/errors';
 
 const Models = Type.Object({
   default: Type.Union([Type.String(), Type.Null()]),
@@ -55,7 +55,8 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
       if (deps.shuttingDown()) return notReady('shutting down');
       if (!queue) {
         const why = deps.producer.downReason?.();
-        return notReady(why ? queueUnusableReason(why) : 'the queue (Redis) does not answer');
+        // Worded as the requests refused meanwhile are told.
+        return notReady(why ? queueUnusableReason(why) : QUEUE_NO_ANSWER);
       }
       if (!view) return notReady('the queue (Redis) did not say which workers are alive');
       if (!workers) {
