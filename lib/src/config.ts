@@ -123,7 +123,7 @@ const spec = {
     doc: '`redis`: jobs go through Redis; `embedded`: api and model in one process, in-process queue; `auto`: redis when REDIS_URL is set or a Redis answers on localhost, else embedded',
   },
   REDIS_URL: { default: '', parse: redisUrl, doc: `Redis to use (unset: ${DEFAULT_REDIS_URL}, which auto mode first checks answers); a password in it (redis://:password@host:6379) is printed as *** in logs and errors` },
-  REDIS_PREFIX: { default: 'icls', parse: keyPrefix, doc: 'prefix of every Redis key, so several deployments share one Redis' },
+  REDIS_PREFIX: { default: 'icls', parse: keyPrefix, doc: 'prefix of every Redis key, so several deployments share one Redis: 1 to 100 characters, no spaces or `:` (the keys add their own `:`)' },
   MODELS_DIR: { default: './models', parse: path, doc: 'model repository: one folder per model. `npm start` builds the default model in it when it holds none; set to a folder that does not exist, it refuses to start (a mistyped path served the default model from a new folder)' },
   DEFAULT_MODEL: {
     default: '',
