@@ -220,7 +220,7 @@ const spec = {
   WORKER_CONCURRENCY: {
     default: '0',
     parse: int(0, 64),
-    doc: 'jobs one worker process runs at once (0: twice its inference lanes, so images are decoded while others are inferred). Jobs waiting for decode memory (`DECODE_MEMORY_BYTES`) give their places to others, up to as many again; a worker serving N models may also hold up to N − 1 jobs waiting for a place (one read takes each model\'s share of the free places); and one heavy job (over 64 MiB decoded) besides',
+    doc: 'jobs one worker process runs at once (0: twice its inference lanes, so images are decoded while others are inferred). Jobs waiting for decode memory (`DECODE_MEMORY_BYTES`) give their places to others, up to as many again; and one heavy job (over 64 MiB decoded) runs besides. A worker serving several models takes the oldest queued jobs across them, no more than it has places for',
   },
   ORT_THREADS: {
     default: '0',

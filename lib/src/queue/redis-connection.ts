@@ -77,7 +77,7 @@ export type Transaction = ReturnType<RedisConnection['multi']>;
  * byte). Through ioredis' generated `<command>Buffer` methods: its `callBuffer` loses the command
  * name when it auto-pipelines (ioredis 6.0).
  */
-export function callForBuffers(redis: RedisConnection, command: 'xreadgroup' | 'xclaim', ...args: (string | number)[]): Promise<unknown> {
+export function callForBuffers(redis: RedisConnection, command: 'xreadgroup' | 'xclaim' | 'readOldest', ...args: (string | number)[]): Promise<unknown> {
   const method = (redis as unknown as Record<string, (...a: (string | number)[]) => Promise<unknown>>)[`${command}Buffer`];
   if (!method) throw new Error(`this Redis client has no ${command}Buffer`);
   return method.apply(redis, args);

@@ -4,8 +4,10 @@
  * One blocking reader takes as many jobs as the worker has free slots, from every model stream it
  * serves; a second one takes a heavy job (see HEAVY_IMAGE_BYTES) from the models' heavy streams
  * whenever the worker holds none, besides its slots: huge images cost a worker one job at a time, and
- * the ordinary jobs behind them are not held up. A read's COUNT is per stream, so a read of several
- * streams can bring more jobs than there is room for: those wait here, oldest first, for a slot. A job stays in the group's pending list until its
+ * the ordinary jobs behind them are not held up. With several models, a script takes the oldest jobs
+ * across their streams, as many as there is room for (XREADGROUP's COUNT is per stream); a blocking read
+ * waits only when none is queued, and what it brings beyond the room (jobs for several models added in
+ * the same instant) waits here for a slot. A job stays in the group's pending list until its
  * reply is stored and published, then it is acknowledged and deleted. The worker beats every quarter of WORKER_DEAD_AFTER_MS (worker-presence);
  * when one stops beating, the others take its jobs over at once (job-takeover): at-least-once
  * delivery, and replies are idempotent by job id, so a job run twice is harmless.
@@ -19,7 +21,7 @@ import { every } from '../every.ts';
 import { JobRejectedError, type BrokenModel, type JobFailure, type JobHandler, type JobConsumer, type ParkedJobs } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
 import { unsharedUploadLog } from '../unshared-upload-log.ts';
-import { callForBuffers, closeConnection, connectRedis, execChecked, isReady, redisErrorText, waitUntilReady, type RedisConnection } from './redis-connection.ts';
+import { callForBuffers, closeConnection, connectRedis, execChecked, isReady, redisErrorText, waitUntilReady } from './redis-connection.ts';
 import { ensureGroup, GROUP, heartbeatEvery, modelStreams, REPLY_TO_FIELD, resultKey, type Reply } from './redis-keys.ts';
 import { withScripts, type ScriptedConnection } from './redis-scripts.ts';
 import { JobTakeover } from './job-takeover.ts';
@@ -55,7 +57,7 @@ const GONE = /NOGROUP/;
 /** One of the two read loops: the streams it reads, on its own blocking connection, and how many jobs it may take now. */
 interface Lane {
   name: 'ordinary' | 'heavy';
-  reader: RedisConnection;
+  reader: ScriptedConnection;
   keys: string[];
   room: () => number;
 }
@@ -97,8 +99,8 @@ export class RedisConsumer implements JobConsumer {
     this.keys = lanes.flat();
     this.heavyKeys = new Set(lanes.map(([, heavy]) => heavy));
     this.lanes = [
-      { name: 'ordinary', reader: connectRedis(opts.redisUrl, `worker-reader-${opts.workerId}`, opts.log), keys: lanes.map(([ordinary]) => ordinary), room: () => this.freeSlots() - this.waitingIn(false) },
-      { name: 'heavy', reader: connectRedis(opts.redisUrl, `worker-heavy-reader-${opts.workerId}`, opts.log), keys: [...this.heavyKeys], room: () => 1 - this.heavy.size - this.waitingIn(true) },
+      { name: 'ordinary', reader: withScripts(connectRedis(opts.redisUrl, `worker-reader-${opts.workerId}`, opts.log)), keys: lanes.map(([ordinary]) => ordinary), room: () => this.freeSlots() - this.waitingIn(false) },
+      { name: 'heavy', reader: withScripts(connectRedis(opts.redisUrl, `worker-heavy-reader-${opts.workerId}`, opts.log)), keys: [...this.heavyKeys], room: () => 1 - this.heavy.size - this.waitingIn(true) },
     ];
     const { prefix, workerId, deadAfterMs, log } = opts;
     this.presence = new WorkerPresence(this.cmd, { prefix, workerId, deadAfterMs, log, models: opts.models, versions: opts.versions, broken: opts.broken ?? [] });
@@ -192,12 +194,16 @@ export class RedisConsumer implements JobConsumer {
       }
       let result: [key: string, entries: StreamEntry[]][];
       try {
-        // As Buffers: an image travelling with its job must arrive byte for byte. COUNT is per stream:
-        // with several models, each gives its share of the room (what is read beyond it waits here).
-        result = parseReadReply(await callForBuffers(reader, 'xreadgroup',
-          'GROUP', GROUP, this.opts.workerId, 'COUNT', Math.ceil(free / keys.length), 'BLOCK', 2000,
-          'STREAMS', ...keys, ...keys.map(() => '>'),
-        ));
+        // As Buffers: an image travelling with its job must arrive byte for byte. Several streams: the
+        // oldest queued first, exactly as many as there is room for; one stream: its COUNT is exact.
+        result = keys.length > 1 ? parseReadReply(await callForBuffers(reader, 'readOldest', keys.length, ...keys, GROUP, this.opts.workerId, free)) : [];
+        // None queued: wait for the next. Each stream gives its share of the room (COUNT is per stream).
+        if (result.length === 0) {
+          result = parseReadReply(await callForBuffers(reader, 'xreadgroup',
+            'GROUP', GROUP, this.opts.workerId, 'COUNT', Math.ceil(free / keys.length), 'BLOCK', 2000,
+            'STREAMS', ...keys, ...keys.map(() => '>'),
+          ));
+        }
         this.lastReadError = '';
       } catch (err) {
         if (signal.aborted) return;

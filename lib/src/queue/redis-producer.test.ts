@@ -10,6 +10,7 @@ import { DEFAULT_REDIS_URL } from '../config.ts';
 import { deleteRedisPrefix } from '../../../tests/helpers/processes.ts';
 import { startPrivateRedis } from '../../../tests/helpers/redis-server.ts';
 import { connectRedis } from './redis-connection.ts';
+import { GROUP, modelStreams } from './redis-keys.ts';
 import { RedisConsumer } from './redis-consumer.ts';
 import { RedisProducer, SCRIPT_IMAGE_MAX_BYTES } from './redis-producer.ts';
 
@@ -186,12 +187,20 @@ it('heavy jobs have their own lane: a worker holds one at a time, ordinary jobs 
 it('a worker serving several models holds no more jobs than its slots, and takes them oldest first across the models', async () => {
   const models = ['many-a', 'many-b', 'many-c'];
   const api = new RedisProducer({ redisUrl: REDIS_URL, prefix, maxQueued: 4, deadAfterMs: 2000, log: createLogger('silent', 'test') });
-  const now = { running: 0, most: 0 };
+  const now = { running: 0, most: 0, held: 0 };
   const order: string[] = [];
+  const redis = connectRedis(REDIS_URL, 'test-pending', createLogger('silent', 'test'));
+  // Delivered to the worker and not yet answered: its pending entries in the models' streams.
+  const held = async () => {
+    let n = 0;
+    for (const key of models.map((m) => modelStreams(prefix, m)[0])) n += ((await redis.call('XPENDING', key, GROUP, '-', '+', 100, 'many')) as unknown[]).length;
+    return n;
+  };
   const consumer = new RedisConsumer({
     redisUrl: REDIS_URL, prefix, resultTtlS: 60, models, concurrency: 1, deadAfterMs: 2000, workerId: 'many', log: createLogger('silent', 'test'),
     handler: async (j) => {
       now.most = Math.max(now.most, ++now.running);
+      now.held = Math.max(now.held, await held());
       order.push(j.id);
       await sleep(20);
       now.running--;
@@ -200,8 +209,8 @@ it('a worker serving several models holds no more jobs than its slots, and takes
   });
   try {
     assert.ok(await api.whenReady(5000));
-    // Queued before the worker starts, each model's stream holding three: one read of the three streams
-    // with COUNT 1 (COUNT is per stream) brings three jobs for one slot.
+    // Queued before the worker starts, each model's stream holding three: one XREADGROUP of the three
+    // streams with COUNT 1 (COUNT is per stream) brings three jobs for one slot.
     const sent: string[] = [];
     const answers: Promise<unknown>[] = [];
     for (let round = 0; round < 3; round++) {
@@ -216,10 +225,35 @@ it('a worker serving several models holds no more jobs than its slots, and takes
     await consumer.start();
     await Promise.all(answers);
     assert.equal(now.most, 1, 'one slot, one job at a time');
+    assert.equal(now.held, 1, 'no job taken from Redis beyond the slot (another worker may run it)');
     assert.deepEqual(order, sent, 'oldest first, whichever model');
   } finally {
     await consumer.close();
     await api.close();
+    redis.disconnect();
+  }
+});
+
+it('a worker serving several models reads on after Redis restarted empty (its groups made again)', async () => {
+  const redis = await startPrivateRedis();
+  const log = createLogger('silent', 'test');
+  const api = new RedisProducer({ redisUrl: redis.url, prefix: 'regroup', maxQueued: 4, deadAfterMs: 2000, log });
+  const consumer = new RedisConsumer({
+    redisUrl: redis.url, prefix: 'regroup', resultTtlS: 60, models: ['m', 'other'], concurrency: 1, deadAfterMs: 2000, workerId: 'regroup', log,
+    handler: async (j) => ({ id: j.id, model: j.model, modelVersion: '1', predictions: [{ label: 'x', score: 1 }], timings: { queueMs: 0, preprocessMs: 0, inferenceMs: 0 }, worker: 'regroup' }),
+  });
+  try {
+    assert.ok(await api.whenReady(5000));
+    await consumer.start();
+    assert.equal((await api.submit(job(5000))).worker, 'regroup');
+    await redis.kill();
+    await redis.restart(); // empty: no stream, no group
+    assert.ok(await api.whenReady(5000));
+    for (const model of ['m', 'other']) assert.equal((await api.submit({ ...job(8000), model })).worker, 'regroup', model);
+  } finally {
+    await consumer.close();
+    await api.close();
+    await redis.stop();
   }
 });
 

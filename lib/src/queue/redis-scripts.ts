@@ -135,6 +135,54 @@ if not ok or #pending > 0 then return 0 end
 redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 return 1`;
 
+/**
+ * KEYS: streams. ARGV: group, consumer, count. Reads, for the consumer, the `count` oldest entries not
+ * yet delivered across all the streams, no more (XREADGROUP's COUNT is per stream: a read of several
+ * streams brought up to count of each). Answers as XREADGROUP does ({stream, entries} per stream read),
+ * or a NOGROUP error when a stream or its group is missing (Redis lost its data).
+ */
+const READ_OLDEST = `
+local count = tonumber(ARGV[3])
+local function older(a, b)
+  local am, as = string.match(a, '(%d+)-(%d+)')
+  local bm, bs = string.match(b, '(%d+)-(%d+)')
+  if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
+  return tonumber(as) < tonumber(bs)
+end
+local heads, taken = {}, {}
+for k = 1, #KEYS do
+  local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[k])
+  local last
+  if ok then
+    for _, g in ipairs(groups) do
+      local name, id
+      for i = 1, #g, 2 do
+        if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'last-delivered-id' then id = g[i + 1] end
+      end
+      if name == ARGV[1] then last = id end
+    end
+  end
+  if not last then return redis.error_reply('NOGROUP no group ' .. ARGV[1] .. ' on ' .. KEYS[k]) end
+  heads[k] = redis.call('XRANGE', KEYS[k], '(' .. last, '+', 'COUNT', count)
+  taken[k] = 0
+end
+for _ = 1, count do
+  local best
+  for k = 1, #KEYS do
+    local e = heads[k][taken[k] + 1]
+    if e and (not best or older(e[1], heads[best][taken[best] + 1][1])) then best = k end
+  end
+  if not best then break end
+  taken[best] = taken[best] + 1
+end
+local out = {}
+for k = 1, #KEYS do
+  if taken[k] > 0 then
+    out[#out + 1] = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', taken[k], 'STREAMS', KEYS[k], '>')[1]
+  end
+end
+return out`;
+
 /** What boundedAdd answers: the model's length before (-1 - length when full), a cached answer, or [the stream's length] when its own bound is reached. */
 export type BoundedAdd = number | string | [number];
 
@@ -154,6 +202,8 @@ export type ScriptedConnection = RedisConnection & {
   liveness(beats: string, staleMs: number): Promise<[live: string[], stale: string[]]>;
   forget(workers: string, beats: string, id: string, staleMs: number): Promise<number>;
   dropIdleConsumer(stream: string, group: string, consumer: string): Promise<number>;
+  /** numKeys streams, then group, consumer, count: see READ_OLDEST (as Buffers: readOldestBuffer). */
+  readOldest(numKeys: number, ...keysAndArgs: (string | number)[]): Promise<unknown>;
 };
 
 /** Registers the scripts on a connection (loaded once per connection, then called by their hash). */
@@ -168,5 +218,6 @@ export function withScripts(redis: RedisConnection): ScriptedConnection {
   redis.defineCommand('liveness', { numberOfKeys: 1, lua: LIVENESS });
   redis.defineCommand('forget', { numberOfKeys: 2, lua: FORGET });
   redis.defineCommand('dropIdleConsumer', { numberOfKeys: 1, lua: DROP_IDLE_CONSUMER });
+  redis.defineCommand('readOldest', { lua: READ_OLDEST });
   return redis as ScriptedConnection;
 }
