@@ -3,7 +3,6 @@
  * Redis mode when a Redis answers, through the real entry point.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -232,7 +231,7 @@ describe('npm start', () => {
     const redis = await startPrivateRedis();
     try {
       const password = `pw-${randomBytes(6).toString('hex')}`;
-      execFileSync('redis-cli', ['-p', String(redis.port), 'config', 'set', 'requirepass', password]);
+      redis.requirePassword(password);
       const { s } = await startWith({ QUEUE_MODE: 'redis', REDIS_URL: redis.url.replace('redis://', `redis://:${password}@`), REDIS_PREFIX: prefix });
       await s.waitForLog(/"msg":"worker ready"/);
       const shown = `redis://:***@127.0.0.1:${redis.port}`;

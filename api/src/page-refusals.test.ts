@@ -11,7 +11,6 @@ import { readFile } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '@icls/lib/config';
 import { createLogger } from '@icls/lib/logger';
-import { connectRedis } from '@icls/lib/queue/redis-connection';
 import { RedisProducer } from '@icls/lib/queue/redis-producer';
 import type { FastifyInstance } from 'fastify';
 import { image, tempDir } from '../../tests/helpers/fixtures.ts';
@@ -55,10 +54,7 @@ describe('a refused upload form', () => {
   it('NOT_READY (Redis refuses the password): the form\'s own post → 303 to the page with a flash, Retry-After kept; fetch and programs keep the 503; pages name no setting', async () => {
     const redis = await startPrivateRedis();
     cleanups.push(() => redis.stop());
-    const admin = connectRedis(redis.url, 'test-admin', log);
-    cleanups.push(() => admin.disconnect());
-    if (admin.status !== 'ready') await new Promise((r) => admin.once('ready', r));
-    await admin.config('SET', 'requirepass', 'pw');
+    redis.requirePassword('pw');
     const producer = new RedisProducer({ redisUrl: redis.url, prefix: 'hweb', maxQueued: 4, deadAfterMs: 2000, log });
     const config = loadConfig({ QUEUE_MODE: 'redis', REDIS_URL: redis.url, REDIS_PREFIX: 'hweb', UPLOAD_DIR: await tempDir('uploads'), FEEDBACK_DIR: await tempDir('feedback'), LOG_LEVEL: 'silent' });
     const { app } = await buildApp(config, producer, log);

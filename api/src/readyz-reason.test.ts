@@ -38,10 +38,7 @@ async function readiness(redisUrl: string) {
 it('a password Redis refuses: /readyz names it and REDIS_URL; with the password, the queue answers', async () => {
   const redis = await startPrivateRedis();
   cleanups.push(() => redis.stop());
-  const admin = connectRedis(redis.url, 'test-admin', log);
-  cleanups.push(() => admin.disconnect());
-  if (admin.status !== 'ready') await new Promise((r) => admin.once('ready', r));
-  await admin.config('SET', 'requirepass', 'pw');
+  redis.requirePassword('pw');
 
   const without = await readiness(redis.url);
   let body = await without();

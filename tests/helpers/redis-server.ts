@@ -3,7 +3,7 @@
  * Redis (the shared one on 6379 is never touched). No persistence: a restart loses every key, the
  * worst case the service must survive.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,8 @@ export interface PrivateRedis {
   pause(): void;
   /** SIGCONT after pause(). */
   resume(): void;
+  /** From now on clients must give `password` (CONFIG SET requirepass); others are told NOAUTH. */
+  requirePassword(password: string): void;
   /** Kills it for good and removes its folder. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -70,6 +72,7 @@ export async function startPrivateRedis(opts: { running?: boolean } = {}): Promi
     restart: launch,
     pause: () => void proc?.kill('SIGSTOP'),
     resume: () => void proc?.kill('SIGCONT'),
+    requirePassword: (password) => void execFileSync('redis-cli', ['-p', String(port), 'config', 'set', 'requirepass', password], { stdio: 'ignore' }),
     async stop() {
       if (stopped) return;
       stopped = true;
