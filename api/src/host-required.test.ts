@@ -38,15 +38,23 @@ it('HTTP/1.1 without Host: 400 BAD_REQUEST saying so, in the route\'s style; HTT
   assert.match(await send('GET /healthz HTTP/1.0\r\n\r\n'), /^HTTP\/1\.1 200 /);
 });
 
-it('two Host headers, or one naming more than a host, are 400 (RFC 9112): Node kept the first of two', { timeout: 10_000 }, async () => {
+it('two Host headers, or one naming more than a host or holding what no host name has, are 400 (RFC 9112): Node kept the first of two', { timeout: 10_000 }, async () => {
   for (const [hosts, message] of [
     ['Host: a\r\nHost: b', 'a request must have one Host header, not several'],
     ['Host: a b', 'the Host header must name one host \\(and port\\)'],
     ['Host: a, b', 'the Host header must name one host \\(and port\\)'],
+    // Echoed into /docs' shell examples: a quote closed them and ran a command.
+    ["Host: x';id;'", 'the Host header must name one host \\(and port\\)'],
+    ['Host: evil"><x', 'the Host header must name one host \\(and port\\)'],
+    ['Host: a/b', 'the Host header must name one host \\(and port\\)'],
+    ['Host: a@b', 'the Host header must name one host \\(and port\\)'],
+    ['Host: a:b', 'the Host header must name one host \\(and port\\)'],
   ] as const) {
     const answer = await send(`GET /healthz HTTP/1.1\r\n${hosts}\r\nConnection: close\r\n\r\n`);
     assert.match(answer, /^HTTP\/1\.1 400 /, hosts);
     assert.match(answer, new RegExp(`"message":"The request is not valid: ${message}"`), hosts);
   }
-  assert.match(await send('GET /healthz HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /);
+  for (const host of ['[::1]:8080', '127.0.0.1', 'api.example.com:443', 'my_api:8080', 'localhost']) {
+    assert.match(await send(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 200 /, host);
+  }
 });
