@@ -102,10 +102,13 @@ describe('hostile input (api + worker through Redis)', () => {
     const twoFiles = multipartBody([{ name: 'file', filename: 'a.png', value: png }, { name: 'file', filename: 'b.png', value: png }]);
     const manyParts = multipartBody(Array.from({ length: 1000 }, (_, i) => ({ name: `f${i}`, value: 'x' })));
     const cut = { body: Buffer.from('--hostileBoundary42\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\nabc'), contentType: 'multipart/form-data; boundary=hostileBoundary42' };
+    const emptyBoundary = { body: Buffer.from('--\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'), contentType: 'multipart/form-data; boundary=' };
+    emptyBoundary.body = Buffer.concat([emptyBoundary.body, png, Buffer.from('\r\n----\r\n')]);
     const b = 'b'.repeat(300); // the form parser took at most 256: a 500
     const longBoundary = { body: Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="report"\r\n\r\nhello\r\n--${b}--\r\n`), contentType: `multipart/form-data; boundary=${b}` };
     for (const [name, body, status, code] of [
       ['no boundary', noBoundary, 400, 'MALFORMED_BODY'],
+      ['an empty boundary', emptyBoundary, 400, 'MALFORMED_BODY'],
       ['two file parts', twoFiles, 413, 'TOO_MANY_PARTS'],
       ['1,000 parts', manyParts, 413, 'TOO_MANY_PARTS'],
       ['a body cut short', cut, 400, 'MALFORMED_BODY'],
