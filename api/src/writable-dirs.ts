@@ -5,11 +5,12 @@
  * upload or report with a 500.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { ConfigError, type Config } from '@icls/lib/config';
 import { AppError } from '@icls/lib/errors';
 import { isUnwritable } from '@icls/lib/fs-errors';
+import { makeDirs } from '@icls/lib/make-dirs';
 import { UPLOAD_DIR_MARK } from '@icls/lib/job-contract';
 import type { Logger } from '@icls/lib/logger';
 
@@ -127,27 +128,3 @@ function waitAtMost(work: Promise<void>, ms: number): Promise<void> {
   return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
-/**
- * `mkdir -p`, one level at a time. Node's own recursive mkdir reports ENOENT for a folder on a read-only
- * disk (the reason an operator needs is EROFS), and on a path under /proc it never returns: it keeps
- * making the parent, which exists, and trying again. Here each level is tried at most twice.
- */
-async function makeDirs(dir: string): Promise<void> {
-  const made = await mkdir(dir).then(
-    () => true,
-    (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' && dirname(dir) !== dir) return false;
-      if (err.code === 'EEXIST') return assertDir(dir, err);
-      throw err;
-    },
-  );
-  if (made) return;
-  await makeDirs(dirname(dir));
-  await mkdir(dir).catch((err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? assertDir(dir, err) : Promise.reject(err)));
-}
-
-/** A path that exists: fine when it is a folder, else the EEXIST that says so. */
-async function assertDir(dir: string, exists: Error): Promise<true> {
-  if ((await stat(dir)).isDirectory()) return true;
-  throw exists;
-}

@@ -6,9 +6,9 @@
  * A stored line is at most MAX_LINE_BYTES, counted after escaping (a control character grows to six
  * bytes), so the file grows by a known amount per report and reading it back stays cheap.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '@icls/lib/errors';
+import { makeDirs } from '@icls/lib/make-dirs';
 import { appendLine, type TakeBack } from './append-line.ts';
 import { lastLines } from './tail-lines.ts';
 
@@ -45,7 +45,7 @@ export class FeedbackStore {
   async append(report: string): Promise<TakeBack> {
     const line = this.lineFor(report);
     // Not kept when it fails: a folder mended while the api runs is used again.
-    this.ready ??= mkdir(join(this.file, '..'), { recursive: true }).catch((err: unknown) => {
+    this.ready ??= makeDirs(join(this.file, '..')).catch((err: unknown) => {
       this.ready = undefined;
       throw err;
     });

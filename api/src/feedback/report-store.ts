@@ -13,10 +13,11 @@
  * FEEDBACK_FULL, at error level in the log) rather than filling the disk every request needs. Review
  * events still go through: an operator must be able to finish a review before archiving.
  */
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError } from '@icls/lib/errors';
 import { whenMissing } from '@icls/lib/fs-errors';
+import { makeDirs } from '@icls/lib/make-dirs';
 import type { DirWrites } from '../writable-dirs.ts';
 import { appendLine, type TakeBack } from './append-line.ts';
 import type { FeedbackStore } from './feedback-store.ts';
@@ -122,7 +123,7 @@ export class ReportStore {
    * by FEEDBACK_MAX_BYTES) once; true when the log holds `id`.
    */
   private async restoreMarkers(id?: string): Promise<boolean> {
-    await mkdir(this.ids, { recursive: true });
+    await makeDirs(this.ids);
     let found = false;
     for await (const line of linesOf(this.log)) {
       if (id !== undefined && !line.includes(id)) continue;

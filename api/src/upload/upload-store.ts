@@ -19,13 +19,14 @@
  */
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { lstat, lutimes, mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, lutimes, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { once } from 'node:events';
 import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { AppError } from '@icls/lib/errors';
 import { isUnwritable, whenMissing, withPath } from '@icls/lib/fs-errors';
+import { makeDirs } from '@icls/lib/make-dirs';
 import { formatMegabytes } from '../human-size.ts';
 import type { DirWrites } from '../writable-dirs.ts';
 import type { AllowedExtension } from './allowed-file.ts';
@@ -182,7 +183,7 @@ export class UploadStore {
     const held = { bytes: 0 };
     try {
       // Not kept when it fails: a folder mended while the api runs is used again.
-      this.ready ??= mkdir(this.dir, { recursive: true }).catch((err: unknown) => {
+      this.ready ??= makeDirs(this.dir).catch((err: unknown) => {
         this.ready = undefined;
         throw err;
       });
@@ -260,7 +261,7 @@ export class UploadStore {
   private async createTemp(tmp: string): Promise<FileHandle> {
     return open(tmp, 'wx').catch(async (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
-      await mkdir(this.dir, { recursive: true });
+      await makeDirs(this.dir);
       return open(tmp, 'wx');
     });
   }
@@ -284,7 +285,7 @@ export class UploadStore {
         }
         if (!spill) {
           // Spills are rare (over 4 MiB, or memory spent): the folder is checked each time, as createTemp does.
-          await mkdir(this.dir, { recursive: true });
+          await makeDirs(this.dir);
           spill = createWriteStream(tmp, { flags: 'wx' });
           // Kept, not thrown from the event: the loop stops on it at the next chunk (a full disk stops
           // the upload at once), and an error after we destroyed the stream cannot crash the process.

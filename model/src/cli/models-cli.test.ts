@@ -46,7 +46,8 @@ const API_MODELS = {
 
 /** Runs the CLI asynchronously (the local servers live in this process and must keep answering). */
 /** `interruptOn`: sends SIGINT (Ctrl-C) once stderr matches it. */
-function runCli(args: string[], env: Record<string, string> = {}, interruptOn?: RegExp): Promise<Run> {
+/** Runs the CLI as users do; one still running after `killAfterMs` is killed (code null), so a hang fails its test and leaves nothing spinning. */
+function runCli(args: string[], env: Record<string, string> = {}, interruptOn?: RegExp, killAfterMs = 120_000): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
       cwd: REPO_ROOT,
@@ -64,8 +65,12 @@ function runCli(args: string[], env: Record<string, string> = {}, interruptOn?: 
         child.kill('SIGINT');
       }
     });
+    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -333,6 +338,13 @@ describe('models command, spawned', () => {
     } finally {
       unmountTinyDisk(modelsDir);
     }
+  });
+
+  test('MODELS_DIR under /proc: exit 1, one line (Node\'s recursive mkdir never returned there: the command spun a core until killed)', { timeout: 20_000 }, async () => {
+    const run = await runCli(['generate', 'tiny-rgb'], { MODELS_DIR: '/proc/icls-models' }, undefined, 10_000);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^error: ENOENT: .*\(MODELS_DIR \/proc\/icls-models could not be created: check that the folder above it exists and can be written\)$/m);
+    assertNoStack(run);
   });
 
   test('MODELS_DIR inside a file: exit 1, one line saying part of it is a file', async () => {

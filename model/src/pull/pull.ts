@@ -3,8 +3,9 @@
  * Everything is staged in a hidden folder inside modelsDir (same file system, so the final move is a
  * rename) that is removed whatever happens: a failed pull leaves modelsDir as it was.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeDirs } from '@icls/lib/make-dirs';
 import { redactUrl } from '@icls/lib/redact-url';
 import { assertReplaceable, installModel } from '../repository/model-repository.ts';
 import { CATALOG, findCatalogEntry, resolveFileUrl, type CatalogEntry, type RemoteFile } from './catalog.ts';
@@ -50,7 +51,7 @@ export async function pullModel(name: string, modelsDir: string, opts: PullOptio
   const mirror = opts.baseUrl ?? (process.env.MODELS_MIRROR_URL || undefined);
   // Before a download of up to hundreds of MB that could not be installed anyway.
   await assertReplaceable(join(modelsDir, name));
-  await mkdir(modelsDir, { recursive: true });
+  await makeDirs(modelsDir);
   // Dot-prefixed so listModels and the workers never mistake it for a model.
   const staging = await mkdtemp(join(modelsDir, `.pull-${name}-`));
   try {

@@ -4,6 +4,7 @@
  */
 import { copyFile, lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { whenMissing } from '@icls/lib/fs-errors';
+import { makeDirs } from '@icls/lib/make-dirs';
 import { join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -124,7 +125,7 @@ export async function installModel(modelsDir: string, given: ModelFiles, opts: I
   const shown = given.labels.filter((line) => line.trim() !== '').map((line) => displayLabel(line, given.config.labels.display));
   const version = replacementVersion(await installedIdentity(modelsDir, name), await identityOf(given.config, shown, given.onnx));
   const files = { ...given, config: { ...given.config, version } };
-  await mkdir(modelsDir, { recursive: true });
+  await makeDirs(modelsDir);
   const tmp = join(modelsDir, `.tmp-${name}-${randomBytes(4).toString('hex')}`);
   await mkdir(tmp);
   try {
