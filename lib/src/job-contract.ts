@@ -23,6 +23,12 @@ export const UPLOAD_DIR_MARK = '.icls-upload-dir';
 export const HEAVY_IMAGE_BYTES = 64 * 1024 * 1024;
 
 /**
+ * The longest model name. Model names are folder names, and the api looks up no longer one (a query's
+ * `model` past it is a 400), so the models command and the model configs refuse longer ones too.
+ */
+export const MODEL_NAME_MAX = 128;
+
+/**
  * Heavy jobs a model's queue holds at most: an eighth of its bound (QUEUE_MAX_WAITING), at least one.
  * A worker decodes them one at a time, a second or two each, so more would mostly wait out their
  * deadline, and a flood of them leaves the rest of the bound to ordinary images.

@@ -6,11 +6,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '@icls/lib/errors';
+import { MODEL_NAME_MAX } from '@icls/lib/job-contract';
 
 export const TOP_K = { min: 1, max: 1000, default: 5 } as const;
 export const FEEDBACK_LIMIT = { min: 1, max: 1000, default: 100 } as const;
-/** Model names are folder names; nothing longer is ever served, so nothing longer is looked up. */
-export const MODEL_NAME_MAX = 128;
+export { MODEL_NAME_MAX };
 
 const RULES: Record<string, string> = {
   top_k: `top_k must be a whole number from ${TOP_K.min} to ${TOP_K.max}`,

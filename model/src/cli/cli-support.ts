@@ -2,12 +2,12 @@
  * What every `models` verb shares: the context it runs in, the usage error, argument parsing, the
  * model-name check and plain-text tables.
  */
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { parseFlags, UsageError } from '@icls/lib/usage-error';
 import type { ProgressStream } from '../pull/progress-bar.ts';
-import { MODEL_NAME_PATTERN } from '../repository/model-config.ts';
-import { hasConfig } from '../repository/model-repository.ts';
+import { MODEL_NAME_PATTERN, MODEL_NAME_RULE } from '../repository/model-config.ts';
+import { assertReplaceable, hasConfig } from '../repository/model-repository.ts';
 
 /** Where a verb reads its settings and writes its output; tests can build one by hand. */
 export interface CliContext {
@@ -48,10 +48,21 @@ export function onePositional(verb: string, positionals: string[], what: string)
   return positionals[0]!;
 }
 
+/**
+ * A path the user typed, as from the folder they typed it in: `npm run` starts the command in the
+ * project's folder and passes the user's in INIT_CWD (`cd docs && npm run models -- import ../my.keras`
+ * looked for the file beside the project). Given relative to the project's folder, as other paths are.
+ */
+export function typedPath(env: NodeJS.ProcessEnv, path: string): string {
+  const from = env.INIT_CWD;
+  if (!from || isAbsolute(path) || resolve(from) === process.cwd()) return path;
+  return relative(process.cwd(), resolve(from, path)) || '.';
+}
+
 /** Model names are folder names: this keeps `../x` and `a/b` from reaching outside the models folder. */
 export function checkModelName(verb: string, name: string): string {
   if (!new RegExp(MODEL_NAME_PATTERN).test(name)) {
-    throw new UsageError(`"${name}" is not a model name (lower-case letters, digits, ".", "_" and "-")`, verb);
+    throw new UsageError(`"${name.length > 140 ? `${name.slice(0, 130)}…` : name}" is not a model name (${MODEL_NAME_RULE})`, verb);
   }
   return name;
 }
@@ -94,6 +105,8 @@ export const isInstalled = (ctx: CliContext, name: string): Promise<boolean> => 
  * deleted its folder (a hand-made config and labels with it) without a word. Checked before any work.
  */
 export async function refuseToReplace(ctx: CliContext, verb: 'import' | 'generate', name: string, force: unknown, opts: { renamable?: boolean } = {}): Promise<void> {
+  // A file or someone's other folder at that place is refused now, --force or not, not after the conversion.
+  await assertReplaceable(join(ctx.modelsDir, name));
   if (force === true || !(await isInstalled(ctx, name))) return;
   // A bundled NSFWJS variant installs under its own name only: --name is refused for it.
   const beside = opts.renamable === false ? '' : ', or --name to install beside it';

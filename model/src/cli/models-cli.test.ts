@@ -352,7 +352,7 @@ describe('models command, spawned', () => {
     await writeFile(file, '');
     const run = await runCli(['generate', 'tiny-rgb'], { MODELS_DIR: join(file, 'models') });
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /^error: ENOTDIR: .*\(part of MODELS_DIR \S+ is a file, not a folder: fix MODELS_DIR\)$/m);
+    assert.match(run.stderr, /^error: ENOTDIR: .*\(part of MODELS_DIR \S+ is not a folder: a file, or a link to nothing; fix MODELS_DIR\)$/m);
     await rm(file);
   });
 
@@ -408,7 +408,7 @@ describe('models command, in-process', () => {
       const run = await runMain(['info', name]);
       assert.equal(run.code, 2, run.stderr);
       assert.equal(run.stdout, '');
-      assert.equal(run.stderr.split('\n')[0], `error: "${name}" is not a model name (lower-case letters, digits, ".", "_" and "-")`);
+      assert.equal(run.stderr.split('\n')[0], `error: "${name}" is not a model name (lower-case letters, digits, ".", "_" and "-", starting with a letter or digit, at most 128 characters)`);
       assert.match(run.stderr, /Usage: npm run models -- info <name>/);
     } finally {
       await rm(outside, { recursive: true, force: true });
@@ -504,6 +504,31 @@ describe('models command, in-process', () => {
     const forced = await runMain(['generate', 'tiny-slow', '--name', 'kept', '--force']);
     assert.equal(forced.code, 0, forced.stderr);
     await assert.rejects(readFile(join(folder, 'notes.txt')), 'the folder was replaced whole');
+  });
+
+  test('import takes a relative path from the folder it was typed in (npm run passes it as INIT_CWD): from docs/, ../tests/… was looked for beside the project', async () => {
+    const run = await runCli(['import', '../tests/fixtures/keras/tiny_mobilenet.keras', '--name', 'typed-in-docs'], { INIT_CWD: join(REPO_ROOT, 'docs') });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^installed \S+typed-in-docs$/m);
+  });
+
+  test('a name over 128 characters (the api looks up none longer), or a folder that is no model in its place, is refused before any work', async () => {
+    const long = await runMain(['generate', 'tiny-rgb', '--name', 'a'.repeat(129)]);
+    assert.equal(long.code, 2, long.stderr);
+    assert.match(long.stderr, /^error: "a{129}" is not a model name \(lower-case letters, digits, "\.", "_" and "-", starting with a letter or digit, at most 128 characters\)$/m);
+    const longest = await runMain(['generate', 'tiny-rgb', '--name', 'a'.repeat(128)]);
+    assert.equal(longest.code, 0, longest.stderr);
+
+    await mkdir(join(modelsDir, 'occupied'));
+    await writeFile(join(modelsDir, 'occupied', 'notes.txt'), 'mine');
+    const keras = join(REPO_ROOT, 'tests/fixtures/keras/tiny_mobilenet.keras');
+    for (const force of [[], ['--force']]) {
+      const run = await runMain(['import', keras, '--name', 'occupied', ...force]);
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /^error: \S+occupied exists and is not a model folder \(no config\.json\)/m);
+      assert.doesNotMatch(run.stderr, /converting|read tiny_mobilenet/, 'refused before reading the file');
+    }
+    assert.equal(await readFile(join(modelsDir, 'occupied', 'notes.txt'), 'utf8'), 'mine');
   });
 
   test('import of a Keras file installs a served model; mistakes exit 2 with the usage', async () => {

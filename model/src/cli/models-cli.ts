@@ -218,8 +218,8 @@ function cannotWriteHint(err: NodeJS.ErrnoException, modelsDir: string): string 
   if (!about) return '';
   if (err.code === 'EROFS') return ` (MODELS_DIR ${modelsDir} is on a read-only file system: set MODELS_DIR to a folder you can write)`;
   if (err.code === 'EACCES' || err.code === 'EPERM') return ` (this user may not write in MODELS_DIR ${modelsDir}: run as its owner, or set MODELS_DIR to a folder you can write)`;
-  if (err.code === 'ENOTDIR') return ` (part of MODELS_DIR ${modelsDir} is a file, not a folder: fix MODELS_DIR)`;
-  // Node's recursive mkdir says ENOENT when a folder above cannot be written (a read-only disk, say).
+  if (err.code === 'ENOTDIR') return ` (part of MODELS_DIR ${modelsDir} is not a folder: a file, or a link to nothing; fix MODELS_DIR)`;
+  // ENOENT from mkdir: a folder above that cannot hold folders (under /proc, say).
   if (err.code === 'ENOENT' && err.syscall === 'mkdir') return ` (MODELS_DIR ${modelsDir} could not be created: check that the folder above it exists and can be written)`;
   return '';
 }

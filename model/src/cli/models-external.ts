@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { createFileReadBar, type FileReadBar } from './file-read-bar.ts';
-import { checkModelName, isInstalled, onePositional, parseVerbArgs, refuseToReplace, UsageError, type CliContext } from './cli-support.ts';
+import { checkModelName, isInstalled, onePositional, parseVerbArgs, refuseToReplace, typedPath, UsageError, type CliContext } from './cli-support.ts';
 import type { NsfwjsVariant } from '../import/nsfwjs-import.ts';
 import type { PreprocessMode } from '../import/preprocess-modes.ts';
 import type { FileReadProgress } from '../import/model-import.ts';
@@ -38,10 +38,15 @@ export async function importVerb(ctx: CliContext, args: string[]): Promise<void>
     weights: { type: 'string' },
     force: { type: 'boolean', short: 'f' },
   });
-  const source = onePositional('import', positionals, 'model file, folder, keras:<architecture> or NSFWJS variant');
+  const typed = onePositional('import', positionals, 'model file, folder, keras:<architecture> or NSFWJS variant');
   const name = typeof values.name === 'string' ? checkModelName('import', values.name) : undefined;
   const nsfwjs = await loadNsfwjsImport();
-  const isVariant = nsfwjs.NSFWJS_VARIANTS.includes(source as NsfwjsVariant) && !existsSync(source);
+  const isVariant = nsfwjs.NSFWJS_VARIANTS.includes(typed as NsfwjsVariant) && !existsSync(typedPath(ctx.env, typed));
+  const source = isVariant || typed.startsWith('keras:') ? typed : typedPath(ctx.env, typed);
+  for (const option of ['labels', 'weights'] as const) {
+    const path = values[option];
+    if (typeof path === 'string' && !(option === 'labels' && path === 'imagenet')) values[option] = typedPath(ctx.env, path);
+  }
   const fileOptions = ['name', 'labels', 'preprocess', 'weights'].filter((o) => values[o] !== undefined);
   if (isVariant && fileOptions.length > 0) {
     throw new UsageError(`--${fileOptions[0]} applies to file imports, not to the NSFWJS variant "${source}"`, 'import');

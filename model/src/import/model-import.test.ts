@@ -86,6 +86,26 @@ describe('models import: Keras files', () => {
     }
   });
 
+  test('Ctrl-C during a step stops the import when that step ends: a file read, nothing converted', async () => {
+    const cancel = new AbortController();
+    const seen: string[] = [];
+    const reason = new Error('cancelled with Ctrl-C: nothing was installed');
+    await assert.rejects(
+      importModel(join(FIXTURES, 'tiny_mobilenet.keras'), modelsDir, {
+        name: 'cancelled',
+        signal: cancel.signal,
+        // The Ctrl-C comes while the file is read (its progress is reported during that step).
+        onProgress: (p) => {
+          seen.push(typeof p === 'string' ? p : 'reading');
+          cancel.abort(reason);
+        },
+      }),
+      (err: unknown) => err === reason,
+    );
+    assert.ok(!seen.some((line) => /converting/.test(line)), `converted after the Ctrl-C: ${seen.join(' | ')}`);
+    await assert.rejects(loadModelEntry(modelsDir, 'cancelled'));
+  });
+
   test('a model that does not scale its own input needs --preprocess', async () => {
     await assert.rejects(importModel(join(FIXTURES, 'tiny_resnet.keras'), modelsDir, { name: 'x' }), (err: unknown) => {
       assert.ok(err instanceof ImportUsageError);

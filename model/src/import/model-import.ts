@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import type { ModelConfig } from '../repository/model-config.ts';
+import { MODEL_NAME_MAX } from '@icls/lib/job-contract';
 import type { DecodedWeight } from '../convert/tfjs-weights.ts';
 import { ConversionError } from '../convert/conversion-error.ts';
 import { convertKerasModel } from '../convert/tfjs-layers-to-onnx.ts';
@@ -102,6 +103,8 @@ export async function importModel(source: string, modelsDir: string, opts: Impor
   const c = await namingTheSource(source, () =>
     source.startsWith(KERAS_PREFIX) ? convertApplication(source, name, opts) : convertPath(source, name, opts),
   );
+  // Converting holds the thread: a Ctrl-C during it is seen here, before anything is written.
+  opts.signal?.throwIfAborted();
   const { converted } = c;
   if (converted.unusedWeights.length > 0) {
     throw new KerasFileError(
@@ -156,6 +159,7 @@ async function convertPath(source: string, name: string, opts: ImportOptions): P
   const progress = opts.onProgress ?? (() => {});
   if (info.isDirectory()) {
     const { modelJson, weightData } = await readTfjsFolder(source);
+    opts.signal?.throwIfAborted();
     progress(`${name}: read TF.js ${isGraphModel(modelJson) ? 'graph' : 'layers'} model (${formatBytes(weightData.length)} of weights)`);
     const converted = convertTfjsModel(modelJson, weightData, { onProgress: (m) => progress(`${name}: ${m}`) });
     const graph = isGraphModel(modelJson) ? undefined : readKerasGraph(modelConfigOf(modelJson.modelTopology));
@@ -164,6 +168,7 @@ async function convertPath(source: string, name: string, opts: ImportOptions): P
   const reading = fileReadProgress(opts, name, source, await fileSize(source));
   const file = await readKerasFile(source, reading.read);
   reading.done();
+  opts.signal?.throwIfAborted();
   progress(`${name}: ${file.description}`);
   const converted = convertKerasModel(file.modelConfig, file.weights, { onProgress: (m) => progress(`${name}: ${m}`) });
   return { converted, source: `${basename(source)} (${file.description})`, ownPreprocess: ownPreprocess(file.graph) };
@@ -188,6 +193,7 @@ async function convertApplication(source: string, name: string, opts: ImportOpti
     throw unreadableKerasFile(err, weightsFile, 'Keras weights file');
   });
   reading.done();
+  opts.signal?.throwIfAborted();
   const converted = convertKerasModel(modelConfig, weights, { onProgress: (m) => progress(`${name}: ${m}`) });
   return { converted, source: `${app.title} with ${basename(opts.weights)}`, ownPreprocess: app.preprocess, defaultLabels: 'imagenet' };
 }
@@ -249,6 +255,6 @@ async function readLabels(choice: string | undefined, classes: number): Promise<
 
 /** `My Model_v2.keras` → `my-model_v2`: the folder-name rule of model configs. */
 export function modelNameFrom(base: string): string {
-  const name = base.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').replace(/[^a-z0-9]+$/, '');
+  const name = base.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, MODEL_NAME_MAX).replace(/[^a-z0-9]+$/, '');
   return name || 'imported-model';
 }
