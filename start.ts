@@ -75,6 +75,8 @@ async function runWithRedis(config: Config, log: Logger): Promise<void> {
   const metricsPorts = config.WORKER_METRICS_PORT ? `${config.WORKER_METRICS_PORT}-${config.WORKER_METRICS_PORT + workers - 1}` : 'off';
   log.info({ redis: redactUrl(redisUrl), workers, workerMetricsPorts: metricsPorts }, 'redis mode: api here, model workers in their own processes');
   const env = { ...process.env, REDIS_URL: redisUrl, QUEUE_MODE: 'redis' };
+  // A worker that cannot start with these settings never served anything: no load balancer to drain.
+  let unstartable = false;
   const supervisor = new WorkerSupervisor({
     count: workers,
     env,
@@ -83,15 +85,19 @@ async function runWithRedis(config: Config, log: Logger): Promise<void> {
     onUnstartable: (reason) => {
       log.fatal({ reason }, 'a model worker cannot start with this configuration: stopping');
       process.exitCode = 1;
-      process.kill(process.pid, 'SIGTERM'); // the same drain and stop as a Ctrl-C
+      unstartable = true;
+      process.kill(process.pid, 'SIGTERM'); // the same stop as a Ctrl-C, without the drain period
     },
   });
   // The api listens first: when it cannot (port in use), no worker was started to be left behind.
   // On shutdown HTTP drains first (in-flight requests still get their answers), then the workers stop.
   // While a worker that died is restarted, its models' requests wait for the successor instead of a 503.
-  const port = await runApiServer({ ...config, REDIS_URL: redisUrl }, [['stop model workers', () => supervisor.stop()]], {
-    restartingModels: () => supervisor.restartingModels(),
-  });
+  const port = await runApiServer(
+    { ...config, REDIS_URL: redisUrl },
+    [['stop model workers', () => supervisor.stop()]],
+    { restartingModels: () => supervisor.restartingModels() },
+    () => (unstartable ? 0 : config.SHUTDOWN_DRAIN_MS),
+  );
   supervisor.start();
   log.info(`listening: open http://localhost:${port}/ (answers once Redis answers and a worker has loaded its model: /readyz says which is missing)`);
 }

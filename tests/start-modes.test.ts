@@ -213,11 +213,17 @@ describe('npm start', () => {
       MODELS: 'tiny-rbg',
       PORT: String(await freePort()),
       MODEL_WORKERS: '2',
+      SHUTDOWN_DRAIN_MS: '5000',
     });
     services.push(s);
     try {
       const [code] = (await Promise.race([once(s.proc, 'exit'), new Promise((_r, reject) => setTimeout(() => reject(new Error(`still running after 20 s:\n${s.logs()}`)), 20_000))])) as [number | null];
+      const exitedAt = Date.now();
       assert.equal(code, 1, s.logs());
+      // Nothing was ever served: no drain period (it waited SHUTDOWN_DRAIN_MS before exiting).
+      const fatal = s.logs().split('\n').find((l) => l.includes('a model worker cannot start with this configuration'));
+      const fatalAt = (JSON.parse(fatal ?? '{}') as { time?: number }).time ?? 0;
+      assert.ok(exitedAt - fatalAt < 3000, `exited ${exitedAt - fatalAt} ms after saying why`);
       assert.match(s.logs(), /MODELS names "tiny-rbg", but .* has no such model folder \(it has: tiny-rgb\)/);
       assert.match(s.logs(), /"level":60,.*a model worker cannot start with this configuration: stopping/);
       assert.doesNotMatch(s.logs(), /restarting it after a back-off/);

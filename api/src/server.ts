@@ -19,10 +19,10 @@ import { buildApp, type ApiWorkerHints, type BuiltApi } from './app.ts';
  * closes and in-flight requests finish, for `closeMs` at most (a prediction's deadline): connections
  * still open then are cut, so a stuck one cannot keep the process from stopping.
  */
-export function httpShutdownSteps(built: Pick<BuiltApi, 'app' | 'beginShutdown'>, drainMs: number, closeMs: number): ShutdownStep[] {
+export function httpShutdownSteps(built: Pick<BuiltApi, 'app' | 'beginShutdown'>, drainMs: number | (() => number), closeMs: number): ShutdownStep[] {
   return [
     ['stop readiness', () => built.beginShutdown()],
-    ['drain period', () => sleep(drainMs)],
+    ['drain period', () => sleep(typeof drainMs === 'number' ? drainMs : drainMs())],
     ['close http', () => closeWithin(built.app, closeMs)],
   ];
 }
@@ -47,7 +47,8 @@ export function listeningPort(app: { server: Pick<Server, 'address'> }): number 
 }
 
 /** Runs the api and resolves with the port it listens on; `afterDrain` steps (e.g. stopping local workers) run once HTTP has closed. */
-export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = [], hints: ApiWorkerHints = {}): Promise<number> {
+/** `drainMs`: the drain period when the api stops (SHUTDOWN_DRAIN_MS unless `npm start` says otherwise). */
+export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = [], hints: ApiWorkerHints = {}, drainMs: () => number = () => config.SHUTDOWN_DRAIN_MS): Promise<number> {
   const log = createLogger(config.LOG_LEVEL, 'api');
   const redisUrl = redisUrlOf(config);
   const producer = new RedisProducer({
@@ -72,7 +73,7 @@ export async function runApiServer(config: Config, afterDrain: ShutdownStep[] = 
   for (const warning of configWarnings(config)) log.warn(warning);
   exitOnSignals(
     createShutdown(log, [
-      ...httpShutdownSteps(built, config.SHUTDOWN_DRAIN_MS, config.REQUEST_TIMEOUT_MS),
+      ...httpShutdownSteps(built, drainMs, config.REQUEST_TIMEOUT_MS),
       ['close queue', () => producer.close()],
       ...afterDrain,
       ['send the last spans', () => tracing.shutdown()],

@@ -130,7 +130,7 @@ const spec = {
     parse: optionalText,
     doc: 'model used when a request names none (default: nsfw-mobilenetv2 when a live worker serves it or reports it broken, else the first served model by name; installed in MODELS_DIR is not enough); workers may start later, so a name none serves is not refused at start: `/readyz` and the 503s name it and the served models',
   },
-  MODELS: { default: '', parse: list, doc: 'comma-separated models a worker loads (default: every model in MODELS_DIR); a name with no folder there stops the worker at start, naming the folders there are (under `npm start`, which then stops too, exit 1: it used to restart that worker forever, never ready)' },
+  MODELS: { default: '', parse: list, doc: 'comma-separated models a worker loads (default: every model in MODELS_DIR); a name with no folder there stops the worker at start, naming the folders there are (under `npm start`, which then stops too, exit 1, without the drain period: it used to restart that worker forever, never ready)' },
   UPLOAD_DIR: { default: './data/uploads', parse: path, doc: 'where uploads are stored as `<md5>.<ext>`: a folder for the service alone (the upload sweeper removes files named like uploads)' },
   FEEDBACK_DIR: { default: './data/feedback', parse: path, doc: 'folder of the `feedback` file (one report per line)' },
   FEEDBACK_MAX_BYTES: {
