@@ -122,6 +122,10 @@ describe('hostile input (api + worker through Redis)', () => {
         if (path === '/predict') assert.deepEqual([got.success, got.prediction, got.score], [false, null, null], `${name}: three keys`);
       }
     }
+    // The report form reads multipart too: its empty boundary is refused alike (a report was stored).
+    const emptyReport = { body: Buffer.from('--\r\nContent-Disposition: form-data; name="report"\r\n\r\nwrong answer\r\n----\r\n'), contentType: 'multipart/form-data; boundary=""' };
+    const report = await post('/v1/feedback', emptyReport);
+    assert.equal(report.status, 400, JSON.stringify(await json(report)));
     const page = await post('/', twoFiles);
     assert.equal(page.status, 413);
     assert.match(await page.text(), /The form has more parts than allowed/);

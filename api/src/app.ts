@@ -23,6 +23,7 @@ import { registerBodyGuard } from './http/body-guard.ts';
 import { parseBoundedForm, parseQuery } from './http/bounded-form.ts';
 import { allowCrossOrigin } from './http/cross-origin.ts';
 import { requireHost } from './http/host-required.ts';
+import { refuseEmptyBoundary } from './http/multipart-boundary.ts';
 import { clientErrorHandler, refuseConnect } from './http/client-errors.ts';
 import { errorHandler } from './http/error-reply.ts';
 import { reclaimIdleConnections } from './http/idle-reclaim.ts';
@@ -215,6 +216,7 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
 
   registerSecurityHeaders(app);
   requireHost(app);
+  refuseEmptyBoundary(app);
   allowCrossOrigin(app, config.CORS_ORIGINS);
   await registerRateLimit(app, config.RATE_LIMIT_PER_MINUTE);
   const notFoundLimited = notFoundLimit(app, config.RATE_LIMIT_PER_MINUTE);
