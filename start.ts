@@ -57,7 +57,7 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
   log.info({ port, models: host.models }, `ready: open http://localhost:${port}/`);
   exitOnSignals(
     createShutdown(log, [
-      ...httpShutdownSteps(built, config.SHUTDOWN_DRAIN_MS, config.REQUEST_TIMEOUT_MS),
+      ...httpShutdownSteps(built, () => config.SHUTDOWN_DRAIN_MS, config.REQUEST_TIMEOUT_MS),
       ['close queue', () => queue.close()],
       ['release models', () => host.close()],
       ['send the last spans', () => telemetry.tracing.shutdown()],

@@ -17,12 +17,13 @@ import { buildApp, type ApiWorkerHints, type BuiltApi } from './app.ts';
  * How the HTTP side stops: readiness turns false first; the api keeps serving for the drain period,
  * so a load balancer polling /readyz stops sending before anything is refused; then the listener
  * closes and in-flight requests finish, for `closeMs` at most (a prediction's deadline): connections
- * still open then are cut, so a stuck one cannot keep the process from stopping.
+ * still open then are cut, so a stuck one cannot keep the process from stopping. `drainMs` is asked when
+ * the stop begins (`npm start` skips the drain when its workers could never start).
  */
-export function httpShutdownSteps(built: Pick<BuiltApi, 'app' | 'beginShutdown'>, drainMs: number | (() => number), closeMs: number): ShutdownStep[] {
+export function httpShutdownSteps(built: Pick<BuiltApi, 'app' | 'beginShutdown'>, drainMs: () => number, closeMs: number): ShutdownStep[] {
   return [
     ['stop readiness', () => built.beginShutdown()],
-    ['drain period', () => sleep(typeof drainMs === 'number' ? drainMs : drainMs())],
+    ['drain period', () => sleep(drainMs())],
     ['close http', () => closeWithin(built.app, closeMs)],
   ];
 }

@@ -28,7 +28,7 @@ it('a connection still open after the drain period is cut once the close deadlin
   await new Promise((r) => setTimeout(r, 200));
 
   const t0 = performance.now();
-  for (const [, run] of httpShutdownSteps({ app: api.app, beginShutdown: () => {} }, 0, 300)) await run();
+  for (const [, run] of httpShutdownSteps({ app: api.app, beginShutdown: () => {} }, () => 0, 300)) await run();
   const ms = performance.now() - t0;
   await closed;
   assert.ok(ms >= 250 && ms < 3000, `closed after ${ms.toFixed(0)} ms: the deadline is 300 ms, the body's idle limit 15 s`);
