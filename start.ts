@@ -40,6 +40,7 @@ async function runEmbedded(config: Config, log: Logger): Promise<void> {
     concurrency: host.plan.concurrency,
     models: host.models,
     broken: host.broken,
+    versions: host.versions,
     handler: host.handler,
     cache: resultCacheBounds(config),
     log,

@@ -10,6 +10,7 @@ import { createLogger } from '@icls/lib/logger';
 import { connectRedis } from '@icls/lib/queue/redis-connection';
 import { cacheEntryPrefix } from '@icls/lib/queue/redis-keys';
 import { redisAnswers } from '@icls/lib/redis-probe';
+import { loadModelEntry, modelBuild } from '@icls/model/repository/model-repository';
 import { expectedTinyRgb, fixtureModels, image, solidPng, tempDir } from './helpers/fixtures.ts';
 import { postFile, waitFor200 } from './helpers/http.ts';
 import { deleteRedisPrefix, ENTRY, freePort, REDIS_URL, startService, type Service } from './helpers/processes.ts';
@@ -109,6 +110,10 @@ describe('api + workers through Redis', () => {
     } finally {
       redis.disconnect();
     }
+    // /v1/models shows the same build, the one `models list` computes from the folder to compare.
+    const models = (await (await fetch(`${base}/v1/models`)).json()) as { models: { name: string; versions: string[] }[] };
+    const folder = await modelBuild(await loadModelEntry(env.MODELS_DIR!, 'tiny-rgb'));
+    assert.deepEqual(models.models.find((m) => m.name === 'tiny-rgb')?.versions, [folder]);
   });
 
   it('concurrent requests are all answered correctly, by both workers', async () => {

@@ -12,6 +12,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import { gzipSync } from 'node:zlib';
 import { expectedTinyRgb, image, solidPng } from '../../tests/helpers/fixtures.ts';
 import { startInjectApi, type InjectApi } from '../test/inject-app.ts';
+import { loadModelEntry, modelBuild } from '@icls/model/repository/model-repository';
 import { esc } from './views/page.ts';
 
 interface Part {
@@ -426,7 +427,9 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
     });
 
     it('/v1/models, /healthz, /readyz', async () => {
-      assert.deepEqual((await app.inject({ url: '/v1/models' })).json(), { default: 'tiny-rgb', models: [{ name: 'tiny-rgb', workers: 1 }], broken: [] });
+      // The build is the one `models list` compares with the folder's files.
+      const build = await modelBuild(await loadModelEntry(api.config.MODELS_DIR, 'tiny-rgb'));
+      assert.deepEqual((await app.inject({ url: '/v1/models' })).json(), { default: 'tiny-rgb', models: [{ name: 'tiny-rgb', workers: 1, versions: [build] }], broken: [] });
       assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200);
       const ready = await app.inject({ url: '/readyz' });
       assert.equal(ready.statusCode, 200);

@@ -42,7 +42,7 @@ export async function startInjectApi(env: Record<string, string> = {}, opts: Inj
   const host = await startModelHost(config, log, { embedded: true });
   const handler = opts.wrap ? opts.wrap(host.handler) : host.handler;
   const cache = opts.cache ? resultCacheBounds(config) : undefined;
-  const queue = new MemoryQueue({ maxWaiting: 10, concurrency: 2, models: host.models, broken: host.broken, handler, cache, log });
+  const queue = new MemoryQueue({ maxWaiting: 10, concurrency: 2, models: host.models, broken: host.broken, versions: host.versions, handler, cache, log });
   await queue.start();
   const { app } = await buildApp(config, queue, log);
   return {

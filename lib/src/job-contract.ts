@@ -135,8 +135,8 @@ export interface WorkerView {
   broken: Map<string, string>;
   /**
    * Per served model, the builds its live workers hold (a build: the version and a digest of the model's
-   * files; one, except in a rolling upgrade). Absent when
-   * the queue does not know (embedded mode: the in-process cache goes with the process anyway).
+   * files; one, except in a rolling upgrade or while some workers still hold files replaced since they
+   * loaded them). Absent when the queue does not know.
    */
   versions?: Map<string, ReadonlySet<string>>;
 }

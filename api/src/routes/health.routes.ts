@@ -7,7 +7,16 @@ import { QUEUE_NO_ANSWER, queueUnusableReason } from '@icls/lib/errors';
 
 const Models = Type.Object({
   default: Type.Union([Type.String(), Type.Null()]),
-  models: Type.Array(Type.Object({ name: Type.String(), workers: Type.Integer() })),
+  models: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      workers: Type.Integer(),
+      versions: Type.Array(Type.String(), {
+        description:
+          "the builds the live workers hold: the model's config version and a digest of its files (`1+3f2a9c04b1d7`); two while some workers hold files replaced since",
+      }),
+    }),
+  ),
   broken: Type.Array(
     Type.Object({ name: Type.String(), reason: Type.String() }),
     { description: 'models some live worker was meant to serve but could not load, with the reason it gave (other workers may serve them)' },
@@ -85,10 +94,10 @@ export async function healthRoutes(app: FastifyInstance, deps: ApiDeps): Promise
 
   app.get('/v1/models', { schema: { summary: 'Models held by live workers, and models they could not load', response: { 200: Models } } }, async () => {
     const view = await deps.predictor.workerView();
-    const { served, broken } = view;
+    const { served, broken, versions } = view;
     return {
       default: deps.predictor.defaultIn(view) ?? null,
-      models: [...served].sort(([a], [b]) => a.localeCompare(b)).map(([name, workers]) => ({ name, workers })),
+      models: [...served].sort(([a], [b]) => a.localeCompare(b)).map(([name, workers]) => ({ name, workers, versions: [...(versions?.get(name) ?? [])].sort() })),
       broken: [...broken].sort(([a], [b]) => a.localeCompare(b)).map(([name, reason]) => ({ name, reason })),
     };
   });

@@ -30,6 +30,8 @@ export interface MemoryQueueOptions {
   models: string[];
   /** Models the host could not load, shown beside the served ones. */
   broken?: BrokenModel[];
+  /** Each served model's build (see WorkerView.versions), as a worker's heartbeat says it. */
+  versions?: Record<string, string>;
   handler: JobHandler;
   /** The result cache's bounds; absent: jobs' cacheKeys are ignored. */
   cache?: ResultCacheBounds;
@@ -139,6 +141,7 @@ export class MemoryQueue implements JobProducer, JobConsumer {
     return {
       served: new Map(live ? this.opts.models.map((m) => [m, 1]) : []),
       broken: new Map(live ? (this.opts.broken ?? []).map((b) => [b.name, b.reason]) : []),
+      ...(this.opts.versions ? { versions: new Map(live ? Object.entries(this.opts.versions).map(([m, v]) => [m, new Set([v])]) : []) } : {}),
     };
   }
 

@@ -29,12 +29,15 @@ export function apiUrlOf(env: Readonly<Record<string, string | undefined>>): str
 export const API_TIMEOUT_MS = 500;
 
 export type ApiStatus =
-  /** `broken`: models a live worker could not load, with the reason it gave. */
-  | { reachable: true; workers: Map<string, number>; broken: Map<string, string>; defaultModel?: string }
+  /**
+   * `broken`: models a live worker could not load, with the reason it gave. `builds`: per served model,
+   * the builds its workers hold (see `modelBuild`); absent for a model when the api did not say.
+   */
+  | { reachable: true; workers: Map<string, number>; broken: Map<string, string>; builds: Map<string, ReadonlySet<string>>; defaultModel?: string }
   /** `reason` is for the table; `detail` is the underlying error, for DEBUG output. */
   | { reachable: false; reason: string; detail?: string };
 
-/** GET `${apiUrl}/v1/models` → `{default?, models:[{name, workers}], broken?:[{name, reason}]}`; never throws. */
+/** GET `${apiUrl}/v1/models` → `{default?, models:[{name, workers, versions?}], broken?:[{name, reason}]}`; never throws. */
 export async function fetchServedModels(apiUrl: string, fetchImpl: typeof fetch = fetch): Promise<ApiStatus> {
   const url = `${apiUrl.replace(/\/+$/, '')}/v1/models`;
   let response: Response;
@@ -54,22 +57,37 @@ export async function fetchServedModels(apiUrl: string, fetchImpl: typeof fetch 
   const body = (await response.json().catch(() => undefined)) as { models?: unknown; default?: unknown; broken?: unknown } | undefined;
   if (!body || !Array.isArray(body.models)) return { reachable: false, reason: 'api answered an unexpected body' };
   const workers = new Map<string, number>();
-  for (const m of body.models as { name?: unknown; workers?: unknown }[]) {
-    if (typeof m?.name === 'string') workers.set(m.name, typeof m.workers === 'number' ? m.workers : 0);
+  const builds = new Map<string, ReadonlySet<string>>();
+  for (const m of body.models as { name?: unknown; workers?: unknown; versions?: unknown }[]) {
+    if (typeof m?.name !== 'string') continue;
+    workers.set(m.name, typeof m.workers === 'number' ? m.workers : 0);
+    // An older api sends no versions: then nothing is said about them.
+    const versions = Array.isArray(m.versions) ? m.versions.filter((v): v is string => typeof v === 'string') : [];
+    if (versions.length > 0) builds.set(m.name, new Set(versions));
   }
   const broken = new Map<string, string>();
   for (const b of (Array.isArray(body.broken) ? body.broken : []) as { name?: unknown; reason?: unknown }[]) {
     if (typeof b?.name === 'string') broken.set(b.name, typeof b.reason === 'string' ? b.reason : 'no reason given');
   }
-  return { reachable: true, workers, broken, ...(typeof body.default === 'string' ? { defaultModel: body.default } : {}) };
+  return { reachable: true, workers, broken, builds, ...(typeof body.default === 'string' ? { defaultModel: body.default } : {}) };
 }
 
-/** `yes (2 workers)`, `yes (1 worker, default)`, `no`, `FAILED on a worker`, or `? (api not running)`. */
-export function loadedColumn(status: ApiStatus, name: string): string {
+/**
+ * `yes (2 workers)`, `yes (1 worker, default)`, `no`, `FAILED on a worker`, or `? (api not running)`;
+ * given the build of the files in the folder now (`modelBuild`), a served model whose workers loaded
+ * other files (replaced since) says so, as they answer with what they loaded until restarted.
+ */
+export function loadedColumn(status: ApiStatus, name: string, folderBuild?: string): string {
   if (!status.reachable) return `? (${status.reason})`;
   const n = status.workers.get(name) ?? 0;
   const isDefault = status.defaultModel === name ? ', default' : '';
   const failed = status.broken.has(name) ? 'FAILED on a worker' : '';
-  if (n > 0) return `yes (${n} worker${n === 1 ? '' : 's'}${isDefault})${failed ? `, ${failed}` : ''}`;
+  if (n > 0) return `yes (${n} worker${n === 1 ? '' : 's'}${isDefault})${staleNote(status.builds.get(name), folderBuild)}${failed ? `, ${failed}` : ''}`;
   return failed || 'no';
+}
+
+/** What the workers hold against the folder's files: nothing to say when they match or either is unknown. */
+function staleNote(held: ReadonlySet<string> | undefined, folderBuild: string | undefined): string {
+  if (!held || folderBuild === undefined || (held.size === 1 && held.has(folderBuild))) return '';
+  return `, ${held.has(folderBuild) ? 'some ' : ''}from the files this folder held before: restart the workers to serve the new ones`;
 }

@@ -13,7 +13,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { installModel } from '../repository/model-repository.ts';
+import { installModel, loadModelEntry, modelBuild } from '../repository/model-repository.ts';
 import { CATALOG, findCatalogEntry } from '../pull/catalog.ts';
 import { FakeMirror } from '../../test/fake-mirror.ts';
 import { fixtureEntry, fixtureModelBytes, FIXTURE_LABELS } from '../../test/test-catalog.ts';
@@ -152,6 +152,37 @@ describe('models command, spawned', () => {
 
     const offline = await runMain(['list']);
     assert.match(offline.stdout, /^alpha\s+.*\? \(api not running\)$/m);
+  });
+
+  test('list and info say when the workers loaded files that were replaced in the folder since', async () => {
+    await installFixture('alpha');
+    await generateModel('tiny-rgb', modelsDir, { name: 'gamma' });
+    const current = await modelBuild(await loadModelEntry(modelsDir, 'alpha'));
+    // alpha's workers hold its files as they are; gamma's loaded files replaced since (another build), and
+    // during a rolling restart one of delta's two workers holds the new files, the other the old.
+    await generateModel('tiny-rgb', modelsDir, { name: 'delta' });
+    const delta = await modelBuild(await loadModelEntry(modelsDir, 'delta'));
+    apiModels = {
+      default: 'alpha',
+      models: [
+        { name: 'alpha', workers: 2, versions: [current] },
+        { name: 'delta', workers: 2, versions: [delta, '1+000000000000'] },
+        { name: 'gamma', workers: 1, versions: ['1+000000000000'] },
+      ],
+      broken: [],
+    };
+
+    const run = await runCli(['list'], { API_URL: apiUrl });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^alpha\s+.*\s+yes \(2 workers, default\)$/m);
+    assert.match(run.stdout, /^delta\s+.*\s+yes \(2 workers\), some from the files this folder held before: restart the workers to serve the new ones$/m);
+    assert.match(run.stdout, /^gamma\s+.*\s+yes \(1 worker\), from the files this folder held before: restart the workers to serve the new ones$/m);
+
+    const info = await runCli(['info', 'gamma'], { API_URL: apiUrl });
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(info.stdout, /^loaded: +yes \(1 worker\), from the files this folder held before/m);
+    const fresh = await runCli(['info', 'alpha'], { API_URL: apiUrl });
+    assert.match(fresh.stdout, /^loaded: +yes \(2 workers, default\)$/m);
   });
 
   test('list names each broken folder once, and says what a folder the workers failed on holds now', async () => {

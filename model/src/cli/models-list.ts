@@ -5,7 +5,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelConfig } from '../repository/model-config.ts';
-import { listModels, loadModelEntry, sha256OfFile, CONFIG_FILE, type ModelEntry } from '../repository/model-repository.ts';
+import { listModels, loadModelEntry, modelBuild, sha256OfFile, CONFIG_FILE, type ModelEntry } from '../repository/model-repository.ts';
 import { formatBytes } from '../pull/format-units.ts';
 import { apiUrlOf, fetchServedModels, loadedColumn, type ApiStatus } from './api-status.ts';
 import { checkModelName, oneLine, onePositional, parseVerbArgs, renderTable, UsageError, type CliContext } from './cli-support.ts';
@@ -34,6 +34,16 @@ function apiStatusFor(ctx: CliContext): Promise<ApiStatus> {
   return fetchServedModels(apiUrlOf(ctx.env));
 }
 
+/**
+ * The build of the folder's files now, for a model the workers say which builds they hold: only then is
+ * there anything to compare (it reads the whole model file). Undefined when it cannot be read: the
+ * scan that listed the folder already says what is wrong with it.
+ */
+async function folderBuildToCompare(status: ApiStatus, entry: ModelEntry): Promise<string | undefined> {
+  if (!status.reachable || !status.builds.has(entry.name)) return undefined;
+  return modelBuild(entry).catch(() => undefined);
+}
+
 /** `list`: the installed models in a table, then the folders that fail to load and why. */
 export async function listVerb(ctx: CliContext, args: string[]): Promise<void> {
   const { positionals } = parseVerbArgs('list', args, {});
@@ -51,13 +61,14 @@ export async function listVerb(ctx: CliContext, args: string[]): Promise<void> {
   const status = await apiStatusFor(ctx);
   if (!status.reachable && status.detail && ctx.env.DEBUG === '1') ctx.stderr.write(`api check: ${status.detail}\n`);
   if (models.length > 0) {
-    const rows = models.map((m) => [
+    const builds = await Promise.all(models.map((m) => folderBuildToCompare(status, m)));
+    const rows = models.map((m, i) => [
       m.name,
       shortSource(m.config.provenance?.source),
       formatBytes(m.sizeBytes),
       describeInput(m.config.input),
       String(m.labels.length),
-      loadedColumn(status, m.name),
+      loadedColumn(status, m.name, builds[i]),
     ]);
     for (const line of renderTable(['name', 'source', 'size', 'input', 'classes', 'loaded'], rows)) ctx.print(line);
   }
@@ -128,6 +139,7 @@ export async function infoVerb(ctx: CliContext, args: string[]): Promise<void> {
   const entry = await loadModelEntry(ctx.modelsDir, name);
   const { config } = entry;
   const [sha256, status] = await Promise.all([sha256OfFile(entry.modelPath), apiStatusFor(ctx)]);
+  const folderBuild = await folderBuildToCompare(status, entry);
   const recorded = config.provenance?.sha256;
   const shaNote = recorded === undefined ? '(no sha256 recorded in provenance)' : recorded === sha256 ? '(matches provenance)' : `(DIFFERS from provenance ${recorded})`;
   const p = config.preprocess;
@@ -149,7 +161,7 @@ export async function infoVerb(ctx: CliContext, args: string[]): Promise<void> {
     ['source', config.provenance?.source ?? '-'],
     ['license', config.provenance?.license ?? '-'],
     ['notes', config.provenance?.notes ?? '-'],
-    ['loaded', loadedColumn(status, entry.name)],
+    ['loaded', loadedColumn(status, entry.name, folderBuild)],
   ];
   const loads = await loadsWithOnnxRuntime(entry);
   fields.push(['loads', loads.ok ? `yes: ONNX Runtime opened it, and the graph has the input and output config.json names` : `NO: ${oneLine(loads.reason)}`]);
