@@ -44,7 +44,7 @@ export function createFileReadBar(stream: ProgressStream, now: () => number = ()
         attempt: 1,
         finished: false,
       };
-      stream.write(`\r${renderBarLine(`${p.name}: reading ${file}`, frame, stream.columns || 80)}\x1b[K`);
+      stream.write(`\r${renderBarLine(`${p.name}: reading ${file}`, frame, stream.columns || 80, p.name)}\x1b[K`);
     },
     finish() {
       if (drawn) stream.write('\n');

@@ -38,6 +38,15 @@ describe('progress bar', () => {
     assert.match(renderBarLine('model', at(5 * MiB, { attempt: 2 }), 120), /\(attempt 2\)$/);
   });
 
+  test('a label too long for a bar gives way to its short form, so an 80-column terminal still gets a bar', () => {
+    const label = 'keras-resnet50: reading resnet50_weights_tf_dim_ordering_tf_kernels.h5';
+    const line = renderBarLine(label, at(5 * MiB), 80, 'keras-resnet50');
+    assert.ok(line.length < 80, line);
+    assert.match(line, /^keras-resnet50 \[#+-+\]   50%  5\.00 MiB/);
+    assert.equal(renderBarLine(label, at(5 * MiB), 132, 'keras-resnet50').startsWith(`${label} [`), true, 'the whole label when it fits');
+    assert.match(renderBarLine(label, at(5 * MiB), 73, 'a-very-long-model-name-indeed'), /^a-very…ndeed \[#{5}-{5}\]/);
+  });
+
   test('plain lines for logs', () => {
     assert.equal(renderPlainLine('model', at(5 * MiB)), 'model: 50% (5.00 MiB of 10.0 MiB, 2.00 MiB/s, ETA 0:03)');
     assert.equal(

@@ -82,8 +82,13 @@ export function percentOf(progress: DownloadProgress): number | undefined {
   return Math.min(100, (progress.bytesDone / progress.bytesTotal) * 100);
 }
 
-/** `label [#####-----]  45%  12.3 MiB/27.0 MiB  3.20 MiB/s  ETA 0:05`, fitted into `columns`. */
-export function renderBarLine(label: string, progress: DownloadProgress, columns: number): string {
+/**
+ * `label [#####-----]  45%  12.3 MiB/27.0 MiB  3.20 MiB/s  ETA 0:05`, fitted into `columns`. When the label
+ * leaves no room for a bar, `shortLabel` (e.g. the model's name without the file being read) stands in
+ * for it, shortened in its middle if it must be: on an 80-column terminal the bar went missing for most
+ * Keras file names.
+ */
+export function renderBarLine(label: string, progress: DownloadProgress, columns: number, shortLabel?: string): string {
   const percent = percentOf(progress);
   const amounts =
     progress.bytesTotal === undefined
@@ -98,11 +103,24 @@ export function renderBarLine(label: string, progress: DownloadProgress, columns
   ]
     .filter(Boolean)
     .join('  ');
-  const room = columns - label.length - tail.length - 5;
-  if (room < 10) return `${label} ${tail}`.slice(0, Math.max(0, columns - 1));
+  const labelRoom = columns - tail.length - 5 - MIN_BAR;
+  const shown = label.length <= labelRoom || shortLabel === undefined ? label : middleEllipsis(shortLabel, Math.max(labelRoom, MIN_LABEL));
+  const room = columns - shown.length - tail.length - 5;
+  if (room < MIN_BAR) return `${label} ${tail}`.slice(0, Math.max(0, columns - 1));
   const width = Math.min(40, room);
   const filled = percent === undefined ? 0 : Math.round((percent / 100) * width);
-  return `${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${tail}`;
+  return `${shown} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${tail}`;
+}
+
+/** The narrowest bar worth drawing, and the shortest a label is cut to for one. */
+const MIN_BAR = 10;
+const MIN_LABEL = 12;
+
+/** `text` within `max` characters, its middle replaced by `…` when too long. */
+function middleEllipsis(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const end = Math.floor((max - 1) / 2);
+  return `${text.slice(0, max - 1 - end)}…${text.slice(text.length - end)}`;
 }
 
 /** `label: 45% (12.3 MiB of 27.0 MiB, 3.20 MiB/s, ETA 0:05)` for logs. */
