@@ -4,6 +4,7 @@
  * kind always yields the same bytes and generated models never need to be committed.
  */
 import { installModel } from '../repository/model-repository.ts';
+import { formatBytes } from '../pull/format-units.ts';
 import { GENERATED_KINDS, type GeneratedKind, type GeneratedModel } from './generated-model.ts';
 import { buildMobilenetV2 } from './mobilenetv2.ts';
 import { buildResnet50 } from './resnet50.ts';
@@ -60,7 +61,7 @@ export async function generateModel(kind: GeneratedKind, modelsDir: string, opts
   progress(`${name}: ${graph.parameterCount.toLocaleString('en-US')} parameters, ${graph.nodeCount} nodes${macs}`);
   // The graph is named after the kind, not the folder, so a kind always serialises to the same bytes.
   const onnx = graph.toBytes(kind);
-  progress(`${name}: serialised ${(onnx.length / 1e6).toFixed(1)} MB`);
+  progress(`${name}: serialised ${formatBytes(onnx.length)}`);
   const dir = await installModel(modelsDir, { config: model.config, labels: model.labels, onnx }, { signal: opts.signal });
   progress(`${name}: installed ${dir} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return dir;

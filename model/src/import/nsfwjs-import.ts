@@ -9,6 +9,7 @@ import type { ModelConfig } from '../repository/model-config.ts';
 import { convertTfjsModel } from '../convert/tfjs-to-onnx.ts';
 import { installModel, loadModelEntry, ModelNotFoundError } from '../repository/model-repository.ts';
 import { readNsfwjsClassNames, readNsfwjsModel, type NsfwjsModelFolder } from './nsfwjs-package.ts';
+import { formatBytes } from '../pull/format-units.ts';
 
 export type NsfwjsVariant = 'mobilenetv2' | 'mobilenetv2-mid' | 'inceptionv3';
 
@@ -69,8 +70,7 @@ export async function importNsfwjs(
   const name = nsfwjsModelName(variant);
 
   const files = await readNsfwjsModel(info.folder);
-  const mb = (files.weightData.length / 1e6).toFixed(1);
-  progress(`${name}: read nsfwjs ${files.package.version} ${info.title} (${mb} MB of weights)`);
+  progress(`${name}: read nsfwjs ${files.package.version} ${info.title} (${formatBytes(files.weightData.length)} of weights)`);
   const labels = await readNsfwjsClassNames(files.package);
 
   const converted = convertTfjsModel(files.modelJson, files.weightData, {
@@ -108,7 +108,7 @@ export async function importNsfwjs(
       notes: PREPROCESS_NOTES,
     },
   };
-  progress(`${name}: writing ${(converted.onnx.length / 1e6).toFixed(1)} MB ONNX model`);
+  progress(`${name}: writing ${formatBytes(converted.onnx.length)} ONNX model`);
   const dir = await installModel(modelsDir, { config, labels, onnx: converted.onnx }, { signal: opts.signal });
   progress(`${name}: ready in ${dir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
   return dir;
