@@ -490,10 +490,11 @@ describe('models command, in-process', () => {
     }
   });
 
-  test('pull of a name not in the catalog lists the names', async () => {
+  test('pull of a name not in the catalog lists the names, with the usage, as a wrong command line (exit 2, as generate of an unknown kind)', async () => {
     const run = await runMain(['pull', 'resnet9000']);
-    assert.equal(run.code, 1);
+    assert.equal(run.code, 2);
     assert.match(run.stderr, /^error: "resnet9000" is not in the catalog; available: mobilenetv2-12-int8, squeezenet1\.1-7, /);
+    assert.match(run.stderr, /Usage: npm run models -- pull /);
   });
 
   test('generate --name: every progress line names the folder given, not the kind', async () => {

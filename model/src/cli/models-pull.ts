@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { redactUrl } from '@icls/lib/redact-url';
 import { loadModelEntry } from '../repository/model-repository.ts';
-import { findCatalogEntry, type CatalogEntry } from '../pull/catalog.ts';
+import { findCatalogEntry, UnknownCatalogEntryError, type CatalogEntry } from '../pull/catalog.ts';
 import { loadCatalog } from '../pull/catalog-file.ts';
 import { pullModel, type PullProgress } from '../pull/pull.ts';
 import { createProgressBar, type ProgressRenderer } from '../pull/progress-bar.ts';
@@ -47,6 +47,15 @@ export async function catalogVerb(ctx: CliContext, args: string[]): Promise<void
   ctx.print(`source: ${source}; install one with \`npm run models -- pull <name>\``);
 }
 
+/** The catalog's entry; a name it lacks is a wrong command line (exit 2 with the usage), as `generate`'s unknown kind is. */
+function entryNamed(catalog: readonly CatalogEntry[], name: string): CatalogEntry {
+  try {
+    return findCatalogEntry(catalog, name);
+  } catch (err) {
+    throw err instanceof UnknownCatalogEntryError ? new UsageError(err.message, 'pull') : err;
+  }
+}
+
 /** `pull <name> [--force]`, or `pull --list`. */
 export async function pullVerb(ctx: CliContext, args: string[]): Promise<void> {
   const { values, positionals } = parseVerbArgs('pull', args, { list: { type: 'boolean' }, force: { type: 'boolean', short: 'f' } });
@@ -58,7 +67,7 @@ export async function pullVerb(ctx: CliContext, args: string[]): Promise<void> {
   const name = checkModelName('pull', onePositional('pull', positionals, 'model name (see `catalog`)'));
   const mirror = httpUrlFromEnv(ctx.env, 'MODELS_MIRROR_URL');
   const catalog = await catalogFor(ctx);
-  const entry = findCatalogEntry(catalog, name);
+  const entry = entryNamed(catalog, name);
   if (!values.force && (await isInstalled(ctx, name))) {
     const problem = await loadModelEntry(ctx.modelsDir, name).then(
       () => undefined,
