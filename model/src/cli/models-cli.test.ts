@@ -581,7 +581,7 @@ describe('models command, in-process', () => {
     assert.match(noWeights.stderr, /keras:resnet50 needs --weights <file>, e.g. Keras' resnet50_weights_tf_dim_ordering_tf_kernels\.h5/);
     const badMode = await runMain(['import', keras, '--preprocess', 'vgg']);
     assert.equal(badMode.code, 2);
-    assert.match(badMode.stderr, /--preprocess must be one of caffe, tf, torch, none, got "vgg"/);
+    assert.match(badMode.stderr, /--preprocess must be one of caffe, tf, torch, unit, none, got "vgg"/);
     assertNoStack(missing);
   });
 });

@@ -109,9 +109,16 @@ describe('models import: Keras files', () => {
   test('a model that does not scale its own input needs --preprocess', async () => {
     await assert.rejects(importModel(join(FIXTURES, 'tiny_resnet.keras'), modelsDir, { name: 'x' }), (err: unknown) => {
       assert.ok(err instanceof ImportUsageError);
-      assert.match(err.message, /tiny_resnet\.keras does not say how it scales its input pixels .* --preprocess caffe\|tf\|torch\|none/);
+      assert.match(err.message, /tiny_resnet\.keras does not say how it scales its input pixels .* --preprocess caffe\|tf\|torch\|unit\|none/);
       return true;
     });
+  });
+
+  test('--preprocess unit feeds x / 255 and nothing else (a model trained on pixels rescaled by 1/255)', async () => {
+    await importModel(join(FIXTURES, 'tiny_resnet.h5'), modelsDir, { name: 'unit', preprocess: 'unit' });
+    const { config } = await loadModelEntry(modelsDir, 'unit');
+    assert.equal(config.input.channels, 'RGB');
+    assert.deepEqual({ scale: config.preprocess.scale, mean: config.preprocess.mean, std: config.preprocess.std }, { scale: 1 / 255, mean: [0, 0, 0], std: [1, 1, 1] });
   });
 
   test('--labels must name every class; `imagenet` is 1000', async () => {

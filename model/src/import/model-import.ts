@@ -115,7 +115,8 @@ export async function importModel(source: string, modelsDir: string, opts: Impor
   if (!mode) {
     throw new ImportUsageError(
       `${source} does not say how it scales its input pixels (no Rescaling layer at its input): pass --preprocess ` +
-        `${PREPROCESS_MODES.join('|')} (Keras' preprocess_input modes; none = raw 0–255 pixels)`,
+        `${PREPROCESS_MODES.join('|')} (caffe, tf, torch: Keras' preprocess_input modes; unit: x / 255, for a model trained on ` +
+        `pixels rescaled by 1/255; none: raw 0–255 pixels)`,
     );
   }
   if (opts.preprocess && c.ownPreprocess && opts.preprocess !== c.ownPreprocess) {
