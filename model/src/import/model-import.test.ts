@@ -195,6 +195,9 @@ test('the folder name from a file name has no leading or trailing hyphen', () =>
   assert.equal(modelNameFrom('My Model (v2)'), 'my-model-v2');
   assert.equal(modelNameFrom('__x__'), 'x');
   assert.equal(modelNameFrom('((()))'), 'imported-model');
+  assert.equal(modelNameFrom('Modèle Éléphant'), 'modele-elephant', 'accents keep their letter');
+  assert.equal(modelNameFrom('ＭｏｄｅｌＡ'), 'modela', 'full-width letters are letters');
+  assert.equal(modelNameFrom('猫の分類'), 'imported-model');
 });
 
 test('the provenance note says where the preprocessing mode came from', () => {

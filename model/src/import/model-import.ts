@@ -254,8 +254,11 @@ async function readLabels(choice: string | undefined, classes: number): Promise<
   return labels;
 }
 
-/** `My Model_v2.keras` → `my-model_v2`: the folder-name rule of model configs. */
+/**
+ * `My Model_v2.keras` → `my-model_v2`: the folder-name rule of model configs. Accented letters keep their
+ * base letter (`Modèle` → `modele`, not `mod-le`).
+ */
 export function modelNameFrom(base: string): string {
-  const name = base.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, MODEL_NAME_MAX).replace(/[^a-z0-9]+$/, '');
+  const name = base.normalize('NFKD').replace(/\p{M}+/gu, '').toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, MODEL_NAME_MAX).replace(/[^a-z0-9]+$/, '');
   return name || 'imported-model';
 }
