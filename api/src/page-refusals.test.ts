@@ -85,6 +85,12 @@ describe('a refused upload form', () => {
       assert.ok(inPlace.body.includes(`<p class="error" role="alert">${words}</p>`), inPlace.body.slice(0, 2000));
       assert.doesNotMatch(inPlace.body, /Redis|REDIS_URL|NOAUTH/);
     }
+    // A browser over plain http to another host sends no Sec-Fetch headers: its navigation asks for HTML
+    // first, which the page's own upload (XMLHttpRequest) and curl do not.
+    const plainHttp = await post(app, '/', { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' });
+    assert.equal(plainHttp.statusCode, 303, plainHttp.body.slice(0, 300));
+    assert.equal(flashOf(plainHttp.headers['set-cookie']), words);
+    for (const accept of ['*/*', 'application/json']) assert.equal((await post(app, '/', { accept })).statusCode, 503, accept);
     // The programs' routes are untouched, whatever the browser says.
     const original = await post(app, '/predict', NAVIGATE);
     assert.equal(original.statusCode, 503);

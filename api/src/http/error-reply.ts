@@ -179,10 +179,20 @@ function pageMessage(err: AppError, message: string): string {
  * A browser's own post of the upload form (a top-level navigation: no JavaScript) that the service
  * refused: the page shown in place with its 503 was the answer to a POST, so reloading it posted the
  * form again. Sent back to the page with a flash instead, so a reload only reloads. The page's own
- * fetch and programs (no `Sec-Fetch-Mode: navigate`) keep the status and the page.
+ * fetch and programs keep the status and the page.
  */
 const isRefusedFormNavigation = (request: FastifyRequest, err: AppError): boolean =>
-  REFUSALS.has(err.code) && request.method === 'POST' && request.routeOptions.url === '/' && request.headers['sec-fetch-mode'] === 'navigate';
+  REFUSALS.has(err.code) && request.method === 'POST' && request.routeOptions.url === '/' && isNavigation(request);
+
+/**
+ * `Sec-Fetch-Mode: navigate`. Browsers send the Sec-Fetch headers to https and localhost only: over plain
+ * http to another host, a navigation is told by asking for HTML first (`Accept: text/html,…`), which the
+ * page's own upload (XMLHttpRequest, which accepts anything) and programs such as curl (the same) do not.
+ */
+function isNavigation(request: FastifyRequest): boolean {
+  const mode = request.headers['sec-fetch-mode'];
+  return mode === undefined ? /^text\/html\b/i.test(request.headers.accept ?? '') : mode === 'navigate';
+}
 
 /**
  * `/predict` with a method no route of it answers (PUT, DELETE, OPTIONS…): Fastify routes it to the
