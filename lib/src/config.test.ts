@@ -177,6 +177,14 @@ describe('loadConfig', () => {
     assert.match(configError({ LOG_LEVEL: 'INFO' }).message, /LOG_LEVEL must be one of/);
   });
 
+  test('a model name no model folder can have is a typo: refused at start, in DEFAULT_MODEL and in MODELS', () => {
+    assert.match(configError({ DEFAULT_MODEL: 'bad name!' }).message, /DEFAULT_MODEL must name a model \(lower-case letters, digits, .*\), got "bad name!"/);
+    assert.match(configError({ DEFAULT_MODEL: 'ResNet50' }).message, /DEFAULT_MODEL must name a model/);
+    assert.match(configError({ MODELS: 'tiny-rgb,Tiny RGB' }).message, /MODELS must name a model .*got "Tiny RGB"/);
+    assert.match(configError({ DEFAULT_MODEL: 'm'.repeat(129) }).message, /DEFAULT_MODEL must name a model .*at most 128 characters/);
+    assert.equal(loadConfig({ DEFAULT_MODEL: ' squeezenet1.1-7 ' }).DEFAULT_MODEL, 'squeezenet1.1-7');
+  });
+
   test('tracing: the OTLP endpoint is an http(s) URL, the sample ratio a fraction', () => {
     assert.equal(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).OTEL_EXPORTER_OTLP_ENDPOINT, 'http://collector:4318');
     assert.match(configError({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }).message, /OTEL_EXPORTER_OTLP_ENDPOINT must be an http:\/\/ or https:\/\/ URL/);

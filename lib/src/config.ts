@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { MODEL_NAME_PATTERN, MODEL_NAME_RULE } from './job-contract.ts';
 import { redactUrl } from './redact-url.ts';
 
 type Parser<T> = (raw: string) => T;
@@ -101,6 +102,13 @@ const list: Parser<string[]> = (raw) =>
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+/** A name no model folder can have is a typo: no worker will ever serve it. */
+const checkModelName = (name: string): string => {
+  if (!new RegExp(MODEL_NAME_PATTERN).test(name)) throw new Error(`must name a model (${MODEL_NAME_RULE}), got "${name.length > 140 ? `${name.slice(0, 130)}…` : name}"`);
+  return name;
+};
+const optionalModelName: Parser<string | undefined> = (raw) => (raw.trim() === '' ? undefined : checkModelName(raw.trim()));
+const modelNames: Parser<string[]> = (raw) => list(raw).map(checkModelName);
 /** Web origins (`https://app.example.com`, a port if not the scheme's), or `*` for any. */
 const origins: Parser<string[]> = (raw) => {
   const given = list(raw);
@@ -127,10 +135,10 @@ const spec = {
   MODELS_DIR: { default: './models', parse: path, doc: 'model repository: one folder per model. `npm start` builds the default model in it when it holds none; set to a folder that does not exist, it refuses to start (a mistyped path served the default model from a new folder)' },
   DEFAULT_MODEL: {
     default: '',
-    parse: optionalText,
-    doc: 'model used when a request names none (default: nsfw-mobilenetv2 when a live worker serves it or reports it broken, else the first served model by name; installed in MODELS_DIR is not enough); workers may start later, so a name none serves is not refused at start: `/readyz` and the 503s name it and the served models',
+    parse: optionalModelName,
+    doc: 'model used when a request names none (default: nsfw-mobilenetv2 when a live worker serves it or reports it broken, else the first served model by name; installed in MODELS_DIR is not enough); workers may start later, so a name none serves is not refused at start: `/readyz` and the 503s name it and the served models (a name no model can have, against the models command\'s rule, is)',
   },
-  MODELS: { default: '', parse: list, doc: 'comma-separated models a worker loads (default: every model in MODELS_DIR); a name with no folder there stops the worker at start, naming the folders there are (under `npm start`, which then stops too, exit 1, without the drain period: it used to restart that worker forever, never ready)' },
+  MODELS: { default: '', parse: modelNames, doc: 'comma-separated models a worker loads (default: every model in MODELS_DIR); a name with no folder there stops the worker at start, naming the folders there are (under `npm start`, which then stops too, exit 1, without the drain period: it used to restart that worker forever, never ready)' },
   UPLOAD_DIR: { default: './data/uploads', parse: path, doc: 'where uploads are stored as `<md5>.<ext>`: a folder for the service alone (the upload sweeper removes files named like uploads)' },
   FEEDBACK_DIR: { default: './data/feedback', parse: path, doc: 'folder of the `feedback` file (one report per line)' },
   FEEDBACK_MAX_BYTES: {

@@ -27,6 +27,13 @@ export const HEAVY_IMAGE_BYTES = 64 * 1024 * 1024;
  * `model` past it is a 400), so the models command and the model configs refuse longer ones too.
  */
 export const MODEL_NAME_MAX = 128;
+/**
+ * A model's name, which is also its folder's: lower-case letters, digits, ".", "_" and "-", starting with
+ * a letter or digit, at most MODEL_NAME_MAX characters.
+ */
+export const MODEL_NAME_PATTERN = `^[a-z0-9][a-z0-9._-]{0,${MODEL_NAME_MAX - 1}}$`;
+/** The rule in words, for messages. */
+export const MODEL_NAME_RULE = `lower-case letters, digits, ".", "_" and "-", starting with a letter or digit, at most ${MODEL_NAME_MAX} characters`;
 
 /**
  * Heavy jobs a model's queue holds at most: an eighth of its bound (QUEUE_MAX_WAITING), at least one.

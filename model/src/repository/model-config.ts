@@ -5,15 +5,10 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value, type ValueError } from '@sinclair/typebox/value';
-import { MODEL_NAME_MAX } from '@icls/lib/job-contract';
+import { MODEL_NAME_PATTERN, MODEL_NAME_RULE } from '@icls/lib/job-contract';
 
-/**
- * A model's name, which is also its folder's: lower-case letters, digits, ".", "_" and "-", starting with
- * a letter or digit, at most MODEL_NAME_MAX characters (the api looks up no longer name).
- */
-export const MODEL_NAME_PATTERN = `^[a-z0-9][a-z0-9._-]{0,${MODEL_NAME_MAX - 1}}$`;
-/** The rule in words, for messages. */
-export const MODEL_NAME_RULE = `lower-case letters, digits, ".", "_" and "-", starting with a letter or digit, at most ${MODEL_NAME_MAX} characters`;
+// The name rule lives beside the job contract: the api's settings (DEFAULT_MODEL, MODELS) check it too.
+export { MODEL_NAME_PATTERN, MODEL_NAME_RULE };
 
 const Rgb3 = Type.Tuple([Type.Number(), Type.Number(), Type.Number()]);
 
