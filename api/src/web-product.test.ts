@@ -215,6 +215,11 @@ describe('web product (inject, embedded queue, tiny-rgb)', () => {
       const refused = await app.inject({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': attached.contentType }, payload: attached.body });
       assert.equal(refused.statusCode, 400, refused.body);
       assert.match(refused.json().error.message, /the form's "image" is a file: send the name \/v1\/predict answered for it instead \(-F image=<md5>\.<ext>\)/);
+      // A real photo is over the body limit, refused from its length before it is read: the 413 says the same.
+      const photo = multipartBody([{ name: 'report', value: 'it is a dog' }, { name: 'image', filename: 'dog.png', value: Buffer.alloc(200_000) }]);
+      const tooLarge = await app.inject({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': photo.contentType }, payload: photo.body });
+      assert.equal(tooLarge.statusCode, 413, tooLarge.body);
+      assert.match(tooLarge.json().error.message, /this request declares \d+: a report names its image \(-F image=<md5>\.<ext>, the name \/v1\/predict answered\), it does not carry it/);
       const asFile = multipartBody([{ name: 'report', filename: 'report.txt', value: 'from a file' }]);
       const reportFile = await app.inject({ method: 'POST', url: '/v1/feedback', headers: { 'content-type': asFile.contentType }, payload: asFile.body });
       assert.equal(reportFile.statusCode, 400);

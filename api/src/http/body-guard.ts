@@ -18,6 +18,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** An upload route: its body may be as large as an upload (plus the form around it). */
     upload?: boolean;
+    /** Added to the 413 of a multipart body over the limit: what the client likely sent that it need not. */
+    tooLargeHint?: string;
   }
 }
 
@@ -67,7 +69,9 @@ export function registerBodyGuard(app: FastifyInstance, limits: BodyLimits): voi
     const max = upload ? uploadMax : limits.otherBytes;
     if (declared > max) {
       if (upload) throw new AppError('FILE_TOO_LARGE', `the limit is ${formatMegabytes(limits.uploadBytes)}, this upload is ${formatMegabytes(declared)}`);
-      throw new AppError('BODY_TOO_LARGE', `the limit is ${max} bytes, this request declares ${declared}`);
+      const hint = request.routeOptions.config?.tooLargeHint;
+      const multipart = /^multipart\//i.test(request.headers['content-type'] ?? '');
+      throw new AppError('BODY_TOO_LARGE', `the limit is ${max} bytes, this request declares ${declared}${hint && multipart ? `: ${hint}` : ''}`);
     }
     // Nothing here decodes gzip or deflate: such a body was refused later as "not an image" or "cannot be parsed".
     const encoding = request.headers['content-encoding']?.trim().toLowerCase();

@@ -19,6 +19,9 @@ import { roundScore } from './classify-upload.ts';
 import { emptyQueryValuesAbsent, FEEDBACK_LIMIT, MODEL_NAME_MAX, wholeNumberIn } from './request-params.ts';
 import { ErrorBody } from './schemas.ts';
 
+/** A photo attached to a report is over the body limit: the 413 says what to send instead. */
+const IMAGE_NOT_SENT = 'a report names its image (-F image=<md5>.<ext>, the name /v1/predict answered), it does not carry it: the image is stored already';
+
 const FIELDS = ['report', 'image', 'model', 'label'] as const;
 type ReportFields = Partial<Record<(typeof FIELDS)[number], string>>;
 
@@ -107,7 +110,7 @@ export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps, adminT
 
   app.get('/feedback', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html; charset=utf-8').send(renderPage({})));
 
-  app.post('/feedback', { schema: { hide: true }, config: { errorStyle: 'page' }, onRequest: sameOriginOnly }, async (request, reply) => {
+  app.post('/feedback', { schema: { hide: true }, config: { errorStyle: 'page', tooLargeHint: IMAGE_NOT_SENT }, onRequest: sameOriginOnly }, async (request, reply) => {
     const { report, image, model, label } = await readingBody(request, () => reportFields(request));
     // As the original: without a report nothing is written, and the page answers 200.
     if (!report) return reply.type('text/html; charset=utf-8').send(renderPage({}));
@@ -148,6 +151,7 @@ export async function feedbackRoutes(app: FastifyInstance, deps: ApiDeps, adminT
       },
       // An API for programs, but it parses forms too: a form on another site must not forge reports.
       onRequest: sameOriginOnly,
+      config: { tooLargeHint: IMAGE_NOT_SENT },
       // A multipart form (curl -F report=…) is read into the body the schema checks; it was refused as
       // "body must be object".
       preValidation: async (request) => {
