@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { MODEL_NAME_PATTERN, MODEL_NAME_RULE } from './job-contract.ts';
+import { isModelName, MODEL_NAME_RULE, shownModelName } from './job-contract.ts';
 import { redactUrl } from './redact-url.ts';
 
 type Parser<T> = (raw: string) => T;
@@ -104,7 +104,7 @@ const list: Parser<string[]> = (raw) =>
     .filter(Boolean);
 /** A name no model folder can have is a typo: no worker will ever serve it. */
 const checkModelName = (name: string): string => {
-  if (!new RegExp(MODEL_NAME_PATTERN).test(name)) throw new Error(`must name a model (${MODEL_NAME_RULE}), got "${name.length > 140 ? `${name.slice(0, 130)}…` : name}"`);
+  if (!isModelName(name)) throw new Error(`must name a model (${MODEL_NAME_RULE}), got "${shownModelName(name)}"`);
   return name;
 };
 const optionalModelName: Parser<string | undefined> = (raw) => (raw.trim() === '' ? undefined : checkModelName(raw.trim()));

@@ -34,6 +34,13 @@ export const MODEL_NAME_MAX = 128;
 export const MODEL_NAME_PATTERN = `^[a-z0-9][a-z0-9._-]{0,${MODEL_NAME_MAX - 1}}$`;
 /** The rule in words, for messages. */
 export const MODEL_NAME_RULE = `lower-case letters, digits, ".", "_" and "-", starting with a letter or digit, at most ${MODEL_NAME_MAX} characters`;
+const MODEL_NAME = new RegExp(MODEL_NAME_PATTERN);
+
+/** Whether a model can have this name (MODEL_NAME_PATTERN). */
+export const isModelName = (name: string): boolean => MODEL_NAME.test(name);
+
+/** A name as given, cut short for a message: a refused one may be any length. */
+export const shownModelName = (name: string): string => (name.length > 140 ? `${name.slice(0, 130)}…` : name);
 
 /**
  * Heavy jobs a model's queue holds at most: an eighth of its bound (QUEUE_MAX_WAITING), at least one.

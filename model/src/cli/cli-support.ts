@@ -6,7 +6,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import { parseFlags, UsageError } from '@icls/lib/usage-error';
 import type { ProgressStream } from '../pull/progress-bar.ts';
-import { MODEL_NAME_PATTERN, MODEL_NAME_RULE } from '../repository/model-config.ts';
+import { isModelName, MODEL_NAME_RULE, shownModelName } from '@icls/lib/job-contract';
 import { assertReplaceable, hasConfig } from '../repository/model-repository.ts';
 
 /** Where a verb reads its settings and writes its output; tests can build one by hand. */
@@ -61,9 +61,7 @@ export function typedPath(env: NodeJS.ProcessEnv, path: string): string {
 
 /** Model names are folder names: this keeps `../x` and `a/b` from reaching outside the models folder. */
 export function checkModelName(verb: string, name: string): string {
-  if (!new RegExp(MODEL_NAME_PATTERN).test(name)) {
-    throw new UsageError(`"${name.length > 140 ? `${name.slice(0, 130)}…` : name}" is not a model name (${MODEL_NAME_RULE})`, verb);
-  }
+  if (!isModelName(name)) throw new UsageError(`"${shownModelName(name)}" is not a model name (${MODEL_NAME_RULE})`, verb);
   return name;
 }
 

@@ -5,10 +5,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value, type ValueError } from '@sinclair/typebox/value';
-import { MODEL_NAME_PATTERN, MODEL_NAME_RULE } from '@icls/lib/job-contract';
-
 // The name rule lives beside the job contract: the api's settings (DEFAULT_MODEL, MODELS) check it too.
-export { MODEL_NAME_PATTERN, MODEL_NAME_RULE };
+import { MODEL_NAME_PATTERN } from '@icls/lib/job-contract';
 
 const Rgb3 = Type.Tuple([Type.Number(), Type.Number(), Type.Number()]);
 

@@ -8,7 +8,8 @@ import { makeDirs } from '@icls/lib/make-dirs';
 import { join, resolve } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { displayLabel, MODEL_NAME_PATTERN, parseModelConfig, type ModelConfig } from './model-config.ts';
+import { displayLabel, parseModelConfig, type ModelConfig } from './model-config.ts';
+import { isModelName } from '@icls/lib/job-contract';
 
 export const CONFIG_FILE = 'config.json';
 
@@ -78,13 +79,12 @@ export async function listModels(
   const names = await readdir(modelsDir, { withFileTypes: true }).catch(() => []);
   const models: ModelEntry[] = [];
   const broken: { name: string; error: string }[] = [];
-  const validName = new RegExp(MODEL_NAME_PATTERN);
   for (const d of names) {
     if (!d.isDirectory() || d.name.startsWith('.')) continue;
     // lost+found (the root of every ext4 volume), Backup: folders no model can be, unless they hold a
     // config.json (then why they do not load is worth saying). They were each a "broken model", logged
     // at error level by every worker at start.
-    if (!validName.test(d.name) && !(await hasConfig(join(modelsDir, d.name)))) continue;
+    if (!isModelName(d.name) && !(await hasConfig(join(modelsDir, d.name)))) continue;
     try {
       models.push(await loadModelEntry(modelsDir, d.name));
     } catch (err) {
