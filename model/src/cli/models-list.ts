@@ -42,9 +42,9 @@ function apiStatusFor(ctx: CliContext): Promise<ApiStatus> {
  * there anything to compare (it reads the whole model file). Undefined when it cannot be read: the
  * scan that listed the folder already says what is wrong with it.
  */
-async function folderBuildToCompare(status: ApiStatus, entry: ModelEntry): Promise<string | undefined> {
+async function folderBuildToCompare(status: ApiStatus, entry: ModelEntry, graphSha256?: string): Promise<string | undefined> {
   if (!status.reachable || !status.builds.has(entry.name)) return undefined;
-  return modelBuild(entry).catch(() => undefined);
+  return modelBuild(entry, graphSha256).catch(() => undefined);
 }
 
 /** `list`: the installed models in a table, then the folders that fail to load and why. */
@@ -142,7 +142,8 @@ export async function infoVerb(ctx: CliContext, args: string[]): Promise<void> {
   const entry = await loadModelEntry(ctx.modelsDir, name);
   const { config } = entry;
   const [sha256, status] = await Promise.all([sha256OfFile(entry.modelPath), apiStatusFor(ctx)]);
-  const folderBuild = await folderBuildToCompare(status, entry);
+  // The file was just hashed for the sha256 line: the build is made from that, not from a second read.
+  const folderBuild = await folderBuildToCompare(status, entry, sha256);
   const recorded = config.provenance?.sha256;
   const shaNote = recorded === undefined ? '(no sha256 recorded in provenance)' : recorded === sha256 ? '(matches provenance)' : `(DIFFERS from provenance ${recorded})`;
   const p = config.preprocess;

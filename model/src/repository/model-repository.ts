@@ -183,8 +183,11 @@ interface ModelIdentity {
   digest: string;
 }
 
-async function identityOf(config: ModelConfig, labels: readonly string[], onnx: Uint8Array | { path: string }): Promise<ModelIdentity> {
-  const graph = onnx instanceof Uint8Array ? createHash('sha256').update(onnx).digest('hex') : await sha256OfFile(onnx.path);
+/** The graph: its bytes, its file, or its file's sha256 when the caller read it already. */
+type GraphSource = Uint8Array | { path: string } | { sha256: string };
+
+async function identityOf(config: ModelConfig, labels: readonly string[], onnx: GraphSource): Promise<ModelIdentity> {
+  const graph = onnx instanceof Uint8Array ? createHash('sha256').update(onnx).digest('hex') : 'sha256' in onnx ? onnx.sha256 : await sha256OfFile(onnx.path);
   const { input, preprocess, output, batch } = config;
   return { version: config.version, digest: `${graph} ${JSON.stringify({ labels, input, preprocess, output, batch, display: config.labels.display })}` };
 }
@@ -194,8 +197,8 @@ async function identityOf(config: ModelConfig, labels: readonly string[], onnx: 
  * (the graph file, labels, preprocessing), e.g. `1+3f2a9c04b1d7`. Files replaced by hand under the same
  * version then get other cache keys, and answers computed by the old files are not kept for the new.
  */
-export async function modelBuild(entry: ModelEntry): Promise<string> {
-  const { version, digest } = await identityOf(entry.config, entry.labels, { path: entry.modelPath });
+export async function modelBuild(entry: ModelEntry, graphSha256?: string): Promise<string> {
+  const { version, digest } = await identityOf(entry.config, entry.labels, graphSha256 === undefined ? { path: entry.modelPath } : { sha256: graphSha256 });
   return `${version}+${createHash('sha256').update(digest).digest('hex').slice(0, 12)}`;
 }
 
