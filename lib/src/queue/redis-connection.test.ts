@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { createLogger } from '../logger.ts';
-import { closeConnection, connectRedis, redisErrorText } from './redis-connection.ts';
+import { closeConnection, connectRedis, isReady, redisErrorText, waitUntilReady, whyNotReady } from './redis-connection.ts';
 import { freePort } from '../free-port.ts';
+import { startPrivateRedis } from '../../../tests/helpers/redis-server.ts';
 
 it('a command while the connection is down names the address and REDIS_URL; Redis\'s own errors pass unchanged', async () => {
   const port = await freePort();
@@ -22,5 +23,25 @@ it('a command while the connection is down names the address and REDIS_URL; Redi
     assert.equal(redisErrorText(redis, new Error('WRONGTYPE Operation against a key holding the wrong kind of value')), 'WRONGTYPE Operation against a key holding the wrong kind of value');
   } finally {
     await closeConnection(redis);
+  }
+});
+
+it('from the moment a connection drops, why it is down names Redis\'s address (it was undefined until a reconnect failed)', async () => {
+  const server = await startPrivateRedis();
+  const redis = connectRedis(server.url, 'test', createLogger('silent', 'test'));
+  try {
+    assert.ok(await waitUntilReady(redis, 5000));
+    await server.kill();
+    const until = Date.now() + 5000;
+    while (isReady(redis) && Date.now() < until) await new Promise((r) => setImmediate(r));
+    assert.ok(!isReady(redis), 'the connection still says ready 5 s after Redis was killed');
+    // Polled through the reconnect attempts: it is never unknown, first the drop, then the refusal.
+    for (const stop = Date.now() + 300; Date.now() < stop; ) {
+      assert.match(whyNotReady(redis) ?? 'undefined', new RegExp(`127\\.0\\.0\\.1:${server.port}`));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  } finally {
+    await closeConnection(redis);
+    await server.stop();
   }
 });

@@ -36,6 +36,11 @@ export function connectRedis(url: string, name: string, log: Logger, opts: Conne
     if (err.message !== lastErrors.get(redis)) log.error({ connection: name, err: err.message }, 'redis connection error');
     lastErrors.set(redis, err.message);
   });
+  redis.on('close', () => {
+    // Between a drop and the first failed reconnect (up to 25 ms, then a connect timeout) there is no
+    // error yet: without this, the first refusals said only "unreachable", without where or why.
+    if (!lastErrors.has(redis)) lastErrors.set(redis, `the connection to Redis at ${redisAddress(redis)} closed (it is retried every 0.2 s)`);
+  });
   redis.on('ready', () => {
     if (lastErrors.delete(redis)) log.info({ connection: name }, 'redis connection restored');
   });
