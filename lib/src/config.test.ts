@@ -141,6 +141,30 @@ describe('loadConfig', () => {
     assert.match(configError({ REDIS_URL: 'redis://:s3cret@h:70000/0' }).message, /got "redis:\/\/:\*\*\*@h:70000\/0"/);
     assert.match(configError({ REDIS_URL: 'redis//app:s3cret@cache:6379' }).message, /got "redis\/\/app:\*\*\*@cache:6379"/);
     assert.doesNotMatch(configError({ REDIS_URL: 'redis://:s3cret@' }).message, /s3cret/);
+    const pasted = configError({ REDIS_URL: 's3cret' }).message;
+    assert.match(pasted, /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL such as redis:\/\/127\.0\.0\.1:6379, got 6 characters without a scheme \(not shown: it may be a password\)/);
+    assert.doesNotMatch(pasted, /s3cret/);
+    assert.doesNotMatch(configError({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://u:s3cret@collector:4318:bad' }).message, /s3cret/);
+  });
+
+  test('REDIS_URL with a database that is no whole number, or with spaces around it, is refused naming the variable', () => {
+    // ioredis sent SELECT NaN (an unhandled error, the process died with a stack trace) or SELECT 1 for "1.5".
+    for (const [url, db] of [['redis://h:6379/abc', 'abc'], ['redis://h:6379/1.5', '1.5'], ['redis://h:6379/-1', '-1'], ['redis://h:6379?db=abc', 'abc'], ['redis://:pw@h:6379/x?db=2', 'x']]) {
+      const message = configError({ REDIS_URL: url }).message;
+      assert.match(message, new RegExp(`REDIS_URL must end with a database number if any \\(redis://host:6379/2; 0 to 15 on a default Redis\\), got "${db.replace('.', '\\.')}"`), url);
+      assert.doesNotMatch(message, /pw@/);
+    }
+    for (const ok of ['redis://h:6379/', 'redis://h:6379/15', 'redis://h:6379?db=3', 'redis://h']) assert.equal(loadConfig({ REDIS_URL: ok }).REDIS_URL, ok);
+    assert.match(configError({ REDIS_URL: ' redis://h:6379' }).message, /REDIS_URL must not start or end with a space or a line end \(copied from a file\?\)/);
+    assert.match(configError({ REDIS_URL: 'redis://h:6379\n' }).message, /REDIS_URL must not start or end with a space/);
+    assert.match(configError({ UPLOAD_DIR: ' /tmp/x' }).message, /UPLOAD_DIR must not start or end with a space or a line end \(copied from a file\?\), got " \/tmp\/x"/);
+  });
+
+  test('STUCK_EXIT_MS is 0 (off) or at least 5 s: the loop marks its time once a second', () => {
+    assert.match(configError({ STUCK_EXIT_MS: '5' }).message, /STUCK_EXIT_MS must be 0 \(off\) or at least 5000: a loop busy for a second is no stuck loop, got 5/);
+    assert.equal(loadConfig({ STUCK_EXIT_MS: '0' }).STUCK_EXIT_MS, 0);
+    assert.equal(loadConfig({ STUCK_EXIT_MS: '5000' }).STUCK_EXIT_MS, 5000);
+    assert.match(configError({ STUCK_EXIT_MS: '3600001' }).message, /STUCK_EXIT_MS must be between 0 and 3600000/);
   });
 
   test('CORS_ORIGINS lists web origins or *: a path, a trailing slash or another scheme is refused, naming it', () => {

@@ -31,6 +31,14 @@ const int =
     if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`);
     return n;
   };
+/** 0 (off) or a whole number from `min` to `max`. */
+const offOrInt =
+  (min: number, max: number, why: string): Parser<number> =>
+  (raw) => {
+    const n = int(0, max)(raw);
+    if (n !== 0 && n < min) throw new Error(`must be 0 (off) or at least ${min}: ${why}, got ${n}`);
+    return n;
+  };
 const oneOf =
   <T extends string>(...values: T[]): Parser<T> =>
   (raw) => {
@@ -39,6 +47,8 @@ const oneOf =
   };
 const path: Parser<string> = (raw) => {
   if (raw.trim() === '') throw new Error('must not be empty');
+  // " /tmp/x" made a folder named " " in the working directory.
+  if (raw.trim() !== raw) throw new Error(`must not start or end with a space or a line end (copied from a file?), got "${raw}"`);
   return resolve(raw);
 };
 /** A Redis key prefix: not empty, no spaces or control characters (keys are `<prefix>:…`). */
@@ -63,6 +73,10 @@ const optionalText: Parser<string | undefined> = (raw) => (raw === '' ? undefine
 /** REDIS_URL's check, for the tools that take a Redis address too: undefined when empty, else the URL or an Error saying what is wrong. */
 export const redisUrl: Parser<string | undefined> = (raw) => {
   if (raw === '') return undefined;
+  // URL trims them and ioredis does not ("Invalid URL" at connect, without the variable's name).
+  if (raw.trim() !== raw) throw new Error('must not start or end with a space or a line end (copied from a file?)');
+  // A value without a scheme may be a password pasted into the wrong variable: not echoed.
+  if (!raw.includes('//')) throw new Error(`must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379, got ${raw.length} characters without a scheme (not shown: it may be a password)`);
   const shown = redactUrl(raw);
   const u = URL.canParse(raw) ? new URL(raw) : undefined;
   const port = /^rediss?:\/\/(?:[^@/]*@)?(?:\[[^\]]*\]|[^:/]*):(\d+)/.exec(raw)?.[1];
@@ -70,6 +84,12 @@ export const redisUrl: Parser<string | undefined> = (raw) => {
   if (!u && port !== undefined && Number(port) > 65535) throw new Error(`has port ${port}: a port is 1 to 65535, got "${shown}"`);
   if (u?.protocol !== 'redis:' && u?.protocol !== 'rediss:') throw new Error(`must be a redis:// or rediss:// URL, got "${shown}"`);
   if (u.hostname === '') throw new Error(`must name the Redis host, e.g. redis://127.0.0.1:6379, got "${shown}"`);
+  // ioredis turns the path (or else ?db=) into SELECT parseInt(…): "abc" crashed the process, "1.5" chose 1.
+  for (const db of [u.pathname.replace(/^\/$/, ''), u.searchParams.get('db')]) {
+    if (db && !/^\/?\d{1,9}$/.test(db)) {
+      throw new Error(`must end with a database number if any (redis://host:6379/2; 0 to 15 on a default Redis), got "${db.replace(/^\//, '')}" in "${shown}"`);
+    }
+  }
   return raw;
 };
 const secret =
@@ -83,13 +103,9 @@ const secret =
   };
 const httpUrl: Parser<string | undefined> = (raw) => {
   if (raw === '') return undefined;
-  let u: URL;
-  try {
-    u = new URL(raw);
-  } catch {
-    throw new Error(`must be an http:// or https:// URL, got "${raw}"`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`must be an http:// or https:// URL, got "${raw}"`);
+  // A collector's URL may carry a user and password: the refusal prints it without.
+  const u = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (u?.protocol !== 'http:' && u?.protocol !== 'https:') throw new Error(`must be an http:// or https:// URL, got "${redactUrl(raw)}"`);
   return raw.replace(/\/+$/, '');
 };
 const fraction: Parser<number> = (raw) => {
@@ -130,7 +146,7 @@ const spec = {
     parse: oneOf('auto', 'redis', 'embedded'),
     doc: '`redis`: jobs go through Redis; `embedded`: api and model in one process, in-process queue; `auto`: redis when REDIS_URL is set or a Redis answers on localhost, else embedded',
   },
-  REDIS_URL: { default: '', parse: redisUrl, doc: `Redis to use (unset: ${DEFAULT_REDIS_URL}, which auto mode first checks answers); a password in it (redis://:password@host:6379) is printed as *** in logs and errors` },
+  REDIS_URL: { default: '', parse: redisUrl, doc: `Redis to use (unset: ${DEFAULT_REDIS_URL}, which auto mode first checks answers); a password in it (redis://:password@host:6379, or \`?password=\`) is printed as *** in logs and errors; a database number after the port (\`/2\`) must be one Redis has, else every connection stops, saying so (it used database 0)` },
   REDIS_PREFIX: { default: 'icls', parse: keyPrefix, doc: 'prefix of every Redis key, so several deployments share one Redis: 1 to 100 characters, no spaces or `:` (the keys add their own `:`)' },
   MODELS_DIR: { default: './models', parse: path, doc: 'model repository: one folder per model. `npm start` builds the default model in it when it holds none; set to a folder that does not exist, it refuses to start (a mistyped path served the default model from a new folder)' },
   DEFAULT_MODEL: {
@@ -272,7 +288,8 @@ const spec = {
   },
   STUCK_EXIT_MS: {
     default: '30000',
-    parse: int(0, 3_600_000),
+    // The loop marks its time once a second: 5 ms killed every api a second after it started.
+    parse: offOrInt(5000, 3_600_000, 'a loop busy for a second is no stuck loop'),
     doc: 'an api or worker process whose event loop has not turned for this long kills itself (SIGKILL, logged), so the runtime restarts it: compose and systemd restart only processes that exit, and a stuck one answered nothing for good. 0: off',
   },
   ADMIN_TOKEN: {

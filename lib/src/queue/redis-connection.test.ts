@@ -45,3 +45,17 @@ it('from the moment a connection drops, why it is down names Redis\'s address (i
     await server.stop();
   }
 });
+
+it('a database Redis does not have stops the connection, saying so, instead of using database 0', async () => {
+  const server = await startPrivateRedis();
+  const redis = connectRedis(`${server.url}/99`, 'test', createLogger('silent', 'test'));
+  try {
+    assert.equal(await waitUntilReady(redis, 3000), false, 'the connection became ready on another database');
+    assert.equal(whyNotReady(redis), `REDIS_URL selects database 99, which Redis at 127.0.0.1:${server.port} does not have (ERR DB index is out of range; a default Redis has 0 to 15): fix REDIS_URL and restart`);
+    await assert.rejects(redis.set('k', 'v'));
+    assert.equal(whyNotReady(redis)?.startsWith('REDIS_URL selects database 99'), true, 'a later error replaced the reason');
+  } finally {
+    await closeConnection(redis);
+    await server.stop();
+  }
+});

@@ -32,6 +32,16 @@ export function connectRedis(url: string, name: string, log: Logger, opts: Conne
     retryStrategy: (times) => Math.min(25 * times, 200),
   });
   redis.on('error', (err: Error) => {
+    if (wrongDatabase.has(redis)) return;
+    if (/DB index is out of range/i.test(err.message)) {
+      // The client goes on, on database 0, with the keys of whoever uses it: this connection stops for good instead.
+      const why = `REDIS_URL selects database ${redis.options.db ?? '?'}, which Redis at ${redisAddress(redis)} does not have (${err.message}; a default Redis has 0 to 15): fix REDIS_URL and restart`;
+      wrongDatabase.add(redis);
+      lastErrors.set(redis, why);
+      log.error({ connection: name, err: why }, 'redis connection stopped');
+      redis.disconnect();
+      return;
+    }
     // One line per distinct error, not one per retry.
     if (err.message !== lastErrors.get(redis)) log.error({ connection: name, err: err.message }, 'redis connection error');
     lastErrors.set(redis, err.message);
@@ -64,6 +74,8 @@ export const redisAddress = (redis: RedisConnection): string => `${redis.options
 
 /** Each connection's last error since it was last ready. */
 const lastErrors = new WeakMap<RedisConnection, string>();
+/** Connections stopped because Redis has no database of REDIS_URL's number: their error stays. */
+const wrongDatabase = new WeakSet<RedisConnection>();
 
 /**
  * Why a connection is not ready, from its last error since it was: a refused password says what to

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { every } from '../every.ts';
 import type { BrokenModel } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
-import { execChecked, isReady, redisAddress, redisErrorText, waitUntilReady } from './redis-connection.ts';
+import { execChecked, isReady, redisAddress, redisErrorText, waitUntilReady, whyNotReady } from './redis-connection.ts';
 import { beatsKey, heartbeatEvery, workersKey, type WorkerBeat } from './redis-keys.ts';
 import type { ScriptedConnection } from './redis-scripts.ts';
 
@@ -42,7 +42,8 @@ export class WorkerPresence {
   async start(): Promise<void> {
     while (!this.registered) {
       if (!(await waitUntilReady(this.cmd, 5000))) {
-        this.opts.log.warn({ redis: redisAddress(this.cmd) }, 'waiting for Redis before taking jobs');
+        // Why, each time: a refused password or a missing database is logged once, when it first happens.
+        this.opts.log.warn({ redis: redisAddress(this.cmd), reason: whyNotReady(this.cmd) }, 'waiting for Redis before taking jobs');
         continue;
       }
       await this.beat().catch((err: unknown) => this.opts.log.warn({ err }, 'first heartbeat failed; retrying'));
