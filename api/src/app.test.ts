@@ -466,11 +466,17 @@ describe('api (inject, embedded queue, tiny-rgb model)', () => {
     it('/metrics counts requests by route, status and error code, in Prometheus text format', async () => {
       await app.inject({ method: 'POST', url: '/predict', ...(await fileOf('chelsea.png')) });
       await app.inject({ method: 'POST', url: '/v1/predict', ...(await fileOf('corrupt.jpg')) });
+      // Refused by the router before any hook: they went uncounted.
+      assert.equal((await app.inject({ url: `/static/uploads/${'a'.repeat(200)}.png` })).statusCode, 414);
+      assert.equal((await app.inject({ url: '/static/uploads/%ZZ.png' })).statusCode, 400);
       const m = await app.inject({ url: '/metrics' });
       assert.equal(m.statusCode, 200);
       assert.match(m.headers['content-type'] as string, /^text\/plain; version=0\.0\.4/);
       assert.match(m.body, /^icls_http_requests_total\{method="POST",route="\/predict",status="200",error_code=""\} [1-9]\d*$/m);
       assert.match(m.body, /^icls_http_requests_total\{method="POST",route="\/v1\/predict",status="415",error_code="NOT_AN_IMAGE"\} [1-9]\d*$/m);
+      assert.match(m.body, /^icls_http_requests_total\{method="GET",route="unmatched",status="414",error_code="URI_TOO_LONG"\} 1$/m);
+      assert.match(m.body, /^icls_http_refusals_total\{reason="URI_TOO_LONG"\} 1$/m);
+      assert.match(m.body, /^icls_http_requests_total\{method="GET",route="unmatched",status="400",error_code="BAD_REQUEST"\} 1$/m);
       assert.match(m.body, /^icls_http_request_duration_seconds_count\{method="POST",route="\/predict"\} [1-9]\d*$/m);
       assert.match(m.body, /^icls_http_requests_in_flight 1$/m); // the /metrics request itself
       assert.match(m.body, /^icls_upload_size_bytes_count [1-9]\d*$/m);

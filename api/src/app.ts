@@ -32,7 +32,7 @@ import { LogSampler } from './http/log-sampler.ts';
 import { ApiMetrics } from './metrics/api-metrics.ts';
 import { metricsRoute } from './metrics/metrics-route.ts';
 import { registerQueueMetrics } from './metrics/queue-metrics.ts';
-import { clientErrorCounter, observeRequests } from './metrics/request-metrics.ts';
+import { clientErrorCounter, observeRequest, observeRequests } from './metrics/request-metrics.ts';
 import { rememberRoutedRequests } from './http/socket-answer.ts';
 import { PredictService } from './predict-service.ts';
 import { RecentResults } from './results/recent-results.ts';
@@ -188,7 +188,11 @@ export async function buildApp(config: ApiConfig, producer: JobProducer, log: Lo
     clientErrorHandler: clientErrorHandler(sampler, clientErrorCounter(deps.metrics)),
     genReqId: requestId,
     routerOptions: { querystringParser: parseQuery },
-    frameworkErrors: (err, request, reply) => onError(err, request, reply),
+    // The router's refusals (a path too long or undecodable) run no hook: counted here.
+    frameworkErrors: (err, request, reply) => {
+      observeRequest(deps.metrics, request, reply);
+      return onError(err, request, reply);
+    },
   });
   app.server.maxConnections = config.MAX_CONNECTIONS;
   app.server.on('connect', refuseConnect(clientErrorCounter(deps.metrics)));
