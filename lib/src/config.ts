@@ -290,7 +290,7 @@ const spec = {
     default: '30000',
     // The loop marks its time once a second: 5 ms killed every api a second after it started.
     parse: offOrInt(5000, 3_600_000, 'a loop busy for a second is no stuck loop'),
-    doc: 'an api or worker process whose event loop has not turned for this long kills itself (SIGKILL, logged), so the runtime restarts it: compose and systemd restart only processes that exit, and a stuck one answered nothing for good. 0: off',
+    doc: 'an api or worker process whose event loop has not turned for this long kills itself (SIGKILL, logged), so the runtime restarts it: compose and systemd restart only processes that exit, and a stuck one answered nothing for good. 0: off; else at least 5000 (the loop marks its time once a second)',
   },
   ADMIN_TOKEN: {
     default: '',

@@ -132,6 +132,16 @@ describe('rate limit (RATE_LIMIT_PER_MINUTE)', () => {
     await on.close();
   });
 
+  it('the admin pages count once let in (a scrape of /metrics too); a refused token is answered before the count', async () => {
+    const token = 'scrape-token-0123456789';
+    const on = await appWith({ RATE_LIMIT_PER_MINUTE: '3', ADMIN_TOKEN: token });
+    const scrape = async (bearer: string) => (await on.app.inject({ url: '/metrics', remoteAddress: REMOTE, headers: { authorization: `Bearer ${bearer}` } })).statusCode;
+    for (let i = 0; i < 5; i++) assert.equal(await scrape('not-the-token-000000'), 401);
+    for (let i = 0; i < 3; i++) assert.equal(await scrape(token), 200);
+    assert.equal(await scrape(token), 429);
+    await on.close();
+  });
+
   it('a page load counts once: the page\'s own files (style, scripts, icon) and the API page\'s are not counted', async () => {
     const on = await appWith({ RATE_LIMIT_PER_MINUTE: '2' });
     const page = await on.app.inject({ url: '/', remoteAddress: REMOTE });
