@@ -110,6 +110,16 @@ describe('WorkerSupervisor', () => {
     await s.supervisor.stop();
   });
 
+  it('a worker that does not stop within the grace period is killed, and the log says so', async () => {
+    const deaf = await supervise('stay-deaf');
+    const [pid] = await deaf.untilStarts(1);
+    await new Promise((r) => setTimeout(r, 300)); // its SIGTERM handler is set
+    await deaf.supervisor.stop(500);
+    assert.equal(alive(pid!), false);
+    const kill = deaf.lines().find((l) => /did not stop within the grace period: killed \(SIGKILL\)/.test(l.msg));
+    assert.equal(kill?.level, 50, JSON.stringify(deaf.lines()));
+  });
+
   it('stop() ends every worker and cancels pending restarts', async () => {
     const running = await supervise('stay', 2);
     const pids = await running.untilStarts(2);

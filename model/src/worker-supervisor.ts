@@ -191,6 +191,19 @@ export class WorkerSupervisor {
     this.stopping = true;
     clearInterval(this.watch);
     for (const slot of this.slots) clearTimeout(slot.restartTimer);
-    await Promise.all(this.slots.map(({ child }) => (child ? stopChild(child, { graceMs }) : undefined)));
+    await Promise.all(
+      this.slots.map(({ child }) =>
+        child
+          ? stopChild(child, {
+              graceMs,
+              forceKill: () => {
+                // Else the stop looked clean in the log, though the worker's jobs were cut short.
+                this.opts.log.error({ workerPid: child.pid, graceMs }, 'model worker did not stop within the grace period: killed (SIGKILL)');
+                child.kill('SIGKILL');
+              },
+            })
+          : undefined,
+      ),
+    );
   }
 }

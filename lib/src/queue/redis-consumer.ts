@@ -51,6 +51,8 @@ export interface RedisConsumerOptions {
 const UNREADABLE_ENTRY_RETRY_MS = 5000;
 /** Shutdown waits for running jobs until the latest deadline among them, plus this. */
 const DRAIN_MARGIN_MS = 1000;
+/** How long a stop waits for the read loops, whose reads it has cut, to end. */
+const READ_LOOP_END_MS = 500;
 /** After Redis lost a stream, XACK/XDEL of an old entry have nothing to act on: that is fine. */
 const GONE = /NOGROUP/;
 
@@ -310,7 +312,9 @@ export class RedisConsumer implements JobConsumer {
     this.stopSweeping?.();
     for (const lane of this.lanes) lane.reader.disconnect();
     this.slotsChanged();
-    await this.loop?.catch(() => undefined);
+    // A read in flight ends when its connection closes, which a hung Redis never confirms (it took 2 s,
+    // ioredis' connect timeout). Nothing read after the stop runs: it stays pending, taken over by others.
+    await Promise.race([this.loop?.catch(() => undefined), sleep(READ_LOOP_END_MS)]);
     if (this.running.size > 0) {
       const until = Math.max(...this.running.values()) + DRAIN_MARGIN_MS;
       const drained = new Promise<void>((resolve) => (this.drained = resolve));
@@ -319,7 +323,7 @@ export class RedisConsumer implements JobConsumer {
     }
     // Jobs delivered but never started stay pending under this worker: once its heartbeat is gone,
     // another worker takes them over at once.
-    await this.presence.stop().catch((err: unknown) => this.opts.log.warn({ err }, 'could not remove the worker heartbeat'));
+    await this.presence.stop().catch((err: unknown) => this.opts.log.warn({ err: redisErrorText(this.cmd, err) }, 'could not remove the worker heartbeat'));
     await closeConnection(this.cmd);
   }
 }

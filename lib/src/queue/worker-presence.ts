@@ -6,12 +6,16 @@
  * job before that beat went through, so nobody mistakes it for a dead one.
  */
 import { hostname } from 'node:os';
+import { withDeadline } from '../deadline.ts';
 import { every } from '../every.ts';
 import type { BrokenModel } from '../job-contract.ts';
 import type { Logger } from '../logger.ts';
 import { execChecked, isReady, redisAddress, redisErrorText, waitUntilReady, whyNotReady } from './redis-connection.ts';
 import { beatsKey, heartbeatEvery, workersKey, type WorkerBeat } from './redis-keys.ts';
 import type { ScriptedConnection } from './redis-scripts.ts';
+
+/** How long a stopping worker waits for Redis to take each of its last words. */
+const SHUTDOWN_WORD_MS = 1000;
 
 export interface PresenceOptions {
   prefix: string;
@@ -90,15 +94,24 @@ export class WorkerPresence {
   /** Still alive (its jobs are not taken over) but no longer counted as serving its models. */
   async drain(): Promise<void> {
     this.draining = true;
-    await this.beat().catch((err: unknown) => this.opts.log.warn({ err }, 'could not announce draining'));
+    await this.atShutdown(this.beat()).catch((err: unknown) => this.opts.log.warn({ err: redisErrorText(this.cmd, err) }, 'could not announce draining'));
   }
 
   /** Stops beating and removes the beat: other workers take over whatever this one still holds. */
   async stop(): Promise<void> {
     this.stopBeating?.();
     if (!isReady(this.cmd)) return;
-    await execChecked(
-      this.cmd.multi().hdel(workersKey(this.opts.prefix), this.opts.workerId).zrem(beatsKey(this.opts.prefix), this.opts.workerId),
+    await this.atShutdown(
+      execChecked(this.cmd.multi().hdel(workersKey(this.opts.prefix), this.opts.workerId).zrem(beatsKey(this.opts.prefix), this.opts.workerId)),
     );
+  }
+
+  /**
+   * A shutdown's word to Redis, bounded well below the command timeout: with Redis hung, each waited
+   * 5 s, and a worker asked to stop took 21 s, past the supervisor's grace (and compose's 10 s). What is
+   * not said is learnt anyway: a silent worker's jobs are taken over after WORKER_DEAD_AFTER_MS.
+   */
+  private atShutdown<T>(work: Promise<T>): Promise<T> {
+    return withDeadline(work, Date.now() + SHUTDOWN_WORD_MS, () => new Error(`Redis at ${redisAddress(this.cmd)} did not answer within ${SHUTDOWN_WORD_MS} ms`));
   }
 }
