@@ -59,3 +59,15 @@ it('a database Redis does not have stops the connection, saying so, instead of u
     await server.stop();
   }
 });
+
+it('rediss:// to a Redis without TLS times out naming the likely cause', async () => {
+  const server = await startPrivateRedis();
+  const redis = connectRedis(server.url.replace('redis://', 'rediss://'), 'test', createLogger('silent', 'test'));
+  try {
+    assert.equal(await waitUntilReady(redis, 3000), false);
+    assert.equal(whyNotReady(redis), `connect ETIMEDOUT (REDIS_URL says rediss://, TLS: if Redis at 127.0.0.1:${server.port} does not speak TLS, use redis://)`);
+  } finally {
+    await closeConnection(redis);
+    await server.stop();
+  }
+});

@@ -84,7 +84,10 @@ const wrongDatabase = new WeakSet<RedisConnection>();
 export function whyNotReady(redis: RedisConnection): string | undefined {
   const error = lastErrors.get(redis);
   if (!error) return undefined;
-  return /^(NOAUTH|WRONGPASS)\b/.test(error) ? `${error} (set the user and password in REDIS_URL: redis://user:password@host:6379)` : error;
+  if (/^(NOAUTH|WRONGPASS)\b/.test(error)) return `${error} (set the user and password in REDIS_URL: redis://user:password@host:6379)`;
+  // A plain Redis never answers the TLS handshake: the client says only "connect ETIMEDOUT".
+  if (redis.options.tls && /ETIMEDOUT/.test(error)) return `${error} (REDIS_URL says rediss://, TLS: if Redis at ${redisAddress(redis)} does not speak TLS, use redis://)`;
+  return error;
 }
 
 export type Transaction = ReturnType<RedisConnection['multi']>;
