@@ -160,6 +160,11 @@ describe('loadConfig', () => {
     assert.match(configError({ UPLOAD_DIR: ' /tmp/x' }).message, /UPLOAD_DIR must not start or end with a space or a line end \(copied from a file\?\), got " \/tmp\/x"/);
   });
 
+  test('a number out of range is echoed as given, not in exponent form', () => {
+    assert.match(configError({ PORT: '100000000000000000000' }).message, /PORT must be between 0 and 65535, got 100000000000000000000$/m);
+    assert.match(configError({ PORT: '070000' }).message, /PORT must be between 0 and 65535, got 70000$/m);
+  });
+
   test('STUCK_EXIT_MS is 0 (off) or at least 5 s: the loop marks its time once a second', () => {
     assert.match(configError({ STUCK_EXIT_MS: '5' }).message, /STUCK_EXIT_MS must be 0 \(off\) or at least 5000: a loop busy for a second is no stuck loop, got 5/);
     assert.equal(loadConfig({ STUCK_EXIT_MS: '0' }).STUCK_EXIT_MS, 0);

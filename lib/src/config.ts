@@ -28,7 +28,8 @@ const int =
   (raw) => {
     if (!/^-?\d+$/.test(raw.trim())) throw new Error(`must be a whole number, got "${raw}"`);
     const n = Number(raw);
-    if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${n}`);
+    // The digits as given: Number() printed 100000000000000000000 as 1e+20.
+    if (n < min || n > max) throw new Error(`must be between ${min} and ${max}, got ${raw.trim().replace(/^(-?)0+(?=\d)/, '$1')}`);
     return n;
   };
 /** 0 (off) or a whole number from `min` to `max`. */
